@@ -1,0 +1,181 @@
+//! The host's error type: what failed, why, and how to fix it.
+//!
+//! Every error carries a [`Kind`] (which decides the exit code and the
+//! `error.kind` of the JSON envelope), a lowercase message naming the
+//! offending value, and an optional hint: usually the command that fixes it.
+
+use std::fmt;
+
+/// What kind of failure, as scripts see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// Malformed input: a bad descriptor, manifest, file or argument.
+    InvalidInput,
+    /// Something named does not exist.
+    NotFound,
+    /// A capability or policy refused the operation.
+    Denied,
+    /// The operation conflicts with current state.
+    Conflict,
+    /// A file or pack does not match its recorded digest.
+    Integrity,
+    /// A pack trapped, hit a limit or ran past its deadline.
+    PackFault,
+    /// A deadline passed.
+    Timeout,
+    /// A dependency is unreachable.
+    Unavailable,
+    /// Checks ran and found problems (`pack verify`, `env doctor`).
+    ChecksFailed,
+    /// A bug or an unexpected environment problem.
+    Internal,
+}
+
+impl Kind {
+    /// The stable name used in JSON output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::InvalidInput => "invalid-input",
+            Kind::NotFound => "not-found",
+            Kind::Denied => "denied",
+            Kind::Conflict => "conflict",
+            Kind::Integrity => "integrity",
+            Kind::PackFault => "pack-fault",
+            Kind::Timeout => "timeout",
+            Kind::Unavailable => "unavailable",
+            Kind::ChecksFailed => "checks-failed",
+            Kind::Internal => "internal",
+        }
+    }
+
+    /// The process exit code, documented in `docs/cli-reference.md`.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Kind::Internal => 1,
+            Kind::InvalidInput => 2,
+            Kind::NotFound => 3,
+            Kind::Denied => 4,
+            Kind::Conflict => 5,
+            Kind::Integrity => 6,
+            Kind::PackFault => 7,
+            Kind::Timeout => 8,
+            Kind::Unavailable => 9,
+            Kind::ChecksFailed => 10,
+        }
+    }
+}
+
+/// A host error.
+#[derive(Debug, Clone)]
+pub struct Error {
+    kind: Kind,
+    message: String,
+    hint: Option<String>,
+}
+
+/// Result with the host [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// An error of `kind`.
+    pub fn new(kind: Kind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// Adds how to fix it.
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Prefixes the message with what was being done.
+    pub fn context(mut self, what: impl fmt::Display) -> Self {
+        self.message = format!("{what}: {}", self.message);
+        self
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// The message without the hint.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The hint, if any.
+    pub fn hint_text(&self) -> Option<&str> {
+        self.hint.as_deref()
+    }
+
+    /// Shorthand constructors.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(Kind::InvalidInput, message)
+    }
+
+    /// Something does not exist.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(Kind::NotFound, message)
+    }
+
+    /// Refused by a capability or policy.
+    pub fn denied(message: impl Into<String>) -> Self {
+        Self::new(Kind::Denied, message)
+    }
+
+    /// Conflicts with current state.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(Kind::Conflict, message)
+    }
+
+    /// Does not match its digest.
+    pub fn integrity(message: impl Into<String>) -> Self {
+        Self::new(Kind::Integrity, message)
+    }
+
+    /// Unexpected.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(Kind::Internal, message)
+    }
+
+    /// A filesystem operation on `path` failed.
+    pub fn io(what: &str, path: &std::path::Path, err: std::io::Error) -> Self {
+        let kind = match err.kind() {
+            std::io::ErrorKind::NotFound => Kind::NotFound,
+            std::io::ErrorKind::PermissionDenied => Kind::Denied,
+            _ => Kind::Internal,
+        };
+        Self::new(kind, format!("cannot {what} {}: {err}", path.display()))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<envpack_descriptor::DescriptorError> for Error {
+    fn from(e: envpack_descriptor::DescriptorError) -> Self {
+        Error::invalid(e.to_string())
+    }
+}
+
+impl From<envpack_manifest::CapabilityError> for Error {
+    fn from(e: envpack_manifest::CapabilityError) -> Self {
+        Error::invalid(e.to_string())
+    }
+}
+
+impl From<envpack_manifest::SectionError> for Error {
+    fn from(e: envpack_manifest::SectionError) -> Self {
+        Error::invalid(e.to_string())
+    }
+}

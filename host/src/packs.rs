@@ -1,0 +1,77 @@
+//! Pack operations that need both the store and the runtime: install
+//! (verify, store, precompile) and load (verify, load the precompiled
+//! artifact, link).
+
+use std::path::{Path, PathBuf};
+
+use envpack_descriptor::Descriptor;
+use envpack_manifest::Digest;
+
+use crate::error::Result;
+use crate::fsutil;
+use crate::runtime::{LoadedPack, Runtime};
+use crate::store::{InstallOutcome, Store, VerifiedPack};
+
+/// Installs pack files and precompiles each for this engine, so commands
+/// never compile.
+pub fn install(store: &Store, runtime: &Runtime, files: &[PathBuf]) -> Result<Vec<InstallOutcome>> {
+    let mut out = Vec::new();
+    for file in files {
+        let (outcome, pack) = store.install_file(file)?;
+        ensure_artifact(store, runtime, &pack)?;
+        out.push(outcome);
+    }
+    Ok(out)
+}
+
+/// Installs pack bytes (embedded defaults) and precompiles them.
+pub fn install_bytes(store: &Store, runtime: &Runtime, bytes: Vec<u8>, source: &str) -> Result<InstallOutcome> {
+    let (outcome, pack) = store.install_bytes(bytes, source)?;
+    ensure_artifact(store, runtime, &pack)?;
+    Ok(outcome)
+}
+
+/// Makes sure the precompiled artifact of `pack` exists for this engine,
+/// compiling it if not. Returns its path.
+pub fn ensure_artifact(store: &Store, runtime: &Runtime, pack: &VerifiedPack) -> Result<PathBuf> {
+    let path = store.artifact_path(&pack.label().digest, runtime.engine_key());
+    if path.exists() {
+        return Ok(path);
+    }
+    let _span = tracing::info_span!("compile", pack = %pack.label().descriptor).entered();
+    let progress = crate::cli::progress::spinner(format!("compiling {}", pack.label().descriptor));
+    let artifact = runtime.precompile(pack.bytes(), pack.label())?;
+    fsutil::write_atomic(&path, &artifact)?;
+    progress.finish_and_clear();
+    Ok(path)
+}
+
+/// Whether the precompiled artifact for `digest` exists for this engine.
+pub fn artifact_exists(store: &Store, runtime: &Runtime, digest: &Digest) -> bool {
+    store.artifact_path(digest, runtime.engine_key()).exists()
+}
+
+/// Loads an installed pack: checks its bytes (against `expected` when a lock
+/// recorded one), then loads its precompiled artifact. A missing artifact
+/// (first run after a wasmtime upgrade) is rebuilt once, with a note.
+pub fn load(store: &Store, runtime: &Runtime, d: &Descriptor, expected: Option<&Digest>) -> Result<LoadedPack> {
+    let pack = store.load(d, expected)?;
+    let path = store.artifact_path(&pack.label().digest, runtime.engine_key());
+    if !path.exists() {
+        tracing::warn!(pack = %d, "no precompiled artifact for this engine; compiling it now (done once)");
+        ensure_artifact(store, runtime, &pack)?;
+    }
+    runtime.load_artifact(&path, pack.label().clone(), pack.manifest().clone())
+}
+
+/// Loads a pack file that is not installed (for `pack call FILE`).
+pub fn load_file(runtime: &Runtime, path: &Path) -> Result<LoadedPack> {
+    let bytes = std::fs::read(path).map_err(|e| crate::error::Error::io("read pack file", path, e))?;
+    let manifest = envpack_manifest::read_manifest(&bytes)
+        .map_err(|e| crate::error::Error::invalid(format!("{}: {e}", path.display())))?;
+    let label = crate::runtime::PackLabel {
+        descriptor: manifest.descriptor.clone(),
+        digest: Digest::of(&bytes),
+    };
+    runtime.load_bytes(&bytes, label, std::sync::Arc::new(manifest))
+}

@@ -1,0 +1,160 @@
+//! Capability checks: one [`Granter`] per instance, asked at every host import.
+//!
+//! A call is allowed when the pack's manifest requests a capability covering
+//! it AND the operator granted one covering it. Anything else is `denied`,
+//! with a message naming the capability and how to grant it, and recorded so
+//! the host can report it even if the pack swallows the error.
+//!
+//! One file per capability implements its WIT import: [`log`], [`config`],
+//! [`kv`], [`secrets`], [`http`].
+
+pub(crate) mod config;
+pub(crate) mod http;
+pub(crate) mod kv;
+pub(crate) mod log;
+pub(crate) mod secrets;
+
+use std::sync::Mutex;
+
+use envpack_manifest::{Capability, Grants};
+
+use super::{PackError, PackErrorKind, PackLabel};
+
+/// Decides, for one pack instance, which capability uses are allowed.
+#[derive(Debug)]
+pub struct Granter {
+    pack: PackLabel,
+    requested: Grants,
+    granted: Grants,
+    grant_hint: String,
+    denials: Mutex<Vec<Denial>>,
+}
+
+/// A refused capability use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Denial {
+    /// What the pack tried to use.
+    pub capability: Capability,
+    /// Whether its manifest requests it (so only the grant is missing).
+    pub requested: bool,
+    /// The message returned to the pack.
+    pub message: String,
+}
+
+impl Granter {
+    /// A granter for `pack`. `grant_hint` is the command that grants a
+    /// capability, with `{cap}` where the capability goes.
+    pub fn new(pack: PackLabel, requested: Grants, granted: Grants, grant_hint: impl Into<String>) -> Self {
+        Self {
+            pack,
+            requested,
+            granted,
+            grant_hint: grant_hint.into(),
+            denials: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Grants exactly what the manifest requests (used by `pack call
+    /// --grant-requested` and by tests).
+    pub fn requested_only(pack: PackLabel, requested: Grants) -> Self {
+        Self::new(pack, requested.clone(), requested, "")
+    }
+
+    /// The pack.
+    pub fn pack(&self) -> &PackLabel {
+        &self.pack
+    }
+
+    /// Checks one use of a capability.
+    pub fn check(&self, used: &Capability) -> Result<(), PackError> {
+        let requested = self.requested.covers(used);
+        let message = if !requested {
+            format!(
+                "{} may not use capability \"{used}\": its manifest does not request it, and a pack only ever gets what its manifest requests (add it to the pack's pack.toml and rebuild)",
+                self.pack
+            )
+        } else if !self.granted.covers(used) {
+            let hint = self.grant_hint.replace("{cap}", &used.to_string());
+            if hint.is_empty() {
+                format!("capability \"{used}\" is not granted to {}", self.pack)
+            } else {
+                format!(
+                    "capability \"{used}\" is not granted to {}; help: {hint}",
+                    self.pack
+                )
+            }
+        } else {
+            return Ok(());
+        };
+        tracing::warn!(pack = %self.pack.descriptor, capability = %used, "denied: {message}");
+        if let Ok(mut denials) = self.denials.lock() {
+            // Bounded: a pack looping on a denied call must not grow this.
+            if denials.len() < 64 {
+                denials.push(Denial {
+                    capability: used.clone(),
+                    requested,
+                    message: message.clone(),
+                });
+            }
+        }
+        Err(PackError::new(PackErrorKind::Denied, message))
+    }
+
+    /// Every denial so far.
+    pub fn denials(&self) -> Vec<Denial> {
+        self.denials.lock().map(|d| d.clone()).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn label() -> PackLabel {
+        PackLabel {
+            descriptor: "acme.state.memory@1.2.0".parse().expect("d"),
+            digest: envpack_manifest::Digest::of(b"x"),
+        }
+    }
+
+    fn grants(list: &[&str]) -> Grants {
+        list.iter().map(|c| c.parse().expect("cap")).collect()
+    }
+
+    /// The allowed/denied table for requested x granted, mirrored in
+    /// docs/pack-author-guide.md.
+    #[test]
+    fn allows_only_requested_and_granted() {
+        let g = Granter::new(
+            label(),
+            grants(&["log", "http:*.example.com", "secret:API_KEY"]),
+            grants(&["log", "http:api.example.com", "secret:*", "kv"]),
+            "envpack env bind dev state acme.state.memory@1.2.0 --grant {cap}",
+        );
+        let cases = [
+            ("log", true),
+            ("http:api.example.com:443", true),
+            ("http:other.example.com:443", false), // requested, not granted
+            ("http:evil.com:443", false),          // neither
+            ("secret:API_KEY", true),
+            ("secret:OTHER", false), // granted by *, but not requested
+            ("kv", false),           // granted, not requested
+        ];
+        for (cap, want) in cases {
+            let cap: Capability = cap.parse().expect("cap");
+            assert_eq!(g.check(&cap).is_ok(), want, "{cap}");
+        }
+        let denials = g.denials();
+        assert_eq!(denials.len(), 4);
+        assert!(denials[0].requested);
+        assert!(
+            denials[0]
+                .message
+                .contains("--grant http:other.example.com:443"),
+            "{}",
+            denials[0].message
+        );
+        assert!(!denials[1].requested);
+        assert!(denials[1].message.contains("does not request"));
+    }
+}

@@ -1,0 +1,236 @@
+//! The engine, the linker, and compiling and loading packs.
+
+use std::hash::{Hash, Hasher};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use envpack_manifest::PackManifest;
+use sha2::{Digest as _, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, OptLevel};
+
+use super::instance::LoadedPack;
+use super::since_v0_1::HostView;
+use super::store_data::StoreData;
+use super::PackLabel;
+use crate::error::{Error, Kind, Result};
+
+/// Resource limits applied to every pack instance and call.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Largest linear memory, in bytes.
+    pub memory_bytes: usize,
+    /// Wall-clock deadline for one call into a pack.
+    pub call_timeout: Duration,
+    /// Largest wasm stack, in bytes.
+    pub stack_bytes: usize,
+    /// Largest command output or returned string, in bytes.
+    pub max_output_bytes: usize,
+    /// Log lines a pack may write per call.
+    pub log_lines_per_call: u32,
+    /// Bytes of pack stdout/stderr kept for diagnostics.
+    pub stdio_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 64 << 20,
+            call_timeout: Duration::from_secs(30),
+            stack_bytes: 512 << 10,
+            max_output_bytes: 4 << 20,
+            log_lines_per_call: 1000,
+            stdio_bytes: 64 << 10,
+        }
+    }
+}
+
+impl Limits {
+    /// Defaults, with `ENVPACK_CALL_TIMEOUT_MS` and `ENVPACK_MEMORY_MB`
+    /// overriding the deadline and memory limit (operators and tests).
+    pub fn from_env() -> Result<Self> {
+        let mut limits = Self::default();
+        if let Ok(v) = std::env::var("ENVPACK_CALL_TIMEOUT_MS") {
+            let ms: u64 = v.parse().map_err(|_| {
+                Error::invalid(format!(
+                    "ENVPACK_CALL_TIMEOUT_MS={v:?} is not a number of milliseconds"
+                ))
+            })?;
+            limits.call_timeout = Duration::from_millis(ms.max(1));
+        }
+        if let Ok(v) = std::env::var("ENVPACK_MEMORY_MB") {
+            let mb: usize = v
+                .parse()
+                .ok()
+                .filter(|mb| (1..=4096).contains(mb))
+                .ok_or_else(|| {
+                    Error::invalid(format!(
+                        "ENVPACK_MEMORY_MB={v:?} is not a number of MiB from 1 to 4096"
+                    ))
+                })?;
+            limits.memory_bytes = mb << 20;
+        }
+        Ok(limits)
+    }
+}
+
+/// How often the epoch advances; deadlines are counted in these ticks.
+const TICK: Duration = Duration::from_millis(5);
+
+/// The process-wide pack runtime.
+pub struct Runtime {
+    engine: Engine,
+    linker: Arc<Linker<StoreData>>,
+    limits: Limits,
+    engine_key: String,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("engine_key", &self.engine_key)
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+/// Feeds `Hash` output into sha256, for a cache key stable across runs.
+struct ShaHasher(Sha256);
+
+impl Hasher for ShaHasher {
+    fn finish(&self) -> u64 {
+        0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+}
+
+fn wasm_err(what: impl std::fmt::Display, e: wasmtime::Error) -> Error {
+    Error::internal(format!("{what}: {e:#}"))
+}
+
+impl Runtime {
+    /// Builds the engine and linker.
+    pub fn new(limits: Limits) -> Result<Self> {
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .max_wasm_stack(limits.stack_bytes)
+            .cranelift_opt_level(OptLevel::Speed)
+            // Packs are instantiated and dropped per operation; copy-on-write
+            // images make instantiation cheap without a pooling allocator's
+            // large virtual-memory reservation in every CLI process.
+            .memory_init_cow(true);
+        let engine = Engine::new(&config).map_err(|e| wasm_err("cannot create the wasm engine", e))?;
+
+        let mut linker = Linker::<StoreData>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| wasm_err("cannot link WASI", e))?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)
+            .map_err(|e| wasm_err("cannot link wasi:http", e))?;
+        HostView::add_to_linker::<_, HasSelf<StoreData>>(&mut linker, |s| s)
+            .map_err(|e| wasm_err("cannot link the envpack host imports", e))?;
+
+        let mut hasher = ShaHasher(Sha256::new());
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        let engine_key = hex::encode(&hasher.0.finalize()[..12]);
+
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        {
+            let engine = engine.clone();
+            let stop = ticker_stop.clone();
+            std::thread::Builder::new()
+                .name("envpack-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(TICK);
+                        engine.increment_epoch();
+                    }
+                })
+                .map_err(|e| Error::internal(format!("cannot start the epoch thread: {e}")))?;
+        }
+
+        Ok(Self {
+            engine,
+            linker: Arc::new(linker),
+            limits,
+            engine_key,
+            ticker_stop,
+        })
+    }
+
+    /// Identifies the engine build and settings; precompiled artifacts are
+    /// only valid for the same key.
+    pub fn engine_key(&self) -> &str {
+        &self.engine_key
+    }
+
+    /// The limits applied to instances.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Epoch ticks for one call deadline.
+    pub(crate) fn deadline_ticks(&self) -> u64 {
+        (self.limits.call_timeout.as_millis() / TICK.as_millis()).max(1) as u64
+    }
+
+    /// Compiles a pack into a precompiled artifact for this engine.
+    pub fn precompile(&self, wasm: &[u8], pack: &PackLabel) -> Result<Vec<u8>> {
+        self.engine
+            .precompile_component(wasm)
+            .map_err(|e| Error::new(Kind::InvalidInput, format!("cannot compile {pack}: {e:#}")))
+    }
+
+    /// Loads a precompiled artifact made by [`precompile`](Self::precompile).
+    pub fn load_artifact(&self, artifact: &Path, pack: PackLabel, manifest: Arc<PackManifest>) -> Result<LoadedPack> {
+        // SAFETY: `deserialize_file` trusts the file to be an artifact this
+        // engine produced. Artifacts live in the store's cache, are written
+        // only by `precompile` via an atomic rename, are keyed by the engine
+        // compatibility hash (so a different wasmtime never reads them), and
+        // wasmtime itself checks the header before using the code.
+        #[allow(unsafe_code)]
+        let component = unsafe { Component::deserialize_file(&self.engine, artifact) }.map_err(|e| {
+            Error::integrity(format!(
+                "cannot load the precompiled artifact {} of {pack}: {e:#}",
+                artifact.display()
+            ))
+            .hint("envpack pack verify --repair")
+        })?;
+        self.prepare(component, pack, manifest)
+    }
+
+    /// Compiles and loads a pack in one step, without any cache: for tests,
+    /// benchmarks and `pack inspect --check`.
+    pub fn load_bytes(&self, wasm: &[u8], pack: PackLabel, manifest: Arc<PackManifest>) -> Result<LoadedPack> {
+        let component = Component::new(&self.engine, wasm)
+            .map_err(|e| Error::invalid(format!("cannot compile {pack}: {e:#}")))?;
+        self.prepare(component, pack, manifest)
+    }
+
+    fn prepare(&self, component: Component, pack: PackLabel, manifest: Arc<PackManifest>) -> Result<LoadedPack> {
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| {
+            Error::invalid(format!(
+                "{pack} needs an import this host does not provide: {e:#}"
+            ))
+            .hint("the pack may need a newer envpack; check `envpack pack inspect` for its API version")
+        })?;
+        LoadedPack::new(self, pre, pack, manifest)
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,401 @@
+//! Loaded packs and their instances.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use envpack_descriptor::Slot;
+use envpack_manifest::PackManifest;
+use wasmtime::Store;
+use wasmtime::component::{Instance, InstancePre, ResourceTable};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+use wasmtime_wasi_http::WasiHttpCtx;
+
+use super::capabilities::http::HttpHooks;
+use super::since_v0_1::{guest, host};
+use super::store_data::{Limiter, StoreData};
+use super::{
+    CommandOutput, Expect, Granter, HostServices, Limits, PackError, PackLabel, Runtime,
+    StateEntry, TelemetryEvent, fault,
+};
+use crate::error::{Error, Kind, Result};
+
+/// Export lookups done once per loaded pack, so instantiating and calling
+/// never search by name.
+pub(super) struct Exports {
+    command: guest::command::GuestIndices,
+    state: Option<guest::state::GuestIndices>,
+    secrets: Option<guest::secrets::GuestIndices>,
+    telemetry: Option<guest::telemetry::GuestIndices>,
+    deployer: Option<guest::deployer::GuestIndices>,
+}
+
+/// A compiled, linked pack, ready to instantiate many times.
+pub struct LoadedPack {
+    pre: InstancePre<StoreData>,
+    exports: Arc<Exports>,
+    pack: PackLabel,
+    manifest: Arc<PackManifest>,
+    engine: wasmtime::Engine,
+    limits: Limits,
+    deadline_ticks: u64,
+}
+
+impl std::fmt::Debug for LoadedPack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPack").field("pack", &self.pack).finish()
+    }
+}
+
+/// What one instance may touch.
+pub struct InstanceContext {
+    /// Capability checks.
+    pub granter: Arc<Granter>,
+    /// Where host imports read and write.
+    pub services: Arc<dyn HostServices>,
+    /// The pack's private scratch directory, mounted at `/scratch`.
+    pub scratch_dir: Option<PathBuf>,
+}
+
+fn missing_export(pack: &PackLabel, slot: Slot, e: &wasmtime::Error) -> Error {
+    Error::invalid(format!(
+        "{pack} claims the {slot} slot but does not export greentic:envpack/{slot}@0.1.0 ({e:#})"
+    ))
+    .hint("export the slot with the matching envpack-sdk macro, e.g. `envpack_sdk::export_state!(MyPack);`")
+}
+
+impl LoadedPack {
+    pub(super) fn new(
+        runtime: &Runtime,
+        pre: InstancePre<StoreData>,
+        pack: PackLabel,
+        manifest: Arc<PackManifest>,
+    ) -> Result<Self> {
+        let slot = manifest.slot();
+        let command = guest::command::GuestIndices::new(&pre).map_err(|e| {
+            Error::invalid(format!(
+                "{pack} does not export greentic:envpack/command@0.1.0 ({e:#})"
+            ))
+            .hint("build the pack with envpack-sdk, whose export macros export it")
+        })?;
+        let mut exports = Exports {
+            command,
+            state: None,
+            secrets: None,
+            telemetry: None,
+            deployer: None,
+        };
+        match slot {
+            Slot::State => {
+                exports.state = Some(
+                    guest::state::GuestIndices::new(&pre)
+                        .map_err(|e| missing_export(&pack, slot, &e))?,
+                )
+            }
+            Slot::Secrets => {
+                exports.secrets = Some(
+                    guest::secrets::GuestIndices::new(&pre)
+                        .map_err(|e| missing_export(&pack, slot, &e))?,
+                )
+            }
+            Slot::Telemetry => {
+                exports.telemetry = Some(
+                    guest::telemetry::GuestIndices::new(&pre)
+                        .map_err(|e| missing_export(&pack, slot, &e))?,
+                )
+            }
+            Slot::Deployer => {
+                exports.deployer = Some(
+                    guest::deployer::GuestIndices::new(&pre)
+                        .map_err(|e| missing_export(&pack, slot, &e))?,
+                )
+            }
+            Slot::Kinetic => {
+                return Err(Error::invalid(format!(
+                    "{pack} fills the kinetic slot, which API 0.1.0 does not define yet"
+                )));
+            }
+        }
+        Ok(Self {
+            pre,
+            exports: Arc::new(exports),
+            pack,
+            manifest,
+            engine: runtime.engine().clone(),
+            limits: runtime.limits().clone(),
+            deadline_ticks: runtime.deadline_ticks(),
+        })
+    }
+
+    /// The pack.
+    pub fn label(&self) -> &PackLabel {
+        &self.pack
+    }
+
+    /// Its manifest.
+    pub fn manifest(&self) -> &Arc<PackManifest> {
+        &self.manifest
+    }
+
+    /// Creates a fresh, sandboxed instance.
+    pub fn instantiate(&self, ctx: InstanceContext) -> Result<PackInstance> {
+        let stderr = MemoryOutputPipe::new(self.limits.stdio_bytes);
+        let mut wasi = WasiCtxBuilder::new();
+        // Deny by default: no env, args, stdin, network or files. The only
+        // things granted are a scratch directory and bounded stdout/stderr
+        // capture (stdout is kept apart and discarded; results go through
+        // typed returns).
+        wasi.stdout(MemoryOutputPipe::new(self.limits.stdio_bytes))
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .socket_addr_check(|_, _| Box::pin(async { false }));
+        if let Some(dir) = &ctx.scratch_dir {
+            crate::fsutil::create_dir_all(dir)?;
+            wasi.preopened_dir(dir, "/scratch", FsPerms::ReadWrite)
+                .map_err(|e| {
+                    Error::internal(format!(
+                        "cannot mount scratch directory {}: {e:#}",
+                        dir.display()
+                    ))
+                })?;
+        }
+        let data = StoreData {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            http: WasiHttpCtx::new(),
+            http_hooks: HttpHooks {
+                granter: ctx.granter.clone(),
+            },
+            limiter: Limiter {
+                memory_bytes: self.limits.memory_bytes,
+                hit: None,
+            },
+            granter: ctx.granter,
+            services: ctx.services,
+            pack: self.pack.clone(),
+            stderr,
+            log_lines_left: self.limits.log_lines_per_call,
+            log_lines_dropped: 0,
+        };
+        let mut store = Store::new(&self.engine, data);
+        store.limiter(|d| &mut d.limiter);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(self.deadline_ticks);
+        let instance = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| fault::classify(e, store.data(), &self.pack, &self.limits, "instantiate"))?;
+        Ok(PackInstance {
+            store,
+            instance,
+            exports: self.exports.clone(),
+            pack: self.pack.clone(),
+            limits: self.limits.clone(),
+            deadline_ticks: self.deadline_ticks,
+            broken: false,
+        })
+    }
+}
+
+/// One live, sandboxed instance of a pack.
+pub struct PackInstance {
+    store: Store<StoreData>,
+    instance: Instance,
+    exports: Arc<Exports>,
+    pack: PackLabel,
+    limits: Limits,
+    deadline_ticks: u64,
+    broken: bool,
+}
+
+impl std::fmt::Debug for PackInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PackInstance").field("pack", &self.pack).finish()
+    }
+}
+
+fn not_slot(pack: &PackLabel, slot: Slot) -> Error {
+    Error::invalid(format!("{pack} is not a {slot} pack"))
+}
+
+impl PackInstance {
+    /// The pack.
+    pub fn label(&self) -> &PackLabel {
+        &self.pack
+    }
+
+    /// Capability uses refused so far.
+    pub fn denials(&self) -> Vec<super::Denial> {
+        self.store.data().granter.denials()
+    }
+
+    pub(super) fn limits_max_output(&self) -> usize {
+        self.limits.max_output_bytes
+    }
+
+    pub(super) fn store_mut(&mut self) -> &mut Store<StoreData> {
+        &mut self.store
+    }
+
+    pub(super) fn instance(&self) -> &Instance {
+        &self.instance
+    }
+
+    /// Runs one call into the pack with a fresh deadline and log budget;
+    /// turns WIT errors into host errors and traps into pack faults.
+    pub(super) fn call<R>(
+        &mut self,
+        op: &str,
+        f: impl FnOnce(&mut Store<StoreData>, &Instance, &Exports) -> wasmtime::Result<Result<R, host::types::Error>>,
+    ) -> Result<R> {
+        if self.broken {
+            return Err(Error::new(
+                Kind::PackFault,
+                format!("{} already failed in this operation and was discarded", self.pack),
+            ));
+        }
+        self.store.set_epoch_deadline(self.deadline_ticks);
+        {
+            let data = self.store.data_mut();
+            data.log_lines_left = self.limits.log_lines_per_call;
+            data.log_lines_dropped = 0;
+        }
+        let exports = self.exports.clone();
+        let result = f(&mut self.store, &self.instance, &exports);
+        let dropped = self.store.data().log_lines_dropped;
+        if dropped > 0 {
+            tracing::warn!(pack = %self.pack.descriptor, "dropped {dropped} log lines over the limit of {} per call", self.limits.log_lines_per_call);
+        }
+        match result {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => Err(PackError::from(e).into_host(&self.pack)),
+            Err(e) => {
+                self.broken = true;
+                Err(fault::classify(e, self.store.data(), &self.pack, &self.limits, op))
+            }
+        }
+    }
+
+    fn check_output(&self, op: &str, len: usize) -> Result<()> {
+        if len > self.limits.max_output_bytes {
+            return Err(Error::new(
+                Kind::PackFault,
+                format!(
+                    "{} returned {len} bytes from {op}, more than the output limit of {} bytes",
+                    self.pack, self.limits.max_output_bytes
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Runs a command declared in the manifest with parsed arguments.
+    pub fn run_command(&mut self, name: &str, args: &[(String, Vec<String>)]) -> Result<CommandOutput> {
+        let args: Vec<guest::command::Arg> = args
+            .iter()
+            .map(|(n, v)| guest::command::Arg {
+                name: n.clone(),
+                values: v.clone(),
+            })
+            .collect();
+        let out: CommandOutput = self
+            .call("command", |store, inst, ex| {
+                ex.command.load(&mut *store, inst)?.call_run(&mut *store, name, &args)
+            })?
+            .into();
+        self.check_output("command", out.text.len() + out.json.as_ref().map_or(0, String::len))?;
+        Ok(out)
+    }
+
+    /// `state.get`.
+    pub fn state_get(&mut self, key: &str) -> Result<Option<StateEntry>> {
+        self.exports.state.as_ref().ok_or_else(|| not_slot(&self.pack, Slot::State))?;
+        let out = self.call("state.get", |store, inst, ex| {
+            let ix = ex.state.as_ref().ok_or_else(|| wasmtime::format_err!("not a state pack"))?;
+            ix.load(&mut *store, inst)?.call_get(&mut *store, key)
+        })?;
+        self.check_output("state.get", out.as_ref().map_or(0, |e| e.value.len()))?;
+        Ok(out.map(Into::into))
+    }
+
+    /// `state.put`.
+    pub fn state_put(&mut self, key: &str, value: &[u8], expect: Option<Expect>) -> Result<u64> {
+        self.exports.state.as_ref().ok_or_else(|| not_slot(&self.pack, Slot::State))?;
+        let expect = expect.map(Into::into);
+        self.call("state.put", |store, inst, ex| {
+            let ix = ex.state.as_ref().ok_or_else(|| wasmtime::format_err!("not a state pack"))?;
+            ix.load(&mut *store, inst)?.call_put(&mut *store, key, value, expect)
+        })
+    }
+
+    /// `state.delete`.
+    pub fn state_delete(&mut self, key: &str, expect: Option<Expect>) -> Result<bool> {
+        self.exports.state.as_ref().ok_or_else(|| not_slot(&self.pack, Slot::State))?;
+        let expect = expect.map(Into::into);
+        self.call("state.delete", |store, inst, ex| {
+            let ix = ex.state.as_ref().ok_or_else(|| wasmtime::format_err!("not a state pack"))?;
+            ix.load(&mut *store, inst)?.call_delete(&mut *store, key, expect)
+        })
+    }
+
+    /// `state.list`.
+    pub fn state_list(&mut self, prefix: &str) -> Result<Vec<String>> {
+        self.exports.state.as_ref().ok_or_else(|| not_slot(&self.pack, Slot::State))?;
+        self.call("state.list", |store, inst, ex| {
+            let ix = ex.state.as_ref().ok_or_else(|| wasmtime::format_err!("not a state pack"))?;
+            ix.load(&mut *store, inst)?.call_list(&mut *store, prefix)
+        })
+    }
+
+    /// `secrets.get`.
+    pub fn secrets_get(&mut self, name: &str) -> Result<Option<String>> {
+        self.exports.secrets.as_ref().ok_or_else(|| not_slot(&self.pack, Slot::Secrets))?;
+        self.call("secrets.get", |store, inst, ex| {
+            let ix = ex.secrets.as_ref().ok_or_else(|| wasmtime::format_err!("not a secrets pack"))?;
+            ix.load(&mut *store, inst)?.call_get(&mut *store, name)
+        })
+    }
+
+    /// `secrets.put`.
+    pub fn secrets_put(&mut self, name: &str, value: &str) -> Result<()> {
+        self.exports.secrets.as_ref().ok_or_else(|| not_slot(&self.pack, Slot::Secrets))?;
+        self.call("secrets.put", |store, inst, ex| {
+            let ix = ex.secrets.as_ref().ok_or_else(|| wasmtime::format_err!("not a secrets pack"))?;
+            ix.load(&mut *store, inst)?.call_put(&mut *store, name, value)
+        })
+    }
+
+    /// `secrets.delete`.
+    pub fn secrets_delete(&mut self, name: &str) -> Result<bool> {
+        self.exports.secrets.as_ref().ok_or_else(|| not_slot(&self.pack, Slot::Secrets))?;
+        self.call("secrets.delete", |store, inst, ex| {
+            let ix = ex.secrets.as_ref().ok_or_else(|| wasmtime::format_err!("not a secrets pack"))?;
+            ix.load(&mut *store, inst)?.call_delete(&mut *store, name)
+        })
+    }
+
+    /// `secrets.list`.
+    pub fn secrets_list(&mut self) -> Result<Vec<String>> {
+        self.exports.secrets.as_ref().ok_or_else(|| not_slot(&self.pack, Slot::Secrets))?;
+        self.call("secrets.list", |store, inst, ex| {
+            let ix = ex.secrets.as_ref().ok_or_else(|| wasmtime::format_err!("not a secrets pack"))?;
+            ix.load(&mut *store, inst)?.call_list(&mut *store)
+        })
+    }
+
+    /// `telemetry.emit` then `telemetry.flush`.
+    pub fn telemetry_emit(&mut self, events: &[TelemetryEvent]) -> Result<()> {
+        self.exports.telemetry.as_ref().ok_or_else(|| not_slot(&self.pack, Slot::Telemetry))?;
+        let events: Vec<guest::telemetry::Event> = events.iter().map(Into::into).collect();
+        self.call("telemetry.emit", |store, inst, ex| {
+            let ix = ex.telemetry.as_ref().ok_or_else(|| wasmtime::format_err!("not a telemetry pack"))?;
+            let g = ix.load(&mut *store, inst)?;
+            match g.call_emit(&mut *store, &events)? {
+                Ok(()) => g.call_flush(&mut *store),
+                Err(e) => Ok(Err(e)),
+            }
+        })
+    }
+}

@@ -1,0 +1,37 @@
+//! Generated bindings. Not part of the public API: use the traits, macros and
+//! helper modules at the crate root instead.
+#![allow(missing_docs, clippy::all)]
+
+// The host imports, generated once and shared by every slot world below.
+wit_bindgen::generate!({
+    path: "../wit/v0.1.0",
+    world: "pack-host",
+    generate_all,
+});
+
+macro_rules! slot_world {
+    ($module:ident, $world:literal, $macro_name:literal, $bindings:literal) => {
+        pub mod $module {
+            wit_bindgen::generate!({
+                path: "../wit/v0.1.0",
+                world: $world,
+                with: {
+                    "greentic:envpack/types@0.1.0": crate::__wit::greentic::envpack::types,
+                    "greentic:envpack/log@0.1.0": crate::__wit::greentic::envpack::log,
+                    "greentic:envpack/config@0.1.0": crate::__wit::greentic::envpack::config,
+                    "greentic:envpack/kv@0.1.0": crate::__wit::greentic::envpack::kv,
+                    "greentic:envpack/secrets-access@0.1.0": crate::__wit::greentic::envpack::secrets_access,
+                },
+                pub_export_macro: true,
+                export_macro_name: $macro_name,
+                default_bindings_module: $bindings,
+            });
+        }
+    };
+}
+
+slot_world!(command, "command-slot", "__export_command_world", "envpack_sdk::__wit::command");
+slot_world!(state, "state-slot", "__export_state_world", "envpack_sdk::__wit::state");
+slot_world!(secrets, "secrets-slot", "__export_secrets_world", "envpack_sdk::__wit::secrets");
+slot_world!(telemetry, "telemetry-slot", "__export_telemetry_world", "envpack_sdk::__wit::telemetry");
+slot_world!(deployer, "deployer-slot", "__export_deployer_world", "envpack_sdk::__wit::deployer");

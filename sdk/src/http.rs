@@ -1,0 +1,305 @@
+//! Outbound HTTP through standard `wasi:http` (capability `http:<host>`).
+//!
+//! A small blocking client for the common case. Because it is plain
+//! `wasi:http`, any Rust HTTP crate that targets `wasm32-wasip2` works in a
+//! pack too; the host allows requests only to hosts the environment granted.
+//!
+//! ```no_run
+//! use envpack_sdk::http::Request;
+//! let resp = Request::post("https://erp.example.com/api/v2/odata/EPIC06/Ice.BO.ExportPackageSvc/GetList")
+//!     .header("content-type", "application/json")
+//!     .body(br#"{"whereClause":"","pageSize":0,"absolutePage":0}"#.to_vec())
+//!     .send()?;
+//! if resp.status != 200 { /* ... */ }
+//! # Ok::<(), envpack_sdk::Error>(())
+//! ```
+
+use std::time::Duration;
+
+use wasip2::http::outgoing_handler;
+use wasip2::http::types::{
+    ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
+};
+use wasip2::io::streams::StreamError;
+
+use crate::Error;
+
+/// Largest response body read, so a misbehaving server cannot exhaust the
+/// pack's memory.
+pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
+
+/// An HTTP request under construction.
+#[derive(Clone, Debug)]
+pub struct Request {
+    method: String,
+    url: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    timeout: Duration,
+}
+
+/// A complete HTTP response.
+#[derive(Clone, Debug)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Headers, in order, names lowercase.
+    pub headers: Vec<(String, String)>,
+    /// The whole body.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as UTF-8 text (lossy).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Whether the status is 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+impl Request {
+    /// A request with any method.
+    pub fn new(method: &str, url: &str) -> Self {
+        Self {
+            method: method.to_ascii_uppercase(),
+            url: url.to_string(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// A GET request.
+    pub fn get(url: &str) -> Self {
+        Self::new("GET", url)
+    }
+
+    /// A POST request.
+    pub fn post(url: &str) -> Self {
+        Self::new("POST", url)
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Sets the body.
+    pub fn body(mut self, body: Vec<u8>) -> Self {
+        self.body = body;
+        self
+    }
+
+    /// Sets the connect and first-byte timeout (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sends the request and reads the whole response.
+    pub fn send(self) -> Result<Response, Error> {
+        let target = Target::parse(&self.url)?;
+        let fields: Vec<(String, Vec<u8>)> = self
+            .headers
+            .iter()
+            .map(|(n, v)| (n.to_ascii_lowercase(), v.clone().into_bytes()))
+            .collect();
+        let headers = Fields::from_list(&fields)
+            .map_err(|e| Error::invalid_input(format!("invalid request header: {e:?}")))?;
+        let request = OutgoingRequest::new(headers);
+        let method = match self.method.as_str() {
+            "GET" => Method::Get,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "DELETE" => Method::Delete,
+            "PATCH" => Method::Patch,
+            "HEAD" => Method::Head,
+            "OPTIONS" => Method::Options,
+            other => Method::Other(other.to_string()),
+        };
+        let set = |ok: Result<(), ()>, what: &str| {
+            ok.map_err(|()| Error::invalid_input(format!("invalid {what} in {:?}", self.url)))
+        };
+        set(request.set_method(&method), "method")?;
+        set(request.set_scheme(Some(&target.scheme)), "scheme")?;
+        set(request.set_authority(Some(&target.authority)), "host")?;
+        set(request.set_path_with_query(Some(&target.path)), "path")?;
+
+        let options = RequestOptions::new();
+        let nanos = u64::try_from(self.timeout.as_nanos()).unwrap_or(u64::MAX);
+        // Hosts may not support every timeout; a refusal is not an error.
+        let _ = options.set_connect_timeout(Some(nanos));
+        let _ = options.set_first_byte_timeout(Some(nanos));
+        let _ = options.set_between_bytes_timeout(Some(nanos));
+
+        let body = request
+            .body()
+            .map_err(|()| Error::internal("the request body was already taken"))?;
+        let pending = outgoing_handler::handle(request, Some(options))
+            .map_err(|e| error_from_code(e, &target))?;
+        {
+            let stream = body
+                .write()
+                .map_err(|()| Error::internal("the request body stream was already taken"))?;
+            for chunk in self.body.chunks(4096) {
+                stream
+                    .blocking_write_and_flush(chunk)
+                    .map_err(|e| stream_error(e, &target))?;
+            }
+        }
+        OutgoingBody::finish(body, None).map_err(|e| error_from_code(e, &target))?;
+
+        pending.subscribe().block();
+        let response = match pending.get() {
+            Some(Ok(Ok(r))) => r,
+            Some(Ok(Err(code))) => return Err(error_from_code(code, &target)),
+            Some(Err(())) | None => {
+                return Err(Error::internal("the response was already taken"));
+            }
+        };
+        let status = response.status();
+        let headers = response
+            .headers()
+            .entries()
+            .into_iter()
+            .map(|(n, v)| (n, String::from_utf8_lossy(&v).into_owned()))
+            .collect();
+        let incoming = response
+            .consume()
+            .map_err(|()| Error::internal("the response body was already taken"))?;
+        let body = read_body(&incoming, &target)?;
+        drop(incoming);
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+fn read_body(incoming: &IncomingBody, target: &Target) -> Result<Vec<u8>, Error> {
+    let stream = incoming
+        .stream()
+        .map_err(|()| Error::internal("the response body stream was already taken"))?;
+    let mut out = Vec::new();
+    loop {
+        match stream.blocking_read(64 * 1024) {
+            Ok(chunk) => {
+                if out.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                    return Err(Error::unavailable(format!(
+                        "the response from {} is larger than {MAX_RESPONSE_BYTES} bytes",
+                        target.authority
+                    )));
+                }
+                out.extend_from_slice(&chunk);
+            }
+            Err(StreamError::Closed) => return Ok(out),
+            Err(e) => return Err(stream_error(e, target)),
+        }
+    }
+}
+
+struct Target {
+    scheme: Scheme,
+    authority: String,
+    path: String,
+}
+
+impl Target {
+    fn parse(url: &str) -> Result<Self, Error> {
+        let bad = |why: &str| Error::invalid_input(format!("invalid URL {url:?}: {why}"));
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| bad("expected http:// or https://"))?;
+        let scheme = match scheme.to_ascii_lowercase().as_str() {
+            "http" => Scheme::Http,
+            "https" => Scheme::Https,
+            _ => return Err(bad("expected http:// or https://")),
+        };
+        let split = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(split);
+        if authority.is_empty() {
+            return Err(bad("the host is empty"));
+        }
+        let path = match path {
+            "" => "/".to_string(),
+            p if p.starts_with('?') => format!("/{p}"),
+            p => p.to_string(),
+        };
+        Ok(Self {
+            scheme,
+            authority: authority.to_string(),
+            path,
+        })
+    }
+}
+
+fn stream_error(e: StreamError, target: &Target) -> Error {
+    match e {
+        StreamError::Closed => Error::unavailable(format!("{} closed the connection", target.authority)),
+        StreamError::LastOperationFailed(err) => Error::unavailable(format!(
+            "I/O with {} failed: {}",
+            target.authority,
+            err.to_debug_string()
+        )),
+    }
+}
+
+fn error_from_code(code: ErrorCode, target: &Target) -> Error {
+    let host = &target.authority;
+    match code {
+        ErrorCode::HttpRequestDenied => Error::denied(format!(
+            "outbound http to {host} is not allowed: the pack must request and the environment must grant capability \"http:{host}\""
+        )),
+        ErrorCode::DnsTimeout
+        | ErrorCode::ConnectionTimeout
+        | ErrorCode::ConnectionReadTimeout
+        | ErrorCode::ConnectionWriteTimeout
+        | ErrorCode::HttpResponseTimeout => Error::timeout(format!("request to {host} timed out ({code:?})")),
+        ErrorCode::DnsError(_)
+        | ErrorCode::DestinationNotFound
+        | ErrorCode::DestinationUnavailable
+        | ErrorCode::DestinationIpProhibited
+        | ErrorCode::DestinationIpUnroutable
+        | ErrorCode::ConnectionRefused
+        | ErrorCode::ConnectionTerminated
+        
+        | ErrorCode::TlsProtocolError
+        | ErrorCode::TlsCertificateError
+        | ErrorCode::TlsAlertReceived(_) => {
+            Error::unavailable(format!("cannot reach {host}: {code:?}"))
+        }
+        ErrorCode::InternalError(Some(m)) => Error::unavailable(format!("request to {host} failed: {m}")),
+        other => Error::unavailable(format!("request to {host} failed: {other:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_urls() {
+        let t = Target::parse("https://api.example.com:8443/a/b?x=1").expect("url");
+        assert_eq!(t.authority, "api.example.com:8443");
+        assert_eq!(t.path, "/a/b?x=1");
+        assert_eq!(Target::parse("http://h").expect("url").path, "/");
+        assert_eq!(Target::parse("http://h?q").expect("url").path, "/?q");
+        assert!(Target::parse("ftp://h").is_err());
+        assert!(Target::parse("h/x").is_err());
+        assert!(Target::parse("http:///x").is_err());
+    }
+}

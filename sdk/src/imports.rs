@@ -1,0 +1,125 @@
+//! Typed helpers for the host imports. Each needs a capability requested in
+//! `pack.toml` and granted by the operator; otherwise it returns
+//! [`Error::Denied`](crate::Error::Denied) naming the capability.
+
+/// Structured logging (capability `log`).
+///
+/// ```no_run
+/// envpack_sdk::log::info("deployed revision", &[("revision", "r3")]);
+/// ```
+pub mod log {
+    use crate::Level;
+    use crate::__wit::greentic::envpack::log as wit;
+
+    /// Writes a log line with fields. Errors (a missing `log` grant) are
+    /// ignored: logging never fails a pack.
+    pub fn write(level: Level, message: &str, fields: &[(&str, &str)]) {
+        let fields: Vec<(String, String)> = fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let _ = wit::write(level, message, &fields);
+    }
+
+    /// Debug-level line.
+    pub fn debug(message: &str, fields: &[(&str, &str)]) {
+        write(Level::Debug, message, fields)
+    }
+
+    /// Info-level line.
+    pub fn info(message: &str, fields: &[(&str, &str)]) {
+        write(Level::Info, message, fields)
+    }
+
+    /// Warning.
+    pub fn warn(message: &str, fields: &[(&str, &str)]) {
+        write(Level::Warn, message, fields)
+    }
+
+    /// Error-level line.
+    pub fn error(message: &str, fields: &[(&str, &str)]) {
+        write(Level::Error, message, fields)
+    }
+}
+
+/// Non-secret configuration set by the operator (capability `config:<key>`).
+///
+/// ```no_run
+/// let base = envpack_sdk::config::get("base_url")?.unwrap_or_else(|| "http://localhost".into());
+/// # Ok::<(), envpack_sdk::Error>(())
+/// ```
+pub mod config {
+    use crate::Error;
+    use crate::__wit::greentic::envpack::config as wit;
+
+    /// The value of `key`, or `None` when the operator has not set it.
+    pub fn get(key: &str) -> Result<Option<String>, Error> {
+        wit::get(key)
+    }
+
+    /// The value of `key`, or an error telling the operator how to set it.
+    pub fn require(key: &str) -> Result<String, Error> {
+        get(key)?.ok_or_else(|| {
+            Error::invalid_input(format!(
+                "configuration key {key:?} is not set; help: envpack env config <env> <pack> {key} <value>"
+            ))
+        })
+    }
+}
+
+/// The pack's private key/value store (capability `kv`).
+///
+/// ```no_run
+/// envpack_sdk::kv::set("cursor", b"42")?;
+/// assert_eq!(envpack_sdk::kv::get("cursor")?.as_deref(), Some(&b"42"[..]));
+/// # Ok::<(), envpack_sdk::Error>(())
+/// ```
+pub mod kv {
+    use crate::Error;
+    use crate::__wit::greentic::envpack::kv as wit;
+
+    /// The value under `key`.
+    pub fn get(key: &str) -> Result<Option<Vec<u8>>, Error> {
+        wit::get(key)
+    }
+
+    /// Stores `value` under `key`.
+    pub fn set(key: &str, value: &[u8]) -> Result<(), Error> {
+        wit::set(key, value)
+    }
+
+    /// Removes `key`; `true` when it existed.
+    pub fn delete(key: &str) -> Result<bool, Error> {
+        wit::delete(key)
+    }
+
+    /// Keys starting with `prefix`, sorted.
+    pub fn list_keys(prefix: &str) -> Result<Vec<String>, Error> {
+        wit::list_keys(prefix)
+    }
+}
+
+/// Named secrets from the environment (capability `secret:<name>`).
+///
+/// ```no_run
+/// let key = envpack_sdk::secret::require("KINETIC_API_KEY")?;
+/// # Ok::<(), envpack_sdk::Error>(())
+/// ```
+pub mod secret {
+    use crate::Error;
+    use crate::__wit::greentic::envpack::secrets_access as wit;
+
+    /// The secret's value, or `None` when the environment has none.
+    pub fn get(name: &str) -> Result<Option<String>, Error> {
+        wit::get(name)
+    }
+
+    /// The secret's value, or an error telling the operator how to set it.
+    pub fn require(name: &str) -> Result<String, Error> {
+        get(name)?.ok_or_else(|| {
+            Error::not_found(format!(
+                "secret {name:?} is not set; help: envpack secrets put --env <env> {name}"
+            ))
+        })
+    }
+}

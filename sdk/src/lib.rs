@@ -1,0 +1,123 @@
+//! # envpack-sdk
+//!
+//! Everything you need to write an envpack pack in Rust: one trait per slot
+//! ([`StatePack`], [`SecretsPack`], [`TelemetryPack`], [`DeployerPack`]), one
+//! export macro per slot, and typed helpers for the host imports ([`log`],
+//! [`config`], [`kv`], [`secret`], [`http`]). You never write WIT glue.
+//!
+//! A pack is a `cdylib` crate built for `wasm32-wasip2` with a `pack.toml`
+//! next to its `Cargo.toml`; `envpack pack build` builds it and embeds the
+//! manifest.
+//!
+//! ```no_run
+//! use std::cell::RefCell;
+//! use std::collections::BTreeMap;
+//! use envpack_sdk::{Error, StatePack, state::{Entry, Expect}};
+//!
+//! #[derive(Default)]
+//! struct Memory(RefCell<BTreeMap<String, Entry>>);
+//!
+//! impl StatePack for Memory {
+//!     fn get(&self, key: String) -> Result<Option<Entry>, Error> {
+//!         Ok(self.0.borrow().get(&key).cloned())
+//!     }
+//!     fn put(&self, key: String, value: Vec<u8>, expect: Option<Expect>) -> Result<u64, Error> {
+//!         let mut map = self.0.borrow_mut();
+//!         let current = map.get(&key).map(|e| e.generation);
+//!         envpack_sdk::state::check_expect(&key, current, expect.as_ref())?;
+//!         let generation = current.unwrap_or(0) + 1;
+//!         map.insert(key, Entry { value, generation });
+//!         Ok(generation)
+//!     }
+//!     fn delete(&self, key: String, expect: Option<Expect>) -> Result<bool, Error> {
+//!         let mut map = self.0.borrow_mut();
+//!         let current = map.get(&key).map(|e| e.generation);
+//!         envpack_sdk::state::check_expect(&key, current, expect.as_ref())?;
+//!         Ok(map.remove(&key).is_some())
+//!     }
+//!     fn list(&self, prefix: String) -> Result<Vec<String>, Error> {
+//!         Ok(self.0.borrow().keys().filter(|k| k.starts_with(&prefix)).cloned().collect())
+//!     }
+//! }
+//!
+//! envpack_sdk::export_state!(Memory);
+//! ```
+//!
+//! ## Instances and state
+//! The host creates a fresh instance of your pack for each operation (each
+//! CLI command, each deployment step), so in-memory state lives only as long
+//! as that operation. Keep anything durable in [`kv`]. Slot trait methods take
+//! `&self`: use `RefCell` / `Cell` for in-memory state (packs are
+//! single-threaded).
+
+#![warn(missing_docs)]
+
+mod command;
+mod error;
+pub mod http;
+mod imports;
+mod slots;
+
+#[doc(hidden)]
+pub mod __wit;
+
+pub use command::{Args, Output};
+pub use imports::{config, kv, log, secret};
+pub use slots::{DeployerPack, SecretsPack, StatePack, TelemetryPack, deployer, state, telemetry};
+
+/// The error every pack function returns: one variant per kind of failure
+/// the host understands. See the variants for what each means.
+///
+/// ```
+/// use envpack_sdk::Error;
+/// let e = Error::not_found(format!("no secret named {:?}", "API_KEY"));
+/// assert!(matches!(e, Error::NotFound(_)));
+/// ```
+pub use __wit::greentic::envpack::types::Error;
+
+/// Severity of a log line or telemetry event.
+pub use __wit::greentic::envpack::types::Level;
+
+/// Ordered key/value pairs.
+pub type Attributes = Vec<(String, String)>;
+
+/// The WIT API version this SDK implements; `envpack pack build` reads it
+/// from the stamp the export macros place in the pack.
+pub const API_VERSION: &str = "0.1.0";
+
+#[doc(hidden)]
+pub const __API_VERSION_BYTES: [u8; 5] = *b"0.1.0";
+
+#[doc(hidden)]
+pub const __SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[doc(hidden)]
+pub const __SDK_VERSION_LEN: usize = __SDK_VERSION.len();
+
+#[doc(hidden)]
+pub const fn __sdk_version_bytes() -> [u8; __SDK_VERSION_LEN] {
+    let src = __SDK_VERSION.as_bytes();
+    let mut out = [0u8; __SDK_VERSION_LEN];
+    let mut i = 0;
+    while i < src.len() {
+        out[i] = src[i];
+        i += 1;
+    }
+    out
+}
+
+/// Places the API and SDK version stamps in the pack; used by the export
+/// macros.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __stamp {
+    () => {
+        #[unsafe(link_section = "envpack:api-version")]
+        #[used]
+        static __ENVPACK_API_VERSION: [u8; 5] = $crate::__API_VERSION_BYTES;
+        #[unsafe(link_section = "envpack:sdk-version")]
+        #[used]
+        static __ENVPACK_SDK_VERSION: [u8; $crate::__SDK_VERSION_LEN] =
+            $crate::__sdk_version_bytes();
+    };
+}
