@@ -138,6 +138,11 @@ impl Error {
         Self::new(Kind::Integrity, message)
     }
 
+    /// A dependency (a tool, a server) is unreachable or missing.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(Kind::Unavailable, message)
+    }
+
     /// Unexpected.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(Kind::Internal, message)

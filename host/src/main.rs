@@ -1,1 +1,5 @@
-fn main() {}
+//! The `envpack` binary.
+
+fn main() -> std::process::ExitCode {
+    envpack_host::cli::main()
+}

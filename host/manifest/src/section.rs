@@ -5,7 +5,7 @@
 //! few microseconds however large the pack is.
 
 use wasm_encoder::ComponentSection as _;
-use wasmparser::{BinaryReader, Encoding, Parser, Payload};
+use wasmparser::{BinaryReader, Parser, Payload};
 
 use crate::manifest::{ManifestError, PackManifest};
 
@@ -158,67 +158,56 @@ pub fn embed_manifest(component: &[u8], manifest: &PackManifest) -> Result<Vec<u
     Ok(out)
 }
 
+/// Name of the custom section holding the `envpack-sdk` crate version.
+pub const SDK_VERSION_SECTION: &str = "envpack:sdk-version";
+
+/// The first custom section named `name` anywhere in the component,
+/// including nested core modules.
+fn nested_custom_section(component: &[u8], name: &str) -> Result<Option<String>, SectionError> {
+    for payload in Parser::new(0).parse_all(component) {
+        if let Payload::CustomSection(reader) = payload.map_err(malformed)?
+            && reader.name() == name
+        {
+            let text = String::from_utf8_lossy(reader.data());
+            return Ok(Some(text.trim_end_matches('\0').trim().to_string()));
+        }
+    }
+    Ok(None)
+}
+
 /// Reads the API version `envpack-sdk` stamped into the component (in its
 /// core module), walking every nested module.
 pub fn read_api_stamp(component: &[u8]) -> Result<semver::Version, SectionError> {
-    for payload in Parser::new(0).parse_all(component) {
-        if let Payload::CustomSection(reader) = payload.map_err(malformed)?
-            && reader.name() == API_VERSION_SECTION
-        {
-            let text = String::from_utf8_lossy(reader.data()).trim_end_matches('\0').to_string();
-            return text
-                .trim()
-                .parse()
-                .map_err(|_| SectionError::BadApiStamp(text));
-        }
-    }
-    Err(SectionError::NoApiStamp)
+    let text = nested_custom_section(component, API_VERSION_SECTION)?.ok_or(SectionError::NoApiStamp)?;
+    text.parse().map_err(|_| SectionError::BadApiStamp(text))
 }
+
+/// Reads the `envpack-sdk` crate version stamped into the component, if any.
+pub fn read_sdk_stamp(component: &[u8]) -> Result<Option<String>, SectionError> {
+    nested_custom_section(component, SDK_VERSION_SECTION)
+}
+
+/// Section id of a component's export section.
+const COMPONENT_EXPORT_SECTION_ID: u8 = 11;
 
 /// The names of the component's top-level exports, such as
 /// `greentic:envpack/state@0.1.0`.
 pub fn exported_interfaces(component: &[u8]) -> Result<Vec<String>, SectionError> {
-    let mut parser = Parser::new(0);
-    let mut offset = 0;
     let mut out = Vec::new();
-    let mut depth = 0usize;
-    loop {
-        let (payload, consumed) = match parser
-            .parse(&component[offset..], true)
-            .map_err(malformed)?
-        {
-            wasmparser::Chunk::Parsed { consumed, payload } => (payload, consumed),
-            wasmparser::Chunk::NeedMoreData(_) => {
-                return Err(SectionError::Malformed {
-                    offset,
-                    message: "unexpected end of file".into(),
-                });
-            }
-        };
-        offset += consumed;
-        match payload {
-            Payload::Version { encoding, .. } => {
-                if depth == 0 && encoding != Encoding::Component {
-                    return Err(SectionError::NotComponent {
-                        reason: "it is a core module".into(),
-                    });
-                }
-                depth += 1;
-            }
-            Payload::ComponentExportSection(reader) if depth == 1 => {
-                for export in reader {
-                    out.push(export.map_err(malformed)?.name.name.to_string());
-                }
-            }
-            Payload::End(_) => {
-                depth -= 1;
-                if depth == 0 {
-                    return Ok(out);
-                }
-            }
-            _ => {}
+    for s in top_level_sections(component)? {
+        if s.id != COMPONENT_EXPORT_SECTION_ID {
+            continue;
+        }
+        let reader = wasmparser::ComponentExportSectionReader::new(BinaryReader::new(
+            &component[s.body.clone()],
+            s.body.start,
+        ))
+        .map_err(malformed)?;
+        for export in reader {
+            out.push(export.map_err(malformed)?.name.name.to_string());
         }
     }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -1,0 +1,189 @@
+//! `envpack pack ...`: build, inspect, install, list, remove, verify, call.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use envpack_descriptor::{Descriptor, Requirement};
+use envpack_manifest::{Capability, Digest, Grants, PackManifest, exported_interfaces, read_manifest};
+use serde_json::json;
+
+use crate::builder::{self, BuildOptions};
+use crate::cli::Ctx;
+use crate::cli::args::{CallArgs, PackCommand};
+use crate::cli::output::{Report, table};
+use crate::error::{Error, Result};
+use crate::packs;
+use crate::runtime::{Granter, InstanceContext, LocalServices};
+use crate::store::findings_error;
+
+/// Dispatches `envpack pack`.
+pub fn run(ctx: &Ctx, cmd: PackCommand) -> Result<Report> {
+    match cmd {
+        PackCommand::Build(a) => {
+            let built = builder::build(&BuildOptions {
+                dir: a.dir,
+                out_dir: a.out,
+                debug: a.debug,
+                target_dir: a.target_dir,
+                quiet: ctx.json,
+            })?;
+            let human = format!(
+                "built {} -> {}\n  digest {}\n  size   {} bytes",
+                built.manifest.descriptor,
+                built.path.display(),
+                built.digest,
+                built.size
+            );
+            Ok(Report::new(human, &built))
+        }
+        PackCommand::Inspect { file } => inspect(&file),
+        PackCommand::Install { files } => {
+            let store = ctx.store();
+            let outcomes = packs::install(&store, ctx.runtime()?, &files)?;
+            let human = outcomes
+                .iter()
+                .map(|o| format!("{:<9} {} ({})", o.outcome, o.descriptor, o.digest))
+                .collect::<Vec<_>>()
+                .join("\n");
+            Ok(Report::new(human, &outcomes))
+        }
+        PackCommand::List => {
+            let list = ctx.store().list()?;
+            let human = if list.is_empty() {
+                "no packs installed; help: envpack pack install <FILE.wasm>".to_string()
+            } else {
+                table(
+                    &["descriptor", "digest", "size", "installed"],
+                    list.iter()
+                        .map(|p| {
+                            vec![
+                                p.descriptor.to_string(),
+                                format!("sha256:{}", p.digest.short()),
+                                p.size.to_string(),
+                                p.installed_at.clone(),
+                            ]
+                        })
+                        .collect(),
+                )
+            };
+            Ok(Report::new(human, &list))
+        }
+        PackCommand::Remove { descriptor } => {
+            let d: Descriptor = descriptor.parse()?;
+            let digest = ctx.store().remove(&d)?;
+            Ok(Report::new(
+                format!("removed {d} ({digest})"),
+                &json!({"descriptor": d, "digest": digest}),
+            ))
+        }
+        PackCommand::Verify => {
+            let (count, findings) = ctx.store().verify()?;
+            if let Some(err) = findings_error(&findings) {
+                for f in &findings {
+                    eprintln!("{}: {}\n  fix: {}", f.severity, f.message, f.fix);
+                }
+                return Err(err);
+            }
+            let mut human = format!("verified {count} pack(s): all match their digests");
+            for f in &findings {
+                human.push_str(&format!("\n{}: {}\n  fix: {}", f.severity, f.message, f.fix));
+            }
+            Ok(Report::new(human, &json!({"verified": count, "findings": findings})))
+        }
+        PackCommand::Call(a) => call(ctx, a),
+    }
+}
+
+fn inspect(file: &Path) -> Result<Report> {
+    let bytes = std::fs::read(file).map_err(|e| Error::io("read pack file", file, e))?;
+    let manifest = read_manifest(&bytes).map_err(|e| Error::invalid(format!("{}: {e}", file.display())))?;
+    let exports = exported_interfaces(&bytes).map_err(|e| Error::invalid(e.to_string()))?;
+    let digest = Digest::of(&bytes);
+    let mut human = format!(
+        "{}\n  {}\n  digest       {digest}\n  size         {} bytes\n  api version  {}\n  exports      {}\n",
+        manifest.descriptor,
+        manifest.description,
+        bytes.len(),
+        manifest.api_version,
+        exports.join(", ")
+    );
+    let caps: Vec<String> = manifest.requested().iter().map(ToString::to_string).collect();
+    human.push_str(&format!(
+        "  capabilities {}\n",
+        if caps.is_empty() { "none".to_string() } else { caps.join(", ") }
+    ));
+    for c in &manifest.commands {
+        human.push_str(&format!("  command      envpack {}  # {}\n", c.name, c.about));
+    }
+    let mut value = serde_json::to_value(&manifest).unwrap_or_default();
+    if let Some(obj) = value.as_object_mut() {
+        obj.insert("digest".into(), json!(digest));
+        obj.insert("size".into(), json!(bytes.len()));
+        obj.insert("exports".into(), json!(exports));
+        obj.insert("requested".into(), json!(caps));
+    }
+    Ok(Report {
+        human,
+        json: value,
+    })
+}
+
+fn call(ctx: &Ctx, a: CallArgs) -> Result<Report> {
+    let runtime = ctx.runtime()?;
+    let loaded = if a.pack.ends_with(".wasm") || Path::new(&a.pack).is_file() {
+        packs::load_file(runtime, Path::new(&a.pack))?
+    } else {
+        let req: Requirement = a.pack.parse()?;
+        let store = ctx.store();
+        let d = store.resolve(&req)?;
+        packs::load(&store, runtime, &d, None)?
+    };
+    let manifest: &Arc<PackManifest> = loaded.manifest();
+    let requested = manifest.requested();
+    let mut granted: Grants = if a.grant_requested { requested.clone() } else { Grants::none() };
+    for g in &a.grants {
+        granted.insert(g.parse::<Capability>()?);
+    }
+    let mut config = BTreeMap::new();
+    for kv in &a.config {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| Error::invalid(format!("--config {kv:?} is not KEY=VALUE")))?;
+        config.insert(k.to_string(), v.to_string());
+    }
+    let label = loaded.label().clone();
+    let data_dir = ctx.home.pack_data_dir(&label.digest);
+    let granter = Arc::new(Granter::new(
+        label.clone(),
+        requested,
+        granted,
+        "rerun with --grant {cap}",
+    ));
+    let services = Arc::new(LocalServices::new(
+        Some(ctx.home.root().join("packs")),
+        config,
+        BTreeMap::new(),
+    ));
+    let mut instance = loaded.instantiate(InstanceContext {
+        granter,
+        services,
+        scratch_dir: Some(data_dir.join("scratch")),
+    })?;
+    let mut results = Vec::new();
+    for expr in &a.calls {
+        let out = instance.call_wave(expr)?;
+        results.push(json!({"call": expr, "result": out}));
+    }
+    // The granter already warned about each denial as it happened.
+    let denials: Vec<String> = instance.denials().into_iter().map(|d| d.message).collect();
+    let human = results
+        .iter()
+        .map(|r| r["result"].as_str().unwrap_or_default().to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    Ok(Report::new(
+        human,
+        &json!({"pack": label.descriptor, "digest": label.digest, "calls": results, "denials": denials}),
+    ))
+}

@@ -1,0 +1,83 @@
+//! Output: human text by default, one versioned JSON envelope with `--json`.
+
+use std::io::Write;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::error::Error;
+
+/// The envelope's version tag.
+pub const API: &str = "envpack/v1";
+
+/// What a command produced: text for people and a JSON value for scripts.
+#[derive(Debug)]
+pub struct Report {
+    /// Printed on stdout without `--json`.
+    pub human: String,
+    /// The envelope's `result` with `--json`.
+    pub json: Value,
+}
+
+impl Report {
+    /// A report from a serialisable value and its human rendering.
+    pub fn new(human: impl Into<String>, json: &impl Serialize) -> Self {
+        Self {
+            human: human.into(),
+            json: serde_json::to_value(json).unwrap_or(Value::Null),
+        }
+    }
+}
+
+/// Prints a successful report.
+pub fn print_ok(report: &Report, json_mode: bool) {
+    let mut out = std::io::stdout().lock();
+    if json_mode {
+        let envelope = json!({"api": API, "ok": true, "result": report.json});
+        let _ = writeln!(out, "{envelope}");
+    } else if !report.human.is_empty() {
+        let text = report.human.trim_end_matches('\n');
+        let _ = writeln!(out, "{text}");
+    }
+}
+
+/// Prints an error: an envelope on stdout with `--json`, else
+/// `error: ...` and `help: ...` on stderr.
+pub fn print_err(err: &Error, json_mode: bool) {
+    if json_mode {
+        let envelope = json!({
+            "api": API,
+            "ok": false,
+            "error": {
+                "kind": err.kind().as_str(),
+                "message": err.message(),
+                "hint": err.hint_text(),
+            }
+        });
+        let _ = writeln!(std::io::stdout().lock(), "{envelope}");
+    } else {
+        let mut e = std::io::stderr().lock();
+        let _ = writeln!(e, "error: {}", err.message());
+        if let Some(h) = err.hint_text() {
+            let _ = writeln!(e, "help: {h}");
+        }
+    }
+}
+
+/// Renders rows as aligned columns under a header.
+pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut t = comfy_table::Table::new();
+    t.load_style(comfy_table::presets::NOTHING)
+        .set_content_arrangement(comfy_table::ContentArrangement::Disabled)
+        .set_header(header.iter().map(|h| h.to_uppercase()));
+    for r in rows {
+        t.add_row(r);
+    }
+    // comfy-table pads each cell with one space on both sides; trim the
+    // outer margin so columns start at the left edge like cargo's tables.
+    t.to_string()
+        .lines()
+        .map(|l| l.strip_prefix(' ').unwrap_or(l).trim_end().to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
