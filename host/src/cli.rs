@@ -25,17 +25,25 @@ pub struct Ctx {
     pub home: Home,
     /// `--json` was given.
     pub json: bool,
+    /// The environment named by `--env` / `ENVPACK_ENV`.
+    pub env: String,
     runtime: OnceLock<Runtime>,
 }
 
 impl Ctx {
     /// A context at `home`.
-    pub fn new(home: Home, json: bool) -> Self {
+    pub fn new(home: Home, json: bool, env: String) -> Self {
         Self {
             home,
             json,
+            env,
             runtime: OnceLock::new(),
         }
+    }
+
+    /// The environment `--env` names, validated.
+    pub fn env_name(&self) -> Result<crate::env::EnvName> {
+        self.env.parse()
     }
 
     /// The pack store.
@@ -71,9 +79,53 @@ fn init_tracing(verbose: u8) {
         .try_init();
 }
 
+/// `envpack --help` lists the commands packs contribute, read from the
+/// manifests of the packs bound in the environment (never running them).
+fn print_help_with_pack_commands(args: &[String]) -> Option<ExitCode> {
+    // Find --env / --home among the arguments the way clap would, without
+    // failing on anything else.
+    let mut env = std::env::var("ENVPACK_ENV").unwrap_or_else(|_| "local".into());
+    let mut home = std::env::var_os("ENVPACK_HOME").map(std::path::PathBuf::from);
+    let mut positional = Vec::new();
+    let mut help = false;
+    let mut it = args.iter().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--env" => env = it.next()?.clone(),
+            "--home" => home = Some(it.next()?.into()),
+            "-h" | "--help" => help = true,
+            s if s.starts_with("--env=") => env = s["--env=".len()..].to_string(),
+            s if s.starts_with("--home=") => home = Some(s["--home=".len()..].into()),
+            s if s.starts_with('-') => {}
+            s => positional.push(s.to_string()),
+        }
+    }
+    let top_help = (help && positional.is_empty()) || (positional == ["help"] && !help) || args.len() == 1;
+    if !top_help {
+        return None;
+    }
+    let home = match home {
+        Some(h) => Home::at(h),
+        None => Home::discover().ok()?,
+    };
+    let ctx = Ctx::new(home, false, env.clone());
+    let section = env.parse().ok().and_then(|e| commands::external::help_section(&ctx, &e));
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    if let Some(section) = section {
+        let after = cmd.get_after_help().map(|s| s.to_string()).unwrap_or_default();
+        cmd = cmd.after_help(format!("{section}\n{after}"));
+    }
+    let _ = cmd.print_help();
+    Some(ExitCode::from(if args.len() == 1 { 2 } else { 0 }))
+}
+
 /// Runs the CLI with the process arguments.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(code) = print_help_with_pack_commands(&args) {
+        return code;
+    }
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
@@ -100,9 +152,13 @@ fn run(cli: Cli) -> Result<Report> {
         Some(dir) => Home::at(dir),
         None => Home::discover()?,
     };
-    let ctx = Ctx::new(home, cli.json);
+    let ctx = Ctx::new(home, cli.json, cli.env);
     match cli.command {
         Command::Pack(cmd) => commands::pack::run(&ctx, cmd),
+        Command::Env(cmd) => commands::env::run(&ctx, cmd),
+        Command::Secrets(cmd) => commands::secrets::run(&ctx, cmd),
+        Command::State(cmd) => commands::state::run(&ctx, cmd),
+        Command::External(words) => commands::external::run(&ctx, &ctx.env_name()?, &words),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             let mut buf = Vec::new();

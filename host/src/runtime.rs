@@ -28,7 +28,7 @@ use std::fmt;
 pub use capabilities::{Denial, Granter};
 pub use engine::{Limits, Runtime};
 pub use instance::{InstanceContext, LoadedPack, PackInstance};
-pub use services::{HostServices, LocalServices};
+pub use services::{HostServices, LocalServices, emit_log};
 
 /// The pack as named in messages: descriptor and digest.
 #[derive(Clone, Debug)]

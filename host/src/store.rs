@@ -362,6 +362,13 @@ impl Store {
             .hint("envpack pack install <FILE.wasm>"))
     }
 
+    /// The bytes of a stored blob, unverified (for reading manifests; use
+    /// [`load`](Self::load) to run a pack).
+    pub fn blob(&self, digest: &Digest) -> Result<Vec<u8>> {
+        let path = self.blob_path(digest);
+        fs::read(&path).map_err(|e| Error::io("read pack", &path, e))
+    }
+
     /// The digest an installed descriptor points to.
     pub fn digest_of(&self, d: &Descriptor) -> Result<Digest> {
         self.read_ref(&self.ref_path(d))?

@@ -36,6 +36,10 @@ pub struct Cli {
     #[arg(long, global = true, env = "ENVPACK_HOME", value_name = "DIR")]
     pub home: Option<PathBuf>,
 
+    /// The environment that secrets, state and pack commands use.
+    #[arg(long = "env", global = true, env = "ENVPACK_ENV", value_name = "NAME", default_value = "local")]
+    pub env: String,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -47,11 +51,193 @@ pub enum Command {
     /// Build, inspect, install and verify packs.
     #[command(subcommand)]
     Pack(PackCommand),
+    /// Create, bind, inspect and check environments.
+    #[command(subcommand)]
+    Env(EnvCommand),
+    /// Read and write the environment's secrets (through its secrets pack).
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+    /// Read and write the environment's state (through its state pack).
+    #[command(subcommand)]
+    State(StateCommand),
     /// Print a shell completion script.
     #[command(after_help = "Examples:\n  envpack completions bash > ~/.local/share/bash-completion/completions/envpack\n  envpack completions zsh > ~/.zfunc/_envpack")]
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
+    },
+    /// A command contributed by a pack bound in the environment.
+    #[command(external_subcommand)]
+    External(Vec<String>),
+}
+
+/// `envpack env ...`
+#[derive(Debug, Subcommand)]
+pub enum EnvCommand {
+    /// Create an environment bound to the built-in packs, or heal one.
+    #[command(after_help = "Examples:\n  envpack env init\n  envpack env init dev\n  envpack env init staging --after dev --allow-source main --allow-source release-tag\n  envpack env init prod --after staging --production\n\nPrints created, healed (what was repaired) or untouched.")]
+    Init {
+        /// The environment.
+        #[arg(default_value = "local")]
+        name: String,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
+    /// List environments.
+    List,
+    /// Show an environment's policy, bindings, digests and grants.
+    Show {
+        /// The environment.
+        #[arg(default_value = "local")]
+        name: String,
+    },
+    /// Bind a slot to an installed pack, granting its capabilities.
+    #[command(after_help = "Examples:\n  envpack env bind dev state acme.state.memory@1.2.0 --grant kv --grant log\n  envpack env bind dev state acme.state.memory@^1 --grant-requested\n\nEvery capability the pack requests must be granted; rebinding the same pack\nkeeps earlier grants and prints the capability diff.")]
+    Bind {
+        /// The environment.
+        name: String,
+        /// The slot: deployer, secrets, telemetry or state.
+        slot: envpack_descriptor::Slot,
+        /// The pack requirement, e.g. acme.state.memory@^1.2.
+        descriptor: String,
+        /// Grant a capability (repeatable).
+        #[arg(long = "grant", value_name = "CAP")]
+        grants: Vec<String>,
+        /// Grant everything the pack requests.
+        #[arg(long)]
+        grant_requested: bool,
+    },
+    /// Empty a slot.
+    Unbind {
+        /// The environment.
+        name: String,
+        /// The slot.
+        slot: envpack_descriptor::Slot,
+    },
+    /// Remove an environment (refused while it holds deployed revisions).
+    Rm {
+        /// The environment.
+        name: String,
+        /// Remove even with deployed revisions.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Change an environment's deployment policy.
+    #[command(after_help = "Examples:\n  envpack env policy prod --production --allow-source release-tag\n  envpack env policy staging --after dev\n  envpack env policy dev --no-after")]
+    Policy {
+        /// The environment.
+        name: String,
+        #[command(flatten)]
+        policy: PolicyArgs,
+        /// Not production.
+        #[arg(long, conflicts_with = "production")]
+        no_production: bool,
+        /// Remove the previous rung.
+        #[arg(long, conflicts_with = "after")]
+        no_after: bool,
+    },
+    /// Check every binding; each finding comes with the command that fixes it.
+    #[command(after_help = "Examples:\n  envpack env doctor local\n  envpack --json env doctor prod\n\nExits 10 when any finding is an error.")]
+    Doctor {
+        /// The environment.
+        #[arg(default_value = "local")]
+        name: String,
+    },
+    /// Set or unset a pack's non-secret configuration in an environment.
+    #[command(after_help = "Examples:\n  envpack env config local greentic.telemetry.stdout level debug\n  envpack env config local greentic.telemetry.stdout level --unset")]
+    Config {
+        /// The environment.
+        name: String,
+        /// The pack id, e.g. greentic.telemetry.stdout.
+        pack: String,
+        /// The key.
+        key: String,
+        /// The value (omit with --unset).
+        #[arg(required_unless_present = "unset")]
+        value: Option<String>,
+        /// Remove the key.
+        #[arg(long)]
+        unset: bool,
+    },
+}
+
+/// Policy flags shared by `env init` and `env policy`.
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// The previous rung of the promotion ladder.
+    #[arg(long, value_name = "ENV")]
+    pub after: Option<String>,
+    /// A production environment.
+    #[arg(long)]
+    pub production: bool,
+    /// Allowed deployment source (repeatable).
+    #[arg(long = "allow-source", value_name = "SOURCE")]
+    pub allow_source: Vec<crate::env::SourceKind>,
+}
+
+/// `envpack secrets ...`
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Store a secret: from VALUE, --from-file, or standard input.
+    #[command(after_help = "Examples:\n  envpack secrets put --env dev API_KEY s3cr3t\n  envpack secrets put --env dev TLS_KEY --from-file key.pem\n  printf %s \"$TOKEN\" | envpack secrets put --env dev TOKEN")]
+    Put {
+        /// The secret's name.
+        key: String,
+        /// The value (prefer --from-file or stdin: arguments show up in shell history).
+        value: Option<String>,
+        /// Read the value from a file.
+        #[arg(long, value_name = "FILE", conflicts_with = "value")]
+        from_file: Option<PathBuf>,
+    },
+    /// Print a secret's value.
+    Get {
+        /// The secret's name.
+        key: String,
+    },
+    /// List secret names (never values).
+    List,
+    /// Remove a secret.
+    Rm {
+        /// The secret's name.
+        key: String,
+    },
+}
+
+/// `envpack state ...`
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Write a value, optionally only if the key is at a generation.
+    #[command(after_help = "Examples:\n  envpack state put --env dev app/mode blue\n  envpack state put --env dev app/mode green --expect-generation 1\n  envpack state put --env dev app/lock me --expect-absent")]
+    Put {
+        /// The key.
+        key: String,
+        /// The value.
+        value: String,
+        /// Only if the key is at this generation (compare-and-swap).
+        #[arg(long, value_name = "N")]
+        expect_generation: Option<u64>,
+        /// Only if the key does not exist.
+        #[arg(long, conflicts_with = "expect_generation")]
+        expect_absent: bool,
+    },
+    /// Print a value.
+    Get {
+        /// The key.
+        key: String,
+    },
+    /// List keys, optionally under a prefix.
+    List {
+        /// Only keys starting with this.
+        #[arg(default_value = "")]
+        prefix: String,
+    },
+    /// Remove a key.
+    Rm {
+        /// The key.
+        key: String,
+        /// Only if the key is at this generation.
+        #[arg(long, value_name = "N")]
+        expect_generation: Option<u64>,
     },
 }
 

@@ -1,1 +1,7 @@
+//! One module per command group, each calling library operations.
+
+pub mod env;
+pub mod external;
 pub mod pack;
+pub mod secrets;
+pub mod state;

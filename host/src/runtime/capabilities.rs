@@ -14,11 +14,11 @@ pub(crate) mod kv;
 pub(crate) mod log;
 pub(crate) mod secrets;
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use envpack_manifest::{Capability, Grants};
 
-use super::{PackError, PackErrorKind, PackLabel};
+use super::{Level, PackError, PackErrorKind, PackLabel, TelemetryEvent};
 
 /// Decides, for one pack instance, which capability uses are allowed.
 #[derive(Debug)]
@@ -28,6 +28,7 @@ pub struct Granter {
     granted: Grants,
     grant_hint: String,
     denials: Mutex<Vec<Denial>>,
+    events: Option<Arc<Mutex<Vec<TelemetryEvent>>>>,
 }
 
 /// A refused capability use.
@@ -51,7 +52,14 @@ impl Granter {
             granted,
             grant_hint: grant_hint.into(),
             denials: Mutex::new(Vec::new()),
+            events: None,
         }
+    }
+
+    /// Also records each denial as a `capability.denied` telemetry event.
+    pub fn with_events(mut self, events: Arc<Mutex<Vec<TelemetryEvent>>>) -> Self {
+        self.events = Some(events);
+        self
     }
 
     /// Grants exactly what the manifest requests (used by `pack call
@@ -95,6 +103,22 @@ impl Granter {
                     requested,
                     message: message.clone(),
                 });
+                if let Some(events) = &self.events
+                    && let Ok(mut events) = events.lock()
+                {
+                    events.push(TelemetryEvent {
+                        name: "capability.denied".into(),
+                        level: Level::Warn,
+                        timestamp_ms: std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| d.as_millis() as u64),
+                        attributes: vec![
+                            ("pack".into(), self.pack.descriptor.to_string()),
+                            ("capability".into(), used.to_string()),
+                            ("requested".into(), requested.to_string()),
+                        ],
+                    });
+                }
             }
         }
         Err(PackError::new(PackErrorKind::Denied, message))

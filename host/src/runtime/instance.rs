@@ -140,12 +140,13 @@ impl LoadedPack {
     /// Creates a fresh, sandboxed instance.
     pub fn instantiate(&self, ctx: InstanceContext) -> Result<PackInstance> {
         let stderr = MemoryOutputPipe::new(self.limits.stdio_bytes);
+        let stdout = MemoryOutputPipe::new(self.limits.stdio_bytes);
         let mut wasi = WasiCtxBuilder::new();
         // Deny by default: no env, args, stdin, network or files. The only
         // things granted are a scratch directory and bounded stdout/stderr
         // capture (stdout is kept apart and discarded; results go through
         // typed returns).
-        wasi.stdout(MemoryOutputPipe::new(self.limits.stdio_bytes))
+        wasi.stdout(stdout.clone())
             .stderr(stderr.clone())
             .allow_tcp(false)
             .allow_udp(false)
@@ -176,6 +177,7 @@ impl LoadedPack {
             services: ctx.services,
             pack: self.pack.clone(),
             stderr,
+            stdout,
             log_lines_left: self.limits.log_lines_per_call,
             log_lines_dropped: 0,
         };
@@ -195,6 +197,7 @@ impl LoadedPack {
             limits: self.limits.clone(),
             deadline_ticks: self.deadline_ticks,
             broken: false,
+            stdout_taken: 0,
         })
     }
 }
@@ -208,6 +211,7 @@ pub struct PackInstance {
     limits: Limits,
     deadline_ticks: u64,
     broken: bool,
+    stdout_taken: usize,
 }
 
 impl std::fmt::Debug for PackInstance {
@@ -229,6 +233,17 @@ impl PackInstance {
     /// Capability uses refused so far.
     pub fn denials(&self) -> Vec<super::Denial> {
         self.store.data().granter.denials()
+    }
+
+    /// What the pack wrote to its standard output so far, removed from the
+    /// capture. Only telemetry packs' output is shown to the operator.
+    pub fn take_stdout(&mut self) -> Vec<u8> {
+        let bytes = self.store.data().stdout.contents();
+        // The pipe cannot be drained while the instance holds its stream,
+        // so remember how much was already taken.
+        let taken = self.stdout_taken;
+        self.stdout_taken = bytes.len();
+        bytes[taken.min(bytes.len())..].to_vec()
     }
 
     pub(super) fn limits_max_output(&self) -> usize {

@@ -22,6 +22,7 @@ pub(crate) struct StoreData {
     pub(crate) services: Arc<dyn HostServices>,
     pub(crate) pack: PackLabel,
     pub(crate) stderr: MemoryOutputPipe,
+    pub(crate) stdout: MemoryOutputPipe,
     pub(crate) log_lines_left: u32,
     pub(crate) log_lines_dropped: u32,
 }

@@ -1,0 +1,205 @@
+//! `envpack env ...`
+
+use envpack_descriptor::PackId;
+use envpack_manifest::Capability;
+use serde_json::json;
+
+use crate::cli::Ctx;
+use crate::cli::args::{EnvCommand, PolicyArgs};
+use crate::cli::output::{Report, table};
+use crate::env::{self, EnvName, EnvView};
+use crate::error::{Error, Kind, Result};
+
+fn name(s: &str) -> Result<EnvName> {
+    s.parse()
+}
+
+fn after(p: &PolicyArgs) -> Result<Option<EnvName>> {
+    p.after.as_deref().map(name).transpose()
+}
+
+fn grants(list: &[String]) -> Result<Vec<Capability>> {
+    list.iter().map(|g| g.parse::<Capability>().map_err(Error::from)).collect()
+}
+
+/// Renders an environment for people.
+fn render(v: &EnvView) -> String {
+    let p = &v.meta.policy;
+    let sources: Vec<&str> = p.allowed_sources.iter().map(|s| s.as_str()).collect();
+    let mut out = format!(
+        "environment {}\n  production       {}\n  allowed sources  {}\n  after            {}\n  lock generation  {}\n\n",
+        v.name,
+        if p.production { "yes" } else { "no" },
+        if sources.is_empty() { "none".to_string() } else { sources.join(", ") },
+        p.after.as_ref().map_or("-".to_string(), ToString::to_string),
+        v.lock.generation
+    );
+    out.push_str(&table(
+        &["slot", "pack", "requirement", "digest", "grants"],
+        v.lock
+            .slots
+            .iter()
+            .map(|(slot, b)| {
+                vec![
+                    slot.to_string(),
+                    b.descriptor.to_string(),
+                    b.requirement.to_string(),
+                    format!("sha256:{}", b.digest.short()),
+                    b.grants.iter().map(ToString::to_string).collect::<Vec<_>>().join(" "),
+                ]
+            })
+            .collect(),
+    ));
+    if !v.meta.config.is_empty() {
+        out.push_str("\n\nconfig:");
+        for (pack, kv) in &v.meta.config {
+            for (k, val) in kv {
+                out.push_str(&format!("\n  {pack} {k} = {val}"));
+            }
+        }
+    }
+    out
+}
+
+/// Dispatches `envpack env`.
+pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<Report> {
+    match cmd {
+        EnvCommand::Init { name: n, policy } => {
+            let n = name(&n)?;
+            let production = policy.production.then_some(true);
+            let o = env::init(&ctx.home, ctx.runtime()?, &n, production, &policy.allow_source, after(&policy)?)?;
+            let mut human = format!("{} environment {}", o.outcome, n);
+            for r in &o.repairs {
+                human.push_str(&format!("\n  repaired: {r}"));
+            }
+            if o.outcome == "created" {
+                human.push_str(&format!("\n\n{}", render(&o.env)));
+            }
+            Ok(Report::new(human, &o))
+        }
+        EnvCommand::List => {
+            let all = env::list(&ctx.home)?;
+            let human = if all.is_empty() {
+                "no environments; help: envpack env init".to_string()
+            } else {
+                table(
+                    &["name", "production", "after", "slots"],
+                    all.iter()
+                        .map(|v| {
+                            vec![
+                                v.name.to_string(),
+                                if v.meta.policy.production { "yes" } else { "no" }.to_string(),
+                                v.meta.policy.after.as_ref().map_or("-".into(), ToString::to_string),
+                                v.lock.slots.len().to_string(),
+                            ]
+                        })
+                        .collect(),
+                )
+            };
+            Ok(Report::new(human, &all))
+        }
+        EnvCommand::Show { name: n } => {
+            let v = env::show(&ctx.home, &name(&n)?)?;
+            Ok(Report::new(render(&v), &v))
+        }
+        EnvCommand::Bind {
+            name: n,
+            slot,
+            descriptor,
+            grants: g,
+            grant_requested,
+        } => {
+            let n = name(&n)?;
+            let o = env::bind(&ctx.home, ctx.runtime()?, &n, slot, &descriptor, &grants(&g)?, grant_requested)?;
+            let mut human = match &o.previous {
+                Some(p) => format!("bound {slot} of {n}: {p} -> {}", o.binding.descriptor),
+                None => format!("bound {slot} of {n} to {}", o.binding.descriptor),
+            };
+            let diff = env::format_diff(&o.added, &o.removed);
+            if !diff.is_empty() {
+                human.push_str(&format!("\ncapability diff:\n{}", diff.trim_end()));
+            }
+            human.push_str(&format!(
+                "\ngranted: {}",
+                o.binding.grants.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ")
+            ));
+            Ok(Report::new(human, &o))
+        }
+        EnvCommand::Unbind { name: n, slot } => {
+            let n = name(&n)?;
+            let old = env::unbind(&ctx.home, &n, slot)?;
+            Ok(Report::new(
+                format!("unbound {slot} of {n} (was {})", old.descriptor),
+                &json!({"slot": slot, "was": old}),
+            ))
+        }
+        EnvCommand::Rm { name: n, force } => {
+            let n = name(&n)?;
+            env::remove(&ctx.home, &n, force)?;
+            Ok(Report::new(format!("removed environment {n}"), &json!({"removed": n})))
+        }
+        EnvCommand::Policy {
+            name: n,
+            policy,
+            no_production,
+            no_after,
+        } => {
+            let n = name(&n)?;
+            let production = if policy.production {
+                Some(true)
+            } else if no_production {
+                Some(false)
+            } else {
+                None
+            };
+            let after = if no_after { Some(None) } else { after(&policy)?.map(Some) };
+            let change = env::policy(&ctx.home, &n, production, &policy.allow_source, after)?;
+            let human = if change.before == change.after {
+                format!("policy of {n} unchanged")
+            } else {
+                format!("updated the policy of {n}")
+            };
+            Ok(Report::new(human, &change))
+        }
+        EnvCommand::Doctor { name: n } => {
+            let n = name(&n)?;
+            let findings = env::doctor(&ctx.home, ctx.runtime()?, &n)?;
+            let errors = findings.iter().filter(|f| f.severity == "error").count();
+            let mut human = String::new();
+            for f in &findings {
+                let slot = f.slot.map_or(String::new(), |s| format!("[{s}] "));
+                human.push_str(&format!("{}: {slot}{}\n  fix: {}\n", f.severity, f.message, f.fix));
+            }
+            if errors > 0 {
+                eprint!("{human}");
+                return Err(Error::new(
+                    Kind::ChecksFailed,
+                    format!("environment {n} has {errors} problem(s)"),
+                )
+                .hint(findings.iter().find(|f| f.severity == "error").map_or(String::new(), |f| f.fix.clone())));
+            }
+            human.push_str(&format!(
+                "environment {n} is healthy{}",
+                if findings.is_empty() { String::new() } else { format!(" ({} warning(s))", findings.len()) }
+            ));
+            Ok(Report::new(human, &json!({"environment": n, "healthy": true, "findings": findings})))
+        }
+        EnvCommand::Config {
+            name: n,
+            pack,
+            key,
+            value,
+            unset,
+        } => {
+            let n = name(&n)?;
+            let pack: PackId = pack.parse()?;
+            let value = if unset { None } else { value };
+            let old = env::config_set(&ctx.home, &n, &pack, &key, value.as_deref())?;
+            let human = match &value {
+                Some(v) => format!("set {pack} {key} = {v} in {n}"),
+                None => format!("unset {pack} {key} in {n}"),
+            };
+            Ok(Report::new(human, &json!({"pack": pack, "key": key, "value": value, "previous": old})))
+        }
+    }
+}

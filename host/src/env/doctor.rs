@@ -1,0 +1,203 @@
+//! `env doctor`: checks every binding of an environment and says, for each
+//! problem, how bad it is and the exact command that fixes it.
+
+use envpack_descriptor::Slot;
+use envpack_manifest::{Capability, exported_interfaces};
+use serde::Serialize;
+
+use super::ops::{SLOTS, load};
+use super::session::{Session, secret_cap};
+use super::model::EnvName;
+use super::EnvDir;
+use crate::error::Result;
+use crate::home::Home;
+use crate::packs;
+use crate::runtime::Runtime;
+use crate::store::Store;
+
+/// One finding.
+#[derive(Clone, Debug, Serialize)]
+pub struct DoctorFinding {
+    /// `error` (the slot will not work) or `warning`.
+    pub severity: &'static str,
+    /// The slot concerned, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slot: Option<Slot>,
+    /// Which check: `binding`, `resolve`, `digest`, `world`, `grants`,
+    /// `artifact`, `secrets`, `lock`.
+    pub check: &'static str,
+    /// What is wrong.
+    pub message: String,
+    /// The command that fixes it.
+    pub fix: String,
+}
+
+fn push(
+    out: &mut Vec<DoctorFinding>,
+    severity: &'static str,
+    slot: Option<Slot>,
+    check: &'static str,
+    message: String,
+    fix: String,
+) {
+    out.push(DoctorFinding {
+        severity,
+        slot,
+        check,
+        message,
+        fix,
+    });
+}
+
+/// Runs every check on environment `name`.
+pub fn doctor(home: &Home, runtime: &Runtime, name: &EnvName) -> Result<Vec<DoctorFinding>> {
+    let dir = EnvDir::new(home, name);
+    let mut out = Vec::new();
+    let (_meta, lock) = match load(&dir) {
+        Ok(v) => v,
+        Err(e) => {
+            out.push(DoctorFinding {
+                severity: "error",
+                slot: None,
+                check: "lock",
+                message: e.message().to_string(),
+                fix: e.hint_text().unwrap_or("").to_string(),
+            });
+            return Ok(out);
+        }
+    };
+    let store = Store::open(home);
+    let mut secrets_needed: Vec<(Slot, String)> = Vec::new();
+    for slot in SLOTS {
+        let Some(b) = lock.slots.get(&slot) else {
+            push(
+                &mut out,
+                "error",
+                Some(slot),
+                "binding",
+                format!("the {slot} slot is not bound"),
+                format!("envpack env init {name}"),
+            );
+            continue;
+        };
+        let d = &b.descriptor;
+        let rebind = format!("envpack env bind {name} {slot} {}", b.requirement);
+        if !b.requirement.matches(d) {
+            push(
+                &mut out,
+                "error",
+                Some(slot),
+                "resolve",
+                format!("the lock pins {d}, which does not satisfy the requirement {}", b.requirement),
+                rebind.clone(),
+            );
+        }
+        let pack = match store.load(d, Some(&b.digest)) {
+            Ok(p) => p,
+            Err(e) => {
+                let (check, fix) = match e.kind() {
+                    crate::error::Kind::NotFound => (
+                        "resolve",
+                        if super::defaults::default_requirement(slot).is_some_and(|r| r.id() == d.id()) {
+                            format!("envpack env init {name}")
+                        } else {
+                            format!("envpack pack install <{d} file>")
+                        },
+                    ),
+                    _ => ("digest", format!("envpack pack remove {d} && envpack pack install <the locked {d} file>, or accept the installed file: {rebind}")),
+                };
+                push(&mut out, "error", Some(slot), check, e.message().to_string(), fix);
+                continue;
+            }
+        };
+        let manifest = pack.manifest();
+        if manifest.slot() != slot {
+            push(
+                &mut out,
+                "error",
+                Some(slot),
+                "world",
+                format!("{d} is a {} pack bound to the {slot} slot", manifest.slot()),
+                format!("envpack env bind {name} {slot} <a {slot} pack>"),
+            );
+        }
+        let want = format!("greentic:envpack/{slot}@{}", manifest.api_version);
+        match exported_interfaces(pack.bytes()) {
+            Ok(exports) if exports.contains(&want) => {}
+            Ok(exports) => push(
+                &mut out,
+                "error",
+                Some(slot),
+                "world",
+                format!("{d} does not export {want} (it exports {})", exports.join(", ")),
+                format!("envpack env bind {name} {slot} <a {slot} pack>"),
+            ),
+            Err(e) => push(&mut out, "error", Some(slot), "world", format!("{d}: {e}"), rebind.clone()),
+        }
+        let missing = manifest.requested().not_covered_by(&b.grants);
+        if !missing.is_empty() {
+            let flags: Vec<String> = missing.iter().map(|c| format!("--grant {c}")).collect();
+            push(
+                &mut out,
+                "error",
+                Some(slot),
+                "grants",
+                format!(
+                    "{d} requests capabilities the lock does not grant: {}; it will be refused at load",
+                    missing.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                ),
+                format!("{rebind} {}", flags.join(" ")),
+            );
+        }
+        if !packs::artifact_exists(&store, runtime, &b.digest) {
+            push(
+                &mut out,
+                "warning",
+                Some(slot),
+                "artifact",
+                format!("{d} has no precompiled artifact for this engine ({}); the next command will compile it", runtime.engine_key()),
+                format!("envpack env init {name}"),
+            );
+        }
+        for cap in manifest.requested().iter() {
+            if let Capability::Secret(s) = cap
+                && s != "*"
+                && b.grants.covers(&secret_cap(s))
+            {
+                secrets_needed.push((slot, s.clone()));
+            }
+        }
+    }
+    if !secrets_needed.is_empty() && !out.iter().any(|f| f.severity == "error" && f.slot == Some(Slot::Secrets)) {
+        let names = Session::open(home, runtime, name).and_then(|s| {
+            let r = s.with_secrets(|i| i.secrets_list());
+            s.finish();
+            r
+        });
+        match names {
+            Ok(names) => {
+                for (slot, s) in secrets_needed {
+                    if !names.contains(&s) {
+                        push(
+                &mut out,
+                            "warning",
+                            Some(slot),
+                            "secrets",
+                            format!("the {slot} pack reads secret {s:?}, which environment {name:?} does not hold"),
+                            format!("envpack secrets put --env {name} {s}"),
+                        );
+                    }
+                }
+            }
+            Err(e) => push(
+                &mut out,
+                "error",
+                Some(Slot::Secrets),
+                "secrets",
+                format!("cannot list secrets to check the ones packs need: {}", e.message()),
+                format!("envpack env doctor {name} -v"),
+            ),
+        }
+    }
+    Ok(out)
+}

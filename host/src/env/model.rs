@@ -1,0 +1,204 @@
+//! The records an environment keeps on disk.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::str::FromStr;
+
+use envpack_descriptor::{Descriptor, Requirement, Slot};
+use envpack_manifest::{Digest, Grants};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// An environment name: `[a-z0-9][a-z0-9-]*`, at most 64 characters.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct EnvName(String);
+
+impl EnvName {
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for EnvName {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let ok = !s.is_empty()
+            && s.len() <= 64
+            && s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if ok {
+            Ok(Self(s.to_string()))
+        } else {
+            Err(Error::invalid(format!(
+                "invalid environment name {s:?}: expected lowercase letters, digits and '-', starting with a letter or digit, at most 64 characters (e.g. \"staging\")"
+            )))
+        }
+    }
+}
+
+impl TryFrom<String> for EnvName {
+    type Error = Error;
+
+    fn try_from(value: String) -> Result<Self> {
+        value.parse()
+    }
+}
+
+impl From<EnvName> for String {
+    fn from(value: EnvName) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for EnvName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a release bundle was built from; environments allow some kinds.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceKind {
+    /// A feature branch.
+    FeatureBranch,
+    /// The main branch.
+    Main,
+    /// A release tag.
+    ReleaseTag,
+}
+
+impl SourceKind {
+    /// All kinds.
+    pub const ALL: [SourceKind; 3] = [SourceKind::FeatureBranch, SourceKind::Main, SourceKind::ReleaseTag];
+
+    /// The kebab-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::FeatureBranch => "feature-branch",
+            SourceKind::Main => "main",
+            SourceKind::ReleaseTag => "release-tag",
+        }
+    }
+}
+
+/// The deployment policy an environment owns and the host enforces.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// A production environment: deploys only what its policy allows and
+    /// only by promotion from the previous rung.
+    pub production: bool,
+    /// Where deployed bundles may come from.
+    pub allowed_sources: BTreeSet<SourceKind>,
+    /// The previous rung of the promotion ladder, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<EnvName>,
+}
+
+impl Policy {
+    /// The default: not production, every source allowed, no previous rung.
+    /// A production environment defaults to release tags only.
+    pub fn default_for(production: bool) -> Self {
+        Self {
+            production,
+            allowed_sources: if production {
+                [SourceKind::ReleaseTag].into()
+            } else {
+                SourceKind::ALL.into()
+            },
+            after: None,
+        }
+    }
+}
+
+/// `env.json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvMeta {
+    /// File format.
+    pub format: u32,
+    /// The environment.
+    pub name: EnvName,
+    /// When it was created.
+    pub created_at: String,
+    /// Its policy.
+    pub policy: Policy,
+    /// Per-pack configuration: pack id -> key -> value.
+    #[serde(default)]
+    pub config: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// One slot's binding in the lock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Binding {
+    /// What the operator asked for.
+    pub requirement: Requirement,
+    /// What it resolved to.
+    pub descriptor: Descriptor,
+    /// The exact bytes: sha256 of the pack file.
+    pub digest: Digest,
+    /// The capabilities the operator granted this pack here.
+    pub grants: Grants,
+    /// When it was bound.
+    pub bound_at: String,
+}
+
+/// `lock.json`: the pinned packs and powers of an environment.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lock {
+    /// File format.
+    pub format: u32,
+    /// Incremented by every change; compare-and-swap for writers.
+    pub generation: u64,
+    /// Slot -> binding.
+    pub slots: BTreeMap<Slot, Binding>,
+}
+
+/// Current file format of `env.json` and `lock.json`.
+pub const FORMAT: u32 = 1;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_names() {
+        for ok in ["local", "dev", "prod-eu-1", "2026"] {
+            assert!(ok.parse::<EnvName>().is_ok(), "{ok}");
+        }
+        for bad in ["", "Dev", "-x", "a_b", "a b", &"x".repeat(65)] {
+            assert!(bad.parse::<EnvName>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn lock_round_trips() {
+        let lock = Lock {
+            format: FORMAT,
+            generation: 3,
+            slots: [(
+                Slot::State,
+                Binding {
+                    requirement: "greentic.state.fs@^0.1".parse().expect("req"),
+                    descriptor: "greentic.state.fs@0.1.0".parse().expect("d"),
+                    digest: Digest::of(b"x"),
+                    grants: ["log".parse().expect("cap")].into_iter().collect(),
+                    bound_at: "2026-11-23T00:00:00Z".into(),
+                },
+            )]
+            .into(),
+        };
+        let json = serde_json::to_string(&lock).expect("json");
+        assert_eq!(serde_json::from_str::<Lock>(&json).expect("parse"), lock);
+        assert!(serde_json::from_str::<Lock>("{\"format\":1}").is_err());
+    }
+}
