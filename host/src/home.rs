@@ -7,8 +7,8 @@
 //!     refs/<ns.slot.name>/<ver>   descriptor -> digest
 //!     cache/<engine>/<hex>.cwasm  precompiled artifacts, per engine build
 //!     store.lock                  serialises installs and removals
-//!   packs/<hex>/scratch           each pack's private scratch directory
-//!   packs/<hex>/kv/               each pack's private kv (outside environments)
+//!   packs/<hex>/scratch           scratch directory of packs run with `pack call`
+//!   packs/<pack id>/kv/           private kv of packs run with `pack call`
 //!   envs/<name>/                  environments
 //! ```
 

@@ -11,9 +11,15 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 /// An environment name: `[a-z0-9][a-z0-9-]*`, at most 64 characters.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct EnvName(String);
+
+impl fmt::Debug for EnvName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
 
 impl EnvName {
     /// The name.

@@ -161,10 +161,34 @@ pub fn init(
     sources: &[SourceKind],
     after: Option<EnvName>,
 ) -> Result<InitOutcome> {
-    let store = Store::open(home);
-    let installed = install_defaults(&store, runtime)?;
     let dir = EnvDir::new(home, name);
     let existed = dir.meta_path().exists() || dir.lock_path().exists();
+    if !existed {
+        // Validate before creating anything, so bad input leaves no
+        // half-made environment behind.
+        check_after(home, name, after.as_ref())?;
+        let created = init_inner(home, runtime, &dir, name, production, sources, after, false);
+        if created.is_err() && !dir.meta_path().exists() {
+            let _ = std::fs::remove_dir_all(dir.path());
+        }
+        return created;
+    }
+    init_inner(home, runtime, &dir, name, production, sources, after, true)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn init_inner(
+    home: &Home,
+    runtime: &Runtime,
+    dir: &EnvDir,
+    name: &EnvName,
+    production: Option<bool>,
+    sources: &[SourceKind],
+    after: Option<EnvName>,
+    existed: bool,
+) -> Result<InitOutcome> {
+    let store = Store::open(home);
+    let installed = install_defaults(&store, runtime)?;
     let mut repairs = Vec::new();
     crate::fsutil::create_dir_all(dir.path())?;
     super::restrict(dir.path())?;

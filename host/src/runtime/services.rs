@@ -63,7 +63,8 @@ fn internal(e: impl std::fmt::Display) -> PackError {
 }
 
 impl LocalServices {
-    /// Kv under `<kv_root>/<pack digest>/`, with the given config and secrets.
+    /// Kv under `<kv_root>/<pack id>/kv/` (shared by every version of a pack,
+    /// so data survives upgrades), with the given config and secrets.
     pub fn new(
         kv_root: Option<PathBuf>,
         config: BTreeMap<String, String>,
@@ -79,7 +80,7 @@ impl LocalServices {
     fn dir(&self, pack: &PackLabel) -> Result<PathBuf, PackError> {
         self.kv_root
             .as_ref()
-            .map(|r| r.join(pack.digest.hex()).join("kv"))
+            .map(|r| r.join(pack.descriptor.id().to_string()).join("kv"))
             .ok_or_else(|| PackError::new(PackErrorKind::Unavailable, "no kv store is configured"))
     }
 }
