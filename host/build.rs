@@ -18,7 +18,10 @@ const PACKS: &[&str] = &[
 
 fn main() {
     let manifest_dir = PathBuf::from(env("CARGO_MANIFEST_DIR"));
-    let root = manifest_dir.parent().expect("host/ has a parent").to_path_buf();
+    let root = manifest_dir
+        .parent()
+        .expect("host/ has a parent")
+        .to_path_buf();
     let out_dir = PathBuf::from(env("OUT_DIR"));
     for watched in ["packs", "sdk/src", "sdk/Cargo.toml", "wit"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
@@ -32,7 +35,14 @@ fn main() {
         .join("embedded-packs");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(&cargo)
-        .args(["build", "--release", "--quiet", "--target", TARGET, "--manifest-path"])
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "--target",
+            TARGET,
+            "--manifest-path",
+        ])
         .arg(root.join("packs/Cargo.toml"))
         .arg("--target-dir")
         .arg(&target_dir)
@@ -47,10 +57,14 @@ fn main() {
         .status()
         .unwrap_or_else(|e| fail(&format!("cannot run cargo to build the default packs: {e}")));
     if !status.success() {
-        fail("building the default packs in packs/ for wasm32-wasip2 failed (see the errors above)");
+        fail(
+            "building the default packs in packs/ for wasm32-wasip2 failed (see the errors above)",
+        );
     }
 
-    let mut generated = String::from("/// The default packs: (pack id, pack file bytes).\npub const DEFAULT_PACKS: &[(&str, &[u8])] = &[\n");
+    let mut generated = String::from(
+        "/// The default packs: (pack id, pack file bytes).\npub const DEFAULT_PACKS: &[(&str, &[u8])] = &[\n",
+    );
     for pack in PACKS {
         let dir = root.join("packs").join(pack);
         let component_path = target_dir
@@ -60,16 +74,21 @@ fn main() {
         let component = std::fs::read(&component_path)
             .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", component_path.display())));
         let pack_toml_path = dir.join("pack.toml");
-        let pack_toml = envpack_manifest::PackToml::load(&pack_toml_path).unwrap_or_else(|e| fail(&e.to_string()));
+        let pack_toml = envpack_manifest::PackToml::load(&pack_toml_path)
+            .unwrap_or_else(|e| fail(&e.to_string()));
         let version = crate_version(&dir.join("Cargo.toml"));
-        let api = envpack_manifest::read_api_stamp(&component).unwrap_or_else(|e| fail(&e.to_string()));
-        let sdk = envpack_manifest::read_sdk_stamp(&component).unwrap_or_else(|e| fail(&e.to_string()));
+        let api =
+            envpack_manifest::read_api_stamp(&component).unwrap_or_else(|e| fail(&e.to_string()));
+        let sdk =
+            envpack_manifest::read_sdk_stamp(&component).unwrap_or_else(|e| fail(&e.to_string()));
         let manifest = pack_toml
             .to_manifest(&pack_toml_path, &version, api, sdk)
             .unwrap_or_else(|e| fail(&e.to_string()));
-        let bytes = envpack_manifest::embed_manifest(&component, &manifest).unwrap_or_else(|e| fail(&e.to_string()));
+        let bytes = envpack_manifest::embed_manifest(&component, &manifest)
+            .unwrap_or_else(|e| fail(&e.to_string()));
         let file = out_dir.join(format!("{}.wasm", manifest.descriptor.id()));
-        std::fs::write(&file, bytes).unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", file.display())));
+        std::fs::write(&file, bytes)
+            .unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", file.display())));
         generated.push_str(&format!(
             "    ({:?}, include_bytes!({:?})),\n",
             manifest.descriptor.id().to_string(),
@@ -100,7 +119,12 @@ fn crate_version(cargo_toml: &Path) -> semver::Version {
         .and_then(|p| p.get("version"))
         .and_then(|v| v.as_str())
         .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| fail(&format!("{} has no literal [package] version", cargo_toml.display())))
+        .unwrap_or_else(|| {
+            fail(&format!(
+                "{} has no literal [package] version",
+                cargo_toml.display()
+            ))
+        })
 }
 
 /// The default packs need the wasm32-wasip2 standard library. Machines set
@@ -116,7 +140,9 @@ fn ensure_target() {
     if sysroot.is_some_and(|s| s.join("lib/rustlib").join(TARGET).exists()) {
         return;
     }
-    println!("cargo:warning=installing the {TARGET} target with rustup (needed to build the default packs)");
+    println!(
+        "cargo:warning=installing the {TARGET} target with rustup (needed to build the default packs)"
+    );
     let ok = Command::new("rustup")
         .args(["target", "add", TARGET])
         .status()

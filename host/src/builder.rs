@@ -135,7 +135,13 @@ pub fn build(opts: &BuildOptions) -> Result<Built> {
     // The crate's name and version, from cargo itself (handles workspace
     // inheritance).
     let meta = cargo()
-        .args(["metadata", "--no-deps", "--format-version", "1", "--manifest-path"])
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--manifest-path",
+        ])
         .arg(&cargo_toml)
         .output()
         .map_err(|e| Error::unavailable(format!("cannot run cargo: {e}")))?;
@@ -152,15 +158,30 @@ pub fn build(opts: &BuildOptions) -> Result<Built> {
         .packages
         .iter()
         .find(|p| p.manifest_path == cargo_toml)
-        .ok_or_else(|| Error::invalid(format!("cargo does not list a package at {}", cargo_toml.display())))?;
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "cargo does not list a package at {}",
+                cargo_toml.display()
+            ))
+        })?;
 
     let progress = crate::cli::progress::spinner(format!("building {} for {TARGET}", package.name));
     let mut cmd = cargo();
-    cmd.args(["build", "--lib", "--target", TARGET, "--message-format=json-render-diagnostics"])
-        .arg("--manifest-path")
-        .arg(&cargo_toml)
-        .stdout(Stdio::piped())
-        .stderr(if opts.quiet { Stdio::piped() } else { Stdio::inherit() });
+    cmd.args([
+        "build",
+        "--lib",
+        "--target",
+        TARGET,
+        "--message-format=json-render-diagnostics",
+    ])
+    .arg("--manifest-path")
+    .arg(&cargo_toml)
+    .stdout(Stdio::piped())
+    .stderr(if opts.quiet {
+        Stdio::piped()
+    } else {
+        Stdio::inherit()
+    });
     if !opts.debug {
         cmd.arg("--release");
     }
@@ -179,14 +200,21 @@ pub fn build(opts: &BuildOptions) -> Result<Built> {
         return Err(Error::invalid(format!(
             "cargo failed to build {} for {TARGET}{}",
             package.name,
-            if stderr.trim().is_empty() { String::new() } else { format!(":\n{}", stderr.trim()) }
+            if stderr.trim().is_empty() {
+                String::new()
+            } else {
+                format!(":\n{}", stderr.trim())
+            }
         ))
         .hint("fix the compile errors above, then rerun `envpack pack build`"));
     }
     let wasm_path = String::from_utf8_lossy(&output.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<Message>(l).ok())
-        .filter(|m| m.reason == "compiler-artifact" && m.manifest_path.as_deref() == Some(cargo_toml.as_path()))
+        .filter(|m| {
+            m.reason == "compiler-artifact"
+                && m.manifest_path.as_deref() == Some(cargo_toml.as_path())
+        })
         .flat_map(|m| m.filenames)
         .find(|f| f.extension().is_some_and(|e| e == "wasm"))
         .ok_or_else(|| {
@@ -194,7 +222,14 @@ pub fn build(opts: &BuildOptions) -> Result<Built> {
                 .hint("set `[lib] crate-type = [\"cdylib\"]` in the pack's Cargo.toml")
         })?;
     let component = std::fs::read(&wasm_path).map_err(|e| Error::io("read", &wasm_path, e))?;
-    finish(&component, &pack_toml, &pack_toml_path, &package.version, &dir, opts.out_dir.as_deref())
+    finish(
+        &component,
+        &pack_toml,
+        &pack_toml_path,
+        &package.version,
+        &dir,
+        opts.out_dir.as_deref(),
+    )
 }
 
 /// Validates a freshly built component and writes the pack file with its

@@ -100,7 +100,8 @@ fn print_help_with_pack_commands(args: &[String]) -> Option<ExitCode> {
             s => positional.push(s.to_string()),
         }
     }
-    let top_help = (help && positional.is_empty()) || (positional == ["help"] && !help) || args.len() == 1;
+    let top_help =
+        (help && positional.is_empty()) || (positional == ["help"] && !help) || args.len() == 1;
     if !top_help {
         return None;
     }
@@ -109,10 +110,16 @@ fn print_help_with_pack_commands(args: &[String]) -> Option<ExitCode> {
         None => Home::discover().ok()?,
     };
     let ctx = Ctx::new(home, false, env.clone());
-    let section = env.parse().ok().and_then(|e| commands::external::help_section(&ctx, &e));
+    let section = env
+        .parse()
+        .ok()
+        .and_then(|e| commands::external::help_section(&ctx, &e));
     let mut cmd = <Cli as clap::CommandFactory>::command();
     if let Some(section) = section {
-        let after = cmd.get_after_help().map(|s| s.to_string()).unwrap_or_default();
+        let after = cmd
+            .get_after_help()
+            .map(|s| s.to_string())
+            .unwrap_or_default();
         cmd = cmd.after_help(format!("{section}\n{after}"));
     }
     let _ = cmd.print_help();
@@ -165,7 +172,10 @@ fn run(cli: Cli) -> Result<Report> {
             clap_complete::generate(shell, &mut cmd, "envpack", &mut buf);
             let script = String::from_utf8(buf)
                 .map_err(|e| Error::internal(format!("completion script is not UTF-8: {e}")))?;
-            Ok(Report::new(script.clone(), &serde_json::json!({ "shell": shell.to_string(), "script": script })))
+            Ok(Report::new(
+                script.clone(),
+                &serde_json::json!({ "shell": shell.to_string(), "script": script }),
+            ))
         }
     }
 }

@@ -21,8 +21,8 @@ pub use defaults::{DEFAULT_PACKS, default_requirement, install_defaults};
 pub use doctor::{DoctorFinding, doctor};
 pub use model::{Binding, EnvMeta, EnvName, Lock, Policy, SourceKind};
 pub use ops::{
-    BindOutcome, EnvView, InitOutcome, PolicyChange, bind, config_set, format_diff, init, list, policy, remove,
-    show, unbind,
+    BindOutcome, EnvView, InitOutcome, PolicyChange, bind, config_set, format_diff, init, list,
+    policy, remove, show, unbind,
 };
 pub use session::Session;
 
@@ -75,7 +75,11 @@ impl EnvDir {
 
     /// A pack's private scratch directory, created owner-only.
     pub fn scratch_dir(&self, pack: &envpack_descriptor::PackId) -> Result<PathBuf> {
-        let dir = self.dir.join("packs").join(pack.to_string()).join("scratch");
+        let dir = self
+            .dir
+            .join("packs")
+            .join(pack.to_string())
+            .join("scratch");
         fsutil::create_dir_all(&dir)?;
         restrict(&self.dir.join("packs"))?;
         Ok(dir)

@@ -28,10 +28,11 @@ impl Home {
         if let Some(dir) = std::env::var_os("ENVPACK_HOME").filter(|v| !v.is_empty()) {
             return Ok(Self::at(PathBuf::from(dir)));
         }
-        let dirs = directories::ProjectDirs::from("dev", "greentic", "envpack").ok_or_else(|| {
-            Error::internal("cannot find a home directory for envpack's data")
-                .hint("set ENVPACK_HOME to a writable directory")
-        })?;
+        let dirs =
+            directories::ProjectDirs::from("dev", "greentic", "envpack").ok_or_else(|| {
+                Error::internal("cannot find a home directory for envpack's data")
+                    .hint("set ENVPACK_HOME to a writable directory")
+            })?;
         Ok(Self::at(dirs.data_dir().to_path_buf()))
     }
 

@@ -18,17 +18,42 @@ pub fn install(store: &Store, runtime: &Runtime, files: &[PathBuf]) -> Result<Ve
     let mut out = Vec::new();
     for file in files {
         let (outcome, pack) = store.install_file(file)?;
-        ensure_artifact(store, runtime, &pack)?;
+        compile_or_roll_back(store, runtime, &outcome, &pack)?;
         out.push(outcome);
     }
     Ok(out)
 }
 
 /// Installs pack bytes (embedded defaults) and precompiles them.
-pub fn install_bytes(store: &Store, runtime: &Runtime, bytes: Vec<u8>, source: &str) -> Result<InstallOutcome> {
+pub fn install_bytes(
+    store: &Store,
+    runtime: &Runtime,
+    bytes: Vec<u8>,
+    source: &str,
+) -> Result<InstallOutcome> {
     let (outcome, pack) = store.install_bytes(bytes, source)?;
-    ensure_artifact(store, runtime, &pack)?;
+    compile_or_roll_back(store, runtime, &outcome, &pack)?;
     Ok(outcome)
+}
+
+/// Precompiles a pack just stored; when that fails (a file whose manifest
+/// reads but whose code does not compile), removes what this install added,
+/// so a refused install leaves nothing behind and the version is not taken.
+fn compile_or_roll_back(
+    store: &Store,
+    runtime: &Runtime,
+    outcome: &InstallOutcome,
+    pack: &VerifiedPack,
+) -> Result<()> {
+    let Err(e) = ensure_artifact(store, runtime, pack) else {
+        return Ok(());
+    };
+    if outcome.outcome == "installed"
+        && let Err(undo) = store.remove(&outcome.descriptor)
+    {
+        tracing::warn!(pack = %outcome.descriptor, "cannot undo the failed install: {undo}");
+    }
+    Err(e)
 }
 
 /// Makes sure the precompiled artifact of `pack` exists for this engine,
@@ -54,7 +79,12 @@ pub fn artifact_exists(store: &Store, runtime: &Runtime, digest: &Digest) -> boo
 /// Loads an installed pack: checks its bytes (against `expected` when a lock
 /// recorded one), then loads its precompiled artifact. A missing artifact
 /// (first run after a wasmtime upgrade) is rebuilt once, with a note.
-pub fn load(store: &Store, runtime: &Runtime, d: &Descriptor, expected: Option<&Digest>) -> Result<LoadedPack> {
+pub fn load(
+    store: &Store,
+    runtime: &Runtime,
+    d: &Descriptor,
+    expected: Option<&Digest>,
+) -> Result<LoadedPack> {
     let pack = store.load(d, expected)?;
     let path = store.artifact_path(&pack.label().digest, runtime.engine_key());
     if !path.exists() {
@@ -66,7 +96,8 @@ pub fn load(store: &Store, runtime: &Runtime, d: &Descriptor, expected: Option<&
 
 /// Loads a pack file that is not installed (for `pack call FILE`).
 pub fn load_file(runtime: &Runtime, path: &Path) -> Result<LoadedPack> {
-    let bytes = std::fs::read(path).map_err(|e| crate::error::Error::io("read pack file", path, e))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| crate::error::Error::io("read pack file", path, e))?;
     let manifest = envpack_manifest::read_manifest(&bytes)
         .map_err(|e| crate::error::Error::invalid(format!("{}: {e}", path.display())))?;
     let label = crate::runtime::PackLabel {

@@ -148,7 +148,11 @@ impl Store {
     /// Installs a pack from its bytes. Installing the same bytes again is a
     /// no-op; installing different bytes under an installed descriptor is a
     /// conflict (versions are immutable).
-    pub fn install_bytes(&self, bytes: Vec<u8>, source: &str) -> Result<(InstallOutcome, VerifiedPack)> {
+    pub fn install_bytes(
+        &self,
+        bytes: Vec<u8>,
+        source: &str,
+    ) -> Result<(InstallOutcome, VerifiedPack)> {
         let manifest = read_manifest(&bytes)
             .map_err(|e| Error::invalid(format!("cannot install {source}: {e}")))?;
         let digest = Digest::of(&bytes);
@@ -220,7 +224,9 @@ impl Store {
                 return Ok(());
             }
         }
-        let dir = path.parent().ok_or_else(|| Error::internal("blob path has no parent"))?;
+        let dir = path
+            .parent()
+            .ok_or_else(|| Error::internal("blob path has no parent"))?;
         fsutil::create_dir_all(dir)?;
         let mut tmp = tempfile::Builder::new()
             .prefix(".tmp-")
@@ -231,7 +237,8 @@ impl Store {
         let mut hasher = Sha256::new();
         for chunk in bytes.chunks(1 << 16) {
             hasher.update(chunk);
-            tmp.write_all(chunk).map_err(|e| Error::io("write", tmp.path(), e))?;
+            tmp.write_all(chunk)
+                .map_err(|e| Error::io("write", tmp.path(), e))?;
         }
         let written = Digest::from_bytes(hasher.finalize().into());
         if written != *digest {
@@ -273,7 +280,8 @@ impl Store {
             let Ok(id) = id_entry.file_name().to_string_lossy().parse::<PackId>() else {
                 continue;
             };
-            let versions = fs::read_dir(id_entry.path()).map_err(|e| Error::io("list", &id_entry.path(), e))?;
+            let versions = fs::read_dir(id_entry.path())
+                .map_err(|e| Error::io("list", &id_entry.path(), e))?;
             for v in versions.filter_map(|e| e.ok()) {
                 let name = v.file_name().to_string_lossy().to_string();
                 let Some(version) = name.strip_suffix(".json").and_then(|v| v.parse().ok()) else {
@@ -334,8 +342,10 @@ impl Store {
                     .join(", ")
             )
         };
-        Err(Error::not_found(format!("no installed pack matches {req} ({have})"))
-            .hint("envpack pack install <FILE.wasm>"))
+        Err(
+            Error::not_found(format!("no installed pack matches {req} ({have})"))
+                .hint("envpack pack install <FILE.wasm>"),
+        )
     }
 
     /// The bytes of a stored blob, unverified (for reading manifests; use
@@ -365,11 +375,12 @@ impl Store {
             return Err(Error::integrity(format!(
                 "{d} in the store has digest {recorded}, but {expected} was locked; refusing to load it"
             ))
-            .hint(format!("reinstall the locked file, or rebind to accept the new one")));
+            .hint("reinstall the locked file, or rebind to accept the new one"));
         }
         let path = self.blob_path(&recorded);
         let bytes = fs::read(&path).map_err(|e| {
-            Error::io("read pack", &path, e).hint(format!("envpack pack install <FILE> to restore {d}"))
+            Error::io("read pack", &path, e)
+                .hint(format!("envpack pack install <FILE> to restore {d}"))
         })?;
         let actual = Digest::of(&bytes);
         if actual != recorded {
@@ -382,7 +393,9 @@ impl Store {
             )));
         }
         let manifest = read_manifest(&bytes).map_err(|e| {
-            Error::integrity(format!("the stored file of {d} has an unreadable manifest: {e}"))
+            Error::integrity(format!(
+                "the stored file of {d} has an unreadable manifest: {e}"
+            ))
         })?;
         if manifest.descriptor != *d {
             return Err(Error::integrity(format!(
@@ -398,10 +411,9 @@ impl Store {
     pub fn remove(&self, d: &Descriptor) -> Result<Digest> {
         let _guard = self.lock()?;
         let ref_path = self.ref_path(d);
-        let digest = self
-            .read_ref(&ref_path)?
-            .map(|r| r.digest)
-            .ok_or_else(|| Error::not_found(format!("{d} is not installed")).hint("envpack pack list"))?;
+        let digest = self.read_ref(&ref_path)?.map(|r| r.digest).ok_or_else(|| {
+            Error::not_found(format!("{d} is not installed")).hint("envpack pack list")
+        })?;
         fs::remove_file(&ref_path).map_err(|e| Error::io("remove", &ref_path, e))?;
         if let Some(dir) = ref_path.parent() {
             let _ = fs::remove_dir(dir); // only succeeds when empty
@@ -449,7 +461,9 @@ impl Store {
                 if !name.starts_with('.') && !used.contains_key(&name) {
                     findings.push(Finding {
                         severity: "warning",
-                        message: format!("blob sha256:{name} is not referenced by any installed pack"),
+                        message: format!(
+                            "blob sha256:{name} is not referenced by any installed pack"
+                        ),
                         fix: format!("rm {}", b.path().display()),
                     });
                 }
@@ -467,7 +481,12 @@ pub fn findings_error(findings: &[Finding]) -> Option<Error> {
             Kind::Integrity,
             format!("{errors} installed pack(s) failed verification"),
         )
-        .hint(findings.iter().find(|f| f.severity == "error").map_or(String::new(), |f| f.fix.clone()))
+        .hint(
+            findings
+                .iter()
+                .find(|f| f.severity == "error")
+                .map_or(String::new(), |f| f.fix.clone()),
+        )
     })
 }
 

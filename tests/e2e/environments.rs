@@ -1,6 +1,8 @@
 //! Issue 3: environments bound to the built-in packs, the lock of bytes and
 //! grants, doctor, the slots at work, and commands contributed by packs.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use std::fs;
 
 use envpack_e2e::{Env, build_pack};
@@ -29,12 +31,21 @@ fn init_is_idempotent_and_heals() {
         ("state", "greentic.state.fs@0.1.0"),
     ] {
         assert_eq!(slots[slot]["descriptor"], pack, "{slot}");
-        assert!(slots[slot]["digest"].as_str().unwrap().starts_with("sha256:"));
+        assert!(
+            slots[slot]["digest"]
+                .as_str()
+                .unwrap()
+                .starts_with("sha256:")
+        );
     }
 
     let doctor = env.json(&["env", "doctor", "local"]);
     assert_eq!(doctor["healthy"], true);
-    assert_eq!(doctor["findings"], serde_json::json!([]), "fresh env has no findings");
+    assert_eq!(
+        doctor["findings"],
+        serde_json::json!([]),
+        "fresh env has no findings"
+    );
 
     assert_eq!(env.json(&["env", "init"])["outcome"], "untouched");
 
@@ -44,7 +55,13 @@ fn init_is_idempotent_and_heals() {
     lock["slots"].as_object_mut().unwrap().remove("state");
     write_json(&lock_path, &lock);
     let doctor = env.fails(10, &["env", "doctor", "local"]);
-    assert!(doctor["hint"].as_str().unwrap().contains("envpack env init local"), "{doctor}");
+    assert!(
+        doctor["hint"]
+            .as_str()
+            .unwrap()
+            .contains("envpack env init local"),
+        "{doctor}"
+    );
     let healed = env.json(&["env", "init"]);
     assert_eq!(healed["outcome"], "healed");
     assert!(healed["repairs"].to_string().contains("state"), "{healed}");
@@ -54,7 +71,10 @@ fn init_is_idempotent_and_heals() {
     let good = fs::read(&lock_path).unwrap();
     fs::write(&lock_path, b"{ not json").unwrap();
     let err = env.fails(6, &["state", "list"]);
-    assert!(err["message"].as_str().unwrap().contains("damaged"), "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("damaged"),
+        "{err}"
+    );
     let healed = env.json(&["env", "init"]);
     assert_eq!(healed["outcome"], "healed");
     assert!(healed["repairs"].to_string().contains("backup"), "{healed}");
@@ -79,11 +99,16 @@ fn slots_round_trip_and_telemetry_prints_host_events() {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
         .collect();
     assert!(
-        lines.iter().any(|e| e["name"] == "secrets.put" && e["attributes"]["name"] == "API_KEY"),
+        lines
+            .iter()
+            .any(|e| e["name"] == "secrets.put" && e["attributes"]["name"] == "API_KEY"),
         "telemetry events on stderr: {}",
         put.stderr
     );
-    assert!(!put.stderr.contains("s3cr3t"), "a value leaked into telemetry");
+    assert!(
+        !put.stderr.contains("s3cr3t"),
+        "a value leaked into telemetry"
+    );
 
     let mut child = env
         .cmd()
@@ -92,20 +117,49 @@ fn slots_round_trip_and_telemetry_prints_host_events() {
         .spawn()
         .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(b"from-stdin\n").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"from-stdin\n")
+        .unwrap();
     assert!(child.wait().unwrap().success());
     let file = env.home().join("value.txt");
     fs::write(&file, "from-file").unwrap();
-    env.ok(&["secrets", "put", "--env", "local", "FILED", "--from-file", file.to_str().unwrap()]);
+    env.ok(&[
+        "secrets",
+        "put",
+        "--env",
+        "local",
+        "FILED",
+        "--from-file",
+        file.to_str().unwrap(),
+    ]);
 
-    assert_eq!(env.ok(&["secrets", "get", "--env", "local", "API_KEY"]).trim(), "s3cr3t");
-    assert_eq!(env.ok(&["secrets", "get", "--env", "local", "PIPED"]).trim(), "from-stdin");
-    assert_eq!(env.json(&["secrets", "get", "--env", "local", "FILED"])["value"], "from-file");
+    assert_eq!(
+        env.ok(&["secrets", "get", "--env", "local", "API_KEY"])
+            .trim(),
+        "s3cr3t"
+    );
+    assert_eq!(
+        env.ok(&["secrets", "get", "--env", "local", "PIPED"])
+            .trim(),
+        "from-stdin"
+    );
+    assert_eq!(
+        env.json(&["secrets", "get", "--env", "local", "FILED"])["value"],
+        "from-file"
+    );
     let names = env.json(&["secrets", "list", "--env", "local"]);
     assert_eq!(names, serde_json::json!(["API_KEY", "FILED", "PIPED"]));
     assert!(!env.ok(&["secrets", "list"]).contains("s3cr3t"));
     let missing = env.fails(3, &["secrets", "get", "MISSING"]);
-    assert!(missing["hint"].as_str().unwrap().contains("envpack secrets put"));
+    assert!(
+        missing["hint"]
+            .as_str()
+            .unwrap()
+            .contains("envpack secrets put")
+    );
     env.ok(&["secrets", "rm", "--env", "local", "FILED"]);
     env.fails(3, &["secrets", "rm", "FILED"]);
 
@@ -113,30 +167,72 @@ fn slots_round_trip_and_telemetry_prints_host_events() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = fs::metadata(env.home().join("envs/local/packs")).unwrap().permissions().mode();
-        assert_eq!(mode & 0o077, 0, "pack data must be owner-only, mode {mode:o}");
+        let mode = fs::metadata(env.home().join("envs/local/packs"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "pack data must be owner-only, mode {mode:o}"
+        );
     }
 
     // State with compare-and-swap.
-    assert_eq!(env.json(&["state", "put", "--env", "local", "app/mode", "blue"])["generation"], 1);
     assert_eq!(
-        env.json(&["state", "put", "--env", "local", "app/mode", "green", "--expect-generation", "1"])["generation"],
+        env.json(&["state", "put", "--env", "local", "app/mode", "blue"])["generation"],
+        1
+    );
+    assert_eq!(
+        env.json(&[
+            "state",
+            "put",
+            "--env",
+            "local",
+            "app/mode",
+            "green",
+            "--expect-generation",
+            "1"
+        ])["generation"],
         2
     );
-    let conflict = env.fails(5, &["state", "put", "app/mode", "red", "--expect-generation", "1"]);
-    assert!(conflict["message"].as_str().unwrap().contains("generation 2"), "{conflict}");
+    let conflict = env.fails(
+        5,
+        &[
+            "state",
+            "put",
+            "app/mode",
+            "red",
+            "--expect-generation",
+            "1",
+        ],
+    );
+    assert!(
+        conflict["message"]
+            .as_str()
+            .unwrap()
+            .contains("generation 2"),
+        "{conflict}"
+    );
     env.fails(5, &["state", "put", "app/mode", "red", "--expect-absent"]);
     let got = env.json(&["state", "get", "--env", "local", "app/mode"]);
     assert_eq!(got["value"], "green");
     assert_eq!(got["generation"], 2);
     env.ok(&["state", "put", "app/other", "x"]);
-    assert_eq!(env.json(&["state", "list", "app/"]), serde_json::json!(["app/mode", "app/other"]));
+    assert_eq!(
+        env.json(&["state", "list", "app/"]),
+        serde_json::json!(["app/mode", "app/other"])
+    );
     env.ok(&["state", "rm", "app/other"]);
     env.fails(3, &["state", "get", "app/other"]);
 
     // A failing command reaches telemetry as an error event.
     let failed = env.run(&["state", "get", "nope"]);
-    assert!(failed.stderr.contains("\"command.failed\""), "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains("\"command.failed\""),
+        "{}",
+        failed.stderr
+    );
 }
 
 #[test]
@@ -148,16 +244,44 @@ fn third_party_pack_binds_with_capability_diff_and_contributes_a_command() {
     env.json(&["pack", "install", v12.to_str().unwrap()]);
 
     // Every requested capability must be granted.
-    let refused = env.fails(4, &["env", "bind", "dev", "state", "acme.state.memory@1.2.0"]);
+    let refused = env.fails(
+        4,
+        &["env", "bind", "dev", "state", "acme.state.memory@1.2.0"],
+    );
     let msg = refused["message"].as_str().unwrap();
     // The diff is against the previous pack's requests (greentic.state.fs
     // asked for log too); what is still missing is listed in full.
-    assert!(msg.contains("+ kv") && msg.contains("not granted: log, kv"), "{msg}");
-    assert!(refused["hint"].as_str().unwrap().contains("--grant kv"), "{refused}");
+    assert!(
+        msg.contains("+ kv") && msg.contains("not granted: log, kv"),
+        "{msg}"
+    );
+    assert!(
+        refused["hint"].as_str().unwrap().contains("--grant kv"),
+        "{refused}"
+    );
     // Granting what the pack does not ask for is a typo, not a grant.
-    env.fails(2, &["env", "bind", "dev", "state", "acme.state.memory@1.2.0", "--grant", "secret:X"]);
+    env.fails(
+        2,
+        &[
+            "env",
+            "bind",
+            "dev",
+            "state",
+            "acme.state.memory@1.2.0",
+            "--grant",
+            "secret:X",
+        ],
+    );
     let bound = env.json(&[
-        "env", "bind", "dev", "state", "acme.state.memory@1.2.0", "--grant", "kv", "--grant", "log",
+        "env",
+        "bind",
+        "dev",
+        "state",
+        "acme.state.memory@1.2.0",
+        "--grant",
+        "kv",
+        "--grant",
+        "log",
     ]);
     assert_eq!(bound["binding"]["descriptor"], "acme.state.memory@1.2.0");
     assert_eq!(bound["previous"], "greentic.state.fs@0.1.0");
@@ -166,36 +290,71 @@ fn third_party_pack_binds_with_capability_diff_and_contributes_a_command() {
     let help = env.run(&["--env", "dev", "--help"]);
     assert!(help.stdout.contains("memory stats"), "{}", help.stdout);
     let help_local = env.run(&["--help"]);
-    assert!(!help_local.stdout.contains("memory stats"), "local has no such pack");
+    assert!(
+        !help_local.stdout.contains("memory stats"),
+        "local has no such pack"
+    );
     env.ok(&["--env", "dev", "state", "put", "a/1", "x"]);
     env.ok(&["--env", "dev", "state", "put", "b/1", "y"]);
     let out = env.json(&["--env", "dev", "memory", "stats", "--prefix", "a/"]);
     assert_eq!(out["keys"], 1);
-    assert!(env.ok(&["--env", "dev", "memory", "stats"]).contains("2 keys"));
+    assert!(
+        env.ok(&["--env", "dev", "memory", "stats"])
+            .contains("2 keys")
+    );
     let cmd_help = env.run(&["--env", "dev", "memory", "stats", "--help"]);
     assert_eq!(cmd_help.code, 0);
     assert!(cmd_help.stdout.contains("--prefix"), "{}", cmd_help.stdout);
     // Argument errors come from the host, from the declaration.
     let bad = env.fails(2, &["--env", "dev", "memory", "stats", "--bogus"]);
-    assert!(bad["message"].as_str().unwrap().contains("--bogus"), "{bad}");
+    assert!(
+        bad["message"].as_str().unwrap().contains("--bogus"),
+        "{bad}"
+    );
     let unknown = env.fails(2, &["--env", "dev", "memory", "stat"]);
-    assert!(unknown["message"].as_str().unwrap().contains("memory stats"), "{unknown}");
+    assert!(
+        unknown["message"]
+            .as_str()
+            .unwrap()
+            .contains("memory stats"),
+        "{unknown}"
+    );
 
     // A newer version asking for a new outbound host: diff, then refusal.
     env.json(&["pack", "install", v13.to_str().unwrap()]);
-    let refused = env.fails(4, &["env", "bind", "dev", "state", "acme.state.memory@^1.3"]);
+    let refused = env.fails(
+        4,
+        &["env", "bind", "dev", "state", "acme.state.memory@^1.3"],
+    );
     let msg = refused["message"].as_str().unwrap();
     assert!(msg.contains("+ http:api.acme.example"), "{msg}");
     assert!(!msg.contains("+ kv"), "kv was granted before: {msg}");
-    assert!(refused["hint"].as_str().unwrap().contains("--grant http:api.acme.example"));
+    assert!(
+        refused["hint"]
+            .as_str()
+            .unwrap()
+            .contains("--grant http:api.acme.example")
+    );
     let lock_before = fs::read(env.home().join("envs/dev/lock.json")).unwrap();
-    assert_eq!(env.json(&["env", "show", "dev"])["lock"]["slots"]["state"]["descriptor"], "acme.state.memory@1.2.0");
+    assert_eq!(
+        env.json(&["env", "show", "dev"])["lock"]["slots"]["state"]["descriptor"],
+        "acme.state.memory@1.2.0"
+    );
     let bound = env.json(&[
-        "env", "bind", "dev", "state", "acme.state.memory@^1.3", "--grant", "http:api.acme.example",
+        "env",
+        "bind",
+        "dev",
+        "state",
+        "acme.state.memory@^1.3",
+        "--grant",
+        "http:api.acme.example",
     ]);
     assert_eq!(bound["binding"]["descriptor"], "acme.state.memory@1.3.0");
     assert_eq!(bound["added"], serde_json::json!(["http:api.acme.example"]));
-    assert_ne!(fs::read(env.home().join("envs/dev/lock.json")).unwrap(), lock_before);
+    assert_ne!(
+        fs::read(env.home().join("envs/dev/lock.json")).unwrap(),
+        lock_before
+    );
     // Data written through 1.2.0's kv is still there for 1.3.0.
     assert_eq!(env.json(&["--env", "dev", "memory", "stats"])["keys"], 2);
 }
@@ -213,15 +372,29 @@ fn tampered_files_and_missing_grants_are_caught_by_doctor_and_refused_at_load() 
     lock["slots"]["state"]["grants"] = serde_json::json!([]);
     write_json(&lock_path, &lock);
     let err = env.fails(10, &["env", "doctor", "local"]);
-    assert!(err["hint"].as_str().unwrap().contains("--grant log"), "{err}");
+    assert!(
+        err["hint"].as_str().unwrap().contains("--grant log"),
+        "{err}"
+    );
     let refused = env.fails(4, &["state", "get", "k"]);
-    assert!(refused["message"].as_str().unwrap().contains("refusing to load"), "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("refusing to load"),
+        "{refused}"
+    );
     fs::write(&lock_path, &original).unwrap();
     env.json(&["env", "doctor", "local"]);
 
     // The pack file no longer matches the lock.
-    let digest = created["env"]["lock"]["slots"]["state"]["digest"].as_str().unwrap();
-    let blob = env.home().join("store/blobs/sha256").join(digest.trim_start_matches("sha256:"));
+    let digest = created["env"]["lock"]["slots"]["state"]["digest"]
+        .as_str()
+        .unwrap();
+    let blob = env
+        .home()
+        .join("store/blobs/sha256")
+        .join(digest.trim_start_matches("sha256:"));
     let mut bytes = fs::read(&blob).unwrap();
     let mut perms = fs::metadata(&blob).unwrap().permissions();
     #[allow(clippy::permissions_set_readonly_false)]
@@ -232,7 +405,11 @@ fn tampered_files_and_missing_grants_are_caught_by_doctor_and_refused_at_load() 
     fs::write(&blob, &bytes).unwrap();
     let doctor = env.run(&["env", "doctor", "local"]);
     assert_eq!(doctor.code, 10, "{}", doctor.stderr);
-    assert!(doctor.stderr.contains("tampered") && doctor.stderr.contains("fix:"), "{}", doctor.stderr);
+    assert!(
+        doctor.stderr.contains("tampered") && doctor.stderr.contains("fix:"),
+        "{}",
+        doctor.stderr
+    );
     let refused = env.fails(6, &["state", "get", "k"]);
     assert_eq!(refused["kind"], "integrity");
     env.fails(6, &["pack", "verify"]);
@@ -242,22 +419,47 @@ fn tampered_files_and_missing_grants_are_caught_by_doctor_and_refused_at_load() 
 fn policy_ladder_and_removal() {
     let env = Env::new(BIN);
     env.json(&["env", "init", "dev"]);
-    env.json(&["env", "init", "staging", "--after", "dev", "--allow-source", "main", "--allow-source", "release-tag"]);
+    env.json(&[
+        "env",
+        "init",
+        "staging",
+        "--after",
+        "dev",
+        "--allow-source",
+        "main",
+        "--allow-source",
+        "release-tag",
+    ]);
     let prod = env.json(&["env", "init", "prod", "--after", "staging", "--production"]);
     let policy = &prod["env"]["meta"]["policy"];
     assert_eq!(policy["production"], true);
     assert_eq!(policy["after"], "staging");
-    assert_eq!(policy["allowed_sources"], serde_json::json!(["release-tag"]));
+    assert_eq!(
+        policy["allowed_sources"],
+        serde_json::json!(["release-tag"])
+    );
     let err = env.fails(3, &["env", "init", "qa", "--after", "nowhere"]);
-    assert!(err["message"].as_str().unwrap().contains("\"nowhere\": no such environment"), "{err}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"nowhere\": no such environment"),
+        "{err}"
+    );
     // A ladder cannot loop.
     env.fails(2, &["env", "policy", "dev", "--after", "prod"]);
     // Re-init with another policy is refused; env policy changes it.
     env.fails(5, &["env", "init", "dev", "--production"]);
     let change = env.json(&["env", "policy", "dev", "--allow-source", "feature-branch"]);
-    assert_eq!(change["after"]["allowed_sources"], serde_json::json!(["feature-branch"]));
+    assert_eq!(
+        change["after"]["allowed_sources"],
+        serde_json::json!(["feature-branch"])
+    );
     let show = env.ok(&["env", "show", "staging"]);
-    assert!(show.contains("after            dev") && show.contains("main, release-tag"), "{show}");
+    assert!(
+        show.contains("after            dev") && show.contains("main, release-tag"),
+        "{show}"
+    );
     let list = env.json(&["env", "list"]);
     assert_eq!(list.as_array().unwrap().len(), 3);
 
@@ -276,7 +478,14 @@ fn concurrent_writers_lose_no_update() {
     let children: Vec<_> = (0..8)
         .map(|i| {
             env.cmd()
-                .args(["env", "config", "local", "greentic.telemetry.stdout", &format!("k{i}"), &format!("v{i}")])
+                .args([
+                    "env",
+                    "config",
+                    "local",
+                    "greentic.telemetry.stdout",
+                    &format!("k{i}"),
+                    &format!("v{i}"),
+                ])
                 .stdout(std::process::Stdio::null())
                 .spawn()
                 .unwrap()
@@ -286,7 +495,9 @@ fn concurrent_writers_lose_no_update() {
         assert!(c.wait().unwrap().success());
     }
     let show = env.json(&["env", "show", "local"]);
-    let config = show["meta"]["config"]["greentic.telemetry.stdout"].as_object().unwrap();
+    let config = show["meta"]["config"]["greentic.telemetry.stdout"]
+        .as_object()
+        .unwrap();
     assert_eq!(config.len(), 8, "{config:?}");
 
     // Eight processes racing to bump one state key by compare-and-swap:
@@ -310,14 +521,24 @@ fn concurrent_writers_lose_no_update() {
                     let n: u64 = v["result"]["value"].as_str().unwrap().parse().unwrap();
                     let g = v["result"]["generation"].as_u64().unwrap();
                     let put = std::process::Command::new(&bin)
-                        .args(["state", "put", "counter", &(n + 1).to_string(), "--expect-generation", &g.to_string()])
+                        .args([
+                            "state",
+                            "put",
+                            "counter",
+                            &(n + 1).to_string(),
+                            "--expect-generation",
+                            &g.to_string(),
+                        ])
                         .env("ENVPACK_HOME", &home)
                         .output()
                         .unwrap();
                     match put.status.code() {
                         Some(0) => return,
                         Some(5) => continue,
-                        other => panic!("unexpected exit {other:?}: {}", String::from_utf8_lossy(&put.stderr)),
+                        other => panic!(
+                            "unexpected exit {other:?}: {}",
+                            String::from_utf8_lossy(&put.stderr)
+                        ),
                     }
                 }
                 panic!("no progress after 100 attempts");

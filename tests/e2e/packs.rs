@@ -1,6 +1,8 @@
 //! Issue 2, acceptance 1: a third-party pack written only with the SDK is
 //! built, inspected, installed, and its exports called through the host.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use envpack_e2e::{Env, build_pack};
 
 const BIN: &str = env!("CARGO_BIN_EXE_envpack");
@@ -17,7 +19,10 @@ fn third_party_pack_builds_inspects_installs_and_runs() {
     assert_eq!(inspected["commands"][0]["name"], "memory stats");
     assert_eq!(
         inspected["exports"],
-        serde_json::json!(["greentic:envpack/state@0.1.0", "greentic:envpack/command@0.1.0"])
+        serde_json::json!([
+            "greentic:envpack/state@0.1.0",
+            "greentic:envpack/command@0.1.0"
+        ])
     );
 
     let installed = env.json(&["pack", "install", file.to_str().unwrap()]);
@@ -32,7 +37,9 @@ fn third_party_pack_builds_inspects_installs_and_runs() {
 
     // Exports called through the host, by requirement, on one instance.
     let out = env.json(&[
-        "pack", "call", "acme.state.memory@^1",
+        "pack",
+        "call",
+        "acme.state.memory@^1",
         r#"put("greeting", [104, 105], none)"#,
         r#"put("greeting", [104, 105, 33], some(generation(1)))"#,
         r#"put("greeting", [0], some(generation(1)))"#,
@@ -40,20 +47,41 @@ fn third_party_pack_builds_inspects_installs_and_runs() {
         r#"command.run("memory stats", [])"#,
         "--grant-requested",
     ]);
-    let results: Vec<&str> = out["calls"].as_array().unwrap().iter().map(|c| c["result"].as_str().unwrap()).collect();
+    let results: Vec<&str> = out["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["result"].as_str().unwrap())
+        .collect();
     assert_eq!(results[0], "ok(1)");
     assert_eq!(results[1], "ok(2)");
     assert!(results[2].starts_with("err(conflict("), "{}", results[2]);
-    assert_eq!(results[3], "ok(some({value: [104, 105, 33], generation: 2}))");
+    assert_eq!(
+        results[3],
+        "ok(some({value: [104, 105, 33], generation: 2}))"
+    );
     assert!(results[4].contains("1 keys"), "{}", results[4]);
 
     // A later process sees the same data through the pack's private kv.
-    let out = env.json(&["pack", "call", "acme.state.memory", r#"get("greeting")"#, "--grant", "kv"]);
-    assert_eq!(out["calls"][0]["result"], "ok(some({value: [104, 105, 33], generation: 2}))");
+    let out = env.json(&[
+        "pack",
+        "call",
+        "acme.state.memory",
+        r#"get("greeting")"#,
+        "--grant",
+        "kv",
+    ]);
+    assert_eq!(
+        out["calls"][0]["result"],
+        "ok(some({value: [104, 105, 33], generation: 2}))"
+    );
 
     // Without the grant the host import is denied with the capability named.
     let out = env.json(&["pack", "call", "acme.state.memory", r#"get("greeting")"#]);
     let denied = out["calls"][0]["result"].as_str().unwrap();
-    assert!(denied.starts_with("err(denied(") && denied.contains("kv"), "{denied}");
+    assert!(
+        denied.starts_with("err(denied(") && denied.contains("kv"),
+        "{denied}"
+    );
     assert_eq!(out["denials"].as_array().unwrap().len(), 1);
 }

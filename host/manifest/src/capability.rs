@@ -111,9 +111,7 @@ impl HostPattern {
         }
         match (self.host.strip_prefix("*."), other.host.strip_prefix("*.")) {
             (_, None) => self.host == other.host,
-            (Some(mine), Some(theirs)) => {
-                mine == theirs || mine.ends_with(&format!(".{theirs}"))
-            }
+            (Some(mine), Some(theirs)) => mine == theirs || mine.ends_with(&format!(".{theirs}")),
             // Ports were compared above, so only the host is left to match.
             (None, Some(_)) => other.matches(&self.host, self.port.unwrap_or(0)),
         }
@@ -261,7 +259,9 @@ impl FromStr for Capability {
                 _ => Err(err("unknown capability kind")),
             },
             Some(("config", key)) => Ok(Capability::Config(check_key(input, "config key", key)?)),
-            Some(("secret", name)) => Ok(Capability::Secret(check_key(input, "secret name", name)?)),
+            Some(("secret", name)) => {
+                Ok(Capability::Secret(check_key(input, "secret name", name)?))
+            }
             Some(("http", host)) => Ok(Capability::Http(HostPattern::parse(input, host)?)),
             Some((kind, _)) => Err(err(&format!("unknown capability kind {kind:?}"))),
         }
@@ -365,7 +365,11 @@ mod tests {
             ("http:api.example.com", "http:API.example.com:8080", true),
             ("http:api.example.com:443", "http:api.example.com:80", false),
             ("http:api.example.com", "http:evil.com:443", false),
-            ("http:api.example.com", "http:api.example.com.evil.com:443", false),
+            (
+                "http:api.example.com",
+                "http:api.example.com.evil.com:443",
+                false,
+            ),
             ("http:*.example.com", "http:api.example.com:443", true),
             ("http:*.example.com", "http:a.b.example.com:443", true),
             ("http:*.example.com", "http:example.com:443", false),
@@ -425,10 +429,16 @@ mod tests {
 
     #[test]
     fn diff_lists_new_powers() {
-        let old: Grants = [cap("log"), cap("http:*.example.com")].into_iter().collect();
-        let new: Grants = [cap("log"), cap("http:api.example.com"), cap("http:evil.com")]
+        let old: Grants = [cap("log"), cap("http:*.example.com")]
             .into_iter()
             .collect();
+        let new: Grants = [
+            cap("log"),
+            cap("http:api.example.com"),
+            cap("http:evil.com"),
+        ]
+        .into_iter()
+        .collect();
         assert_eq!(new.not_covered_by(&old), vec![cap("http:evil.com")]);
     }
 }

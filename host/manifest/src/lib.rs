@@ -25,6 +25,6 @@ pub use manifest::{
 };
 pub use pack_toml::{PackSection, PackToml, PackTomlError};
 pub use section::{
-    API_VERSION_SECTION, MANIFEST_SECTION, SectionError, embed_manifest, exported_interfaces,
-    read_api_stamp, read_manifest, read_sdk_stamp, SDK_VERSION_SECTION,
+    API_VERSION_SECTION, MANIFEST_SECTION, SDK_VERSION_SECTION, SectionError, embed_manifest,
+    exported_interfaces, read_api_stamp, read_manifest, read_sdk_stamp,
 };

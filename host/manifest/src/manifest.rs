@@ -306,7 +306,9 @@ impl CommandSpec {
                     arg.name
                 )));
             }
-            if !names.insert(arg.name.as_str()) || matches!(arg.name.as_str(), "help" | "env" | "json") {
+            if !names.insert(arg.name.as_str())
+                || matches!(arg.name.as_str(), "help" | "env" | "json")
+            {
                 return Err(self.err(&format!(
                     "argument {:?} is declared twice or shadows a global option",
                     arg.name
@@ -380,7 +382,10 @@ mod tests {
         let back = PackManifest::from_json(&m.to_json()).expect("parse");
         assert_eq!(back, m);
         assert_eq!(
-            back.requested().iter().map(ToString::to_string).collect::<Vec<_>>(),
+            back.requested()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
             ["log", "http:api.example.com"]
         );
     }

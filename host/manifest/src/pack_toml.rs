@@ -127,14 +127,11 @@ impl PackToml {
         let at = || path.display().to_string();
         let descriptor = match self.pack.descriptor.split_once('@') {
             Some(_) => {
-                let d: Descriptor =
-                    self.pack
-                        .descriptor
-                        .parse()
-                        .map_err(|source| PackTomlError::Descriptor {
-                            path: at(),
-                            source,
-                        })?;
+                let d: Descriptor = self
+                    .pack
+                    .descriptor
+                    .parse()
+                    .map_err(|source| PackTomlError::Descriptor { path: at(), source })?;
                 if d.version() != cargo_version {
                     return Err(PackTomlError::VersionMismatch {
                         path: at(),
@@ -145,14 +142,11 @@ impl PackToml {
                 d
             }
             None => {
-                let id: PackId =
-                    self.pack
-                        .descriptor
-                        .parse()
-                        .map_err(|source| PackTomlError::Descriptor {
-                            path: at(),
-                            source,
-                        })?;
+                let id: PackId = self
+                    .pack
+                    .descriptor
+                    .parse()
+                    .map_err(|source| PackTomlError::Descriptor { path: at(), source })?;
                 Descriptor::new(id, cargo_version.clone())
             }
         };
@@ -196,7 +190,12 @@ args = [{ name = "prefix", kind = "option" }]
         let p = Path::new("pack.toml");
         let t = PackToml::parse(TOML, p).expect("parse");
         let m = t
-            .to_manifest(p, &semver::Version::new(1, 2, 0), semver::Version::new(0, 1, 0), None)
+            .to_manifest(
+                p,
+                &semver::Version::new(1, 2, 0),
+                semver::Version::new(0, 1, 0),
+                None,
+            )
             .expect("manifest");
         assert_eq!(m.descriptor.to_string(), "acme.state.memory@1.2.0");
         assert_eq!(m.commands[0].args[0].kind, crate::ArgKind::Option);
@@ -206,13 +205,25 @@ args = [{ name = "prefix", kind = "option" }]
     fn errors_name_the_file_and_problem() {
         let p = Path::new("x/pack.toml");
         let e = PackToml::parse("[pack]\ndescriptor = 1\n", p).unwrap_err();
-        assert!(e.to_string().starts_with("x/pack.toml is not a valid pack.toml"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("x/pack.toml is not a valid pack.toml"),
+            "{e}"
+        );
         let e = PackToml::parse(&TOML.replace("log = true", "logs = true"), p).unwrap_err();
         assert!(e.to_string().contains("logs"), "{e}");
-        let t = PackToml::parse(&TOML.replace("acme.state.memory", "acme.state.memory@2.0.0"), p)
-            .expect("parse");
+        let t = PackToml::parse(
+            &TOML.replace("acme.state.memory", "acme.state.memory@2.0.0"),
+            p,
+        )
+        .expect("parse");
         let e = t
-            .to_manifest(p, &semver::Version::new(1, 2, 0), semver::Version::new(0, 1, 0), None)
+            .to_manifest(
+                p,
+                &semver::Version::new(1, 2, 0),
+                semver::Version::new(0, 1, 0),
+                None,
+            )
             .unwrap_err();
         assert!(e.to_string().contains("Cargo.toml says 1.2.0"), "{e}");
     }

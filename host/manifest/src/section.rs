@@ -107,7 +107,10 @@ fn top_level_sections(bytes: &[u8]) -> Result<Vec<TopSection>, SectionError> {
 }
 
 /// The name and data of a custom section body.
-fn custom_section(bytes: &[u8], body: std::ops::Range<usize>) -> Result<(&str, &[u8]), SectionError> {
+fn custom_section(
+    bytes: &[u8],
+    body: std::ops::Range<usize>,
+) -> Result<(&str, &[u8]), SectionError> {
     let mut reader = BinaryReader::new(&bytes[body.clone()], body.start);
     let name = reader.read_string().map_err(malformed)?;
     let rest = reader.original_position() - body.start;
@@ -145,7 +148,9 @@ pub fn embed_manifest(component: &[u8], manifest: &PackManifest) -> Result<Vec<u
     let mut out = Vec::with_capacity(component.len() + 4096);
     out.extend_from_slice(&component[..8]);
     for s in sections {
-        if s.id == CUSTOM_SECTION_ID && custom_section(component, s.body.clone())?.0 == MANIFEST_SECTION {
+        if s.id == CUSTOM_SECTION_ID
+            && custom_section(component, s.body.clone())?.0 == MANIFEST_SECTION
+        {
             continue;
         }
         out.extend_from_slice(&component[s.whole]);
@@ -178,7 +183,8 @@ fn nested_custom_section(component: &[u8], name: &str) -> Result<Option<String>,
 /// Reads the API version `envpack-sdk` stamped into the component (in its
 /// core module), walking every nested module.
 pub fn read_api_stamp(component: &[u8]) -> Result<semver::Version, SectionError> {
-    let text = nested_custom_section(component, API_VERSION_SECTION)?.ok_or(SectionError::NoApiStamp)?;
+    let text =
+        nested_custom_section(component, API_VERSION_SECTION)?.ok_or(SectionError::NoApiStamp)?;
     text.parse().map_err(|_| SectionError::BadApiStamp(text))
 }
 
@@ -242,19 +248,31 @@ mod tests {
 
     #[test]
     fn rejects_non_packs() {
-        assert!(matches!(read_manifest(b"hello"), Err(SectionError::NotComponent { .. })));
+        assert!(matches!(
+            read_manifest(b"hello"),
+            Err(SectionError::NotComponent { .. })
+        ));
         assert!(matches!(
             read_manifest(&[0, b'a', b's', b'm', 1, 0, 0, 0]),
             Err(SectionError::NotComponent { .. })
         ));
-        assert!(matches!(read_manifest(EMPTY_COMPONENT), Err(SectionError::NoManifest)));
+        assert!(matches!(
+            read_manifest(EMPTY_COMPONENT),
+            Err(SectionError::NoManifest)
+        ));
         let mut truncated = embed_manifest(EMPTY_COMPONENT, &manifest()).expect("embed");
         truncated.pop();
-        assert!(matches!(read_manifest(&truncated), Err(SectionError::Malformed { .. })));
+        assert!(matches!(
+            read_manifest(&truncated),
+            Err(SectionError::Malformed { .. })
+        ));
         // Two manifest sections is ambiguous.
         let once = embed_manifest(EMPTY_COMPONENT, &manifest()).expect("embed");
         let mut doubled = once.clone();
         doubled.extend_from_slice(&once[8..]);
-        assert!(matches!(read_manifest(&doubled), Err(SectionError::DuplicateManifest)));
+        assert!(matches!(
+            read_manifest(&doubled),
+            Err(SectionError::DuplicateManifest)
+        ));
     }
 }

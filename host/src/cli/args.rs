@@ -37,7 +37,13 @@ pub struct Cli {
     pub home: Option<PathBuf>,
 
     /// The environment that secrets, state and pack commands use.
-    #[arg(long = "env", global = true, env = "ENVPACK_ENV", value_name = "NAME", default_value = "local")]
+    #[arg(
+        long = "env",
+        global = true,
+        env = "ENVPACK_ENV",
+        value_name = "NAME",
+        default_value = "local"
+    )]
     pub env: String,
 
     /// What to do.
@@ -61,7 +67,9 @@ pub enum Command {
     #[command(subcommand)]
     State(StateCommand),
     /// Print a shell completion script.
-    #[command(after_help = "Examples:\n  envpack completions bash > ~/.local/share/bash-completion/completions/envpack\n  envpack completions zsh > ~/.zfunc/_envpack")]
+    #[command(
+        after_help = "Examples:\n  envpack completions bash > ~/.local/share/bash-completion/completions/envpack\n  envpack completions zsh > ~/.zfunc/_envpack"
+    )]
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
@@ -75,7 +83,9 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum EnvCommand {
     /// Create an environment bound to the built-in packs, or heal one.
-    #[command(after_help = "Examples:\n  envpack env init\n  envpack env init dev\n  envpack env init staging --after dev --allow-source main --allow-source release-tag\n  envpack env init prod --after staging --production\n\nPrints created, healed (what was repaired) or untouched.")]
+    #[command(
+        after_help = "Examples:\n  envpack env init\n  envpack env init dev\n  envpack env init staging --after dev --allow-source main --allow-source release-tag\n  envpack env init prod --after staging --production\n\nPrints created, healed (what was repaired) or untouched."
+    )]
     Init {
         /// The environment.
         #[arg(default_value = "local")]
@@ -92,7 +102,9 @@ pub enum EnvCommand {
         name: String,
     },
     /// Bind a slot to an installed pack, granting its capabilities.
-    #[command(after_help = "Examples:\n  envpack env bind dev state acme.state.memory@1.2.0 --grant kv --grant log\n  envpack env bind dev state acme.state.memory@^1 --grant-requested\n\nEvery capability the pack requests must be granted; rebinding the same pack\nkeeps earlier grants and prints the capability diff.")]
+    #[command(
+        after_help = "Examples:\n  envpack env bind dev state acme.state.memory@1.2.0 --grant kv --grant log\n  envpack env bind dev state acme.state.memory@^1 --grant-requested\n\nEvery capability the pack requests must be granted; rebinding the same pack\nkeeps earlier grants and prints the capability diff."
+    )]
     Bind {
         /// The environment.
         name: String,
@@ -123,7 +135,9 @@ pub enum EnvCommand {
         force: bool,
     },
     /// Change an environment's deployment policy.
-    #[command(after_help = "Examples:\n  envpack env policy prod --production --allow-source release-tag\n  envpack env policy staging --after dev\n  envpack env policy dev --no-after")]
+    #[command(
+        after_help = "Examples:\n  envpack env policy prod --production --allow-source release-tag\n  envpack env policy staging --after dev\n  envpack env policy dev --no-after"
+    )]
     Policy {
         /// The environment.
         name: String,
@@ -137,14 +151,18 @@ pub enum EnvCommand {
         no_after: bool,
     },
     /// Check every binding; each finding comes with the command that fixes it.
-    #[command(after_help = "Examples:\n  envpack env doctor local\n  envpack --json env doctor prod\n\nExits 10 when any finding is an error.")]
+    #[command(
+        after_help = "Examples:\n  envpack env doctor local\n  envpack --json env doctor prod\n\nExits 10 when any finding is an error."
+    )]
     Doctor {
         /// The environment.
         #[arg(default_value = "local")]
         name: String,
     },
     /// Set or unset a pack's non-secret configuration in an environment.
-    #[command(after_help = "Examples:\n  envpack env config local greentic.telemetry.stdout level debug\n  envpack env config local greentic.telemetry.stdout level --unset")]
+    #[command(
+        after_help = "Examples:\n  envpack env config local greentic.telemetry.stdout level debug\n  envpack env config local greentic.telemetry.stdout level --unset"
+    )]
     Config {
         /// The environment.
         name: String,
@@ -179,7 +197,9 @@ pub struct PolicyArgs {
 #[derive(Debug, Subcommand)]
 pub enum SecretsCommand {
     /// Store a secret: from VALUE, --from-file, or standard input.
-    #[command(after_help = "Examples:\n  envpack secrets put --env dev API_KEY s3cr3t\n  envpack secrets put --env dev TLS_KEY --from-file key.pem\n  printf %s \"$TOKEN\" | envpack secrets put --env dev TOKEN")]
+    #[command(
+        after_help = "Examples:\n  envpack secrets put --env dev API_KEY s3cr3t\n  envpack secrets put --env dev TLS_KEY --from-file key.pem\n  printf %s \"$TOKEN\" | envpack secrets put --env dev TOKEN"
+    )]
     Put {
         /// The secret's name.
         key: String,
@@ -207,7 +227,9 @@ pub enum SecretsCommand {
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
     /// Write a value, optionally only if the key is at a generation.
-    #[command(after_help = "Examples:\n  envpack state put --env dev app/mode blue\n  envpack state put --env dev app/mode green --expect-generation 1\n  envpack state put --env dev app/lock me --expect-absent")]
+    #[command(
+        after_help = "Examples:\n  envpack state put --env dev app/mode blue\n  envpack state put --env dev app/mode green --expect-generation 1\n  envpack state put --env dev app/lock me --expect-absent"
+    )]
     Put {
         /// The key.
         key: String,
@@ -245,10 +267,14 @@ pub enum StateCommand {
 #[derive(Debug, Subcommand)]
 pub enum PackCommand {
     /// Build a pack crate for wasm32-wasip2 and embed its manifest.
-    #[command(after_help = "Examples:\n  envpack pack build\n  envpack pack build packs/my-pack --out dist/")]
+    #[command(
+        after_help = "Examples:\n  envpack pack build\n  envpack pack build packs/my-pack --out dist/"
+    )]
     Build(BuildArgs),
     /// Print a pack file's manifest without running it.
-    #[command(after_help = "Examples:\n  envpack pack inspect dist/acme.state.memory-1.2.0.wasm\n  envpack --json pack inspect my.wasm | jq .result.capabilities")]
+    #[command(
+        after_help = "Examples:\n  envpack pack inspect dist/acme.state.memory-1.2.0.wasm\n  envpack --json pack inspect my.wasm | jq .result.capabilities"
+    )]
     Inspect {
         /// The pack file.
         file: PathBuf,
@@ -272,7 +298,9 @@ pub enum PackCommand {
     Verify,
     /// Call a pack's exports directly, in one instance (for pack authors
     /// and debugging). Calls are written in WAVE.
-    #[command(after_help = "Examples:\n  envpack pack call acme.state.memory@^1 'put(\"k\", [104, 105], none)' 'get(\"k\")'\n  envpack pack call ./my.wasm 'command.run(\"memory stats\", [])' --grant-requested\n  envpack pack call acme.secrets.vault 'get(\"x\")' --grant http:vault.internal:8200")]
+    #[command(
+        after_help = "Examples:\n  envpack pack call acme.state.memory@^1 'put(\"k\", [104, 105], none)' 'get(\"k\")'\n  envpack pack call ./my.wasm 'command.run(\"memory stats\", [])' --grant-requested\n  envpack pack call acme.secrets.vault 'get(\"x\")' --grant http:vault.internal:8200"
+    )]
     Call(CallArgs),
 }
 

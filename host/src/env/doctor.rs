@@ -5,10 +5,10 @@ use envpack_descriptor::Slot;
 use envpack_manifest::{Capability, exported_interfaces};
 use serde::Serialize;
 
+use super::EnvDir;
+use super::model::EnvName;
 use super::ops::{SLOTS, load};
 use super::session::{Session, secret_cap};
-use super::model::EnvName;
-use super::EnvDir;
 use crate::error::Result;
 use crate::home::Home;
 use crate::packs;
@@ -88,7 +88,10 @@ pub fn doctor(home: &Home, runtime: &Runtime, name: &EnvName) -> Result<Vec<Doct
                 "error",
                 Some(slot),
                 "resolve",
-                format!("the lock pins {d}, which does not satisfy the requirement {}", b.requirement),
+                format!(
+                    "the lock pins {d}, which does not satisfy the requirement {}",
+                    b.requirement
+                ),
                 rebind.clone(),
             );
         }
@@ -98,15 +101,29 @@ pub fn doctor(home: &Home, runtime: &Runtime, name: &EnvName) -> Result<Vec<Doct
                 let (check, fix) = match e.kind() {
                     crate::error::Kind::NotFound => (
                         "resolve",
-                        if super::defaults::default_requirement(slot).is_some_and(|r| r.id() == d.id()) {
+                        if super::defaults::default_requirement(slot)
+                            .is_some_and(|r| r.id() == d.id())
+                        {
                             format!("envpack env init {name}")
                         } else {
                             format!("envpack pack install <{d} file>")
                         },
                     ),
-                    _ => ("digest", format!("envpack pack remove {d} && envpack pack install <the locked {d} file>, or accept the installed file: {rebind}")),
+                    _ => (
+                        "digest",
+                        format!(
+                            "envpack pack remove {d} && envpack pack install <the locked {d} file>, or accept the installed file: {rebind}"
+                        ),
+                    ),
                 };
-                push(&mut out, "error", Some(slot), check, e.message().to_string(), fix);
+                push(
+                    &mut out,
+                    "error",
+                    Some(slot),
+                    check,
+                    e.message().to_string(),
+                    fix,
+                );
                 continue;
             }
         };
@@ -129,10 +146,20 @@ pub fn doctor(home: &Home, runtime: &Runtime, name: &EnvName) -> Result<Vec<Doct
                 "error",
                 Some(slot),
                 "world",
-                format!("{d} does not export {want} (it exports {})", exports.join(", ")),
+                format!(
+                    "{d} does not export {want} (it exports {})",
+                    exports.join(", ")
+                ),
                 format!("envpack env bind {name} {slot} <a {slot} pack>"),
             ),
-            Err(e) => push(&mut out, "error", Some(slot), "world", format!("{d}: {e}"), rebind.clone()),
+            Err(e) => push(
+                &mut out,
+                "error",
+                Some(slot),
+                "world",
+                format!("{d}: {e}"),
+                rebind.clone(),
+            ),
         }
         let missing = manifest.requested().not_covered_by(&b.grants);
         if !missing.is_empty() {
@@ -144,7 +171,11 @@ pub fn doctor(home: &Home, runtime: &Runtime, name: &EnvName) -> Result<Vec<Doct
                 "grants",
                 format!(
                     "{d} requests capabilities the lock does not grant: {}; it will be refused at load",
-                    missing.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                    missing
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
                 format!("{rebind} {}", flags.join(" ")),
             );
@@ -155,7 +186,10 @@ pub fn doctor(home: &Home, runtime: &Runtime, name: &EnvName) -> Result<Vec<Doct
                 "warning",
                 Some(slot),
                 "artifact",
-                format!("{d} has no precompiled artifact for this engine ({}); the next command will compile it", runtime.engine_key()),
+                format!(
+                    "{d} has no precompiled artifact for this engine ({}); the next command will compile it",
+                    runtime.engine_key()
+                ),
                 format!("envpack env init {name}"),
             );
         }
@@ -168,7 +202,11 @@ pub fn doctor(home: &Home, runtime: &Runtime, name: &EnvName) -> Result<Vec<Doct
             }
         }
     }
-    if !secrets_needed.is_empty() && !out.iter().any(|f| f.severity == "error" && f.slot == Some(Slot::Secrets)) {
+    if !secrets_needed.is_empty()
+        && !out
+            .iter()
+            .any(|f| f.severity == "error" && f.slot == Some(Slot::Secrets))
+    {
         let names = Session::open(home, runtime, name).and_then(|s| {
             let r = s.with_secrets(|i| i.secrets_list());
             s.finish();
@@ -179,11 +217,13 @@ pub fn doctor(home: &Home, runtime: &Runtime, name: &EnvName) -> Result<Vec<Doct
                 for (slot, s) in secrets_needed {
                     if !names.contains(&s) {
                         push(
-                &mut out,
+                            &mut out,
                             "warning",
                             Some(slot),
                             "secrets",
-                            format!("the {slot} pack reads secret {s:?}, which environment {name:?} does not hold"),
+                            format!(
+                                "the {slot} pack reads secret {s:?}, which environment {name:?} does not hold"
+                            ),
                             format!("envpack secrets put --env {name} {s}"),
                         );
                     }
@@ -194,7 +234,10 @@ pub fn doctor(home: &Home, runtime: &Runtime, name: &EnvName) -> Result<Vec<Doct
                 "error",
                 Some(Slot::Secrets),
                 "secrets",
-                format!("cannot list secrets to check the ones packs need: {}", e.message()),
+                format!(
+                    "cannot list secrets to check the ones packs need: {}",
+                    e.message()
+                ),
                 format!("envpack env doctor {name} -v"),
             ),
         }

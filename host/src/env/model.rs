@@ -35,7 +35,8 @@ impl FromStr for EnvName {
         let ok = !s.is_empty()
             && s.len() <= 64
             && s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if ok {
             Ok(Self(s.to_string()))
         } else {
@@ -68,7 +69,17 @@ impl fmt::Display for EnvName {
 
 /// Where a release bundle was built from; environments allow some kinds.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum SourceKind {
@@ -82,7 +93,11 @@ pub enum SourceKind {
 
 impl SourceKind {
     /// All kinds.
-    pub const ALL: [SourceKind; 3] = [SourceKind::FeatureBranch, SourceKind::Main, SourceKind::ReleaseTag];
+    pub const ALL: [SourceKind; 3] = [
+        SourceKind::FeatureBranch,
+        SourceKind::Main,
+        SourceKind::ReleaseTag,
+    ];
 
     /// The kebab-case name.
     pub fn as_str(self) -> &'static str {

@@ -10,9 +10,9 @@ use envpack_manifest::{Capability, Grants};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::EnvDir;
 use super::defaults::{default_requirement, install_defaults};
 use super::model::{Binding, EnvMeta, EnvName, FORMAT, Lock, Policy, SourceKind};
-use super::EnvDir;
 use crate::error::{Error, Kind, Result};
 use crate::home::Home;
 use crate::packs;
@@ -41,7 +41,8 @@ fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Read<T>> {
 }
 
 fn to_json(v: &impl Serialize) -> Result<Vec<u8>> {
-    let mut bytes = serde_json::to_vec_pretty(v).map_err(|e| Error::internal(format!("cannot encode: {e}")))?;
+    let mut bytes =
+        serde_json::to_vec_pretty(v).map_err(|e| Error::internal(format!("cannot encode: {e}")))?;
     bytes.push(b'\n');
     Ok(bytes)
 }
@@ -51,12 +52,15 @@ fn to_json(v: &impl Serialize) -> Result<Vec<u8>> {
 pub(crate) fn load(dir: &EnvDir) -> Result<(EnvMeta, Lock)> {
     let name = dir.name();
     if !dir.exists() {
-        return Err(Error::not_found(format!("environment {name:?} does not exist"))
-            .hint(format!("envpack env init {name}")));
+        return Err(
+            Error::not_found(format!("environment {name:?} does not exist"))
+                .hint(format!("envpack env init {name}")),
+        );
     }
     let damaged = |what: String| {
-        Error::integrity(format!("environment {name:?} is damaged: {what}"))
-            .hint(format!("envpack env init {name} (repairs it from its backup or defaults)"))
+        Error::integrity(format!("environment {name:?} is damaged: {what}")).hint(format!(
+            "envpack env init {name} (repairs it from its backup or defaults)"
+        ))
     };
     let meta = match read_json::<EnvMeta>(&dir.meta_path())? {
         Read::Ok(m) => m,
@@ -105,7 +109,9 @@ fn policy_from(production: bool, sources: &[SourceKind], after: Option<EnvName>)
 fn check_after(home: &Home, name: &EnvName, after: Option<&EnvName>) -> Result<()> {
     if let Some(prev) = after {
         if prev == name {
-            return Err(Error::invalid(format!("environment {name:?} cannot come after itself")));
+            return Err(Error::invalid(format!(
+                "environment {name:?} cannot come after itself"
+            )));
         }
         if !EnvDir::new(home, prev).exists() {
             return Err(Error::not_found(format!(
@@ -136,8 +142,9 @@ fn check_after(home: &Home, name: &EnvName, after: Option<&EnvName>) -> Result<(
 }
 
 fn default_binding(store: &Store, slot: Slot) -> Result<Binding> {
-    let requirement = default_requirement(slot)
-        .ok_or_else(|| Error::internal(format!("no default pack is built in for the {slot} slot")))?;
+    let requirement = default_requirement(slot).ok_or_else(|| {
+        Error::internal(format!("no default pack is built in for the {slot} slot"))
+    })?;
     let descriptor = store.resolve(&requirement)?;
     let pack = store.load(&descriptor, None)?;
     Ok(Binding {
@@ -198,7 +205,11 @@ fn init_inner(
     let meta = match read_json::<EnvMeta>(&dir.meta_path())? {
         Read::Ok(m) => {
             if policy_given {
-                let wanted = policy_from(production.unwrap_or(m.policy.production), sources, after.clone().or(m.policy.after.clone()));
+                let wanted = policy_from(
+                    production.unwrap_or(m.policy.production),
+                    sources,
+                    after.clone().or(m.policy.after.clone()),
+                );
                 if wanted != m.policy {
                     return Err(Error::conflict(format!(
                         "environment {name:?} exists with a different policy; init does not change policy"
@@ -214,7 +225,8 @@ fn init_inner(
             } else if existed {
                 repairs.push("env.json was missing".into());
             }
-            let restored = match read_json::<EnvMeta>(&dir.meta_path().with_extension("json.bak"))? {
+            let restored = match read_json::<EnvMeta>(&dir.meta_path().with_extension("json.bak"))?
+            {
                 Read::Ok(m) if existed => {
                     repairs.push("restored env.json from its backup".into());
                     Some(m)
@@ -248,7 +260,10 @@ fn init_inner(
             if existed {
                 repairs.push("lock.json was missing".into());
             }
-            Lock { format: FORMAT, ..Lock::default() }
+            Lock {
+                format: FORMAT,
+                ..Lock::default()
+            }
         }
         Read::Corrupt(e) => {
             repairs.push(format!("lock.json was unreadable ({e})"));
@@ -257,18 +272,21 @@ fn init_inner(
                     repairs.push("restored lock.json from its backup".into());
                     l
                 }
-                _ => Lock { format: FORMAT, ..Lock::default() },
+                _ => Lock {
+                    format: FORMAT,
+                    ..Lock::default()
+                },
             }
         }
     };
     let mut lock_changed = !dir.lock_path().exists() || !repairs.is_empty();
     for slot in SLOTS {
-        if !lock.slots.contains_key(&slot) {
+        if let std::collections::btree_map::Entry::Vacant(e) = lock.slots.entry(slot) {
             let b = default_binding(&store, slot)?;
             if existed {
                 repairs.push(format!("bound the empty {slot} slot to {}", b.descriptor));
             }
-            lock.slots.insert(slot, b);
+            e.insert(b);
             lock_changed = true;
         }
     }
@@ -466,7 +484,10 @@ fn list_or_none(g: &Grants) -> String {
     if g.is_empty() {
         "nothing".into()
     } else {
-        g.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        g.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -476,7 +497,9 @@ pub fn unbind(home: &Home, name: &EnvName, slot: Slot) -> Result<Binding> {
     let _guard = dir.lock()?;
     let (_meta, mut lock) = load(&dir)?;
     let old = lock.slots.remove(&slot).ok_or_else(|| {
-        Error::not_found(format!("the {slot} slot of environment {name:?} is not bound"))
+        Error::not_found(format!(
+            "the {slot} slot of environment {name:?} is not bound"
+        ))
     })?;
     lock.generation += 1;
     dir.write_with_backup(&dir.lock_path(), &to_json(&lock)?)?;
@@ -488,18 +511,25 @@ pub fn unbind(home: &Home, name: &EnvName, slot: Slot) -> Result<Binding> {
 pub fn remove(home: &Home, name: &EnvName, force: bool) -> Result<()> {
     let dir = EnvDir::new(home, name);
     if !dir.exists() {
-        return Err(Error::not_found(format!("environment {name:?} does not exist")).hint("envpack env list"));
+        return Err(
+            Error::not_found(format!("environment {name:?} does not exist"))
+                .hint("envpack env list"),
+        );
     }
     let guard = dir.lock()?;
     if dir.has_deployments() && !force {
         return Err(Error::conflict(format!(
             "environment {name:?} holds deployed revisions; removing it would orphan them"
         ))
-        .hint(format!("tear them down first, or run `envpack env rm {name} --force`")));
+        .hint(format!(
+            "tear them down first, or run `envpack env rm {name} --force`"
+        )));
     }
     // Rename first so a crash mid-delete leaves no half environment behind
     // under its name.
-    let trash = home.envs_dir().join(format!(".removing-{name}-{}", std::process::id()));
+    let trash = home
+        .envs_dir()
+        .join(format!(".removing-{name}-{}", std::process::id()));
     std::fs::rename(dir.path(), &trash).map_err(|e| Error::io("remove", dir.path(), e))?;
     drop(guard);
     std::fs::remove_dir_all(&trash).map_err(|e| Error::io("remove", &trash, e))
@@ -547,8 +577,18 @@ pub fn policy(
 
 /// `env config`: sets (or with `None`, unsets) a pack's configuration key.
 /// Returns the previous value.
-pub fn config_set(home: &Home, name: &EnvName, pack: &envpack_descriptor::PackId, key: &str, value: Option<&str>) -> Result<Option<String>> {
-    if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {
+pub fn config_set(
+    home: &Home,
+    name: &EnvName,
+    pack: &envpack_descriptor::PackId,
+    key: &str,
+    value: Option<&str>,
+) -> Result<Option<String>> {
+    if key.is_empty()
+        || !key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    {
         return Err(Error::invalid(format!(
             "config key {key:?} must be letters, digits, '_', '-' and '.'"
         )));

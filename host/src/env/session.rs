@@ -9,9 +9,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use envpack_descriptor::Slot;
 use envpack_manifest::Capability;
 
+use super::EnvDir;
 use super::model::{EnvMeta, EnvName, Lock};
 use super::ops::load;
-use super::EnvDir;
 use crate::error::{Error, Kind, Result};
 use crate::home::Home;
 use crate::packs;
@@ -22,6 +22,9 @@ use crate::runtime::{
 use crate::store::Store;
 
 type Events = Arc<Mutex<Vec<TelemetryEvent>>>;
+
+/// Creates a slot's instance on first use.
+type Loader = Mutex<Option<Box<dyn FnOnce() -> Result<PackInstance> + Send>>>;
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -58,8 +61,8 @@ pub struct Session<'r> {
 struct Infra {
     state: Mutex<Option<PackInstance>>,
     secrets: Mutex<Option<PackInstance>>,
-    state_loader: Mutex<Option<Box<dyn FnOnce() -> Result<PackInstance> + Send>>>,
-    secrets_loader: Mutex<Option<Box<dyn FnOnce() -> Result<PackInstance> + Send>>>,
+    state_loader: Loader,
+    secrets_loader: Loader,
     dir: EnvDir,
 }
 
@@ -73,19 +76,23 @@ impl Infra {
     /// than deadlocking.
     fn with<R>(
         instance: &Mutex<Option<PackInstance>>,
-        loader: &Mutex<Option<Box<dyn FnOnce() -> Result<PackInstance> + Send>>>,
+        loader: &Loader,
         slot: Slot,
         f: impl FnOnce(&mut PackInstance) -> Result<R>,
     ) -> std::result::Result<R, PackError> {
-        let mut guard = instance
-            .try_lock()
-            .map_err(|_| unavailable(format!("the {slot} pack is busy (a pack cannot reach itself through its imports)")))?;
+        let mut guard = instance.try_lock().map_err(|_| {
+            unavailable(format!(
+                "the {slot} pack is busy (a pack cannot reach itself through its imports)"
+            ))
+        })?;
         if guard.is_none() {
             let load = loader
                 .lock()
                 .ok()
                 .and_then(|mut l| l.take())
-                .ok_or_else(|| unavailable(format!("the environment's {slot} pack could not be loaded")))?;
+                .ok_or_else(|| {
+                    unavailable(format!("the environment's {slot} pack could not be loaded"))
+                })?;
             *guard = Some(load().map_err(|e| unavailable(e.to_string()))?);
         }
         let inst = guard
@@ -122,63 +129,116 @@ fn kv_key(pack: &PackLabel, key: &str) -> String {
 }
 
 impl HostServices for EnvServices {
-    fn config(&self, _pack: &PackLabel, key: &str) -> std::result::Result<Option<String>, PackError> {
+    fn config(
+        &self,
+        _pack: &PackLabel,
+        key: &str,
+    ) -> std::result::Result<Option<String>, PackError> {
         Ok(self.config.get(key).cloned())
     }
 
-    fn secret(&self, _pack: &PackLabel, name: &str) -> std::result::Result<Option<String>, PackError> {
+    fn secret(
+        &self,
+        _pack: &PackLabel,
+        name: &str,
+    ) -> std::result::Result<Option<String>, PackError> {
         if self.slot == Slot::Secrets {
-            return Err(unavailable("a secrets pack cannot read secrets through the host"));
+            return Err(unavailable(
+                "a secrets pack cannot read secrets through the host",
+            ));
         }
-        Infra::with(&self.infra.secrets, &self.infra.secrets_loader, Slot::Secrets, |i| i.secrets_get(name))
+        Infra::with(
+            &self.infra.secrets,
+            &self.infra.secrets_loader,
+            Slot::Secrets,
+            |i| i.secrets_get(name),
+        )
     }
 
-    fn kv_get(&self, pack: &PackLabel, key: &str) -> std::result::Result<Option<Vec<u8>>, PackError> {
+    fn kv_get(
+        &self,
+        pack: &PackLabel,
+        key: &str,
+    ) -> std::result::Result<Option<Vec<u8>>, PackError> {
         if self.slot == Slot::State {
             return self.local.kv_get(pack, key);
         }
-        Infra::with(&self.infra.state, &self.infra.state_loader, Slot::State, |i| {
-            Ok(i.state_get(&kv_key(pack, key))?.map(|e| e.value))
-        })
+        Infra::with(
+            &self.infra.state,
+            &self.infra.state_loader,
+            Slot::State,
+            |i| Ok(i.state_get(&kv_key(pack, key))?.map(|e| e.value)),
+        )
     }
 
-    fn kv_set(&self, pack: &PackLabel, key: &str, value: &[u8]) -> std::result::Result<(), PackError> {
+    fn kv_set(
+        &self,
+        pack: &PackLabel,
+        key: &str,
+        value: &[u8],
+    ) -> std::result::Result<(), PackError> {
         if self.slot == Slot::State {
             return self.local.kv_set(pack, key, value);
         }
-        let _lock = self.infra.dir.state_lock().map_err(|e| unavailable(e.to_string()))?;
-        Infra::with(&self.infra.state, &self.infra.state_loader, Slot::State, |i| {
-            i.state_put(&kv_key(pack, key), value, None).map(|_| ())
-        })
+        let _lock = self
+            .infra
+            .dir
+            .state_lock()
+            .map_err(|e| unavailable(e.to_string()))?;
+        Infra::with(
+            &self.infra.state,
+            &self.infra.state_loader,
+            Slot::State,
+            |i| i.state_put(&kv_key(pack, key), value, None).map(|_| ()),
+        )
     }
 
     fn kv_delete(&self, pack: &PackLabel, key: &str) -> std::result::Result<bool, PackError> {
         if self.slot == Slot::State {
             return self.local.kv_delete(pack, key);
         }
-        let _lock = self.infra.dir.state_lock().map_err(|e| unavailable(e.to_string()))?;
-        Infra::with(&self.infra.state, &self.infra.state_loader, Slot::State, |i| {
-            i.state_delete(&kv_key(pack, key), None)
-        })
+        let _lock = self
+            .infra
+            .dir
+            .state_lock()
+            .map_err(|e| unavailable(e.to_string()))?;
+        Infra::with(
+            &self.infra.state,
+            &self.infra.state_loader,
+            Slot::State,
+            |i| i.state_delete(&kv_key(pack, key), None),
+        )
     }
 
-    fn kv_list(&self, pack: &PackLabel, prefix: &str) -> std::result::Result<Vec<String>, PackError> {
+    fn kv_list(
+        &self,
+        pack: &PackLabel,
+        prefix: &str,
+    ) -> std::result::Result<Vec<String>, PackError> {
         if self.slot == Slot::State {
             return self.local.kv_list(pack, prefix);
         }
         let base = kv_key(pack, "");
-        Infra::with(&self.infra.state, &self.infra.state_loader, Slot::State, |i| {
-            Ok(i.state_list(&format!("{base}{prefix}"))?
-                .into_iter()
-                .filter_map(|k| k.strip_prefix(&base).map(str::to_string))
-                .collect())
-        })
+        Infra::with(
+            &self.infra.state,
+            &self.infra.state_loader,
+            Slot::State,
+            |i| {
+                Ok(i.state_list(&format!("{base}{prefix}"))?
+                    .into_iter()
+                    .filter_map(|k| k.strip_prefix(&base).map(str::to_string))
+                    .collect())
+            },
+        )
     }
 
     fn log(&self, pack: &PackLabel, level: Level, message: &str, fields: &[(String, String)]) {
         crate::runtime::emit_log(pack, level, message, fields);
         if level >= Level::Warn {
-            let mut attrs = vec![("pack".to_string(), pack.descriptor.to_string()), ("message".into(), message.into())];
+            let mut attrs = vec![
+                ("pack".to_string(), pack.descriptor.to_string()),
+                ("message".into(), message.into()),
+            ];
             attrs.extend(fields.iter().cloned());
             event(&self.events, "pack.log", level, attrs);
         }
@@ -301,15 +361,27 @@ impl<'r> Session<'r> {
                 label,
                 loaded.manifest().requested(),
                 b.grants.clone(),
-                format!("envpack env bind {name} {slot} {} --grant {{cap}}", b.requirement),
+                format!(
+                    "envpack env bind {name} {slot} {} --grant {{cap}}",
+                    b.requirement
+                ),
             )
             .with_events(self.events.clone()),
         );
         let services = Arc::new(EnvServices {
             infra: self.infra.clone(),
-            config: self.meta.config.get(&id.to_string()).cloned().unwrap_or_default(),
+            config: self
+                .meta
+                .config
+                .get(&id.to_string())
+                .cloned()
+                .unwrap_or_default(),
             slot,
-            local: LocalServices::new(Some(self.dir.local_kv_root()), BTreeMap::new(), BTreeMap::new()),
+            local: LocalServices::new(
+                Some(self.dir.local_kv_root()),
+                BTreeMap::new(),
+                BTreeMap::new(),
+            ),
             events: self.events.clone(),
         });
         Ok(InstanceContext {
@@ -329,8 +401,16 @@ impl<'r> Session<'r> {
     /// Runs `f` on the session's shared state-pack instance under the
     /// environment's state lock (compare-and-swap is atomic across
     /// processes).
-    pub fn with_state<R>(&self, write: bool, f: impl FnOnce(&mut PackInstance) -> Result<R>) -> Result<R> {
-        let _lock = if write { Some(self.dir.state_lock()?) } else { None };
+    pub fn with_state<R>(
+        &self,
+        write: bool,
+        f: impl FnOnce(&mut PackInstance) -> Result<R>,
+    ) -> Result<R> {
+        let _lock = if write {
+            Some(self.dir.state_lock()?)
+        } else {
+            None
+        };
         Infra::with(&self.infra.state, &self.infra.state_loader, Slot::State, f).map_err(|e| {
             Error::new(
                 match e.kind {
@@ -347,7 +427,13 @@ impl<'r> Session<'r> {
 
     /// Runs `f` on the session's shared secrets-pack instance.
     pub fn with_secrets<R>(&self, f: impl FnOnce(&mut PackInstance) -> Result<R>) -> Result<R> {
-        Infra::with(&self.infra.secrets, &self.infra.secrets_loader, Slot::Secrets, f).map_err(|e| {
+        Infra::with(
+            &self.infra.secrets,
+            &self.infra.secrets_loader,
+            Slot::Secrets,
+            f,
+        )
+        .map_err(|e| {
             Error::new(
                 match e.kind {
                     PackErrorKind::NotFound => Kind::NotFound,
@@ -367,16 +453,30 @@ impl<'r> Session<'r> {
         args: &[(String, Vec<String>)],
     ) -> Result<crate::runtime::CommandOutput> {
         let started = Instant::now();
-        let result = self.instance(slot).and_then(|mut i| i.run_command(command, args));
-        let pack = self.lock.slots.get(&slot).map(|b| b.descriptor.to_string()).unwrap_or_default();
+        let result = self
+            .instance(slot)
+            .and_then(|mut i| i.run_command(command, args));
+        let pack = self
+            .lock
+            .slots
+            .get(&slot)
+            .map(|b| b.descriptor.to_string())
+            .unwrap_or_default();
         self.event(
             "command.run",
-            if result.is_ok() { Level::Info } else { Level::Error },
+            if result.is_ok() {
+                Level::Info
+            } else {
+                Level::Error
+            },
             vec![
                 ("command".into(), command.into()),
                 ("pack".into(), pack),
                 ("ok".into(), result.is_ok().to_string()),
-                ("duration_ms".into(), started.elapsed().as_millis().to_string()),
+                (
+                    "duration_ms".into(),
+                    started.elapsed().as_millis().to_string(),
+                ),
             ],
         );
         result
@@ -390,7 +490,10 @@ impl<'r> Session<'r> {
             self.event(
                 "command.failed",
                 Level::Error,
-                vec![("kind".into(), e.kind().as_str().into()), ("message".into(), e.message().into())],
+                vec![
+                    ("kind".into(), e.kind().as_str().into()),
+                    ("message".into(), e.message().into()),
+                ],
             );
         }
         self.finish();
@@ -401,7 +504,11 @@ impl<'r> Session<'r> {
     /// showing what it prints on stderr. Telemetry never fails a command: a
     /// broken telemetry pack is reported as a warning.
     pub fn finish(self) {
-        let events = self.events.lock().map(|mut e| std::mem::take(&mut *e)).unwrap_or_default();
+        let events = self
+            .events
+            .lock()
+            .map(|mut e| std::mem::take(&mut *e))
+            .unwrap_or_default();
         if events.is_empty() || !self.lock.slots.contains_key(&Slot::Telemetry) {
             return;
         }

@@ -45,7 +45,12 @@ pub struct Denial {
 impl Granter {
     /// A granter for `pack`. `grant_hint` is the command that grants a
     /// capability, with `{cap}` where the capability goes.
-    pub fn new(pack: PackLabel, requested: Grants, granted: Grants, grant_hint: impl Into<String>) -> Self {
+    pub fn new(
+        pack: PackLabel,
+        requested: Grants,
+        granted: Grants,
+        grant_hint: impl Into<String>,
+    ) -> Self {
         Self {
             pack,
             requested,

@@ -19,8 +19,9 @@ impl PackInstance {
     /// explicitly.
     pub fn call_wave(&mut self, expr: &str) -> Result<String> {
         let call = UntypedFuncCall::parse(expr).map_err(|e| {
-            Error::invalid(format!("cannot parse call {expr:?}: {e}"))
-                .hint("write calls in WAVE, e.g. 'get(\"key\")' or 'put(\"key\", [104, 105], none)'")
+            Error::invalid(format!("cannot parse call {expr:?}: {e}")).hint(
+                "write calls in WAVE, e.g. 'get(\"key\")' or 'put(\"key\", [104, 105], none)'",
+            )
         })?;
         let slot = self.label().descriptor.slot().to_string();
         let (iface, func) = match call.name().split_once('.') {
@@ -45,7 +46,9 @@ impl PackInstance {
         let ty = func_handle.ty(&*store);
         let param_types: Vec<Type> = ty.params().map(|(_, t)| t).collect();
         let params: Vec<Val> = call.to_wasm_params(param_types.iter()).map_err(|e| {
-            Error::invalid(format!("arguments of {func:?} do not fit its signature: {e}"))
+            Error::invalid(format!(
+                "arguments of {func:?} do not fit its signature: {e}"
+            ))
         })?;
         let mut results = vec![Val::Bool(false); ty.results().len()];
         let op = format!("{iface}.{func}");
@@ -58,16 +61,7 @@ impl PackInstance {
             .map(|v| wasm_wave::to_string(v).unwrap_or_else(|e| format!("<unprintable: {e}>")))
             .collect();
         let out = rendered.join(", ");
-        if out.len() > self.limits_max_output() {
-            return Err(Error::new(
-                crate::error::Kind::PackFault,
-                format!(
-                    "{} returned {} bytes from {op}, more than the output limit",
-                    self.label(),
-                    out.len()
-                ),
-            ));
-        }
+        self.check_output(&op, out.len())?;
         Ok(out)
     }
 }

@@ -11,10 +11,10 @@ use sha2::{Digest as _, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, OptLevel};
 
+use super::PackLabel;
 use super::instance::LoadedPack;
 use super::since_v0_1::HostView;
 use super::store_data::StoreData;
-use super::PackLabel;
 use crate::error::{Error, Kind, Result};
 
 /// Resource limits applied to every pack instance and call.
@@ -127,7 +127,8 @@ impl Runtime {
             // images make instantiation cheap without a pooling allocator's
             // large virtual-memory reservation in every CLI process.
             .memory_init_cow(true);
-        let engine = Engine::new(&config).map_err(|e| wasm_err("cannot create the wasm engine", e))?;
+        let engine =
+            Engine::new(&config).map_err(|e| wasm_err("cannot create the wasm engine", e))?;
 
         let mut linker = Linker::<StoreData>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
@@ -189,32 +190,48 @@ impl Runtime {
     }
 
     /// Loads a precompiled artifact made by [`precompile`](Self::precompile).
-    pub fn load_artifact(&self, artifact: &Path, pack: PackLabel, manifest: Arc<PackManifest>) -> Result<LoadedPack> {
+    pub fn load_artifact(
+        &self,
+        artifact: &Path,
+        pack: PackLabel,
+        manifest: Arc<PackManifest>,
+    ) -> Result<LoadedPack> {
         // SAFETY: `deserialize_file` trusts the file to be an artifact this
         // engine produced. Artifacts live in the store's cache, are written
         // only by `precompile` via an atomic rename, are keyed by the engine
         // compatibility hash (so a different wasmtime never reads them), and
         // wasmtime itself checks the header before using the code.
         #[allow(unsafe_code)]
-        let component = unsafe { Component::deserialize_file(&self.engine, artifact) }.map_err(|e| {
-            Error::integrity(format!(
-                "cannot load the precompiled artifact {} of {pack}: {e:#}",
-                artifact.display()
-            ))
-            .hint("envpack pack verify --repair")
-        })?;
+        let component =
+            unsafe { Component::deserialize_file(&self.engine, artifact) }.map_err(|e| {
+                Error::integrity(format!(
+                    "cannot load the precompiled artifact {} of {pack}: {e:#}",
+                    artifact.display()
+                ))
+                .hint("envpack pack verify --repair")
+            })?;
         self.prepare(component, pack, manifest)
     }
 
     /// Compiles and loads a pack in one step, without any cache: for tests,
     /// benchmarks and `pack inspect --check`.
-    pub fn load_bytes(&self, wasm: &[u8], pack: PackLabel, manifest: Arc<PackManifest>) -> Result<LoadedPack> {
+    pub fn load_bytes(
+        &self,
+        wasm: &[u8],
+        pack: PackLabel,
+        manifest: Arc<PackManifest>,
+    ) -> Result<LoadedPack> {
         let component = Component::new(&self.engine, wasm)
             .map_err(|e| Error::invalid(format!("cannot compile {pack}: {e:#}")))?;
         self.prepare(component, pack, manifest)
     }
 
-    fn prepare(&self, component: Component, pack: PackLabel, manifest: Arc<PackManifest>) -> Result<LoadedPack> {
+    fn prepare(
+        &self,
+        component: Component,
+        pack: PackLabel,
+        manifest: Arc<PackManifest>,
+    ) -> Result<LoadedPack> {
         let pre = self.linker.instantiate_pre(&component).map_err(|e| {
             Error::invalid(format!(
                 "{pack} needs an import this host does not provide: {e:#}"

@@ -15,11 +15,7 @@ fn stderr_tail(data: &StoreData) -> Option<String> {
     if text.is_empty() {
         return None;
     }
-    let start = text
-        .char_indices()
-        .rev()
-        .nth(1500)
-        .map_or(0, |(i, _)| i);
+    let start = text.char_indices().rev().nth(1500).map_or(0, |(i, _)| i);
     Some(text[start..].to_string())
 }
 

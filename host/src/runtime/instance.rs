@@ -43,7 +43,9 @@ pub struct LoadedPack {
 
 impl std::fmt::Debug for LoadedPack {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoadedPack").field("pack", &self.pack).finish()
+        f.debug_struct("LoadedPack")
+            .field("pack", &self.pack)
+            .finish()
     }
 }
 
@@ -185,10 +187,9 @@ impl LoadedPack {
         store.limiter(|d| &mut d.limiter);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(self.deadline_ticks);
-        let instance = self
-            .pre
-            .instantiate(&mut store)
-            .map_err(|e| fault::classify(e, store.data(), &self.pack, &self.limits, "instantiate"))?;
+        let instance = self.pre.instantiate(&mut store).map_err(|e| {
+            fault::classify(e, store.data(), &self.pack, &self.limits, "instantiate")
+        })?;
         Ok(PackInstance {
             store,
             instance,
@@ -216,7 +217,9 @@ pub struct PackInstance {
 
 impl std::fmt::Debug for PackInstance {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PackInstance").field("pack", &self.pack).finish()
+        f.debug_struct("PackInstance")
+            .field("pack", &self.pack)
+            .finish()
     }
 }
 
@@ -263,12 +266,19 @@ impl PackInstance {
     pub(super) fn call<R>(
         &mut self,
         op: &str,
-        f: impl FnOnce(&mut Store<StoreData>, &Instance, &Exports) -> wasmtime::Result<Result<R, host::types::Error>>,
+        f: impl FnOnce(
+            &mut Store<StoreData>,
+            &Instance,
+            &Exports,
+        ) -> wasmtime::Result<Result<R, host::types::Error>>,
     ) -> Result<R> {
         if self.broken {
             return Err(Error::new(
                 Kind::PackFault,
-                format!("{} already failed in this operation and was discarded", self.pack),
+                format!(
+                    "{} already failed in this operation and was discarded",
+                    self.pack
+                ),
             ));
         }
         self.store.set_epoch_deadline(self.deadline_ticks);
@@ -288,12 +298,18 @@ impl PackInstance {
             Ok(Err(e)) => Err(PackError::from(e).into_host(&self.pack)),
             Err(e) => {
                 self.broken = true;
-                Err(fault::classify(e, self.store.data(), &self.pack, &self.limits, op))
+                Err(fault::classify(
+                    e,
+                    self.store.data(),
+                    &self.pack,
+                    &self.limits,
+                    op,
+                ))
             }
         }
     }
 
-    fn check_output(&self, op: &str, len: usize) -> Result<()> {
+    pub(super) fn check_output(&self, op: &str, len: usize) -> Result<()> {
         if len > self.limits.max_output_bytes {
             return Err(Error::new(
                 Kind::PackFault,
@@ -307,7 +323,11 @@ impl PackInstance {
     }
 
     /// Runs a command declared in the manifest with parsed arguments.
-    pub fn run_command(&mut self, name: &str, args: &[(String, Vec<String>)]) -> Result<CommandOutput> {
+    pub fn run_command(
+        &mut self,
+        name: &str,
+        args: &[(String, Vec<String>)],
+    ) -> Result<CommandOutput> {
         let args: Vec<guest::command::Arg> = args
             .iter()
             .map(|(n, v)| guest::command::Arg {
@@ -317,18 +337,29 @@ impl PackInstance {
             .collect();
         let out: CommandOutput = self
             .call("command", |store, inst, ex| {
-                ex.command.load(&mut *store, inst)?.call_run(&mut *store, name, &args)
+                ex.command
+                    .load(&mut *store, inst)?
+                    .call_run(&mut *store, name, &args)
             })?
             .into();
-        self.check_output("command", out.text.len() + out.json.as_ref().map_or(0, String::len))?;
+        self.check_output(
+            "command",
+            out.text.len() + out.json.as_ref().map_or(0, String::len),
+        )?;
         Ok(out)
     }
 
     /// `state.get`.
     pub fn state_get(&mut self, key: &str) -> Result<Option<StateEntry>> {
-        self.exports.state.as_ref().ok_or_else(|| not_slot(&self.pack, Slot::State))?;
+        self.exports
+            .state
+            .as_ref()
+            .ok_or_else(|| not_slot(&self.pack, Slot::State))?;
         let out = self.call("state.get", |store, inst, ex| {
-            let ix = ex.state.as_ref().ok_or_else(|| wasmtime::format_err!("not a state pack"))?;
+            let ix = ex
+                .state
+                .as_ref()
+                .ok_or_else(|| wasmtime::format_err!("not a state pack"))?;
             ix.load(&mut *store, inst)?.call_get(&mut *store, key)
         })?;
         self.check_output("state.get", out.as_ref().map_or(0, |e| e.value.len()))?;
@@ -337,75 +368,126 @@ impl PackInstance {
 
     /// `state.put`.
     pub fn state_put(&mut self, key: &str, value: &[u8], expect: Option<Expect>) -> Result<u64> {
-        self.exports.state.as_ref().ok_or_else(|| not_slot(&self.pack, Slot::State))?;
+        self.exports
+            .state
+            .as_ref()
+            .ok_or_else(|| not_slot(&self.pack, Slot::State))?;
         let expect = expect.map(Into::into);
         self.call("state.put", |store, inst, ex| {
-            let ix = ex.state.as_ref().ok_or_else(|| wasmtime::format_err!("not a state pack"))?;
-            ix.load(&mut *store, inst)?.call_put(&mut *store, key, value, expect)
+            let ix = ex
+                .state
+                .as_ref()
+                .ok_or_else(|| wasmtime::format_err!("not a state pack"))?;
+            ix.load(&mut *store, inst)?
+                .call_put(&mut *store, key, value, expect)
         })
     }
 
     /// `state.delete`.
     pub fn state_delete(&mut self, key: &str, expect: Option<Expect>) -> Result<bool> {
-        self.exports.state.as_ref().ok_or_else(|| not_slot(&self.pack, Slot::State))?;
+        self.exports
+            .state
+            .as_ref()
+            .ok_or_else(|| not_slot(&self.pack, Slot::State))?;
         let expect = expect.map(Into::into);
         self.call("state.delete", |store, inst, ex| {
-            let ix = ex.state.as_ref().ok_or_else(|| wasmtime::format_err!("not a state pack"))?;
-            ix.load(&mut *store, inst)?.call_delete(&mut *store, key, expect)
+            let ix = ex
+                .state
+                .as_ref()
+                .ok_or_else(|| wasmtime::format_err!("not a state pack"))?;
+            ix.load(&mut *store, inst)?
+                .call_delete(&mut *store, key, expect)
         })
     }
 
     /// `state.list`.
     pub fn state_list(&mut self, prefix: &str) -> Result<Vec<String>> {
-        self.exports.state.as_ref().ok_or_else(|| not_slot(&self.pack, Slot::State))?;
+        self.exports
+            .state
+            .as_ref()
+            .ok_or_else(|| not_slot(&self.pack, Slot::State))?;
         self.call("state.list", |store, inst, ex| {
-            let ix = ex.state.as_ref().ok_or_else(|| wasmtime::format_err!("not a state pack"))?;
+            let ix = ex
+                .state
+                .as_ref()
+                .ok_or_else(|| wasmtime::format_err!("not a state pack"))?;
             ix.load(&mut *store, inst)?.call_list(&mut *store, prefix)
         })
     }
 
     /// `secrets.get`.
     pub fn secrets_get(&mut self, name: &str) -> Result<Option<String>> {
-        self.exports.secrets.as_ref().ok_or_else(|| not_slot(&self.pack, Slot::Secrets))?;
+        self.exports
+            .secrets
+            .as_ref()
+            .ok_or_else(|| not_slot(&self.pack, Slot::Secrets))?;
         self.call("secrets.get", |store, inst, ex| {
-            let ix = ex.secrets.as_ref().ok_or_else(|| wasmtime::format_err!("not a secrets pack"))?;
+            let ix = ex
+                .secrets
+                .as_ref()
+                .ok_or_else(|| wasmtime::format_err!("not a secrets pack"))?;
             ix.load(&mut *store, inst)?.call_get(&mut *store, name)
         })
     }
 
     /// `secrets.put`.
     pub fn secrets_put(&mut self, name: &str, value: &str) -> Result<()> {
-        self.exports.secrets.as_ref().ok_or_else(|| not_slot(&self.pack, Slot::Secrets))?;
+        self.exports
+            .secrets
+            .as_ref()
+            .ok_or_else(|| not_slot(&self.pack, Slot::Secrets))?;
         self.call("secrets.put", |store, inst, ex| {
-            let ix = ex.secrets.as_ref().ok_or_else(|| wasmtime::format_err!("not a secrets pack"))?;
-            ix.load(&mut *store, inst)?.call_put(&mut *store, name, value)
+            let ix = ex
+                .secrets
+                .as_ref()
+                .ok_or_else(|| wasmtime::format_err!("not a secrets pack"))?;
+            ix.load(&mut *store, inst)?
+                .call_put(&mut *store, name, value)
         })
     }
 
     /// `secrets.delete`.
     pub fn secrets_delete(&mut self, name: &str) -> Result<bool> {
-        self.exports.secrets.as_ref().ok_or_else(|| not_slot(&self.pack, Slot::Secrets))?;
+        self.exports
+            .secrets
+            .as_ref()
+            .ok_or_else(|| not_slot(&self.pack, Slot::Secrets))?;
         self.call("secrets.delete", |store, inst, ex| {
-            let ix = ex.secrets.as_ref().ok_or_else(|| wasmtime::format_err!("not a secrets pack"))?;
+            let ix = ex
+                .secrets
+                .as_ref()
+                .ok_or_else(|| wasmtime::format_err!("not a secrets pack"))?;
             ix.load(&mut *store, inst)?.call_delete(&mut *store, name)
         })
     }
 
     /// `secrets.list`.
     pub fn secrets_list(&mut self) -> Result<Vec<String>> {
-        self.exports.secrets.as_ref().ok_or_else(|| not_slot(&self.pack, Slot::Secrets))?;
+        self.exports
+            .secrets
+            .as_ref()
+            .ok_or_else(|| not_slot(&self.pack, Slot::Secrets))?;
         self.call("secrets.list", |store, inst, ex| {
-            let ix = ex.secrets.as_ref().ok_or_else(|| wasmtime::format_err!("not a secrets pack"))?;
+            let ix = ex
+                .secrets
+                .as_ref()
+                .ok_or_else(|| wasmtime::format_err!("not a secrets pack"))?;
             ix.load(&mut *store, inst)?.call_list(&mut *store)
         })
     }
 
     /// `telemetry.emit` then `telemetry.flush`.
     pub fn telemetry_emit(&mut self, events: &[TelemetryEvent]) -> Result<()> {
-        self.exports.telemetry.as_ref().ok_or_else(|| not_slot(&self.pack, Slot::Telemetry))?;
+        self.exports
+            .telemetry
+            .as_ref()
+            .ok_or_else(|| not_slot(&self.pack, Slot::Telemetry))?;
         let events: Vec<guest::telemetry::Event> = events.iter().map(Into::into).collect();
         self.call("telemetry.emit", |store, inst, ex| {
-            let ix = ex.telemetry.as_ref().ok_or_else(|| wasmtime::format_err!("not a telemetry pack"))?;
+            let ix = ex
+                .telemetry
+                .as_ref()
+                .ok_or_else(|| wasmtime::format_err!("not a telemetry pack"))?;
             let g = ix.load(&mut *store, inst)?;
             match g.call_emit(&mut *store, &events)? {
                 Ok(()) => g.call_flush(&mut *store),

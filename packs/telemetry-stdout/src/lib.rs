@@ -100,7 +100,9 @@ impl TelemetryPack for Stdout {
                 let event = Event {
                     name: "telemetry.test".into(),
                     level: Level::Info,
-                    timestamp_ms: 0,
+                    timestamp_ms: std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis() as u64),
                     attributes: vec![("message".into(), message.into())],
                 };
                 Ok(Output::text(line(&event)).with_json(line(&event)))

@@ -19,7 +19,9 @@ fn after(p: &PolicyArgs) -> Result<Option<EnvName>> {
 }
 
 fn grants(list: &[String]) -> Result<Vec<Capability>> {
-    list.iter().map(|g| g.parse::<Capability>().map_err(Error::from)).collect()
+    list.iter()
+        .map(|g| g.parse::<Capability>().map_err(Error::from))
+        .collect()
 }
 
 /// Renders an environment for people.
@@ -30,8 +32,14 @@ fn render(v: &EnvView) -> String {
         "environment {}\n  production       {}\n  allowed sources  {}\n  after            {}\n  lock generation  {}\n\n",
         v.name,
         if p.production { "yes" } else { "no" },
-        if sources.is_empty() { "none".to_string() } else { sources.join(", ") },
-        p.after.as_ref().map_or("-".to_string(), ToString::to_string),
+        if sources.is_empty() {
+            "none".to_string()
+        } else {
+            sources.join(", ")
+        },
+        p.after
+            .as_ref()
+            .map_or("-".to_string(), ToString::to_string),
         v.lock.generation
     );
     out.push_str(&table(
@@ -45,7 +53,11 @@ fn render(v: &EnvView) -> String {
                     b.descriptor.to_string(),
                     b.requirement.to_string(),
                     format!("sha256:{}", b.digest.short()),
-                    b.grants.iter().map(ToString::to_string).collect::<Vec<_>>().join(" "),
+                    b.grants
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" "),
                 ]
             })
             .collect(),
@@ -67,7 +79,14 @@ pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<Report> {
         EnvCommand::Init { name: n, policy } => {
             let n = name(&n)?;
             let production = policy.production.then_some(true);
-            let o = env::init(&ctx.home, ctx.runtime()?, &n, production, &policy.allow_source, after(&policy)?)?;
+            let o = env::init(
+                &ctx.home,
+                ctx.runtime()?,
+                &n,
+                production,
+                &policy.allow_source,
+                after(&policy)?,
+            )?;
             let mut human = format!("{} environment {}", o.outcome, n);
             for r in &o.repairs {
                 human.push_str(&format!("\n  repaired: {r}"));
@@ -88,8 +107,17 @@ pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<Report> {
                         .map(|v| {
                             vec![
                                 v.name.to_string(),
-                                if v.meta.policy.production { "yes" } else { "no" }.to_string(),
-                                v.meta.policy.after.as_ref().map_or("-".into(), ToString::to_string),
+                                if v.meta.policy.production {
+                                    "yes"
+                                } else {
+                                    "no"
+                                }
+                                .to_string(),
+                                v.meta
+                                    .policy
+                                    .after
+                                    .as_ref()
+                                    .map_or("-".into(), ToString::to_string),
                                 v.lock.slots.len().to_string(),
                             ]
                         })
@@ -110,7 +138,15 @@ pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<Report> {
             grant_requested,
         } => {
             let n = name(&n)?;
-            let o = env::bind(&ctx.home, ctx.runtime()?, &n, slot, &descriptor, &grants(&g)?, grant_requested)?;
+            let o = env::bind(
+                &ctx.home,
+                ctx.runtime()?,
+                &n,
+                slot,
+                &descriptor,
+                &grants(&g)?,
+                grant_requested,
+            )?;
             let mut human = match &o.previous {
                 Some(p) => format!("bound {slot} of {n}: {p} -> {}", o.binding.descriptor),
                 None => format!("bound {slot} of {n} to {}", o.binding.descriptor),
@@ -121,7 +157,12 @@ pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<Report> {
             }
             human.push_str(&format!(
                 "\ngranted: {}",
-                o.binding.grants.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ")
+                o.binding
+                    .grants
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" ")
             ));
             Ok(Report::new(human, &o))
         }
@@ -136,7 +177,10 @@ pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<Report> {
         EnvCommand::Rm { name: n, force } => {
             let n = name(&n)?;
             env::remove(&ctx.home, &n, force)?;
-            Ok(Report::new(format!("removed environment {n}"), &json!({"removed": n})))
+            Ok(Report::new(
+                format!("removed environment {n}"),
+                &json!({"removed": n}),
+            ))
         }
         EnvCommand::Policy {
             name: n,
@@ -152,7 +196,11 @@ pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<Report> {
             } else {
                 None
             };
-            let after = if no_after { Some(None) } else { after(&policy)?.map(Some) };
+            let after = if no_after {
+                Some(None)
+            } else {
+                after(&policy)?.map(Some)
+            };
             let change = env::policy(&ctx.home, &n, production, &policy.allow_source, after)?;
             let human = if change.before == change.after {
                 format!("policy of {n} unchanged")
@@ -168,7 +216,10 @@ pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<Report> {
             let mut human = String::new();
             for f in &findings {
                 let slot = f.slot.map_or(String::new(), |s| format!("[{s}] "));
-                human.push_str(&format!("{}: {slot}{}\n  fix: {}\n", f.severity, f.message, f.fix));
+                human.push_str(&format!(
+                    "{}: {slot}{}\n  fix: {}\n",
+                    f.severity, f.message, f.fix
+                ));
             }
             if errors > 0 {
                 eprint!("{human}");
@@ -176,13 +227,25 @@ pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<Report> {
                     Kind::ChecksFailed,
                     format!("environment {n} has {errors} problem(s)"),
                 )
-                .hint(findings.iter().find(|f| f.severity == "error").map_or(String::new(), |f| f.fix.clone())));
+                .hint(
+                    findings
+                        .iter()
+                        .find(|f| f.severity == "error")
+                        .map_or(String::new(), |f| f.fix.clone()),
+                ));
             }
             human.push_str(&format!(
                 "environment {n} is healthy{}",
-                if findings.is_empty() { String::new() } else { format!(" ({} warning(s))", findings.len()) }
+                if findings.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({} warning(s))", findings.len())
+                }
             ));
-            Ok(Report::new(human, &json!({"environment": n, "healthy": true, "findings": findings})))
+            Ok(Report::new(
+                human,
+                &json!({"environment": n, "healthy": true, "findings": findings}),
+            ))
         }
         EnvCommand::Config {
             name: n,
@@ -199,7 +262,10 @@ pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<Report> {
                 Some(v) => format!("set {pack} {key} = {v} in {n}"),
                 None => format!("unset {pack} {key} in {n}"),
             };
-            Ok(Report::new(human, &json!({"pack": pack, "key": key, "value": value, "previous": old})))
+            Ok(Report::new(
+                human,
+                &json!({"pack": pack, "key": key, "value": value, "previous": old}),
+            ))
         }
     }
 }

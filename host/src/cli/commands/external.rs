@@ -39,7 +39,10 @@ pub fn commands(ctx: &Ctx, env: &EnvName) -> Vec<PackCommand> {
     let store = Store::open(&ctx.home);
     let mut out = Vec::new();
     for (slot, b) in lock.slots {
-        let Ok(manifest) = store.blob(&b.digest).and_then(|bytes| read_manifest(&bytes).map_err(Error::from)) else {
+        let Ok(manifest) = store
+            .blob(&b.digest)
+            .and_then(|bytes| read_manifest(&bytes).map_err(Error::from))
+        else {
             continue;
         };
         for spec in manifest.commands {
@@ -60,9 +63,14 @@ pub fn help_section(ctx: &Ctx, env: &EnvName) -> Option<String> {
         return None;
     }
     let width = cmds.iter().map(|c| c.spec.name.len()).max().unwrap_or(0);
-    let mut out = format!("Commands from packs in environment {env} (envpack [--env NAME] <COMMAND> --help for details):\n");
+    let mut out = format!(
+        "Commands from packs in environment {env} (envpack [--env NAME] <COMMAND> --help for details):\n"
+    );
     for c in cmds {
-        out.push_str(&format!("  {:<width$}  {} [{}]\n", c.spec.name, c.spec.about, c.pack));
+        out.push_str(&format!(
+            "  {:<width$}  {} [{}]\n",
+            c.spec.name, c.spec.about, c.pack
+        ));
     }
     Some(out)
 }
@@ -87,7 +95,11 @@ fn build_clap(spec: &CommandSpec) -> clap::Command {
                 .long(a.name.clone())
                 .required(a.required)
                 .num_args(1)
-                .action(if a.multiple { clap::ArgAction::Append } else { clap::ArgAction::Set }),
+                .action(if a.multiple {
+                    clap::ArgAction::Append
+                } else {
+                    clap::ArgAction::Set
+                }),
             ArgKind::Flag => arg.long(a.name.clone()).action(clap::ArgAction::SetTrue),
         };
         if let Some(d) = &a.default {
@@ -119,14 +131,29 @@ pub fn run(ctx: &Ctx, env: &EnvName, words: &[String]) -> Result<Report> {
     let n = cmd.spec.words().count();
     let matches = match build_clap(&cmd.spec).try_get_matches_from(&words[n..]) {
         Ok(m) => m,
-        Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) => {
-            return Ok(Report::new(e.render().to_string(), &serde_json::json!({"help": e.render().to_string()})));
+        Err(e)
+            if matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            ) =>
+        {
+            return Ok(Report::new(
+                e.render().to_string(),
+                &serde_json::json!({"help": e.render().to_string()}),
+            ));
         }
         Err(e) => {
             let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("").trim_start_matches("error: ").to_string();
-            return Err(Error::invalid(format!("envpack {}: {first}", cmd.spec.name))
-                .hint(format!("envpack {} --help", cmd.spec.name)));
+            let first = text
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim_start_matches("error: ")
+                .to_string();
+            return Err(
+                Error::invalid(format!("envpack {}: {first}", cmd.spec.name))
+                    .hint(format!("envpack {} --help", cmd.spec.name)),
+            );
         }
     };
     let mut args = Vec::new();
@@ -153,22 +180,39 @@ pub fn run(ctx: &Ctx, env: &EnvName, words: &[String]) -> Result<Report> {
     let out = session.conclude(result)?;
     let json = match &out.json {
         Some(j) => serde_json::from_str::<Value>(j).map_err(|e| {
-            Error::new(Kind::PackFault, format!("{} returned invalid JSON for {}: {e}", cmd.pack, cmd.spec.name))
+            Error::new(
+                Kind::PackFault,
+                format!(
+                    "{} returned invalid JSON for {}: {e}",
+                    cmd.pack, cmd.spec.name
+                ),
+            )
         })?,
         None => Value::String(out.text.clone()),
     };
-    Ok(Report { human: out.text, json })
+    Ok(Report {
+        human: out.text,
+        json,
+    })
 }
 
 fn unknown(ctx: &Ctx, env: &EnvName, words: &[String], cmds: &[PackCommand]) -> Error {
     let typed = words.iter().take(3).cloned().collect::<Vec<_>>().join(" ");
     let builtins = <crate::cli::args::Cli as clap::CommandFactory>::command();
-    let mut candidates: Vec<String> = builtins.get_subcommands().map(|s| s.get_name().to_string()).collect();
+    let mut candidates: Vec<String> = builtins
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
     candidates.extend(cmds.iter().map(|c| c.spec.name.clone()));
     let mut scored: Vec<(f64, String)> = candidates
         .into_iter()
         .map(|c| {
-            let probe: String = words.iter().take(c.split(' ').count()).cloned().collect::<Vec<_>>().join(" ");
+            let probe: String = words
+                .iter()
+                .take(c.split(' ').count())
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" ");
             (strsim::jaro_winkler(&probe, &c), c)
         })
         .filter(|(s, _)| *s > 0.8)
@@ -176,7 +220,9 @@ fn unknown(ctx: &Ctx, env: &EnvName, words: &[String], cmds: &[PackCommand]) -> 
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
     let mut err = Error::invalid(format!("unknown command {typed:?}"));
     if let Some((_, best)) = scored.first() {
-        err = Error::invalid(format!("unknown command {typed:?}; did you mean `envpack {best}`?"));
+        err = Error::invalid(format!(
+            "unknown command {typed:?}; did you mean `envpack {best}`?"
+        ));
     }
     let exists = EnvDir::new(&ctx.home, env).exists();
     err.hint(if exists {

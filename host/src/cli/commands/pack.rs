@@ -5,7 +5,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use envpack_descriptor::{Descriptor, Requirement};
-use envpack_manifest::{Capability, Digest, Grants, PackManifest, exported_interfaces, read_manifest};
+use envpack_manifest::{
+    Capability, Digest, Grants, PackManifest, exported_interfaces, read_manifest,
+};
 use serde_json::json;
 
 use crate::builder::{self, BuildOptions};
@@ -87,9 +89,15 @@ pub fn run(ctx: &Ctx, cmd: PackCommand) -> Result<Report> {
             }
             let mut human = format!("verified {count} pack(s): all match their digests");
             for f in &findings {
-                human.push_str(&format!("\n{}: {}\n  fix: {}", f.severity, f.message, f.fix));
+                human.push_str(&format!(
+                    "\n{}: {}\n  fix: {}",
+                    f.severity, f.message, f.fix
+                ));
             }
-            Ok(Report::new(human, &json!({"verified": count, "findings": findings})))
+            Ok(Report::new(
+                human,
+                &json!({"verified": count, "findings": findings}),
+            ))
         }
         PackCommand::Call(a) => call(ctx, a),
     }
@@ -97,7 +105,8 @@ pub fn run(ctx: &Ctx, cmd: PackCommand) -> Result<Report> {
 
 fn inspect(file: &Path) -> Result<Report> {
     let bytes = std::fs::read(file).map_err(|e| Error::io("read pack file", file, e))?;
-    let manifest = read_manifest(&bytes).map_err(|e| Error::invalid(format!("{}: {e}", file.display())))?;
+    let manifest =
+        read_manifest(&bytes).map_err(|e| Error::invalid(format!("{}: {e}", file.display())))?;
     let exports = exported_interfaces(&bytes).map_err(|e| Error::invalid(e.to_string()))?;
     let digest = Digest::of(&bytes);
     let mut human = format!(
@@ -108,13 +117,24 @@ fn inspect(file: &Path) -> Result<Report> {
         manifest.api_version,
         exports.join(", ")
     );
-    let caps: Vec<String> = manifest.requested().iter().map(ToString::to_string).collect();
+    let caps: Vec<String> = manifest
+        .requested()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     human.push_str(&format!(
         "  capabilities {}\n",
-        if caps.is_empty() { "none".to_string() } else { caps.join(", ") }
+        if caps.is_empty() {
+            "none".to_string()
+        } else {
+            caps.join(", ")
+        }
     ));
     for c in &manifest.commands {
-        human.push_str(&format!("  command      envpack {}  # {}\n", c.name, c.about));
+        human.push_str(&format!(
+            "  command      envpack {}  # {}\n",
+            c.name, c.about
+        ));
     }
     let mut value = serde_json::to_value(&manifest).unwrap_or_default();
     if let Some(obj) = value.as_object_mut() {
@@ -123,10 +143,7 @@ fn inspect(file: &Path) -> Result<Report> {
         obj.insert("exports".into(), json!(exports));
         obj.insert("requested".into(), json!(caps));
     }
-    Ok(Report {
-        human,
-        json: value,
-    })
+    Ok(Report { human, json: value })
 }
 
 fn call(ctx: &Ctx, a: CallArgs) -> Result<Report> {
@@ -141,7 +158,11 @@ fn call(ctx: &Ctx, a: CallArgs) -> Result<Report> {
     };
     let manifest: &Arc<PackManifest> = loaded.manifest();
     let requested = manifest.requested();
-    let mut granted: Grants = if a.grant_requested { requested.clone() } else { Grants::none() };
+    let mut granted: Grants = if a.grant_requested {
+        requested.clone()
+    } else {
+        Grants::none()
+    };
     for g in &a.grants {
         granted.insert(g.parse::<Capability>()?);
     }

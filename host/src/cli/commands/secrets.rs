@@ -14,52 +14,87 @@ use crate::error::{Error, Result};
 pub fn run(ctx: &Ctx, cmd: SecretsCommand) -> Result<Report> {
     let name = ctx.env_name()?;
     let session = Session::open(&ctx.home, ctx.runtime()?, &name)?;
-    let result = (|| -> Result<Report> { Ok(match cmd {
-        SecretsCommand::Put { key, value, from_file } => {
-            let value = match (value, from_file) {
-                (Some(v), _) => v,
-                (None, Some(path)) => std::fs::read_to_string(&path).map_err(|e| Error::io("read secret file", &path, e))?,
-                (None, None) => {
-                    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-                        eprintln!("enter the value of {key}, then press Ctrl-D:");
-                    }
-                    let mut buf = String::new();
-                    std::io::stdin()
-                        .read_to_string(&mut buf)
-                        .map_err(|e| Error::invalid(format!("cannot read the secret from standard input: {e}")))?;
-                    // A value piped with `echo` ends in a newline that is not part of it.
-                    if buf.ends_with('\n') {
-                        buf.pop();
-                        if buf.ends_with('\r') {
-                            buf.pop();
+    let result = (|| -> Result<Report> {
+        Ok(match cmd {
+            SecretsCommand::Put {
+                key,
+                value,
+                from_file,
+            } => {
+                let value = match (value, from_file) {
+                    (Some(v), _) => v,
+                    (None, Some(path)) => std::fs::read_to_string(&path)
+                        .map_err(|e| Error::io("read secret file", &path, e))?,
+                    (None, None) => {
+                        if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                            eprintln!("enter the value of {key}, then press Ctrl-D:");
                         }
+                        let mut buf = String::new();
+                        std::io::stdin().read_to_string(&mut buf).map_err(|e| {
+                            Error::invalid(format!(
+                                "cannot read the secret from standard input: {e}"
+                            ))
+                        })?;
+                        // A value piped with `echo` ends in a newline that is not part of it.
+                        if buf.ends_with('\n') {
+                            buf.pop();
+                            if buf.ends_with('\r') {
+                                buf.pop();
+                            }
+                        }
+                        buf
                     }
-                    buf
-                }
-            };
-            session.with_secrets(|i| i.secrets_put(&key, &value))?;
-            session.event("secrets.put", crate::runtime::Level::Info, vec![("name".into(), key.clone())]);
-            Report::new(format!("stored secret {key} in {name}"), &json!({"environment": name, "name": key}))
-        }
-        SecretsCommand::Get { key } => {
-            let value = session.with_secrets(|i| i.secrets_get(&key))?.ok_or_else(|| {
-                Error::not_found(format!("environment {name} has no secret {key:?}"))
-                    .hint(format!("envpack secrets put --env {name} {key}"))
-            })?;
-            Report::new(value.clone(), &json!({"environment": name, "name": key, "value": value}))
-        }
-        SecretsCommand::List => {
-            let names = session.with_secrets(|i| i.secrets_list())?;
-            let human = if names.is_empty() { format!("no secrets in {name}") } else { names.join("\n") };
-            Report::new(human, &names)
-        }
-        SecretsCommand::Rm { key } => {
-            if !session.with_secrets(|i| i.secrets_delete(&key))? {
-                return Err(Error::not_found(format!("environment {name} has no secret {key:?}")).hint(format!("envpack secrets list --env {name}")));
+                };
+                session.with_secrets(|i| i.secrets_put(&key, &value))?;
+                session.event(
+                    "secrets.put",
+                    crate::runtime::Level::Info,
+                    vec![("name".into(), key.clone())],
+                );
+                Report::new(
+                    format!("stored secret {key} in {name}"),
+                    &json!({"environment": name, "name": key}),
+                )
             }
-            session.event("secrets.rm", crate::runtime::Level::Info, vec![("name".into(), key.clone())]);
-            Report::new(format!("removed secret {key} from {name}"), &json!({"environment": name, "name": key}))
-        }
-    }) })();
+            SecretsCommand::Get { key } => {
+                let value = session
+                    .with_secrets(|i| i.secrets_get(&key))?
+                    .ok_or_else(|| {
+                        Error::not_found(format!("environment {name} has no secret {key:?}"))
+                            .hint(format!("envpack secrets put --env {name} {key}"))
+                    })?;
+                Report::new(
+                    value.clone(),
+                    &json!({"environment": name, "name": key, "value": value}),
+                )
+            }
+            SecretsCommand::List => {
+                let names = session.with_secrets(|i| i.secrets_list())?;
+                let human = if names.is_empty() {
+                    format!("no secrets in {name}")
+                } else {
+                    names.join("\n")
+                };
+                Report::new(human, &names)
+            }
+            SecretsCommand::Rm { key } => {
+                if !session.with_secrets(|i| i.secrets_delete(&key))? {
+                    return Err(Error::not_found(format!(
+                        "environment {name} has no secret {key:?}"
+                    ))
+                    .hint(format!("envpack secrets list --env {name}")));
+                }
+                session.event(
+                    "secrets.rm",
+                    crate::runtime::Level::Info,
+                    vec![("name".into(), key.clone())],
+                );
+                Report::new(
+                    format!("removed secret {key} from {name}"),
+                    &json!({"environment": name, "name": key}),
+                )
+            }
+        })
+    })();
     session.conclude(result)
 }

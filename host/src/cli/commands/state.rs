@@ -13,40 +13,74 @@ use crate::runtime::Expect;
 pub fn run(ctx: &Ctx, cmd: StateCommand) -> Result<Report> {
     let name = ctx.env_name()?;
     let session = Session::open(&ctx.home, ctx.runtime()?, &name)?;
-    let result = (|| -> Result<Report> { Ok(match cmd {
-        StateCommand::Put { key, value, expect_generation, expect_absent } => {
-            let expect = match (expect_generation, expect_absent) {
-                (Some(g), _) => Some(Expect::Generation(g)),
-                (None, true) => Some(Expect::Absent),
-                _ => None,
-            };
-            let generation = session.with_state(true, |i| i.state_put(&key, value.as_bytes(), expect))?;
-            session.event("state.put", crate::runtime::Level::Info, vec![("key".into(), key.clone()), ("generation".into(), generation.to_string())]);
-            Report::new(
-                format!("stored {key} in {name} (generation {generation})"),
-                &json!({"environment": name, "key": key, "generation": generation}),
-            )
-        }
-        StateCommand::Get { key } => {
-            let e = session.with_state(false, |i| i.state_get(&key))?.ok_or_else(|| {
-                Error::not_found(format!("environment {name} has no state key {key:?}"))
-                    .hint(format!("envpack state list --env {name}"))
-            })?;
-            let text = String::from_utf8_lossy(&e.value).into_owned();
-            Report::new(text.clone(), &json!({"environment": name, "key": key, "value": text, "generation": e.generation}))
-        }
-        StateCommand::List { prefix } => {
-            let keys = session.with_state(false, |i| i.state_list(&prefix))?;
-            let human = if keys.is_empty() { format!("no state keys in {name}") } else { keys.join("\n") };
-            Report::new(human, &keys)
-        }
-        StateCommand::Rm { key, expect_generation } => {
-            let existed = session.with_state(true, |i| i.state_delete(&key, expect_generation.map(Expect::Generation)))?;
-            if !existed {
-                return Err(Error::not_found(format!("environment {name} has no state key {key:?}")));
+    let result = (|| -> Result<Report> {
+        Ok(match cmd {
+            StateCommand::Put {
+                key,
+                value,
+                expect_generation,
+                expect_absent,
+            } => {
+                let expect = match (expect_generation, expect_absent) {
+                    (Some(g), _) => Some(Expect::Generation(g)),
+                    (None, true) => Some(Expect::Absent),
+                    _ => None,
+                };
+                let generation =
+                    session.with_state(true, |i| i.state_put(&key, value.as_bytes(), expect))?;
+                session.event(
+                    "state.put",
+                    crate::runtime::Level::Info,
+                    vec![
+                        ("key".into(), key.clone()),
+                        ("generation".into(), generation.to_string()),
+                    ],
+                );
+                Report::new(
+                    format!("stored {key} in {name} (generation {generation})"),
+                    &json!({"environment": name, "key": key, "generation": generation}),
+                )
             }
-            Report::new(format!("removed {key} from {name}"), &json!({"environment": name, "key": key}))
-        }
-    }) })();
+            StateCommand::Get { key } => {
+                let e = session
+                    .with_state(false, |i| i.state_get(&key))?
+                    .ok_or_else(|| {
+                        Error::not_found(format!("environment {name} has no state key {key:?}"))
+                            .hint(format!("envpack state list --env {name}"))
+                    })?;
+                let text = String::from_utf8_lossy(&e.value).into_owned();
+                Report::new(
+                    text.clone(),
+                    &json!({"environment": name, "key": key, "value": text, "generation": e.generation}),
+                )
+            }
+            StateCommand::List { prefix } => {
+                let keys = session.with_state(false, |i| i.state_list(&prefix))?;
+                let human = if keys.is_empty() {
+                    format!("no state keys in {name}")
+                } else {
+                    keys.join("\n")
+                };
+                Report::new(human, &keys)
+            }
+            StateCommand::Rm {
+                key,
+                expect_generation,
+            } => {
+                let existed = session.with_state(true, |i| {
+                    i.state_delete(&key, expect_generation.map(Expect::Generation))
+                })?;
+                if !existed {
+                    return Err(Error::not_found(format!(
+                        "environment {name} has no state key {key:?}"
+                    )));
+                }
+                Report::new(
+                    format!("removed {key} from {name}"),
+                    &json!({"environment": name, "key": key}),
+                )
+            }
+        })
+    })();
     session.conclude(result)
 }

@@ -50,7 +50,10 @@ impl kv::Host for StoreData {
         if value.len() > MAX_VALUE {
             return Err(PackError::new(
                 PackErrorKind::InvalidInput,
-                format!("kv value for {key:?} is {} bytes; the limit is {MAX_VALUE}", value.len()),
+                format!(
+                    "kv value for {key:?} is {} bytes; the limit is {MAX_VALUE}",
+                    value.len()
+                ),
             )
             .into());
         }
