@@ -79,9 +79,9 @@ impl Infra {
         loader: &Loader,
         slot: Slot,
         f: impl FnOnce(&mut PackInstance) -> Result<R>,
-    ) -> std::result::Result<R, PackError> {
+    ) -> Result<R> {
         let mut guard = instance.try_lock().map_err(|_| {
-            unavailable(format!(
+            Error::unavailable(format!(
                 "the {slot} pack is busy (a pack cannot reach itself through its imports)"
             ))
         })?;
@@ -91,25 +91,28 @@ impl Infra {
                 .ok()
                 .and_then(|mut l| l.take())
                 .ok_or_else(|| {
-                    unavailable(format!("the environment's {slot} pack could not be loaded"))
+                    Error::unavailable(format!("the environment's {slot} pack could not be loaded"))
                 })?;
-            *guard = Some(load().map_err(|e| unavailable(e.to_string()))?);
+            *guard = Some(load()?);
         }
-        let inst = guard
-            .as_mut()
-            .ok_or_else(|| unavailable(format!("the environment's {slot} pack is not loaded")))?;
-        f(inst).map_err(|e| {
-            let kind = match e.kind() {
-                Kind::NotFound => PackErrorKind::NotFound,
-                Kind::Conflict => PackErrorKind::Conflict,
-                Kind::InvalidInput => PackErrorKind::InvalidInput,
-                Kind::Denied => PackErrorKind::Denied,
-                Kind::Timeout => PackErrorKind::Timeout,
-                _ => PackErrorKind::Unavailable,
-            };
-            PackError::new(kind, e.message().to_string())
-        })
+        let inst = guard.as_mut().ok_or_else(|| {
+            Error::unavailable(format!("the environment's {slot} pack is not loaded"))
+        })?;
+        f(inst)
     }
+}
+
+/// A host error, as the WIT error a host import returns to a pack.
+fn to_pack_error(e: Error) -> PackError {
+    let kind = match e.kind() {
+        Kind::NotFound => PackErrorKind::NotFound,
+        Kind::Conflict => PackErrorKind::Conflict,
+        Kind::InvalidInput => PackErrorKind::InvalidInput,
+        Kind::Denied => PackErrorKind::Denied,
+        Kind::Timeout => PackErrorKind::Timeout,
+        _ => PackErrorKind::Unavailable,
+    };
+    PackError::new(kind, e.message().to_string())
 }
 
 /// Host services inside an environment, for one pack.
@@ -153,6 +156,7 @@ impl HostServices for EnvServices {
             Slot::Secrets,
             |i| i.secrets_get(name),
         )
+        .map_err(to_pack_error)
     }
 
     fn kv_get(
@@ -169,6 +173,7 @@ impl HostServices for EnvServices {
             Slot::State,
             |i| Ok(i.state_get(&kv_key(pack, key))?.map(|e| e.value)),
         )
+        .map_err(to_pack_error)
     }
 
     fn kv_set(
@@ -180,34 +185,28 @@ impl HostServices for EnvServices {
         if self.slot == Slot::State {
             return self.local.kv_set(pack, key, value);
         }
-        let _lock = self
-            .infra
-            .dir
-            .state_lock()
-            .map_err(|e| unavailable(e.to_string()))?;
+        let _lock = self.infra.dir.state_lock().map_err(to_pack_error)?;
         Infra::with(
             &self.infra.state,
             &self.infra.state_loader,
             Slot::State,
             |i| i.state_put(&kv_key(pack, key), value, None).map(|_| ()),
         )
+        .map_err(to_pack_error)
     }
 
     fn kv_delete(&self, pack: &PackLabel, key: &str) -> std::result::Result<bool, PackError> {
         if self.slot == Slot::State {
             return self.local.kv_delete(pack, key);
         }
-        let _lock = self
-            .infra
-            .dir
-            .state_lock()
-            .map_err(|e| unavailable(e.to_string()))?;
+        let _lock = self.infra.dir.state_lock().map_err(to_pack_error)?;
         Infra::with(
             &self.infra.state,
             &self.infra.state_loader,
             Slot::State,
             |i| i.state_delete(&kv_key(pack, key), None),
         )
+        .map_err(to_pack_error)
     }
 
     fn kv_list(
@@ -230,6 +229,7 @@ impl HostServices for EnvServices {
                     .collect())
             },
         )
+        .map_err(to_pack_error)
     }
 
     fn log(&self, pack: &PackLabel, level: Level, message: &str, fields: &[(String, String)]) {
@@ -398,9 +398,9 @@ impl<'r> Session<'r> {
         loaded.instantiate(ctx)
     }
 
-    /// Runs `f` on the session's shared state-pack instance under the
-    /// environment's state lock (compare-and-swap is atomic across
-    /// processes).
+    /// Runs `f` on the session's shared state-pack instance; writes hold
+    /// the environment's state lock, so compare-and-swap is atomic across
+    /// processes.
     pub fn with_state<R>(
         &self,
         write: bool,
@@ -411,18 +411,7 @@ impl<'r> Session<'r> {
         } else {
             None
         };
-        Infra::with(&self.infra.state, &self.infra.state_loader, Slot::State, f).map_err(|e| {
-            Error::new(
-                match e.kind {
-                    PackErrorKind::NotFound => Kind::NotFound,
-                    PackErrorKind::Conflict => Kind::Conflict,
-                    PackErrorKind::InvalidInput => Kind::InvalidInput,
-                    PackErrorKind::Denied => Kind::Denied,
-                    _ => Kind::Unavailable,
-                },
-                e.message,
-            )
-        })
+        Infra::with(&self.infra.state, &self.infra.state_loader, Slot::State, f)
     }
 
     /// Runs `f` on the session's shared secrets-pack instance.
@@ -433,16 +422,6 @@ impl<'r> Session<'r> {
             Slot::Secrets,
             f,
         )
-        .map_err(|e| {
-            Error::new(
-                match e.kind {
-                    PackErrorKind::NotFound => Kind::NotFound,
-                    PackErrorKind::InvalidInput => Kind::InvalidInput,
-                    _ => Kind::Unavailable,
-                },
-                e.message,
-            )
-        })
     }
 
     /// Runs a pack-contributed command, recording it for telemetry.

@@ -249,10 +249,6 @@ impl PackInstance {
         bytes[taken.min(bytes.len())..].to_vec()
     }
 
-    pub(super) fn limits_max_output(&self) -> usize {
-        self.limits.max_output_bytes
-    }
-
     pub(super) fn store_mut(&mut self) -> &mut Store<StoreData> {
         &mut self.store
     }
