@@ -163,6 +163,7 @@ fn run(cli: Cli) -> Result<Report> {
     match cli.command {
         Command::Pack(cmd) => commands::pack::run(&ctx, cmd),
         Command::Env(cmd) => commands::env::run(&ctx, cmd),
+        Command::Bundle(cmd) => commands::bundle::run(cmd),
         Command::Secrets(cmd) => commands::secrets::run(&ctx, cmd),
         Command::State(cmd) => commands::state::run(&ctx, cmd),
         Command::External(words) => commands::external::run(&ctx, &ctx.env_name()?, &words),

@@ -18,9 +18,7 @@ pub fn create_dir_all(dir: &Path) -> Result<()> {
 
 /// Writes `bytes` to `path` atomically and durably.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| Error::internal(format!("{} has no parent directory", path.display())))?;
+    let dir = parent_dir(path);
     create_dir_all(dir)?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")
@@ -41,10 +39,15 @@ pub fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> Result<()> {
         .map_err(|e| Error::io("sync", tmp.path(), e))?;
     tmp.persist(path)
         .map_err(|e| Error::io("move into place", path, e.error))?;
-    if let Some(dir) = path.parent() {
-        sync_dir(dir)?;
+    sync_dir(parent_dir(path))
+}
+
+/// The directory holding `path` (`.` for a bare file name).
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
     }
-    Ok(())
 }
 
 /// Fsyncs a directory so a rename inside it survives a crash.

@@ -10,6 +10,7 @@
 
 pub mod builder;
 pub mod cli;
+pub mod deploy;
 pub mod env;
 pub mod error;
 pub mod fsutil;

@@ -66,6 +66,9 @@ pub enum Command {
     /// Read and write the environment's state (through its state pack).
     #[command(subcommand)]
     State(StateCommand),
+    /// Build and verify immutable release bundles.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  envpack completions bash > ~/.local/share/bash-completion/completions/envpack\n  envpack completions zsh > ~/.zfunc/_envpack"
@@ -339,4 +342,52 @@ pub struct CallArgs {
     /// Set a config value for the pack (repeatable).
     #[arg(long = "config", value_name = "KEY=VALUE")]
     pub config: Vec<String>,
+}
+
+/// `envpack bundle ...`
+#[derive(Debug, Subcommand)]
+pub enum BundleCommand {
+    /// Pack a payload directory into one immutable bundle file.
+    #[command(
+        after_help = "Examples:\n  envpack bundle build ./dist --name web --version 1.4.0 --source release-tag --ref v1.4.0 --commit 3f2a9c1\n  envpack bundle build ./dist --name web --version 1.4.0-pr.7 --source feature-branch --ref feat/login --evidence test-report.xml\n\nFiles that look like secrets (.env, private keys, tokens) are refused unless --allow-secret names them."
+    )]
+    Build {
+        /// The payload directory.
+        dir: PathBuf,
+        /// Bundle name.
+        #[arg(long)]
+        name: String,
+        /// Version (semver).
+        #[arg(long)]
+        version: String,
+        /// Where the bundle was built from.
+        #[arg(long)]
+        source: crate::env::SourceKind,
+        /// Branch or tag name.
+        #[arg(long = "ref", value_name = "REF")]
+        reference: String,
+        /// Commit SHA.
+        #[arg(long)]
+        commit: Option<String>,
+        /// Evidence file to include and require (repeatable).
+        #[arg(long, value_name = "FILE")]
+        evidence: Vec<PathBuf>,
+        /// Target-specific setting KEY=VALUE (repeatable), e.g. run=./server --port {port}.
+        #[arg(long = "attr", value_name = "KEY=VALUE")]
+        attributes: Vec<String>,
+        /// Ship a payload path that looks like a secret anyway (repeatable).
+        #[arg(long = "allow-secret", value_name = "PATH")]
+        allow_secrets: Vec<String>,
+        /// The bundle file to write (default: <name>-<version>.bundle.tgz).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Check a bundle's manifest, checksums and required evidence.
+    #[command(
+        after_help = "Examples:\n  envpack bundle verify web-1.4.0.bundle.tgz\n\nExits 6 when the bundle was tampered with or is malformed."
+    )]
+    Verify {
+        /// The bundle file.
+        file: PathBuf,
+    },
 }

@@ -1,5 +1,6 @@
 //! One module per command group, each calling library operations.
 
+pub mod bundle;
 pub mod env;
 pub mod external;
 pub mod pack;
