@@ -30,8 +30,33 @@ macro_rules! slot_world {
     };
 }
 
-slot_world!(command, "command-slot", "__export_command_world", "envpack_sdk::__wit::command");
-slot_world!(state, "state-slot", "__export_state_world", "envpack_sdk::__wit::state");
-slot_world!(secrets, "secrets-slot", "__export_secrets_world", "envpack_sdk::__wit::secrets");
-slot_world!(telemetry, "telemetry-slot", "__export_telemetry_world", "envpack_sdk::__wit::telemetry");
-slot_world!(deployer, "deployer-slot", "__export_deployer_world", "envpack_sdk::__wit::deployer");
+slot_world!(
+    command,
+    "command-slot",
+    "__export_command_world",
+    "envpack_sdk::__wit::command"
+);
+slot_world!(
+    state,
+    "state-slot",
+    "__export_state_world",
+    "envpack_sdk::__wit::state"
+);
+slot_world!(
+    secrets,
+    "secrets-slot",
+    "__export_secrets_world",
+    "envpack_sdk::__wit::secrets"
+);
+slot_world!(
+    telemetry,
+    "telemetry-slot",
+    "__export_telemetry_world",
+    "envpack_sdk::__wit::telemetry"
+);
+slot_world!(
+    deployer,
+    "deployer-slot",
+    "__export_deployer_world",
+    "envpack_sdk::__wit::deployer"
+);

@@ -249,7 +249,9 @@ impl Target {
 
 fn stream_error(e: StreamError, target: &Target) -> Error {
     match e {
-        StreamError::Closed => Error::unavailable(format!("{} closed the connection", target.authority)),
+        StreamError::Closed => {
+            Error::unavailable(format!("{} closed the connection", target.authority))
+        }
         StreamError::LastOperationFailed(err) => Error::unavailable(format!(
             "I/O with {} failed: {}",
             target.authority,
@@ -268,7 +270,9 @@ fn error_from_code(code: ErrorCode, target: &Target) -> Error {
         | ErrorCode::ConnectionTimeout
         | ErrorCode::ConnectionReadTimeout
         | ErrorCode::ConnectionWriteTimeout
-        | ErrorCode::HttpResponseTimeout => Error::timeout(format!("request to {host} timed out ({code:?})")),
+        | ErrorCode::HttpResponseTimeout => {
+            Error::timeout(format!("request to {host} timed out ({code:?})"))
+        }
         ErrorCode::DnsError(_)
         | ErrorCode::DestinationNotFound
         | ErrorCode::DestinationUnavailable
@@ -276,13 +280,14 @@ fn error_from_code(code: ErrorCode, target: &Target) -> Error {
         | ErrorCode::DestinationIpUnroutable
         | ErrorCode::ConnectionRefused
         | ErrorCode::ConnectionTerminated
-        
         | ErrorCode::TlsProtocolError
         | ErrorCode::TlsCertificateError
         | ErrorCode::TlsAlertReceived(_) => {
             Error::unavailable(format!("cannot reach {host}: {code:?}"))
         }
-        ErrorCode::InternalError(Some(m)) => Error::unavailable(format!("request to {host} failed: {m}")),
+        ErrorCode::InternalError(Some(m)) => {
+            Error::unavailable(format!("request to {host} failed: {m}"))
+        }
         other => Error::unavailable(format!("request to {host} failed: {other:?}")),
     }
 }

@@ -8,8 +8,8 @@
 /// envpack_sdk::log::info("deployed revision", &[("revision", "r3")]);
 /// ```
 pub mod log {
-    use crate::Level;
     use crate::__wit::greentic::envpack::log as wit;
+    use crate::Level;
 
     /// Writes a log line with fields. Errors (a missing `log` grant) are
     /// ignored: logging never fails a pack.
@@ -49,8 +49,8 @@ pub mod log {
 /// # Ok::<(), envpack_sdk::Error>(())
 /// ```
 pub mod config {
-    use crate::Error;
     use crate::__wit::greentic::envpack::config as wit;
+    use crate::Error;
 
     /// The value of `key`, or `None` when the operator has not set it.
     pub fn get(key: &str) -> Result<Option<String>, Error> {
@@ -75,8 +75,8 @@ pub mod config {
 /// # Ok::<(), envpack_sdk::Error>(())
 /// ```
 pub mod kv {
-    use crate::Error;
     use crate::__wit::greentic::envpack::kv as wit;
+    use crate::Error;
 
     /// The value under `key`.
     pub fn get(key: &str) -> Result<Option<Vec<u8>>, Error> {
@@ -106,8 +106,8 @@ pub mod kv {
 /// # Ok::<(), envpack_sdk::Error>(())
 /// ```
 pub mod secret {
-    use crate::Error;
     use crate::__wit::greentic::envpack::secrets_access as wit;
+    use crate::Error;
 
     /// The secret's value, or `None` when the environment has none.
     pub fn get(name: &str) -> Result<Option<String>, Error> {

@@ -31,7 +31,11 @@ pub mod state {
     /// assert!(check_expect("k", Some(2), Some(&Expect::Generation(1))).is_err());
     /// assert!(check_expect("k", Some(2), None).is_ok());
     /// ```
-    pub fn check_expect(key: &str, current: Option<u64>, expect: Option<&Expect>) -> Result<(), Error> {
+    pub fn check_expect(
+        key: &str,
+        current: Option<u64>,
+        expect: Option<&Expect>,
+    ) -> Result<(), Error> {
         match (expect, current) {
             (None, _) | (Some(Expect::Absent), None) => Ok(()),
             (Some(Expect::Generation(want)), Some(found)) if *want == found => Ok(()),
@@ -54,8 +58,8 @@ pub mod telemetry {
 /// Types of the `deployer` slot.
 pub mod deployer {
     pub use crate::__wit::deployer::exports::greentic::envpack::deployer::{
-        ApplyReport, Bundle, BundleFile, Change, HealthReport, HealthStatus, ObservedRevision,
-        DeployPlan as Plan, PlanStep, Revision, SourceKind, StepResult, TargetInfo, TrafficReport,
+        ApplyReport, Bundle, BundleFile, Change, DeployPlan as Plan, HealthReport, HealthStatus,
+        ObservedRevision, PlanStep, Revision, SourceKind, StepResult, TargetInfo, TrafficReport,
         TrafficWeight,
     };
 }
@@ -67,7 +71,8 @@ pub trait StatePack: Default + 'static {
     fn get(&self, key: String) -> Result<Option<state::Entry>, Error>;
     /// Writes when `expect` holds and returns the new generation (see
     /// [`state::check_expect`]).
-    fn put(&self, key: String, value: Vec<u8>, expect: Option<state::Expect>) -> Result<u64, Error>;
+    fn put(&self, key: String, value: Vec<u8>, expect: Option<state::Expect>)
+    -> Result<u64, Error>;
     /// Removes `key` when `expect` holds; `true` when it existed.
     fn delete(&self, key: String, expect: Option<state::Expect>) -> Result<bool, Error>;
     /// Keys starting with `prefix`, sorted.
@@ -120,7 +125,11 @@ pub trait DeployerPack: Default + 'static {
     /// What the target supports.
     fn describe(&self) -> deployer::TargetInfo;
     /// Plans a revision; must have no side effects.
-    fn plan(&self, revision: deployer::Revision, bundle: deployer::Bundle) -> Result<deployer::Plan, Error>;
+    fn plan(
+        &self,
+        revision: deployer::Revision,
+        bundle: deployer::Bundle,
+    ) -> Result<deployer::Plan, Error>;
     /// Applies exactly the plan returned by [`plan`](Self::plan).
     fn apply(
         &self,

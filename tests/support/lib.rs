@@ -57,8 +57,12 @@ pub fn build_pack(bin: &str, name: &str) -> PathBuf {
         .output()
         .unwrap();
     lock.unlock().unwrap();
-    let v: Value = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("pack build {name}: bad JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)));
+    let v: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "pack build {name}: bad JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    });
     assert!(output.status.success(), "pack build {name} failed: {v}");
     let path = PathBuf::from(v["result"]["path"].as_str().unwrap());
     built.insert(name.to_string(), path.clone());
@@ -139,7 +143,11 @@ impl Env {
     /// Runs with `args` and asserts success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let r = self.run(args);
-        assert_eq!(r.code, 0, "envpack {args:?} failed:\nstdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+        assert_eq!(
+            r.code, 0,
+            "envpack {args:?} failed:\nstdout:\n{}\nstderr:\n{}",
+            r.stdout, r.stderr
+        );
         r.stdout
     }
 
@@ -149,7 +157,11 @@ impl Env {
         all.extend_from_slice(args);
         let r = self.run(&all);
         let v = r.envelope();
-        assert_eq!(r.code, 0, "envpack {args:?} failed: {v}\nstderr:\n{}", r.stderr);
+        assert_eq!(
+            r.code, 0,
+            "envpack {args:?} failed: {v}\nstderr:\n{}",
+            r.stderr
+        );
         assert_eq!(v["ok"], true);
         assert_eq!(v["api"], "envpack/v1");
         v["result"].clone()
@@ -162,7 +174,11 @@ impl Env {
         all.extend_from_slice(args);
         let r = self.run(&all);
         let v = r.envelope();
-        assert_eq!(r.code, code, "envpack {args:?}: expected exit {code}, got {}: {v}\nstderr:\n{}", r.code, r.stderr);
+        assert_eq!(
+            r.code, code,
+            "envpack {args:?}: expected exit {code}, got {}: {v}\nstderr:\n{}",
+            r.code, r.stderr
+        );
         assert_eq!(v["ok"], false);
         v["error"].clone()
     }
