@@ -3,3 +3,4 @@
 //! the audit log build on them.
 
 pub mod bundle;
+pub mod target;

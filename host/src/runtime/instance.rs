@@ -472,6 +472,107 @@ impl PackInstance {
         })
     }
 
+    fn deployer_ix(&self) -> Result<()> {
+        self.exports
+            .deployer
+            .as_ref()
+            .map(|_| ())
+            .ok_or_else(|| not_slot(&self.pack, Slot::Deployer))
+    }
+
+    /// `deployer.describe`.
+    pub fn deployer_describe(&mut self) -> Result<crate::deploy::target::TargetInfo> {
+        self.deployer_ix()?;
+        self.call("deployer.describe", |store, inst, ex| {
+            let ix = ex.deployer.as_ref().ok_or_else(|| wasmtime::format_err!("not a deployer pack"))?;
+            Ok(Ok(ix.load(&mut *store, inst)?.call_describe(&mut *store)?))
+        })
+        .map(Into::into)
+    }
+
+    /// `deployer.plan`.
+    pub fn deployer_plan(
+        &mut self,
+        revision: &crate::deploy::target::RevisionRef,
+        bundle: &crate::deploy::target::BundleRef,
+    ) -> Result<crate::deploy::target::Plan> {
+        self.deployer_ix()?;
+        let (r, b) = (revision.into(), bundle.into());
+        self.call("deployer.plan", |store, inst, ex| {
+            let ix = ex.deployer.as_ref().ok_or_else(|| wasmtime::format_err!("not a deployer pack"))?;
+            ix.load(&mut *store, inst)?.call_plan(&mut *store, &r, &b)
+        })
+        .map(Into::into)
+    }
+
+    /// `deployer.apply` with exactly the recorded plan.
+    pub fn deployer_apply(
+        &mut self,
+        revision: &crate::deploy::target::RevisionRef,
+        bundle: &crate::deploy::target::BundleRef,
+        plan: &crate::deploy::target::Plan,
+    ) -> Result<crate::deploy::target::ApplyReport> {
+        self.deployer_ix()?;
+        let (r, b, p) = (revision.into(), bundle.into(), plan.into());
+        self.call("deployer.apply", |store, inst, ex| {
+            let ix = ex.deployer.as_ref().ok_or_else(|| wasmtime::format_err!("not a deployer pack"))?;
+            ix.load(&mut *store, inst)?.call_apply(&mut *store, &r, &b, &p)
+        })
+        .map(Into::into)
+    }
+
+    /// `deployer.health`.
+    pub fn deployer_health(
+        &mut self,
+        revision: &crate::deploy::target::RevisionRef,
+    ) -> Result<crate::deploy::target::Health> {
+        self.deployer_ix()?;
+        let r = revision.into();
+        self.call("deployer.health", |store, inst, ex| {
+            let ix = ex.deployer.as_ref().ok_or_else(|| wasmtime::format_err!("not a deployer pack"))?;
+            ix.load(&mut *store, inst)?.call_health(&mut *store, &r)
+        })
+        .map(Into::into)
+    }
+
+    /// `deployer.set-traffic`.
+    pub fn deployer_set_traffic(
+        &mut self,
+        environment: &str,
+        deployment: &str,
+        generation: u64,
+        weights: &[crate::deploy::target::Weight],
+    ) -> Result<crate::deploy::target::TrafficReport> {
+        self.deployer_ix()?;
+        let w: Vec<_> = weights.iter().map(Into::into).collect();
+        self.call("deployer.set-traffic", |store, inst, ex| {
+            let ix = ex.deployer.as_ref().ok_or_else(|| wasmtime::format_err!("not a deployer pack"))?;
+            ix.load(&mut *store, inst)?
+                .call_set_traffic(&mut *store, environment, deployment, generation, &w)
+        })
+        .map(Into::into)
+    }
+
+    /// `deployer.teardown`.
+    pub fn deployer_teardown(&mut self, revision: &crate::deploy::target::RevisionRef) -> Result<()> {
+        self.deployer_ix()?;
+        let r = revision.into();
+        self.call("deployer.teardown", |store, inst, ex| {
+            let ix = ex.deployer.as_ref().ok_or_else(|| wasmtime::format_err!("not a deployer pack"))?;
+            ix.load(&mut *store, inst)?.call_teardown(&mut *store, &r)
+        })
+    }
+
+    /// `deployer.observe`.
+    pub fn deployer_observe(&mut self, environment: &str) -> Result<Vec<crate::deploy::target::Observed>> {
+        self.deployer_ix()?;
+        self.call("deployer.observe", |store, inst, ex| {
+            let ix = ex.deployer.as_ref().ok_or_else(|| wasmtime::format_err!("not a deployer pack"))?;
+            ix.load(&mut *store, inst)?.call_observe(&mut *store, environment)
+        })
+        .map(|v| v.into_iter().map(Into::into).collect())
+    }
+
     /// `telemetry.emit` then `telemetry.flush`.
     pub fn telemetry_emit(&mut self, events: &[TelemetryEvent]) -> Result<()> {
         self.exports

@@ -1,0 +1,192 @@
+//! What the host exchanges with a deployer pack, as domain types. The
+//! runtime's version module converts these to and from the WIT records.
+
+use serde::{Deserialize, Serialize};
+
+use crate::env::SourceKind;
+
+/// What a deployer's target supports.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetInfo {
+    /// Target kind, e.g. `local-process`.
+    pub target: String,
+    /// One line.
+    pub description: String,
+    /// Whether traffic can be split between revisions.
+    pub supports_traffic_split: bool,
+    /// Whether `observe` reports reality.
+    pub supports_observe: bool,
+    /// Most revisions running at once.
+    pub max_live_revisions: Option<u32>,
+    /// Extra facts.
+    pub attributes: Vec<(String, String)>,
+}
+
+/// One file of a bundle, as the deployer sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleFileRef {
+    /// Relative path.
+    pub path: String,
+    /// Hex sha256.
+    pub sha256: String,
+    /// Size.
+    pub size: u64,
+}
+
+/// A verified bundle, as the deployer sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleRef {
+    /// `sha256:` id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// Source kind.
+    pub source: SourceKind,
+    /// Branch or tag.
+    pub source_ref: String,
+    /// Commit.
+    pub commit: Option<String>,
+    /// Payload files.
+    pub files: Vec<BundleFileRef>,
+    /// Guest path of the mounted payload, if mounted.
+    pub payload_dir: Option<String>,
+    /// Target settings.
+    pub attributes: Vec<(String, String)>,
+}
+
+/// Identifies a revision to the deployer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevisionRef {
+    /// Environment.
+    pub environment: String,
+    /// Deployment.
+    pub deployment: String,
+    /// Revision id.
+    pub id: String,
+    /// Sequence number within the deployment.
+    pub sequence: u64,
+}
+
+/// What a plan step does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Change {
+    /// Creates a resource.
+    Create,
+    /// Updates one.
+    Update,
+    /// Deletes one.
+    Delete,
+    /// Leaves one alone.
+    NoOp,
+}
+
+/// One planned step.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanStep {
+    /// Unique within the plan.
+    pub id: String,
+    /// What it does.
+    pub change: Change,
+    /// The target resource.
+    pub resource: String,
+    /// One line.
+    pub summary: String,
+    /// Extra facts.
+    pub attributes: Vec<(String, String)>,
+}
+
+/// A deployer's plan, recorded by the host and applied as recorded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// One line.
+    pub summary: String,
+    /// Steps.
+    pub steps: Vec<PlanStep>,
+}
+
+/// Outcome of one applied step.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepResult {
+    /// The step.
+    pub id: String,
+    /// Whether it succeeded.
+    pub ok: bool,
+    /// Details.
+    pub message: String,
+}
+
+/// What `apply` did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplyReport {
+    /// Per step.
+    pub steps: Vec<StepResult>,
+    /// Where the revision answers.
+    pub endpoint: Option<String>,
+    /// Extra facts.
+    pub attributes: Vec<(String, String)>,
+}
+
+/// Health verdicts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HealthStatus {
+    /// Serving.
+    Healthy,
+    /// Serving with problems.
+    Degraded,
+    /// Not serving.
+    Unhealthy,
+    /// Cannot tell.
+    Unknown,
+}
+
+/// A health report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// Verdict.
+    pub status: HealthStatus,
+    /// Details.
+    pub message: String,
+    /// Extra facts.
+    pub attributes: Vec<(String, String)>,
+}
+
+/// A share of traffic in basis points.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Weight {
+    /// Revision id.
+    pub revision: String,
+    /// Basis points (10,000 = 100%).
+    pub basis_points: u32,
+}
+
+/// What the deployer applied for a traffic change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrafficReport {
+    /// Generation applied.
+    pub generation: u64,
+    /// Weights applied.
+    pub applied: Vec<Weight>,
+    /// Details.
+    pub message: String,
+}
+
+/// What the target says really runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Observed {
+    /// Deployment.
+    pub deployment: String,
+    /// Revision.
+    pub revision: String,
+    /// Target-specific state.
+    pub state: String,
+    /// Payload digest, when known.
+    pub digest: Option<String>,
+    /// Endpoint.
+    pub endpoint: Option<String>,
+    /// Extra facts.
+    pub attributes: Vec<(String, String)>,
+}
