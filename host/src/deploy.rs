@@ -1,6 +1,11 @@
-//! The deployment model the packs serve. So far: immutable release bundles
-//! ([`bundle`]); revisions, traffic, policy-gated promotion, rollback and
-//! the audit log build on them.
+//! The deployment model the packs serve: immutable release bundles,
+//! deployments and revisions with a strict lifecycle, traffic splits,
+//! policy-gated promotion, rollback through history, and an audit log.
+//! The core drives the environment's deployer pack and never knows the
+//! target.
 
 pub mod bundle;
+pub mod journal;
+pub mod model;
+pub mod ops;
 pub mod target;

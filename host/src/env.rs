@@ -20,6 +20,7 @@ mod session;
 pub use defaults::{DEFAULT_PACKS, default_requirement, install_defaults};
 pub use doctor::{DoctorFinding, doctor};
 pub use model::{Binding, EnvMeta, EnvName, Lock, Policy, SourceKind};
+pub(crate) use ops::load as ops_load;
 pub use ops::{
     BindOutcome, EnvView, InitOutcome, PolicyChange, bind, config_set, format_diff, init, list,
     policy, remove, show, unbind,
@@ -113,7 +114,10 @@ impl EnvDir {
 
     /// Whether the environment holds deployed revisions.
     pub fn has_deployments(&self) -> bool {
-        std::fs::read_dir(self.dir.join("deployments")).is_ok_and(|mut d| d.next().is_some())
+        std::fs::read_dir(self.dir.join("deployments")).is_ok_and(|d| {
+            d.filter_map(|e| e.ok())
+                .any(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        })
     }
 }
 

@@ -464,7 +464,8 @@ fn policy_ladder_and_removal() {
     assert_eq!(list.as_array().unwrap().len(), 3);
 
     // Removal refuses while deployments exist, unless forced.
-    fs::create_dir_all(env.home().join("envs/dev/deployments/web")).unwrap();
+    fs::create_dir_all(env.home().join("envs/dev/deployments")).unwrap();
+    fs::write(env.home().join("envs/dev/deployments/web.json"), "{}").unwrap();
     env.fails(5, &["env", "rm", "dev"]);
     env.json(&["env", "rm", "dev", "--force"]);
     env.fails(3, &["env", "show", "dev"]);

@@ -69,6 +69,31 @@ pub enum Command {
     /// Build and verify immutable release bundles.
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// Deploy a release bundle to an environment as a new revision.
+    #[command(
+        after_help = "Examples:\n  envpack deploy web-1.4.0.bundle.tgz --env dev\n  envpack deploy web-1.4.0.bundle.tgz --env dev --dry-run\n\nThe environment's policy is checked first; the deployer pack plans, the plan is\nshown and recorded, then applied and health-checked. The first revision of a\ndeployment gets 100% of traffic, later ones 0% until `envpack traffic set`."
+    )]
+    Deploy(DeployArgs),
+    /// List, show, drain and archive revisions.
+    #[command(subcommand)]
+    Revisions(RevisionsCommand),
+    /// Route a deployment's traffic between ready revisions.
+    #[command(subcommand)]
+    Traffic(TrafficCommand),
+    /// Deploy the exact bundle running in the previous rung to the next.
+    #[command(
+        after_help = "Examples:\n  envpack promote sha256:4be1... --to staging\n  envpack promote 4be1c0 --to prod\n\nRefused unless the bundle is deployed and ready in the environment before --to\nin the ladder. Writes a promotion report under envs/<to>/promotions/."
+    )]
+    Promote(PromoteArgs),
+    /// Move a deployment's traffic back through its history.
+    #[command(
+        after_help = "Examples:\n  envpack rollback --env prod              one step back\n  envpack rollback --env prod --steps 2\n  envpack rollback --env prod --to r0193...  100% to that revision"
+    )]
+    Rollback(RollbackArgs),
+    /// Show an environment's audit log: who changed what, when.
+    Audit(JournalArgs),
+    /// Show an environment's history: deployments, traffic changes, rollbacks.
+    History(JournalArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  envpack completions bash > ~/.local/share/bash-completion/completions/envpack\n  envpack completions zsh > ~/.zfunc/_envpack"
@@ -390,4 +415,130 @@ pub enum BundleCommand {
         /// The bundle file.
         file: PathBuf,
     },
+}
+
+/// `envpack deploy`
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The bundle file.
+    #[arg(required_unless_present_any = ["answers", "schema"])]
+    pub bundle: Option<PathBuf>,
+    /// Plan and show, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub answers: AnswersArgs,
+}
+
+/// `--answers` / `--schema`, on every verb.
+#[derive(Debug, Args)]
+pub struct AnswersArgs {
+    /// Take the verb's input from a JSON answers file (see --schema).
+    #[arg(long, value_name = "FILE")]
+    pub answers: Option<PathBuf>,
+    /// Print the JSON schema of the answers file and exit.
+    #[arg(long)]
+    pub schema: bool,
+}
+
+/// `envpack revisions ...`
+#[derive(Debug, Subcommand)]
+pub enum RevisionsCommand {
+    /// List revisions with their state and traffic.
+    List {
+        /// The deployment (default: the only one).
+        #[arg(long)]
+        deployment: Option<String>,
+    },
+    /// Show one revision, its plan and why it failed.
+    Show {
+        /// Revision id (or unique prefix).
+        revision: String,
+        /// The deployment (default: the only one).
+        #[arg(long)]
+        deployment: Option<String>,
+    },
+    /// Stop a revision that no longer receives traffic (ready -> draining -> inactive).
+    Drain {
+        /// Revision id (or unique prefix).
+        revision: String,
+        /// The deployment (default: the only one).
+        #[arg(long)]
+        deployment: Option<String>,
+    },
+    /// Retire a revision for good (refused while traffic routes to it).
+    Archive {
+        /// Revision id (or unique prefix).
+        revision: String,
+        /// The deployment (default: the only one).
+        #[arg(long)]
+        deployment: Option<String>,
+    },
+}
+
+/// `envpack traffic ...`
+#[derive(Debug, Subcommand)]
+pub enum TrafficCommand {
+    /// Set the split: weights in percent (99%, 0.5%) or basis points (9900bps), summing to 100%.
+    #[command(
+        after_help = "Examples:\n  envpack traffic set --env dev web r0193a=99% r0193b=1%\n  envpack traffic set --env dev web r0193a=9900bps r0193b=100bps --idempotency-key deploy-42\n  envpack traffic set --env dev web r0193b=100%\n\nRetrying with the same idempotency key and split replays; the same key with\nanother split is refused."
+    )]
+    Set(TrafficSetArgs),
+    /// Show the current split and generation.
+    Show {
+        /// The deployment (default: the only one).
+        deployment: Option<String>,
+    },
+}
+
+/// `envpack traffic set`
+#[derive(Debug, Args)]
+pub struct TrafficSetArgs {
+    /// The deployment.
+    #[arg(required_unless_present_any = ["answers", "schema"])]
+    pub deployment: Option<String>,
+    /// REVISION=WEIGHT entries.
+    pub weights: Vec<String>,
+    /// Makes retries safe.
+    #[arg(long)]
+    pub idempotency_key: Option<String>,
+    #[command(flatten)]
+    pub answers: AnswersArgs,
+}
+
+/// `envpack promote`
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The bundle id (sha256:... or a unique hex prefix).
+    #[arg(required_unless_present_any = ["answers", "schema"])]
+    pub bundle_id: Option<String>,
+    /// The environment to promote into.
+    #[arg(long, required_unless_present_any = ["answers", "schema"])]
+    pub to: Option<String>,
+    #[command(flatten)]
+    pub answers: AnswersArgs,
+}
+
+/// `envpack rollback`
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The deployment (default: the only one).
+    #[arg(long)]
+    pub deployment: Option<String>,
+    /// Route 100% to this revision.
+    #[arg(long, conflicts_with = "steps")]
+    pub to: Option<String>,
+    /// How many traffic changes to go back (default 1).
+    #[arg(long)]
+    pub steps: Option<usize>,
+    #[command(flatten)]
+    pub answers: AnswersArgs,
+}
+
+/// `envpack audit` / `envpack history`
+#[derive(Debug, Args)]
+pub struct JournalArgs {
+    /// Only the last N entries.
+    #[arg(long, value_name = "N")]
+    pub last: Option<usize>,
 }

@@ -1,6 +1,7 @@
 //! One module per command group, each calling library operations.
 
 pub mod bundle;
+pub mod deploy;
 pub mod env;
 pub mod external;
 pub mod pack;

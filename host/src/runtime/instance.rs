@@ -484,8 +484,13 @@ impl PackInstance {
     pub fn deployer_describe(&mut self) -> Result<crate::deploy::target::TargetInfo> {
         self.deployer_ix()?;
         self.call("deployer.describe", |store, inst, ex| {
-            let ix = ex.deployer.as_ref().ok_or_else(|| wasmtime::format_err!("not a deployer pack"))?;
-            Ok(Ok(ix.load(&mut *store, inst)?.call_describe(&mut *store)?))
+            let ix = ex
+                .deployer
+                .as_ref()
+                .ok_or_else(|| wasmtime::format_err!("not a deployer pack"))?;
+            Ok(Ok(ix
+                .load(&mut *store, inst)?
+                .call_describe(&mut *store)?))
         })
         .map(Into::into)
     }
@@ -499,7 +504,10 @@ impl PackInstance {
         self.deployer_ix()?;
         let (r, b) = (revision.into(), bundle.into());
         self.call("deployer.plan", |store, inst, ex| {
-            let ix = ex.deployer.as_ref().ok_or_else(|| wasmtime::format_err!("not a deployer pack"))?;
+            let ix = ex
+                .deployer
+                .as_ref()
+                .ok_or_else(|| wasmtime::format_err!("not a deployer pack"))?;
             ix.load(&mut *store, inst)?.call_plan(&mut *store, &r, &b)
         })
         .map(Into::into)
@@ -515,8 +523,12 @@ impl PackInstance {
         self.deployer_ix()?;
         let (r, b, p) = (revision.into(), bundle.into(), plan.into());
         self.call("deployer.apply", |store, inst, ex| {
-            let ix = ex.deployer.as_ref().ok_or_else(|| wasmtime::format_err!("not a deployer pack"))?;
-            ix.load(&mut *store, inst)?.call_apply(&mut *store, &r, &b, &p)
+            let ix = ex
+                .deployer
+                .as_ref()
+                .ok_or_else(|| wasmtime::format_err!("not a deployer pack"))?;
+            ix.load(&mut *store, inst)?
+                .call_apply(&mut *store, &r, &b, &p)
         })
         .map(Into::into)
     }
@@ -529,7 +541,10 @@ impl PackInstance {
         self.deployer_ix()?;
         let r = revision.into();
         self.call("deployer.health", |store, inst, ex| {
-            let ix = ex.deployer.as_ref().ok_or_else(|| wasmtime::format_err!("not a deployer pack"))?;
+            let ix = ex
+                .deployer
+                .as_ref()
+                .ok_or_else(|| wasmtime::format_err!("not a deployer pack"))?;
             ix.load(&mut *store, inst)?.call_health(&mut *store, &r)
         })
         .map(Into::into)
@@ -546,29 +561,50 @@ impl PackInstance {
         self.deployer_ix()?;
         let w: Vec<_> = weights.iter().map(Into::into).collect();
         self.call("deployer.set-traffic", |store, inst, ex| {
-            let ix = ex.deployer.as_ref().ok_or_else(|| wasmtime::format_err!("not a deployer pack"))?;
-            ix.load(&mut *store, inst)?
-                .call_set_traffic(&mut *store, environment, deployment, generation, &w)
+            let ix = ex
+                .deployer
+                .as_ref()
+                .ok_or_else(|| wasmtime::format_err!("not a deployer pack"))?;
+            ix.load(&mut *store, inst)?.call_set_traffic(
+                &mut *store,
+                environment,
+                deployment,
+                generation,
+                &w,
+            )
         })
         .map(Into::into)
     }
 
     /// `deployer.teardown`.
-    pub fn deployer_teardown(&mut self, revision: &crate::deploy::target::RevisionRef) -> Result<()> {
+    pub fn deployer_teardown(
+        &mut self,
+        revision: &crate::deploy::target::RevisionRef,
+    ) -> Result<()> {
         self.deployer_ix()?;
         let r = revision.into();
         self.call("deployer.teardown", |store, inst, ex| {
-            let ix = ex.deployer.as_ref().ok_or_else(|| wasmtime::format_err!("not a deployer pack"))?;
+            let ix = ex
+                .deployer
+                .as_ref()
+                .ok_or_else(|| wasmtime::format_err!("not a deployer pack"))?;
             ix.load(&mut *store, inst)?.call_teardown(&mut *store, &r)
         })
     }
 
     /// `deployer.observe`.
-    pub fn deployer_observe(&mut self, environment: &str) -> Result<Vec<crate::deploy::target::Observed>> {
+    pub fn deployer_observe(
+        &mut self,
+        environment: &str,
+    ) -> Result<Vec<crate::deploy::target::Observed>> {
         self.deployer_ix()?;
         self.call("deployer.observe", |store, inst, ex| {
-            let ix = ex.deployer.as_ref().ok_or_else(|| wasmtime::format_err!("not a deployer pack"))?;
-            ix.load(&mut *store, inst)?.call_observe(&mut *store, environment)
+            let ix = ex
+                .deployer
+                .as_ref()
+                .ok_or_else(|| wasmtime::format_err!("not a deployer pack"))?;
+            ix.load(&mut *store, inst)?
+                .call_observe(&mut *store, environment)
         })
         .map(|v| v.into_iter().map(Into::into).collect())
     }

@@ -1,0 +1,146 @@
+//! The audit log and the history: append-only JSON lines per environment.
+//!
+//! Every mutating verb appends an audit event (who, when, what, before and
+//! after generation, idempotency key, policy decision, result) before it
+//! commits; when the audit cannot be written, the verb fails and changes
+//! nothing. The history records what the environment ran: deployments,
+//! traffic changes and rollbacks.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::env::EnvDir;
+use crate::error::{Error, Result};
+use crate::store::now_rfc3339;
+
+/// A policy decision, kept with the event it allowed or refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyDecision {
+    /// Whether the verb was allowed.
+    pub allowed: bool,
+    /// Why.
+    pub reason: String,
+}
+
+/// One audit event.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// When.
+    pub at: String,
+    /// Who (the OS user running envpack).
+    pub actor: String,
+    /// The verb: `deploy`, `traffic.set`, `promote`, `rollback`,
+    /// `revision.drain`, `revision.archive`.
+    pub verb: String,
+    /// What it acted on: deployment, revision, bundle.
+    pub target: String,
+    /// Traffic generation before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_generation: Option<u64>,
+    /// Traffic generation after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_generation: Option<u64>,
+    /// Idempotency key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+    /// Policy decision, for verbs that check policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicyDecision>,
+    /// `started`, `ok`, `replayed`, `denied`, `failed: <why>`.
+    pub result: String,
+}
+
+impl AuditEvent {
+    /// An event for `verb` on `target` with `result`.
+    pub fn new(verb: &str, target: impl Into<String>, result: impl Into<String>) -> Self {
+        Self {
+            at: now_rfc3339(),
+            actor: std::env::var("USER")
+                .or_else(|_| std::env::var("USERNAME"))
+                .unwrap_or_else(|_| "unknown".into()),
+            verb: verb.into(),
+            target: target.into(),
+            before_generation: None,
+            after_generation: None,
+            idempotency_key: None,
+            policy: None,
+            result: result.into(),
+        }
+    }
+}
+
+/// One history entry.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// When.
+    pub at: String,
+    /// `deploy`, `traffic`, `rollback`, `promote`, `revision`.
+    pub kind: String,
+    /// Deployment.
+    pub deployment: String,
+    /// Revision concerned, if one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// Bundle concerned, if one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<String>,
+    /// Traffic generation after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<u64>,
+    /// What happened, for people.
+    pub summary: String,
+}
+
+fn append(path: &Path, line: &impl Serialize, what: &str) -> Result<()> {
+    let mut bytes = serde_json::to_vec(line)
+        .map_err(|e| Error::internal(format!("cannot encode {what}: {e}")))?;
+    bytes.push(b'\n');
+    let write = || -> std::io::Result<()> {
+        let mut f = OpenOptions::new().create(true).append(true).open(path)?;
+        f.write_all(&bytes)?;
+        f.sync_data()
+    };
+    write().map_err(|e| {
+        Error::internal(format!(
+            "cannot write the {what} {}: {e}; the change was not made",
+            path.display()
+        ))
+        .hint("check the permissions and free space of ENVPACK_HOME")
+    })
+}
+
+/// Appends an audit event; failing this fails the verb.
+pub fn audit(dir: &EnvDir, event: &AuditEvent) -> Result<()> {
+    append(&dir.path().join("audit.jsonl"), event, "audit log")
+}
+
+/// Appends a history entry.
+pub fn history(dir: &EnvDir, entry: &HistoryEntry) -> Result<()> {
+    append(&dir.path().join("history.jsonl"), entry, "history")
+}
+
+fn read_lines<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("read", path, e)),
+    };
+    // A torn last line (a crash mid-append) is skipped, not fatal.
+    Ok(text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect())
+}
+
+/// The audit log, oldest first.
+pub fn read_audit(dir: &EnvDir) -> Result<Vec<AuditEvent>> {
+    read_lines(&dir.path().join("audit.jsonl"))
+}
+
+/// The history, oldest first.
+pub fn read_history(dir: &EnvDir) -> Result<Vec<HistoryEntry>> {
+    read_lines(&dir.path().join("history.jsonl"))
+}
