@@ -101,13 +101,23 @@ impl EnvDir {
         LockGuard::acquire(&self.dir.join("state.lock"))
     }
 
+    /// Takes the lock that serialises writes to the environment's secrets
+    /// pack (separate from the state lock: a secrets pack may use kv, which
+    /// writes through the state pack).
+    pub fn secrets_lock(&self) -> Result<LockGuard> {
+        LockGuard::acquire(&self.dir.join("secrets.lock"))
+    }
+
     /// Writes `bytes` to `path` durably, keeping the previous content in
     /// `<path>.bak`. The caller holds [`lock`](Self::lock).
     pub fn write_with_backup(&self, path: &Path, bytes: &[u8]) -> Result<()> {
         if path.exists() {
             let bak = path.with_extension("json.bak");
             let old = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
-            fsutil::write_atomic(&bak, &old)?;
+            // A damaged file never replaces a good backup.
+            if serde_json::from_slice::<serde_json::Value>(&old).is_ok() {
+                fsutil::write_atomic(&bak, &old)?;
+            }
         }
         fsutil::write_atomic(path, bytes)
     }

@@ -25,7 +25,7 @@ pub enum Kind {
     Timeout,
     /// A dependency is unreachable.
     Unavailable,
-    /// Checks ran and found problems (`pack verify`, `env doctor`).
+    /// Checks ran and found problems (`env doctor`).
     ChecksFailed,
     /// A bug or an unexpected environment problem.
     Internal,

@@ -91,7 +91,18 @@ pub fn load(
         tracing::warn!(pack = %d, "no precompiled artifact for this engine; compiling it now (done once)");
         ensure_artifact(store, runtime, &pack)?;
     }
-    runtime.load_artifact(&path, pack.label().clone(), pack.manifest().clone())
+    match runtime.load_artifact(&path, pack.label().clone(), pack.manifest().clone()) {
+        // The cache is derived data: an unreadable artifact (truncated by a
+        // crash, written by another build) is rebuilt from the verified pack.
+        Err(e) if e.kind() == crate::error::Kind::Integrity => {
+            tracing::warn!(pack = %d, "{}; rebuilding it", e.message());
+            std::fs::remove_file(&path)
+                .map_err(|err| crate::error::Error::io("remove", &path, err))?;
+            ensure_artifact(store, runtime, &pack)?;
+            runtime.load_artifact(&path, pack.label().clone(), pack.manifest().clone())
+        }
+        other => other,
+    }
 }
 
 /// Loads a pack file that is not installed (for `pack call FILE`).

@@ -257,13 +257,22 @@ fn init_inner(
     let mut lock = match read_json::<Lock>(&dir.lock_path())? {
         Read::Ok(l) => l,
         Read::Absent => {
-            if existed {
+            let backup = if existed {
                 repairs.push("lock.json was missing".into());
-            }
-            Lock {
+                match read_json::<Lock>(&dir.lock_path().with_extension("json.bak"))? {
+                    Read::Ok(l) => {
+                        repairs.push("restored lock.json from its backup".into());
+                        Some(l)
+                    }
+                    _ => None,
+                }
+            } else {
+                None
+            };
+            backup.unwrap_or(Lock {
                 format: FORMAT,
                 ..Lock::default()
-            }
+            })
         }
         Read::Corrupt(e) => {
             repairs.push(format!("lock.json was unreadable ({e})"));

@@ -208,7 +208,10 @@ impl Runtime {
                     "cannot load the precompiled artifact {} of {pack}: {e:#}",
                     artifact.display()
                 ))
-                .hint("envpack pack verify --repair")
+                .hint(format!(
+                    "delete {} to have it rebuilt from the verified pack",
+                    artifact.display()
+                ))
             })?;
         self.prepare(component, pack, manifest)
     }

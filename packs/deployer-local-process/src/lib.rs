@@ -24,8 +24,9 @@ impl DeployerPack for LocalProcess {
         TargetInfo {
             target: "local-process".into(),
             description: "revisions run as local processes, one port each".into(),
-            supports_traffic_split: true,
-            supports_observe: true,
+            // Neither until the host can start processes (see `apply`).
+            supports_traffic_split: false,
+            supports_observe: false,
             max_live_revisions: None,
             attributes: vec![],
         }

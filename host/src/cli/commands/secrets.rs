@@ -45,6 +45,8 @@ pub fn run(ctx: &Ctx, cmd: SecretsCommand) -> Result<Report> {
                         buf
                     }
                 };
+                // Secrets packs read-modify-write their store; serialise writers.
+                let _lock = session.dir().secrets_lock()?;
                 session.with_secrets(|i| i.secrets_put(&key, &value))?;
                 session.event(
                     "secrets.put",
@@ -78,6 +80,7 @@ pub fn run(ctx: &Ctx, cmd: SecretsCommand) -> Result<Report> {
                 Report::new(human, &names)
             }
             SecretsCommand::Rm { key } => {
+                let _lock = session.dir().secrets_lock()?;
                 if !session.with_secrets(|i| i.secrets_delete(&key))? {
                     return Err(Error::not_found(format!(
                         "environment {name} has no secret {key:?}"
