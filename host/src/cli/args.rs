@@ -376,37 +376,7 @@ pub enum BundleCommand {
     #[command(
         after_help = "Examples:\n  envpack bundle build ./dist --name web --version 1.4.0 --source release-tag --ref v1.4.0 --commit 3f2a9c1\n  envpack bundle build ./dist --name web --version 1.4.0-pr.7 --source feature-branch --ref feat/login --evidence test-report.xml\n\nFiles that look like secrets (.env, private keys, tokens) are refused unless --allow-secret names them."
     )]
-    Build {
-        /// The payload directory.
-        dir: PathBuf,
-        /// Bundle name.
-        #[arg(long)]
-        name: String,
-        /// Version (semver).
-        #[arg(long)]
-        version: String,
-        /// Where the bundle was built from.
-        #[arg(long)]
-        source: crate::env::SourceKind,
-        /// Branch or tag name.
-        #[arg(long = "ref", value_name = "REF")]
-        reference: String,
-        /// Commit SHA.
-        #[arg(long)]
-        commit: Option<String>,
-        /// Evidence file to include and require (repeatable).
-        #[arg(long, value_name = "FILE")]
-        evidence: Vec<PathBuf>,
-        /// Target-specific setting KEY=VALUE (repeatable), e.g. run=./server --port {port}.
-        #[arg(long = "attr", value_name = "KEY=VALUE")]
-        attributes: Vec<String>,
-        /// Ship a payload path that looks like a secret anyway (repeatable).
-        #[arg(long = "allow-secret", value_name = "PATH")]
-        allow_secrets: Vec<String>,
-        /// The bundle file to write (default: <name>-<version>.bundle.tgz).
-        #[arg(long, value_name = "FILE")]
-        out: Option<PathBuf>,
-    },
+    Build(BundleBuildArgs),
     /// Check a bundle's manifest, checksums and required evidence.
     #[command(
         after_help = "Examples:\n  envpack bundle verify web-1.4.0.bundle.tgz\n\nExits 6 when the bundle was tampered with or is malformed."
@@ -541,4 +511,41 @@ pub struct JournalArgs {
     /// Only the last N entries.
     #[arg(long, value_name = "N")]
     pub last: Option<usize>,
+}
+
+/// `envpack bundle build`
+#[derive(Debug, Args)]
+pub struct BundleBuildArgs {
+    /// The payload directory.
+    #[arg(required_unless_present_any = ["answers", "schema"])]
+    pub dir: Option<PathBuf>,
+    /// Bundle name.
+    #[arg(long, required_unless_present_any = ["answers", "schema"])]
+    pub name: Option<String>,
+    /// Version (semver).
+    #[arg(long, required_unless_present_any = ["answers", "schema"])]
+    pub version: Option<String>,
+    /// Where the bundle was built from.
+    #[arg(long, required_unless_present_any = ["answers", "schema"])]
+    pub source: Option<crate::env::SourceKind>,
+    /// Branch or tag name.
+    #[arg(long = "ref", value_name = "REF", required_unless_present_any = ["answers", "schema"])]
+    pub reference: Option<String>,
+    /// Commit SHA.
+    #[arg(long)]
+    pub commit: Option<String>,
+    /// Evidence file to include and require (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub evidence: Vec<PathBuf>,
+    /// Target-specific setting KEY=VALUE (repeatable), e.g. run=./server --port {port}.
+    #[arg(long = "attr", value_name = "KEY=VALUE")]
+    pub attributes: Vec<String>,
+    /// Ship a payload path that looks like a secret anyway (repeatable).
+    #[arg(long = "allow-secret", value_name = "PATH")]
+    pub allow_secrets: Vec<String>,
+    /// The bundle file to write (default: <name>-<version>.bundle.tgz).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub answers: AnswersArgs,
 }

@@ -80,6 +80,7 @@ impl fmt::Display for EnvName {
     Serialize,
     Deserialize,
     clap::ValueEnum,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum SourceKind {

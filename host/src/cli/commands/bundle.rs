@@ -3,26 +3,77 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
+use schemars::JsonSchema;
+use serde::Deserialize;
+
 use crate::cli::args::BundleCommand;
+use crate::cli::commands::deploy::{Input, input, missing};
 use crate::cli::output::Report;
 use crate::deploy::bundle::{self, BuildSpec, Source};
 use crate::error::{Error, Result};
 
+/// Answers for `envpack bundle build`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BundleAnswers {
+    /// The payload directory.
+    pub dir: PathBuf,
+    /// Bundle name.
+    pub name: String,
+    /// Version (semver).
+    pub version: String,
+    /// Where the bundle was built from.
+    pub source: crate::env::SourceKind,
+    /// Branch or tag name.
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// Commit SHA.
+    pub commit: Option<String>,
+    /// Evidence files to include and require.
+    #[serde(default)]
+    pub evidence: Vec<PathBuf>,
+    /// Target-specific settings `KEY=VALUE`.
+    #[serde(default)]
+    pub attributes: Vec<String>,
+    /// Payload paths allowed although they look like secrets.
+    #[serde(default)]
+    pub allow_secrets: Vec<String>,
+    /// The bundle file to write.
+    pub out: Option<PathBuf>,
+}
+
 /// Dispatches `envpack bundle`.
 pub fn run(cmd: BundleCommand) -> Result<Report> {
     match cmd {
-        BundleCommand::Build {
-            dir,
-            name,
-            version,
-            source,
-            reference,
-            commit,
-            evidence,
-            attributes,
-            allow_secrets,
-            out,
-        } => {
+        BundleCommand::Build(a) => {
+            let x = match input::<BundleAnswers>(&a.answers)? {
+                Input::Schema(r) => return Ok(r),
+                Input::Answers(x) => x,
+                Input::Flags => BundleAnswers {
+                    dir: a.dir.ok_or_else(|| missing("DIR"))?,
+                    name: a.name.ok_or_else(|| missing("--name"))?,
+                    version: a.version.ok_or_else(|| missing("--version"))?,
+                    source: a.source.ok_or_else(|| missing("--source"))?,
+                    reference: a.reference.ok_or_else(|| missing("--ref"))?,
+                    commit: a.commit,
+                    evidence: a.evidence,
+                    attributes: a.attributes,
+                    allow_secrets: a.allow_secrets,
+                    out: a.out,
+                },
+            };
+            let BundleAnswers {
+                dir,
+                name,
+                version,
+                source,
+                reference,
+                commit,
+                evidence,
+                attributes,
+                allow_secrets,
+                out,
+            } = x;
             let version: semver::Version = version.parse().map_err(|e| {
                 Error::invalid(format!(
                     "--version {version:?} is not a semantic version: {e}"

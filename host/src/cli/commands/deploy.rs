@@ -76,13 +76,13 @@ pub struct RollbackAnswers {
 
 /// Either the schema to print, the answers read from the file, or nothing
 /// (flags are used).
-enum Input<T> {
+pub(crate) enum Input<T> {
     Schema(Report),
     Answers(T),
     Flags,
 }
 
-fn input<T: DeserializeOwned + JsonSchema>(a: &AnswersArgs) -> Result<Input<T>> {
+pub(crate) fn input<T: DeserializeOwned + JsonSchema>(a: &AnswersArgs) -> Result<Input<T>> {
     if a.schema {
         let schema = schemars::schema_for!(T);
         let value = serde_json::to_value(&schema).unwrap_or_default();
@@ -116,7 +116,7 @@ fn env_or(ctx: &Ctx, env: Option<String>) -> Result<EnvName> {
     }
 }
 
-fn missing(what: &str) -> Error {
+pub(crate) fn missing(what: &str) -> Error {
     Error::invalid(format!("missing {what}")).hint("give it as an argument or in --answers FILE")
 }
 
