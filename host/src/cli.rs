@@ -132,14 +132,47 @@ pub fn main() -> ExitCode {
     if let Some(code) = print_help_with_pack_commands(&args) {
         return code;
     }
-    let cli = match Cli::try_parse_from(&args) {
+    let mut cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
-            let _ = e.print();
+            // Scripts asked for JSON get a JSON envelope for usage errors too.
+            if code == 2 && args.iter().any(|a| a == "--json") {
+                let text = e.render().to_string();
+                let message = text
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim_start_matches("error: ")
+                    .to_string();
+                output::print_err(
+                    &Error::invalid(message).hint("run the command with --help for its usage"),
+                    true,
+                );
+            } else {
+                let _ = e.print();
+            }
             return ExitCode::from(code);
         }
     };
+    // Global options given after a pack command's words belong to envpack
+    // (pack arguments may not be named json or env).
+    if let Command::External(words) = &mut cli.command {
+        let mut rest = Vec::new();
+        let mut it = std::mem::take(words).into_iter();
+        while let Some(w) = it.next() {
+            match w.as_str() {
+                "--json" => cli.json = true,
+                "--env" => match it.next() {
+                    Some(e) => cli.env = e,
+                    None => rest.push(w),
+                },
+                _ if w.starts_with("--env=") => cli.env = w["--env=".len()..].to_string(),
+                _ => rest.push(w),
+            }
+        }
+        *words = rest;
+    }
     init_tracing(cli.verbose);
     let json = cli.json;
     match run(cli) {

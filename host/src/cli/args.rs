@@ -321,6 +321,9 @@ pub enum PackCommand {
     Remove {
         /// The exact descriptor, e.g. acme.state.memory@1.2.0.
         descriptor: String,
+        /// Remove it even though environments are bound to it.
+        #[arg(long)]
+        force: bool,
     },
     /// Re-hash every installed pack; exit 6 if any was tampered with.
     Verify,

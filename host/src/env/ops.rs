@@ -526,6 +526,18 @@ pub fn remove(home: &Home, name: &EnvName, force: bool) -> Result<()> {
         );
     }
     let guard = dir.lock()?;
+    let next: Vec<String> = list(home)?
+        .into_iter()
+        .filter(|v| v.meta.policy.after.as_ref() == Some(name))
+        .map(|v| v.name.to_string())
+        .collect();
+    if !next.is_empty() && !force {
+        return Err(Error::conflict(format!(
+            "environment {name:?} is the previous rung of {}; removing it would break their promotions",
+            next.join(", ")
+        ))
+        .hint(format!("envpack env policy <ENV> --no-after (or --after another), or `envpack env rm {name} --force`")));
+    }
     if dir.has_deployments() && !force {
         return Err(Error::conflict(format!(
             "environment {name:?} holds deployed revisions; removing it would orphan them"

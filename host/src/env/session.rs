@@ -318,7 +318,8 @@ impl<'r> Session<'r> {
         let loaded = packs::load(&self.store, self.runtime, &b.descriptor, Some(&b.digest)).map_err(|e| {
             if e.kind() == Kind::Integrity {
                 e.hint(format!(
-                    "envpack env doctor {name}; to accept the new file: envpack env bind {name} {slot} {}",
+                    "envpack env doctor {name} (reinstall the original file; or, if {} was reinstalled on purpose, accept it: envpack env bind {name} {slot} {})",
+                    b.descriptor,
                     b.requirement
                 ))
             } else {

@@ -71,8 +71,29 @@ pub fn run(ctx: &Ctx, cmd: PackCommand) -> Result<Report> {
             };
             Ok(Report::new(human, &list))
         }
-        PackCommand::Remove { descriptor } => {
+        PackCommand::Remove { descriptor, force } => {
             let d: Descriptor = descriptor.parse()?;
+            let users: Vec<String> = crate::env::list(&ctx.home)
+                .unwrap_or_default()
+                .into_iter()
+                .flat_map(|v| {
+                    v.lock
+                        .slots
+                        .iter()
+                        .filter(|(_, b)| b.descriptor == d)
+                        .map(|(slot, _)| format!("{} ({slot})", v.name))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            if !users.is_empty() && !force {
+                return Err(Error::conflict(format!(
+                    "{d} is bound in {}; removing it would break them",
+                    users.join(", ")
+                ))
+                .hint(format!(
+                    "rebind those slots first, or `envpack pack remove {d} --force`"
+                )));
+            }
             let digest = ctx.store().remove(&d)?;
             Ok(Report::new(
                 format!("removed {d} ({digest})"),
