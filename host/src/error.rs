@@ -71,6 +71,7 @@ pub struct Error {
     kind: Kind,
     message: String,
     hint: Option<String>,
+    details: Option<serde_json::Value>,
 }
 
 /// Result with the host [`Error`].
@@ -83,7 +84,20 @@ impl Error {
             kind,
             message: message.into(),
             hint: None,
+            details: None,
         }
+    }
+
+    /// Attaches structured details (e.g. every finding of a failed check)
+    /// for the JSON envelope's `error.details`.
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    /// The structured details, if any.
+    pub fn details(&self) -> Option<&serde_json::Value> {
+        self.details.as_ref()
     }
 
     /// Adds how to fix it.

@@ -391,6 +391,10 @@ fn tampered_files_and_missing_grants_are_caught_by_doctor_and_refused_at_load() 
         err["hint"].as_str().unwrap().contains("--grant log"),
         "{err}"
     );
+    let finding = &err["details"]["findings"][0];
+    assert_eq!(finding["check"], "grants", "{err}");
+    assert_eq!(finding["slot"], "state");
+    assert!(finding["fix"].as_str().unwrap().contains("--grant log"));
     let refused = env.fails(4, &["state", "get", "k"]);
     assert!(
         refused["message"]

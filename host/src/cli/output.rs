@@ -45,15 +45,15 @@ pub fn print_ok(report: &Report, json_mode: bool) {
 /// `error: ...` and `help: ...` on stderr.
 pub fn print_err(err: &Error, json_mode: bool) {
     if json_mode {
-        let envelope = json!({
-            "api": API,
-            "ok": false,
-            "error": {
-                "kind": err.kind().as_str(),
-                "message": err.message(),
-                "hint": err.hint_text(),
-            }
+        let mut error = json!({
+            "kind": err.kind().as_str(),
+            "message": err.message(),
+            "hint": err.hint_text(),
         });
+        if let (Some(details), Some(obj)) = (err.details(), error.as_object_mut()) {
+            obj.insert("details".into(), details.clone());
+        }
+        let envelope = json!({"api": API, "ok": false, "error": error});
         let _ = writeln!(std::io::stdout().lock(), "{envelope}");
     } else {
         let mut e = std::io::stderr().lock();

@@ -232,7 +232,8 @@ pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<Report> {
                         .iter()
                         .find(|f| f.severity == "error")
                         .map_or(String::new(), |f| f.fix.clone()),
-                ));
+                )
+                .with_details(json!({"findings": findings})));
             }
             human.push_str(&format!(
                 "environment {n} is healthy{}",

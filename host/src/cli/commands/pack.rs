@@ -106,7 +106,7 @@ pub fn run(ctx: &Ctx, cmd: PackCommand) -> Result<Report> {
                 for f in &findings {
                     eprintln!("{}: {}\n  fix: {}", f.severity, f.message, f.fix);
                 }
-                return Err(err);
+                return Err(err.with_details(json!({"verified": count, "findings": findings})));
             }
             let mut human = format!("verified {count} pack(s): all match their digests");
             for f in &findings {
