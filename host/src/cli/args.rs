@@ -379,7 +379,7 @@ pub enum BundleCommand {
     #[command(
         after_help = "Examples:\n  envpack bundle build ./dist --name web --version 1.4.0 --source release-tag --ref v1.4.0 --commit 3f2a9c1\n  envpack bundle build ./dist --name web --version 1.4.0-pr.7 --source feature-branch --ref feat/login --evidence test-report.xml\n\nFiles that look like secrets (.env, private keys, tokens) are refused unless --allow-secret names them."
     )]
-    Build(BundleBuildArgs),
+    Build(Box<BundleBuildArgs>),
     /// Check a bundle's manifest, checksums and required evidence.
     #[command(
         after_help = "Examples:\n  envpack bundle verify web-1.4.0.bundle.tgz\n\nExits 6 when the bundle was tampered with or is malformed."

@@ -282,9 +282,9 @@ pub(crate) fn deploy_verified(
     dry_run: bool,
     promoted_from: Option<&EnvName>,
 ) -> Result<DeployOutcome> {
-    let session = Session::open(home, runtime, env)?;
-    let result = deploy_in(&session, env, verified, bytes, dry_run, promoted_from);
-    session.conclude(result)
+    Session::scoped(home, runtime, env, |session| {
+        deploy_in(session, env, verified, bytes, dry_run, promoted_from)
+    })
 }
 
 fn deploy_in(
@@ -511,8 +511,7 @@ pub fn set_traffic(
     entries: &[String],
     idempotency_key: Option<&str>,
 ) -> Result<TrafficOutcome> {
-    let session = Session::open(home, runtime, env)?;
-    let result = (|| {
+    Session::scoped(home, runtime, env, |session| {
         let dir = session.dir().clone();
         let _lock = deploy_lock(&dir)?;
         let mut dep = pick(&dir, deployment)?;
@@ -545,9 +544,8 @@ pub fn set_traffic(
             ))
             .hint("use a new idempotency key for a new change"));
         }
-        route(&session, &mut dep, weights, "traffic", idempotency_key)
-    })();
-    session.conclude(result)
+        route(session, &mut dep, weights, "traffic", idempotency_key)
+    })
 }
 
 /// Applies a split through the deployer, bumps the generation, and records
@@ -626,8 +624,7 @@ pub fn transition(
     revision: &str,
     to: RevState,
 ) -> Result<Revision> {
-    let session = Session::open(home, runtime, env)?;
-    let result = (|| {
+    Session::scoped(home, runtime, env, |session| {
         let dir = session.dir().clone();
         let _lock = deploy_lock(&dir)?;
         let mut dep = pick(&dir, deployment)?;
@@ -696,8 +693,7 @@ pub fn transition(
             },
         )?;
         Ok(rev)
-    })();
-    session.conclude(result)
+    })
 }
 
 /// What `rollback` did.
@@ -722,8 +718,7 @@ pub fn rollback(
     to: Option<&str>,
     steps: usize,
 ) -> Result<RollbackOutcome> {
-    let session = Session::open(home, runtime, env)?;
-    let result = (|| {
+    Session::scoped(home, runtime, env, |session| {
         let dir = session.dir().clone();
         let _lock = deploy_lock(&dir)?;
         let mut dep = pick(&dir, deployment)?;
@@ -789,15 +784,14 @@ pub fn rollback(
             }
         }
         drop(deployer);
-        let traffic = route(&session, &mut dep, weights, "rollback", None)?;
+        let traffic = route(session, &mut dep, weights, "rollback", None)?;
         Ok(RollbackOutcome {
             deployment: dep.name.clone(),
             restored_generation: restored,
             traffic,
             rewarmed,
         })
-    })();
-    session.conclude(result)
+    })
 }
 
 /// A promotion report, written to `envs/<to>/promotions/`.

@@ -462,6 +462,21 @@ impl<'r> Session<'r> {
         result
     }
 
+    /// Opens environment `name`, runs `f`, and [`conclude`]s with its result:
+    /// the shape of every verb that works inside an environment.
+    ///
+    /// [`conclude`]: Self::conclude
+    pub fn scoped<T>(
+        home: &Home,
+        runtime: &'r Runtime,
+        name: &EnvName,
+        f: impl FnOnce(&Session<'r>) -> Result<T>,
+    ) -> Result<T> {
+        let session = Self::open(home, runtime, name)?;
+        let result = f(&session);
+        session.conclude(result)
+    }
+
     /// Records a failed command as an error event, then [`finish`]es.
     ///
     /// [`finish`]: Self::finish

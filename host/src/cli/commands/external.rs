@@ -175,9 +175,9 @@ pub fn run(ctx: &Ctx, env: &EnvName, words: &[String]) -> Result<Report> {
             args.push((a.name.clone(), values));
         }
     }
-    let session = Session::open(&ctx.home, ctx.runtime()?, env)?;
-    let result = session.run_command(cmd.slot, &cmd.spec.name, &args);
-    let out = session.conclude(result)?;
+    let out = Session::scoped(&ctx.home, ctx.runtime()?, env, |session| {
+        session.run_command(cmd.slot, &cmd.spec.name, &args)
+    })?;
     let json = match &out.json {
         Some(j) => serde_json::from_str::<Value>(j).map_err(|e| {
             Error::new(

@@ -13,8 +13,7 @@ use crate::error::{Error, Result};
 /// Dispatches `envpack secrets`.
 pub fn run(ctx: &Ctx, cmd: SecretsCommand) -> Result<Report> {
     let name = ctx.env_name()?;
-    let session = Session::open(&ctx.home, ctx.runtime()?, &name)?;
-    let result = (|| -> Result<Report> {
+    Session::scoped(&ctx.home, ctx.runtime()?, &name, |session| {
         Ok(match cmd {
             SecretsCommand::Put {
                 key,
@@ -98,6 +97,5 @@ pub fn run(ctx: &Ctx, cmd: SecretsCommand) -> Result<Report> {
                 )
             }
         })
-    })();
-    session.conclude(result)
+    })
 }

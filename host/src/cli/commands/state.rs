@@ -12,8 +12,7 @@ use crate::runtime::Expect;
 /// Dispatches `envpack state`.
 pub fn run(ctx: &Ctx, cmd: StateCommand) -> Result<Report> {
     let name = ctx.env_name()?;
-    let session = Session::open(&ctx.home, ctx.runtime()?, &name)?;
-    let result = (|| -> Result<Report> {
+    Session::scoped(&ctx.home, ctx.runtime()?, &name, |session| {
         Ok(match cmd {
             StateCommand::Put {
                 key,
@@ -81,6 +80,5 @@ pub fn run(ctx: &Ctx, cmd: StateCommand) -> Result<Report> {
                 )
             }
         })
-    })();
-    session.conclude(result)
+    })
 }
