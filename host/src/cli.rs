@@ -203,6 +203,10 @@ fn run(cli: Cli) -> Result<Report> {
         Command::Promote(a) => commands::deploy::promote(&ctx, a),
         Command::Rollback(a) => commands::deploy::rollback(&ctx, a),
         Command::Audit(a) => commands::deploy::audit(&ctx, a),
+        Command::Serve { listen, seed } => {
+            crate::deploy::ingress::serve(&ctx.home, &ctx.env_name()?, listen, seed)?;
+            Ok(Report::new("", &serde_json::Value::Null))
+        }
         Command::History(a) => commands::deploy::history(&ctx, a),
         Command::Secrets(cmd) => commands::secrets::run(&ctx, cmd),
         Command::State(cmd) => commands::state::run(&ctx, cmd),

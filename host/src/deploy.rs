@@ -5,6 +5,7 @@
 //! target.
 
 pub mod bundle;
+pub mod ingress;
 pub mod journal;
 pub mod model;
 pub mod ops;

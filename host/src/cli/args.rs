@@ -94,6 +94,18 @@ pub enum Command {
     Audit(JournalArgs),
     /// Show an environment's history: deployments, traffic changes, rollbacks.
     History(JournalArgs),
+    /// Run the HTTP router in front of the environment's deployments.
+    #[command(
+        after_help = "Examples:\n  envpack serve --env local\n  envpack serve --env dev --listen 0.0.0.0:8080\n\nRoutes by host and path prefix (bundle attributes `host`, `prefix`), then by the\nx-envpack-revision header (loopback callers only), a signed sticky cookie, or a\nweighted random choice following the current traffic split."
+    )]
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Fix the random choices (for reproducible tests).
+        #[arg(long, hide = true, env = "ENVPACK_INGRESS_SEED")]
+        seed: Option<u64>,
+    },
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  envpack completions bash > ~/.local/share/bash-completion/completions/envpack\n  envpack completions zsh > ~/.zfunc/_envpack"

@@ -113,6 +113,9 @@ pub struct Revision {
     /// Why it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The bundle's target settings (routing: `host`, `prefix`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
 }
 
 /// One traffic change, kept for history and rollback.

@@ -329,6 +329,7 @@ fn deploy_in(
         plan: None,
         endpoint: None,
         reason: None,
+        attributes: verified.manifest.attributes.clone(),
     };
     let rref = rev_ref(env, &name, &rev);
     let bref = bundle_ref(verified);

@@ -57,7 +57,12 @@ impl DeployerPack for Recorder {
                 .iter()
                 .map(|s| StepResult { id: s.id.clone(), ok: true, message: "recorded".into() })
                 .collect(),
-            endpoint: Some(format!("recorder://{}/{}", revision.deployment, revision.id)),
+            // A test may point the revision at a real server it runs.
+            endpoint: Some(
+                attr(&bundle, "endpoint")
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("recorder://{}/{}", revision.deployment, revision.id)),
+            ),
             attributes: vec![],
         })
     }

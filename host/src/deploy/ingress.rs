@@ -1,0 +1,483 @@
+//! `envpack serve`: an HTTP router in front of an environment's deployments.
+//!
+//! A request is matched to a deployment by host and longest path prefix
+//! (bundle attributes `host` and `prefix`, default `/`), then to a revision:
+//!
+//! 1. the `x-envpack-revision` header, honoured only from loopback callers
+//!    (operators testing a revision directly);
+//! 2. else a signed sticky cookie `envpack-<deployment>`: HMAC-SHA256 over
+//!    environment, deployment, revision, traffic generation and expiry, so a
+//!    client stays on its revision until the split changes;
+//! 3. else a weighted random choice in basis points.
+//!
+//! The routing table is rebuilt when a deployment record changes on disk,
+//! checked at most every 100 ms, so `traffic set` takes effect without a
+//! restart. Only revisions with weight get new traffic; a revision that
+//! stops answering yields a 502 naming it, and a warning, never a silent
+//! retry elsewhere.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hmac::{Hmac, Mac};
+use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sha2::Sha256;
+
+use super::model::{Deployment, RevState};
+use super::ops::deployments;
+use crate::env::{EnvDir, EnvName};
+use crate::error::{Error, Result};
+use crate::fsutil;
+
+type Body = BoxBody<Bytes, hyper::Error>;
+
+/// How long a sticky cookie lasts.
+const COOKIE_TTL: Duration = Duration::from_secs(3600);
+/// How often the routing table may be rechecked.
+const RELOAD_EVERY: Duration = Duration::from_millis(100);
+/// The header operators use to pick a revision (loopback only).
+pub const REVISION_HEADER: &str = "x-envpack-revision";
+
+/// One routable revision.
+#[derive(Clone, Debug)]
+struct Backend {
+    revision: String,
+    endpoint: String,
+    basis_points: u32,
+}
+
+/// One deployment's routing.
+#[derive(Clone, Debug)]
+struct Route {
+    deployment: String,
+    host: Option<String>,
+    prefix: String,
+    generation: u64,
+    /// Revisions with traffic, in split order.
+    weighted: Vec<Backend>,
+    /// Every revision with an endpoint that still runs (for the header).
+    addressable: BTreeMap<String, String>,
+}
+
+/// The routing table and where it came from.
+struct Table {
+    routes: Vec<Route>,
+    stamp: Vec<(PathBuf, SystemTime)>,
+    checked: Instant,
+}
+
+/// The running router's shared state.
+struct Router {
+    env: EnvName,
+    dir: EnvDir,
+    key: Vec<u8>,
+    table: Mutex<Table>,
+    rng: Mutex<StdRng>,
+    client: Client<HttpConnector, Body>,
+}
+
+fn stamp(dir: &EnvDir) -> Vec<(PathBuf, SystemTime)> {
+    let d = dir.path().join("deployments");
+    let mut out: Vec<(PathBuf, SystemTime)> = std::fs::read_dir(&d)
+        .map(|e| {
+            e.filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+                .filter_map(|e| Some((e.path(), e.metadata().ok()?.modified().ok()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+fn routes(deps: &[Deployment]) -> Vec<Route> {
+    let mut out: Vec<Route> = deps
+        .iter()
+        .map(|d| {
+            let endpoint = |id: &str| {
+                d.revisions
+                    .iter()
+                    .find(|r| r.id == id)
+                    .and_then(|r| r.endpoint.clone())
+                    .filter(|e| e.starts_with("http://"))
+            };
+            let weighted = d
+                .weights
+                .iter()
+                .filter(|w| w.basis_points > 0)
+                .filter_map(|w| {
+                    Some(Backend {
+                        revision: w.revision.clone(),
+                        endpoint: endpoint(&w.revision)?,
+                        basis_points: w.basis_points,
+                    })
+                })
+                .collect();
+            let addressable = d
+                .revisions
+                .iter()
+                .filter(|r| r.state == RevState::Ready)
+                .filter_map(|r| Some((r.id.clone(), endpoint(&r.id)?)))
+                .collect();
+            // Routing attributes come from the newest ready revision.
+            let latest = d
+                .revisions
+                .iter()
+                .rev()
+                .find(|r| r.state == RevState::Ready);
+            let attr = |k: &str| latest.and_then(|r| r.attributes.get(k).cloned());
+            Route {
+                deployment: d.name.clone(),
+                host: attr("host"),
+                prefix: attr("prefix").unwrap_or_else(|| "/".into()),
+                generation: d.generation,
+                weighted,
+                addressable,
+            }
+        })
+        .collect();
+    // Longest prefix first, hosts before host-less routes.
+    out.sort_by(|a, b| {
+        b.host
+            .is_some()
+            .cmp(&a.host.is_some())
+            .then(b.prefix.len().cmp(&a.prefix.len()))
+    });
+    out
+}
+
+fn key_for(dir: &EnvDir) -> Result<Vec<u8>> {
+    let path = dir.path().join("ingress.key");
+    if let Ok(k) = std::fs::read(&path)
+        && k.len() == 32
+    {
+        return Ok(k);
+    }
+    let mut key = [0u8; 32];
+    rand::rng().fill(&mut key);
+    fsutil::write_atomic(&path, &key)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+    }
+    Ok(key.to_vec())
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Router {
+    fn sign(&self, deployment: &str, revision: &str, generation: u64, expiry: u64) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).unwrap_or_else(|_| {
+            // HMAC accepts keys of any length; this cannot fail.
+            <Hmac<Sha256> as Mac>::new_from_slice(b"envpack").expect("hmac key")
+        });
+        mac.update(
+            format!(
+                "{}\n{deployment}\n{revision}\n{generation}\n{expiry}",
+                self.env
+            )
+            .as_bytes(),
+        );
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    fn cookie_name(deployment: &str) -> String {
+        format!("envpack-{deployment}")
+    }
+
+    /// The revision a valid cookie pins, if the cookie is still good.
+    fn from_cookie(&self, req: &Request<Incoming>, route: &Route) -> Option<Backend> {
+        let name = Self::cookie_name(&route.deployment);
+        let value = req
+            .headers()
+            .get_all(hyper::header::COOKIE)
+            .iter()
+            .filter_map(|h| h.to_str().ok())
+            .flat_map(|h| h.split(';'))
+            .filter_map(|c| c.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())?;
+        let mut parts = value.split('.');
+        let (rev, generation, expiry, sig) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        let generation: u64 = generation.parse().ok()?;
+        let expiry: u64 = expiry.parse().ok()?;
+        if generation != route.generation || expiry < now_secs() {
+            return None;
+        }
+        let good = self.sign(&route.deployment, rev, generation, expiry);
+        // Constant-time comparison of the signatures.
+        let same = good.len() == sig.len()
+            && good
+                .bytes()
+                .zip(sig.bytes())
+                .fold(0u8, |a, (x, y)| a | (x ^ y))
+                == 0;
+        if !same {
+            return None;
+        }
+        route.weighted.iter().find(|b| b.revision == rev).cloned()
+    }
+
+    fn pick_weighted(&self, route: &Route) -> Option<Backend> {
+        let total: u32 = route.weighted.iter().map(|b| b.basis_points).sum();
+        if total == 0 {
+            return None;
+        }
+        let mut n = self
+            .rng
+            .lock()
+            .map(|mut r| r.random_range(0..total))
+            .unwrap_or(0);
+        for b in &route.weighted {
+            if n < b.basis_points {
+                return Some(b.clone());
+            }
+            n -= b.basis_points;
+        }
+        route.weighted.last().cloned()
+    }
+
+    fn table(&self) -> Vec<Route> {
+        let Ok(mut t) = self.table.lock() else {
+            return Vec::new();
+        };
+        if t.checked.elapsed() >= RELOAD_EVERY {
+            t.checked = Instant::now();
+            let now = stamp(&self.dir);
+            if now != t.stamp {
+                match deployments(&self.dir) {
+                    Ok(deps) => {
+                        t.routes = routes(&deps);
+                        t.stamp = now;
+                        tracing::info!(env = %self.env, "routing table reloaded");
+                    }
+                    Err(e) => tracing::warn!("keeping the old routing table: {e}"),
+                }
+            }
+        }
+        t.routes.clone()
+    }
+
+    async fn handle(self: Arc<Self>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+        let host = req
+            .headers()
+            .get(hyper::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(|h| h.split(':').next().unwrap_or(h).to_ascii_lowercase());
+        let path = req.uri().path().to_string();
+        let table = self.table();
+        let Some(route) = table.iter().find(|r| {
+            r.host.as_ref().is_none_or(|h| Some(h) == host.as_ref()) && path.starts_with(&r.prefix)
+        }) else {
+            return text(
+                StatusCode::NOT_FOUND,
+                format!("no deployment of environment {} serves {path}\n", self.env),
+            );
+        };
+        let forced = req
+            .headers()
+            .get(REVISION_HEADER)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string);
+        let (backend, sticky) = match forced {
+            Some(rev) if peer.ip().is_loopback() => match route.addressable.get(&rev) {
+                Some(endpoint) => (
+                    Backend {
+                        revision: rev,
+                        endpoint: endpoint.clone(),
+                        basis_points: 0,
+                    },
+                    false,
+                ),
+                None => {
+                    return text(
+                        StatusCode::NOT_FOUND,
+                        format!(
+                            "deployment {} has no ready revision {rev}\n",
+                            route.deployment
+                        ),
+                    );
+                }
+            },
+            Some(_) => {
+                return text(
+                    StatusCode::FORBIDDEN,
+                    format!("{REVISION_HEADER} is only accepted from loopback callers\n"),
+                );
+            }
+            None => match self.from_cookie(&req, route) {
+                Some(b) => (b, false),
+                None => match self.pick_weighted(route) {
+                    Some(b) => (b, true),
+                    None => {
+                        return text(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            format!(
+                                "deployment {} has no revision with traffic\n",
+                                route.deployment
+                            ),
+                        );
+                    }
+                },
+            },
+        };
+        let mut resp = self.forward(req, &backend, &route.deployment).await;
+        resp.headers_mut().insert(
+            REVISION_HEADER,
+            hyper::header::HeaderValue::from_str(&backend.revision)
+                .unwrap_or(hyper::header::HeaderValue::from_static("?")),
+        );
+        if sticky {
+            let expiry = now_secs() + COOKIE_TTL.as_secs();
+            let sig = self.sign(
+                &route.deployment,
+                &backend.revision,
+                route.generation,
+                expiry,
+            );
+            let cookie = format!(
+                "{}={}.{}.{expiry}.{sig}; Path={}; HttpOnly; SameSite=Lax; Max-Age={}",
+                Self::cookie_name(&route.deployment),
+                backend.revision,
+                route.generation,
+                route.prefix,
+                COOKIE_TTL.as_secs()
+            );
+            if let Ok(v) = hyper::header::HeaderValue::from_str(&cookie) {
+                resp.headers_mut().append(hyper::header::SET_COOKIE, v);
+            }
+        }
+        resp
+    }
+
+    async fn forward(
+        &self,
+        req: Request<Incoming>,
+        backend: &Backend,
+        deployment: &str,
+    ) -> Response<Body> {
+        let (mut parts, body) = req.into_parts();
+        let pq = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_string();
+        let uri = format!("{}{pq}", backend.endpoint.trim_end_matches('/'));
+        parts.uri = match uri.parse() {
+            Ok(u) => u,
+            Err(e) => {
+                return text(
+                    StatusCode::BAD_GATEWAY,
+                    format!("bad endpoint {uri}: {e}\n"),
+                );
+            }
+        };
+        parts.headers.remove(REVISION_HEADER);
+        let out = Request::from_parts(parts, body.boxed());
+        match self.client.request(out).await {
+            Ok(resp) => resp.map(|b| b.boxed()),
+            Err(e) => {
+                tracing::warn!(deployment, revision = %backend.revision, "revision is not answering: {e}");
+                text(
+                    StatusCode::BAD_GATEWAY,
+                    format!(
+                        "revision {} of {deployment} is not answering at {}: {e}\n",
+                        backend.revision, backend.endpoint
+                    ),
+                )
+            }
+        }
+    }
+}
+
+fn text(status: StatusCode, body: String) -> Response<Body> {
+    let mut r = Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|never: Infallible| match never {})
+            .boxed(),
+    );
+    *r.status_mut() = status;
+    r
+}
+
+/// Runs the router until the process is stopped. `seed` fixes the random
+/// choices (tests); otherwise they come from the OS.
+pub fn serve(
+    home: &crate::home::Home,
+    env: &EnvName,
+    listen: SocketAddr,
+    seed: Option<u64>,
+) -> Result<()> {
+    let dir = EnvDir::new(home, env);
+    crate::env::ops_load(&dir)?;
+    let deps = deployments(&dir)?;
+    let router = Arc::new(Router {
+        env: env.clone(),
+        key: key_for(&dir)?,
+        table: Mutex::new(Table {
+            routes: routes(&deps),
+            stamp: stamp(&dir),
+            checked: Instant::now(),
+        }),
+        dir,
+        rng: Mutex::new(match seed {
+            Some(s) => StdRng::seed_from_u64(s),
+            None => StdRng::from_os_rng(),
+        }),
+        client: Client::builder(TokioExecutor::new()).build_http(),
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::internal(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+            Error::unavailable(format!("cannot listen on {listen}: {e}"))
+                .hint("pick another address with --listen")
+        })?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| Error::internal(e.to_string()))?;
+        // One line on stdout so callers (and tests) learn the bound address.
+        println!("listening on http://{local} for environment {env}");
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    continue;
+                }
+            };
+            let router = router.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req| {
+                    let router = router.clone();
+                    async move { Ok::<_, Infallible>(router.handle(req, peer).await) }
+                });
+                if let Err(e) = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await
+                {
+                    tracing::debug!("connection from {peer} ended: {e}");
+                }
+            });
+        }
+    })
+}
