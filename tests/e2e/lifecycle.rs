@@ -525,6 +525,11 @@ fn a_deploy_killed_midway_leaves_a_readable_environment() {
         revs[0]["revisions"][1]["state"], "warming",
         "the interrupted revision is shown as it was left"
     );
+    // The interrupted revision can be cleared away.
+    let stuck = revs[0]["revisions"][1]["id"].as_str().unwrap().to_string();
+    let archived = env.json(&["--env", "dev", "revisions", "archive", &stuck]);
+    assert_eq!(archived["state"], "archived");
+    assert!(archived["reason"].as_str().unwrap().contains("abandoned"));
     // The environment keeps working: traffic still routes to the first revision.
     assert_eq!(traffic(&env, "dev")["weights"][0]["basis_points"], 10000);
     deploy(&env, "dev", &bundle(&env, "3.0.0", "main", &[]));

@@ -36,7 +36,8 @@ pub struct Cli {
     #[arg(long, global = true, env = "ENVPACK_HOME", value_name = "DIR")]
     pub home: Option<PathBuf>,
 
-    /// The environment that secrets, state and pack commands use.
+    /// The environment commands act on (secrets, state, deploy, traffic,
+    /// revisions, rollback, audit, history, serve, pack commands).
     #[arg(
         long = "env",
         global = true,
@@ -431,11 +432,11 @@ pub struct AnswersArgs {
 pub enum RevisionsCommand {
     /// List revisions with their state and traffic.
     List {
-        /// The deployment (default: the only one).
+        /// Only this deployment (default: all).
         #[arg(long)]
         deployment: Option<String>,
     },
-    /// Show one revision, its plan and why it failed.
+    /// Show one revision and why it failed (--json includes its plan).
     Show {
         /// Revision id (or unique prefix).
         revision: String,

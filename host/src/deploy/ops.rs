@@ -245,10 +245,15 @@ pub fn deploy(
 }
 
 fn warm_timeout() -> Duration {
-    std::env::var("ENVPACK_WARM_TIMEOUT_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map_or(Duration::from_secs(30), Duration::from_millis)
+    match std::env::var("ENVPACK_WARM_TIMEOUT_MS") {
+        Ok(v) => v.parse().map(Duration::from_millis).unwrap_or_else(|_| {
+            tracing::warn!(
+                "ENVPACK_WARM_TIMEOUT_MS={v:?} is not a number of milliseconds; using 30000"
+            );
+            Duration::from_secs(30)
+        }),
+        Err(_) => Duration::from_secs(30),
+    }
 }
 
 /// Polls the deployer's health check until healthy or the warm deadline.
@@ -309,9 +314,23 @@ fn deploy_in(
         let mut ev = AuditEvent::new(verb, &target, "denied");
         ev.policy = Some(policy.clone());
         journal::audit(&dir, &ev)?;
-        return Err(Error::denied(format!("deploy refused by policy: {}", policy.reason)).hint(format!(
-            "build the bundle from an allowed source, or change the policy: envpack env policy {env} --allow-source ..."
-        )));
+        let hint = match (
+            &meta.policy.after,
+            meta.policy
+                .allowed_sources
+                .contains(&verified.manifest.source.kind),
+        ) {
+            (Some(prev), true) => format!(
+                "deploy it to {prev} first, then: envpack promote {} --to {env}",
+                verified.id
+            ),
+            _ => format!(
+                "build the bundle from an allowed source, or change the policy: envpack env policy {env} --allow-source ..."
+            ),
+        };
+        return Err(
+            Error::denied(format!("deploy refused by policy: {}", policy.reason)).hint(hint),
+        );
     }
     let _lock = deploy_lock(&dir)?;
     let now = now_rfc3339();
@@ -653,6 +672,14 @@ pub fn transition(
                 rev.state = RevState::Inactive;
             }
             RevState::Archived => {
+                // A revision left staged or warming (its deploy was killed)
+                // is abandoned: it fails first, then archives, both steps
+                // the transition table allows.
+                if matches!(rev.state, RevState::Staged | RevState::Warming) {
+                    rev.state.check(RevState::Failed, &rev.id)?;
+                    rev.state = RevState::Failed;
+                    rev.reason = Some("abandoned: its deploy did not finish".into());
+                }
                 rev.state.check(RevState::Archived, &rev.id)?;
                 deployer.deployer_teardown(&rref)?;
                 rev.state = RevState::Archived;
@@ -767,7 +794,21 @@ pub fn rollback(
                         .plan
                         .clone()
                         .ok_or_else(|| Error::internal("revision has no recorded plan"))?;
-                    deployer.deployer_apply(&rref, &bundle_ref(&verified), &plan)?;
+                    rev.state.check(
+                        if rev.state == RevState::Draining {
+                            RevState::Ready
+                        } else {
+                            RevState::Warming
+                        },
+                        &rev.id,
+                    )?;
+                    let report = deployer.deployer_apply(&rref, &bundle_ref(&verified), &plan)?;
+                    if let Some(bad) = report.steps.iter().find(|s| !s.ok) {
+                        return Err(Error::unavailable(format!(
+                            "cannot bring {} back: apply step {} failed: {}",
+                            rev.id, bad.id, bad.message
+                        )));
+                    }
                     warm(&mut deployer, &rref).map_err(|why| {
                         Error::unavailable(format!("cannot bring {} back: {why}", rev.id))
                     })?;
@@ -840,12 +881,20 @@ pub fn promote(
     // Find the bundle by id or unique prefix among the source's revisions.
     let want = bundle_id.trim_start_matches("sha256:");
     let mut found = None;
+    let mut ids = std::collections::BTreeSet::new();
     for dep in deployments(&from_dir)? {
         for r in &dep.revisions {
             if r.bundle_id.hex().starts_with(want) && r.state == RevState::Ready {
+                ids.insert(r.bundle_id);
                 found = Some((dep.name.clone(), r.clone()));
             }
         }
+    }
+    if ids.len() > 1 {
+        return Err(Error::invalid(format!(
+            "bundle id prefix {bundle_id:?} matches {} bundles ready in {from}; give more of the id",
+            ids.len()
+        )));
     }
     let (_, rev) = found.ok_or_else(|| {
         Error::denied(format!(
