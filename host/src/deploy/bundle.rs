@@ -20,7 +20,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{Read, Write};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use envpack_manifest::Digest;
 use serde::{Deserialize, Serialize};
@@ -407,12 +407,14 @@ pub struct Verified {
 }
 
 fn safe_rel(path: &str) -> Result<String> {
-    let p = Path::new(path);
+    // Checked on the raw text: `Path::components` would quietly drop `.`.
     let bad = path.is_empty()
-        || p.is_absolute()
-        || path.starts_with('/')
+        || Path::new(path).is_absolute()
         || path.contains('\\')
-        || p.components().any(|c| !matches!(c, Component::Normal(_)));
+        || path
+            .trim_end_matches('/')
+            .split('/')
+            .any(|seg| seg.is_empty() || seg == "." || seg == "..");
     if bad {
         return Err(Error::integrity(format!(
             "bundle entry {path:?} is not a plain relative path (absolute paths and '..' are refused)"

@@ -202,7 +202,7 @@ impl Router {
     }
 
     /// The revision a valid cookie pins, if the cookie is still good.
-    fn from_cookie(&self, req: &Request<Incoming>, route: &Route) -> Option<Backend> {
+    fn pinned_by_cookie(&self, req: &Request<Incoming>, route: &Route) -> Option<Backend> {
         let name = Self::cookie_name(&route.deployment);
         let value = req
             .headers()
@@ -322,7 +322,7 @@ impl Router {
                     format!("{REVISION_HEADER} is only accepted from loopback callers\n"),
                 );
             }
-            None => match self.from_cookie(&req, route) {
+            None => match self.pinned_by_cookie(&req, route) {
                 Some(b) => (b, false),
                 None => match self.pick_weighted(route) {
                     Some(b) => (b, true),

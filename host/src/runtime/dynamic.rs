@@ -52,7 +52,7 @@ impl PackInstance {
         })?;
         let mut results = vec![Val::Bool(false); ty.results().len()];
         let op = format!("{iface}.{func}");
-        self.call(&op, |store, _, _| {
+        self.call(&op, |store, _| {
             func_handle.call(&mut *store, &params, &mut results)?;
             Ok(Ok(()))
         })?;

@@ -30,6 +30,16 @@ pub(super) struct Exports {
     deployer: Option<guest::deployer::GuestIndices>,
 }
 
+/// The exports of one instance, looked up and type-checked once at
+/// instantiation so each call goes straight to the function.
+pub(super) struct Guests {
+    command: guest::command::Guest,
+    state: Option<guest::state::Guest>,
+    secrets: Option<guest::secrets::Guest>,
+    telemetry: Option<guest::telemetry::Guest>,
+    deployer: Option<guest::deployer::Guest>,
+}
+
 /// A compiled, linked pack, ready to instantiate many times.
 pub struct LoadedPack {
     pre: InstancePre<StoreData>,
@@ -190,9 +200,42 @@ impl LoadedPack {
         let instance = self.pre.instantiate(&mut store).map_err(|e| {
             fault::classify(e, store.data(), &self.pack, &self.limits, "instantiate")
         })?;
+        let ex = &self.exports;
+        let guests = (|| -> wasmtime::Result<Guests> {
+            Ok(Guests {
+                command: ex.command.load(&mut store, &instance)?,
+                state: ex
+                    .state
+                    .as_ref()
+                    .map(|i| i.load(&mut store, &instance))
+                    .transpose()?,
+                secrets: ex
+                    .secrets
+                    .as_ref()
+                    .map(|i| i.load(&mut store, &instance))
+                    .transpose()?,
+                telemetry: ex
+                    .telemetry
+                    .as_ref()
+                    .map(|i| i.load(&mut store, &instance))
+                    .transpose()?,
+                deployer: ex
+                    .deployer
+                    .as_ref()
+                    .map(|i| i.load(&mut store, &instance))
+                    .transpose()?,
+            })
+        })()
+        .map_err(|e| {
+            Error::invalid(format!(
+                "{}: an export does not have the type API 0.1.0 requires: {e:#}",
+                self.pack
+            ))
+        })?;
         Ok(PackInstance {
             store,
             instance,
+            guests,
             exports: self.exports.clone(),
             pack: self.pack.clone(),
             limits: self.limits.clone(),
@@ -208,6 +251,7 @@ pub struct PackInstance {
     store: Store<StoreData>,
     instance: Instance,
     exports: Arc<Exports>,
+    guests: Guests,
     pack: PackLabel,
     limits: Limits,
     deadline_ticks: u64,
@@ -264,8 +308,7 @@ impl PackInstance {
         op: &str,
         f: impl FnOnce(
             &mut Store<StoreData>,
-            &Instance,
-            &Exports,
+            &Guests,
         ) -> wasmtime::Result<Result<R, host::types::Error>>,
     ) -> Result<R> {
         if self.broken {
@@ -283,8 +326,7 @@ impl PackInstance {
             data.log_lines_left = self.limits.log_lines_per_call;
             data.log_lines_dropped = 0;
         }
-        let exports = self.exports.clone();
-        let result = f(&mut self.store, &self.instance, &exports);
+        let result = f(&mut self.store, &self.guests);
         let dropped = self.store.data().log_lines_dropped;
         if dropped > 0 {
             tracing::warn!(pack = %self.pack.descriptor, "dropped {dropped} log lines over the limit of {} per call", self.limits.log_lines_per_call);
@@ -332,10 +374,8 @@ impl PackInstance {
             })
             .collect();
         let out: CommandOutput = self
-            .call("command", |store, inst, ex| {
-                ex.command
-                    .load(&mut *store, inst)?
-                    .call_run(&mut *store, name, &args)
+            .call("command", |store, ex| {
+                ex.command.call_run(&mut *store, name, &args)
             })?
             .into();
         self.check_output(
@@ -351,12 +391,12 @@ impl PackInstance {
             .state
             .as_ref()
             .ok_or_else(|| not_slot(&self.pack, Slot::State))?;
-        let out = self.call("state.get", |store, inst, ex| {
+        let out = self.call("state.get", |store, ex| {
             let ix = ex
                 .state
                 .as_ref()
                 .ok_or_else(|| wasmtime::format_err!("not a state pack"))?;
-            ix.load(&mut *store, inst)?.call_get(&mut *store, key)
+            ix.call_get(&mut *store, key)
         })?;
         self.check_output("state.get", out.as_ref().map_or(0, |e| e.value.len()))?;
         Ok(out.map(Into::into))
@@ -369,13 +409,12 @@ impl PackInstance {
             .as_ref()
             .ok_or_else(|| not_slot(&self.pack, Slot::State))?;
         let expect = expect.map(Into::into);
-        self.call("state.put", |store, inst, ex| {
+        self.call("state.put", |store, ex| {
             let ix = ex
                 .state
                 .as_ref()
                 .ok_or_else(|| wasmtime::format_err!("not a state pack"))?;
-            ix.load(&mut *store, inst)?
-                .call_put(&mut *store, key, value, expect)
+            ix.call_put(&mut *store, key, value, expect)
         })
     }
 
@@ -386,13 +425,12 @@ impl PackInstance {
             .as_ref()
             .ok_or_else(|| not_slot(&self.pack, Slot::State))?;
         let expect = expect.map(Into::into);
-        self.call("state.delete", |store, inst, ex| {
+        self.call("state.delete", |store, ex| {
             let ix = ex
                 .state
                 .as_ref()
                 .ok_or_else(|| wasmtime::format_err!("not a state pack"))?;
-            ix.load(&mut *store, inst)?
-                .call_delete(&mut *store, key, expect)
+            ix.call_delete(&mut *store, key, expect)
         })
     }
 
@@ -402,12 +440,12 @@ impl PackInstance {
             .state
             .as_ref()
             .ok_or_else(|| not_slot(&self.pack, Slot::State))?;
-        self.call("state.list", |store, inst, ex| {
+        self.call("state.list", |store, ex| {
             let ix = ex
                 .state
                 .as_ref()
                 .ok_or_else(|| wasmtime::format_err!("not a state pack"))?;
-            ix.load(&mut *store, inst)?.call_list(&mut *store, prefix)
+            ix.call_list(&mut *store, prefix)
         })
     }
 
@@ -417,12 +455,12 @@ impl PackInstance {
             .secrets
             .as_ref()
             .ok_or_else(|| not_slot(&self.pack, Slot::Secrets))?;
-        self.call("secrets.get", |store, inst, ex| {
+        self.call("secrets.get", |store, ex| {
             let ix = ex
                 .secrets
                 .as_ref()
                 .ok_or_else(|| wasmtime::format_err!("not a secrets pack"))?;
-            ix.load(&mut *store, inst)?.call_get(&mut *store, name)
+            ix.call_get(&mut *store, name)
         })
     }
 
@@ -432,13 +470,12 @@ impl PackInstance {
             .secrets
             .as_ref()
             .ok_or_else(|| not_slot(&self.pack, Slot::Secrets))?;
-        self.call("secrets.put", |store, inst, ex| {
+        self.call("secrets.put", |store, ex| {
             let ix = ex
                 .secrets
                 .as_ref()
                 .ok_or_else(|| wasmtime::format_err!("not a secrets pack"))?;
-            ix.load(&mut *store, inst)?
-                .call_put(&mut *store, name, value)
+            ix.call_put(&mut *store, name, value)
         })
     }
 
@@ -448,12 +485,12 @@ impl PackInstance {
             .secrets
             .as_ref()
             .ok_or_else(|| not_slot(&self.pack, Slot::Secrets))?;
-        self.call("secrets.delete", |store, inst, ex| {
+        self.call("secrets.delete", |store, ex| {
             let ix = ex
                 .secrets
                 .as_ref()
                 .ok_or_else(|| wasmtime::format_err!("not a secrets pack"))?;
-            ix.load(&mut *store, inst)?.call_delete(&mut *store, name)
+            ix.call_delete(&mut *store, name)
         })
     }
 
@@ -463,12 +500,12 @@ impl PackInstance {
             .secrets
             .as_ref()
             .ok_or_else(|| not_slot(&self.pack, Slot::Secrets))?;
-        self.call("secrets.list", |store, inst, ex| {
+        self.call("secrets.list", |store, ex| {
             let ix = ex
                 .secrets
                 .as_ref()
                 .ok_or_else(|| wasmtime::format_err!("not a secrets pack"))?;
-            ix.load(&mut *store, inst)?.call_list(&mut *store)
+            ix.call_list(&mut *store)
         })
     }
 
@@ -483,14 +520,12 @@ impl PackInstance {
     /// `deployer.describe`.
     pub fn deployer_describe(&mut self) -> Result<crate::deploy::target::TargetInfo> {
         self.deployer_ix()?;
-        self.call("deployer.describe", |store, inst, ex| {
+        self.call("deployer.describe", |store, ex| {
             let ix = ex
                 .deployer
                 .as_ref()
                 .ok_or_else(|| wasmtime::format_err!("not a deployer pack"))?;
-            Ok(Ok(ix
-                .load(&mut *store, inst)?
-                .call_describe(&mut *store)?))
+            Ok(Ok(ix.call_describe(&mut *store)?))
         })
         .map(Into::into)
     }
@@ -503,12 +538,12 @@ impl PackInstance {
     ) -> Result<crate::deploy::target::Plan> {
         self.deployer_ix()?;
         let (r, b) = (revision.into(), bundle.into());
-        self.call("deployer.plan", |store, inst, ex| {
+        self.call("deployer.plan", |store, ex| {
             let ix = ex
                 .deployer
                 .as_ref()
                 .ok_or_else(|| wasmtime::format_err!("not a deployer pack"))?;
-            ix.load(&mut *store, inst)?.call_plan(&mut *store, &r, &b)
+            ix.call_plan(&mut *store, &r, &b)
         })
         .map(Into::into)
     }
@@ -522,13 +557,12 @@ impl PackInstance {
     ) -> Result<crate::deploy::target::ApplyReport> {
         self.deployer_ix()?;
         let (r, b, p) = (revision.into(), bundle.into(), plan.into());
-        self.call("deployer.apply", |store, inst, ex| {
+        self.call("deployer.apply", |store, ex| {
             let ix = ex
                 .deployer
                 .as_ref()
                 .ok_or_else(|| wasmtime::format_err!("not a deployer pack"))?;
-            ix.load(&mut *store, inst)?
-                .call_apply(&mut *store, &r, &b, &p)
+            ix.call_apply(&mut *store, &r, &b, &p)
         })
         .map(Into::into)
     }
@@ -540,12 +574,12 @@ impl PackInstance {
     ) -> Result<crate::deploy::target::Health> {
         self.deployer_ix()?;
         let r = revision.into();
-        self.call("deployer.health", |store, inst, ex| {
+        self.call("deployer.health", |store, ex| {
             let ix = ex
                 .deployer
                 .as_ref()
                 .ok_or_else(|| wasmtime::format_err!("not a deployer pack"))?;
-            ix.load(&mut *store, inst)?.call_health(&mut *store, &r)
+            ix.call_health(&mut *store, &r)
         })
         .map(Into::into)
     }
@@ -560,18 +594,12 @@ impl PackInstance {
     ) -> Result<crate::deploy::target::TrafficReport> {
         self.deployer_ix()?;
         let w: Vec<_> = weights.iter().map(Into::into).collect();
-        self.call("deployer.set-traffic", |store, inst, ex| {
+        self.call("deployer.set-traffic", |store, ex| {
             let ix = ex
                 .deployer
                 .as_ref()
                 .ok_or_else(|| wasmtime::format_err!("not a deployer pack"))?;
-            ix.load(&mut *store, inst)?.call_set_traffic(
-                &mut *store,
-                environment,
-                deployment,
-                generation,
-                &w,
-            )
+            ix.call_set_traffic(&mut *store, environment, deployment, generation, &w)
         })
         .map(Into::into)
     }
@@ -583,12 +611,12 @@ impl PackInstance {
     ) -> Result<()> {
         self.deployer_ix()?;
         let r = revision.into();
-        self.call("deployer.teardown", |store, inst, ex| {
+        self.call("deployer.teardown", |store, ex| {
             let ix = ex
                 .deployer
                 .as_ref()
                 .ok_or_else(|| wasmtime::format_err!("not a deployer pack"))?;
-            ix.load(&mut *store, inst)?.call_teardown(&mut *store, &r)
+            ix.call_teardown(&mut *store, &r)
         })
     }
 
@@ -598,13 +626,12 @@ impl PackInstance {
         environment: &str,
     ) -> Result<Vec<crate::deploy::target::Observed>> {
         self.deployer_ix()?;
-        self.call("deployer.observe", |store, inst, ex| {
+        self.call("deployer.observe", |store, ex| {
             let ix = ex
                 .deployer
                 .as_ref()
                 .ok_or_else(|| wasmtime::format_err!("not a deployer pack"))?;
-            ix.load(&mut *store, inst)?
-                .call_observe(&mut *store, environment)
+            ix.call_observe(&mut *store, environment)
         })
         .map(|v| v.into_iter().map(Into::into).collect())
     }
@@ -616,12 +643,12 @@ impl PackInstance {
             .as_ref()
             .ok_or_else(|| not_slot(&self.pack, Slot::Telemetry))?;
         let events: Vec<guest::telemetry::Event> = events.iter().map(Into::into).collect();
-        self.call("telemetry.emit", |store, inst, ex| {
+        self.call("telemetry.emit", |store, ex| {
             let ix = ex
                 .telemetry
                 .as_ref()
                 .ok_or_else(|| wasmtime::format_err!("not a telemetry pack"))?;
-            let g = ix.load(&mut *store, inst)?;
+            let g = ix;
             match g.call_emit(&mut *store, &events)? {
                 Ok(()) => g.call_flush(&mut *store),
                 Err(e) => Ok(Err(e)),
