@@ -426,6 +426,45 @@ fn invalid_splits_transitions_and_keys_change_nothing() {
     env.fails(5, &["--env", "dev", "revisions", "archive", &a]);
     // Failed revisions can be archived; archived ones cannot come back.
     env.fails(5, &["--env", "dev", "rollback", "--to", &a]);
+
+    // Drain and archive take answers files too.
+    assert!(env.json(&["revisions", "drain", "--schema"])["properties"]["revision"].is_object());
+
+    // When the audit log cannot be written, the verb fails and changes nothing.
+    let audit = env.home().join("envs/dev/audit.jsonl");
+    fs::remove_file(&audit).unwrap();
+    fs::create_dir(&audit).unwrap();
+    let before = deployment_bytes(&env, "dev");
+    let e = env.fails(
+        1,
+        &[
+            "--env",
+            "dev",
+            "traffic",
+            "set",
+            "web",
+            &format!("{b}=100%"),
+        ],
+    );
+    assert!(e["message"].as_str().unwrap().contains("audit log"), "{e}");
+    assert_eq!(deployment_bytes(&env, "dev"), before);
+    let e = env.fails(
+        1,
+        &[
+            "deploy",
+            bundle(&env, "1.4.0", "main", &[]).to_str().unwrap(),
+            "--env",
+            "dev",
+        ],
+    );
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("the change was not made"),
+        "{e}"
+    );
+    assert_eq!(deployment_bytes(&env, "dev"), before);
 }
 
 #[test]

@@ -445,21 +445,9 @@ pub enum RevisionsCommand {
         deployment: Option<String>,
     },
     /// Stop a revision that no longer receives traffic (ready -> draining -> inactive).
-    Drain {
-        /// Revision id (or unique prefix).
-        revision: String,
-        /// The deployment (default: the only one).
-        #[arg(long)]
-        deployment: Option<String>,
-    },
+    Drain(TransitionArgs),
     /// Retire a revision for good (refused while traffic routes to it).
-    Archive {
-        /// Revision id (or unique prefix).
-        revision: String,
-        /// The deployment (default: the only one).
-        #[arg(long)]
-        deployment: Option<String>,
-    },
+    Archive(TransitionArgs),
 }
 
 /// `envpack traffic ...`
@@ -562,6 +550,19 @@ pub struct BundleBuildArgs {
     /// The bundle file to write (default: <name>-<version>.bundle.tgz).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub answers: AnswersArgs,
+}
+
+/// `envpack revisions drain|archive`
+#[derive(Debug, Args)]
+pub struct TransitionArgs {
+    /// Revision id (or unique prefix).
+    #[arg(required_unless_present_any = ["answers", "schema"])]
+    pub revision: Option<String>,
+    /// The deployment (default: the only one).
+    #[arg(long)]
+    pub deployment: Option<String>,
     #[command(flatten)]
     pub answers: AnswersArgs,
 }

@@ -594,8 +594,17 @@ fn route(
     ev.after_generation = Some(generation);
     ev.idempotency_key = idempotency_key.map(str::to_string);
     let mut deployer = session.instance(Slot::Deployer)?;
-    let report = deployer.deployer_set_traffic(env.as_str(), &dep.name, generation, &weights)?;
+    // Audit before the side effect: no audit, no change.
     journal::audit(&dir, &ev)?;
+    let report = match deployer.deployer_set_traffic(env.as_str(), &dep.name, generation, &weights)
+    {
+        Ok(r) => r,
+        Err(e) => {
+            ev.result = format!("failed: {}", e.message());
+            journal::audit(&dir, &ev)?;
+            return Err(e);
+        }
+    };
     dep.generation = generation;
     dep.weights = weights.clone();
     dep.traffic_history.push(TrafficEntry {

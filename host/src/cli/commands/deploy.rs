@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::cli::Ctx;
+use crate::cli::args::TransitionArgs;
 use crate::cli::args::{
     AnswersArgs, DeployArgs, JournalArgs, PromoteArgs, RevisionsCommand, RollbackArgs,
     TrafficCommand,
@@ -166,7 +167,9 @@ pub fn deploy(ctx: &Ctx, a: DeployArgs) -> Result<Report> {
 pub fn revisions(ctx: &Ctx, cmd: RevisionsCommand) -> Result<Report> {
     let env = ctx.env_name()?;
     let dir = EnvDir::new(&ctx.home, &env);
-    crate::env::ops_load(&dir)?;
+    if matches!(cmd, RevisionsCommand::List { .. } | RevisionsCommand::Show { .. }) {
+        crate::env::ops_load(&dir)?;
+    }
     match cmd {
         RevisionsCommand::List { deployment } => {
             let deps = match deployment {
@@ -234,37 +237,41 @@ pub fn revisions(ctx: &Ctx, cmd: RevisionsCommand) -> Result<Report> {
                 &json!({"deployment": d.name, "revision": r, "basis_points": d.weight_of(&r.id)}),
             ))
         }
-        RevisionsCommand::Drain {
-            revision,
-            deployment,
-        } => transition(
-            ctx,
-            &env,
-            deployment.as_deref(),
-            &revision,
-            RevState::Draining,
-        ),
-        RevisionsCommand::Archive {
-            revision,
-            deployment,
-        } => transition(
-            ctx,
-            &env,
-            deployment.as_deref(),
-            &revision,
-            RevState::Archived,
-        ),
+        RevisionsCommand::Drain(a) => transition(ctx, a, RevState::Draining),
+        RevisionsCommand::Archive(a) => transition(ctx, a, RevState::Archived),
     }
 }
 
-fn transition(
-    ctx: &Ctx,
-    env: &EnvName,
-    deployment: Option<&str>,
-    revision: &str,
-    to: RevState,
-) -> Result<Report> {
-    let r = ops::transition(&ctx.home, ctx.runtime()?, env, deployment, revision, to)?;
+/// Answers for `envpack revisions drain` and `archive`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionAnswers {
+    /// The environment (default: --env).
+    pub env: Option<String>,
+    /// The deployment (default: the only one).
+    pub deployment: Option<String>,
+    /// Revision id or unique prefix.
+    pub revision: String,
+}
+
+fn transition(ctx: &Ctx, a: TransitionArgs, to: RevState) -> Result<Report> {
+    let (env, deployment, revision) = match input::<TransitionAnswers>(&a.answers)? {
+        Input::Schema(r) => return Ok(r),
+        Input::Answers(x) => (env_or(ctx, x.env)?, x.deployment, x.revision),
+        Input::Flags => (
+            ctx.env_name()?,
+            a.deployment,
+            a.revision.ok_or_else(|| missing("REVISION"))?,
+        ),
+    };
+    let r = ops::transition(
+        &ctx.home,
+        ctx.runtime()?,
+        &env,
+        deployment.as_deref(),
+        &revision,
+        to,
+    )?;
     Ok(Report::new(
         format!("revision {} is now {}", r.id, r.state),
         &r,
