@@ -167,7 +167,10 @@ pub fn deploy(ctx: &Ctx, a: DeployArgs) -> Result<Report> {
 pub fn revisions(ctx: &Ctx, cmd: RevisionsCommand) -> Result<Report> {
     let env = ctx.env_name()?;
     let dir = EnvDir::new(&ctx.home, &env);
-    if matches!(cmd, RevisionsCommand::List { .. } | RevisionsCommand::Show { .. }) {
+    if matches!(
+        cmd,
+        RevisionsCommand::List { .. } | RevisionsCommand::Show { .. }
+    ) {
         crate::env::ops_load(&dir)?;
     }
     match cmd {
