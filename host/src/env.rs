@@ -15,6 +15,7 @@ mod defaults;
 mod doctor;
 mod model;
 mod ops;
+mod processes;
 mod session;
 
 pub use defaults::{DEFAULT_PACKS, default_requirement, install_defaults};
@@ -25,6 +26,7 @@ pub use ops::{
     BindOutcome, EnvView, InitOutcome, PolicyChange, bind, config_set, format_diff, init, list,
     policy, remove, show, unbind,
 };
+pub use processes::{ProcessInfo, ProcessSpec, Processes};
 pub use session::Session;
 
 use std::path::{Path, PathBuf};

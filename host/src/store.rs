@@ -389,7 +389,7 @@ impl Store {
                 path.display()
             ))
             .hint(format!(
-                "envpack pack remove {d} && envpack pack install <the original file>"
+                "envpack pack remove {d} --force && envpack pack install <the original file>"
             )));
         }
         let manifest = read_manifest(&bytes).map_err(|e| {
@@ -447,7 +447,7 @@ impl Store {
                     severity: "error",
                     message: e.message().to_string(),
                     fix: format!(
-                        "envpack pack remove {d} && envpack pack install <the original {d} file>"
+                        "envpack pack remove {d} --force && envpack pack install <the original {d} file>"
                     ),
                 });
             }

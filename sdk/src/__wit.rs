@@ -21,6 +21,7 @@ macro_rules! slot_world {
                     "greentic:envpack/config@0.1.0": crate::__wit::greentic::envpack::config,
                     "greentic:envpack/kv@0.1.0": crate::__wit::greentic::envpack::kv,
                     "greentic:envpack/secrets-access@0.1.0": crate::__wit::greentic::envpack::secrets_access,
+                    "greentic:envpack/process@0.1.0": crate::__wit::greentic::envpack::process,
                 },
                 pub_export_macro: true,
                 export_macro_name: $macro_name,

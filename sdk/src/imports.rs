@@ -123,3 +123,41 @@ pub mod secret {
         })
     }
 }
+
+/// Revision processes on this machine (capability `process`; deployers).
+///
+/// ```no_run
+/// use envpack_sdk::process::{self, Spec};
+/// let info = process::start(&Spec {
+///     revision: "r1".into(),
+///     argv: vec!["./serve.sh".into(), "{port}".into()],
+///     env: vec![],
+/// })?;
+/// println!("listening on 127.0.0.1:{}", info.port);
+/// # Ok::<(), envpack_sdk::Error>(())
+/// ```
+pub mod process {
+    use crate::__wit::greentic::envpack::process as wit;
+    use crate::Error;
+    pub use wit::{Info, Spec};
+
+    /// Starts the revision's process.
+    pub fn start(spec: &Spec) -> Result<Info, Error> {
+        wit::start(spec)
+    }
+
+    /// Stops it; `false` when none was running.
+    pub fn stop(revision: &str) -> Result<bool, Error> {
+        wit::stop(revision)
+    }
+
+    /// Its state, if it was started.
+    pub fn status(revision: &str) -> Result<Option<Info>, Error> {
+        wit::status(revision)
+    }
+
+    /// Every process of the environment.
+    pub fn list() -> Result<Vec<Info>, Error> {
+        wit::list()
+    }
+}

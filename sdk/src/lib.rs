@@ -62,7 +62,7 @@ mod slots;
 pub mod __wit;
 
 pub use command::{Args, Output};
-pub use imports::{config, kv, log, secret};
+pub use imports::{config, kv, log, process, secret};
 pub use slots::{DeployerPack, SecretsPack, StatePack, TelemetryPack, deployer, state, telemetry};
 
 /// The error every pack function returns: one variant per kind of failure

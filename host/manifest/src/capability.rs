@@ -7,6 +7,7 @@
 //! |----------------------|------------------------------------------------------|
 //! | `log`                | writing log lines                                    |
 //! | `kv`                 | the pack's private key/value store                   |
+//! | `process`            | starting revision processes from their payload (deployers) |
 //! | `config:<key>`       | reading one configuration key (`config:*`: any)     |
 //! | `secret:<name>`      | reading one secret (`secret:*`: any)                 |
 //! | `http:<host>[:port]` | outbound HTTP to a host (`*.example.com` for subdomains; no port: any port) |
@@ -28,6 +29,9 @@ pub enum Capability {
     Log,
     /// Use the pack's private key/value store.
     Kv,
+    /// Start and stop processes for revisions, each confined to its
+    /// revision's payload directory (deployers only).
+    Process,
     /// Read a configuration key; `*` stands for every key.
     Config(String),
     /// Read a secret; `*` stands for every secret.
@@ -48,7 +52,7 @@ pub struct HostPattern {
 /// A capability string that does not parse.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "invalid capability {input:?}: {reason}; expected one of log, kv, config:<key>, secret:<name>, http:<host>[:<port>]"
+    "invalid capability {input:?}: {reason}; expected one of log, kv, process, config:<key>, secret:<name>, http:<host>[:<port>]"
 )]
 pub struct CapabilityError {
     input: String,
@@ -204,6 +208,7 @@ impl Capability {
         match self {
             Capability::Log => "log",
             Capability::Kv => "kv",
+            Capability::Process => "process",
             Capability::Config(_) => "config",
             Capability::Secret(_) => "secret",
             Capability::Http(_) => "http",
@@ -213,7 +218,9 @@ impl Capability {
     /// Whether this capability, as a pattern, covers the concrete `used` one.
     pub fn covers(&self, used: &Capability) -> bool {
         match (self, used) {
-            (Capability::Log, Capability::Log) | (Capability::Kv, Capability::Kv) => true,
+            (Capability::Log, Capability::Log)
+            | (Capability::Kv, Capability::Kv)
+            | (Capability::Process, Capability::Process) => true,
             (Capability::Config(a), Capability::Config(b))
             | (Capability::Secret(a), Capability::Secret(b)) => a == "*" || a == b,
             (Capability::Http(a), Capability::Http(b)) => b.within(a),
@@ -227,6 +234,7 @@ impl fmt::Display for Capability {
         match self {
             Capability::Log => f.write_str("log"),
             Capability::Kv => f.write_str("kv"),
+            Capability::Process => f.write_str("process"),
             Capability::Config(k) => write!(f, "config:{k}"),
             Capability::Secret(k) => write!(f, "secret:{k}"),
             Capability::Http(h) => write!(f, "http:{h}"),
@@ -254,6 +262,7 @@ impl FromStr for Capability {
         match input.split_once(':') {
             None => match input {
                 "log" => Ok(Capability::Log),
+                "process" => Ok(Capability::Process),
                 "kv" => Ok(Capability::Kv),
                 "config" | "secret" | "http" => Err(err("this kind needs a value after ':'")),
                 _ => Err(err("unknown capability kind")),

@@ -48,6 +48,9 @@ pub struct RequestedCapabilities {
     /// Use the private key/value store.
     #[serde(default)]
     pub kv: bool,
+    /// Start revision processes (deployers only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub process: bool,
     /// Configuration keys read.
     #[serde(default)]
     pub config: BTreeSet<String>,
@@ -211,6 +214,9 @@ impl RequestedCapabilities {
         if self.kv {
             out.push(Capability::Kv);
         }
+        if self.process {
+            out.push(Capability::Process);
+        }
         for k in &self.config {
             out.push(format!("config:{k}").parse()?);
         }
@@ -230,6 +236,7 @@ impl RequestedCapabilities {
             match cap {
                 Capability::Log => out.log = true,
                 Capability::Kv => out.kv = true,
+                Capability::Process => out.process = true,
                 Capability::Config(k) => {
                     out.config.insert(k.clone());
                 }

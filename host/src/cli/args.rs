@@ -191,6 +191,18 @@ pub enum EnvCommand {
         #[arg(long, conflicts_with = "after")]
         no_after: bool,
     },
+    /// Stop every running revision of an environment (they stay expected).
+    Down {
+        /// The environment.
+        #[arg(default_value = "local")]
+        name: String,
+    },
+    /// Start again the revisions an environment expects to run.
+    Up {
+        /// The environment.
+        #[arg(default_value = "local")]
+        name: String,
+    },
     /// Check every binding; each finding comes with the command that fixes it.
     #[command(
         after_help = "Examples:\n  envpack env doctor local\n  envpack --json env doctor prod\n\nExits 10 when any finding is an error."

@@ -104,6 +104,9 @@ fn stamp(dir: &EnvDir) -> Vec<(PathBuf, SystemTime)> {
 fn routes(deps: &[Deployment]) -> Vec<Route> {
     let mut out: Vec<Route> = deps
         .iter()
+        // A deployment with nothing ready has no route, so it cannot shadow
+        // another deployment's prefix with 503s.
+        .filter(|d| d.revisions.iter().any(|r| r.state == RevState::Ready))
         .map(|d| {
             let endpoint = |id: &str| {
                 d.revisions
@@ -139,7 +142,7 @@ fn routes(deps: &[Deployment]) -> Vec<Route> {
             let attr = |k: &str| latest.and_then(|r| r.attributes.get(k).cloned());
             Route {
                 deployment: d.name.clone(),
-                host: attr("host"),
+                host: attr("host").map(|h| h.to_ascii_lowercase()),
                 prefix: attr("prefix").unwrap_or_else(|| "/".into()),
                 generation: d.generation,
                 weighted,

@@ -407,7 +407,23 @@ fn deploy_in(
         )
     };
 
-    let fail = |dep: &mut Deployment, rev: &mut Revision, why: String| -> Result<Error> {
+    let processes = crate::env::Processes::new(&dir);
+    let fail = |deployer: &mut PackInstance,
+                dep: &mut Deployment,
+                rev: &mut Revision,
+                why: String|
+     -> Result<Error> {
+        // Stop whatever the failed revision left running (best effort),
+        // and keep what it printed with the reason.
+        if let Err(e) = deployer.deployer_teardown(&rev_ref(env, &dep.name, rev)) {
+            tracing::warn!("teardown of failed revision {} failed: {e}", rev.id);
+        }
+        let tail = processes.output_tail(&rev.id);
+        let why = if tail.trim().is_empty() {
+            why
+        } else {
+            format!("{why}; its output ends with:\n{}", tail.trim_end())
+        };
         rev.state = RevState::Failed;
         rev.reason = Some(why.clone());
         rev.updated = now_rfc3339();
@@ -419,16 +435,21 @@ fn deploy_in(
         .hint(format!("envpack revisions show {} --env {env}", rev.id)))
     };
 
+    // The payload, extracted from the verified bundle, for deployers that
+    // run revisions on this machine (the `process` capability).
+    bundle::open(&stored, Some(&processes.payload_dir(&rev.id)))?;
+    processes.set_bundle(&rev.id, &verified.id.to_string())?;
     match deployer.deployer_apply(&rref, &bref, &plan) {
         Ok(report) => {
             if let Some(bad) = report.steps.iter().find(|s| !s.ok) {
                 let why = format!("apply step {} failed: {}", bad.id, bad.message);
-                return Err(fail(&mut dep, &mut rev, why)?);
+                return Err(fail(&mut deployer, &mut dep, &mut rev, why)?);
             }
             rev.endpoint = report.endpoint;
         }
         Err(e) => {
             return Err(fail(
+                &mut deployer,
                 &mut dep,
                 &mut rev,
                 format!("apply failed: {}", e.message()),
@@ -441,7 +462,7 @@ fn deploy_in(
     *dep.revision_mut(&rev.id)? = rev.clone();
     save_deployment(&dir, &dep)?;
     if let Err(why) = warm(&mut deployer, &rref) {
-        return Err(fail(&mut dep, &mut rev, why)?);
+        return Err(fail(&mut deployer, &mut dep, &mut rev, why)?);
     }
     rev.state = RevState::Ready;
     rev.updated = now_rfc3339();
@@ -822,6 +843,8 @@ pub fn rollback(
                         Error::unavailable(format!("cannot bring {} back: {why}", rev.id))
                     })?;
                     let r = dep.revision_mut(&rev.id)?;
+                    // A restarted revision may answer somewhere new.
+                    r.endpoint = report.endpoint.clone().or(r.endpoint.take());
                     r.state = RevState::Ready;
                     r.updated = now_rfc3339();
                     rewarmed.push(rev.id.clone());
@@ -954,4 +977,126 @@ pub fn promote(
         Ok(o) => Ok((report, Some(o))),
         Err(e) => Err(e),
     }
+}
+
+/// What `env down` / `env up` did.
+#[derive(Clone, Debug, Serialize)]
+pub struct UpDown {
+    /// Environment.
+    pub environment: EnvName,
+    /// Revisions stopped or started.
+    pub revisions: Vec<String>,
+    /// Revisions that could not be started again, with why.
+    pub failed: Vec<(String, String)>,
+}
+
+/// `env down`: stops every running revision, keeping what the environment
+/// expects to run (revisions stay `ready`), so `env up` can start them again.
+pub fn down(home: &Home, runtime: &Runtime, env: &EnvName) -> Result<UpDown> {
+    Session::scoped(home, runtime, env, |session| {
+        let dir = session.dir().clone();
+        let _lock = deploy_lock(&dir)?;
+        journal::audit(&dir, &AuditEvent::new("env.down", env.as_str(), "ok"))?;
+        let mut deployer = session.instance(Slot::Deployer)?;
+        let mut stopped = Vec::new();
+        for dep in deployments(&dir)? {
+            for r in dep.revisions.iter().filter(|r| {
+                matches!(
+                    r.state,
+                    RevState::Ready | RevState::Warming | RevState::Staged
+                )
+            }) {
+                deployer.deployer_teardown(&rev_ref(env, &dep.name, r))?;
+                stopped.push(r.id.clone());
+            }
+        }
+        fsutil::write_atomic(&dir.path().join("down"), now_rfc3339().as_bytes())?;
+        journal::history(
+            &dir,
+            &HistoryEntry {
+                at: now_rfc3339(),
+                kind: "env".into(),
+                deployment: String::new(),
+                revision: None,
+                bundle: None,
+                generation: None,
+                summary: format!("env down: stopped {} revision(s)", stopped.len()),
+            },
+        )?;
+        Ok(UpDown {
+            environment: env.clone(),
+            revisions: stopped,
+            failed: vec![],
+        })
+    })
+}
+
+/// `env up`: starts again every revision the environment expects to run
+/// (`ready`), applying its recorded plan and warming it.
+pub fn up(home: &Home, runtime: &Runtime, env: &EnvName) -> Result<UpDown> {
+    Session::scoped(home, runtime, env, |session| {
+        let dir = session.dir().clone();
+        let _lock = deploy_lock(&dir)?;
+        journal::audit(&dir, &AuditEvent::new("env.up", env.as_str(), "ok"))?;
+        let mut deployer = session.instance(Slot::Deployer)?;
+        let (mut started, mut failed) = (Vec::new(), Vec::new());
+        for mut dep in deployments(&dir)? {
+            let ready: Vec<Revision> = dep
+                .revisions
+                .iter()
+                .filter(|r| r.state == RevState::Ready)
+                .cloned()
+                .collect();
+            for r in ready {
+                let rref = rev_ref(env, &dep.name, &r);
+                let file = dir
+                    .path()
+                    .join("bundles")
+                    .join(format!("{}.tgz", r.bundle_id.hex()));
+                let result = (|| -> std::result::Result<Option<String>, String> {
+                    let verified =
+                        bundle::open(&file, None).map_err(|e| e.message().to_string())?;
+                    let plan = r.plan.clone().ok_or("no recorded plan")?;
+                    let report = deployer
+                        .deployer_apply(&rref, &bundle_ref(&verified), &plan)
+                        .map_err(|e| e.message().to_string())?;
+                    warm(&mut deployer, &rref)?;
+                    Ok(report.endpoint)
+                })();
+                match result {
+                    Ok(endpoint) => {
+                        // A restarted process may listen on a new port.
+                        let rev = dep.revision_mut(&r.id)?;
+                        rev.endpoint = endpoint;
+                        rev.updated = now_rfc3339();
+                        started.push(r.id.clone());
+                    }
+                    Err(why) => failed.push((r.id.clone(), why)),
+                }
+            }
+            save_deployment(&dir, &dep)?;
+        }
+        let _ = std::fs::remove_file(dir.path().join("down"));
+        journal::history(
+            &dir,
+            &HistoryEntry {
+                at: now_rfc3339(),
+                kind: "env".into(),
+                deployment: String::new(),
+                revision: None,
+                bundle: None,
+                generation: None,
+                summary: format!(
+                    "env up: started {} revision(s), {} failed",
+                    started.len(),
+                    failed.len()
+                ),
+            },
+        )?;
+        Ok(UpDown {
+            environment: env.clone(),
+            revisions: started,
+            failed,
+        })
+    })
 }

@@ -40,7 +40,7 @@ pub fn install_defaults(store: &Store, runtime: &Runtime) -> Result<Vec<InstallO
                             "the default pack {id} in the store differs from the one built into this envpack: {}",
                             e.message()
                         ))
-                        .hint(format!("envpack pack remove <{id}@version> then rerun, or use a fresh ENVPACK_HOME"))
+                        .hint(format!("envpack pack remove <{id}@version> --force then rerun, or use a fresh ENVPACK_HOME"))
                     } else {
                         e
                     }

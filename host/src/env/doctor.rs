@@ -112,7 +112,7 @@ pub fn doctor(home: &Home, runtime: &Runtime, name: &EnvName) -> Result<Vec<Doct
                     _ => (
                         "digest",
                         format!(
-                            "envpack pack remove {d} && envpack pack install <the locked {d} file> (if {d} was reinstalled on purpose instead, accept it: {rebind})"
+                            "envpack pack remove {d} --force && envpack pack install <the locked {d} file> (if {d} was reinstalled on purpose instead, accept it: {rebind})"
                         ),
                     ),
                 };

@@ -232,6 +232,45 @@ impl HostServices for EnvServices {
         .map_err(to_pack_error)
     }
 
+    fn process_start(
+        &self,
+        _pack: &PackLabel,
+        spec: &crate::env::ProcessSpec,
+    ) -> std::result::Result<crate::env::ProcessInfo, PackError> {
+        crate::env::Processes::new(&self.infra.dir)
+            .start(spec)
+            .map_err(to_pack_error)
+    }
+
+    fn process_stop(
+        &self,
+        _pack: &PackLabel,
+        revision: &str,
+    ) -> std::result::Result<bool, PackError> {
+        crate::env::Processes::new(&self.infra.dir)
+            .stop(revision)
+            .map_err(to_pack_error)
+    }
+
+    fn process_status(
+        &self,
+        _pack: &PackLabel,
+        revision: &str,
+    ) -> std::result::Result<Option<crate::env::ProcessInfo>, PackError> {
+        crate::env::Processes::new(&self.infra.dir)
+            .status(revision)
+            .map_err(to_pack_error)
+    }
+
+    fn process_list(
+        &self,
+        _pack: &PackLabel,
+    ) -> std::result::Result<Vec<crate::env::ProcessInfo>, PackError> {
+        crate::env::Processes::new(&self.infra.dir)
+            .list()
+            .map_err(to_pack_error)
+    }
+
     fn log(&self, pack: &PackLabel, level: Level, message: &str, fields: &[(String, String)]) {
         crate::runtime::emit_log(pack, level, message, fields);
         if level >= Level::Warn {

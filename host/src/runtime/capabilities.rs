@@ -12,6 +12,7 @@ pub(crate) mod config;
 pub(crate) mod http;
 pub(crate) mod kv;
 pub(crate) mod log;
+pub(crate) mod process;
 pub(crate) mod secrets;
 
 use std::sync::{Arc, Mutex};

@@ -26,10 +26,45 @@ pub trait HostServices: Send + Sync {
     fn kv_delete(&self, pack: &PackLabel, key: &str) -> Result<bool, PackError>;
     /// Private kv keys with `prefix`, sorted.
     fn kv_list(&self, pack: &PackLabel, prefix: &str) -> Result<Vec<String>, PackError>;
+    /// Starts a revision process (capability `process`).
+    fn process_start(
+        &self,
+        pack: &PackLabel,
+        spec: &crate::env::ProcessSpec,
+    ) -> Result<crate::env::ProcessInfo, PackError> {
+        let _ = (pack, spec);
+        Err(no_processes())
+    }
+    /// Stops a revision process.
+    fn process_stop(&self, pack: &PackLabel, revision: &str) -> Result<bool, PackError> {
+        let _ = (pack, revision);
+        Err(no_processes())
+    }
+    /// A revision process's state.
+    fn process_status(
+        &self,
+        pack: &PackLabel,
+        revision: &str,
+    ) -> Result<Option<crate::env::ProcessInfo>, PackError> {
+        let _ = (pack, revision);
+        Err(no_processes())
+    }
+    /// Every revision process.
+    fn process_list(&self, pack: &PackLabel) -> Result<Vec<crate::env::ProcessInfo>, PackError> {
+        let _ = pack;
+        Err(no_processes())
+    }
     /// A log line from `pack`.
     fn log(&self, pack: &PackLabel, level: Level, message: &str, fields: &[(String, String)]) {
         emit_log(pack, level, message, fields);
     }
+}
+
+fn no_processes() -> PackError {
+    PackError::new(
+        PackErrorKind::Unavailable,
+        "revision processes exist only inside an environment (run the pack through an environment's deployer)",
+    )
 }
 
 /// Writes a pack's log line through `tracing`, attributed to the pack.

@@ -209,6 +209,27 @@ pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<Report> {
             };
             Ok(Report::new(human, &change))
         }
+        EnvCommand::Down { name: n } => {
+            let n = name(&n)?;
+            let o = crate::deploy::ops::down(&ctx.home, ctx.runtime()?, &n)?;
+            Ok(Report::new(
+                format!("stopped {} revision(s) of {n}", o.revisions.len()),
+                &o,
+            ))
+        }
+        EnvCommand::Up { name: n } => {
+            let n = name(&n)?;
+            let o = crate::deploy::ops::up(&ctx.home, ctx.runtime()?, &n)?;
+            let mut human = format!("started {} revision(s) of {n}", o.revisions.len());
+            for (r, why) in &o.failed {
+                human.push_str(&format!("\n  {r} failed: {why}"));
+            }
+            if !o.failed.is_empty() {
+                return Err(Error::unavailable(human)
+                    .with_details(serde_json::to_value(&o).unwrap_or_default()));
+            }
+            Ok(Report::new(human, &o))
+        }
         EnvCommand::Doctor { name: n } => {
             let n = name(&n)?;
             let findings = env::doctor(&ctx.home, ctx.runtime()?, &n)?;
