@@ -72,7 +72,7 @@ struct Route {
 
 /// The routing table and where it came from.
 struct Table {
-    routes: Vec<Route>,
+    routes: Arc<Vec<Route>>,
     stamp: Vec<(PathBuf, SystemTime)>,
     checked: Instant,
 }
@@ -257,9 +257,9 @@ impl Router {
         route.weighted.last().cloned()
     }
 
-    fn table(&self) -> Vec<Route> {
+    fn table(&self) -> Arc<Vec<Route>> {
         let Ok(mut t) = self.table.lock() else {
-            return Vec::new();
+            return Arc::default();
         };
         if t.checked.elapsed() >= RELOAD_EVERY {
             t.checked = Instant::now();
@@ -267,7 +267,7 @@ impl Router {
             if now != t.stamp {
                 match deployments(&self.dir) {
                     Ok(deps) => {
-                        t.routes = routes(&deps);
+                        t.routes = Arc::new(routes(&deps));
                         t.stamp = now;
                         tracing::info!(env = %self.env, "routing table reloaded");
                     }
@@ -275,7 +275,8 @@ impl Router {
                 }
             }
         }
-        t.routes.clone()
+        // An Arc, so a request never copies the table.
+        Arc::clone(&t.routes)
     }
 
     async fn handle(self: Arc<Self>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
@@ -435,7 +436,7 @@ pub fn serve(
         env: env.clone(),
         key: key_for(&dir)?,
         table: Mutex::new(Table {
-            routes: routes(&deps),
+            routes: Arc::new(routes(&deps)),
             stamp: stamp(&dir),
             checked: Instant::now(),
         }),
