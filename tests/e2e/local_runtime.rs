@@ -34,9 +34,15 @@ impl Drop for Served {
 
 /// A bundle whose payload serves `body` with Python's http.server.
 fn site(env: &Env, version: &str, body: &str, run: &str) -> PathBuf {
-    let dir = env.home().join(format!("site-{version}"));
-    std::fs::create_dir_all(&dir).unwrap();
+    bundle(env, "site", version, body, run, &[])
+}
+
+fn bundle(env: &Env, name: &str, version: &str, body: &str, run: &str, extra: &[&str]) -> PathBuf {
+    let dir = env.home().join(format!("{name}-{version}"));
+    std::fs::create_dir_all(dir.join("api")).unwrap();
     std::fs::write(dir.join("index.html"), body).unwrap();
+    // Served under the /api prefix, which reaches the backend unchanged.
+    std::fs::write(dir.join("api/index.html"), name).unwrap();
     let script = dir.join("serve.sh");
     std::fs::write(
         &script,
@@ -54,13 +60,14 @@ fn site(env: &Env, version: &str, body: &str, run: &str) -> PathBuf {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    let out = env.home().join(format!("site-{version}.tgz"));
-    env.json(&[
+    let out = env.home().join(format!("{name}-{version}.tgz"));
+    let run = format!("run={run}");
+    let mut args = vec![
         "bundle",
         "build",
         dir.to_str().unwrap(),
         "--name",
-        "site",
+        name,
         "--version",
         version,
         "--source",
@@ -68,30 +75,50 @@ fn site(env: &Env, version: &str, body: &str, run: &str) -> PathBuf {
         "--ref",
         "main",
         "--attr",
-        &format!("run={run}"),
+        &run,
         "--attr",
         "health=/index.html",
         "--out",
         out.to_str().unwrap(),
-    ]);
+    ];
+    for e in extra {
+        args.push("--attr");
+        args.push(e);
+    }
+    env.json(&args);
     out
 }
 
 fn get(addr: &str, path: &str) -> Option<(u16, String)> {
+    get_with(addr, path, "").map(|(s, _, b)| (s, b))
+}
+
+/// GET with extra header lines; returns status, the Set-Cookie value, body.
+fn get_with(addr: &str, path: &str, headers: &str) -> Option<(u16, Option<String>, String)> {
     let mut s = TcpStream::connect(addr).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    s.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .ok()?;
+    let req =
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{headers}\r\n");
+    s.write_all(req.as_bytes()).ok()?;
     let mut raw = String::new();
     s.read_to_string(&mut raw).ok()?;
     let (head, body) = raw.split_once("\r\n\r\n")?;
-    Some((head.split(' ').nth(1)?.parse().ok()?, body.to_string()))
+    let cookie = head
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("set-cookie: ")
+                .or_else(|| l.strip_prefix("Set-Cookie: "))
+        })
+        .map(|c| c.split(';').next().unwrap_or("").to_string());
+    Some((
+        head.split(' ').nth(1)?.parse().ok()?,
+        cookie,
+        body.to_string(),
+    ))
 }
 
 fn endpoint(env: &Env, rev: &str) -> String {
-    let show = env.json(&["revisions", "show", rev]);
+    let show = env.json(&["revisions", "show", rev, "--deployment", "site"]);
     show["revision"]["endpoint"]
         .as_str()
         .unwrap()
@@ -177,6 +204,15 @@ fn revisions_are_real_processes_behind_the_ingress() {
         &format!("{r1}=9900bps"),
         &format!("{r2}=100bps"),
     ]);
+    let api = bundle(
+        &env,
+        "api",
+        "1.0.0",
+        "unused",
+        "./serve.sh {port}",
+        &["prefix=/api"],
+    );
+    env.json(&["deploy", api.to_str().unwrap()]);
     let mut child = env
         .cmd()
         .args(["serve", "--listen", "127.0.0.1:0"])
@@ -198,15 +234,30 @@ fn revisions_are_real_processes_behind_the_ingress() {
         .next()
         .unwrap()
         .to_string();
-    let (mut v1, mut v2) = (0, 0);
-    for _ in 0..200 {
+    // 1,000 requests without cookies land as the split says (chi-squared,
+    // one degree of freedom, p = 0.95).
+    let (mut v1, mut v2) = (0u32, 0u32);
+    for _ in 0..1000 {
         match get(&ingress, "/index.html").unwrap().1.as_str() {
             "v1" => v1 += 1,
             "v2" => v2 += 1,
             other => panic!("unexpected body {other}"),
         }
     }
-    assert!(v1 > 180, "r1 at 99% got {v1} of 200 (r2 {v2})");
+    let chi2 = (f64::from(v1) - 990.0).powi(2) / 990.0 + (f64::from(v2) - 10.0).powi(2) / 10.0;
+    assert!(chi2 < 3.841, "chi-squared {chi2} for v1={v1} v2={v2}");
+    // A second deployment on the same ingress is unaffected.
+    for _ in 0..20 {
+        assert_eq!(get(&ingress, "/api/index.html").unwrap().1, "api");
+    }
+    // A client keeping its cookie stays on one revision.
+    let (_, cookie, first) = get_with(&ingress, "/index.html", "").unwrap();
+    let cookie = cookie.expect("a sticky cookie");
+    for _ in 0..50 {
+        let (_, _, body) =
+            get_with(&ingress, "/index.html", &format!("Cookie: {cookie}\r\n")).unwrap();
+        assert_eq!(body, first);
+    }
     env.json(&["traffic", "set", "site", &format!("{r2}=100%")]);
     let shifted = Instant::now();
     wait_for("the shift to r2", || {
@@ -238,7 +289,7 @@ fn revisions_are_real_processes_behind_the_ingress() {
         out.contains("boom: missing DATABASE_URL"),
         "the process output is kept: {out}"
     );
-    let revs = env.json(&["revisions", "list"]);
+    let revs = env.json(&["revisions", "list", "--deployment", "site"]);
     let failed = revs[0]["revisions"]
         .as_array()
         .unwrap()
@@ -252,7 +303,7 @@ fn revisions_are_real_processes_behind_the_ingress() {
 
     // Drain stops a revision's process.
     let e1 = endpoint(&env, &r1);
-    env.json(&["revisions", "drain", &r1]);
+    env.json(&["revisions", "drain", &r1, "--deployment", "site"]);
     wait_for("r1 to stop", || get(&e1, "/index.html").is_none());
 
     // env down stops everything; env up brings back what should run.
@@ -261,10 +312,10 @@ fn revisions_are_real_processes_behind_the_ingress() {
     assert!(down["revisions"].to_string().contains(&r2), "{down}");
     wait_for("r2 to stop", || get(&e2, "/index.html").is_none());
     let up = env.json(&["env", "up", "local"]);
-    assert_eq!(
-        up["revisions"],
-        serde_json::json!([r2]),
-        "only the ready revision comes back: {up}"
+    let started = up["revisions"].to_string();
+    assert!(
+        started.contains(&r2) && !started.contains(&r1),
+        "the ready revisions come back, the drained one does not: {up}"
     );
     let e2 = endpoint(&env, &r2);
     assert_eq!(get(&e2, "/index.html").unwrap().1, "v2");
