@@ -94,6 +94,34 @@ pub struct HistoryEntry {
     pub summary: String,
 }
 
+impl HistoryEntry {
+    /// An entry of `kind` for `deployment` (empty for environment-wide
+    /// entries), stamped now.
+    pub fn new(kind: &str, deployment: &str, generation: Option<u64>, summary: String) -> Self {
+        Self {
+            at: now_rfc3339(),
+            kind: kind.into(),
+            deployment: deployment.into(),
+            revision: None,
+            bundle: None,
+            generation,
+            summary,
+        }
+    }
+
+    /// The revision concerned.
+    pub fn with_revision(mut self, revision: &str) -> Self {
+        self.revision = Some(revision.into());
+        self
+    }
+
+    /// The bundle concerned.
+    pub fn with_bundle(mut self, bundle: String) -> Self {
+        self.bundle = Some(bundle);
+        self
+    }
+}
+
 fn append(path: &Path, line: &impl Serialize, what: &str) -> Result<()> {
     let mut bytes = serde_json::to_vec(line)
         .map_err(|e| Error::internal(format!("cannot encode {what}: {e}")))?;

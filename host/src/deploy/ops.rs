@@ -392,18 +392,17 @@ fn deploy_in(
         save_deployment(&dir, dep)?;
         journal::history(
             &dir,
-            &HistoryEntry {
-                at: now_rfc3339(),
-                kind: verb.into(),
-                deployment: dep.name.clone(),
-                revision: Some(rev.id.clone()),
-                bundle: Some(verified.id.to_string()),
-                generation: Some(dep.generation),
-                summary: format!(
+            &HistoryEntry::new(
+                verb,
+                &dep.name,
+                Some(dep.generation),
+                format!(
                     "{} {} -> revision {} {}",
                     verb, verified.manifest.version, rev.id, rev.state
                 ),
-            },
+            )
+            .with_revision(&rev.id)
+            .with_bundle(verified.id.to_string()),
         )
     };
 
@@ -645,15 +644,12 @@ fn route(
         .collect();
     journal::history(
         &dir,
-        &HistoryEntry {
-            at: now_rfc3339(),
-            kind: cause.into(),
-            deployment: dep.name.clone(),
-            revision: None,
-            bundle: None,
-            generation: Some(generation),
-            summary: format!("{cause}: {}", split.join(" ")),
-        },
+        &HistoryEntry::new(
+            cause,
+            &dep.name,
+            Some(generation),
+            format!("{cause}: {}", split.join(" ")),
+        ),
     )?;
     Ok(TrafficOutcome {
         deployment: dep.name.clone(),
@@ -740,15 +736,13 @@ pub fn transition(
         save_deployment(&dir, &dep)?;
         journal::history(
             &dir,
-            &HistoryEntry {
-                at: now_rfc3339(),
-                kind: "revision".into(),
-                deployment: dep.name.clone(),
-                revision: Some(rev.id.clone()),
-                bundle: None,
-                generation: Some(dep.generation),
-                summary: format!("revision {} -> {}", rev.id, rev.state),
-            },
+            &HistoryEntry::new(
+                "revision",
+                &dep.name,
+                Some(dep.generation),
+                format!("revision {} -> {}", rev.id, rev.state),
+            )
+            .with_revision(&rev.id),
         )?;
         Ok(rev)
     })
@@ -1013,15 +1007,12 @@ pub fn down(home: &Home, runtime: &Runtime, env: &EnvName) -> Result<UpDown> {
         fsutil::write_atomic(&dir.path().join("down"), now_rfc3339().as_bytes())?;
         journal::history(
             &dir,
-            &HistoryEntry {
-                at: now_rfc3339(),
-                kind: "env".into(),
-                deployment: String::new(),
-                revision: None,
-                bundle: None,
-                generation: None,
-                summary: format!("env down: stopped {} revision(s)", stopped.len()),
-            },
+            &HistoryEntry::new(
+                "env",
+                "",
+                None,
+                format!("env down: stopped {} revision(s)", stopped.len()),
+            ),
         )?;
         Ok(UpDown {
             environment: env.clone(),
@@ -1079,19 +1070,16 @@ pub fn up(home: &Home, runtime: &Runtime, env: &EnvName) -> Result<UpDown> {
         let _ = std::fs::remove_file(dir.path().join("down"));
         journal::history(
             &dir,
-            &HistoryEntry {
-                at: now_rfc3339(),
-                kind: "env".into(),
-                deployment: String::new(),
-                revision: None,
-                bundle: None,
-                generation: None,
-                summary: format!(
+            &HistoryEntry::new(
+                "env",
+                "",
+                None,
+                format!(
                     "env up: started {} revision(s), {} failed",
                     started.len(),
                     failed.len()
                 ),
-            },
+            ),
         )?;
         Ok(UpDown {
             environment: env.clone(),
