@@ -163,6 +163,15 @@ impl Processes {
             .argv
             .first()
             .ok_or_else(|| Error::invalid("argv is empty"))?;
+        // The loader variables would let a deployer run code from outside
+        // the payload inside the revision's process.
+        if let Some((k, _)) = spec.env.iter().find(|(k, _)| {
+            k.starts_with("LD_") || k.starts_with("DYLD_") || k.contains('=') || k.is_empty()
+        }) {
+            return Err(Error::invalid(format!(
+                "environment variable {k:?} is not allowed for revision processes"
+            )));
+        }
         let root = payload
             .canonicalize()
             .map_err(|e| Error::io("open", &payload, e))?;
@@ -258,5 +267,59 @@ impl Processes {
         }
         out.sort_by(|a, b| a.revision.cmp(&b.revision));
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup() -> (tempfile::TempDir, Processes) {
+        let home = tempfile::tempdir().expect("tempdir");
+        let dir = EnvDir::new(
+            &crate::home::Home::at(home.path().to_path_buf()),
+            &"t".parse().expect("name"),
+        );
+        let p = Processes::new(&dir);
+        std::fs::create_dir_all(p.payload_dir("r1")).expect("payload");
+        (home, p)
+    }
+
+    fn spec(argv: &[&str], env: &[(&str, &str)]) -> ProcessSpec {
+        ProcessSpec {
+            revision: "r1".into(),
+            argv: argv.iter().map(|s| s.to_string()).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    /// The allowed/denied table of what a revision process may run.
+    #[test]
+    fn confined_to_the_payload() {
+        let (_home, p) = setup();
+        for (argv, env, want) in [
+            (&["/bin/sh"][..], &[][..], "outside"),
+            (&["../../../../bin/sh"][..], &[][..], "payload"),
+            (&["missing"][..], &[][..], "not a file"),
+            (&[][..], &[][..], "argv is empty"),
+        ] {
+            let e = p.start(&spec(argv, env)).unwrap_err();
+            assert!(e.message().contains(want), "{argv:?}: {e}");
+        }
+        std::fs::write(p.payload_dir("r1").join("run"), "#!/bin/sh\n").expect("write");
+        let e = p
+            .start(&spec(&["./run"], &[("LD_PRELOAD", "/tmp/x.so")]))
+            .unwrap_err();
+        assert!(e.message().contains("LD_PRELOAD"), "{e}");
+        let bad = ProcessSpec {
+            revision: "../x".into(),
+            ..spec(&["./run"], &[])
+        };
+        assert!(p.start(&bad).is_err());
+        assert!(p.status("r2").expect("status").is_none());
+        assert!(!p.stop("r2").expect("stop"));
     }
 }
