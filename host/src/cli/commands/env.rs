@@ -176,6 +176,14 @@ pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<Report> {
         }
         EnvCommand::Rm { name: n, force } => {
             let n = name(&n)?;
+            // A forced removal first stops what the environment runs, so no
+            // revision process outlives it.
+            if force
+                && env::EnvDir::new(&ctx.home, &n).has_deployments()
+                && let Err(e) = crate::deploy::ops::down(&ctx.home, ctx.runtime()?, &n)
+            {
+                tracing::warn!("could not stop the revisions of {n} before removing it: {e}");
+            }
             env::remove(&ctx.home, &n, force)?;
             Ok(Report::new(
                 format!("removed environment {n}"),
