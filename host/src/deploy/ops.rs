@@ -301,7 +301,7 @@ fn deploy_in(
     promoted_from: Option<&EnvName>,
 ) -> Result<DeployOutcome> {
     let dir = session.dir().clone();
-    let (meta, _) = crate::env::ops_load(&dir)?;
+    let meta = session.meta();
     let name = verified.manifest.name.clone();
     let verb = if promoted_from.is_some() {
         "promote"
@@ -309,7 +309,7 @@ fn deploy_in(
         "deploy"
     };
     let target = format!("{name} {} ({})", verified.manifest.version, verified.id);
-    let policy = check_policy(&meta, verified, promoted_from);
+    let policy = check_policy(meta, verified, promoted_from);
     if !policy.allowed {
         let mut ev = AuditEvent::new(verb, &target, "denied");
         ev.policy = Some(policy.clone());

@@ -47,13 +47,22 @@ fn event(events: &Events, name: &str, level: Level, attributes: Vec<(String, Str
 
 /// An open environment for the length of one command.
 pub struct Session<'r> {
+    core: Core,
+    infra: Arc<Infra>,
+    _runtime: std::marker::PhantomData<&'r Runtime>,
+}
+
+/// What loading and instantiating the environment's packs needs; cheap to
+/// clone, so the state and secrets packs can be loaded lazily, only when a
+/// command actually reaches them.
+#[derive(Clone)]
+struct Core {
     store: Store,
-    runtime: &'r Runtime,
+    runtime: Runtime,
     dir: EnvDir,
     meta: EnvMeta,
     lock: Lock,
     events: Events,
-    infra: Arc<Infra>,
 }
 
 /// The state and secrets packs other packs' imports are routed to,
@@ -284,77 +293,16 @@ impl HostServices for EnvServices {
     }
 }
 
-impl<'r> Session<'r> {
-    /// Opens environment `name`.
-    pub fn open(home: &Home, runtime: &'r Runtime, name: &EnvName) -> Result<Self> {
-        let dir = EnvDir::new(home, name);
-        let (meta, lock) = load(&dir)?;
-        let events: Events = Arc::default();
-        let infra = Arc::new(Infra {
-            state: Mutex::new(None),
-            secrets: Mutex::new(None),
-            state_loader: Mutex::new(None),
-            secrets_loader: Mutex::new(None),
-            dir: dir.clone(),
-        });
-        let session = Self {
-            store: Store::open(home),
-            runtime,
-            dir,
-            meta,
-            lock,
-            events,
-            infra,
-        };
-        // The state and secrets packs serve other packs' imports; prepare
-        // them now (loading is cheap) and instantiate on first use.
-        for slot in [Slot::State, Slot::Secrets] {
-            if session.lock.slots.contains_key(&slot) {
-                let loaded = session.load(slot)?;
-                let ctx = session.context(&loaded, slot)?;
-                let loader: Box<dyn FnOnce() -> Result<PackInstance> + Send> =
-                    Box::new(move || loaded.instantiate(ctx));
-                let cell = match slot {
-                    Slot::State => &session.infra.state_loader,
-                    _ => &session.infra.secrets_loader,
-                };
-                if let Ok(mut c) = cell.lock() {
-                    *c = Some(loader);
-                }
-            }
-        }
-        Ok(session)
-    }
-
-    /// The environment's name.
-    pub fn name(&self) -> &EnvName {
-        self.dir.name()
-    }
-
-    /// Its lock.
-    pub fn lock(&self) -> &Lock {
-        &self.lock
-    }
-
-    /// Its files.
-    pub fn dir(&self) -> &EnvDir {
-        &self.dir
-    }
-
-    /// Records a host event for the telemetry pack.
-    pub fn event(&self, name: &str, level: Level, attributes: Vec<(String, String)>) {
-        event(&self.events, name, level, attributes);
-    }
-
+impl Core {
     /// Loads the pack bound to `slot`: the file must match the lock's digest,
     /// and the lock's grants must cover everything the pack requests.
-    pub fn load(&self, slot: Slot) -> Result<LoadedPack> {
-        let name = self.name();
+    fn load(&self, slot: Slot) -> Result<LoadedPack> {
+        let name = self.dir.name();
         let b = self.lock.slots.get(&slot).ok_or_else(|| {
             Error::not_found(format!("the {slot} slot of environment {name:?} is not bound"))
                 .hint(format!("envpack env init {name} (binds the default), or envpack env bind {name} {slot} <DESCRIPTOR>"))
         })?;
-        let loaded = packs::load(&self.store, self.runtime, &b.descriptor, Some(&b.digest)).map_err(|e| {
+        let loaded = packs::load(&self.store, &self.runtime, &b.descriptor, Some(&b.digest)).map_err(|e| {
             if e.kind() == Kind::Integrity {
                 e.hint(format!(
                     "envpack env doctor {name} (reinstall the original file; or, if {} was reinstalled on purpose, accept it: envpack env bind {name} {slot} {})",
@@ -375,7 +323,8 @@ impl<'r> Session<'r> {
             ))
             .hint(format!("envpack env bind {name} {slot} {} {}", b.requirement, flags.join(" "))));
         }
-        self.event(
+        event(
+            &self.events,
             "pack.loaded",
             Level::Debug,
             vec![
@@ -387,8 +336,13 @@ impl<'r> Session<'r> {
         Ok(loaded)
     }
 
-    fn context(&self, loaded: &LoadedPack, slot: Slot) -> Result<InstanceContext> {
-        let name = self.name();
+    fn context(
+        &self,
+        loaded: &LoadedPack,
+        slot: Slot,
+        infra: Arc<Infra>,
+    ) -> Result<InstanceContext> {
+        let name = self.dir.name();
         let b = self
             .lock
             .slots
@@ -409,7 +363,7 @@ impl<'r> Session<'r> {
             .with_events(self.events.clone()),
         );
         let services = Arc::new(EnvServices {
-            infra: self.infra.clone(),
+            infra,
             config: self
                 .meta
                 .config
@@ -430,11 +384,96 @@ impl<'r> Session<'r> {
             scratch_dir: Some(self.dir.scratch_dir(&id)?),
         })
     }
+}
+
+impl<'r> Session<'r> {
+    /// Opens environment `name`.
+    pub fn open(home: &Home, runtime: &'r Runtime, name: &EnvName) -> Result<Self> {
+        let dir = EnvDir::new(home, name);
+        let (meta, lock) = load(&dir)?;
+        let events: Events = Arc::default();
+        let infra = Arc::new(Infra {
+            state: Mutex::new(None),
+            secrets: Mutex::new(None),
+            state_loader: Mutex::new(None),
+            secrets_loader: Mutex::new(None),
+            dir: dir.clone(),
+        });
+        let session = Self {
+            core: Core {
+                store: Store::open(home),
+                runtime: runtime.clone(),
+                dir,
+                meta,
+                lock,
+                events,
+            },
+            infra,
+            _runtime: std::marker::PhantomData,
+        };
+        // The state and secrets packs serve other packs' imports. Nothing is
+        // loaded until a command reaches them; the loader holds a weak link
+        // back so an unused loader does not keep the session alive.
+        for slot in [Slot::State, Slot::Secrets] {
+            if session.core.lock.slots.contains_key(&slot) {
+                let core = session.core.clone();
+                let weak = Arc::downgrade(&session.infra);
+                let loader: Box<dyn FnOnce() -> Result<PackInstance> + Send> =
+                    Box::new(move || {
+                        let infra = weak.upgrade().ok_or_else(|| {
+                            Error::internal("the session ended before its packs loaded")
+                        })?;
+                        let loaded = core.load(slot)?;
+                        let ctx = core.context(&loaded, slot, infra)?;
+                        loaded.instantiate(ctx)
+                    });
+                let cell = match slot {
+                    Slot::State => &session.infra.state_loader,
+                    _ => &session.infra.secrets_loader,
+                };
+                if let Ok(mut c) = cell.lock() {
+                    *c = Some(loader);
+                }
+            }
+        }
+        Ok(session)
+    }
+
+    /// The environment's name.
+    pub fn name(&self) -> &EnvName {
+        self.core.dir.name()
+    }
+
+    /// Its metadata and policy, as read when the session opened.
+    pub fn meta(&self) -> &EnvMeta {
+        &self.core.meta
+    }
+
+    /// Its lock.
+    pub fn lock(&self) -> &Lock {
+        &self.core.lock
+    }
+
+    /// Its files.
+    pub fn dir(&self) -> &EnvDir {
+        &self.core.dir
+    }
+
+    /// Records a host event for the telemetry pack.
+    pub fn event(&self, name: &str, level: Level, attributes: Vec<(String, String)>) {
+        event(&self.core.events, name, level, attributes);
+    }
+
+    /// Loads the pack bound to `slot`: the file must match the lock's digest,
+    /// and the lock's grants must cover everything the pack requests.
+    pub fn load(&self, slot: Slot) -> Result<LoadedPack> {
+        self.core.load(slot)
+    }
 
     /// A fresh instance of the pack bound to `slot`.
     pub fn instance(&self, slot: Slot) -> Result<PackInstance> {
-        let loaded = self.load(slot)?;
-        let ctx = self.context(&loaded, slot)?;
+        let loaded = self.core.load(slot)?;
+        let ctx = self.core.context(&loaded, slot, self.infra.clone())?;
         loaded.instantiate(ctx)
     }
 
@@ -447,7 +486,7 @@ impl<'r> Session<'r> {
         f: impl FnOnce(&mut PackInstance) -> Result<R>,
     ) -> Result<R> {
         let _lock = if write {
-            Some(self.dir.state_lock()?)
+            Some(self.core.dir.state_lock()?)
         } else {
             None
         };
@@ -476,6 +515,7 @@ impl<'r> Session<'r> {
             .instance(slot)
             .and_then(|mut i| i.run_command(command, args));
         let pack = self
+            .core
             .lock
             .slots
             .get(&slot)
@@ -539,11 +579,12 @@ impl<'r> Session<'r> {
     /// broken telemetry pack is reported as a warning.
     pub fn finish(self) {
         let events = self
+            .core
             .events
             .lock()
             .map(|mut e| std::mem::take(&mut *e))
             .unwrap_or_default();
-        if events.is_empty() || !self.lock.slots.contains_key(&Slot::Telemetry) {
+        if events.is_empty() || !self.core.lock.slots.contains_key(&Slot::Telemetry) {
             return;
         }
         let sent = self.instance(Slot::Telemetry).and_then(|mut t| {

@@ -79,13 +79,24 @@ impl Limits {
 /// How often the epoch advances; deadlines are counted in these ticks.
 const TICK: Duration = Duration::from_millis(5);
 
-/// The process-wide pack runtime.
+/// The process-wide pack runtime. Cloning is cheap and shares the engine,
+/// the linker and the epoch ticker, which stops when the last clone drops.
+#[derive(Clone)]
 pub struct Runtime {
     engine: Engine,
     linker: Arc<Linker<StoreData>>,
     limits: Limits,
     engine_key: String,
-    ticker_stop: Arc<AtomicBool>,
+    _ticker: Arc<Ticker>,
+}
+
+/// Stops the epoch thread when dropped.
+struct Ticker(Arc<AtomicBool>);
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 impl std::fmt::Debug for Runtime {
@@ -162,7 +173,7 @@ impl Runtime {
             linker: Arc::new(linker),
             limits,
             engine_key,
-            ticker_stop,
+            _ticker: Arc::new(Ticker(ticker_stop)),
         })
     }
 
@@ -246,11 +257,5 @@ impl Runtime {
 
     pub(crate) fn engine(&self) -> &Engine {
         &self.engine
-    }
-}
-
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        self.ticker_stop.store(true, Ordering::Relaxed);
     }
 }
