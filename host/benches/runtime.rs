@@ -26,8 +26,7 @@ use envpack_host::home::Home;
 use envpack_host::manifest::{Grants, PackManifest};
 use envpack_host::packs;
 use envpack_host::runtime::{
-    Granter, HostServices, InstanceContext, Limits, LoadedPack, LocalServices, PackInstance,
-    PackLabel, Runtime,
+    Granter, InstanceContext, Limits, LoadedPack, PackInstance, PackLabel, Runtime, Services,
 };
 use envpack_host::store::Store;
 
@@ -54,7 +53,7 @@ struct Fixture {
     label: PackLabel,
     manifest: Arc<PackManifest>,
     requested: Grants,
-    services: Arc<dyn HostServices>,
+    services: Services,
     /// The pack file's bytes (for compiling without the cache).
     bytes: Vec<u8>,
     /// The precompiled artifact in the store's cache.
@@ -71,7 +70,7 @@ impl Fixture {
             debug: false,
             target_dir: Some(repo.join("tests/packs/target")),
             quiet: true,
-        })
+        }, &envpack_host::types::Silent)
         .expect("build tests/packs/bench-pack");
         eprintln!(
             "built {} ({} bytes) in {:.1?}",
@@ -92,8 +91,10 @@ impl Fixture {
         let manifest = loaded.manifest().clone();
         let requested = manifest.requested();
         let config = BTreeMap::from([(KEY.to_string(), "v".to_string())]);
-        let services: Arc<dyn HostServices> =
-            Arc::new(LocalServices::new(None, config, BTreeMap::new()));
+        let services = Services {
+            config: Arc::new(config),
+            ..Services::default()
+        };
         let bytes = std::fs::read(&built.path).expect("read the pack file");
         let artifact = store.artifact_path(&built.digest, runtime.engine_key());
         assert!(artifact.exists(), "install precompiles the pack");
@@ -249,13 +250,13 @@ fn memory(fx: &Fixture) {
     // the delta is the instances' own.
     for _ in 0..20 {
         let mut i = fx.instance();
-        i.run_command("bench noop", &noop_args()).expect("noop");
+        i.command().run("bench noop", &noop_args()).expect("noop");
     }
     let before = self_memory();
     let mut live: Vec<PackInstance> = (0..LIVE).map(|_| fx.instance()).collect();
     let idle = self_memory();
     for i in &mut live {
-        i.run_command("bench noop", &noop_args()).expect("noop");
+        i.command().run("bench noop", &noop_args()).expect("noop");
     }
     let called = self_memory();
     drop(live);
@@ -316,7 +317,8 @@ fn call(c: &mut Criterion, fx: &Fixture) {
     g.bench_function("pack_noop", |b| {
         b.iter(|| {
             let out = instance
-                .run_command(black_box("bench noop"), black_box(&args))
+                .command()
+                .run(black_box("bench noop"), black_box(&args))
                 .expect("bench noop");
             debug_assert_eq!(out.text, "hello");
             out
@@ -349,7 +351,8 @@ fn call(c: &mut Criterion, fx: &Fixture) {
     g.bench_function("config_get", |b| {
         b.iter(|| {
             let out = instance
-                .run_command("bench imports", black_box(&n))
+                .command()
+                .run("bench imports", black_box(&n))
                 .expect("bench imports");
             debug_assert_eq!(out.text, IMPORTS.to_string());
             out

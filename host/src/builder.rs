@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::fsutil;
+use crate::types::Reporter;
 
 /// The target packs are built for.
 pub const TARGET: &str = "wasm32-wasip2";
@@ -108,7 +109,7 @@ fn check_target() -> Result<()> {
 }
 
 /// Builds the pack crate in `opts.dir` and writes the pack file.
-pub fn build(opts: &BuildOptions) -> Result<Built> {
+pub fn build(opts: &BuildOptions, reporter: &dyn Reporter) -> Result<Built> {
     let dir = opts
         .dir
         .canonicalize()
@@ -165,7 +166,7 @@ pub fn build(opts: &BuildOptions) -> Result<Built> {
             ))
         })?;
 
-    let progress = crate::cli::progress::spinner(format!("building {} for {TARGET}", package.name));
+    let building = reporter.start(format!("building {} for {TARGET}", package.name));
     let mut cmd = cargo();
     cmd.args([
         "build",
@@ -194,7 +195,7 @@ pub fn build(opts: &BuildOptions) -> Result<Built> {
     let output = cmd
         .output()
         .map_err(|e| Error::unavailable(format!("cannot run cargo: {e}")))?;
-    progress.finish_and_clear();
+    drop(building);
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         return Err(Error::invalid(format!(

@@ -56,7 +56,8 @@ impl Ctx {
         if let Some(r) = self.runtime.get() {
             return Ok(r);
         }
-        let r = Runtime::new(Limits::from_env()?)?;
+        let r = Runtime::new(Limits::from_env()?)?
+            .with_reporter(std::sync::Arc::new(progress::Terminal));
         Ok(self.runtime.get_or_init(|| r))
     }
 }
@@ -201,16 +202,13 @@ fn run(cli: Cli) -> Result<Report> {
         Command::Env(cmd) => commands::env::run(&ctx, cmd),
         Command::Bundle(cmd) => commands::bundle::run(cmd),
         Command::Deploy(a) => commands::deploy::deploy(&ctx, a),
-        Command::Revisions(cmd) => commands::deploy::revisions(&ctx, cmd),
-        Command::Traffic(cmd) => commands::deploy::traffic(&ctx, cmd),
-        Command::Promote(a) => commands::deploy::promote(&ctx, a),
-        Command::Rollback(a) => commands::deploy::rollback(&ctx, a),
-        Command::Audit(a) => commands::deploy::audit(&ctx, a),
-        Command::Serve { listen, seed } => {
-            crate::deploy::ingress::serve(&ctx.home, &ctx.env_name()?, listen, seed)?;
-            Ok(Report::new("", &serde_json::Value::Null))
-        }
-        Command::History(a) => commands::deploy::history(&ctx, a),
+        Command::Revisions(cmd) => commands::revisions::revisions(&ctx, cmd),
+        Command::Traffic(cmd) => commands::traffic::traffic(&ctx, cmd),
+        Command::Promote(a) => commands::promote::promote(&ctx, a),
+        Command::Rollback(a) => commands::rollback::rollback(&ctx, a),
+        Command::Audit(a) => commands::journal::audit(&ctx, a),
+        Command::Serve { listen, seed } => commands::serve::run(&ctx, listen, seed),
+        Command::History(a) => commands::journal::history(&ctx, a),
         Command::Secrets(cmd) => commands::secrets::run(&ctx, cmd),
         Command::State(cmd) => commands::state::run(&ctx, cmd),
         Command::External(words) => commands::external::run(&ctx, &ctx.env_name()?, &words),

@@ -1,52 +1,74 @@
 //! Environments: per-environment slot bindings, a lock of bytes and grants,
-//! policy, configuration, and the durable files that hold them.
-//!
-//! ```text
-//! envs/<name>/
-//!   env.json        metadata: policy, ladder rung, per-pack config
-//!   lock.json       per slot: requirement, resolved descriptor, digest, grants
-//!   *.bak           the previous version of each, kept by every write
-//!   .lock           serialises writers across processes
-//!   state.lock      serialises writes to the environment's state pack
-//!   packs/<id>/     each pack's private scratch directory (owner-only)
-//! ```
+//! policy, configuration, doctor, and the session that runs an
+//! environment's packs. What an environment persists goes through the
+//! home's [`Backend`](crate::backend::Backend), reached through
+//! [`EnvRecords`].
 
+mod bind;
 mod defaults;
 mod doctor;
+mod init;
 mod model;
 mod ops;
-mod processes;
+mod services;
 mod session;
 
+pub use bind::{BindOutcome, bind, format_diff, unbind};
 pub use defaults::{DEFAULT_PACKS, default_requirement, install_defaults};
-pub use doctor::{DoctorFinding, doctor};
+pub use doctor::{DoctorFinding, DoctorReport, doctor};
+pub use init::{InitOutcome, InitOptions, init};
 pub use model::{Binding, EnvMeta, EnvName, Lock, Policy, SourceKind};
-pub(crate) use ops::load as ops_load;
-pub use ops::{
-    BindOutcome, EnvView, InitOutcome, PolicyChange, bind, config_set, format_diff, init, list,
-    policy, remove, show, unbind,
-};
-pub use processes::{ProcessInfo, ProcessSpec, Processes};
+pub use ops::{EnvView, PolicyChange, config_set, list, policy, remove, show};
 pub use session::Session;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Arc;
 
+use envpack_descriptor::Slot;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::backend::{self, Backend, Etag, Lease, LockScope, Precondition, RecordKey};
 use crate::error::{Error, Result};
-use crate::fsutil::{self, LockGuard};
+use crate::fsutil;
 use crate::home::Home;
 
-/// The files of one environment.
+/// Slots every environment has.
+pub const SLOTS: [Slot; 4] = [Slot::Deployer, Slot::Secrets, Slot::Telemetry, Slot::State];
+
+/// A record read: absent, parsed, or present but unreadable.
+pub(crate) enum Read<T> {
+    Absent,
+    Ok(T, Etag),
+    Corrupt(String),
+}
+
+/// Encodes a record as the files have always held it: pretty JSON and a
+/// newline.
+pub(crate) fn to_json(v: &impl Serialize) -> Result<Vec<u8>> {
+    let mut bytes =
+        serde_json::to_vec_pretty(v).map_err(|e| Error::internal(format!("cannot encode: {e}")))?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// One environment's persisted records, through the home's backend.
 #[derive(Clone, Debug)]
-pub struct EnvDir {
-    dir: PathBuf,
+pub struct EnvRecords {
+    backend: Arc<dyn Backend>,
     name: EnvName,
 }
 
-impl EnvDir {
-    /// The directory of environment `name` (which may not exist yet).
+impl EnvRecords {
+    /// Environment `name` of `home` (which may not exist yet).
     pub fn new(home: &Home, name: &EnvName) -> Self {
+        Self::with_backend(backend::open(home), name)
+    }
+
+    /// Environment `name` in `backend`.
+    pub fn with_backend(backend: Arc<dyn Backend>, name: &EnvName) -> Self {
         Self {
-            dir: home.envs_dir().join(name.as_str()),
+            backend,
             name: name.clone(),
         }
     }
@@ -56,91 +78,103 @@ impl EnvDir {
         &self.name
     }
 
-    /// The directory.
-    pub fn path(&self) -> &Path {
-        &self.dir
+    /// The backend.
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
     }
 
     /// Whether the environment exists.
     pub fn exists(&self) -> bool {
-        self.dir.is_dir()
+        self.backend.exists(&self.name)
     }
 
-    /// `env.json`.
-    pub fn meta_path(&self) -> PathBuf {
-        self.dir.join("env.json")
+    /// Takes one of the environment's leases.
+    pub fn lock(&self, scope: LockScope) -> Result<Lease> {
+        self.backend.lock(&self.name, scope)
     }
 
-    /// `lock.json`.
-    pub fn lock_path(&self) -> PathBuf {
-        self.dir.join("lock.json")
+    /// Reads and parses a record.
+    pub(crate) fn read<T: DeserializeOwned>(&self, key: &RecordKey) -> Result<Read<T>> {
+        Ok(match self.backend.read(&self.name, key)? {
+            None => Read::Absent,
+            Some(s) => match serde_json::from_slice(&s.bytes) {
+                Ok(v) => Read::Ok(v, s.etag),
+                Err(e) => Read::Corrupt(format!("{key}: {e}")),
+            },
+        })
+    }
+
+    /// Reads and parses the backup of a record.
+    pub(crate) fn read_backup<T: DeserializeOwned>(&self, key: &RecordKey) -> Result<Option<T>> {
+        Ok(self
+            .backend
+            .read_backup(&self.name, key)?
+            .and_then(|b| serde_json::from_slice(&b).ok()))
+    }
+
+    /// Writes a record durably, keeping the previous version as its backup.
+    pub(crate) fn write(
+        &self,
+        key: &RecordKey,
+        value: &impl Serialize,
+        condition: Precondition,
+    ) -> Result<Etag> {
+        self.backend
+            .write(&self.name, key, &to_json(value)?, condition)
+    }
+
+    /// The metadata and lock, failing with the fixing command when either
+    /// is missing or damaged.
+    pub fn load(&self) -> Result<(EnvMeta, Lock)> {
+        let name = &self.name;
+        if !self.exists() {
+            return Err(
+                Error::not_found(format!("environment {name:?} does not exist"))
+                    .hint(format!("envpack env init {name}")),
+            );
+        }
+        let damaged = |what: String| {
+            Error::integrity(format!("environment {name:?} is damaged: {what}")).hint(format!(
+                "envpack env init {name} (repairs it from its backup or defaults)"
+            ))
+        };
+        let meta = match self.read::<EnvMeta>(&RecordKey::Meta)? {
+            Read::Ok(m, _) => m,
+            Read::Absent => return Err(damaged("env.json is missing".into())),
+            Read::Corrupt(e) => return Err(damaged(e)),
+        };
+        let lock = match self.read::<Lock>(&RecordKey::Lock)? {
+            Read::Ok(l, _) => l,
+            Read::Absent => return Err(damaged("lock.json is missing".into())),
+            Read::Corrupt(e) => return Err(damaged(e)),
+        };
+        Ok((meta, lock))
+    }
+
+    /// Whether the environment holds deployments.
+    pub fn has_deployments(&self) -> bool {
+        self.backend
+            .deployments(&self.name)
+            .is_ok_and(|d| !d.is_empty())
+    }
+
+    /// This machine's working directory for the environment.
+    pub fn local_dir(&self) -> PathBuf {
+        self.backend.local_dir(&self.name)
     }
 
     /// A pack's private scratch directory, created owner-only.
     pub fn scratch_dir(&self, pack: &envpack_descriptor::PackId) -> Result<PathBuf> {
-        let dir = self
-            .dir
-            .join("packs")
-            .join(pack.to_string())
-            .join("scratch");
+        let packs = self.local_dir().join("packs");
+        let dir = packs.join(pack.to_string()).join("scratch");
         fsutil::create_dir_all(&dir)?;
-        restrict(&self.dir.join("packs"))?;
+        fsutil::restrict(&packs)?;
         Ok(dir)
     }
 
-    /// Private kv files of packs that cannot route kv to a state pack.
+    /// Private kv files of packs that cannot route kv to a state pack (the
+    /// state pack itself).
     pub fn local_kv_root(&self) -> PathBuf {
-        self.dir.join("packs-kv")
+        self.local_dir().join("packs-kv")
     }
-
-    /// Takes the environment's writer lock.
-    pub fn lock(&self) -> Result<LockGuard> {
-        LockGuard::acquire(&self.dir.join(".lock"))
-    }
-
-    /// Takes the lock that makes state compare-and-swap atomic.
-    pub fn state_lock(&self) -> Result<LockGuard> {
-        LockGuard::acquire(&self.dir.join("state.lock"))
-    }
-
-    /// Takes the lock that serialises writes to the environment's secrets
-    /// pack (separate from the state lock: a secrets pack may use kv, which
-    /// writes through the state pack).
-    pub fn secrets_lock(&self) -> Result<LockGuard> {
-        LockGuard::acquire(&self.dir.join("secrets.lock"))
-    }
-
-    /// Writes `bytes` to `path` durably, keeping the previous content in
-    /// `<path>.bak`. The caller holds [`lock`](Self::lock).
-    pub fn write_with_backup(&self, path: &Path, bytes: &[u8]) -> Result<()> {
-        if path.exists() {
-            let bak = path.with_extension("json.bak");
-            let old = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
-            // A damaged file never replaces a good backup.
-            if serde_json::from_slice::<serde_json::Value>(&old).is_ok() {
-                fsutil::write_atomic(&bak, &old)?;
-            }
-        }
-        fsutil::write_atomic(path, bytes)
-    }
-
-    /// Whether the environment holds deployed revisions.
-    pub fn has_deployments(&self) -> bool {
-        std::fs::read_dir(self.dir.join("deployments")).is_ok_and(|d| {
-            d.filter_map(|e| e.ok())
-                .any(|e| e.file_name().to_string_lossy().ends_with(".json"))
-        })
-    }
-}
-
-/// Makes a directory owner-only (0700) so secrets and state inside it are
-/// not readable by other users.
-pub fn restrict(dir: &Path) -> Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| Error::io("restrict permissions of", dir, e))?;
-    }
-    Ok(())
 }

@@ -57,6 +57,18 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
         .map_err(|e| Error::io("sync directory", dir, e))
 }
 
+/// Makes a directory owner-only (0700) so secrets and state inside it are
+/// not readable by other users.
+pub fn restrict(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+            .map_err(|e| Error::io("restrict permissions of", dir, e))?;
+    }
+    Ok(())
+}
+
 /// An exclusive advisory lock on a file, released on drop. Serialises
 /// `envpack` processes that change the same state.
 #[derive(Debug)]

@@ -2,12 +2,19 @@
 //! to sandboxed WebAssembly packs and runs them; the library behind the
 //! `envpack` binary.
 //!
-//! - [`store`]: the content-addressed pack store.
-//! - [`runtime`]: the wasmtime engine, sandbox and capability checks.
-//! - [`packs`]: install, load and build operations tying the two together.
-//! - [`cli`]: the `envpack` command line (thin: each command calls one
-//!   library operation).
+//! Layers point down (`docs/design/003-core-layout.md`):
+//!
+//! - [`cli`]: the `envpack` command line, thin: one file per command, each
+//!   calling one library operation.
+//! - [`deploy`], [`local`], [`env`]: the deployment verbs, the local
+//!   runtime (processes and the ingress), environments and their sessions.
+//! - [`backend`], [`runtime`], [`store`], [`packs`]: the storage seam, the
+//!   sandboxed Wasm runtime, the content-addressed pack store, and the
+//!   operations tying store and runtime together.
+//! - [`types`], [`error`], [`fsutil`], [`home`], and the `descriptor` and
+//!   `manifest` crates underneath.
 
+pub mod backend;
 pub mod builder;
 pub mod cli;
 pub mod deploy;
@@ -15,9 +22,11 @@ pub mod env;
 pub mod error;
 pub mod fsutil;
 pub mod home;
+pub mod local;
 pub mod packs;
 pub mod runtime;
 pub mod store;
+pub mod types;
 
 pub use envpack_descriptor as descriptor;
 pub use envpack_manifest as manifest;

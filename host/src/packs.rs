@@ -64,10 +64,12 @@ pub fn ensure_artifact(store: &Store, runtime: &Runtime, pack: &VerifiedPack) ->
         return Ok(path);
     }
     let _span = tracing::info_span!("compile", pack = %pack.label().descriptor).entered();
-    let progress = crate::cli::progress::spinner(format!("compiling {}", pack.label().descriptor));
+    let compiling = runtime
+        .reporter()
+        .start(format!("compiling {}", pack.label().descriptor));
     let artifact = runtime.precompile(pack.bytes(), pack.label())?;
     fsutil::write_atomic(&path, &artifact)?;
-    progress.finish_and_clear();
+    drop(compiling);
     Ok(path)
 }
 
@@ -116,4 +118,107 @@ pub fn load_file(runtime: &Runtime, path: &Path) -> Result<LoadedPack> {
         digest: Digest::of(&bytes),
     };
     runtime.load_bytes(&bytes, label, std::sync::Arc::new(manifest))
+}
+
+/// What `pack call` runs: a pack outside any environment, with the grants
+/// and config given on the command line.
+#[derive(Clone, Debug)]
+pub struct CallOptions<'a> {
+    /// An installed pack's requirement, or a `.wasm` file.
+    pub pack: &'a str,
+    /// Capabilities granted.
+    pub grants: Vec<envpack_manifest::Capability>,
+    /// Grant everything the manifest requests.
+    pub grant_requested: bool,
+    /// `config` values.
+    pub config: std::collections::BTreeMap<String, String>,
+    /// WAVE calls, in order.
+    pub calls: &'a [String],
+}
+
+/// What `pack call` did.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CallOutcome {
+    /// The pack.
+    pub pack: Descriptor,
+    /// Its digest.
+    pub digest: Digest,
+    /// Each call and its WAVE result.
+    pub calls: Vec<CalledExport>,
+    /// Capability uses refused.
+    pub denials: Vec<String>,
+}
+
+/// One call of `pack call`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CalledExport {
+    /// The call.
+    pub call: String,
+    /// Its results in WAVE.
+    pub result: String,
+}
+
+/// `pack call`: instantiates a pack with its kv under the home's `packs/`
+/// and its scratch directory per digest, and calls its exports by WAVE
+/// expressions.
+pub fn call(
+    home: &crate::home::Home,
+    runtime: &Runtime,
+    opts: &CallOptions<'_>,
+) -> Result<CallOutcome> {
+    use std::sync::Arc;
+
+    use crate::runtime::capabilities::kv::FileKv;
+    use crate::runtime::{Granter, InstanceContext, Services};
+
+    let loaded = if opts.pack.ends_with(".wasm") || Path::new(opts.pack).is_file() {
+        load_file(runtime, Path::new(opts.pack))?
+    } else {
+        let req: envpack_descriptor::Requirement = opts.pack.parse()?;
+        let store = Store::open(home);
+        let d = store.resolve(&req)?;
+        load(&store, runtime, &d, None)?
+    };
+    let requested = loaded.manifest().requested();
+    let mut granted = if opts.grant_requested {
+        requested.clone()
+    } else {
+        envpack_manifest::Grants::none()
+    };
+    for g in &opts.grants {
+        granted.insert(g.clone());
+    }
+    let label = loaded.label().clone();
+    let granter = Arc::new(Granter::new(
+        label.clone(),
+        requested,
+        granted,
+        "rerun with --grant {cap}",
+    ));
+    let services = Services {
+        config: Arc::new(opts.config.clone()),
+        kv: Arc::new(FileKv::new(home.root().join("packs"))),
+        ..Services::default()
+    };
+    let mut instance = loaded.instantiate(InstanceContext {
+        granter,
+        services,
+        scratch_dir: Some(home.pack_data_dir(&label.digest).join("scratch")),
+    })?;
+    let mut calls = Vec::new();
+    for expr in opts.calls {
+        let result = instance.call_wave(expr)?;
+        calls.push(CalledExport {
+            call: expr.clone(),
+            result,
+        });
+    }
+    // The granter already warned about each denial as it happened.
+    let denials = instance.denials().into_iter().map(|d| d.message).collect();
+    Ok(CallOutcome {
+        pack: label.descriptor,
+        digest: label.digest,
+        calls,
+        denials,
+    })
 }

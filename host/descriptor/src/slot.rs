@@ -24,7 +24,8 @@ pub enum Slot {
     Telemetry,
     /// Persists key-value state (`state`).
     State,
-    /// Runs actions with effects in the world (`kinetic`).
+    /// Epicor Kinetic ERP solution handling: exporting, deploying and
+    /// observing Kinetic solutions (`kinetic`).
     Kinetic,
 }
 

@@ -1,9 +1,17 @@
-//! One module per command group, each calling library operations.
+//! One file per command, each turning its arguments into one library
+//! operation and its result into a [`Report`](super::output::Report).
 
+pub mod answers;
 pub mod bundle;
 pub mod deploy;
 pub mod env;
 pub mod external;
+pub mod journal;
 pub mod pack;
+pub mod promote;
+pub mod revisions;
+pub mod rollback;
 pub mod secrets;
+pub mod serve;
 pub mod state;
+pub mod traffic;

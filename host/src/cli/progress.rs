@@ -1,9 +1,37 @@
-//! Progress display for long work, on stderr, only when it is a terminal.
+//! What the library reports while it works, on stderr: a spinner for long
+//! work (only on a terminal), and what telemetry packs print.
 
 use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::types::{ProgressGuard, Reporter};
+
+/// The CLI's reporter.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Terminal;
+
+struct Spinner(ProgressBar);
+
+impl ProgressGuard for Spinner {}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
+    }
+}
+
+impl Reporter for Terminal {
+    fn start(&self, message: String) -> Box<dyn ProgressGuard> {
+        Box::new(Spinner(spinner(message)))
+    }
+
+    fn pack_output(&self, text: &str) {
+        use std::io::Write;
+        let _ = write!(std::io::stderr().lock(), "{text}");
+    }
+}
 
 /// A spinner with `message`; hidden when stderr is not a terminal or output
 /// is JSON.

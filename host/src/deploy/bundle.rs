@@ -26,7 +26,7 @@ use envpack_manifest::Digest;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::env::SourceKind;
+use crate::types::SourceKind;
 use crate::error::{Error, Kind, Result};
 use crate::fsutil;
 use crate::store::now_rfc3339;
@@ -428,10 +428,15 @@ fn safe_rel(path: &str) -> Result<String> {
 /// also writes the payload under that directory.
 pub fn open(path: &Path, extract: Option<&Path>) -> Result<Verified> {
     let file_bytes = fs::read(path).map_err(|e| Error::io("read bundle", path, e))?;
-    let file_digest = Digest::of(&file_bytes);
-    let bad =
-        |why: String| Error::integrity(format!("bundle {} is invalid: {why}", path.display()));
-    let gz = flate2::read::GzDecoder::new(&file_bytes[..]);
+    open_bytes(&file_bytes, &path.display().to_string(), extract)
+}
+
+/// [`open`] on a bundle's bytes; `name` says where they came from, for
+/// messages.
+pub fn open_bytes(file_bytes: &[u8], name: &str, extract: Option<&Path>) -> Result<Verified> {
+    let file_digest = Digest::of(file_bytes);
+    let bad = |why: String| Error::integrity(format!("bundle {name} is invalid: {why}"));
+    let gz = flate2::read::GzDecoder::new(file_bytes);
     let mut archive = tar::Archive::new(gz);
     let entries = archive
         .entries()

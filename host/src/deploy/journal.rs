@@ -6,13 +6,10 @@
 //! nothing. The history records what the environment ran: deployments,
 //! traffic changes and rollbacks.
 
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::path::Path;
-
 use serde::{Deserialize, Serialize};
 
-use crate::env::EnvDir;
+use crate::backend::Journal;
+use crate::env::EnvRecords;
 use crate::error::{Error, Result};
 use crate::store::now_rfc3339;
 
@@ -122,53 +119,38 @@ impl HistoryEntry {
     }
 }
 
-fn append(path: &Path, line: &impl Serialize, what: &str) -> Result<()> {
-    let mut bytes = serde_json::to_vec(line)
+fn append(env: &EnvRecords, journal: Journal, line: &impl Serialize, what: &str) -> Result<()> {
+    let bytes = serde_json::to_vec(line)
         .map_err(|e| Error::internal(format!("cannot encode {what}: {e}")))?;
-    bytes.push(b'\n');
-    let write = || -> std::io::Result<()> {
-        let mut f = OpenOptions::new().create(true).append(true).open(path)?;
-        f.write_all(&bytes)?;
-        f.sync_data()
-    };
-    write().map_err(|e| {
-        Error::internal(format!(
-            "cannot write the {what} {}: {e}; the change was not made",
-            path.display()
-        ))
-        .hint("check the permissions and free space of ENVPACK_HOME")
-    })
+    env.backend().append(env.name(), journal, &bytes)
 }
 
 /// Appends an audit event; failing this fails the verb.
-pub fn audit(dir: &EnvDir, event: &AuditEvent) -> Result<()> {
-    append(&dir.path().join("audit.jsonl"), event, "audit log")
+pub fn audit(env: &EnvRecords, event: &AuditEvent) -> Result<()> {
+    append(env, Journal::Audit, event, "audit log")
 }
 
 /// Appends a history entry.
-pub fn history(dir: &EnvDir, entry: &HistoryEntry) -> Result<()> {
-    append(&dir.path().join("history.jsonl"), entry, "history")
+pub fn history(env: &EnvRecords, entry: &HistoryEntry) -> Result<()> {
+    append(env, Journal::History, entry, "history")
 }
 
-fn read_lines<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io("read", path, e)),
-    };
+fn read_lines<T: for<'de> Deserialize<'de>>(env: &EnvRecords, journal: Journal) -> Result<Vec<T>> {
     // A torn last line (a crash mid-append) is skipped, not fatal.
-    Ok(text
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
+    Ok(env
+        .backend()
+        .lines(env.name(), journal)?
+        .iter()
+        .filter_map(|l| serde_json::from_slice(l).ok())
         .collect())
 }
 
 /// The audit log, oldest first.
-pub fn read_audit(dir: &EnvDir) -> Result<Vec<AuditEvent>> {
-    read_lines(&dir.path().join("audit.jsonl"))
+pub fn read_audit(env: &EnvRecords) -> Result<Vec<AuditEvent>> {
+    read_lines(env, Journal::Audit)
 }
 
 /// The history, oldest first.
-pub fn read_history(dir: &EnvDir) -> Result<Vec<HistoryEntry>> {
-    read_lines(&dir.path().join("history.jsonl"))
+pub fn read_history(env: &EnvRecords) -> Result<Vec<HistoryEntry>> {
+    read_lines(env, Journal::History)
 }

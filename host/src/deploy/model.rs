@@ -6,8 +6,8 @@ use std::fmt;
 use envpack_manifest::Digest;
 use serde::{Deserialize, Serialize};
 
-use super::target::{Plan, Weight};
-use crate::env::SourceKind;
+use crate::runtime::slots::deployer::{Plan, Weight};
+use crate::types::SourceKind;
 use crate::error::{Error, Result};
 
 /// A revision's lifecycle state.

@@ -5,11 +5,11 @@ use envpack_descriptor::Slot;
 use envpack_manifest::{Capability, exported_interfaces};
 use serde::Serialize;
 
-use super::EnvDir;
 use super::model::EnvName;
-use super::ops::{SLOTS, load};
-use super::session::{Session, secret_cap};
-use crate::error::Result;
+use super::session::Session;
+use super::{EnvRecords, SLOTS};
+use crate::error::{Error, Kind, Result};
+use crate::runtime::capabilities::secrets::capability as secret_cap;
 use crate::home::Home;
 use crate::packs;
 use crate::runtime::Runtime;
@@ -49,11 +49,57 @@ fn push(
     });
 }
 
+/// What `env doctor` found.
+#[derive(Clone, Debug, Serialize)]
+pub struct DoctorReport {
+    /// The environment.
+    pub environment: EnvName,
+    /// Every finding, errors and warnings.
+    pub findings: Vec<DoctorFinding>,
+}
+
+impl DoctorReport {
+    /// How many findings are errors.
+    pub fn errors(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == "error")
+            .count()
+    }
+
+    /// `checks-failed` when any finding is an error, carrying every finding
+    /// in its details and the first error's fix as its hint.
+    pub fn check(&self) -> Result<()> {
+        let errors = self.errors();
+        if errors == 0 {
+            return Ok(());
+        }
+        Err(Error::new(
+            Kind::ChecksFailed,
+            format!("environment {} has {errors} problem(s)", self.environment),
+        )
+        .hint(
+            self.findings
+                .iter()
+                .find(|f| f.severity == "error")
+                .map_or(String::new(), |f| f.fix.clone()),
+        )
+        .with_details(serde_json::json!({ "findings": self.findings })))
+    }
+}
+
 /// Runs every check on environment `name`.
-pub fn doctor(home: &Home, runtime: &Runtime, name: &EnvName) -> Result<Vec<DoctorFinding>> {
-    let dir = EnvDir::new(home, name);
+pub fn doctor(home: &Home, runtime: &Runtime, name: &EnvName) -> Result<DoctorReport> {
+    let findings = findings(home, runtime, name)?;
+    Ok(DoctorReport {
+        environment: name.clone(),
+        findings,
+    })
+}
+
+fn findings(home: &Home, runtime: &Runtime, name: &EnvName) -> Result<Vec<DoctorFinding>> {
     let mut out = Vec::new();
-    let (_meta, lock) = match load(&dir) {
+    let (_meta, lock) = match EnvRecords::new(home, name).load() {
         Ok(v) => v,
         Err(e) => {
             out.push(DoctorFinding {
@@ -99,7 +145,7 @@ pub fn doctor(home: &Home, runtime: &Runtime, name: &EnvName) -> Result<Vec<Doct
             Ok(p) => p,
             Err(e) => {
                 let (check, fix) = match e.kind() {
-                    crate::error::Kind::NotFound => (
+                    Kind::NotFound => (
                         "resolve",
                         if super::defaults::default_requirement(slot)
                             .is_some_and(|r| r.id() == d.id())
@@ -208,7 +254,7 @@ pub fn doctor(home: &Home, runtime: &Runtime, name: &EnvName) -> Result<Vec<Doct
             .any(|f| f.severity == "error" && f.slot == Some(Slot::Secrets))
     {
         let names = Session::open(home, runtime, name).and_then(|s| {
-            let r = s.with_secrets(|i| i.secrets_list());
+            let r = s.with_secrets(false, |i| i.secrets()?.list());
             s.finish();
             r
         });

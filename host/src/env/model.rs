@@ -1,114 +1,12 @@
 //! The records an environment keeps on disk.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
-use std::str::FromStr;
 
 use envpack_descriptor::{Descriptor, Requirement, Slot};
 use envpack_manifest::{Digest, Grants};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
-
-/// An environment name: `[a-z0-9][a-z0-9-]*`, at most 64 characters.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct EnvName(String);
-
-impl fmt::Debug for EnvName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0, f)
-    }
-}
-
-impl EnvName {
-    /// The name.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl FromStr for EnvName {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        let ok = !s.is_empty()
-            && s.len() <= 64
-            && s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-            && s.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if ok {
-            Ok(Self(s.to_string()))
-        } else {
-            Err(Error::invalid(format!(
-                "invalid environment name {s:?}: expected lowercase letters, digits and '-', starting with a letter or digit, at most 64 characters (e.g. \"staging\")"
-            )))
-        }
-    }
-}
-
-impl TryFrom<String> for EnvName {
-    type Error = Error;
-
-    fn try_from(value: String) -> Result<Self> {
-        value.parse()
-    }
-}
-
-impl From<EnvName> for String {
-    fn from(value: EnvName) -> Self {
-        value.0
-    }
-}
-
-impl fmt::Display for EnvName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// Where a release bundle was built from; environments allow some kinds.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    clap::ValueEnum,
-    schemars::JsonSchema,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum SourceKind {
-    /// A feature branch.
-    FeatureBranch,
-    /// The main branch.
-    Main,
-    /// A release tag.
-    ReleaseTag,
-}
-
-impl SourceKind {
-    /// All kinds.
-    pub const ALL: [SourceKind; 3] = [
-        SourceKind::FeatureBranch,
-        SourceKind::Main,
-        SourceKind::ReleaseTag,
-    ];
-
-    /// The kebab-case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SourceKind::FeatureBranch => "feature-branch",
-            SourceKind::Main => "main",
-            SourceKind::ReleaseTag => "release-tag",
-        }
-    }
-}
+pub use crate::types::{EnvName, SourceKind};
 
 /// The deployment policy an environment owns and the host enforces.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,54 +1,46 @@
-//! Using an environment: load its packs pinned by the lock, instantiate them
-//! with its grants, route their kv to its state pack and their secret reads
-//! to its secrets pack, and send host events to its telemetry pack.
+//! Using an environment: the composition root that loads its packs pinned
+//! by the lock, instantiates them with its grants and the capabilities of
+//! `services`, and sends host events to its telemetry pack.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use envpack_descriptor::Slot;
-use envpack_manifest::Capability;
 
-use super::EnvDir;
+use super::EnvRecords;
 use super::model::{EnvMeta, EnvName, Lock};
-use super::ops::load;
+use super::services::{EnvLog, KvViaState, NoSelfSecrets, SecretsViaPack, own_kv};
+use crate::backend::LockScope;
 use crate::error::{Error, Kind, Result};
 use crate::home::Home;
+use crate::local;
 use crate::packs;
-use crate::runtime::{
-    Granter, HostServices, InstanceContext, Level, LoadedPack, LocalServices, PackError,
-    PackErrorKind, PackInstance, PackLabel, Runtime, TelemetryEvent,
-};
+use crate::runtime::capabilities::process::NoProcesses;
+use crate::runtime::slots::command::CommandOutput;
+use crate::runtime::slots::telemetry::TelemetryEvent;
+use crate::runtime::{Granter, InstanceContext, Level, LoadedPack, PackInstance, Runtime, Services};
 use crate::store::Store;
 
-type Events = Arc<Mutex<Vec<TelemetryEvent>>>;
+/// Host events of one session, for the telemetry pack.
+pub(crate) type Events = Arc<Mutex<Vec<TelemetryEvent>>>;
+
+/// Records a host event (bounded, so a looping pack cannot grow it).
+pub(crate) fn event(events: &Events, name: &str, level: Level, attributes: Vec<(String, String)>) {
+    if let Ok(mut e) = events.lock()
+        && e.len() < 1000
+    {
+        e.push(TelemetryEvent::now(name, level, attributes));
+    }
+}
 
 /// Creates a slot's instance on first use.
 type Loader = Mutex<Option<Box<dyn FnOnce() -> Result<PackInstance> + Send>>>;
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-fn event(events: &Events, name: &str, level: Level, attributes: Vec<(String, String)>) {
-    if let Ok(mut e) = events.lock()
-        && e.len() < 1000
-    {
-        e.push(TelemetryEvent {
-            name: name.into(),
-            level,
-            timestamp_ms: now_ms(),
-            attributes,
-        });
-    }
-}
-
 /// An open environment for the length of one command.
 pub struct Session<'r> {
-    core: Core,
-    infra: Arc<Infra>,
+    env: Env,
+    packs: Arc<SlotPacks>,
     _runtime: std::marker::PhantomData<&'r Runtime>,
 }
 
@@ -56,10 +48,10 @@ pub struct Session<'r> {
 /// clone, so the state and secrets packs can be loaded lazily, only when a
 /// command actually reaches them.
 #[derive(Clone)]
-struct Core {
+struct Env {
     store: Store,
     runtime: Runtime,
-    dir: EnvDir,
+    records: EnvRecords,
     meta: EnvMeta,
     lock: Lock,
     events: Events,
@@ -67,28 +59,39 @@ struct Core {
 
 /// The state and secrets packs other packs' imports are routed to,
 /// instantiated on first use and shared for the session.
-struct Infra {
+pub(crate) struct SlotPacks {
     state: Mutex<Option<PackInstance>>,
     secrets: Mutex<Option<PackInstance>>,
     state_loader: Loader,
     secrets_loader: Loader,
-    dir: EnvDir,
+    records: EnvRecords,
 }
 
-fn unavailable(message: impl Into<String>) -> PackError {
-    PackError::new(PackErrorKind::Unavailable, message)
-}
-
-impl Infra {
-    /// Runs `f` on the lazily created instance of a slot. A busy instance
-    /// (a pack reaching itself through its own imports) is refused rather
-    /// than deadlocking.
-    fn with<R>(
-        instance: &Mutex<Option<PackInstance>>,
-        loader: &Loader,
+impl SlotPacks {
+    /// Runs `f` on the lazily created instance of `slot` (state or
+    /// secrets); `write` holds the slot's lease so read-modify-write is
+    /// atomic across processes. A busy instance (a pack reaching itself
+    /// through its own imports) is refused rather than deadlocking.
+    pub(crate) fn with<R>(
+        &self,
         slot: Slot,
+        write: bool,
         f: impl FnOnce(&mut PackInstance) -> Result<R>,
     ) -> Result<R> {
+        let (instance, loader, scope) = match slot {
+            Slot::State => (&self.state, &self.state_loader, LockScope::State),
+            Slot::Secrets => (&self.secrets, &self.secrets_loader, LockScope::Secrets),
+            other => {
+                return Err(Error::internal(format!(
+                    "the {other} pack does not serve other packs"
+                )));
+            }
+        };
+        let _lease = if write {
+            Some(self.records.lock(scope)?)
+        } else {
+            None
+        };
         let mut guard = instance.try_lock().map_err(|_| {
             Error::unavailable(format!(
                 "the {slot} pack is busy (a pack cannot reach itself through its imports)"
@@ -111,193 +114,11 @@ impl Infra {
     }
 }
 
-/// A host error, as the WIT error a host import returns to a pack.
-fn to_pack_error(e: Error) -> PackError {
-    let kind = match e.kind() {
-        Kind::NotFound => PackErrorKind::NotFound,
-        Kind::Conflict => PackErrorKind::Conflict,
-        Kind::InvalidInput => PackErrorKind::InvalidInput,
-        Kind::Denied => PackErrorKind::Denied,
-        Kind::Timeout => PackErrorKind::Timeout,
-        _ => PackErrorKind::Unavailable,
-    };
-    PackError::new(kind, e.message().to_string())
-}
-
-/// Host services inside an environment, for one pack.
-struct EnvServices {
-    infra: Arc<Infra>,
-    config: BTreeMap<String, String>,
-    /// The pack's slot: the state pack's own kv and the secrets pack's own
-    /// secret reads cannot route through themselves.
-    slot: Slot,
-    local: LocalServices,
-    events: Events,
-}
-
-/// Keys of a pack's private kv inside the state pack.
-fn kv_key(pack: &PackLabel, key: &str) -> String {
-    format!("packs/{}/kv/{key}", pack.descriptor.id())
-}
-
-impl HostServices for EnvServices {
-    fn config(
-        &self,
-        _pack: &PackLabel,
-        key: &str,
-    ) -> std::result::Result<Option<String>, PackError> {
-        Ok(self.config.get(key).cloned())
-    }
-
-    fn secret(
-        &self,
-        _pack: &PackLabel,
-        name: &str,
-    ) -> std::result::Result<Option<String>, PackError> {
-        if self.slot == Slot::Secrets {
-            return Err(unavailable(
-                "a secrets pack cannot read secrets through the host",
-            ));
-        }
-        Infra::with(
-            &self.infra.secrets,
-            &self.infra.secrets_loader,
-            Slot::Secrets,
-            |i| i.secrets_get(name),
-        )
-        .map_err(to_pack_error)
-    }
-
-    fn kv_get(
-        &self,
-        pack: &PackLabel,
-        key: &str,
-    ) -> std::result::Result<Option<Vec<u8>>, PackError> {
-        if self.slot == Slot::State {
-            return self.local.kv_get(pack, key);
-        }
-        Infra::with(
-            &self.infra.state,
-            &self.infra.state_loader,
-            Slot::State,
-            |i| Ok(i.state_get(&kv_key(pack, key))?.map(|e| e.value)),
-        )
-        .map_err(to_pack_error)
-    }
-
-    fn kv_set(
-        &self,
-        pack: &PackLabel,
-        key: &str,
-        value: &[u8],
-    ) -> std::result::Result<(), PackError> {
-        if self.slot == Slot::State {
-            return self.local.kv_set(pack, key, value);
-        }
-        let _lock = self.infra.dir.state_lock().map_err(to_pack_error)?;
-        Infra::with(
-            &self.infra.state,
-            &self.infra.state_loader,
-            Slot::State,
-            |i| i.state_put(&kv_key(pack, key), value, None).map(|_| ()),
-        )
-        .map_err(to_pack_error)
-    }
-
-    fn kv_delete(&self, pack: &PackLabel, key: &str) -> std::result::Result<bool, PackError> {
-        if self.slot == Slot::State {
-            return self.local.kv_delete(pack, key);
-        }
-        let _lock = self.infra.dir.state_lock().map_err(to_pack_error)?;
-        Infra::with(
-            &self.infra.state,
-            &self.infra.state_loader,
-            Slot::State,
-            |i| i.state_delete(&kv_key(pack, key), None),
-        )
-        .map_err(to_pack_error)
-    }
-
-    fn kv_list(
-        &self,
-        pack: &PackLabel,
-        prefix: &str,
-    ) -> std::result::Result<Vec<String>, PackError> {
-        if self.slot == Slot::State {
-            return self.local.kv_list(pack, prefix);
-        }
-        let base = kv_key(pack, "");
-        Infra::with(
-            &self.infra.state,
-            &self.infra.state_loader,
-            Slot::State,
-            |i| {
-                Ok(i.state_list(&format!("{base}{prefix}"))?
-                    .into_iter()
-                    .filter_map(|k| k.strip_prefix(&base).map(str::to_string))
-                    .collect())
-            },
-        )
-        .map_err(to_pack_error)
-    }
-
-    fn process_start(
-        &self,
-        _pack: &PackLabel,
-        spec: &crate::env::ProcessSpec,
-    ) -> std::result::Result<crate::env::ProcessInfo, PackError> {
-        crate::env::Processes::new(&self.infra.dir)
-            .start(spec)
-            .map_err(to_pack_error)
-    }
-
-    fn process_stop(
-        &self,
-        _pack: &PackLabel,
-        revision: &str,
-    ) -> std::result::Result<bool, PackError> {
-        crate::env::Processes::new(&self.infra.dir)
-            .stop(revision)
-            .map_err(to_pack_error)
-    }
-
-    fn process_status(
-        &self,
-        _pack: &PackLabel,
-        revision: &str,
-    ) -> std::result::Result<Option<crate::env::ProcessInfo>, PackError> {
-        crate::env::Processes::new(&self.infra.dir)
-            .status(revision)
-            .map_err(to_pack_error)
-    }
-
-    fn process_list(
-        &self,
-        _pack: &PackLabel,
-    ) -> std::result::Result<Vec<crate::env::ProcessInfo>, PackError> {
-        crate::env::Processes::new(&self.infra.dir)
-            .list()
-            .map_err(to_pack_error)
-    }
-
-    fn log(&self, pack: &PackLabel, level: Level, message: &str, fields: &[(String, String)]) {
-        crate::runtime::emit_log(pack, level, message, fields);
-        if level >= Level::Warn {
-            let mut attrs = vec![
-                ("pack".to_string(), pack.descriptor.to_string()),
-                ("message".into(), message.into()),
-            ];
-            attrs.extend(fields.iter().cloned());
-            event(&self.events, "pack.log", level, attrs);
-        }
-    }
-}
-
-impl Core {
+impl Env {
     /// Loads the pack bound to `slot`: the file must match the lock's digest,
     /// and the lock's grants must cover everything the pack requests.
     fn load(&self, slot: Slot) -> Result<LoadedPack> {
-        let name = self.dir.name();
+        let name = self.records.name();
         let b = self.lock.slots.get(&slot).ok_or_else(|| {
             Error::not_found(format!("the {slot} slot of environment {name:?} is not bound"))
                 .hint(format!("envpack env init {name} (binds the default), or envpack env bind {name} {slot} <DESCRIPTOR>"))
@@ -336,13 +157,14 @@ impl Core {
         Ok(loaded)
     }
 
+    /// What an instance of the pack bound to `slot` may touch here.
     fn context(
         &self,
         loaded: &LoadedPack,
         slot: Slot,
-        infra: Arc<Infra>,
+        packs: Arc<SlotPacks>,
     ) -> Result<InstanceContext> {
-        let name = self.dir.name();
+        let name = self.records.name();
         let b = self
             .lock
             .slots
@@ -362,26 +184,43 @@ impl Core {
             )
             .with_events(self.events.clone()),
         );
-        let services = Arc::new(EnvServices {
-            infra,
-            config: self
-                .meta
-                .config
-                .get(&id.to_string())
-                .cloned()
-                .unwrap_or_default(),
-            slot,
-            local: LocalServices::new(
-                Some(self.dir.local_kv_root()),
-                BTreeMap::new(),
-                BTreeMap::new(),
-            ),
-            events: self.events.clone(),
-        });
+        let config: BTreeMap<String, String> = self
+            .meta
+            .config
+            .get(&id.to_string())
+            .cloned()
+            .unwrap_or_default();
+        let services = Services {
+            config: Arc::new(config),
+            // The state pack's own kv and the secrets pack's own secret
+            // reads cannot route through themselves.
+            kv: if slot == Slot::State {
+                Arc::new(own_kv(self.records.local_kv_root()))
+            } else {
+                Arc::new(KvViaState {
+                    packs: packs.clone(),
+                })
+            },
+            secrets: if slot == Slot::Secrets {
+                Arc::new(NoSelfSecrets)
+            } else {
+                Arc::new(SecretsViaPack { packs })
+            },
+            // Only a binding granted `process` runs programs on this
+            // machine: the local runtime.
+            processes: if local::runs_locally(&b.grants) {
+                Arc::new(local::Processes::new(&self.records.local_dir()))
+            } else {
+                Arc::new(NoProcesses)
+            },
+            log: Arc::new(EnvLog {
+                events: self.events.clone(),
+            }),
+        };
         Ok(InstanceContext {
             granter,
             services,
-            scratch_dir: Some(self.dir.scratch_dir(&id)?),
+            scratch_dir: Some(self.records.scratch_dir(&id)?),
         })
     }
 }
@@ -389,47 +228,46 @@ impl Core {
 impl<'r> Session<'r> {
     /// Opens environment `name`.
     pub fn open(home: &Home, runtime: &'r Runtime, name: &EnvName) -> Result<Self> {
-        let dir = EnvDir::new(home, name);
-        let (meta, lock) = load(&dir)?;
-        let events: Events = Arc::default();
-        let infra = Arc::new(Infra {
+        let records = EnvRecords::new(home, name);
+        let (meta, lock) = records.load()?;
+        let packs = Arc::new(SlotPacks {
             state: Mutex::new(None),
             secrets: Mutex::new(None),
             state_loader: Mutex::new(None),
             secrets_loader: Mutex::new(None),
-            dir: dir.clone(),
+            records: records.clone(),
         });
         let session = Self {
-            core: Core {
+            env: Env {
                 store: Store::open(home),
                 runtime: runtime.clone(),
-                dir,
+                records,
                 meta,
                 lock,
-                events,
+                events: Arc::default(),
             },
-            infra,
+            packs,
             _runtime: std::marker::PhantomData,
         };
         // The state and secrets packs serve other packs' imports. Nothing is
         // loaded until a command reaches them; the loader holds a weak link
         // back so an unused loader does not keep the session alive.
         for slot in [Slot::State, Slot::Secrets] {
-            if session.core.lock.slots.contains_key(&slot) {
-                let core = session.core.clone();
-                let weak = Arc::downgrade(&session.infra);
+            if session.env.lock.slots.contains_key(&slot) {
+                let env = session.env.clone();
+                let weak = Arc::downgrade(&session.packs);
                 let loader: Box<dyn FnOnce() -> Result<PackInstance> + Send> =
                     Box::new(move || {
-                        let infra = weak.upgrade().ok_or_else(|| {
+                        let packs = weak.upgrade().ok_or_else(|| {
                             Error::internal("the session ended before its packs loaded")
                         })?;
-                        let loaded = core.load(slot)?;
-                        let ctx = core.context(&loaded, slot, infra)?;
+                        let loaded = env.load(slot)?;
+                        let ctx = env.context(&loaded, slot, packs)?;
                         loaded.instantiate(ctx)
                     });
                 let cell = match slot {
-                    Slot::State => &session.infra.state_loader,
-                    _ => &session.infra.secrets_loader,
+                    Slot::State => &session.packs.state_loader,
+                    _ => &session.packs.secrets_loader,
                 };
                 if let Ok(mut c) = cell.lock() {
                     *c = Some(loader);
@@ -441,66 +279,71 @@ impl<'r> Session<'r> {
 
     /// The environment's name.
     pub fn name(&self) -> &EnvName {
-        self.core.dir.name()
+        self.env.records.name()
     }
 
     /// Its metadata and policy, as read when the session opened.
     pub fn meta(&self) -> &EnvMeta {
-        &self.core.meta
+        &self.env.meta
     }
 
     /// Its lock.
     pub fn lock(&self) -> &Lock {
-        &self.core.lock
+        &self.env.lock
     }
 
-    /// Its files.
-    pub fn dir(&self) -> &EnvDir {
-        &self.core.dir
+    /// Its records.
+    pub fn records(&self) -> &EnvRecords {
+        &self.env.records
+    }
+
+    /// Whether its deployer runs revisions on this machine (holds the
+    /// `process` capability).
+    pub fn runs_locally(&self) -> bool {
+        self.env
+            .lock
+            .slots
+            .get(&Slot::Deployer)
+            .is_some_and(|b| local::runs_locally(&b.grants))
     }
 
     /// Records a host event for the telemetry pack.
     pub fn event(&self, name: &str, level: Level, attributes: Vec<(String, String)>) {
-        event(&self.core.events, name, level, attributes);
+        event(&self.env.events, name, level, attributes);
     }
 
     /// Loads the pack bound to `slot`: the file must match the lock's digest,
     /// and the lock's grants must cover everything the pack requests.
     pub fn load(&self, slot: Slot) -> Result<LoadedPack> {
-        self.core.load(slot)
+        self.env.load(slot)
     }
 
     /// A fresh instance of the pack bound to `slot`.
     pub fn instance(&self, slot: Slot) -> Result<PackInstance> {
-        let loaded = self.core.load(slot)?;
-        let ctx = self.core.context(&loaded, slot, self.infra.clone())?;
+        let loaded = self.env.load(slot)?;
+        let ctx = self.env.context(&loaded, slot, self.packs.clone())?;
         loaded.instantiate(ctx)
     }
 
     /// Runs `f` on the session's shared state-pack instance; writes hold
-    /// the environment's state lock, so compare-and-swap is atomic across
+    /// the environment's state lease, so compare-and-swap is atomic across
     /// processes.
     pub fn with_state<R>(
         &self,
         write: bool,
         f: impl FnOnce(&mut PackInstance) -> Result<R>,
     ) -> Result<R> {
-        let _lock = if write {
-            Some(self.core.dir.state_lock()?)
-        } else {
-            None
-        };
-        Infra::with(&self.infra.state, &self.infra.state_loader, Slot::State, f)
+        self.packs.with(Slot::State, write, f)
     }
 
-    /// Runs `f` on the session's shared secrets-pack instance.
-    pub fn with_secrets<R>(&self, f: impl FnOnce(&mut PackInstance) -> Result<R>) -> Result<R> {
-        Infra::with(
-            &self.infra.secrets,
-            &self.infra.secrets_loader,
-            Slot::Secrets,
-            f,
-        )
+    /// Runs `f` on the session's shared secrets-pack instance; writes hold
+    /// the secrets lease (secrets packs read-modify-write their store).
+    pub fn with_secrets<R>(
+        &self,
+        write: bool,
+        f: impl FnOnce(&mut PackInstance) -> Result<R>,
+    ) -> Result<R> {
+        self.packs.with(Slot::Secrets, write, f)
     }
 
     /// Runs a pack-contributed command, recording it for telemetry.
@@ -509,13 +352,13 @@ impl<'r> Session<'r> {
         slot: Slot,
         command: &str,
         args: &[(String, Vec<String>)],
-    ) -> Result<crate::runtime::CommandOutput> {
+    ) -> Result<CommandOutput> {
         let started = Instant::now();
         let result = self
             .instance(slot)
-            .and_then(|mut i| i.run_command(command, args));
+            .and_then(|mut i| i.command().run(command, args));
         let pack = self
-            .core
+            .env
             .lock
             .slots
             .get(&slot)
@@ -575,23 +418,26 @@ impl<'r> Session<'r> {
     }
 
     /// Sends the session's host events to the environment's telemetry pack,
-    /// showing what it prints on stderr. Telemetry never fails a command: a
-    /// broken telemetry pack is reported as a warning.
+    /// handing what it prints to the runtime's reporter. Telemetry never
+    /// fails a command: a broken telemetry pack is reported as a warning.
     pub fn finish(self) {
         let events = self
-            .core
+            .env
             .events
             .lock()
             .map(|mut e| std::mem::take(&mut *e))
             .unwrap_or_default();
-        if events.is_empty() || !self.core.lock.slots.contains_key(&Slot::Telemetry) {
+        if events.is_empty() || !self.env.lock.slots.contains_key(&Slot::Telemetry) {
             return;
         }
         let sent = self.instance(Slot::Telemetry).and_then(|mut t| {
-            let r = t.telemetry_emit(&events);
+            let r = t.telemetry().and_then(|mut c| c.emit(&events));
             let out = t.take_stdout();
             if !out.is_empty() {
-                eprint!("{}", String::from_utf8_lossy(&out));
+                self.env
+                    .runtime
+                    .reporter()
+                    .pack_output(&String::from_utf8_lossy(&out));
             }
             r
         });
@@ -599,9 +445,4 @@ impl<'r> Session<'r> {
             tracing::warn!("telemetry for environment {} failed: {e}", self.name());
         }
     }
-}
-
-/// The capability a secret read needs, for doctor.
-pub(crate) fn secret_cap(name: &str) -> Capability {
-    Capability::Secret(name.to_string())
 }

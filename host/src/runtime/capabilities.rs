@@ -5,21 +5,62 @@
 //! with a message naming the capability and how to grant it, and recorded so
 //! the host can report it even if the pack swallows the error.
 //!
-//! One file per capability implements its WIT import: [`log`], [`config`],
-//! [`kv`], [`secrets`], [`http`].
+//! One file per capability, as Spin's factors: each defines the small trait
+//! its data comes through ([`config::ConfigSource`], [`kv::KvStore`],
+//! [`secrets::SecretSource`], [`process::ProcessHost`], [`log::LogSink`]),
+//! the checked operation the version modules call, and its allow/deny table
+//! as a unit test. [`Services`] bundles one implementation of each for an
+//! instance; whoever builds the instance (the environment session, `pack
+//! call`, a benchmark) chooses them.
 
-pub(crate) mod config;
-pub(crate) mod http;
-pub(crate) mod kv;
-pub(crate) mod log;
-pub(crate) mod process;
-pub(crate) mod secrets;
+pub mod config;
+pub mod http;
+pub mod kv;
+pub mod log;
+pub mod process;
+pub mod secrets;
 
 use std::sync::{Arc, Mutex};
 
 use envpack_manifest::{Capability, Grants};
 
-use super::{Level, PackError, PackErrorKind, PackLabel, TelemetryEvent};
+use super::slots::telemetry::TelemetryEvent;
+use super::{Level, PackError, PackErrorKind, PackLabel};
+
+/// Where each host import of one instance gets and puts its data. The
+/// default has no kv store, no processes, no config, no secrets, and logs
+/// through `tracing`.
+#[derive(Clone)]
+pub struct Services {
+    /// `config`.
+    pub config: Arc<dyn config::ConfigSource>,
+    /// `secrets-access`.
+    pub secrets: Arc<dyn secrets::SecretSource>,
+    /// `kv`.
+    pub kv: Arc<dyn kv::KvStore>,
+    /// `process`.
+    pub processes: Arc<dyn process::ProcessHost>,
+    /// `log`.
+    pub log: Arc<dyn log::LogSink>,
+}
+
+impl Default for Services {
+    fn default() -> Self {
+        Self {
+            config: Arc::new(config::NoConfig),
+            secrets: Arc::new(secrets::NoSecrets),
+            kv: Arc::new(kv::NoKv),
+            processes: Arc::new(process::NoProcesses),
+            log: Arc::new(log::TracingLog),
+        }
+    }
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services").finish_non_exhaustive()
+    }
+}
 
 /// Decides, for one pack instance, which capability uses are allowed.
 #[derive(Debug)]
@@ -136,20 +177,44 @@ impl Granter {
     }
 }
 
+/// Helpers for the capability tables.
 #[cfg(test)]
-mod tests {
+pub(crate) mod table {
     use super::*;
 
-    fn label() -> PackLabel {
+    pub(crate) fn label() -> PackLabel {
         PackLabel {
             descriptor: "acme.state.memory@1.2.0".parse().expect("d"),
             digest: envpack_manifest::Digest::of(b"x"),
         }
     }
 
-    fn grants(list: &[&str]) -> Grants {
+    pub(crate) fn grants(list: &[&str]) -> Grants {
         list.iter().map(|c| c.parse().expect("cap")).collect()
     }
+
+    /// A granter for one row: what the manifest requests and what the
+    /// operator granted.
+    pub(crate) fn granter(requested: &[&str], granted: &[&str]) -> Granter {
+        Granter::new(label(), grants(requested), grants(granted), "")
+    }
+
+    /// Whether a result is the `denied` case.
+    pub(crate) fn denied<T>(r: &Result<T, super::super::HostError>) -> bool {
+        matches!(
+            r,
+            Err(super::super::HostError::Pack(PackError {
+                kind: PackErrorKind::Denied,
+                ..
+            }))
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::table::{grants, label};
+    use super::*;
 
     /// The allowed/denied table for requested x granted, mirrored in
     /// docs/pack-author-guide.md.

@@ -28,9 +28,11 @@ impl PackInstance {
             Some((i, f)) => (i.to_string(), f.to_string()),
             None => (slot.clone(), call.name().to_string()),
         };
-        let iface_name = format!("greentic:envpack/{iface}@0.1.0");
-        let instance = *self.instance();
-        let store = self.store_mut();
+        let version = self.api_version();
+        let iface_name = version.interface(&iface);
+        let (calls, instance) = self.raw();
+        let instance = *instance;
+        let store = calls.store_mut();
         let func_handle = instance
             .get_export_index(&mut *store, None, &iface_name)
             .and_then(|ix| instance.get_export_index(&mut *store, Some(&ix), &func))
@@ -40,7 +42,7 @@ impl PackInstance {
                     "the pack exports no function {func:?} in {iface_name}"
                 ))
                 .hint(format!(
-                    "see wit/v0.1.0 for the {slot} interface's functions, or call command.run"
+                    "see wit/v{version} for the {slot} interface's functions, or call command.run"
                 ))
             })?;
         let ty = func_handle.ty(&*store);
@@ -52,7 +54,7 @@ impl PackInstance {
         })?;
         let mut results = vec![Val::Bool(false); ty.results().len()];
         let op = format!("{iface}.{func}");
-        self.call(&op, |store, _| {
+        calls.call(&op, |store| {
             func_handle.call(&mut *store, &params, &mut results)?;
             Ok(Ok(()))
         })?;
@@ -61,7 +63,7 @@ impl PackInstance {
             .map(|v| wasm_wave::to_string(v).unwrap_or_else(|e| format!("<unprintable: {e}>")))
             .collect();
         let out = rendered.join(", ");
-        self.check_output(&op, out.len())?;
+        calls.check_output(&op, out.len())?;
         Ok(out)
     }
 }

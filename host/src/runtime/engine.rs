@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use envpack_manifest::PackManifest;
 use sha2::{Digest as _, Sha256};
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::Component;
 use wasmtime::{Config, Engine, OptLevel};
 
 use super::PackLabel;
 use super::instance::LoadedPack;
-use super::since_v0_1::HostView;
-use super::store_data::StoreData;
+use super::wit::{ApiVersion, Linkers};
 use crate::error::{Error, Kind, Result};
+use crate::types::{Reporter, Silent};
 
 /// Resource limits applied to every pack instance and call.
 #[derive(Clone, Debug)]
@@ -84,8 +84,9 @@ const TICK: Duration = Duration::from_millis(5);
 #[derive(Clone)]
 pub struct Runtime {
     engine: Engine,
-    linker: Arc<Linker<StoreData>>,
+    linkers: Arc<Linkers>,
     limits: Limits,
+    reporter: Arc<dyn Reporter>,
     engine_key: String,
     _ticker: Arc<Ticker>,
 }
@@ -141,13 +142,7 @@ impl Runtime {
         let engine =
             Engine::new(&config).map_err(|e| wasm_err("cannot create the wasm engine", e))?;
 
-        let mut linker = Linker::<StoreData>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
-            .map_err(|e| wasm_err("cannot link WASI", e))?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)
-            .map_err(|e| wasm_err("cannot link wasi:http", e))?;
-        HostView::add_to_linker::<_, HasSelf<StoreData>>(&mut linker, |s| s)
-            .map_err(|e| wasm_err("cannot link the envpack host imports", e))?;
+        let linkers = Linkers::new(&engine)?;
 
         let mut hasher = ShaHasher(Sha256::new());
         engine.precompile_compatibility_hash().hash(&mut hasher);
@@ -170,11 +165,24 @@ impl Runtime {
 
         Ok(Self {
             engine,
-            linker: Arc::new(linker),
+            linkers: Arc::new(linkers),
             limits,
+            reporter: Arc::new(Silent),
             engine_key,
             _ticker: Arc::new(Ticker(ticker_stop)),
         })
+    }
+
+    /// Reports long work (compiling packs) and pack output through
+    /// `reporter`.
+    pub fn with_reporter(mut self, reporter: Arc<dyn Reporter>) -> Self {
+        self.reporter = reporter;
+        self
+    }
+
+    /// Where long work and pack output are reported.
+    pub fn reporter(&self) -> &dyn Reporter {
+        &*self.reporter
     }
 
     /// Identifies the engine build and settings; precompiled artifacts are
@@ -246,13 +254,18 @@ impl Runtime {
         pack: PackLabel,
         manifest: Arc<PackManifest>,
     ) -> Result<LoadedPack> {
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| {
-            Error::invalid(format!(
-                "{pack} needs an import this host does not provide: {e:#}"
-            ))
-            .hint("the pack may need a newer envpack; check `envpack pack inspect` for its API version")
-        })?;
-        LoadedPack::new(self, pre, pack, manifest)
+        let version = ApiVersion::of(&manifest)?;
+        let pre = self
+            .linkers
+            .get(version)
+            .instantiate_pre(&component)
+            .map_err(|e| {
+                Error::invalid(format!(
+                    "{pack} (API {version}) needs an import this host does not provide: {e:#}"
+                ))
+                .hint("the pack may need a newer envpack; check `envpack pack inspect` for its API version")
+            })?;
+        LoadedPack::new(self, pre, version, pack, manifest)
     }
 
     pub(crate) fn engine(&self) -> &Engine {

@@ -3,7 +3,7 @@
 use wasmtime::Trap;
 
 use super::store_data::StoreData;
-use super::{Limits, PackLabel};
+use super::{HostBug, Limits, PackLabel};
 use crate::error::{Error, Kind};
 
 /// The last part of what the pack wrote to stderr (a Rust panic message
@@ -27,6 +27,10 @@ pub(crate) fn classify(
     limits: &Limits,
     op: &str,
 ) -> Error {
+    if let Some(bug) = err.downcast_ref::<HostBug>() {
+        return Error::internal(format!("{op} of {pack} failed inside the host: {bug}"))
+            .hint("this is a bug in envpack, not in the pack; please report it with the output of -vv");
+    }
     let trap = err.downcast_ref::<Trap>().copied();
     let message = match (trap, &data.limiter.hit) {
         (Some(Trap::Interrupt), _) => format!(

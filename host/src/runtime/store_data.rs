@@ -9,7 +9,8 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::capabilities::http::HttpHooks;
-use super::{Granter, HostServices, PackLabel};
+use super::capabilities::log::Budget;
+use super::{Granter, Services};
 
 /// Everything host imports need while a pack runs.
 pub(crate) struct StoreData {
@@ -19,12 +20,10 @@ pub(crate) struct StoreData {
     pub(crate) http_hooks: HttpHooks,
     pub(crate) limiter: Limiter,
     pub(crate) granter: Arc<Granter>,
-    pub(crate) services: Arc<dyn HostServices>,
-    pub(crate) pack: PackLabel,
+    pub(crate) services: Services,
     pub(crate) stderr: MemoryOutputPipe,
     pub(crate) stdout: MemoryOutputPipe,
-    pub(crate) log_lines_left: u32,
-    pub(crate) log_lines_dropped: u32,
+    pub(crate) log_budget: Budget,
 }
 
 impl WasiView for StoreData {
@@ -45,8 +44,6 @@ impl WasiHttpView for StoreData {
         }
     }
 }
-
-impl super::since_v0_1::host::types::Host for StoreData {}
 
 /// Memory and table limits for one instance. Records which limit was hit so
 /// the trap that follows can be reported as "memory limit", not as a bare

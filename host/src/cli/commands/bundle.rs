@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::cli::args::BundleCommand;
-use crate::cli::commands::deploy::{Input, input, missing};
+use crate::cli::commands::answers::{Input, input, missing};
 use crate::cli::output::Report;
 use crate::deploy::bundle::{self, BuildSpec, Source};
 use crate::error::{Error, Result};

@@ -8,7 +8,7 @@ use crate::cli::Ctx;
 use crate::cli::args::{EnvCommand, PolicyArgs};
 use crate::cli::output::{Report, table};
 use crate::env::{self, EnvName, EnvView};
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
 
 fn name(s: &str) -> Result<EnvName> {
     s.parse()
@@ -79,14 +79,12 @@ pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<Report> {
         EnvCommand::Init { name: n, policy } => {
             let n = name(&n)?;
             let production = policy.production.then_some(true);
-            let o = env::init(
-                &ctx.home,
-                ctx.runtime()?,
-                &n,
+            let opts = env::InitOptions {
                 production,
-                &policy.allow_source,
-                after(&policy)?,
-            )?;
+                sources: policy.allow_source.clone(),
+                after: after(&policy)?,
+            };
+            let o = env::init(&ctx.home, ctx.runtime()?, &n, &opts)?;
             let mut human = format!("{} environment {}", o.outcome, n);
             for r in &o.repairs {
                 human.push_str(&format!("\n  repaired: {r}"));
@@ -176,15 +174,7 @@ pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<Report> {
         }
         EnvCommand::Rm { name: n, force } => {
             let n = name(&n)?;
-            // A forced removal first stops what the environment runs, so no
-            // revision process outlives it.
-            if force
-                && env::EnvDir::new(&ctx.home, &n).has_deployments()
-                && let Err(e) = crate::deploy::ops::down(&ctx.home, ctx.runtime()?, &n)
-            {
-                tracing::warn!("could not stop the revisions of {n} before removing it: {e}");
-            }
-            env::remove(&ctx.home, &n, force)?;
+            crate::deploy::remove_environment(&ctx.home, ctx.runtime()?, &n, force)?;
             Ok(Report::new(
                 format!("removed environment {n}"),
                 &json!({"removed": n}),
@@ -219,7 +209,7 @@ pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<Report> {
         }
         EnvCommand::Down { name: n } => {
             let n = name(&n)?;
-            let o = crate::deploy::ops::down(&ctx.home, ctx.runtime()?, &n)?;
+            let o = crate::deploy::down(&ctx.home, ctx.runtime()?, &n)?;
             Ok(Report::new(
                 format!("stopped {} revision(s) of {n}", o.revisions.len()),
                 &o,
@@ -227,7 +217,7 @@ pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<Report> {
         }
         EnvCommand::Up { name: n } => {
             let n = name(&n)?;
-            let o = crate::deploy::ops::up(&ctx.home, ctx.runtime()?, &n)?;
+            let o = crate::deploy::up(&ctx.home, ctx.runtime()?, &n)?;
             let mut human = format!("started {} revision(s) of {n}", o.revisions.len());
             for (r, why) in &o.failed {
                 human.push_str(&format!("\n  {r} failed: {why}"));
@@ -240,29 +230,19 @@ pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<Report> {
         }
         EnvCommand::Doctor { name: n } => {
             let n = name(&n)?;
-            let findings = env::doctor(&ctx.home, ctx.runtime()?, &n)?;
-            let errors = findings.iter().filter(|f| f.severity == "error").count();
+            let report = env::doctor(&ctx.home, ctx.runtime()?, &n)?;
+            let findings = &report.findings;
             let mut human = String::new();
-            for f in &findings {
+            for f in findings {
                 let slot = f.slot.map_or(String::new(), |s| format!("[{s}] "));
                 human.push_str(&format!(
                     "{}: {slot}{}\n  fix: {}\n",
                     f.severity, f.message, f.fix
                 ));
             }
-            if errors > 0 {
+            if let Err(e) = report.check() {
                 eprint!("{human}");
-                return Err(Error::new(
-                    Kind::ChecksFailed,
-                    format!("environment {n} has {errors} problem(s)"),
-                )
-                .hint(
-                    findings
-                        .iter()
-                        .find(|f| f.severity == "error")
-                        .map_or(String::new(), |f| f.fix.clone()),
-                )
-                .with_details(json!({"findings": findings})));
+                return Err(e);
             }
             human.push_str(&format!(
                 "environment {n} is healthy{}",

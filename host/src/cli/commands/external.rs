@@ -11,7 +11,8 @@ use serde_json::Value;
 
 use crate::cli::Ctx;
 use crate::cli::output::Report;
-use crate::env::{EnvDir, EnvName, Session};
+use crate::backend::RecordKey;
+use crate::env::{EnvName, EnvRecords, Session};
 use crate::error::{Error, Kind, Result};
 use crate::store::Store;
 
@@ -29,11 +30,11 @@ pub struct PackCommand {
 /// manifests without running them. An environment that does not exist
 /// contributes none.
 pub fn commands(ctx: &Ctx, env: &EnvName) -> Vec<PackCommand> {
-    let dir = EnvDir::new(&ctx.home, env);
-    let Ok(bytes) = std::fs::read(dir.lock_path()) else {
+    let records = EnvRecords::new(&ctx.home, env);
+    let Ok(Some(stored)) = records.backend().read(env, &RecordKey::Lock) else {
         return Vec::new();
     };
-    let Ok(lock) = serde_json::from_slice::<crate::env::Lock>(&bytes) else {
+    let Ok(lock) = serde_json::from_slice::<crate::env::Lock>(&stored.bytes) else {
         return Vec::new();
     };
     let store = Store::open(&ctx.home);
@@ -224,7 +225,7 @@ fn unknown(ctx: &Ctx, env: &EnvName, words: &[String], cmds: &[PackCommand]) -> 
             "unknown command {typed:?}; did you mean `envpack {best}`?"
         ));
     }
-    let exists = EnvDir::new(&ctx.home, env).exists();
+    let exists = EnvRecords::new(&ctx.home, env).exists();
     err.hint(if exists {
         format!("envpack --env {env} --help lists every command, including those from packs")
     } else {

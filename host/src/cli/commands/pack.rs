@@ -2,12 +2,9 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 
-use envpack_descriptor::{Descriptor, Requirement};
-use envpack_manifest::{
-    Capability, Digest, Grants, PackManifest, exported_interfaces, read_manifest,
-};
+use envpack_descriptor::Descriptor;
+use envpack_manifest::{Capability, Digest, exported_interfaces, read_manifest};
 use serde_json::json;
 
 use crate::builder::{self, BuildOptions};
@@ -16,7 +13,6 @@ use crate::cli::args::{CallArgs, PackCommand};
 use crate::cli::output::{Report, table};
 use crate::error::{Error, Result};
 use crate::packs;
-use crate::runtime::{Granter, InstanceContext, LocalServices};
 use crate::store::findings_error;
 
 /// Dispatches `envpack pack`.
@@ -29,7 +25,7 @@ pub fn run(ctx: &Ctx, cmd: PackCommand) -> Result<Report> {
                 debug: a.debug,
                 target_dir: a.target_dir,
                 quiet: ctx.json,
-            })?;
+            }, &crate::cli::progress::Terminal)?;
             let human = format!(
                 "built {} -> {}\n  digest {}\n  size   {} bytes",
                 built.manifest.descriptor,
@@ -168,25 +164,6 @@ fn inspect(file: &Path) -> Result<Report> {
 }
 
 fn call(ctx: &Ctx, a: CallArgs) -> Result<Report> {
-    let runtime = ctx.runtime()?;
-    let loaded = if a.pack.ends_with(".wasm") || Path::new(&a.pack).is_file() {
-        packs::load_file(runtime, Path::new(&a.pack))?
-    } else {
-        let req: Requirement = a.pack.parse()?;
-        let store = ctx.store();
-        let d = store.resolve(&req)?;
-        packs::load(&store, runtime, &d, None)?
-    };
-    let manifest: &Arc<PackManifest> = loaded.manifest();
-    let requested = manifest.requested();
-    let mut granted: Grants = if a.grant_requested {
-        requested.clone()
-    } else {
-        Grants::none()
-    };
-    for g in &a.grants {
-        granted.insert(g.parse::<Capability>()?);
-    }
     let mut config = BTreeMap::new();
     for kv in &a.config {
         let (k, v) = kv
@@ -194,38 +171,27 @@ fn call(ctx: &Ctx, a: CallArgs) -> Result<Report> {
             .ok_or_else(|| Error::invalid(format!("--config {kv:?} is not KEY=VALUE")))?;
         config.insert(k.to_string(), v.to_string());
     }
-    let label = loaded.label().clone();
-    let data_dir = ctx.home.pack_data_dir(&label.digest);
-    let granter = Arc::new(Granter::new(
-        label.clone(),
-        requested,
-        granted,
-        "rerun with --grant {cap}",
-    ));
-    let services = Arc::new(LocalServices::new(
-        Some(ctx.home.root().join("packs")),
-        config,
-        BTreeMap::new(),
-    ));
-    let mut instance = loaded.instantiate(InstanceContext {
-        granter,
-        services,
-        scratch_dir: Some(data_dir.join("scratch")),
-    })?;
-    let mut results = Vec::new();
-    for expr in &a.calls {
-        let out = instance.call_wave(expr)?;
-        results.push(json!({"call": expr, "result": out}));
-    }
-    // The granter already warned about each denial as it happened.
-    let denials: Vec<String> = instance.denials().into_iter().map(|d| d.message).collect();
-    let human = results
+    let grants = a
+        .grants
         .iter()
-        .map(|r| r["result"].as_str().unwrap_or_default().to_string())
+        .map(|g| g.parse::<Capability>().map_err(Error::from))
+        .collect::<Result<Vec<_>>>()?;
+    let out = packs::call(
+        &ctx.home,
+        ctx.runtime()?,
+        &packs::CallOptions {
+            pack: &a.pack,
+            grants,
+            grant_requested: a.grant_requested,
+            config,
+            calls: &a.calls,
+        },
+    )?;
+    let human = out
+        .calls
+        .iter()
+        .map(|c| c.result.clone())
         .collect::<Vec<_>>()
         .join("\n");
-    Ok(Report::new(
-        human,
-        &json!({"pack": label.descriptor, "digest": label.digest, "calls": results, "denials": denials}),
-    ))
+    Ok(Report::new(human, &out))
 }

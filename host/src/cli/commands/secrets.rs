@@ -44,9 +44,7 @@ pub fn run(ctx: &Ctx, cmd: SecretsCommand) -> Result<Report> {
                         buf
                     }
                 };
-                // Secrets packs read-modify-write their store; serialise writers.
-                let _lock = session.dir().secrets_lock()?;
-                session.with_secrets(|i| i.secrets_put(&key, &value))?;
+                session.with_secrets(true, |i| i.secrets()?.put(&key, &value))?;
                 session.event(
                     "secrets.put",
                     crate::runtime::Level::Info,
@@ -59,7 +57,7 @@ pub fn run(ctx: &Ctx, cmd: SecretsCommand) -> Result<Report> {
             }
             SecretsCommand::Get { key } => {
                 let value = session
-                    .with_secrets(|i| i.secrets_get(&key))?
+                    .with_secrets(false, |i| i.secrets()?.get(&key))?
                     .ok_or_else(|| {
                         Error::not_found(format!("environment {name} has no secret {key:?}"))
                             .hint(format!("envpack secrets put --env {name} {key}"))
@@ -70,7 +68,7 @@ pub fn run(ctx: &Ctx, cmd: SecretsCommand) -> Result<Report> {
                 )
             }
             SecretsCommand::List => {
-                let names = session.with_secrets(|i| i.secrets_list())?;
+                let names = session.with_secrets(false, |i| i.secrets()?.list())?;
                 let human = if names.is_empty() {
                     format!("no secrets in {name}")
                 } else {
@@ -79,8 +77,7 @@ pub fn run(ctx: &Ctx, cmd: SecretsCommand) -> Result<Report> {
                 Report::new(human, &names)
             }
             SecretsCommand::Rm { key } => {
-                let _lock = session.dir().secrets_lock()?;
-                if !session.with_secrets(|i| i.secrets_delete(&key))? {
+                if !session.with_secrets(true, |i| i.secrets()?.delete(&key))? {
                     return Err(Error::not_found(format!(
                         "environment {name} has no secret {key:?}"
                     ))

@@ -7,7 +7,7 @@ use crate::cli::args::StateCommand;
 use crate::cli::output::Report;
 use crate::env::Session;
 use crate::error::{Error, Result};
-use crate::runtime::Expect;
+use crate::runtime::slots::state::Expect;
 
 /// Dispatches `envpack state`.
 pub fn run(ctx: &Ctx, cmd: StateCommand) -> Result<Report> {
@@ -26,7 +26,7 @@ pub fn run(ctx: &Ctx, cmd: StateCommand) -> Result<Report> {
                     _ => None,
                 };
                 let generation =
-                    session.with_state(true, |i| i.state_put(&key, value.as_bytes(), expect))?;
+                    session.with_state(true, |i| i.state()?.put(&key, value.as_bytes(), expect))?;
                 session.event(
                     "state.put",
                     crate::runtime::Level::Info,
@@ -42,7 +42,7 @@ pub fn run(ctx: &Ctx, cmd: StateCommand) -> Result<Report> {
             }
             StateCommand::Get { key } => {
                 let e = session
-                    .with_state(false, |i| i.state_get(&key))?
+                    .with_state(false, |i| i.state()?.get(&key))?
                     .ok_or_else(|| {
                         Error::not_found(format!("environment {name} has no state key {key:?}"))
                             .hint(format!("envpack state list --env {name}"))
@@ -54,7 +54,7 @@ pub fn run(ctx: &Ctx, cmd: StateCommand) -> Result<Report> {
                 )
             }
             StateCommand::List { prefix } => {
-                let keys = session.with_state(false, |i| i.state_list(&prefix))?;
+                let keys = session.with_state(false, |i| i.state()?.list(&prefix))?;
                 let human = if keys.is_empty() {
                     format!("no state keys in {name}")
                 } else {
@@ -67,7 +67,8 @@ pub fn run(ctx: &Ctx, cmd: StateCommand) -> Result<Report> {
                 expect_generation,
             } => {
                 let existed = session.with_state(true, |i| {
-                    i.state_delete(&key, expect_generation.map(Expect::Generation))
+                    i.state()?
+                        .delete(&key, expect_generation.map(Expect::Generation))
                 })?;
                 if !existed {
                     return Err(Error::not_found(format!(

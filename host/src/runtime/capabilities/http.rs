@@ -18,7 +18,7 @@ use std::time::Duration;
 use envpack_manifest::Capability;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
-use crate::runtime::Granter;
+use super::Granter;
 
 /// Connect / first-byte / between-bytes ceiling for any request.
 pub const MAX_HTTP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -26,6 +26,24 @@ pub const MAX_HTTP_TIMEOUT: Duration = Duration::from_secs(60);
 /// The hooks that gate `wasi:http` requests.
 pub(crate) struct HttpHooks {
     pub(crate) granter: Arc<Granter>,
+}
+
+/// Whether a request to `uri` is allowed (a refusal is recorded by the
+/// granter).
+pub(crate) fn allowed(granter: &Granter, uri: &http::Uri) -> bool {
+    let host = uri
+        .host()
+        .unwrap_or_default()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let port = uri
+        .port_u16()
+        .unwrap_or(if uri.scheme_str() == Some("https") {
+            443
+        } else {
+            80
+        });
+    granter.check(&Capability::http_to(host, port)).is_ok()
 }
 
 fn cap(t: Option<Duration>) -> Option<Duration> {
@@ -52,20 +70,7 @@ impl WasiHttpHooks for HttpHooks {
         fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
     ) -> ResponseFuture {
         let uri = request.uri();
-        let host = uri
-            .host()
-            .unwrap_or_default()
-            .trim_start_matches('[')
-            .trim_end_matches(']');
-        let port = uri
-            .port_u16()
-            .unwrap_or(if uri.scheme_str() == Some("https") {
-                443
-            } else {
-                80
-            });
-        let used = Capability::http_to(host, port);
-        if self.granter.check(&used).is_err() {
+        if !allowed(&self.granter, uri) {
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         }
         tracing::debug!(pack = %self.granter.pack().descriptor, uri = %uri, "outbound http");
@@ -84,5 +89,33 @@ impl WasiHttpHooks for HttpHooks {
                 Box::new(io) as Box<dyn Future<Output = Result<(), HttpError>> + Send>,
             ))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::capabilities::table::granter;
+
+    /// The table above.
+    #[test]
+    fn allows() {
+        for (requested, granted, uri, want) in [
+            ("http:api.example.com", "http:api.example.com", "https://api.example.com/x", true),
+            ("http:*.example.com", "http:api.example.com", "https://api.example.com/x", true),
+            ("http:*.example.com", "http:api.example.com", "https://x.example.com/", false),
+            ("http:api.example.com", "", "https://api.example.com/", false),
+            ("", "http:evil.com", "http://evil.com/", false),
+            ("http:127.0.0.1", "http:127.0.0.1", "http://127.0.0.1:8080/health", true),
+        ] {
+            let requested: Vec<&str> = [requested].into_iter().filter(|s| !s.is_empty()).collect();
+            let granted: Vec<&str> = [granted].into_iter().filter(|s| !s.is_empty()).collect();
+            let uri: http::Uri = uri.parse().expect("uri");
+            assert_eq!(
+                allowed(&granter(&requested, &granted), &uri),
+                want,
+                "{requested:?} x {granted:?} -> {uri}"
+            );
+        }
     }
 }

@@ -11,40 +11,79 @@
 
 use envpack_manifest::Capability;
 
-use crate::runtime::since_v0_1::host::{log, types};
-use crate::runtime::store_data::StoreData;
+use super::Granter;
+use crate::runtime::{HostError, Level, PackLabel};
 
 /// Longest message kept, in bytes.
 pub const MAX_LINE: usize = 8 * 1024;
 
-impl log::Host for StoreData {
-    fn write(
-        &mut self,
-        level: types::Level,
-        message: String,
-        fields: Vec<(String, String)>,
-    ) -> Result<(), types::Error> {
-        self.granter.check(&Capability::Log)?;
-        if self.log_lines_left == 0 {
-            self.log_lines_dropped += 1;
-            return Ok(());
-        }
-        self.log_lines_left -= 1;
-        let mut message = message;
-        truncate(&mut message, MAX_LINE);
-        let fields: Vec<(String, String)> = fields
-            .into_iter()
-            .take(32)
-            .map(|(mut k, mut v)| {
-                truncate(&mut k, 128);
-                truncate(&mut v, 1024);
-                (k, v)
-            })
-            .collect();
-        self.services
-            .log(&self.pack, level.into(), &message, &fields);
-        Ok(())
+/// Where pack log lines go.
+pub trait LogSink: Send + Sync {
+    /// One line from `pack`.
+    fn write(&self, pack: &PackLabel, level: Level, message: &str, fields: &[(String, String)]);
+}
+
+/// Lines go to `tracing`, attributed to the pack.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TracingLog;
+
+impl LogSink for TracingLog {
+    fn write(&self, pack: &PackLabel, level: Level, message: &str, fields: &[(String, String)]) {
+        emit(pack, level, message, fields);
     }
+}
+
+/// Writes a pack's log line through `tracing`, attributed to the pack.
+pub fn emit(pack: &PackLabel, level: Level, message: &str, fields: &[(String, String)]) {
+    let fields = fields
+        .iter()
+        .map(|(k, v)| format!("{k}={v:?}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let pack = &pack.descriptor;
+    match level {
+        Level::Trace => tracing::trace!(target: "pack", %pack, "{message} {fields}"),
+        Level::Debug => tracing::debug!(target: "pack", %pack, "{message} {fields}"),
+        Level::Info => tracing::info!(target: "pack", %pack, "{message} {fields}"),
+        Level::Warn => tracing::warn!(target: "pack", %pack, "{message} {fields}"),
+        Level::Error => tracing::error!(target: "pack", %pack, "{message} {fields}"),
+    }
+}
+
+/// The per-call line budget of one instance.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    pub(crate) left: u32,
+    pub(crate) dropped: u32,
+}
+
+/// `log.write`, checked and bounded.
+pub(crate) fn write(
+    granter: &Granter,
+    sink: &dyn LogSink,
+    budget: &mut Budget,
+    level: Level,
+    mut message: String,
+    fields: Vec<(String, String)>,
+) -> Result<(), HostError> {
+    granter.check(&Capability::Log)?;
+    if budget.left == 0 {
+        budget.dropped += 1;
+        return Ok(());
+    }
+    budget.left -= 1;
+    truncate(&mut message, MAX_LINE);
+    let fields: Vec<(String, String)> = fields
+        .into_iter()
+        .take(32)
+        .map(|(mut k, mut v)| {
+            truncate(&mut k, 128);
+            truncate(&mut v, 1024);
+            (k, v)
+        })
+        .collect();
+    sink.write(granter.pack(), level, &message, &fields);
+    Ok(())
 }
 
 /// Truncates at a char boundary at or below `max` bytes.
@@ -61,10 +100,54 @@ pub(crate) fn truncate(s: &mut String, max: usize) {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::runtime::capabilities::table::{denied, granter};
+
+    #[derive(Default)]
+    struct Lines(Mutex<Vec<String>>);
+
+    impl LogSink for Lines {
+        fn write(&self, _: &PackLabel, _: Level, message: &str, _: &[(String, String)]) {
+            self.0.lock().expect("lines").push(message.to_string());
+        }
+    }
+
     #[test]
     fn truncates_on_char_boundary() {
         let mut s = "ééé".to_string();
         super::truncate(&mut s, 3);
         assert_eq!(s, "é…");
+    }
+
+    /// The table above, and the per-call budget.
+    #[test]
+    fn allows() {
+        for (requested, granted, want) in [
+            (&["log"][..], &["log"][..], true),
+            (&["log"][..], &[][..], false),
+            (&[][..], &["log"][..], false),
+        ] {
+            let sink = Lines::default();
+            let mut budget = Budget { left: 10, dropped: 0 };
+            let r = write(
+                &granter(requested, granted),
+                &sink,
+                &mut budget,
+                Level::Info,
+                "hello".into(),
+                vec![],
+            );
+            assert_eq!(!denied(&r), want, "{requested:?} x {granted:?}");
+            assert_eq!(sink.0.lock().expect("lines").len(), usize::from(want));
+        }
+        let sink = Lines::default();
+        let mut budget = Budget { left: 2, dropped: 0 };
+        let g = granter(&["log"], &["log"]);
+        for _ in 0..5 {
+            assert!(write(&g, &sink, &mut budget, Level::Info, "x".into(), vec![]).is_ok());
+        }
+        assert_eq!((sink.0.lock().expect("lines").len(), budget.dropped), (2, 3));
     }
 }

@@ -10,16 +10,15 @@
 //!    client stays on its revision until the split changes;
 //! 3. else a weighted random choice in basis points.
 //!
-//! The routing table is rebuilt when a deployment record changes on disk,
-//! checked at most every 100 ms, so `traffic set` takes effect without a
-//! restart. Only revisions with weight get new traffic; a revision that
+//! The routing table is rebuilt when the environment's change token moves
+//! (every record write changes it), checked at most every 100 ms, so
+//! `traffic set` takes effect without a restart. Only revisions with weight get new traffic; a revision that
 //! stops answering yields a 502 naming it, and a warning, never a silent
 //! retry elsewhere.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -34,9 +33,10 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sha2::Sha256;
 
-use super::model::{Deployment, RevState};
-use super::ops::deployments;
-use crate::env::{EnvDir, EnvName};
+use crate::backend::ChangeToken;
+use crate::deploy::DeploymentRecords;
+use crate::deploy::model::{Deployment, RevState};
+use crate::env::{EnvName, EnvRecords};
 use crate::error::{Error, Result};
 use crate::fsutil;
 
@@ -73,32 +73,22 @@ struct Route {
 /// The routing table and where it came from.
 struct Table {
     routes: Arc<Vec<Route>>,
-    stamp: Vec<(PathBuf, SystemTime)>,
+    token: ChangeToken,
     checked: Instant,
 }
 
 /// The running router's shared state.
 struct Router {
     env: EnvName,
-    dir: EnvDir,
+    records: DeploymentRecords,
     key: Vec<u8>,
     table: Mutex<Table>,
     rng: Mutex<StdRng>,
     client: Client<HttpConnector, Body>,
 }
 
-fn stamp(dir: &EnvDir) -> Vec<(PathBuf, SystemTime)> {
-    let d = dir.path().join("deployments");
-    let mut out: Vec<(PathBuf, SystemTime)> = std::fs::read_dir(&d)
-        .map(|e| {
-            e.filter_map(|e| e.ok())
-                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-                .filter_map(|e| Some((e.path(), e.metadata().ok()?.modified().ok()?)))
-                .collect()
-        })
-        .unwrap_or_default();
-    out.sort();
-    out
+fn deployments(records: &DeploymentRecords) -> Result<Vec<Deployment>> {
+    Ok(records.all()?.into_iter().map(|d| d.into_inner()).collect())
 }
 
 fn routes(deps: &[Deployment]) -> Vec<Route> {
@@ -160,8 +150,8 @@ fn routes(deps: &[Deployment]) -> Vec<Route> {
     out
 }
 
-fn key_for(dir: &EnvDir) -> Result<Vec<u8>> {
-    let path = dir.path().join("ingress.key");
+fn key_for(env: &EnvRecords) -> Result<Vec<u8>> {
+    let path = env.local_dir().join("ingress.key");
     if let Ok(k) = std::fs::read(&path)
         && k.len() == 32
     {
@@ -263,12 +253,16 @@ impl Router {
         };
         if t.checked.elapsed() >= RELOAD_EVERY {
             t.checked = Instant::now();
-            let now = stamp(&self.dir);
-            if now != t.stamp {
-                match deployments(&self.dir) {
+            let backend = self.records.env().backend();
+            let now = backend.change_token(&self.env).unwrap_or_else(|e| {
+                tracing::warn!("cannot read the change token: {e}");
+                t.token.clone()
+            });
+            if now != t.token {
+                match deployments(&self.records) {
                     Ok(deps) => {
                         t.routes = Arc::new(routes(&deps));
-                        t.stamp = now;
+                        t.token = now;
                         tracing::info!(env = %self.env, "routing table reloaded");
                     }
                     Err(e) => tracing::warn!("keeping the old routing table: {e}"),
@@ -421,26 +415,38 @@ fn text(status: StatusCode, body: String) -> Response<Body> {
     r
 }
 
-/// Runs the router until the process is stopped. `seed` fixes the random
-/// choices (tests); otherwise they come from the OS.
+/// Where and how `serve` listens.
+#[derive(Clone, Copy, Debug)]
+pub struct ServeOptions {
+    /// The address to bind.
+    pub listen: SocketAddr,
+    /// Fixes the random choices (tests); otherwise they come from the OS.
+    pub seed: Option<u64>,
+}
+
+/// Runs the router until the process is stopped; `on_listening` learns the
+/// bound address once the socket is open.
 pub fn serve(
     home: &crate::home::Home,
     env: &EnvName,
-    listen: SocketAddr,
-    seed: Option<u64>,
+    opts: ServeOptions,
+    on_listening: impl FnOnce(SocketAddr),
 ) -> Result<()> {
-    let dir = EnvDir::new(home, env);
-    crate::env::ops_load(&dir)?;
-    let deps = deployments(&dir)?;
+    let (listen, seed) = (opts.listen, opts.seed);
+    let env_records = EnvRecords::new(home, env);
+    env_records.load()?;
+    let records = DeploymentRecords::new(&env_records);
+    let token = env_records.backend().change_token(env)?;
+    let deps = deployments(&records)?;
     let router = Arc::new(Router {
         env: env.clone(),
-        key: key_for(&dir)?,
+        key: key_for(&env_records)?,
         table: Mutex::new(Table {
             routes: Arc::new(routes(&deps)),
-            stamp: stamp(&dir),
+            token,
             checked: Instant::now(),
         }),
-        dir,
+        records,
         rng: Mutex::new(match seed {
             Some(s) => StdRng::seed_from_u64(s),
             None => StdRng::from_os_rng(),
@@ -459,8 +465,7 @@ pub fn serve(
         let local = listener
             .local_addr()
             .map_err(|e| Error::internal(e.to_string()))?;
-        // One line on stdout so callers (and tests) learn the bound address.
-        println!("listening on http://{local} for environment {env}");
+        on_listening(local);
         loop {
             let (stream, peer) = match listener.accept().await {
                 Ok(x) => x,

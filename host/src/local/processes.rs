@@ -9,44 +9,17 @@
 //! started it and can be stopped as a whole.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::EnvDir;
 use crate::error::{Error, Result};
 use crate::fsutil;
+use crate::runtime::capabilities::process::{ProcessHost, ProcessInfo, ProcessSpec};
+use crate::runtime::{HostError, PackLabel};
 use crate::store::now_rfc3339;
-
-/// What a deployer asks to start.
-#[derive(Clone, Debug)]
-pub struct ProcessSpec {
-    /// Revision id.
-    pub revision: String,
-    /// Program (relative to the payload) and arguments.
-    pub argv: Vec<String>,
-    /// Extra environment.
-    pub env: Vec<(String, String)>,
-}
-
-/// What runs for a revision.
-#[derive(Clone, Debug, Serialize)]
-pub struct ProcessInfo {
-    /// Revision id.
-    pub revision: String,
-    /// OS process id.
-    pub pid: u32,
-    /// Loopback port.
-    pub port: u16,
-    /// Whether it still runs.
-    pub running: bool,
-    /// Last output lines.
-    pub output_tail: String,
-    /// The bundle id of its payload.
-    pub bundle: String,
-}
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Record {
@@ -93,10 +66,11 @@ fn signal_group(pid: u32, kill: bool) {
 }
 
 impl Processes {
-    /// The processes of environment `dir`.
-    pub fn new(dir: &EnvDir) -> Self {
+    /// The processes of the environment whose machine-local directory is
+    /// `local_dir`.
+    pub fn new(local_dir: &Path) -> Self {
         Self {
-            root: dir.path().join("revisions"),
+            root: local_dir.join("revisions"),
         }
     }
 
@@ -270,17 +244,33 @@ impl Processes {
     }
 }
 
+/// The `process` capability of a deployer running revisions on this
+/// machine.
+impl ProcessHost for Processes {
+    fn start(&self, _: &PackLabel, spec: &ProcessSpec) -> Result<ProcessInfo, HostError> {
+        Ok(Processes::start(self, spec)?)
+    }
+
+    fn stop(&self, _: &PackLabel, revision: &str) -> Result<bool, HostError> {
+        Ok(Processes::stop(self, revision)?)
+    }
+
+    fn status(&self, _: &PackLabel, revision: &str) -> Result<Option<ProcessInfo>, HostError> {
+        Ok(Processes::status(self, revision)?)
+    }
+
+    fn list(&self, _: &PackLabel) -> Result<Vec<ProcessInfo>, HostError> {
+        Ok(Processes::list(self)?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn setup() -> (tempfile::TempDir, Processes) {
         let home = tempfile::tempdir().expect("tempdir");
-        let dir = EnvDir::new(
-            &crate::home::Home::at(home.path().to_path_buf()),
-            &"t".parse().expect("name"),
-        );
-        let p = Processes::new(&dir);
+        let p = Processes::new(home.path());
         std::fs::create_dir_all(p.payload_dir("r1")).expect("payload");
         (home, p)
     }

@@ -1,9 +1,13 @@
-//! What the host exchanges with a deployer pack, as domain types. The
-//! runtime's version module converts these to and from the WIT records.
+//! The `deployer` slot: what the host exchanges with a deployer pack, as
+//! domain types (the version modules convert them to and from the WIT
+//! records), and the client that calls it.
 
 use serde::{Deserialize, Serialize};
 
-use crate::env::SourceKind;
+use crate::error::Result;
+use crate::runtime::instance::Calls;
+use crate::runtime::wit::DeployerGuest;
+use crate::types::SourceKind;
 
 /// What a deployer's target supports.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -189,4 +193,77 @@ pub struct Observed {
     pub endpoint: Option<String>,
     /// Extra facts.
     pub attributes: Vec<(String, String)>,
+}
+
+/// A traffic split for `set-traffic`.
+#[derive(Clone, Copy, Debug)]
+pub struct TrafficSplit<'a> {
+    /// Environment.
+    pub environment: &'a str,
+    /// Deployment.
+    pub deployment: &'a str,
+    /// The generation this split makes.
+    pub generation: u64,
+    /// The weights, summing to 10,000 basis points.
+    pub weights: &'a [Weight],
+}
+
+/// Calls a deployer pack.
+pub struct DeployerClient<'a> {
+    calls: &'a mut Calls,
+    guest: &'a DeployerGuest,
+}
+
+impl<'a> DeployerClient<'a> {
+    pub(crate) fn new(calls: &'a mut Calls, guest: &'a DeployerGuest) -> Self {
+        Self { calls, guest }
+    }
+
+    /// `deployer.describe`.
+    pub fn describe(&mut self) -> Result<TargetInfo> {
+        self.calls
+            .call("deployer.describe", |s| self.guest.describe(s))
+    }
+
+    /// `deployer.plan`.
+    pub fn plan(&mut self, revision: &RevisionRef, bundle: &BundleRef) -> Result<Plan> {
+        self.calls
+            .call("deployer.plan", |s| self.guest.plan(s, revision, bundle))
+    }
+
+    /// `deployer.apply` with exactly the recorded plan.
+    pub fn apply(
+        &mut self,
+        revision: &RevisionRef,
+        bundle: &BundleRef,
+        plan: &Plan,
+    ) -> Result<ApplyReport> {
+        self.calls.call("deployer.apply", |s| {
+            self.guest.apply(s, revision, bundle, plan)
+        })
+    }
+
+    /// `deployer.health`.
+    pub fn health(&mut self, revision: &RevisionRef) -> Result<Health> {
+        self.calls
+            .call("deployer.health", |s| self.guest.health(s, revision))
+    }
+
+    /// `deployer.set-traffic`.
+    pub fn set_traffic(&mut self, split: &TrafficSplit<'_>) -> Result<TrafficReport> {
+        self.calls
+            .call("deployer.set-traffic", |s| self.guest.set_traffic(s, split))
+    }
+
+    /// `deployer.teardown`.
+    pub fn teardown(&mut self, revision: &RevisionRef) -> Result<()> {
+        self.calls
+            .call("deployer.teardown", |s| self.guest.teardown(s, revision))
+    }
+
+    /// `deployer.observe`.
+    pub fn observe(&mut self, environment: &str) -> Result<Vec<Observed>> {
+        self.calls
+            .call("deployer.observe", |s| self.guest.observe(s, environment))
+    }
 }

@@ -1,0 +1,132 @@
+//! `envpack revisions list | show | drain | archive`.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::answers::{Input, env_or, input, missing};
+use crate::cli::Ctx;
+use crate::cli::args::{RevisionsCommand, TransitionArgs};
+use crate::cli::output::{Report, table};
+use crate::deploy::model::RevState;
+use crate::deploy::{self, DeploymentRecords, TransitionOptions};
+use crate::env::EnvRecords;
+use crate::error::Result;
+
+/// `envpack revisions ...`.
+pub fn revisions(ctx: &Ctx, cmd: RevisionsCommand) -> Result<Report> {
+    let env = ctx.env_name()?;
+    let records = EnvRecords::new(&ctx.home, &env);
+    if matches!(
+        cmd,
+        RevisionsCommand::List { .. } | RevisionsCommand::Show { .. }
+    ) {
+        records.load()?;
+    }
+    let dir = DeploymentRecords::new(&records);
+    match cmd {
+        RevisionsCommand::List { deployment } => {
+            let deps = match deployment {
+                Some(d) => vec![dir.find(Some(&d))?.into_inner()],
+                None => dir.all()?.into_iter().map(|d| d.into_inner()).collect(),
+            };
+            let mut rows = Vec::new();
+            for d in &deps {
+                for r in &d.revisions {
+                    rows.push(vec![
+                        d.name.clone(),
+                        r.id.clone(),
+                        r.sequence.to_string(),
+                        r.version.clone(),
+                        r.state.to_string(),
+                        format!("{}%", f64::from(d.weight_of(&r.id)) / 100.0),
+                        format!("sha256:{}", r.bundle_id.short()),
+                    ]);
+                }
+            }
+            let human = if rows.is_empty() {
+                format!("no revisions in {env}")
+            } else {
+                table(
+                    &[
+                        "deployment",
+                        "revision",
+                        "seq",
+                        "version",
+                        "state",
+                        "traffic",
+                        "bundle",
+                    ],
+                    rows,
+                )
+            };
+            Ok(Report::new(human, &deps))
+        }
+        RevisionsCommand::Show {
+            revision,
+            deployment,
+        } => {
+            let d = dir.find(deployment.as_deref())?;
+            let r = d.revision(&revision)?.clone();
+            let mut human = format!(
+                "revision {} of {} (#{})\n  state     {}\n  version   {}\n  bundle    {}\n  traffic   {}bps\n  created   {}\n  updated   {}",
+                r.id,
+                d.name,
+                r.sequence,
+                r.state,
+                r.version,
+                r.bundle_id,
+                d.weight_of(&r.id),
+                r.created,
+                r.updated
+            );
+            if let Some(e) = &r.endpoint {
+                human.push_str(&format!("\n  endpoint  {e}"));
+            }
+            if let Some(why) = &r.reason {
+                human.push_str(&format!("\n  reason    {why}"));
+            }
+            Ok(Report::new(
+                human,
+                &json!({"deployment": d.name, "revision": r, "basis_points": d.weight_of(&r.id)}),
+            ))
+        }
+        RevisionsCommand::Drain(a) => transition(ctx, a, RevState::Draining),
+        RevisionsCommand::Archive(a) => transition(ctx, a, RevState::Archived),
+    }
+}
+
+/// Answers for `envpack revisions drain` and `archive`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionAnswers {
+    /// The environment (default: --env).
+    pub env: Option<String>,
+    /// The deployment (default: the only one).
+    pub deployment: Option<String>,
+    /// Revision id or unique prefix.
+    pub revision: String,
+}
+
+fn transition(ctx: &Ctx, a: TransitionArgs, to: RevState) -> Result<Report> {
+    let (env, deployment, revision) = match input::<TransitionAnswers>(&a.answers)? {
+        Input::Schema(r) => return Ok(r),
+        Input::Answers(x) => (env_or(ctx, x.env)?, x.deployment, x.revision),
+        Input::Flags => (
+            ctx.env_name()?,
+            a.deployment,
+            a.revision.ok_or_else(|| missing("REVISION"))?,
+        ),
+    };
+    let opts = TransitionOptions {
+        deployment: deployment.as_deref(),
+        revision: &revision,
+        to,
+    };
+    let r = deploy::transition(&ctx.home, ctx.runtime()?, &env, &opts)?;
+    Ok(Report::new(
+        format!("revision {} is now {}", r.id, r.state),
+        &r,
+    ))
+}
+

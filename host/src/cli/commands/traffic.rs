@@ -1,0 +1,80 @@
+//! `envpack traffic show | set`.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::answers::{Input, env_or, input, missing, split};
+use crate::cli::Ctx;
+use crate::cli::args::TrafficCommand;
+use crate::cli::output::Report;
+use crate::deploy::{self, DeploymentRecords, TrafficOptions};
+use crate::env::EnvRecords;
+use crate::error::Result;
+
+/// Answers for `envpack traffic set`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficAnswers {
+    /// The environment (default: --env).
+    pub env: Option<String>,
+    /// The deployment.
+    pub deployment: String,
+    /// `REVISION=WEIGHT` entries: `99%`, `0.5%` or `9900bps`.
+    pub weights: Vec<String>,
+    /// Makes retries safe.
+    pub idempotency_key: Option<String>,
+}
+
+/// `envpack traffic ...`.
+pub fn traffic(ctx: &Ctx, cmd: TrafficCommand) -> Result<Report> {
+    match cmd {
+        TrafficCommand::Show { deployment } => {
+            let env = ctx.env_name()?;
+            let records = EnvRecords::new(&ctx.home, &env);
+            records.load()?;
+            let d = DeploymentRecords::new(&records).find(deployment.as_deref())?;
+            Ok(Report::new(
+                format!("{} generation {}: {}", d.name, d.generation, split(&d.weights)),
+                &json!({"deployment": d.name, "generation": d.generation, "weights": d.weights}),
+            ))
+        }
+        TrafficCommand::Set(a) => {
+            let (env, deployment, weights, key) = match input::<TrafficAnswers>(&a.answers)? {
+                Input::Schema(r) => return Ok(r),
+                Input::Answers(x) => (
+                    env_or(ctx, x.env)?,
+                    x.deployment,
+                    x.weights,
+                    x.idempotency_key,
+                ),
+                Input::Flags => (
+                    ctx.env_name()?,
+                    a.deployment.ok_or_else(|| missing("DEPLOYMENT"))?,
+                    a.weights,
+                    a.idempotency_key,
+                ),
+            };
+            if weights.is_empty() {
+                return Err(missing("REVISION=WEIGHT entries"));
+            }
+            let opts = TrafficOptions {
+                deployment: Some(&deployment),
+                entries: &weights,
+                idempotency_key: key.as_deref(),
+            };
+            let out = deploy::set_traffic(&ctx.home, ctx.runtime()?, &env, &opts)?;
+            Ok(Report::new(
+                format!(
+                    "{} {} generation {}: {}",
+                    out.outcome,
+                    out.deployment,
+                    out.generation,
+                    split(&out.weights)
+                ),
+                &out,
+            ))
+        }
+    }
+}
+

@@ -1,0 +1,363 @@
+//! `deploy BUNDLE --env E`: policy, plan (shown; `--dry-run` stops here),
+//! store the bundle and stage the revision, apply, warm, ready. The first
+//! revision of a deployment gets all traffic.
+
+use std::path::Path;
+
+use envpack_descriptor::Slot;
+use envpack_manifest::Digest;
+use serde::Serialize;
+
+use super::bundle::{self, Verified};
+use super::journal::{self, AuditEvent, HistoryEntry, PolicyDecision};
+use super::model::{Deployment, RevState, Revision, TrafficEntry};
+use super::policy::check_policy;
+use super::records::{DeploymentRecords, Tracked, bundle_ref, new_revision_id, rev_ref};
+use super::warm::warm;
+use crate::env::{EnvName, Session};
+use crate::error::{Error, Kind, Result};
+use crate::home::Home;
+use crate::local;
+use crate::runtime::slots::deployer::{DeployerClient, Plan, TrafficSplit, Weight};
+use crate::runtime::{Level, Runtime};
+use crate::store::now_rfc3339;
+
+/// What `deploy` did.
+#[derive(Clone, Debug, Serialize)]
+pub struct DeployOutcome {
+    /// Environment.
+    pub environment: EnvName,
+    /// Deployment (the bundle name).
+    pub deployment: String,
+    /// Bundle id.
+    pub bundle: Digest,
+    /// The revision (not recorded on a dry run).
+    pub revision: Revision,
+    /// The plan.
+    pub plan: Plan,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+    /// Traffic after.
+    pub weights: Vec<Weight>,
+    /// Policy decision.
+    pub policy: PolicyDecision,
+}
+
+/// What `deploy` deploys, and how.
+#[derive(Clone, Copy, Debug)]
+pub struct DeployOptions<'a> {
+    /// The bundle file.
+    pub bundle: &'a Path,
+    /// Plan and show, change nothing.
+    pub dry_run: bool,
+}
+
+/// `deploy BUNDLE --env E`.
+pub fn deploy(
+    home: &Home,
+    runtime: &Runtime,
+    env: &EnvName,
+    opts: &DeployOptions<'_>,
+) -> Result<DeployOutcome> {
+    let verified = bundle::open(opts.bundle, None)?;
+    let bytes = std::fs::read(opts.bundle).map_err(|e| Error::io("read bundle", opts.bundle, e))?;
+    let release = Release {
+        verified: &verified,
+        bytes: &bytes,
+        dry_run: opts.dry_run,
+        promoted_from: None,
+    };
+    deploy_release(home, runtime, env, &release)
+}
+
+/// A verified bundle on its way into an environment.
+pub(crate) struct Release<'a> {
+    pub(crate) verified: &'a Verified,
+    pub(crate) bytes: &'a [u8],
+    pub(crate) dry_run: bool,
+    /// The rung it is promoted from, when it is.
+    pub(crate) promoted_from: Option<&'a EnvName>,
+}
+
+/// Deploys a verified bundle (`deploy`, and `promote` into the next rung).
+pub(crate) fn deploy_release(
+    home: &Home,
+    runtime: &Runtime,
+    env: &EnvName,
+    release: &Release<'_>,
+) -> Result<DeployOutcome> {
+    Session::scoped(home, runtime, env, |session| {
+        Rollout::new(session, release).run()
+    })
+}
+
+/// One deploy in progress.
+struct Rollout<'s, 'r> {
+    session: &'s Session<'r>,
+    records: DeploymentRecords,
+    release: &'s Release<'s>,
+    name: String,
+    verb: &'static str,
+    target: String,
+    policy: PolicyDecision,
+    before_generation: u64,
+}
+
+impl<'s, 'r> Rollout<'s, 'r> {
+    fn new(session: &'s Session<'r>, release: &'s Release<'s>) -> Self {
+        let v = release.verified;
+        Self {
+            session,
+            records: DeploymentRecords::new(session.records()),
+            release,
+            name: v.manifest.name.clone(),
+            verb: if release.promoted_from.is_some() {
+                "promote"
+            } else {
+                "deploy"
+            },
+            target: format!("{} {} ({})", v.manifest.name, v.manifest.version, v.id),
+            policy: check_policy(session.meta(), v, release.promoted_from),
+            before_generation: 0,
+        }
+    }
+
+    fn env(&self) -> &EnvName {
+        self.session.name()
+    }
+
+    fn run(mut self) -> Result<DeployOutcome> {
+        if !self.policy.allowed {
+            return Err(self.refuse()?);
+        }
+        let _lease = self.records.lock()?;
+        let v = self.release.verified;
+        let now = now_rfc3339();
+        let mut dep = self
+            .records
+            .load(&self.name)?
+            .unwrap_or_else(|| Tracked::new(Deployment::new(&self.name, &now)));
+        self.before_generation = dep.generation;
+        let sequence = dep.revisions.iter().map(|r| r.sequence).max().unwrap_or(0) + 1;
+        let mut rev = Revision {
+            id: new_revision_id(sequence),
+            sequence,
+            bundle_id: v.id,
+            version: v.manifest.version.to_string(),
+            source: v.manifest.source.kind,
+            state: RevState::Staged,
+            created: now.clone(),
+            updated: now,
+            plan: None,
+            endpoint: None,
+            reason: None,
+            attributes: v.manifest.attributes.clone(),
+        };
+        let mut instance = self.session.instance(Slot::Deployer)?;
+        let mut deployer = instance.deployer()?;
+        let plan = deployer.plan(&rev_ref(self.env(), &self.name, &rev), &bundle_ref(v))?;
+        rev.plan = Some(plan.clone());
+        if self.release.dry_run {
+            return Ok(self.outcome(&dep, rev, plan, true));
+        }
+        self.stage(&mut dep, &rev)?;
+        match self.apply(&mut deployer, &mut dep, &mut rev, &plan) {
+            Ok(()) => Ok(self.outcome(&dep, rev, plan, false)),
+            Err(why) => Err(self.fail(&mut deployer, &mut dep, &mut rev, why)?),
+        }
+    }
+
+    /// Audits the refusal (no side effect) and says how to get the bundle
+    /// in legitimately.
+    fn refuse(&self) -> Result<Error> {
+        let mut ev = AuditEvent::new(self.verb, &self.target, "denied");
+        ev.policy = Some(self.policy.clone());
+        journal::audit(self.session.records(), &ev)?;
+        let meta = self.session.meta();
+        let v = self.release.verified;
+        let env = self.env();
+        let hint = match (
+            &meta.policy.after,
+            meta.policy.allowed_sources.contains(&v.manifest.source.kind),
+        ) {
+            (Some(prev), true) => format!(
+                "deploy it to {prev} first, then: envpack promote {} --to {env}",
+                v.id
+            ),
+            _ => format!(
+                "build the bundle from an allowed source, or change the policy: envpack env policy {env} --allow-source ..."
+            ),
+        };
+        Ok(Error::denied(format!("deploy refused by policy: {}", self.policy.reason)).hint(hint))
+    }
+
+    /// Audit first (no audit, no side effects), keep the bundle's bytes in
+    /// the environment, record the staged revision.
+    fn stage(&self, dep: &mut Tracked<Deployment>, rev: &Revision) -> Result<()> {
+        let mut started = AuditEvent::new(self.verb, format!("{} as {}", self.target, rev.id), "started");
+        started.policy = Some(self.policy.clone());
+        started.before_generation = Some(self.before_generation);
+        journal::audit(self.session.records(), &started)?;
+        let v = self.release.verified;
+        self.records.store_bundle(&v.id, self.release.bytes)?;
+        dep.revisions.push(rev.clone());
+        self.records.save(dep)?;
+        // The payload, extracted from the verified bundle, for deployers
+        // that run revisions on this machine.
+        if self.session.runs_locally() {
+            local::stage_payload(
+                &self.session.records().local_dir(),
+                &rev.id,
+                self.release.bytes,
+                &v.id.to_string(),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Apply, warm, ready; the first revision takes all traffic. `Err` is
+    /// why the revision failed.
+    fn apply(
+        &self,
+        deployer: &mut DeployerClient<'_>,
+        dep: &mut Tracked<Deployment>,
+        rev: &mut Revision,
+        plan: &Plan,
+    ) -> std::result::Result<(), String> {
+        let env = self.env().clone();
+        let rref = rev_ref(&env, &self.name, rev);
+        let report = deployer
+            .apply(&rref, &bundle_ref(self.release.verified), plan)
+            .map_err(|e| format!("apply failed: {}", e.message()))?;
+        if let Some(bad) = report.steps.iter().find(|s| !s.ok) {
+            return Err(format!("apply step {} failed: {}", bad.id, bad.message));
+        }
+        rev.endpoint = report.endpoint;
+        let recorded = (|| -> Result<()> {
+            RevState::Staged.check(RevState::Warming, &rev.id)?;
+            rev.state = RevState::Warming;
+            rev.updated = now_rfc3339();
+            *dep.revision_mut(&rev.id)? = rev.clone();
+            self.records.save(dep)
+        })();
+        recorded.map_err(|e| e.message().to_string())?;
+        warm(deployer, &rref)?;
+        rev.state = RevState::Ready;
+        rev.updated = now_rfc3339();
+        self.ready(deployer, dep, rev).map_err(|e| e.message().to_string())
+    }
+
+    fn ready(
+        &self,
+        deployer: &mut DeployerClient<'_>,
+        dep: &mut Tracked<Deployment>,
+        rev: &Revision,
+    ) -> Result<()> {
+        // The first revision of a deployment takes all traffic; later ones
+        // wait for `traffic set`.
+        if dep.generation == 0 {
+            let weights = vec![Weight {
+                revision: rev.id.clone(),
+                basis_points: 10_000,
+            }];
+            deployer.set_traffic(&TrafficSplit {
+                environment: self.env().as_str(),
+                deployment: &self.name,
+                generation: 1,
+                weights: &weights,
+            })?;
+            dep.generation = 1;
+            dep.weights = weights.clone();
+            dep.traffic_history.push(TrafficEntry {
+                generation: 1,
+                weights,
+                at: now_rfc3339(),
+                cause: "deploy".into(),
+                idempotency_key: None,
+            });
+        }
+        self.finish(dep, rev, "ok")?;
+        self.session.event(
+            "deploy.ready",
+            Level::Info,
+            vec![
+                ("deployment".into(), self.name.clone()),
+                ("revision".into(), rev.id.clone()),
+            ],
+        );
+        Ok(())
+    }
+
+    /// Records the revision's final state: audit, record, history.
+    fn finish(&self, dep: &mut Tracked<Deployment>, rev: &Revision, result: &str) -> Result<()> {
+        *dep.revision_mut(&rev.id)? = rev.clone();
+        let mut ev = AuditEvent::new(self.verb, format!("{} as {}", self.target, rev.id), result);
+        ev.policy = Some(self.policy.clone());
+        ev.before_generation = Some(self.before_generation);
+        ev.after_generation = Some(dep.generation);
+        journal::audit(self.session.records(), &ev)?;
+        self.records.save(dep)?;
+        let v = self.release.verified;
+        journal::history(
+            self.session.records(),
+            &HistoryEntry::new(
+                self.verb,
+                &dep.name,
+                Some(dep.generation),
+                format!(
+                    "{} {} -> revision {} {}",
+                    self.verb, v.manifest.version, rev.id, rev.state
+                ),
+            )
+            .with_revision(&rev.id)
+            .with_bundle(v.id.to_string()),
+        )
+    }
+
+    /// Stops whatever the failed revision left running (best effort), keeps
+    /// what it printed with the reason, and records it as failed.
+    fn fail(
+        &self,
+        deployer: &mut DeployerClient<'_>,
+        dep: &mut Tracked<Deployment>,
+        rev: &mut Revision,
+        why: String,
+    ) -> Result<Error> {
+        let env = self.env();
+        if let Err(e) = deployer.teardown(&rev_ref(env, &dep.name, rev)) {
+            tracing::warn!("teardown of failed revision {} failed: {e}", rev.id);
+        }
+        let tail = if self.session.runs_locally() {
+            local::output_tail(&self.session.records().local_dir(), &rev.id)
+        } else {
+            String::new()
+        };
+        let why = if tail.trim().is_empty() {
+            why
+        } else {
+            format!("{why}; its output ends with:\n{}", tail.trim_end())
+        };
+        rev.state = RevState::Failed;
+        rev.reason = Some(why.clone());
+        rev.updated = now_rfc3339();
+        self.finish(dep, rev, &format!("failed: {why}"))?;
+        Ok(Error::new(
+            Kind::Unavailable,
+            format!("revision {} of {} failed: {why}", rev.id, self.name),
+        )
+        .hint(format!("envpack revisions show {} --env {env}", rev.id)))
+    }
+
+    fn outcome(&self, dep: &Deployment, rev: Revision, plan: Plan, dry_run: bool) -> DeployOutcome {
+        DeployOutcome {
+            environment: self.env().clone(),
+            deployment: self.name.clone(),
+            bundle: self.release.verified.id,
+            weights: dep.weights.clone(),
+            revision: rev,
+            plan,
+            dry_run,
+            policy: self.policy.clone(),
+        }
+    }
+}

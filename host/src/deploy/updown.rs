@@ -1,0 +1,150 @@
+//! `env down` / `env up`: stop every running revision while keeping what the
+//! environment expects to run, and start it again; and `env rm`, which
+//! stops an environment's revisions before deleting it when forced.
+
+use envpack_descriptor::Slot;
+use serde::Serialize;
+
+use super::journal::{self, AuditEvent, HistoryEntry};
+use super::model::{RevState, Revision};
+use super::records::{DeploymentRecords, bundle_ref, rev_ref};
+use super::warm::warm;
+use crate::env::{self, EnvName, EnvRecords, Session};
+use crate::error::Result;
+use crate::home::Home;
+use crate::runtime::Runtime;
+use crate::runtime::slots::deployer::DeployerClient;
+use crate::store::now_rfc3339;
+
+/// What `env down` / `env up` did.
+#[derive(Clone, Debug, Serialize)]
+pub struct EnvRunReport {
+    /// Environment.
+    pub environment: EnvName,
+    /// Revisions stopped or started.
+    pub revisions: Vec<String>,
+    /// Revisions that could not be started again, with why.
+    pub failed: Vec<(String, String)>,
+}
+
+/// `env down`: stops every running revision, keeping what the environment
+/// expects to run (revisions stay `ready`), so `env up` can start them again.
+pub fn down(home: &Home, runtime: &Runtime, env: &EnvName) -> Result<EnvRunReport> {
+    Session::scoped(home, runtime, env, |session| {
+        let records = DeploymentRecords::new(session.records());
+        let _lease = records.lock()?;
+        journal::audit(session.records(), &AuditEvent::new("env.down", env.as_str(), "ok"))?;
+        let mut instance = session.instance(Slot::Deployer)?;
+        let mut deployer = instance.deployer()?;
+        let mut stopped = Vec::new();
+        for dep in records.all()? {
+            for r in dep.revisions.iter().filter(|r| {
+                matches!(
+                    r.state,
+                    RevState::Ready | RevState::Warming | RevState::Staged
+                )
+            }) {
+                deployer.teardown(&rev_ref(env, &dep.name, r))?;
+                stopped.push(r.id.clone());
+            }
+        }
+        journal::history(
+            session.records(),
+            &HistoryEntry::new(
+                "env",
+                "",
+                None,
+                format!("env down: stopped {} revision(s)", stopped.len()),
+            ),
+        )?;
+        Ok(EnvRunReport {
+            environment: env.clone(),
+            revisions: stopped,
+            failed: vec![],
+        })
+    })
+}
+
+/// Applies a ready revision's recorded plan again and warms it; returns its
+/// (possibly new) endpoint, or why it could not start.
+fn restart(
+    records: &DeploymentRecords,
+    deployer: &mut DeployerClient<'_>,
+    deployment: &str,
+    r: &Revision,
+) -> std::result::Result<Option<String>, String> {
+    let rref = rev_ref(records.name(), deployment, r);
+    let (verified, _) = records
+        .open_bundle(&r.bundle_id)
+        .map_err(|e| e.message().to_string())?;
+    let plan = r.plan.clone().ok_or("no recorded plan")?;
+    let report = deployer
+        .apply(&rref, &bundle_ref(&verified), &plan)
+        .map_err(|e| e.message().to_string())?;
+    warm(deployer, &rref)?;
+    Ok(report.endpoint)
+}
+
+/// `env up`: starts again every revision the environment expects to run
+/// (`ready`), applying its recorded plan and warming it.
+pub fn up(home: &Home, runtime: &Runtime, env: &EnvName) -> Result<EnvRunReport> {
+    Session::scoped(home, runtime, env, |session| {
+        let records = DeploymentRecords::new(session.records());
+        let _lease = records.lock()?;
+        journal::audit(session.records(), &AuditEvent::new("env.up", env.as_str(), "ok"))?;
+        let mut instance = session.instance(Slot::Deployer)?;
+        let mut deployer = instance.deployer()?;
+        let (mut started, mut failed) = (Vec::new(), Vec::new());
+        for mut dep in records.all()? {
+            let ready: Vec<Revision> = dep
+                .revisions
+                .iter()
+                .filter(|r| r.state == RevState::Ready)
+                .cloned()
+                .collect();
+            for r in ready {
+                match restart(&records, &mut deployer, &dep.name, &r) {
+                    Ok(endpoint) => {
+                        // A restarted process may listen on a new port.
+                        let rev = dep.revision_mut(&r.id)?;
+                        rev.endpoint = endpoint;
+                        rev.updated = now_rfc3339();
+                        started.push(r.id.clone());
+                    }
+                    Err(why) => failed.push((r.id.clone(), why)),
+                }
+            }
+            records.save(&mut dep)?;
+        }
+        journal::history(
+            session.records(),
+            &HistoryEntry::new(
+                "env",
+                "",
+                None,
+                format!(
+                    "env up: started {} revision(s), {} failed",
+                    started.len(),
+                    failed.len()
+                ),
+            ),
+        )?;
+        Ok(EnvRunReport {
+            environment: env.clone(),
+            revisions: started,
+            failed,
+        })
+    })
+}
+
+/// `env rm`: a forced removal first stops what the environment runs, so no
+/// revision process outlives it; then the environment is deleted.
+pub fn remove_environment(home: &Home, runtime: &Runtime, name: &EnvName, force: bool) -> Result<()> {
+    if force
+        && EnvRecords::new(home, name).has_deployments()
+        && let Err(e) = down(home, runtime, name)
+    {
+        tracing::warn!("could not stop the revisions of {name} before removing it: {e}");
+    }
+    env::remove(home, name, force)
+}

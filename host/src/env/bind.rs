@@ -1,0 +1,167 @@
+//! `env bind` and `env unbind`: which pack fills a slot, with which grants.
+//! Every capability a pack requests must be granted; a rebind shows the
+//! capability diff.
+
+use envpack_descriptor::{Descriptor, Requirement, Slot};
+use envpack_manifest::{Capability, Grants};
+use serde::Serialize;
+
+use super::EnvRecords;
+use super::model::{Binding, EnvName};
+use crate::backend::{LockScope, Precondition, RecordKey};
+use crate::error::{Error, Kind, Result};
+use crate::home::Home;
+use crate::packs;
+use crate::runtime::Runtime;
+use crate::store::{Store, now_rfc3339};
+
+/// What `env bind` did.
+#[derive(Clone, Debug, Serialize)]
+pub struct BindOutcome {
+    /// The slot.
+    pub slot: Slot,
+    /// Previously bound.
+    pub previous: Option<Descriptor>,
+    /// Now bound.
+    pub binding: Binding,
+    /// Capabilities the new pack requests that the previous one did not.
+    pub added: Vec<Capability>,
+    /// Capabilities the previous pack requested that the new one does not.
+    pub removed: Vec<Capability>,
+}
+
+/// Formats a capability diff, one `+ cap` / `- cap` per line.
+pub fn format_diff(added: &[Capability], removed: &[Capability]) -> String {
+    let mut out = String::new();
+    for c in added {
+        out.push_str(&format!("  + {c}\n"));
+    }
+    for c in removed {
+        out.push_str(&format!("  - {c}\n"));
+    }
+    out
+}
+
+/// `env bind`: binds `slot` to the newest installed pack matching
+/// `requirement`, with the grants given. Every capability the pack requests
+/// must be granted, now or (for the same pack) by an earlier bind; the
+/// error lists the capability diff and the command that grants it.
+pub fn bind(
+    home: &Home,
+    runtime: &Runtime,
+    name: &EnvName,
+    slot: Slot,
+    requirement: &str,
+    grants: &[Capability],
+    grant_requested: bool,
+) -> Result<BindOutcome> {
+    let req: Requirement = requirement.parse()?;
+    if req.id().slot() != slot {
+        return Err(Error::invalid(format!(
+            "{req} is a {} pack and cannot fill the {slot} slot",
+            req.id().slot()
+        ))
+        .hint(format!("envpack env bind {name} {} {req}", req.id().slot())));
+    }
+    let store = Store::open(home);
+    let records = EnvRecords::new(home, name);
+    records.load()?;
+    let _guard = records.lock(LockScope::Env)?;
+    let (_meta, mut lock) = records.load()?;
+    let descriptor = store.resolve(&req)?;
+    let pack = store.load(&descriptor, None)?;
+    let requested = pack.manifest().requested();
+
+    let previous = lock.slots.get(&slot).cloned();
+    let previous_requested = match &previous {
+        Some(b) => store
+            .load(&b.descriptor, None)
+            .map(|p| p.manifest().requested())
+            .unwrap_or_default(),
+        None => Grants::none(),
+    };
+    // Grants carry over only when the same pack (any version) is rebound.
+    let mut effective = match &previous {
+        Some(b) if b.descriptor.id() == descriptor.id() => b.grants.clone(),
+        _ => Grants::none(),
+    };
+    for g in grants {
+        if !requested.iter().any(|r| g.covers(r) || r.covers(g)) {
+            return Err(Error::invalid(format!(
+                "--grant {g}: {descriptor} does not request anything this covers (it requests: {})",
+                list_or_none(&requested)
+            )));
+        }
+        effective.insert(g.clone());
+    }
+    if grant_requested {
+        for r in &requested {
+            effective.insert(r.clone());
+        }
+    }
+    let added = requested.not_covered_by(&previous_requested);
+    let removed = previous_requested.not_covered_by(&requested);
+    let missing = requested.not_covered_by(&effective);
+    if !missing.is_empty() {
+        let flags: Vec<String> = missing.iter().map(|c| format!("--grant {c}")).collect();
+        return Err(Error::new(
+            Kind::Denied,
+            format!(
+                "{descriptor} needs capabilities that environment {name:?} has not granted; capability diff{}:\n{}not granted: {}",
+                previous.as_ref().map_or(String::new(), |b| format!(" from {}", b.descriptor)),
+                format_diff(&added, &removed),
+                missing.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            ),
+        )
+        .hint(format!(
+            "envpack env bind {name} {slot} {requirement} {} (or --grant-requested to grant all it requests)",
+            flags.join(" ")
+        )));
+    }
+    packs::ensure_artifact(&store, runtime, &pack)?;
+    let binding = Binding {
+        requirement: req,
+        descriptor: descriptor.clone(),
+        digest: pack.label().digest,
+        grants: effective,
+        bound_at: now_rfc3339(),
+    };
+    lock.slots.insert(slot, binding.clone());
+    lock.generation += 1;
+    records.write(&RecordKey::Lock, &lock, Precondition::Any)?;
+    Ok(BindOutcome {
+        slot,
+        previous: previous.map(|b| b.descriptor),
+        binding,
+        added,
+        removed,
+    })
+}
+
+fn list_or_none(g: &Grants) -> String {
+    if g.is_empty() {
+        "nothing".into()
+    } else {
+        g.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// `env unbind`: empties a slot. Returns what was bound.
+pub fn unbind(home: &Home, name: &EnvName, slot: Slot) -> Result<Binding> {
+    let records = EnvRecords::new(home, name);
+    records.load()?;
+    let _guard = records.lock(LockScope::Env)?;
+    let (_meta, mut lock) = records.load()?;
+    let old = lock.slots.remove(&slot).ok_or_else(|| {
+        Error::not_found(format!(
+            "the {slot} slot of environment {name:?} is not bound"
+        ))
+    })?;
+    lock.generation += 1;
+    records.write(&RecordKey::Lock, &lock, Precondition::Any)?;
+    Ok(old)
+}
+

@@ -1,0 +1,273 @@
+//! `env init`: create an environment bound to the default packs, or heal
+//! one (missing slots, a damaged lock or metadata, missing precompiled
+//! artifacts), or leave a healthy one untouched.
+
+use std::collections::BTreeMap;
+
+use envpack_descriptor::Slot;
+use serde::Serialize;
+
+use super::defaults::{default_requirement, install_defaults};
+use super::model::{Binding, EnvMeta, EnvName, FORMAT, Lock, Policy, SourceKind};
+use super::ops::{EnvView, check_after};
+use super::{EnvRecords, Read, SLOTS};
+use crate::backend::{LockScope, Precondition, RecordKey};
+use crate::error::{Error, Result};
+use crate::home::Home;
+use crate::packs;
+use crate::runtime::Runtime;
+use crate::store::{Store, now_rfc3339};
+
+/// What `env init` did.
+#[derive(Clone, Debug, Serialize)]
+pub struct InitOutcome {
+    /// `created`, `healed` or `untouched`.
+    pub outcome: &'static str,
+    /// What was repaired, for `healed`.
+    pub repairs: Vec<String>,
+    /// The environment afterwards.
+    pub env: EnvView,
+}
+
+/// The policy a new environment starts with. On an existing environment,
+/// a policy that differs from its own is refused (init never changes
+/// policy).
+#[derive(Clone, Debug, Default)]
+pub struct InitOptions {
+    /// A production environment.
+    pub production: Option<bool>,
+    /// Allowed sources (empty: the default for the kind of environment).
+    pub sources: Vec<SourceKind>,
+    /// The previous rung.
+    pub after: Option<EnvName>,
+}
+
+impl InitOptions {
+    fn given(&self) -> bool {
+        self.production.is_some() || !self.sources.is_empty() || self.after.is_some()
+    }
+
+    fn policy(&self, production: bool, after: Option<EnvName>) -> Policy {
+        let mut p = Policy::default_for(production);
+        if !self.sources.is_empty() {
+            p.allowed_sources = self.sources.iter().copied().collect();
+        }
+        p.after = after;
+        p
+    }
+}
+
+fn default_binding(store: &Store, slot: Slot) -> Result<Binding> {
+    let requirement = default_requirement(slot).ok_or_else(|| {
+        Error::internal(format!("no default pack is built in for the {slot} slot"))
+    })?;
+    let descriptor = store.resolve(&requirement)?;
+    let pack = store.load(&descriptor, None)?;
+    Ok(Binding {
+        requirement,
+        digest: pack.label().digest,
+        // First-party defaults get exactly what they request.
+        grants: pack.manifest().requested(),
+        descriptor,
+        bound_at: now_rfc3339(),
+    })
+}
+
+/// `env init`.
+pub fn init(
+    home: &Home,
+    runtime: &Runtime,
+    name: &EnvName,
+    opts: &InitOptions,
+) -> Result<InitOutcome> {
+    let records = EnvRecords::new(home, name);
+    let backend = records.backend();
+    let existed = backend.read(name, &RecordKey::Meta)?.is_some()
+        || backend.read(name, &RecordKey::Lock)?.is_some();
+    if !existed {
+        // Validate before creating anything, so bad input leaves no
+        // half-made environment behind.
+        check_after(home, name, opts.after.as_ref())?;
+        let created = Init::new(home, runtime, records.clone(), opts, false).run();
+        if created.is_err() && backend.read(name, &RecordKey::Meta)?.is_none() {
+            let _ = backend.remove(name);
+        }
+        return created;
+    }
+    Init::new(home, runtime, records, opts, true).run()
+}
+
+/// One run of init, collecting what it repaired.
+struct Init<'a> {
+    home: &'a Home,
+    runtime: &'a Runtime,
+    records: EnvRecords,
+    opts: &'a InitOptions,
+    existed: bool,
+    repairs: Vec<String>,
+}
+
+impl<'a> Init<'a> {
+    fn new(
+        home: &'a Home,
+        runtime: &'a Runtime,
+        records: EnvRecords,
+        opts: &'a InitOptions,
+        existed: bool,
+    ) -> Self {
+        Self {
+            home,
+            runtime,
+            records,
+            opts,
+            existed,
+            repairs: Vec::new(),
+        }
+    }
+
+    fn run(mut self) -> Result<InitOutcome> {
+        let store = Store::open(self.home);
+        let installed = install_defaults(&store, self.runtime)?;
+        self.records.backend().create(self.records.name())?;
+        let _guard = self.records.lock(LockScope::Env)?;
+        let meta = self.meta()?;
+        let lock = self.lock(&store)?;
+        // Precompile whatever the bindings need for this engine, so commands
+        // never compile; a wasmtime upgrade shows up here as a repair.
+        for b in lock.slots.values() {
+            if !packs::artifact_exists(&store, self.runtime, &b.digest)
+                && let Ok(pack) = store.load(&b.descriptor, Some(&b.digest))
+            {
+                packs::ensure_artifact(&store, self.runtime, &pack)?;
+                if self.existed {
+                    self.repairs
+                        .push(format!("precompiled {} for this engine", b.descriptor));
+                }
+            }
+        }
+        if self.existed {
+            for i in installed.iter().filter(|i| i.outcome == "installed") {
+                self.repairs
+                    .push(format!("reinstalled the default pack {}", i.descriptor));
+            }
+        }
+        let outcome = if !self.existed {
+            "created"
+        } else if self.repairs.is_empty() {
+            "untouched"
+        } else {
+            "healed"
+        };
+        Ok(InitOutcome {
+            outcome,
+            repairs: self.repairs,
+            env: EnvView {
+                name: self.records.name().clone(),
+                meta,
+                lock,
+            },
+        })
+    }
+
+    /// The metadata: kept, checked against a given policy, or restored from
+    /// its backup, or recreated.
+    fn meta(&mut self) -> Result<EnvMeta> {
+        let name = self.records.name().clone();
+        let found = self.records.read::<EnvMeta>(&RecordKey::Meta)?;
+        if let Read::Ok(m, _) = found {
+            if self.opts.given() {
+                let wanted = self.opts.policy(
+                    self.opts.production.unwrap_or(m.policy.production),
+                    self.opts.after.clone().or(m.policy.after.clone()),
+                );
+                if wanted != m.policy {
+                    return Err(Error::conflict(format!(
+                        "environment {name:?} exists with a different policy; init does not change policy"
+                    ))
+                    .hint(format!("envpack env policy {name} ...")));
+                }
+            }
+            return Ok(m);
+        }
+        if let Read::Corrupt(e) = &found {
+            self.repairs.push(format!("env.json was unreadable ({e})"));
+        } else if self.existed {
+            self.repairs.push("env.json was missing".into());
+        }
+        let restored = if self.existed {
+            self.records.read_backup::<EnvMeta>(&RecordKey::Meta)?
+        } else {
+            None
+        };
+        let m = match restored {
+            Some(m) => {
+                self.repairs.push("restored env.json from its backup".into());
+                m
+            }
+            None => {
+                check_after(self.home, &name, self.opts.after.as_ref())?;
+                if self.existed {
+                    self.repairs
+                        .push("recreated env.json with the default policy".into());
+                }
+                EnvMeta {
+                    format: FORMAT,
+                    name: name.clone(),
+                    created_at: now_rfc3339(),
+                    policy: self.opts.policy(
+                        self.opts.production.unwrap_or(false),
+                        self.opts.after.clone(),
+                    ),
+                    config: BTreeMap::new(),
+                }
+            }
+        };
+        self.records.write(&RecordKey::Meta, &m, Precondition::Any)?;
+        Ok(m)
+    }
+
+    /// The lock: kept, or restored from its backup, with every empty slot
+    /// bound to its default.
+    fn lock(&mut self, store: &Store) -> Result<Lock> {
+        let empty = || Lock {
+            format: FORMAT,
+            ..Lock::default()
+        };
+        let found = self.records.read::<Lock>(&RecordKey::Lock)?;
+        let present = !matches!(found, Read::Absent);
+        let mut lock = match found {
+            Read::Ok(l, _) => l,
+            Read::Absent if !self.existed => empty(),
+            other => {
+                self.repairs.push(match other {
+                    Read::Corrupt(e) => format!("lock.json was unreadable ({e})"),
+                    _ => "lock.json was missing".into(),
+                });
+                match self.records.read_backup::<Lock>(&RecordKey::Lock)? {
+                    Some(l) => {
+                        self.repairs.push("restored lock.json from its backup".into());
+                        l
+                    }
+                    None => empty(),
+                }
+            }
+        };
+        let mut changed = !present || !self.repairs.is_empty();
+        for slot in SLOTS {
+            if let std::collections::btree_map::Entry::Vacant(e) = lock.slots.entry(slot) {
+                let b = default_binding(store, slot)?;
+                if self.existed {
+                    self.repairs
+                        .push(format!("bound the empty {slot} slot to {}", b.descriptor));
+                }
+                e.insert(b);
+                changed = true;
+            }
+        }
+        if changed {
+            lock.generation += 1;
+            self.records.write(&RecordKey::Lock, &lock, Precondition::Any)?;
+        }
+        Ok(lock)
+    }
+}

@@ -1,0 +1,390 @@
+//! The versioned runtime boundary, as Zed's `wasm_host/wit.rs`.
+//!
+//! Each supported API version has one private module in `wit/`
+//! (`since_v0_1.rs`, ...) holding its `bindgen!` output, the conversions
+//! between its generated types and the domain types of [`super::slots`],
+//! and its host-import implementations, which only forward to
+//! [`super::capabilities`]. Generated types never leave those modules.
+//!
+//! A pack is linked and called through the version stamped in its manifest:
+//! [`ApiVersion`] has one arm per version, and so do the guest enums below.
+//! Adding an API version means adding a module, an arm to each enum, and a
+//! linker; the modules of earlier versions do not change.
+
+mod since_v0_1;
+
+use std::fmt;
+
+use envpack_descriptor::Slot;
+use envpack_manifest::PackManifest;
+use wasmtime::Store;
+use wasmtime::component::{Instance, InstancePre, Linker};
+
+use super::PackError;
+use super::slots::command::CommandOutput;
+use super::slots::deployer as d;
+use super::slots::state::{Expect, StateEntry};
+use super::slots::telemetry::TelemetryEvent;
+use super::store_data::StoreData;
+use crate::error::{Error, Result};
+
+/// The newest API version, which `envpack-sdk` targets.
+use since_v0_1 as latest;
+
+/// What a call into a pack returns: a trap (`Err`), or the pack's own
+/// result with its WIT error converted.
+pub(crate) type CallResult<T> = wasmtime::Result<std::result::Result<T, PackError>>;
+
+/// An API version of `wit/` this host links and calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ApiVersion {
+    /// `wit/v0.1.0`.
+    V0_1,
+}
+
+impl ApiVersion {
+    /// The newest supported version.
+    pub const LATEST: ApiVersion = ApiVersion::V0_1;
+
+    /// Every supported version, oldest first.
+    pub const ALL: [ApiVersion; 1] = [ApiVersion::V0_1];
+
+    /// The version a pack was built against, from its manifest.
+    pub fn of(manifest: &PackManifest) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.semver() == manifest.api_version)
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "{} was built against envpack API {}, which this envpack does not support (it supports {})",
+                    manifest.descriptor,
+                    manifest.api_version,
+                    Self::ALL.map(|v| v.to_string()).join(", ")
+                ))
+                .hint("rebuild the pack with a supported envpack-sdk, or upgrade envpack")
+            })
+    }
+
+    /// The WIT package version.
+    pub fn semver(self) -> semver::Version {
+        match self {
+            ApiVersion::V0_1 => latest::VERSION,
+        }
+    }
+
+    /// The fully qualified name of interface `name` in this version, e.g.
+    /// `greentic:envpack/state@0.1.0`.
+    pub fn interface(self, name: &str) -> String {
+        format!("greentic:envpack/{name}@{self}")
+    }
+}
+
+impl fmt::Display for ApiVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.semver())
+    }
+}
+
+/// One linker per API version: WASI, `wasi:http` and that version's host
+/// imports.
+pub(crate) struct Linkers {
+    v0_1: Linker<StoreData>,
+}
+
+fn wasm_err(what: &str, e: wasmtime::Error) -> Error {
+    Error::internal(format!("{what}: {e:#}"))
+}
+
+fn base_linker(engine: &wasmtime::Engine) -> Result<Linker<StoreData>> {
+    let mut linker = Linker::<StoreData>::new(engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+        .map_err(|e| wasm_err("cannot link WASI", e))?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)
+        .map_err(|e| wasm_err("cannot link wasi:http", e))?;
+    Ok(linker)
+}
+
+impl Linkers {
+    /// Builds every version's linker.
+    pub(crate) fn new(engine: &wasmtime::Engine) -> Result<Self> {
+        let mut v0_1 = base_linker(engine)?;
+        since_v0_1::add_to_linker(&mut v0_1)
+            .map_err(|e| wasm_err("cannot link the envpack 0.1 host imports", e))?;
+        Ok(Self { v0_1 })
+    }
+
+    /// The linker for `version`.
+    pub(crate) fn get(&self, version: ApiVersion) -> &Linker<StoreData> {
+        match version {
+            ApiVersion::V0_1 => &self.v0_1,
+        }
+    }
+}
+
+/// Export lookups done once per loaded pack, so instantiating and calling
+/// never search by name.
+pub(crate) enum Exports {
+    V0_1(since_v0_1::Exports),
+}
+
+impl Exports {
+    /// Looks up the `command` export and the export of `slot`.
+    pub(crate) fn new(
+        version: ApiVersion,
+        pre: &InstancePre<StoreData>,
+        slot: Slot,
+        pack: &str,
+    ) -> Result<Self> {
+        match version {
+            ApiVersion::V0_1 => since_v0_1::Exports::new(pre, slot)
+                .map(Self::V0_1)
+                .map_err(|e| missing_export(version, pack, e)),
+        }
+    }
+
+    /// Loads the typed exports of one instance.
+    pub(crate) fn load(
+        &self,
+        store: &mut Store<StoreData>,
+        instance: &Instance,
+    ) -> wasmtime::Result<Guests> {
+        match self {
+            Self::V0_1(e) => e.load(store, instance),
+        }
+    }
+}
+
+/// Why an export is missing: which interface, in which version.
+pub(crate) struct MissingExport {
+    interface: &'static str,
+    error: Option<wasmtime::Error>,
+}
+
+impl MissingExport {
+    fn new(interface: &'static str, error: Option<wasmtime::Error>) -> Self {
+        Self { interface, error }
+    }
+}
+
+fn missing_export(version: ApiVersion, pack: &str, e: MissingExport) -> Error {
+    let iface = version.interface(e.interface);
+    let why = e.error.map_or(String::new(), |e| format!(" ({e:#})"));
+    if e.interface == "command" {
+        Error::invalid(format!("{pack} does not export {iface}{why}"))
+            .hint("build the pack with envpack-sdk, whose export macros export it")
+    } else if e.interface == "kinetic" {
+        Error::invalid(format!(
+            "{pack} fills the kinetic slot (Epicor Kinetic ERP solution handling), which API {version} does not define"
+        ))
+        .hint("build the pack against an envpack API version that defines the kinetic interface")
+    } else {
+        Error::invalid(format!(
+            "{pack} claims the {} slot but does not export {iface}{why}",
+            e.interface
+        ))
+        .hint(format!(
+            "export the slot with the matching envpack-sdk macro, e.g. `envpack_sdk::export_{}!(MyPack);`",
+            e.interface
+        ))
+    }
+}
+
+/// The typed exports of one instance: the `command` interface every pack
+/// exports, and its slot's interface.
+pub(crate) struct Guests {
+    pub(crate) command: CommandGuest,
+    pub(crate) slot: SlotGuest,
+}
+
+/// The slot interface a pack exports; a pack fills exactly one slot.
+pub(crate) enum SlotGuest {
+    State(StateGuest),
+    Secrets(SecretsGuest),
+    Telemetry(TelemetryGuest),
+    Deployer(DeployerGuest),
+}
+
+/// `command`, per version.
+pub(crate) enum CommandGuest {
+    V0_1(since_v0_1::CommandGuest),
+}
+
+impl CommandGuest {
+    pub(crate) fn run(
+        &self,
+        store: &mut Store<StoreData>,
+        name: &str,
+        args: &[(String, Vec<String>)],
+    ) -> CallResult<CommandOutput> {
+        match self {
+            Self::V0_1(g) => g.run(store, name, args),
+        }
+    }
+}
+
+/// `state`, per version.
+pub(crate) enum StateGuest {
+    V0_1(since_v0_1::StateGuest),
+}
+
+impl StateGuest {
+    pub(crate) fn get(
+        &self,
+        store: &mut Store<StoreData>,
+        key: &str,
+    ) -> CallResult<Option<StateEntry>> {
+        match self {
+            Self::V0_1(g) => g.get(store, key),
+        }
+    }
+
+    pub(crate) fn put(
+        &self,
+        store: &mut Store<StoreData>,
+        key: &str,
+        value: &[u8],
+        expect: Option<Expect>,
+    ) -> CallResult<u64> {
+        match self {
+            Self::V0_1(g) => g.put(store, key, value, expect),
+        }
+    }
+
+    pub(crate) fn delete(
+        &self,
+        store: &mut Store<StoreData>,
+        key: &str,
+        expect: Option<Expect>,
+    ) -> CallResult<bool> {
+        match self {
+            Self::V0_1(g) => g.delete(store, key, expect),
+        }
+    }
+
+    pub(crate) fn list(&self, store: &mut Store<StoreData>, prefix: &str) -> CallResult<Vec<String>> {
+        match self {
+            Self::V0_1(g) => g.list(store, prefix),
+        }
+    }
+}
+
+/// `secrets`, per version.
+pub(crate) enum SecretsGuest {
+    V0_1(since_v0_1::SecretsGuest),
+}
+
+impl SecretsGuest {
+    pub(crate) fn get(&self, store: &mut Store<StoreData>, name: &str) -> CallResult<Option<String>> {
+        match self {
+            Self::V0_1(g) => g.get(store, name),
+        }
+    }
+
+    pub(crate) fn put(&self, store: &mut Store<StoreData>, name: &str, value: &str) -> CallResult<()> {
+        match self {
+            Self::V0_1(g) => g.put(store, name, value),
+        }
+    }
+
+    pub(crate) fn delete(&self, store: &mut Store<StoreData>, name: &str) -> CallResult<bool> {
+        match self {
+            Self::V0_1(g) => g.delete(store, name),
+        }
+    }
+
+    pub(crate) fn list(&self, store: &mut Store<StoreData>) -> CallResult<Vec<String>> {
+        match self {
+            Self::V0_1(g) => g.list(store),
+        }
+    }
+}
+
+/// `telemetry`, per version.
+pub(crate) enum TelemetryGuest {
+    V0_1(since_v0_1::TelemetryGuest),
+}
+
+impl TelemetryGuest {
+    /// `emit`, then `flush`.
+    pub(crate) fn emit(&self, store: &mut Store<StoreData>, events: &[TelemetryEvent]) -> CallResult<()> {
+        match self {
+            Self::V0_1(g) => g.emit(store, events),
+        }
+    }
+}
+
+/// `deployer`, per version.
+pub(crate) enum DeployerGuest {
+    V0_1(since_v0_1::DeployerGuest),
+}
+
+impl DeployerGuest {
+    pub(crate) fn describe(&self, store: &mut Store<StoreData>) -> CallResult<d::TargetInfo> {
+        match self {
+            Self::V0_1(g) => g.describe(store),
+        }
+    }
+
+    pub(crate) fn plan(
+        &self,
+        store: &mut Store<StoreData>,
+        revision: &d::RevisionRef,
+        bundle: &d::BundleRef,
+    ) -> CallResult<d::Plan> {
+        match self {
+            Self::V0_1(g) => g.plan(store, revision, bundle),
+        }
+    }
+
+    pub(crate) fn apply(
+        &self,
+        store: &mut Store<StoreData>,
+        revision: &d::RevisionRef,
+        bundle: &d::BundleRef,
+        plan: &d::Plan,
+    ) -> CallResult<d::ApplyReport> {
+        match self {
+            Self::V0_1(g) => g.apply(store, revision, bundle, plan),
+        }
+    }
+
+    pub(crate) fn health(
+        &self,
+        store: &mut Store<StoreData>,
+        revision: &d::RevisionRef,
+    ) -> CallResult<d::Health> {
+        match self {
+            Self::V0_1(g) => g.health(store, revision),
+        }
+    }
+
+    pub(crate) fn set_traffic(
+        &self,
+        store: &mut Store<StoreData>,
+        split: &d::TrafficSplit<'_>,
+    ) -> CallResult<d::TrafficReport> {
+        match self {
+            Self::V0_1(g) => g.set_traffic(store, split),
+        }
+    }
+
+    pub(crate) fn teardown(
+        &self,
+        store: &mut Store<StoreData>,
+        revision: &d::RevisionRef,
+    ) -> CallResult<()> {
+        match self {
+            Self::V0_1(g) => g.teardown(store, revision),
+        }
+    }
+
+    pub(crate) fn observe(
+        &self,
+        store: &mut Store<StoreData>,
+        environment: &str,
+    ) -> CallResult<Vec<d::Observed>> {
+        match self {
+            Self::V0_1(g) => g.observe(store, environment),
+        }
+    }
+}

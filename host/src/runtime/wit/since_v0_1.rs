@@ -1,0 +1,639 @@
+//! API version 0.1.0 (`wit/v0.1.0`): its generated bindings, the
+//! conversions between them and the host's domain types, its host imports
+//! (each forwarding to a checked operation in `runtime::capabilities`), and
+//! typed wrappers around its exports. Nothing outside this module touches
+//! the generated types.
+
+wasmtime::component::bindgen!({
+    path: "../wit/v0.1.0",
+    world: "host-view",
+    imports: { default: trappable },
+    trappable_error_type: {
+        "greentic:envpack/types.error" => crate::runtime::HostError,
+    },
+});
+
+use exports::greentic::envpack as guest;
+use greentic::envpack as host;
+
+use envpack_descriptor::Slot;
+use wasmtime::Store;
+use wasmtime::component::{HasSelf, Instance, InstancePre, Linker};
+
+use super::{CallResult, Guests, MissingExport, SlotGuest};
+use crate::runtime::capabilities::{self as caps, process::ProcessSpec};
+use crate::runtime::slots::command::CommandOutput;
+use crate::runtime::slots::deployer as d;
+use crate::runtime::slots::state::{Expect, StateEntry};
+use crate::runtime::slots::telemetry::TelemetryEvent;
+use crate::runtime::store_data::StoreData;
+use crate::runtime::{HostBug, HostError, Level, PackError, PackErrorKind};
+
+/// This module's API version.
+pub(crate) const VERSION: semver::Version = semver::Version::new(0, 1, 0);
+
+/// Adds this version's host imports.
+pub(crate) fn add_to_linker(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
+    HostView::add_to_linker::<_, HasSelf<StoreData>>(linker, |s| s)
+}
+
+impl From<host::types::Error> for PackError {
+    fn from(e: host::types::Error) -> Self {
+        use host::types::Error as E;
+        let (kind, message) = match e {
+            E::InvalidInput(m) => (PackErrorKind::InvalidInput, m),
+            E::NotFound(m) => (PackErrorKind::NotFound, m),
+            E::Denied(m) => (PackErrorKind::Denied, m),
+            E::Conflict(m) => (PackErrorKind::Conflict, m),
+            E::Unavailable(m) => (PackErrorKind::Unavailable, m),
+            E::Timeout(m) => (PackErrorKind::Timeout, m),
+            E::Internal(m) => (PackErrorKind::Internal, m),
+        };
+        PackError { kind, message }
+    }
+}
+
+impl From<PackError> for host::types::Error {
+    fn from(e: PackError) -> Self {
+        use host::types::Error as E;
+        match e.kind {
+            PackErrorKind::InvalidInput => E::InvalidInput(e.message),
+            PackErrorKind::NotFound => E::NotFound(e.message),
+            PackErrorKind::Denied => E::Denied(e.message),
+            PackErrorKind::Conflict => E::Conflict(e.message),
+            PackErrorKind::Unavailable => E::Unavailable(e.message),
+            PackErrorKind::Timeout => E::Timeout(e.message),
+            PackErrorKind::Internal => E::Internal(e.message),
+        }
+    }
+}
+
+impl From<host::types::Level> for Level {
+    fn from(l: host::types::Level) -> Self {
+        use host::types::Level as L;
+        match l {
+            L::Trace => Self::Trace,
+            L::Debug => Self::Debug,
+            L::Info => Self::Info,
+            L::Warn => Self::Warn,
+            L::Error => Self::Error,
+        }
+    }
+}
+
+impl From<Level> for host::types::Level {
+    fn from(l: Level) -> Self {
+        use Level as L;
+        match l {
+            L::Trace => Self::Trace,
+            L::Debug => Self::Debug,
+            L::Info => Self::Info,
+            L::Warn => Self::Warn,
+            L::Error => Self::Error,
+        }
+    }
+}
+
+impl From<guest::state::Entry> for StateEntry {
+    fn from(e: guest::state::Entry) -> Self {
+        Self {
+            value: e.value,
+            generation: e.generation,
+        }
+    }
+}
+
+impl From<Expect> for guest::state::Expect {
+    fn from(e: Expect) -> Self {
+        match e {
+            Expect::Absent => Self::Absent,
+            Expect::Generation(g) => Self::Generation(g),
+        }
+    }
+}
+
+impl From<&TelemetryEvent> for guest::telemetry::Event {
+    fn from(e: &TelemetryEvent) -> Self {
+        Self {
+            name: e.name.clone(),
+            level: e.level.into(),
+            timestamp_ms: e.timestamp_ms,
+            attributes: e.attributes.clone(),
+        }
+    }
+}
+
+impl From<guest::command::Output> for CommandOutput {
+    fn from(o: guest::command::Output) -> Self {
+        Self {
+            text: o.text,
+            json: o.json,
+        }
+    }
+}
+
+mod deployer_records {
+    //! Deployer records.
+
+    use super::guest::deployer as w;
+    use crate::runtime::slots::deployer as d;
+    use crate::types::SourceKind;
+
+    impl From<w::TargetInfo> for d::TargetInfo {
+        fn from(t: w::TargetInfo) -> Self {
+            Self {
+                target: t.target,
+                description: t.description,
+                supports_traffic_split: t.supports_traffic_split,
+                supports_observe: t.supports_observe,
+                max_live_revisions: t.max_live_revisions,
+                attributes: t.attributes,
+            }
+        }
+    }
+
+    impl From<&d::BundleRef> for w::Bundle {
+        fn from(b: &d::BundleRef) -> Self {
+            Self {
+                id: b.id.clone(),
+                name: b.name.clone(),
+                version: b.version.clone(),
+                source: match b.source {
+                    SourceKind::FeatureBranch => w::SourceKind::FeatureBranch,
+                    SourceKind::Main => w::SourceKind::Main,
+                    SourceKind::ReleaseTag => w::SourceKind::ReleaseTag,
+                },
+                source_ref: b.source_ref.clone(),
+                commit: b.commit.clone(),
+                files: b
+                    .files
+                    .iter()
+                    .map(|f| w::BundleFile {
+                        path: f.path.clone(),
+                        sha256: f.sha256.clone(),
+                        size: f.size,
+                    })
+                    .collect(),
+                payload_dir: b.payload_dir.clone(),
+                attributes: b.attributes.clone(),
+            }
+        }
+    }
+
+    impl From<&d::RevisionRef> for w::Revision {
+        fn from(r: &d::RevisionRef) -> Self {
+            Self {
+                environment: r.environment.clone(),
+                deployment: r.deployment.clone(),
+                id: r.id.clone(),
+                sequence: r.sequence,
+            }
+        }
+    }
+
+    fn change_from(c: w::Change) -> d::Change {
+        match c {
+            w::Change::Create => d::Change::Create,
+            w::Change::Update => d::Change::Update,
+            w::Change::Delete => d::Change::Delete,
+            w::Change::NoOp => d::Change::NoOp,
+        }
+    }
+
+    fn change_to(c: d::Change) -> w::Change {
+        match c {
+            d::Change::Create => w::Change::Create,
+            d::Change::Update => w::Change::Update,
+            d::Change::Delete => w::Change::Delete,
+            d::Change::NoOp => w::Change::NoOp,
+        }
+    }
+
+    impl From<w::DeployPlan> for d::Plan {
+        fn from(p: w::DeployPlan) -> Self {
+            Self {
+                summary: p.summary,
+                steps: p
+                    .steps
+                    .into_iter()
+                    .map(|s| d::PlanStep {
+                        id: s.id,
+                        change: change_from(s.change),
+                        resource: s.resource,
+                        summary: s.summary,
+                        attributes: s.attributes,
+                    })
+                    .collect(),
+            }
+        }
+    }
+
+    impl From<&d::Plan> for w::DeployPlan {
+        fn from(p: &d::Plan) -> Self {
+            Self {
+                summary: p.summary.clone(),
+                steps: p
+                    .steps
+                    .iter()
+                    .map(|s| w::PlanStep {
+                        id: s.id.clone(),
+                        change: change_to(s.change),
+                        resource: s.resource.clone(),
+                        summary: s.summary.clone(),
+                        attributes: s.attributes.clone(),
+                    })
+                    .collect(),
+            }
+        }
+    }
+
+    impl From<w::ApplyReport> for d::ApplyReport {
+        fn from(r: w::ApplyReport) -> Self {
+            Self {
+                steps: r
+                    .steps
+                    .into_iter()
+                    .map(|s| d::StepResult {
+                        id: s.id,
+                        ok: s.ok,
+                        message: s.message,
+                    })
+                    .collect(),
+                endpoint: r.endpoint,
+                attributes: r.attributes,
+            }
+        }
+    }
+
+    impl From<w::HealthReport> for d::Health {
+        fn from(h: w::HealthReport) -> Self {
+            Self {
+                status: match h.status {
+                    w::HealthStatus::Healthy => d::HealthStatus::Healthy,
+                    w::HealthStatus::Degraded => d::HealthStatus::Degraded,
+                    w::HealthStatus::Unhealthy => d::HealthStatus::Unhealthy,
+                    w::HealthStatus::Unknown => d::HealthStatus::Unknown,
+                },
+                message: h.message,
+                attributes: h.attributes,
+            }
+        }
+    }
+
+    impl From<&d::Weight> for w::TrafficWeight {
+        fn from(x: &d::Weight) -> Self {
+            Self {
+                revision: x.revision.clone(),
+                basis_points: x.basis_points,
+            }
+        }
+    }
+
+    impl From<w::TrafficReport> for d::TrafficReport {
+        fn from(r: w::TrafficReport) -> Self {
+            Self {
+                generation: r.generation,
+                applied: r
+                    .applied
+                    .into_iter()
+                    .map(|x| d::Weight {
+                        revision: x.revision,
+                        basis_points: x.basis_points,
+                    })
+                    .collect(),
+                message: r.message,
+            }
+        }
+    }
+
+    impl From<w::ObservedRevision> for d::Observed {
+        fn from(o: w::ObservedRevision) -> Self {
+            Self {
+                deployment: o.deployment,
+                revision: o.revision,
+                state: o.state,
+                digest: o.digest,
+                endpoint: o.endpoint,
+                attributes: o.attributes,
+            }
+        }
+    }
+}
+
+// Host imports: each forwards to the checked operation of its capability.
+
+impl host::types::Host for StoreData {
+    fn convert_error(&mut self, err: HostError) -> wasmtime::Result<host::types::Error> {
+        match err {
+            HostError::Pack(e) => Ok(e.into()),
+            HostError::Bug(message) => Err(wasmtime::Error::new(HostBug(message))),
+        }
+    }
+}
+
+impl host::log::Host for StoreData {
+    fn write(
+        &mut self,
+        level: host::types::Level,
+        message: String,
+        fields: Vec<(String, String)>,
+    ) -> Result<(), HostError> {
+        caps::log::write(
+            &self.granter,
+            &*self.services.log,
+            &mut self.log_budget,
+            level.into(),
+            message,
+            fields,
+        )
+    }
+}
+
+impl host::config::Host for StoreData {
+    fn get(&mut self, key: String) -> Result<Option<String>, HostError> {
+        caps::config::get(&self.granter, &*self.services.config, &key)
+    }
+}
+
+impl host::secrets_access::Host for StoreData {
+    fn get(&mut self, name: String) -> Result<Option<String>, HostError> {
+        caps::secrets::get(&self.granter, &*self.services.secrets, &name)
+    }
+}
+
+impl host::kv::Host for StoreData {
+    fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, HostError> {
+        caps::kv::get(&self.granter, &*self.services.kv, &key)
+    }
+
+    fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), HostError> {
+        caps::kv::set(&self.granter, &*self.services.kv, &key, &value)
+    }
+
+    fn delete(&mut self, key: String) -> Result<bool, HostError> {
+        caps::kv::delete(&self.granter, &*self.services.kv, &key)
+    }
+
+    fn list_keys(&mut self, prefix: String) -> Result<Vec<String>, HostError> {
+        caps::kv::list(&self.granter, &*self.services.kv, &prefix)
+    }
+}
+
+fn process_info(i: caps::process::ProcessInfo) -> host::process::Info {
+    host::process::Info {
+        revision: i.revision,
+        pid: i.pid,
+        port: i.port,
+        running: i.running,
+        output_tail: i.output_tail,
+        bundle: i.bundle,
+    }
+}
+
+impl host::process::Host for StoreData {
+    fn start(&mut self, spec: host::process::Spec) -> Result<host::process::Info, HostError> {
+        let spec = ProcessSpec {
+            revision: spec.revision,
+            argv: spec.argv,
+            env: spec.env,
+        };
+        caps::process::start(&self.granter, &*self.services.processes, &spec).map(process_info)
+    }
+
+    fn stop(&mut self, revision: String) -> Result<bool, HostError> {
+        caps::process::stop(&self.granter, &*self.services.processes, &revision)
+    }
+
+    fn status(&mut self, revision: String) -> Result<Option<host::process::Info>, HostError> {
+        caps::process::status(&self.granter, &*self.services.processes, &revision)
+            .map(|i| i.map(process_info))
+    }
+
+    fn list(&mut self) -> Result<Vec<host::process::Info>, HostError> {
+        caps::process::list(&self.granter, &*self.services.processes)
+            .map(|v| v.into_iter().map(process_info).collect())
+    }
+}
+
+// Exports.
+
+enum SlotIndices {
+    State(guest::state::GuestIndices),
+    Secrets(guest::secrets::GuestIndices),
+    Telemetry(guest::telemetry::GuestIndices),
+    Deployer(guest::deployer::GuestIndices),
+}
+
+/// Export indices of a loaded 0.1 pack.
+pub(crate) struct Exports {
+    command: guest::command::GuestIndices,
+    slot: SlotIndices,
+}
+
+impl Exports {
+    /// Looks up `command` and the export of `slot`.
+    pub(crate) fn new(pre: &InstancePre<StoreData>, slot: Slot) -> Result<Self, MissingExport> {
+        let command = guest::command::GuestIndices::new(pre)
+            .map_err(|e| MissingExport::new("command", Some(e)))?;
+        let missing = |e| MissingExport::new(slot.as_str(), Some(e));
+        let slot = match slot {
+            Slot::State => SlotIndices::State(guest::state::GuestIndices::new(pre).map_err(missing)?),
+            Slot::Secrets => {
+                SlotIndices::Secrets(guest::secrets::GuestIndices::new(pre).map_err(missing)?)
+            }
+            Slot::Telemetry => {
+                SlotIndices::Telemetry(guest::telemetry::GuestIndices::new(pre).map_err(missing)?)
+            }
+            Slot::Deployer => {
+                SlotIndices::Deployer(guest::deployer::GuestIndices::new(pre).map_err(missing)?)
+            }
+            Slot::Kinetic => return Err(MissingExport::new("kinetic", None)),
+        };
+        Ok(Self { command, slot })
+    }
+
+    /// Loads and type-checks the exports of one instance.
+    pub(crate) fn load(
+        &self,
+        store: &mut Store<StoreData>,
+        instance: &Instance,
+    ) -> wasmtime::Result<Guests> {
+        let command = super::CommandGuest::V0_1(CommandGuest(self.command.load(&mut *store, instance)?));
+        let slot = match &self.slot {
+            SlotIndices::State(i) => {
+                SlotGuest::State(super::StateGuest::V0_1(StateGuest(i.load(&mut *store, instance)?)))
+            }
+            SlotIndices::Secrets(i) => SlotGuest::Secrets(super::SecretsGuest::V0_1(SecretsGuest(
+                i.load(&mut *store, instance)?,
+            ))),
+            SlotIndices::Telemetry(i) => SlotGuest::Telemetry(super::TelemetryGuest::V0_1(
+                TelemetryGuest(i.load(&mut *store, instance)?),
+            )),
+            SlotIndices::Deployer(i) => SlotGuest::Deployer(super::DeployerGuest::V0_1(
+                DeployerGuest(i.load(&mut *store, instance)?),
+            )),
+        };
+        Ok(Guests { command, slot })
+    }
+}
+
+/// Converts a guest call's result: traps stay traps, WIT errors become
+/// [`PackError`]s, values become domain types.
+fn done<T, U: From<T>>(r: wasmtime::Result<Result<T, host::types::Error>>) -> CallResult<U> {
+    Ok(r?.map(Into::into).map_err(Into::into))
+}
+
+/// `command`.
+pub(crate) struct CommandGuest(guest::command::Guest);
+
+impl CommandGuest {
+    pub(crate) fn run(
+        &self,
+        store: &mut Store<StoreData>,
+        name: &str,
+        args: &[(String, Vec<String>)],
+    ) -> CallResult<CommandOutput> {
+        let args: Vec<guest::command::Arg> = args
+            .iter()
+            .map(|(n, v)| guest::command::Arg {
+                name: n.clone(),
+                values: v.clone(),
+            })
+            .collect();
+        done(self.0.call_run(store, name, &args))
+    }
+}
+
+/// `state`.
+pub(crate) struct StateGuest(guest::state::Guest);
+
+impl StateGuest {
+    pub(crate) fn get(&self, store: &mut Store<StoreData>, key: &str) -> CallResult<Option<StateEntry>> {
+        Ok(self.0.call_get(store, key)?.map(|e| e.map(Into::into)).map_err(Into::into))
+    }
+
+    pub(crate) fn put(
+        &self,
+        store: &mut Store<StoreData>,
+        key: &str,
+        value: &[u8],
+        expect: Option<Expect>,
+    ) -> CallResult<u64> {
+        done(self.0.call_put(store, key, value, expect.map(Into::into)))
+    }
+
+    pub(crate) fn delete(
+        &self,
+        store: &mut Store<StoreData>,
+        key: &str,
+        expect: Option<Expect>,
+    ) -> CallResult<bool> {
+        done(self.0.call_delete(store, key, expect.map(Into::into)))
+    }
+
+    pub(crate) fn list(&self, store: &mut Store<StoreData>, prefix: &str) -> CallResult<Vec<String>> {
+        done(self.0.call_list(store, prefix))
+    }
+}
+
+/// `secrets`.
+pub(crate) struct SecretsGuest(guest::secrets::Guest);
+
+impl SecretsGuest {
+    pub(crate) fn get(&self, store: &mut Store<StoreData>, name: &str) -> CallResult<Option<String>> {
+        done(self.0.call_get(store, name))
+    }
+
+    pub(crate) fn put(&self, store: &mut Store<StoreData>, name: &str, value: &str) -> CallResult<()> {
+        done(self.0.call_put(store, name, value))
+    }
+
+    pub(crate) fn delete(&self, store: &mut Store<StoreData>, name: &str) -> CallResult<bool> {
+        done(self.0.call_delete(store, name))
+    }
+
+    pub(crate) fn list(&self, store: &mut Store<StoreData>) -> CallResult<Vec<String>> {
+        done(self.0.call_list(store))
+    }
+}
+
+/// `telemetry`.
+pub(crate) struct TelemetryGuest(guest::telemetry::Guest);
+
+impl TelemetryGuest {
+    /// `emit`, then `flush` when emitting worked.
+    pub(crate) fn emit(&self, store: &mut Store<StoreData>, events: &[TelemetryEvent]) -> CallResult<()> {
+        let events: Vec<guest::telemetry::Event> = events.iter().map(Into::into).collect();
+        match self.0.call_emit(&mut *store, &events)? {
+            Ok(()) => done(self.0.call_flush(store)),
+            Err(e) => Ok(Err(e.into())),
+        }
+    }
+}
+
+/// `deployer`.
+pub(crate) struct DeployerGuest(guest::deployer::Guest);
+
+impl DeployerGuest {
+    pub(crate) fn describe(&self, store: &mut Store<StoreData>) -> CallResult<d::TargetInfo> {
+        Ok(Ok(self.0.call_describe(store)?.into()))
+    }
+
+    pub(crate) fn plan(
+        &self,
+        store: &mut Store<StoreData>,
+        revision: &d::RevisionRef,
+        bundle: &d::BundleRef,
+    ) -> CallResult<d::Plan> {
+        done(self.0.call_plan(store, &revision.into(), &bundle.into()))
+    }
+
+    pub(crate) fn apply(
+        &self,
+        store: &mut Store<StoreData>,
+        revision: &d::RevisionRef,
+        bundle: &d::BundleRef,
+        plan: &d::Plan,
+    ) -> CallResult<d::ApplyReport> {
+        done(self.0.call_apply(store, &revision.into(), &bundle.into(), &plan.into()))
+    }
+
+    pub(crate) fn health(
+        &self,
+        store: &mut Store<StoreData>,
+        revision: &d::RevisionRef,
+    ) -> CallResult<d::Health> {
+        done(self.0.call_health(store, &revision.into()))
+    }
+
+    pub(crate) fn set_traffic(
+        &self,
+        store: &mut Store<StoreData>,
+        split: &d::TrafficSplit<'_>,
+    ) -> CallResult<d::TrafficReport> {
+        let weights: Vec<_> = split.weights.iter().map(Into::into).collect();
+        done(self.0.call_set_traffic(
+            store,
+            split.environment,
+            split.deployment,
+            split.generation,
+            &weights,
+        ))
+    }
+
+    pub(crate) fn teardown(&self, store: &mut Store<StoreData>, revision: &d::RevisionRef) -> CallResult<()> {
+        done(self.0.call_teardown(store, &revision.into()))
+    }
+
+    pub(crate) fn observe(
+        &self,
+        store: &mut Store<StoreData>,
+        environment: &str,
+    ) -> CallResult<Vec<d::Observed>> {
+        Ok(self
+            .0
+            .call_observe(store, environment)?
+            .map(|v| v.into_iter().map(Into::into).collect())
+            .map_err(Into::into))
+    }
+}
