@@ -64,13 +64,16 @@ impl Fixture {
     fn new() -> Self {
         let repo = repo();
         let started = Instant::now();
-        let built = builder::build(&BuildOptions {
-            dir: repo.join("tests/packs/bench-pack"),
-            out_dir: Some(repo.join("target/bench-packs")),
-            debug: false,
-            target_dir: Some(repo.join("tests/packs/target")),
-            quiet: true,
-        }, &envpack_host::types::Silent)
+        let built = builder::build(
+            &BuildOptions {
+                dir: repo.join("tests/packs/bench-pack"),
+                out_dir: Some(repo.join("target/bench-packs")),
+                debug: false,
+                target_dir: Some(repo.join("tests/packs/target")),
+                quiet: true,
+            },
+            &envpack_host::types::Silent,
+        )
         .expect("build tests/packs/bench-pack");
         eprintln!(
             "built {} ({} bytes) in {:.1?}",

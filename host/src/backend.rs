@@ -32,8 +32,8 @@ use std::sync::Arc;
 
 use envpack_manifest::Digest;
 
-use crate::types::EnvName;
 use crate::error::Result;
+use crate::types::EnvName;
 
 /// A document of an environment.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -16,7 +16,7 @@ mod session;
 pub use bind::{BindOutcome, bind, format_diff, unbind};
 pub use defaults::{DEFAULT_PACKS, default_requirement, install_defaults};
 pub use doctor::{DoctorFinding, DoctorReport, doctor};
-pub use init::{InitOutcome, InitOptions, init};
+pub use init::{InitOptions, InitOutcome, init};
 pub use model::{Binding, EnvMeta, EnvName, Lock, Policy, SourceKind};
 pub use ops::{EnvView, PolicyChange, config_set, list, policy, remove, show};
 pub use session::Session;

@@ -27,7 +27,12 @@ pub fn runs_locally(grants: &Grants) -> bool {
 /// Extracts a revision's payload from its verified bundle into the
 /// environment's machine-local directory and records which bundle it came
 /// from, so the deployer can start programs from it.
-pub fn stage_payload(local_dir: &Path, revision: &str, bundle: &[u8], bundle_id: &str) -> Result<()> {
+pub fn stage_payload(
+    local_dir: &Path,
+    revision: &str,
+    bundle: &[u8],
+    bundle_id: &str,
+) -> Result<()> {
     let processes = Processes::new(local_dir);
     crate::deploy::bundle::open_bytes(
         bundle,

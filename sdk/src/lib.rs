@@ -81,12 +81,31 @@ pub use __wit::greentic::envpack::types::Level;
 /// Ordered key/value pairs.
 pub type Attributes = Vec<(String, String)>;
 
-/// The WIT API version this SDK implements; `envpack pack build` reads it
-/// from the stamp the export macros place in the pack.
-pub const API_VERSION: &str = "0.1.0";
+/// The WIT API version this SDK implements, read at build time from the
+/// WIT package it binds (`package greentic:envpack@0.1.0;`); `envpack pack
+/// build` reads it from the stamp the export macros place in the pack.
+pub const API_VERSION: &str = env!("ENVPACK_WIT_API_VERSION");
 
 #[doc(hidden)]
-pub const __API_VERSION_BYTES: [u8; 5] = *b"0.1.0";
+pub const __API_VERSION_LEN: usize = API_VERSION.len();
+
+#[doc(hidden)]
+pub const fn __api_version_bytes() -> [u8; __API_VERSION_LEN] {
+    __bytes(API_VERSION)
+}
+
+/// A string's bytes as an array of its length, for link sections.
+#[doc(hidden)]
+pub const fn __bytes<const N: usize>(s: &str) -> [u8; N] {
+    let src = s.as_bytes();
+    let mut out = [0u8; N];
+    let mut i = 0;
+    while i < src.len() && i < N {
+        out[i] = src[i];
+        i += 1;
+    }
+    out
+}
 
 #[doc(hidden)]
 pub const __SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -96,14 +115,7 @@ pub const __SDK_VERSION_LEN: usize = __SDK_VERSION.len();
 
 #[doc(hidden)]
 pub const fn __sdk_version_bytes() -> [u8; __SDK_VERSION_LEN] {
-    let src = __SDK_VERSION.as_bytes();
-    let mut out = [0u8; __SDK_VERSION_LEN];
-    let mut i = 0;
-    while i < src.len() {
-        out[i] = src[i];
-        i += 1;
-    }
-    out
+    __bytes(__SDK_VERSION)
 }
 
 /// Places the API and SDK version stamps in the pack; used by the export
@@ -114,7 +126,8 @@ macro_rules! __stamp {
     () => {
         #[unsafe(link_section = "envpack:api-version")]
         #[used]
-        static __ENVPACK_API_VERSION: [u8; 5] = $crate::__API_VERSION_BYTES;
+        static __ENVPACK_API_VERSION: [u8; $crate::__API_VERSION_LEN] =
+            $crate::__api_version_bytes();
         #[unsafe(link_section = "envpack:sdk-version")]
         #[used]
         static __ENVPACK_SDK_VERSION: [u8; $crate::__SDK_VERSION_LEN] =

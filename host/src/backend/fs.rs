@@ -23,8 +23,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::{
-    Backend, BlobKey, ChangeToken, Etag, Journal, Lease, LockScope, Precondition, RecordKey,
-    Stored,
+    Backend, BlobKey, ChangeToken, Etag, Journal, Lease, LockScope, Precondition, RecordKey, Stored,
 };
 use crate::error::{Error, Result};
 use crate::fsutil::{self, LockGuard};
@@ -59,8 +58,14 @@ impl FsBackend {
 
     fn blob_path(&self, env: &EnvName, key: &BlobKey) -> PathBuf {
         match key {
-            BlobKey::Bundle(id) => self.dir(env).join("bundles").join(format!("{}.tgz", id.hex())),
-            BlobKey::Promotion(name) => self.dir(env).join("promotions").join(format!("{name}.json")),
+            BlobKey::Bundle(id) => self
+                .dir(env)
+                .join("bundles")
+                .join(format!("{}.tgz", id.hex())),
+            BlobKey::Promotion(name) => self
+                .dir(env)
+                .join("promotions")
+                .join(format!("{name}.json")),
         }
     }
 
@@ -270,15 +275,23 @@ mod tests {
         let (_d, b, env) = setup();
         let key = RecordKey::Deployment("web".into());
         let t0 = b.change_token(&env).expect("token");
-        let e1 = b.write(&env, &key, b"{\"v\":1}", Precondition::Absent).expect("first");
+        let e1 = b
+            .write(&env, &key, b"{\"v\":1}", Precondition::Absent)
+            .expect("first");
         assert!(b.write(&env, &key, b"{}", Precondition::Absent).is_err());
         let e2 = b
             .write(&env, &key, b"{\"v\":2}", Precondition::Matches(e1.clone()))
             .expect("cas");
         let stale = b.write(&env, &key, b"{\"v\":3}", Precondition::Matches(e1));
-        assert_eq!(stale.map_err(|e| e.kind()).err(), Some(crate::error::Kind::Conflict));
+        assert_eq!(
+            stale.map_err(|e| e.kind()).err(),
+            Some(crate::error::Kind::Conflict)
+        );
         assert_eq!(b.read(&env, &key).expect("read").map(|s| s.etag), Some(e2));
-        assert_eq!(b.read_backup(&env, &key).expect("bak").as_deref(), Some(&b"{\"v\":1}"[..]));
+        assert_eq!(
+            b.read_backup(&env, &key).expect("bak").as_deref(),
+            Some(&b"{\"v\":1}"[..])
+        );
         assert_ne!(b.change_token(&env).expect("token"), t0);
         assert_eq!(b.deployments(&env).expect("list"), vec!["web".to_string()]);
     }
@@ -286,14 +299,21 @@ mod tests {
     #[test]
     fn a_damaged_record_never_replaces_a_good_backup() {
         let (_d, b, env) = setup();
-        b.write(&env, &RecordKey::Meta, b"{\"good\":true}", Precondition::Any)
-            .expect("good");
+        b.write(
+            &env,
+            &RecordKey::Meta,
+            b"{\"good\":true}",
+            Precondition::Any,
+        )
+        .expect("good");
         b.write(&env, &RecordKey::Meta, b"{not json", Precondition::Any)
             .expect("damaged");
         b.write(&env, &RecordKey::Meta, b"{}", Precondition::Any)
             .expect("again");
         assert_eq!(
-            b.read_backup(&env, &RecordKey::Meta).expect("bak").as_deref(),
+            b.read_backup(&env, &RecordKey::Meta)
+                .expect("bak")
+                .as_deref(),
             Some(&b"{\"good\":true}"[..])
         );
     }
@@ -301,8 +321,10 @@ mod tests {
     #[test]
     fn journals_append() {
         let (_d, b, env) = setup();
-        b.append(&env, Journal::Audit, b"{\"a\":1}").expect("append");
-        b.append(&env, Journal::Audit, b"{\"a\":2}").expect("append");
+        b.append(&env, Journal::Audit, b"{\"a\":1}")
+            .expect("append");
+        b.append(&env, Journal::Audit, b"{\"a\":2}")
+            .expect("append");
         assert_eq!(b.lines(&env, Journal::Audit).expect("lines").len(), 2);
         assert!(b.lines(&env, Journal::History).expect("lines").is_empty());
     }

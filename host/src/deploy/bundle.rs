@@ -26,10 +26,10 @@ use envpack_manifest::Digest;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::types::SourceKind;
 use crate::error::{Error, Kind, Result};
 use crate::fsutil;
 use crate::store::now_rfc3339;
+use crate::types::SourceKind;
 
 /// The manifest's contract tag.
 pub const CONTRACT: &str = "release_bundle_v1";

@@ -178,7 +178,9 @@ impl<'s, 'r> Rollout<'s, 'r> {
         let env = self.env();
         let hint = match (
             &meta.policy.after,
-            meta.policy.allowed_sources.contains(&v.manifest.source.kind),
+            meta.policy
+                .allowed_sources
+                .contains(&v.manifest.source.kind),
         ) {
             (Some(prev), true) => format!(
                 "deploy it to {prev} first, then: envpack promote {} --to {env}",
@@ -194,7 +196,11 @@ impl<'s, 'r> Rollout<'s, 'r> {
     /// Audit first (no audit, no side effects), keep the bundle's bytes in
     /// the environment, record the staged revision.
     fn stage(&self, dep: &mut Tracked<Deployment>, rev: &Revision) -> Result<()> {
-        let mut started = AuditEvent::new(self.verb, format!("{} as {}", self.target, rev.id), "started");
+        let mut started = AuditEvent::new(
+            self.verb,
+            format!("{} as {}", self.target, rev.id),
+            "started",
+        );
         started.policy = Some(self.policy.clone());
         started.before_generation = Some(self.before_generation);
         journal::audit(self.session.records(), &started)?;
@@ -244,7 +250,8 @@ impl<'s, 'r> Rollout<'s, 'r> {
         warm(deployer, &rref)?;
         rev.state = RevState::Ready;
         rev.updated = now_rfc3339();
-        self.ready(deployer, dep, rev).map_err(|e| e.message().to_string())
+        self.ready(deployer, dep, rev)
+            .map_err(|e| e.message().to_string())
     }
 
     fn ready(

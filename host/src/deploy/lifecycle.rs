@@ -74,7 +74,9 @@ pub fn transition(
         }
         let path = path_to(rev.state, opts.to, &rev.id)?;
         let mut instance = session.instance(Slot::Deployer)?;
-        instance.deployer()?.teardown(&rev_ref(env, &dep.name, &rev))?;
+        instance
+            .deployer()?
+            .teardown(&rev_ref(env, &dep.name, &rev))?;
         if path.first() == Some(&RevState::Failed) {
             rev.reason = Some("abandoned: its deploy did not finish".into());
         }
@@ -117,10 +119,19 @@ mod tests {
     /// Hand-made transitions follow the one transition table.
     #[test]
     fn paths() {
-        assert_eq!(path_to(Ready, Draining, "r").expect("drain"), [Draining, Inactive]);
+        assert_eq!(
+            path_to(Ready, Draining, "r").expect("drain"),
+            [Draining, Inactive]
+        );
         assert!(path_to(Inactive, Draining, "r").is_err());
-        assert_eq!(path_to(Inactive, Archived, "r").expect("archive"), [Archived]);
-        assert_eq!(path_to(Warming, Archived, "r").expect("abandon"), [Failed, Archived]);
+        assert_eq!(
+            path_to(Inactive, Archived, "r").expect("archive"),
+            [Archived]
+        );
+        assert_eq!(
+            path_to(Warming, Archived, "r").expect("abandon"),
+            [Failed, Archived]
+        );
         assert_eq!(path_to(Failed, Archived, "r").expect("archive"), [Archived]);
         assert!(path_to(Ready, Archived, "r").is_err());
         assert!(path_to(Archived, Archived, "r").is_err());

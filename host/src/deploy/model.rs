@@ -6,9 +6,9 @@ use std::fmt;
 use envpack_manifest::Digest;
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Error, Result};
 use crate::runtime::slots::deployer::{Plan, Weight};
 use crate::types::SourceKind;
-use crate::error::{Error, Result};
 
 /// A revision's lifecycle state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]

@@ -13,7 +13,12 @@ pub fn check_policy(
     v: &Verified,
     promoted_from: Option<&EnvName>,
 ) -> PolicyDecision {
-    decide(meta, v.manifest.source.kind, &v.manifest.source.reference, promoted_from)
+    decide(
+        meta,
+        v.manifest.source.kind,
+        &v.manifest.source.reference,
+        promoted_from,
+    )
 }
 
 fn decide(
@@ -84,12 +89,34 @@ mod tests {
             (true, None, SourceKind::FeatureBranch, None, false),
             (true, None, SourceKind::ReleaseTag, None, true),
             (true, Some("staging"), SourceKind::ReleaseTag, None, false),
-            (true, Some("staging"), SourceKind::ReleaseTag, Some(&staging), true),
-            (true, Some("staging"), SourceKind::ReleaseTag, Some(&other), false),
-            (true, Some("staging"), SourceKind::Main, Some(&staging), false),
+            (
+                true,
+                Some("staging"),
+                SourceKind::ReleaseTag,
+                Some(&staging),
+                true,
+            ),
+            (
+                true,
+                Some("staging"),
+                SourceKind::ReleaseTag,
+                Some(&other),
+                false,
+            ),
+            (
+                true,
+                Some("staging"),
+                SourceKind::Main,
+                Some(&staging),
+                false,
+            ),
         ] {
             let d = decide(&meta(production, after), source, "ref", from);
-            assert_eq!(d.allowed, want, "{production} {after:?} {source} {from:?}: {}", d.reason);
+            assert_eq!(
+                d.allowed, want,
+                "{production} {after:?} {source} {from:?}: {}",
+                d.reason
+            );
         }
     }
 }

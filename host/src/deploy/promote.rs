@@ -111,7 +111,11 @@ pub fn promote(
         revision: outcome.as_ref().ok().map(|o| o.revision.id.clone()),
         at: now_rfc3339(),
     };
-    let name = format!("{}-{}", report.at.replace(':', ""), &verified.id.hex()[..12]);
+    let name = format!(
+        "{}-{}",
+        report.at.replace(':', ""),
+        &verified.id.hex()[..12]
+    );
     DeploymentRecords::new(&to_env).store_report(&name, &report)?;
     outcome.map(|o| (report, Some(o)))
 }

@@ -164,7 +164,10 @@ impl DeploymentRecords {
                     "environment {} does not hold bundle {id}",
                     self.name()
                 ))
-                .hint(format!("deploy it again: envpack deploy <BUNDLE FILE> --env {}", self.name()))
+                .hint(format!(
+                    "deploy it again: envpack deploy <BUNDLE FILE> --env {}",
+                    self.name()
+                ))
             })
     }
 

@@ -40,7 +40,11 @@ pub struct RollbackOptions<'a> {
 }
 
 /// The split to restore and the generation it came from (0 for `--to`).
-pub fn target_split(dep: &Deployment, opts: &RollbackOptions<'_>, env: &EnvName) -> Result<(Vec<Weight>, u64)> {
+pub fn target_split(
+    dep: &Deployment,
+    opts: &RollbackOptions<'_>,
+    env: &EnvName,
+) -> Result<(Vec<Weight>, u64)> {
     if let Some(r) = opts.to {
         let id = dep.revision(r)?.id.clone();
         return Ok((

@@ -113,7 +113,14 @@ pub fn set_traffic(
                 applied: earlier,
             });
         }
-        apply_split(session, &records, &mut dep, weights, "traffic", opts.idempotency_key)
+        apply_split(
+            session,
+            &records,
+            &mut dep,
+            weights,
+            "traffic",
+            opts.idempotency_key,
+        )
     })
 }
 
@@ -202,7 +209,11 @@ mod tests {
 
     fn dep() -> Deployment {
         let mut d = Deployment::new("web", "now");
-        for (id, state) in [("r1", RevState::Ready), ("r2", RevState::Ready), ("r3", RevState::Failed)] {
+        for (id, state) in [
+            ("r1", RevState::Ready),
+            ("r2", RevState::Ready),
+            ("r3", RevState::Failed),
+        ] {
             d.revisions.push(Revision {
                 id: id.into(),
                 sequence: 1,
@@ -232,7 +243,9 @@ mod tests {
         let d = dep();
         let w = resolve_weights(&d, &entries(&["r2=1%", "r1=99%"])).expect("ok");
         assert_eq!(
-            w.iter().map(|w| (w.revision.as_str(), w.basis_points)).collect::<Vec<_>>(),
+            w.iter()
+                .map(|w| (w.revision.as_str(), w.basis_points))
+                .collect::<Vec<_>>(),
             [("r1", 9900), ("r2", 100)]
         );
         let w = resolve_weights(&d, &entries(&["r1=100%", "r3=0%"])).expect("zero to failed");
@@ -258,7 +271,10 @@ mod tests {
             idempotency_key: Some("k".into()),
         });
         d.idempotency.insert("k".into(), 2);
-        assert_eq!(replay(&d, "k", &split).expect("replay").map(|r| r.0), Some(2));
+        assert_eq!(
+            replay(&d, "k", &split).expect("replay").map(|r| r.0),
+            Some(2)
+        );
         assert!(replay(&d, "other", &split).expect("new key").is_none());
         let different = vec![Weight {
             revision: "r2".into(),

@@ -33,7 +33,10 @@ pub fn down(home: &Home, runtime: &Runtime, env: &EnvName) -> Result<EnvRunRepor
     Session::scoped(home, runtime, env, |session| {
         let records = DeploymentRecords::new(session.records());
         let _lease = records.lock()?;
-        journal::audit(session.records(), &AuditEvent::new("env.down", env.as_str(), "ok"))?;
+        journal::audit(
+            session.records(),
+            &AuditEvent::new("env.down", env.as_str(), "ok"),
+        )?;
         let mut instance = session.instance(Slot::Deployer)?;
         let mut deployer = instance.deployer()?;
         let mut stopped = Vec::new();
@@ -91,7 +94,10 @@ pub fn up(home: &Home, runtime: &Runtime, env: &EnvName) -> Result<EnvRunReport>
     Session::scoped(home, runtime, env, |session| {
         let records = DeploymentRecords::new(session.records());
         let _lease = records.lock()?;
-        journal::audit(session.records(), &AuditEvent::new("env.up", env.as_str(), "ok"))?;
+        journal::audit(
+            session.records(),
+            &AuditEvent::new("env.up", env.as_str(), "ok"),
+        )?;
         let mut instance = session.instance(Slot::Deployer)?;
         let mut deployer = instance.deployer()?;
         let (mut started, mut failed) = (Vec::new(), Vec::new());
@@ -139,7 +145,12 @@ pub fn up(home: &Home, runtime: &Runtime, env: &EnvName) -> Result<EnvRunReport>
 
 /// `env rm`: a forced removal first stops what the environment runs, so no
 /// revision process outlives it; then the environment is deleted.
-pub fn remove_environment(home: &Home, runtime: &Runtime, name: &EnvName, force: bool) -> Result<()> {
+pub fn remove_environment(
+    home: &Home,
+    runtime: &Runtime,
+    name: &EnvName,
+    force: bool,
+) -> Result<()> {
     if force
         && EnvRecords::new(home, name).has_deployments()
         && let Err(e) = down(home, runtime, name)

@@ -164,4 +164,3 @@ pub fn unbind(home: &Home, name: &EnvName, slot: Slot) -> Result<Binding> {
     records.write(&RecordKey::Lock, &lock, Precondition::Any)?;
     Ok(old)
 }
-

@@ -9,10 +9,10 @@ use super::model::EnvName;
 use super::session::Session;
 use super::{EnvRecords, SLOTS};
 use crate::error::{Error, Kind, Result};
-use crate::runtime::capabilities::secrets::capability as secret_cap;
 use crate::home::Home;
 use crate::packs;
 use crate::runtime::Runtime;
+use crate::runtime::capabilities::secrets::capability as secret_cap;
 use crate::store::Store;
 
 /// One finding.

@@ -201,7 +201,8 @@ impl<'a> Init<'a> {
         };
         let m = match restored {
             Some(m) => {
-                self.repairs.push("restored env.json from its backup".into());
+                self.repairs
+                    .push("restored env.json from its backup".into());
                 m
             }
             None => {
@@ -222,7 +223,8 @@ impl<'a> Init<'a> {
                 }
             }
         };
-        self.records.write(&RecordKey::Meta, &m, Precondition::Any)?;
+        self.records
+            .write(&RecordKey::Meta, &m, Precondition::Any)?;
         Ok(m)
     }
 
@@ -245,7 +247,8 @@ impl<'a> Init<'a> {
                 });
                 match self.records.read_backup::<Lock>(&RecordKey::Lock)? {
                     Some(l) => {
-                        self.repairs.push("restored lock.json from its backup".into());
+                        self.repairs
+                            .push("restored lock.json from its backup".into());
                         l
                     }
                     None => empty(),
@@ -266,7 +269,8 @@ impl<'a> Init<'a> {
         }
         if changed {
             lock.generation += 1;
-            self.records.write(&RecordKey::Lock, &lock, Precondition::Any)?;
+            self.records
+                .write(&RecordKey::Lock, &lock, Precondition::Any)?;
         }
         Ok(lock)
     }

@@ -19,7 +19,9 @@ use crate::packs;
 use crate::runtime::capabilities::process::NoProcesses;
 use crate::runtime::slots::command::CommandOutput;
 use crate::runtime::slots::telemetry::TelemetryEvent;
-use crate::runtime::{Granter, InstanceContext, Level, LoadedPack, PackInstance, Runtime, Services};
+use crate::runtime::{
+    Granter, InstanceContext, Level, LoadedPack, PackInstance, Runtime, Services,
+};
 use crate::store::Store;
 
 /// Host events of one session, for the telemetry pack.

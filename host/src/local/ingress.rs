@@ -51,7 +51,7 @@ pub const REVISION_HEADER: &str = "x-envpack-revision";
 
 /// One routable revision.
 #[derive(Clone, Debug)]
-struct Backend {
+struct Upstream {
     revision: String,
     endpoint: String,
     basis_points: u32,
@@ -65,7 +65,7 @@ struct Route {
     prefix: String,
     generation: u64,
     /// Revisions with traffic, in split order.
-    weighted: Vec<Backend>,
+    weighted: Vec<Upstream>,
     /// Every revision with an endpoint that still runs (for the header).
     addressable: BTreeMap<String, String>,
 }
@@ -91,7 +91,7 @@ fn deployments(records: &DeploymentRecords) -> Result<Vec<Deployment>> {
     Ok(records.all()?.into_iter().map(|d| d.into_inner()).collect())
 }
 
-fn routes(deps: &[Deployment]) -> Vec<Route> {
+fn routing_table(deps: &[Deployment]) -> Vec<Route> {
     let mut out: Vec<Route> = deps
         .iter()
         // A deployment with nothing ready has no route, so it cannot shadow
@@ -110,7 +110,7 @@ fn routes(deps: &[Deployment]) -> Vec<Route> {
                 .iter()
                 .filter(|w| w.basis_points > 0)
                 .filter_map(|w| {
-                    Some(Backend {
+                    Some(Upstream {
                         revision: w.revision.clone(),
                         endpoint: endpoint(&w.revision)?,
                         basis_points: w.basis_points,
@@ -195,7 +195,7 @@ impl Router {
     }
 
     /// The revision a valid cookie pins, if the cookie is still good.
-    fn pinned_by_cookie(&self, req: &Request<Incoming>, route: &Route) -> Option<Backend> {
+    fn pinned_by_cookie(&self, req: &Request<Incoming>, route: &Route) -> Option<Upstream> {
         let name = Self::cookie_name(&route.deployment);
         let value = req
             .headers()
@@ -228,7 +228,7 @@ impl Router {
         route.weighted.iter().find(|b| b.revision == rev).cloned()
     }
 
-    fn pick_weighted(&self, route: &Route) -> Option<Backend> {
+    fn weighted_choice(&self, route: &Route) -> Option<Upstream> {
         let total: u32 = route.weighted.iter().map(|b| b.basis_points).sum();
         if total == 0 {
             return None;
@@ -261,7 +261,7 @@ impl Router {
             if now != t.token {
                 match deployments(&self.records) {
                     Ok(deps) => {
-                        t.routes = Arc::new(routes(&deps));
+                        t.routes = Arc::new(routing_table(&deps));
                         t.token = now;
                         tracing::info!(env = %self.env, "routing table reloaded");
                     }
@@ -297,7 +297,7 @@ impl Router {
         let (backend, sticky) = match forced {
             Some(rev) if peer.ip().is_loopback() => match route.addressable.get(&rev) {
                 Some(endpoint) => (
-                    Backend {
+                    Upstream {
                         revision: rev,
                         endpoint: endpoint.clone(),
                         basis_points: 0,
@@ -322,7 +322,7 @@ impl Router {
             }
             None => match self.pinned_by_cookie(&req, route) {
                 Some(b) => (b, false),
-                None => match self.pick_weighted(route) {
+                None => match self.weighted_choice(route) {
                     Some(b) => (b, true),
                     None => {
                         return text(
@@ -368,7 +368,7 @@ impl Router {
     async fn forward(
         &self,
         req: Request<Incoming>,
-        backend: &Backend,
+        backend: &Upstream,
         deployment: &str,
     ) -> Response<Body> {
         let (mut parts, body) = req.into_parts();
@@ -442,7 +442,7 @@ pub fn serve(
         env: env.clone(),
         key: key_for(&env_records)?,
         table: Mutex::new(Table {
-            routes: Arc::new(routes(&deps)),
+            routes: Arc::new(routing_table(&deps)),
             token,
             checked: Instant::now(),
         }),

@@ -28,8 +28,9 @@ pub(crate) fn classify(
     op: &str,
 ) -> Error {
     if let Some(bug) = err.downcast_ref::<HostBug>() {
-        return Error::internal(format!("{op} of {pack} failed inside the host: {bug}"))
-            .hint("this is a bug in envpack, not in the pack; please report it with the output of -vv");
+        return Error::internal(format!("{op} of {pack} failed inside the host: {bug}")).hint(
+            "this is a bug in envpack, not in the pack; please report it with the output of -vv",
+        );
     }
     let trap = err.downcast_ref::<Trap>().copied();
     let message = match (trap, &data.limiter.hit) {

@@ -30,9 +30,13 @@ impl PackInstance {
     pub fn state(&mut self) -> Result<state::StateClient<'_>> {
         let err = not_slot(self, Slot::State);
         match self.parts() {
-            (calls, super::wit::Guests { slot: SlotGuest::State(g), .. }) => {
-                Ok(state::StateClient::new(calls, g))
-            }
+            (
+                calls,
+                super::wit::Guests {
+                    slot: SlotGuest::State(g),
+                    ..
+                },
+            ) => Ok(state::StateClient::new(calls, g)),
             _ => Err(err),
         }
     }
@@ -41,9 +45,13 @@ impl PackInstance {
     pub fn secrets(&mut self) -> Result<secrets::SecretsClient<'_>> {
         let err = not_slot(self, Slot::Secrets);
         match self.parts() {
-            (calls, super::wit::Guests { slot: SlotGuest::Secrets(g), .. }) => {
-                Ok(secrets::SecretsClient::new(calls, g))
-            }
+            (
+                calls,
+                super::wit::Guests {
+                    slot: SlotGuest::Secrets(g),
+                    ..
+                },
+            ) => Ok(secrets::SecretsClient::new(calls, g)),
             _ => Err(err),
         }
     }
@@ -52,9 +60,13 @@ impl PackInstance {
     pub fn telemetry(&mut self) -> Result<telemetry::TelemetryClient<'_>> {
         let err = not_slot(self, Slot::Telemetry);
         match self.parts() {
-            (calls, super::wit::Guests { slot: SlotGuest::Telemetry(g), .. }) => {
-                Ok(telemetry::TelemetryClient::new(calls, g))
-            }
+            (
+                calls,
+                super::wit::Guests {
+                    slot: SlotGuest::Telemetry(g),
+                    ..
+                },
+            ) => Ok(telemetry::TelemetryClient::new(calls, g)),
             _ => Err(err),
         }
     }
@@ -63,9 +75,13 @@ impl PackInstance {
     pub fn deployer(&mut self) -> Result<deployer::DeployerClient<'_>> {
         let err = not_slot(self, Slot::Deployer);
         match self.parts() {
-            (calls, super::wit::Guests { slot: SlotGuest::Deployer(g), .. }) => {
-                Ok(deployer::DeployerClient::new(calls, g))
-            }
+            (
+                calls,
+                super::wit::Guests {
+                    slot: SlotGuest::Deployer(g),
+                    ..
+                },
+            ) => Ok(deployer::DeployerClient::new(calls, g)),
             _ => Err(err),
         }
     }

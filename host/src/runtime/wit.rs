@@ -28,8 +28,10 @@ use super::slots::telemetry::TelemetryEvent;
 use super::store_data::StoreData;
 use crate::error::{Error, Result};
 
+/// API 0.1.0.
+use since_v0_1 as v0_1;
 /// The newest API version, which `envpack-sdk` targets.
-use since_v0_1 as latest;
+use v0_1 as latest;
 
 /// What a call into a pack returns: a trap (`Err`), or the pack's own
 /// result with its WIT error converted.
@@ -108,7 +110,7 @@ impl Linkers {
     /// Builds every version's linker.
     pub(crate) fn new(engine: &wasmtime::Engine) -> Result<Self> {
         let mut v0_1 = base_linker(engine)?;
-        since_v0_1::add_to_linker(&mut v0_1)
+        v0_1::add_to_linker(&mut v0_1)
             .map_err(|e| wasm_err("cannot link the envpack 0.1 host imports", e))?;
         Ok(Self { v0_1 })
     }
@@ -124,7 +126,7 @@ impl Linkers {
 /// Export lookups done once per loaded pack, so instantiating and calling
 /// never search by name.
 pub(crate) enum Exports {
-    V0_1(since_v0_1::Exports),
+    V0_1(v0_1::Exports),
 }
 
 impl Exports {
@@ -136,7 +138,7 @@ impl Exports {
         pack: &str,
     ) -> Result<Self> {
         match version {
-            ApiVersion::V0_1 => since_v0_1::Exports::new(pre, slot)
+            ApiVersion::V0_1 => v0_1::Exports::new(pre, slot)
                 .map(Self::V0_1)
                 .map_err(|e| missing_export(version, pack, e)),
         }
@@ -206,7 +208,7 @@ pub(crate) enum SlotGuest {
 
 /// `command`, per version.
 pub(crate) enum CommandGuest {
-    V0_1(since_v0_1::CommandGuest),
+    V0_1(v0_1::CommandGuest),
 }
 
 impl CommandGuest {
@@ -224,7 +226,7 @@ impl CommandGuest {
 
 /// `state`, per version.
 pub(crate) enum StateGuest {
-    V0_1(since_v0_1::StateGuest),
+    V0_1(v0_1::StateGuest),
 }
 
 impl StateGuest {
@@ -261,7 +263,11 @@ impl StateGuest {
         }
     }
 
-    pub(crate) fn list(&self, store: &mut Store<StoreData>, prefix: &str) -> CallResult<Vec<String>> {
+    pub(crate) fn list(
+        &self,
+        store: &mut Store<StoreData>,
+        prefix: &str,
+    ) -> CallResult<Vec<String>> {
         match self {
             Self::V0_1(g) => g.list(store, prefix),
         }
@@ -270,17 +276,26 @@ impl StateGuest {
 
 /// `secrets`, per version.
 pub(crate) enum SecretsGuest {
-    V0_1(since_v0_1::SecretsGuest),
+    V0_1(v0_1::SecretsGuest),
 }
 
 impl SecretsGuest {
-    pub(crate) fn get(&self, store: &mut Store<StoreData>, name: &str) -> CallResult<Option<String>> {
+    pub(crate) fn get(
+        &self,
+        store: &mut Store<StoreData>,
+        name: &str,
+    ) -> CallResult<Option<String>> {
         match self {
             Self::V0_1(g) => g.get(store, name),
         }
     }
 
-    pub(crate) fn put(&self, store: &mut Store<StoreData>, name: &str, value: &str) -> CallResult<()> {
+    pub(crate) fn put(
+        &self,
+        store: &mut Store<StoreData>,
+        name: &str,
+        value: &str,
+    ) -> CallResult<()> {
         match self {
             Self::V0_1(g) => g.put(store, name, value),
         }
@@ -301,12 +316,16 @@ impl SecretsGuest {
 
 /// `telemetry`, per version.
 pub(crate) enum TelemetryGuest {
-    V0_1(since_v0_1::TelemetryGuest),
+    V0_1(v0_1::TelemetryGuest),
 }
 
 impl TelemetryGuest {
     /// `emit`, then `flush`.
-    pub(crate) fn emit(&self, store: &mut Store<StoreData>, events: &[TelemetryEvent]) -> CallResult<()> {
+    pub(crate) fn emit(
+        &self,
+        store: &mut Store<StoreData>,
+        events: &[TelemetryEvent],
+    ) -> CallResult<()> {
         match self {
             Self::V0_1(g) => g.emit(store, events),
         }
@@ -315,7 +334,7 @@ impl TelemetryGuest {
 
 /// `deployer`, per version.
 pub(crate) enum DeployerGuest {
-    V0_1(since_v0_1::DeployerGuest),
+    V0_1(v0_1::DeployerGuest),
 }
 
 impl DeployerGuest {
@@ -386,5 +405,25 @@ impl DeployerGuest {
         match self {
             Self::V0_1(g) => g.observe(store, environment),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The manifest parser accepts exactly the versions this host links.
+    #[test]
+    fn supported_versions_agree_with_the_manifest_crate() {
+        let linked: Vec<String> = ApiVersion::ALL.iter().map(ToString::to_string).collect();
+        assert_eq!(linked, envpack_manifest::SUPPORTED_API);
+        assert_eq!(
+            ApiVersion::LATEST.to_string(),
+            envpack_manifest::API_VERSION
+        );
+        assert_eq!(
+            ApiVersion::V0_1.interface("state"),
+            "greentic:envpack/state@0.1.0"
+        );
     }
 }

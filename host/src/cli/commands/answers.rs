@@ -57,7 +57,6 @@ pub(crate) fn missing(what: &str) -> Error {
     Error::invalid(format!("missing {what}")).hint("give it as an argument or in --answers FILE")
 }
 
-
 /// Renders a split the way every command prints it.
 pub(crate) fn split(weights: &[crate::runtime::slots::deployer::Weight]) -> String {
     weights

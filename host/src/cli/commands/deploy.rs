@@ -67,4 +67,3 @@ pub fn deploy(ctx: &Ctx, a: DeployArgs) -> Result<Report> {
     }
     Ok(Report::new(human, &out))
 }
-

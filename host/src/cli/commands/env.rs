@@ -5,6 +5,8 @@ use envpack_manifest::Capability;
 use serde_json::json;
 
 use crate::cli::Ctx;
+use envpack_descriptor::Slot;
+
 use crate::cli::args::{EnvCommand, PolicyArgs};
 use crate::cli::output::{Report, table};
 use crate::env::{self, EnvName, EnvView};
@@ -76,206 +78,249 @@ fn render(v: &EnvView) -> String {
 /// Dispatches `envpack env`.
 pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<Report> {
     match cmd {
-        EnvCommand::Init { name: n, policy } => {
-            let n = name(&n)?;
-            let production = policy.production.then_some(true);
-            let opts = env::InitOptions {
-                production,
-                sources: policy.allow_source.clone(),
-                after: after(&policy)?,
-            };
-            let o = env::init(&ctx.home, ctx.runtime()?, &n, &opts)?;
-            let mut human = format!("{} environment {}", o.outcome, n);
-            for r in &o.repairs {
-                human.push_str(&format!("\n  repaired: {r}"));
-            }
-            if o.outcome == "created" {
-                human.push_str(&format!("\n\n{}", render(&o.env)));
-            }
-            Ok(Report::new(human, &o))
-        }
-        EnvCommand::List => {
-            let all = env::list(&ctx.home)?;
-            let human = if all.is_empty() {
-                "no environments; help: envpack env init".to_string()
-            } else {
-                table(
-                    &["name", "production", "after", "slots"],
-                    all.iter()
-                        .map(|v| {
-                            vec![
-                                v.name.to_string(),
-                                if v.meta.policy.production {
-                                    "yes"
-                                } else {
-                                    "no"
-                                }
-                                .to_string(),
-                                v.meta
-                                    .policy
-                                    .after
-                                    .as_ref()
-                                    .map_or("-".into(), ToString::to_string),
-                                v.lock.slots.len().to_string(),
-                            ]
-                        })
-                        .collect(),
-                )
-            };
-            Ok(Report::new(human, &all))
-        }
-        EnvCommand::Show { name: n } => {
-            let v = env::show(&ctx.home, &name(&n)?)?;
-            Ok(Report::new(render(&v), &v))
-        }
+        EnvCommand::Init { name: n, policy } => init(ctx, n, policy),
+        EnvCommand::List => list(ctx),
+        EnvCommand::Show { name: n } => show(ctx, n),
         EnvCommand::Bind {
             name: n,
             slot,
             descriptor,
             grants: g,
             grant_requested,
-        } => {
-            let n = name(&n)?;
-            let o = env::bind(
-                &ctx.home,
-                ctx.runtime()?,
-                &n,
-                slot,
-                &descriptor,
-                &grants(&g)?,
-                grant_requested,
-            )?;
-            let mut human = match &o.previous {
-                Some(p) => format!("bound {slot} of {n}: {p} -> {}", o.binding.descriptor),
-                None => format!("bound {slot} of {n} to {}", o.binding.descriptor),
-            };
-            let diff = env::format_diff(&o.added, &o.removed);
-            if !diff.is_empty() {
-                human.push_str(&format!("\ncapability diff:\n{}", diff.trim_end()));
-            }
-            human.push_str(&format!(
-                "\ngranted: {}",
-                o.binding
-                    .grants
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ));
-            Ok(Report::new(human, &o))
-        }
-        EnvCommand::Unbind { name: n, slot } => {
-            let n = name(&n)?;
-            let old = env::unbind(&ctx.home, &n, slot)?;
-            Ok(Report::new(
-                format!("unbound {slot} of {n} (was {})", old.descriptor),
-                &json!({"slot": slot, "was": old}),
-            ))
-        }
-        EnvCommand::Rm { name: n, force } => {
-            let n = name(&n)?;
-            crate::deploy::remove_environment(&ctx.home, ctx.runtime()?, &n, force)?;
-            Ok(Report::new(
-                format!("removed environment {n}"),
-                &json!({"removed": n}),
-            ))
-        }
+        } => bind(ctx, n, slot, descriptor, g, grant_requested),
+        EnvCommand::Unbind { name: n, slot } => unbind(ctx, n, slot),
+        EnvCommand::Rm { name: n, force } => rm(ctx, n, force),
         EnvCommand::Policy {
             name: n,
             policy,
             no_production,
             no_after,
-        } => {
-            let n = name(&n)?;
-            let production = if policy.production {
-                Some(true)
-            } else if no_production {
-                Some(false)
-            } else {
-                None
-            };
-            let after = if no_after {
-                Some(None)
-            } else {
-                after(&policy)?.map(Some)
-            };
-            let change = env::policy(&ctx.home, &n, production, &policy.allow_source, after)?;
-            let human = if change.before == change.after {
-                format!("policy of {n} unchanged")
-            } else {
-                format!("updated the policy of {n}")
-            };
-            Ok(Report::new(human, &change))
-        }
-        EnvCommand::Down { name: n } => {
-            let n = name(&n)?;
-            let o = crate::deploy::down(&ctx.home, ctx.runtime()?, &n)?;
-            Ok(Report::new(
-                format!("stopped {} revision(s) of {n}", o.revisions.len()),
-                &o,
-            ))
-        }
-        EnvCommand::Up { name: n } => {
-            let n = name(&n)?;
-            let o = crate::deploy::up(&ctx.home, ctx.runtime()?, &n)?;
-            let mut human = format!("started {} revision(s) of {n}", o.revisions.len());
-            for (r, why) in &o.failed {
-                human.push_str(&format!("\n  {r} failed: {why}"));
-            }
-            if !o.failed.is_empty() {
-                return Err(Error::unavailable(human)
-                    .with_details(serde_json::to_value(&o).unwrap_or_default()));
-            }
-            Ok(Report::new(human, &o))
-        }
-        EnvCommand::Doctor { name: n } => {
-            let n = name(&n)?;
-            let report = env::doctor(&ctx.home, ctx.runtime()?, &n)?;
-            let findings = &report.findings;
-            let mut human = String::new();
-            for f in findings {
-                let slot = f.slot.map_or(String::new(), |s| format!("[{s}] "));
-                human.push_str(&format!(
-                    "{}: {slot}{}\n  fix: {}\n",
-                    f.severity, f.message, f.fix
-                ));
-            }
-            if let Err(e) = report.check() {
-                eprint!("{human}");
-                return Err(e);
-            }
-            human.push_str(&format!(
-                "environment {n} is healthy{}",
-                if findings.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({} warning(s))", findings.len())
-                }
-            ));
-            Ok(Report::new(
-                human,
-                &json!({"environment": n, "healthy": true, "findings": findings}),
-            ))
-        }
+        } => set_policy(ctx, n, policy, no_production, no_after),
+        EnvCommand::Down { name: n } => down(ctx, n),
+        EnvCommand::Up { name: n } => up(ctx, n),
+        EnvCommand::Doctor { name: n } => doctor(ctx, n),
         EnvCommand::Config {
             name: n,
             pack,
             key,
             value,
             unset,
-        } => {
-            let n = name(&n)?;
-            let pack: PackId = pack.parse()?;
-            let value = if unset { None } else { value };
-            let old = env::config_set(&ctx.home, &n, &pack, &key, value.as_deref())?;
-            let human = match &value {
-                Some(v) => format!("set {pack} {key} = {v} in {n}"),
-                None => format!("unset {pack} {key} in {n}"),
-            };
-            Ok(Report::new(
-                human,
-                &json!({"pack": pack, "key": key, "value": value, "previous": old}),
-            ))
-        }
+        } => config(ctx, n, pack, key, value, unset),
     }
+}
+
+fn init(ctx: &Ctx, n: String, policy: PolicyArgs) -> Result<Report> {
+    let n = name(&n)?;
+    let production = policy.production.then_some(true);
+    let opts = env::InitOptions {
+        production,
+        sources: policy.allow_source.clone(),
+        after: after(&policy)?,
+    };
+    let o = env::init(&ctx.home, ctx.runtime()?, &n, &opts)?;
+    let mut human = format!("{} environment {}", o.outcome, n);
+    for r in &o.repairs {
+        human.push_str(&format!("\n  repaired: {r}"));
+    }
+    if o.outcome == "created" {
+        human.push_str(&format!("\n\n{}", render(&o.env)));
+    }
+    Ok(Report::new(human, &o))
+}
+
+fn list(ctx: &Ctx) -> Result<Report> {
+    let all = env::list(&ctx.home)?;
+    let human = if all.is_empty() {
+        "no environments; help: envpack env init".to_string()
+    } else {
+        table(
+            &["name", "production", "after", "slots"],
+            all.iter()
+                .map(|v| {
+                    vec![
+                        v.name.to_string(),
+                        if v.meta.policy.production {
+                            "yes"
+                        } else {
+                            "no"
+                        }
+                        .to_string(),
+                        v.meta
+                            .policy
+                            .after
+                            .as_ref()
+                            .map_or("-".into(), ToString::to_string),
+                        v.lock.slots.len().to_string(),
+                    ]
+                })
+                .collect(),
+        )
+    };
+    Ok(Report::new(human, &all))
+}
+
+fn show(ctx: &Ctx, n: String) -> Result<Report> {
+    let v = env::show(&ctx.home, &name(&n)?)?;
+    Ok(Report::new(render(&v), &v))
+}
+
+fn bind(
+    ctx: &Ctx,
+    n: String,
+    slot: Slot,
+    descriptor: String,
+    g: Vec<String>,
+    grant_requested: bool,
+) -> Result<Report> {
+    let n = name(&n)?;
+    let o = env::bind(
+        &ctx.home,
+        ctx.runtime()?,
+        &n,
+        slot,
+        &descriptor,
+        &grants(&g)?,
+        grant_requested,
+    )?;
+    let mut human = match &o.previous {
+        Some(p) => format!("bound {slot} of {n}: {p} -> {}", o.binding.descriptor),
+        None => format!("bound {slot} of {n} to {}", o.binding.descriptor),
+    };
+    let diff = env::format_diff(&o.added, &o.removed);
+    if !diff.is_empty() {
+        human.push_str(&format!("\ncapability diff:\n{}", diff.trim_end()));
+    }
+    human.push_str(&format!(
+        "\ngranted: {}",
+        o.binding
+            .grants
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
+    ));
+    Ok(Report::new(human, &o))
+}
+
+fn unbind(ctx: &Ctx, n: String, slot: Slot) -> Result<Report> {
+    let n = name(&n)?;
+    let old = env::unbind(&ctx.home, &n, slot)?;
+    Ok(Report::new(
+        format!("unbound {slot} of {n} (was {})", old.descriptor),
+        &json!({"slot": slot, "was": old}),
+    ))
+}
+
+fn rm(ctx: &Ctx, n: String, force: bool) -> Result<Report> {
+    let n = name(&n)?;
+    crate::deploy::remove_environment(&ctx.home, ctx.runtime()?, &n, force)?;
+    Ok(Report::new(
+        format!("removed environment {n}"),
+        &json!({"removed": n}),
+    ))
+}
+
+fn set_policy(
+    ctx: &Ctx,
+    n: String,
+    policy: PolicyArgs,
+    no_production: bool,
+    no_after: bool,
+) -> Result<Report> {
+    let n = name(&n)?;
+    let production = if policy.production {
+        Some(true)
+    } else if no_production {
+        Some(false)
+    } else {
+        None
+    };
+    let after = if no_after {
+        Some(None)
+    } else {
+        after(&policy)?.map(Some)
+    };
+    let change = env::policy(&ctx.home, &n, production, &policy.allow_source, after)?;
+    let human = if change.before == change.after {
+        format!("policy of {n} unchanged")
+    } else {
+        format!("updated the policy of {n}")
+    };
+    Ok(Report::new(human, &change))
+}
+
+fn down(ctx: &Ctx, n: String) -> Result<Report> {
+    let n = name(&n)?;
+    let o = crate::deploy::down(&ctx.home, ctx.runtime()?, &n)?;
+    Ok(Report::new(
+        format!("stopped {} revision(s) of {n}", o.revisions.len()),
+        &o,
+    ))
+}
+
+fn up(ctx: &Ctx, n: String) -> Result<Report> {
+    let n = name(&n)?;
+    let o = crate::deploy::up(&ctx.home, ctx.runtime()?, &n)?;
+    let mut human = format!("started {} revision(s) of {n}", o.revisions.len());
+    for (r, why) in &o.failed {
+        human.push_str(&format!("\n  {r} failed: {why}"));
+    }
+    if !o.failed.is_empty() {
+        return Err(
+            Error::unavailable(human).with_details(serde_json::to_value(&o).unwrap_or_default())
+        );
+    }
+    Ok(Report::new(human, &o))
+}
+
+fn doctor(ctx: &Ctx, n: String) -> Result<Report> {
+    let n = name(&n)?;
+    let report = env::doctor(&ctx.home, ctx.runtime()?, &n)?;
+    let findings = &report.findings;
+    let mut human = String::new();
+    for f in findings {
+        let slot = f.slot.map_or(String::new(), |s| format!("[{s}] "));
+        human.push_str(&format!(
+            "{}: {slot}{}\n  fix: {}\n",
+            f.severity, f.message, f.fix
+        ));
+    }
+    if let Err(e) = report.check() {
+        eprint!("{human}");
+        return Err(e);
+    }
+    human.push_str(&format!(
+        "environment {n} is healthy{}",
+        if findings.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} warning(s))", findings.len())
+        }
+    ));
+    Ok(Report::new(
+        human,
+        &json!({"environment": n, "healthy": true, "findings": findings}),
+    ))
+}
+
+fn config(
+    ctx: &Ctx,
+    n: String,
+    pack: String,
+    key: String,
+    value: Option<String>,
+    unset: bool,
+) -> Result<Report> {
+    let n = name(&n)?;
+    let pack: PackId = pack.parse()?;
+    let value = if unset { None } else { value };
+    let old = env::config_set(&ctx.home, &n, &pack, &key, value.as_deref())?;
+    let human = match &value {
+        Some(v) => format!("set {pack} {key} = {v} in {n}"),
+        None => format!("unset {pack} {key} in {n}"),
+    };
+    Ok(Report::new(
+        human,
+        &json!({"pack": pack, "key": key, "value": value, "previous": old}),
+    ))
 }

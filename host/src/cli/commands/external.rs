@@ -9,9 +9,9 @@ use envpack_descriptor::Slot;
 use envpack_manifest::{ArgKind, CommandSpec, read_manifest};
 use serde_json::Value;
 
+use crate::backend::RecordKey;
 use crate::cli::Ctx;
 use crate::cli::output::Report;
-use crate::backend::RecordKey;
 use crate::env::{EnvName, EnvRecords, Session};
 use crate::error::{Error, Kind, Result};
 use crate::store::Store;

@@ -19,13 +19,16 @@ use crate::store::findings_error;
 pub fn run(ctx: &Ctx, cmd: PackCommand) -> Result<Report> {
     match cmd {
         PackCommand::Build(a) => {
-            let built = builder::build(&BuildOptions {
-                dir: a.dir,
-                out_dir: a.out,
-                debug: a.debug,
-                target_dir: a.target_dir,
-                quiet: ctx.json,
-            }, &crate::cli::progress::Terminal)?;
+            let built = builder::build(
+                &BuildOptions {
+                    dir: a.dir,
+                    out_dir: a.out,
+                    debug: a.debug,
+                    target_dir: a.target_dir,
+                    quiet: ctx.json,
+                },
+                &crate::cli::progress::Terminal,
+            )?;
             let human = format!(
                 "built {} -> {}\n  digest {}\n  size   {} bytes",
                 built.manifest.descriptor,

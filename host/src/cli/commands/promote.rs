@@ -52,4 +52,3 @@ pub fn promote(ctx: &Ctx, a: PromoteArgs) -> Result<Report> {
         &json!({"report": report, "deploy": outcome}),
     ))
 }
-

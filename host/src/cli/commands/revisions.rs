@@ -129,4 +129,3 @@ fn transition(ctx: &Ctx, a: TransitionArgs, to: RevState) -> Result<Report> {
         &r,
     ))
 }
-

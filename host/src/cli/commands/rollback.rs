@@ -47,4 +47,3 @@ pub fn rollback(ctx: &Ctx, a: RollbackArgs) -> Result<Report> {
         &out,
     ))
 }
-

@@ -35,7 +35,12 @@ pub fn traffic(ctx: &Ctx, cmd: TrafficCommand) -> Result<Report> {
             records.load()?;
             let d = DeploymentRecords::new(&records).find(deployment.as_deref())?;
             Ok(Report::new(
-                format!("{} generation {}: {}", d.name, d.generation, split(&d.weights)),
+                format!(
+                    "{} generation {}: {}",
+                    d.name,
+                    d.generation,
+                    split(&d.weights)
+                ),
                 &json!({"deployment": d.name, "generation": d.generation, "weights": d.weights}),
             ))
         }
@@ -77,4 +82,3 @@ pub fn traffic(ctx: &Ctx, cmd: TrafficCommand) -> Result<Report> {
         }
     }
 }
-

@@ -68,7 +68,11 @@ mod tests {
                 assert_eq!(r.ok().flatten().as_deref(), Some("https://x"));
             }
         }
-        let other = get(&granter(&["config:base_url"], &["config:*"]), &source, "other");
+        let other = get(
+            &granter(&["config:base_url"], &["config:*"]),
+            &source,
+            "other",
+        );
         assert!(denied(&other), "a key the manifest does not request");
     }
 }

@@ -101,12 +101,37 @@ mod tests {
     #[test]
     fn allows() {
         for (requested, granted, uri, want) in [
-            ("http:api.example.com", "http:api.example.com", "https://api.example.com/x", true),
-            ("http:*.example.com", "http:api.example.com", "https://api.example.com/x", true),
-            ("http:*.example.com", "http:api.example.com", "https://x.example.com/", false),
-            ("http:api.example.com", "", "https://api.example.com/", false),
+            (
+                "http:api.example.com",
+                "http:api.example.com",
+                "https://api.example.com/x",
+                true,
+            ),
+            (
+                "http:*.example.com",
+                "http:api.example.com",
+                "https://api.example.com/x",
+                true,
+            ),
+            (
+                "http:*.example.com",
+                "http:api.example.com",
+                "https://x.example.com/",
+                false,
+            ),
+            (
+                "http:api.example.com",
+                "",
+                "https://api.example.com/",
+                false,
+            ),
             ("", "http:evil.com", "http://evil.com/", false),
-            ("http:127.0.0.1", "http:127.0.0.1", "http://127.0.0.1:8080/health", true),
+            (
+                "http:127.0.0.1",
+                "http:127.0.0.1",
+                "http://127.0.0.1:8080/health",
+                true,
+            ),
         ] {
             let requested: Vec<&str> = [requested].into_iter().filter(|s| !s.is_empty()).collect();
             let granted: Vec<&str> = [granted].into_iter().filter(|s| !s.is_empty()).collect();

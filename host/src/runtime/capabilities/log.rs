@@ -130,7 +130,10 @@ mod tests {
             (&[][..], &["log"][..], false),
         ] {
             let sink = Lines::default();
-            let mut budget = Budget { left: 10, dropped: 0 };
+            let mut budget = Budget {
+                left: 10,
+                dropped: 0,
+            };
             let r = write(
                 &granter(requested, granted),
                 &sink,
@@ -143,11 +146,17 @@ mod tests {
             assert_eq!(sink.0.lock().expect("lines").len(), usize::from(want));
         }
         let sink = Lines::default();
-        let mut budget = Budget { left: 2, dropped: 0 };
+        let mut budget = Budget {
+            left: 2,
+            dropped: 0,
+        };
         let g = granter(&["log"], &["log"]);
         for _ in 0..5 {
             assert!(write(&g, &sink, &mut budget, Level::Info, "x".into(), vec![]).is_ok());
         }
-        assert_eq!((sink.0.lock().expect("lines").len(), budget.dropped), (2, 3));
+        assert_eq!(
+            (sink.0.lock().expect("lines").len(), budget.dropped),
+            (2, 3)
+        );
     }
 }

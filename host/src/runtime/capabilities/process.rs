@@ -114,7 +114,10 @@ pub(crate) fn status(
 }
 
 /// `process.list`, checked.
-pub(crate) fn list(granter: &Granter, host: &dyn ProcessHost) -> Result<Vec<ProcessInfo>, HostError> {
+pub(crate) fn list(
+    granter: &Granter,
+    host: &dyn ProcessHost,
+) -> Result<Vec<ProcessInfo>, HostError> {
     granter.check(&Capability::Process)?;
     host.list(granter.pack())
 }

@@ -70,7 +70,12 @@ mod tests {
             ("OTHER".to_string(), "o".to_string()),
         ]);
         for (requested, granted, name, want) in [
-            (&["secret:API_KEY"][..], &["secret:API_KEY"][..], "API_KEY", true),
+            (
+                &["secret:API_KEY"][..],
+                &["secret:API_KEY"][..],
+                "API_KEY",
+                true,
+            ),
             (&["secret:API_KEY"][..], &["secret:*"][..], "API_KEY", true),
             (&["secret:API_KEY"][..], &[][..], "API_KEY", false),
             (&["secret:*"][..], &["secret:API_KEY"][..], "API_KEY", true),
@@ -78,7 +83,11 @@ mod tests {
             (&[][..], &["secret:*"][..], "API_KEY", false),
         ] {
             let r = get(&granter(requested, granted), &source, name);
-            assert_eq!(!denied(&r), want, "{requested:?} x {granted:?} reading {name}");
+            assert_eq!(
+                !denied(&r),
+                want,
+                "{requested:?} x {granted:?} reading {name}"
+            );
         }
     }
 }

@@ -55,6 +55,7 @@ impl<'a> StateClient<'a> {
 
     /// `state.list`.
     pub fn list(&mut self, prefix: &str) -> Result<Vec<String>> {
-        self.calls.call("state.list", |s| self.guest.list(s, prefix))
+        self.calls
+            .call("state.list", |s| self.guest.list(s, prefix))
     }
 }
