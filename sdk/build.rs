@@ -32,10 +32,7 @@ fn main() {
             dir.display()
         )
     });
-    let folder = dir
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default();
+    let folder = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     assert_eq!(
         folder,
         format!("v{version}"),

@@ -13,12 +13,12 @@ mod ops;
 mod services;
 mod session;
 
-pub use bind::{BindOutcome, bind, format_diff, unbind};
+pub use bind::{BindOptions, BindOutcome, bind, effective_grants, format_diff, unbind};
 pub use defaults::{DEFAULT_PACKS, default_requirement, install_defaults};
 pub use doctor::{DoctorFinding, DoctorReport, doctor};
 pub use init::{InitOptions, InitOutcome, init};
 pub use model::{Binding, EnvMeta, EnvName, Lock, Policy, SourceKind};
-pub use ops::{EnvView, PolicyChange, config_set, list, policy, remove, show};
+pub use ops::{EnvView, PolicyChange, config_set, list, policy, remove, remove_pack, show};
 pub use session::Session;
 
 use std::path::PathBuf;

@@ -42,6 +42,49 @@ pub fn format_diff(added: &[Capability], removed: &[Capability]) -> String {
     out
 }
 
+/// Which pack `env bind` binds, and what it grants.
+#[derive(Clone, Copy, Debug)]
+pub struct BindOptions<'a> {
+    /// The slot.
+    pub slot: Slot,
+    /// The requirement, e.g. `acme.state.memory@^1`.
+    pub requirement: &'a str,
+    /// Capabilities granted now.
+    pub grants: &'a [Capability],
+    /// Grant everything the pack requests.
+    pub grant_requested: bool,
+}
+
+/// The grants a binding ends with: an earlier binding's grants carry over
+/// only when the same pack (any version) is rebound; each `--grant` must
+/// cover or be covered by something the pack requests.
+pub fn effective_grants(
+    previous: Option<&Binding>,
+    descriptor: &Descriptor,
+    requested: &Grants,
+    opts: &BindOptions<'_>,
+) -> Result<Grants> {
+    let mut effective = match previous {
+        Some(b) if b.descriptor.id() == descriptor.id() => b.grants.clone(),
+        _ => Grants::none(),
+    };
+    for g in opts.grants {
+        if !requested.iter().any(|r| g.covers(r) || r.covers(g)) {
+            return Err(Error::invalid(format!(
+                "--grant {g}: {descriptor} does not request anything this covers (it requests: {})",
+                list_or_none(requested)
+            )));
+        }
+        effective.insert(g.clone());
+    }
+    if opts.grant_requested {
+        for r in requested {
+            effective.insert(r.clone());
+        }
+    }
+    Ok(effective)
+}
+
 /// `env bind`: binds `slot` to the newest installed pack matching
 /// `requirement`, with the grants given. Every capability the pack requests
 /// must be granted, now or (for the same pack) by an earlier bind; the
@@ -50,11 +93,9 @@ pub fn bind(
     home: &Home,
     runtime: &Runtime,
     name: &EnvName,
-    slot: Slot,
-    requirement: &str,
-    grants: &[Capability],
-    grant_requested: bool,
+    opts: &BindOptions<'_>,
 ) -> Result<BindOutcome> {
+    let (slot, requirement) = (opts.slot, opts.requirement);
     let req: Requirement = requirement.parse()?;
     if req.id().slot() != slot {
         return Err(Error::invalid(format!(
@@ -80,25 +121,7 @@ pub fn bind(
             .unwrap_or_default(),
         None => Grants::none(),
     };
-    // Grants carry over only when the same pack (any version) is rebound.
-    let mut effective = match &previous {
-        Some(b) if b.descriptor.id() == descriptor.id() => b.grants.clone(),
-        _ => Grants::none(),
-    };
-    for g in grants {
-        if !requested.iter().any(|r| g.covers(r) || r.covers(g)) {
-            return Err(Error::invalid(format!(
-                "--grant {g}: {descriptor} does not request anything this covers (it requests: {})",
-                list_or_none(&requested)
-            )));
-        }
-        effective.insert(g.clone());
-    }
-    if grant_requested {
-        for r in &requested {
-            effective.insert(r.clone());
-        }
-    }
+    let effective = effective_grants(previous.as_ref(), &descriptor, &requested, opts)?;
     let added = requested.not_covered_by(&previous_requested);
     let removed = previous_requested.not_covered_by(&requested);
     let missing = requested.not_covered_by(&effective);
@@ -163,4 +186,47 @@ pub fn unbind(home: &Home, name: &EnvName, slot: Slot) -> Result<Binding> {
     lock.generation += 1;
     records.write(&RecordKey::Lock, &lock, Precondition::Any)?;
     Ok(old)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grants(list: &[&str]) -> Grants {
+        list.iter().map(|c| c.parse().expect("cap")).collect()
+    }
+
+    fn binding(d: &str, granted: &[&str]) -> Binding {
+        Binding {
+            requirement: "acme.state.memory@^1".parse().expect("req"),
+            descriptor: d.parse().expect("d"),
+            digest: envpack_manifest::Digest::of(b"x"),
+            grants: grants(granted),
+            bound_at: String::new(),
+        }
+    }
+
+    /// Grants carry over for the same pack only; a grant must match a request.
+    #[test]
+    fn grants_carry_over_and_must_match() {
+        let d: Descriptor = "acme.state.memory@1.3.0".parse().expect("d");
+        let requested = grants(&["kv", "log"]);
+        let opts = |g: &'static [Capability], all| BindOptions {
+            slot: Slot::State,
+            requirement: "acme.state.memory@^1",
+            grants: g,
+            grant_requested: all,
+        };
+        let same = binding("acme.state.memory@1.2.0", &["kv"]);
+        let other = binding("acme.state.other@1.0.0", &["kv"]);
+        let g = effective_grants(Some(&same), &d, &requested, &opts(&[], false)).expect("ok");
+        assert_eq!(g, grants(&["kv"]));
+        let g = effective_grants(Some(&other), &d, &requested, &opts(&[], false)).expect("ok");
+        assert!(g.is_empty());
+        let g = effective_grants(None, &d, &requested, &opts(&[], true)).expect("ok");
+        assert_eq!(g, requested);
+        let http: &'static [Capability] =
+            Box::leak(Box::new(["http:x.example".parse().expect("cap")]));
+        assert!(effective_grants(None, &d, &requested, &opts(http, false)).is_err());
+    }
 }

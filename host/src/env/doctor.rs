@@ -1,11 +1,11 @@
 //! `env doctor`: checks every binding of an environment and says, for each
 //! problem, how bad it is and the exact command that fixes it.
 
-use envpack_descriptor::Slot;
+use envpack_descriptor::{Descriptor, Slot};
 use envpack_manifest::{Capability, exported_interfaces};
 use serde::Serialize;
 
-use super::model::EnvName;
+use super::model::{Binding, EnvName};
 use super::session::Session;
 use super::{EnvRecords, SLOTS};
 use crate::error::{Error, Kind, Result};
@@ -13,7 +13,7 @@ use crate::home::Home;
 use crate::packs;
 use crate::runtime::Runtime;
 use crate::runtime::capabilities::secrets::capability as secret_cap;
-use crate::store::Store;
+use crate::store::{Store, VerifiedPack};
 
 /// One finding.
 #[derive(Clone, Debug, Serialize)]
@@ -30,23 +30,6 @@ pub struct DoctorFinding {
     pub message: String,
     /// The command that fixes it.
     pub fix: String,
-}
-
-fn push(
-    out: &mut Vec<DoctorFinding>,
-    severity: &'static str,
-    slot: Option<Slot>,
-    check: &'static str,
-    message: String,
-    fix: String,
-) {
-    out.push(DoctorFinding {
-        severity,
-        slot,
-        check,
-        message,
-        fix,
-    });
 }
 
 /// What `env doctor` found.
@@ -98,40 +81,76 @@ pub fn doctor(home: &Home, runtime: &Runtime, name: &EnvName) -> Result<DoctorRe
 }
 
 fn findings(home: &Home, runtime: &Runtime, name: &EnvName) -> Result<Vec<DoctorFinding>> {
-    let mut out = Vec::new();
+    let mut c = Checkup {
+        home,
+        runtime,
+        name,
+        store: Store::open(home),
+        out: Vec::new(),
+        secrets_needed: Vec::new(),
+    };
     let (_meta, lock) = match EnvRecords::new(home, name).load() {
         Ok(v) => v,
         Err(e) => {
-            out.push(DoctorFinding {
-                severity: "error",
-                slot: None,
-                check: "lock",
-                message: e.message().to_string(),
-                fix: e.hint_text().unwrap_or("").to_string(),
-            });
-            return Ok(out);
+            let fix = e.hint_text().unwrap_or("").to_string();
+            c.error(None, "lock", e.message().to_string(), fix);
+            return Ok(c.out);
         }
     };
-    let store = Store::open(home);
-    let mut secrets_needed: Vec<(Slot, String)> = Vec::new();
     for slot in SLOTS {
-        let Some(b) = lock.slots.get(&slot) else {
-            push(
-                &mut out,
-                "error",
+        match lock.slots.get(&slot) {
+            Some(b) => c.binding(slot, b),
+            None => c.error(
                 Some(slot),
                 "binding",
                 format!("the {slot} slot is not bound"),
                 format!("envpack env init {name}"),
-            );
-            continue;
-        };
-        let d = &b.descriptor;
+            ),
+        }
+    }
+    c.secrets();
+    Ok(c.out)
+}
+
+/// The checks of one doctor run and what they found.
+struct Checkup<'a> {
+    home: &'a Home,
+    runtime: &'a Runtime,
+    name: &'a EnvName,
+    store: Store,
+    out: Vec<DoctorFinding>,
+    /// Secrets bound packs read, to check they exist.
+    secrets_needed: Vec<(Slot, String)>,
+}
+
+impl Checkup<'_> {
+    fn push(
+        &mut self,
+        severity: &'static str,
+        slot: Option<Slot>,
+        check: &'static str,
+        message: String,
+        fix: String,
+    ) {
+        self.out.push(DoctorFinding {
+            severity,
+            slot,
+            check,
+            message,
+            fix,
+        });
+    }
+
+    fn error(&mut self, slot: Option<Slot>, check: &'static str, message: String, fix: String) {
+        self.push("error", slot, check, message, fix);
+    }
+
+    /// Every check of one slot's binding.
+    fn binding(&mut self, slot: Slot, b: &Binding) {
+        let (name, d) = (self.name, &b.descriptor);
         let rebind = format!("envpack env bind {name} {slot} {}", b.requirement);
         if !b.requirement.matches(d) {
-            push(
-                &mut out,
-                "error",
+            self.error(
                 Some(slot),
                 "resolve",
                 format!(
@@ -141,78 +160,16 @@ fn findings(home: &Home, runtime: &Runtime, name: &EnvName) -> Result<Vec<Doctor
                 rebind.clone(),
             );
         }
-        let pack = match store.load(d, Some(&b.digest)) {
+        let pack = match self.store.load(d, Some(&b.digest)) {
             Ok(p) => p,
-            Err(e) => {
-                let (check, fix) = match e.kind() {
-                    Kind::NotFound => (
-                        "resolve",
-                        if super::defaults::default_requirement(slot)
-                            .is_some_and(|r| r.id() == d.id())
-                        {
-                            format!("envpack env init {name}")
-                        } else {
-                            format!("envpack pack install <{d} file>")
-                        },
-                    ),
-                    _ => (
-                        "digest",
-                        format!(
-                            "envpack pack remove {d} --force && envpack pack install <the locked {d} file> (if {d} was reinstalled on purpose instead, accept it: {rebind})"
-                        ),
-                    ),
-                };
-                push(
-                    &mut out,
-                    "error",
-                    Some(slot),
-                    check,
-                    e.message().to_string(),
-                    fix,
-                );
-                continue;
-            }
+            Err(e) => return self.unloadable(slot, d, &rebind, &e),
         };
+        self.world(slot, &pack, &rebind);
         let manifest = pack.manifest();
-        if manifest.slot() != slot {
-            push(
-                &mut out,
-                "error",
-                Some(slot),
-                "world",
-                format!("{d} is a {} pack bound to the {slot} slot", manifest.slot()),
-                format!("envpack env bind {name} {slot} <a {slot} pack>"),
-            );
-        }
-        let want = format!("greentic:envpack/{slot}@{}", manifest.api_version);
-        match exported_interfaces(pack.bytes()) {
-            Ok(exports) if exports.contains(&want) => {}
-            Ok(exports) => push(
-                &mut out,
-                "error",
-                Some(slot),
-                "world",
-                format!(
-                    "{d} does not export {want} (it exports {})",
-                    exports.join(", ")
-                ),
-                format!("envpack env bind {name} {slot} <a {slot} pack>"),
-            ),
-            Err(e) => push(
-                &mut out,
-                "error",
-                Some(slot),
-                "world",
-                format!("{d}: {e}"),
-                rebind.clone(),
-            ),
-        }
         let missing = manifest.requested().not_covered_by(&b.grants);
         if !missing.is_empty() {
             let flags: Vec<String> = missing.iter().map(|c| format!("--grant {c}")).collect();
-            push(
-                &mut out,
-                "error",
+            self.error(
                 Some(slot),
                 "grants",
                 format!(
@@ -226,15 +183,14 @@ fn findings(home: &Home, runtime: &Runtime, name: &EnvName) -> Result<Vec<Doctor
                 format!("{rebind} {}", flags.join(" ")),
             );
         }
-        if !packs::artifact_exists(&store, runtime, &b.digest) {
-            push(
-                &mut out,
+        if !packs::artifact_exists(&self.store, self.runtime, &b.digest) {
+            self.push(
                 "warning",
                 Some(slot),
                 "artifact",
                 format!(
                     "{d} has no precompiled artifact for this engine ({}); the next command will compile it",
-                    runtime.engine_key()
+                    self.runtime.engine_key()
                 ),
                 format!("envpack env init {name}"),
             );
@@ -244,49 +200,103 @@ fn findings(home: &Home, runtime: &Runtime, name: &EnvName) -> Result<Vec<Doctor
                 && s != "*"
                 && b.grants.covers(&secret_cap(s))
             {
-                secrets_needed.push((slot, s.clone()));
+                self.secrets_needed.push((slot, s.clone()));
             }
         }
     }
-    if !secrets_needed.is_empty()
-        && !out
+
+    /// The locked pack is missing or does not match its digest.
+    fn unloadable(&mut self, slot: Slot, d: &Descriptor, rebind: &str, e: &Error) {
+        let name = self.name;
+        let (check, fix) = match e.kind() {
+            Kind::NotFound => (
+                "resolve",
+                if super::defaults::default_requirement(slot).is_some_and(|r| r.id() == d.id()) {
+                    format!("envpack env init {name}")
+                } else {
+                    format!("envpack pack install <{d} file>")
+                },
+            ),
+            _ => (
+                "digest",
+                format!(
+                    "envpack pack remove {d} --force && envpack pack install <the locked {d} file> (if {d} was reinstalled on purpose instead, accept it: {rebind})"
+                ),
+            ),
+        };
+        self.error(Some(slot), check, e.message().to_string(), fix);
+    }
+
+    /// The pack fills the slot it is bound to and exports its interface.
+    fn world(&mut self, slot: Slot, pack: &VerifiedPack, rebind: &str) {
+        let (name, manifest) = (self.name, pack.manifest());
+        let d = &manifest.descriptor;
+        let other = format!("envpack env bind {name} {slot} <a {slot} pack>");
+        if manifest.slot() != slot {
+            self.error(
+                Some(slot),
+                "world",
+                format!("{d} is a {} pack bound to the {slot} slot", manifest.slot()),
+                other.clone(),
+            );
+        }
+        let want = format!("greentic:envpack/{slot}@{}", manifest.api_version);
+        match exported_interfaces(pack.bytes()) {
+            Ok(exports) if exports.contains(&want) => {}
+            Ok(exports) => self.error(
+                Some(slot),
+                "world",
+                format!(
+                    "{d} does not export {want} (it exports {})",
+                    exports.join(", ")
+                ),
+                other,
+            ),
+            Err(e) => self.error(Some(slot), "world", format!("{d}: {e}"), rebind.to_string()),
+        }
+    }
+
+    /// Every secret a bound pack reads exists in the environment.
+    fn secrets(&mut self) {
+        let broken_secrets_pack = self
+            .out
             .iter()
-            .any(|f| f.severity == "error" && f.slot == Some(Slot::Secrets))
-    {
-        let names = Session::open(home, runtime, name).and_then(|s| {
+            .any(|f| f.severity == "error" && f.slot == Some(Slot::Secrets));
+        if self.secrets_needed.is_empty() || broken_secrets_pack {
+            return;
+        }
+        let name = self.name;
+        let names = Session::open(self.home, self.runtime, name).and_then(|s| {
             let r = s.with_secrets(false, |i| i.secrets()?.list());
             s.finish();
             r
         });
-        match names {
-            Ok(names) => {
-                for (slot, s) in secrets_needed {
-                    if !names.contains(&s) {
-                        push(
-                            &mut out,
-                            "warning",
-                            Some(slot),
-                            "secrets",
-                            format!(
-                                "the {slot} pack reads secret {s:?}, which environment {name:?} does not hold"
-                            ),
-                            format!("envpack secrets put --env {name} {s}"),
-                        );
-                    }
-                }
+        let names = match names {
+            Ok(names) => names,
+            Err(e) => {
+                return self.error(
+                    Some(Slot::Secrets),
+                    "secrets",
+                    format!(
+                        "cannot list secrets to check the ones packs need: {}",
+                        e.message()
+                    ),
+                    format!("envpack env doctor {name} -v"),
+                );
             }
-            Err(e) => push(
-                &mut out,
-                "error",
-                Some(Slot::Secrets),
-                "secrets",
-                format!(
-                    "cannot list secrets to check the ones packs need: {}",
-                    e.message()
-                ),
-                format!("envpack env doctor {name} -v"),
-            ),
+        };
+        for (slot, s) in std::mem::take(&mut self.secrets_needed) {
+            if !names.contains(&s) {
+                self.push(
+                    "warning",
+                    Some(slot),
+                    "secrets",
+                    format!(
+                        "the {slot} pack reads secret {s:?}, which environment {name:?} does not hold"
+                    ),
+                    format!("envpack secrets put --env {name} {s}"),
+                );
+            }
         }
     }
-    Ok(out)
 }

@@ -185,3 +185,34 @@ pub fn config_set(
     dir.write(&RecordKey::Meta, &meta, Precondition::Any)?;
     Ok(old)
 }
+
+/// `pack remove`: removes an installed pack version unless an environment
+/// binds it (or `force`). Returns its digest.
+pub fn remove_pack(
+    home: &Home,
+    d: &envpack_descriptor::Descriptor,
+    force: bool,
+) -> Result<envpack_manifest::Digest> {
+    let users: Vec<String> = list(home)
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|v| {
+            v.lock
+                .slots
+                .iter()
+                .filter(|(_, b)| &b.descriptor == d)
+                .map(|(slot, _)| format!("{} ({slot})", v.name))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    if !users.is_empty() && !force {
+        return Err(Error::conflict(format!(
+            "{d} is bound in {}; removing it would break them",
+            users.join(", ")
+        ))
+        .hint(format!(
+            "rebind those slots first, or `envpack pack remove {d} --force`"
+        )));
+    }
+    crate::store::Store::open(home).remove(d)
+}

@@ -289,52 +289,9 @@ impl Router {
                 format!("no deployment of environment {} serves {path}\n", self.env),
             );
         };
-        let forced = req
-            .headers()
-            .get(REVISION_HEADER)
-            .and_then(|h| h.to_str().ok())
-            .map(str::to_string);
-        let (backend, sticky) = match forced {
-            Some(rev) if peer.ip().is_loopback() => match route.addressable.get(&rev) {
-                Some(endpoint) => (
-                    Upstream {
-                        revision: rev,
-                        endpoint: endpoint.clone(),
-                        basis_points: 0,
-                    },
-                    false,
-                ),
-                None => {
-                    return text(
-                        StatusCode::NOT_FOUND,
-                        format!(
-                            "deployment {} has no ready revision {rev}\n",
-                            route.deployment
-                        ),
-                    );
-                }
-            },
-            Some(_) => {
-                return text(
-                    StatusCode::FORBIDDEN,
-                    format!("{REVISION_HEADER} is only accepted from loopback callers\n"),
-                );
-            }
-            None => match self.pinned_by_cookie(&req, route) {
-                Some(b) => (b, false),
-                None => match self.weighted_choice(route) {
-                    Some(b) => (b, true),
-                    None => {
-                        return text(
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            format!(
-                                "deployment {} has no revision with traffic\n",
-                                route.deployment
-                            ),
-                        );
-                    }
-                },
-            },
+        let (backend, sticky) = match self.choose(&req, peer, route) {
+            Ok(choice) => choice,
+            Err(refusal) => return refusal,
         };
         let mut resp = self.forward(req, &backend, &route.deployment).await;
         resp.headers_mut().insert(
@@ -363,6 +320,65 @@ impl Router {
             }
         }
         resp
+    }
+
+    /// The revision a request goes to, and whether to make it sticky: the
+    /// loopback-only header, else a valid sticky cookie, else a weighted
+    /// choice. `Err` is the response refusing it.
+    fn choose(
+        &self,
+        req: &Request<Incoming>,
+        peer: SocketAddr,
+        route: &Route,
+    ) -> std::result::Result<(Upstream, bool), Response<Body>> {
+        let forced = req
+            .headers()
+            .get(REVISION_HEADER)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string);
+        let choice = match forced {
+            Some(rev) if peer.ip().is_loopback() => match route.addressable.get(&rev) {
+                Some(endpoint) => (
+                    Upstream {
+                        revision: rev,
+                        endpoint: endpoint.clone(),
+                        basis_points: 0,
+                    },
+                    false,
+                ),
+                None => {
+                    return Err(text(
+                        StatusCode::NOT_FOUND,
+                        format!(
+                            "deployment {} has no ready revision {rev}\n",
+                            route.deployment
+                        ),
+                    ));
+                }
+            },
+            Some(_) => {
+                return Err(text(
+                    StatusCode::FORBIDDEN,
+                    format!("{REVISION_HEADER} is only accepted from loopback callers\n"),
+                ));
+            }
+            None => match self.pinned_by_cookie(req, route) {
+                Some(b) => (b, false),
+                None => match self.weighted_choice(route) {
+                    Some(b) => (b, true),
+                    None => {
+                        return Err(text(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            format!(
+                                "deployment {} has no revision with traffic\n",
+                                route.deployment
+                            ),
+                        ));
+                    }
+                },
+            },
+        };
+        Ok(choice)
     }
 
     async fn forward(

@@ -65,6 +65,40 @@ fn signal_group(pid: u32, kill: bool) {
     }
 }
 
+/// The program a spec runs, canonicalised and checked to be a file inside
+/// the payload; and the payload root. Loader variables (`LD_*`, `DYLD_*`)
+/// are refused: they would let a deployer run code from outside the
+/// payload inside the revision's process.
+fn confined_program(payload: &Path, spec: &ProcessSpec) -> Result<(PathBuf, PathBuf)> {
+    let program = spec
+        .argv
+        .first()
+        .ok_or_else(|| Error::invalid("argv is empty"))?;
+    // The loader variables would let a deployer run code from outside
+    // the payload inside the revision's process.
+    if let Some((k, _)) = spec.env.iter().find(|(k, _)| {
+        k.starts_with("LD_") || k.starts_with("DYLD_") || k.contains('=') || k.is_empty()
+    }) {
+        return Err(Error::invalid(format!(
+            "environment variable {k:?} is not allowed for revision processes"
+        )));
+    }
+    let root = payload
+        .canonicalize()
+        .map_err(|e| Error::io("open", &payload, e))?;
+    let path = root.join(program).canonicalize().map_err(|_| {
+        Error::invalid(format!(
+            "program {program:?} is not a file in the revision's payload"
+        ))
+    })?;
+    if !path.starts_with(&root) || !path.is_file() {
+        return Err(Error::invalid(format!(
+            "program {program:?} is outside the revision's payload; processes may only run payload files"
+        )));
+    }
+    Ok((root, path))
+}
+
 impl Processes {
     /// The processes of the environment whose machine-local directory is
     /// `local_dir`.
@@ -133,32 +167,7 @@ impl Processes {
                 spec.revision, r.pid
             )));
         }
-        let program = spec
-            .argv
-            .first()
-            .ok_or_else(|| Error::invalid("argv is empty"))?;
-        // The loader variables would let a deployer run code from outside
-        // the payload inside the revision's process.
-        if let Some((k, _)) = spec.env.iter().find(|(k, _)| {
-            k.starts_with("LD_") || k.starts_with("DYLD_") || k.contains('=') || k.is_empty()
-        }) {
-            return Err(Error::invalid(format!(
-                "environment variable {k:?} is not allowed for revision processes"
-            )));
-        }
-        let root = payload
-            .canonicalize()
-            .map_err(|e| Error::io("open", &payload, e))?;
-        let path = root.join(program).canonicalize().map_err(|_| {
-            Error::invalid(format!(
-                "program {program:?} is not a file in the revision's payload"
-            ))
-        })?;
-        if !path.starts_with(&root) || !path.is_file() {
-            return Err(Error::invalid(format!(
-                "program {program:?} is outside the revision's payload; processes may only run payload files"
-            )));
-        }
+        let (root, path) = confined_program(&payload, spec)?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())

@@ -45,74 +45,7 @@ pub struct BundleAnswers {
 /// Dispatches `envpack bundle`.
 pub fn run(cmd: BundleCommand) -> Result<Report> {
     match cmd {
-        BundleCommand::Build(a) => {
-            let x = match input::<BundleAnswers>(&a.answers)? {
-                Input::Schema(r) => return Ok(r),
-                Input::Answers(x) => x,
-                Input::Flags => BundleAnswers {
-                    dir: a.dir.ok_or_else(|| missing("DIR"))?,
-                    name: a.name.ok_or_else(|| missing("--name"))?,
-                    version: a.version.ok_or_else(|| missing("--version"))?,
-                    source: a.source.ok_or_else(|| missing("--source"))?,
-                    reference: a.reference.ok_or_else(|| missing("--ref"))?,
-                    commit: a.commit,
-                    evidence: a.evidence,
-                    attributes: a.attributes,
-                    allow_secrets: a.allow_secrets,
-                    out: a.out,
-                },
-            };
-            let BundleAnswers {
-                dir,
-                name,
-                version,
-                source,
-                reference,
-                commit,
-                evidence,
-                attributes,
-                allow_secrets,
-                out,
-            } = x;
-            let version: semver::Version = version.parse().map_err(|e| {
-                Error::invalid(format!(
-                    "--version {version:?} is not a semantic version: {e}"
-                ))
-            })?;
-            let mut attrs = BTreeMap::new();
-            for a in attributes {
-                let (k, v) = a
-                    .split_once('=')
-                    .ok_or_else(|| Error::invalid(format!("--attr {a:?} is not KEY=VALUE")))?;
-                attrs.insert(k.to_string(), v.to_string());
-            }
-            let out = out.unwrap_or_else(|| PathBuf::from(format!("{name}-{version}.bundle.tgz")));
-            let built = bundle::build(&BuildSpec {
-                dir,
-                name,
-                version,
-                source: Source {
-                    kind: source,
-                    reference,
-                    commit,
-                },
-                evidence,
-                attributes: attrs,
-                allow_secrets: allow_secrets.into_iter().collect::<BTreeSet<_>>(),
-                out,
-            })?;
-            let human = format!(
-                "built bundle {} {} -> {}\n  id      {}\n  files   {}\n  source  {} {}",
-                built.manifest.name,
-                built.manifest.version,
-                built.path.display(),
-                built.id,
-                built.manifest.files.len(),
-                built.manifest.source.kind.as_str(),
-                built.manifest.source.reference
-            );
-            Ok(Report::new(human, &built))
-        }
+        BundleCommand::Build(a) => build(*a),
         BundleCommand::Verify { file } => {
             let v = bundle::open(&file, None)?;
             let human = format!(
@@ -126,4 +59,74 @@ pub fn run(cmd: BundleCommand) -> Result<Report> {
             Ok(Report::new(human, &v))
         }
     }
+}
+
+/// `envpack bundle build`.
+fn build(a: crate::cli::args::BundleBuildArgs) -> Result<Report> {
+    let x = match input::<BundleAnswers>(&a.answers)? {
+        Input::Schema(r) => return Ok(r),
+        Input::Answers(x) => x,
+        Input::Flags => BundleAnswers {
+            dir: a.dir.ok_or_else(|| missing("DIR"))?,
+            name: a.name.ok_or_else(|| missing("--name"))?,
+            version: a.version.ok_or_else(|| missing("--version"))?,
+            source: a.source.ok_or_else(|| missing("--source"))?,
+            reference: a.reference.ok_or_else(|| missing("--ref"))?,
+            commit: a.commit,
+            evidence: a.evidence,
+            attributes: a.attributes,
+            allow_secrets: a.allow_secrets,
+            out: a.out,
+        },
+    };
+    let BundleAnswers {
+        dir,
+        name,
+        version,
+        source,
+        reference,
+        commit,
+        evidence,
+        attributes,
+        allow_secrets,
+        out,
+    } = x;
+    let version: semver::Version = version.parse().map_err(|e| {
+        Error::invalid(format!(
+            "--version {version:?} is not a semantic version: {e}"
+        ))
+    })?;
+    let mut attrs = BTreeMap::new();
+    for a in attributes {
+        let (k, v) = a
+            .split_once('=')
+            .ok_or_else(|| Error::invalid(format!("--attr {a:?} is not KEY=VALUE")))?;
+        attrs.insert(k.to_string(), v.to_string());
+    }
+    let out = out.unwrap_or_else(|| PathBuf::from(format!("{name}-{version}.bundle.tgz")));
+    let built = bundle::build(&BuildSpec {
+        dir,
+        name,
+        version,
+        source: Source {
+            kind: source,
+            reference,
+            commit,
+        },
+        evidence,
+        attributes: attrs,
+        allow_secrets: allow_secrets.into_iter().collect::<BTreeSet<_>>(),
+        out,
+    })?;
+    let human = format!(
+        "built bundle {} {} -> {}\n  id      {}\n  files   {}\n  source  {} {}",
+        built.manifest.name,
+        built.manifest.version,
+        built.path.display(),
+        built.id,
+        built.manifest.files.len(),
+        built.manifest.source.kind.as_str(),
+        built.manifest.source.reference
+    );
+    Ok(Report::new(human, &built))
 }

@@ -173,15 +173,14 @@ fn bind(
     grant_requested: bool,
 ) -> Result<Report> {
     let n = name(&n)?;
-    let o = env::bind(
-        &ctx.home,
-        ctx.runtime()?,
-        &n,
+    let grants = grants(&g)?;
+    let opts = env::BindOptions {
         slot,
-        &descriptor,
-        &grants(&g)?,
+        requirement: &descriptor,
+        grants: &grants,
         grant_requested,
-    )?;
+    };
+    let o = env::bind(&ctx.home, ctx.runtime()?, &n, &opts)?;
     let mut human = match &o.previous {
         Some(p) => format!("bound {slot} of {n}: {p} -> {}", o.binding.descriptor),
         None => format!("bound {slot} of {n} to {}", o.binding.descriptor),

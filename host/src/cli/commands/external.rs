@@ -157,25 +157,7 @@ pub fn run(ctx: &Ctx, env: &EnvName, words: &[String]) -> Result<Report> {
             );
         }
     };
-    let mut args = Vec::new();
-    for a in &cmd.spec.args {
-        let values: Vec<String> = match a.kind {
-            ArgKind::Flag => {
-                if matches.get_flag(&a.name) {
-                    vec!["true".into()]
-                } else {
-                    vec![]
-                }
-            }
-            _ => matches
-                .get_many::<String>(&a.name)
-                .map(|v| v.cloned().collect())
-                .unwrap_or_default(),
-        };
-        if !values.is_empty() {
-            args.push((a.name.clone(), values));
-        }
-    }
+    let args = collected(&cmd.spec, &matches);
     let out = Session::scoped(&ctx.home, ctx.runtime()?, env, |session| {
         session.run_command(cmd.slot, &cmd.spec.name, &args)
     })?;
@@ -231,4 +213,29 @@ fn unknown(ctx: &Ctx, env: &EnvName, words: &[String], cmds: &[PackCommand]) -> 
     } else {
         format!("environment {env} does not exist, so no pack commands are available; envpack env init {env}")
     })
+}
+
+/// The parsed arguments as (name, values) pairs, the shape the `command`
+/// interface takes; flags are `["true"]` when given.
+fn collected(spec: &CommandSpec, matches: &clap::ArgMatches) -> Vec<(String, Vec<String>)> {
+    let mut args = Vec::new();
+    for a in &spec.args {
+        let values: Vec<String> = match a.kind {
+            ArgKind::Flag => {
+                if matches.get_flag(&a.name) {
+                    vec!["true".into()]
+                } else {
+                    vec![]
+                }
+            }
+            _ => matches
+                .get_many::<String>(&a.name)
+                .map(|v| v.cloned().collect())
+                .unwrap_or_default(),
+        };
+        if !values.is_empty() {
+            args.push((a.name.clone(), values));
+        }
+    }
+    args
 }

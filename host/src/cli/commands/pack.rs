@@ -18,109 +18,98 @@ use crate::store::findings_error;
 /// Dispatches `envpack pack`.
 pub fn run(ctx: &Ctx, cmd: PackCommand) -> Result<Report> {
     match cmd {
-        PackCommand::Build(a) => {
-            let built = builder::build(
-                &BuildOptions {
-                    dir: a.dir,
-                    out_dir: a.out,
-                    debug: a.debug,
-                    target_dir: a.target_dir,
-                    quiet: ctx.json,
-                },
-                &crate::cli::progress::Terminal,
-            )?;
-            let human = format!(
-                "built {} -> {}\n  digest {}\n  size   {} bytes",
-                built.manifest.descriptor,
-                built.path.display(),
-                built.digest,
-                built.size
-            );
-            Ok(Report::new(human, &built))
-        }
+        PackCommand::Build(a) => build(ctx, a),
         PackCommand::Inspect { file } => inspect(&file),
-        PackCommand::Install { files } => {
-            let store = ctx.store();
-            let outcomes = packs::install(&store, ctx.runtime()?, &files)?;
-            let human = outcomes
-                .iter()
-                .map(|o| format!("{:<9} {} ({})", o.outcome, o.descriptor, o.digest))
-                .collect::<Vec<_>>()
-                .join("\n");
-            Ok(Report::new(human, &outcomes))
-        }
-        PackCommand::List => {
-            let list = ctx.store().list()?;
-            let human = if list.is_empty() {
-                "no packs installed; help: envpack pack install <FILE.wasm>".to_string()
-            } else {
-                table(
-                    &["descriptor", "digest", "size", "installed"],
-                    list.iter()
-                        .map(|p| {
-                            vec![
-                                p.descriptor.to_string(),
-                                format!("sha256:{}", p.digest.short()),
-                                p.size.to_string(),
-                                p.installed_at.clone(),
-                            ]
-                        })
-                        .collect(),
-                )
-            };
-            Ok(Report::new(human, &list))
-        }
-        PackCommand::Remove { descriptor, force } => {
-            let d: Descriptor = descriptor.parse()?;
-            let users: Vec<String> = crate::env::list(&ctx.home)
-                .unwrap_or_default()
-                .into_iter()
-                .flat_map(|v| {
-                    v.lock
-                        .slots
-                        .iter()
-                        .filter(|(_, b)| b.descriptor == d)
-                        .map(|(slot, _)| format!("{} ({slot})", v.name))
-                        .collect::<Vec<_>>()
-                })
-                .collect();
-            if !users.is_empty() && !force {
-                return Err(Error::conflict(format!(
-                    "{d} is bound in {}; removing it would break them",
-                    users.join(", ")
-                ))
-                .hint(format!(
-                    "rebind those slots first, or `envpack pack remove {d} --force`"
-                )));
-            }
-            let digest = ctx.store().remove(&d)?;
-            Ok(Report::new(
-                format!("removed {d} ({digest})"),
-                &json!({"descriptor": d, "digest": digest}),
-            ))
-        }
-        PackCommand::Verify => {
-            let (count, findings) = ctx.store().verify()?;
-            if let Some(err) = findings_error(&findings) {
-                for f in &findings {
-                    eprintln!("{}: {}\n  fix: {}", f.severity, f.message, f.fix);
-                }
-                return Err(err.with_details(json!({"verified": count, "findings": findings})));
-            }
-            let mut human = format!("verified {count} pack(s): all match their digests");
-            for f in &findings {
-                human.push_str(&format!(
-                    "\n{}: {}\n  fix: {}",
-                    f.severity, f.message, f.fix
-                ));
-            }
-            Ok(Report::new(
-                human,
-                &json!({"verified": count, "findings": findings}),
-            ))
-        }
+        PackCommand::Install { files } => install(ctx, files),
+        PackCommand::List => list(ctx),
+        PackCommand::Remove { descriptor, force } => remove(ctx, descriptor, force),
+        PackCommand::Verify => verify(ctx),
         PackCommand::Call(a) => call(ctx, a),
     }
+}
+
+fn build(ctx: &Ctx, a: crate::cli::args::BuildArgs) -> Result<Report> {
+    let built = builder::build(
+        &BuildOptions {
+            dir: a.dir,
+            out_dir: a.out,
+            debug: a.debug,
+            target_dir: a.target_dir,
+            quiet: ctx.json,
+        },
+        &crate::cli::progress::Terminal,
+    )?;
+    let human = format!(
+        "built {} -> {}\n  digest {}\n  size   {} bytes",
+        built.manifest.descriptor,
+        built.path.display(),
+        built.digest,
+        built.size
+    );
+    Ok(Report::new(human, &built))
+}
+
+fn install(ctx: &Ctx, files: Vec<std::path::PathBuf>) -> Result<Report> {
+    let store = ctx.store();
+    let outcomes = packs::install(&store, ctx.runtime()?, &files)?;
+    let human = outcomes
+        .iter()
+        .map(|o| format!("{:<9} {} ({})", o.outcome, o.descriptor, o.digest))
+        .collect::<Vec<_>>()
+        .join("\n");
+    Ok(Report::new(human, &outcomes))
+}
+
+fn list(ctx: &Ctx) -> Result<Report> {
+    let list = ctx.store().list()?;
+    let human = if list.is_empty() {
+        "no packs installed; help: envpack pack install <FILE.wasm>".to_string()
+    } else {
+        table(
+            &["descriptor", "digest", "size", "installed"],
+            list.iter()
+                .map(|p| {
+                    vec![
+                        p.descriptor.to_string(),
+                        format!("sha256:{}", p.digest.short()),
+                        p.size.to_string(),
+                        p.installed_at.clone(),
+                    ]
+                })
+                .collect(),
+        )
+    };
+    Ok(Report::new(human, &list))
+}
+
+fn remove(ctx: &Ctx, descriptor: String, force: bool) -> Result<Report> {
+    let d: Descriptor = descriptor.parse()?;
+    let digest = crate::env::remove_pack(&ctx.home, &d, force)?;
+    Ok(Report::new(
+        format!("removed {d} ({digest})"),
+        &json!({"descriptor": d, "digest": digest}),
+    ))
+}
+
+fn verify(ctx: &Ctx) -> Result<Report> {
+    let (count, findings) = ctx.store().verify()?;
+    if let Some(err) = findings_error(&findings) {
+        for f in &findings {
+            eprintln!("{}: {}\n  fix: {}", f.severity, f.message, f.fix);
+        }
+        return Err(err.with_details(json!({"verified": count, "findings": findings})));
+    }
+    let mut human = format!("verified {count} pack(s): all match their digests");
+    for f in &findings {
+        human.push_str(&format!(
+            "\n{}: {}\n  fix: {}",
+            f.severity, f.message, f.fix
+        ));
+    }
+    Ok(Report::new(
+        human,
+        &json!({"verified": count, "findings": findings}),
+    ))
 }
 
 fn inspect(file: &Path) -> Result<Report> {

@@ -10,7 +10,7 @@ use crate::cli::args::{RevisionsCommand, TransitionArgs};
 use crate::cli::output::{Report, table};
 use crate::deploy::model::RevState;
 use crate::deploy::{self, DeploymentRecords, TransitionOptions};
-use crate::env::EnvRecords;
+use crate::env::{EnvName, EnvRecords};
 use crate::error::Result;
 
 /// `envpack revisions ...`.
@@ -25,72 +25,11 @@ pub fn revisions(ctx: &Ctx, cmd: RevisionsCommand) -> Result<Report> {
     }
     let dir = DeploymentRecords::new(&records);
     match cmd {
-        RevisionsCommand::List { deployment } => {
-            let deps = match deployment {
-                Some(d) => vec![dir.find(Some(&d))?.into_inner()],
-                None => dir.all()?.into_iter().map(|d| d.into_inner()).collect(),
-            };
-            let mut rows = Vec::new();
-            for d in &deps {
-                for r in &d.revisions {
-                    rows.push(vec![
-                        d.name.clone(),
-                        r.id.clone(),
-                        r.sequence.to_string(),
-                        r.version.clone(),
-                        r.state.to_string(),
-                        format!("{}%", f64::from(d.weight_of(&r.id)) / 100.0),
-                        format!("sha256:{}", r.bundle_id.short()),
-                    ]);
-                }
-            }
-            let human = if rows.is_empty() {
-                format!("no revisions in {env}")
-            } else {
-                table(
-                    &[
-                        "deployment",
-                        "revision",
-                        "seq",
-                        "version",
-                        "state",
-                        "traffic",
-                        "bundle",
-                    ],
-                    rows,
-                )
-            };
-            Ok(Report::new(human, &deps))
-        }
+        RevisionsCommand::List { deployment } => list(&dir, &env, deployment),
         RevisionsCommand::Show {
             revision,
             deployment,
-        } => {
-            let d = dir.find(deployment.as_deref())?;
-            let r = d.revision(&revision)?.clone();
-            let mut human = format!(
-                "revision {} of {} (#{})\n  state     {}\n  version   {}\n  bundle    {}\n  traffic   {}bps\n  created   {}\n  updated   {}",
-                r.id,
-                d.name,
-                r.sequence,
-                r.state,
-                r.version,
-                r.bundle_id,
-                d.weight_of(&r.id),
-                r.created,
-                r.updated
-            );
-            if let Some(e) = &r.endpoint {
-                human.push_str(&format!("\n  endpoint  {e}"));
-            }
-            if let Some(why) = &r.reason {
-                human.push_str(&format!("\n  reason    {why}"));
-            }
-            Ok(Report::new(
-                human,
-                &json!({"deployment": d.name, "revision": r, "basis_points": d.weight_of(&r.id)}),
-            ))
-        }
+        } => show(&dir, &revision, deployment),
         RevisionsCommand::Drain(a) => transition(ctx, a, RevState::Draining),
         RevisionsCommand::Archive(a) => transition(ctx, a, RevState::Archived),
     }
@@ -127,5 +66,72 @@ fn transition(ctx: &Ctx, a: TransitionArgs, to: RevState) -> Result<Report> {
     Ok(Report::new(
         format!("revision {} is now {}", r.id, r.state),
         &r,
+    ))
+}
+
+/// `envpack revisions list`.
+fn list(dir: &DeploymentRecords, env: &EnvName, deployment: Option<String>) -> Result<Report> {
+    let deps = match deployment {
+        Some(d) => vec![dir.find(Some(&d))?.into_inner()],
+        None => dir.all()?.into_iter().map(|d| d.into_inner()).collect(),
+    };
+    let mut rows = Vec::new();
+    for d in &deps {
+        for r in &d.revisions {
+            rows.push(vec![
+                d.name.clone(),
+                r.id.clone(),
+                r.sequence.to_string(),
+                r.version.clone(),
+                r.state.to_string(),
+                format!("{}%", f64::from(d.weight_of(&r.id)) / 100.0),
+                format!("sha256:{}", r.bundle_id.short()),
+            ]);
+        }
+    }
+    let human = if rows.is_empty() {
+        format!("no revisions in {env}")
+    } else {
+        table(
+            &[
+                "deployment",
+                "revision",
+                "seq",
+                "version",
+                "state",
+                "traffic",
+                "bundle",
+            ],
+            rows,
+        )
+    };
+    Ok(Report::new(human, &deps))
+}
+
+/// `envpack revisions show`.
+fn show(dir: &DeploymentRecords, revision: &str, deployment: Option<String>) -> Result<Report> {
+    let d = dir.find(deployment.as_deref())?;
+    let r = d.revision(&revision)?.clone();
+    let mut human = format!(
+        "revision {} of {} (#{})\n  state     {}\n  version   {}\n  bundle    {}\n  traffic   {}bps\n  created   {}\n  updated   {}",
+        r.id,
+        d.name,
+        r.sequence,
+        r.state,
+        r.version,
+        r.bundle_id,
+        d.weight_of(&r.id),
+        r.created,
+        r.updated
+    );
+    if let Some(e) = &r.endpoint {
+        human.push_str(&format!("\n  endpoint  {e}"));
+    }
+    if let Some(why) = &r.reason {
+        human.push_str(&format!("\n  reason    {why}"));
+    }
+    Ok(Report::new(
+        human,
+        &json!({"deployment": d.name, "revision": r, "basis_points": d.weight_of(&r.id)}),
     ))
 }

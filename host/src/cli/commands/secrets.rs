@@ -20,30 +20,7 @@ pub fn run(ctx: &Ctx, cmd: SecretsCommand) -> Result<Report> {
                 value,
                 from_file,
             } => {
-                let value = match (value, from_file) {
-                    (Some(v), _) => v,
-                    (None, Some(path)) => std::fs::read_to_string(&path)
-                        .map_err(|e| Error::io("read secret file", &path, e))?,
-                    (None, None) => {
-                        if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-                            eprintln!("enter the value of {key}, then press Ctrl-D:");
-                        }
-                        let mut buf = String::new();
-                        std::io::stdin().read_to_string(&mut buf).map_err(|e| {
-                            Error::invalid(format!(
-                                "cannot read the secret from standard input: {e}"
-                            ))
-                        })?;
-                        // A value piped with `echo` ends in a newline that is not part of it.
-                        if buf.ends_with('\n') {
-                            buf.pop();
-                            if buf.ends_with('\r') {
-                                buf.pop();
-                            }
-                        }
-                        buf
-                    }
-                };
+                let value = read_value(&key, value, from_file)?;
                 session.with_secrets(true, |i| i.secrets()?.put(&key, &value))?;
                 session.event(
                     "secrets.put",
@@ -94,5 +71,37 @@ pub fn run(ctx: &Ctx, cmd: SecretsCommand) -> Result<Report> {
                 )
             }
         })
+    })
+}
+
+/// The secret's value: given, from a file, or from standard input (a
+/// trailing newline from `echo` is not part of it).
+fn read_value(
+    key: &str,
+    value: Option<String>,
+    from_file: Option<std::path::PathBuf>,
+) -> Result<String> {
+    Ok(match (value, from_file) {
+        (Some(v), _) => v,
+        (None, Some(path)) => {
+            std::fs::read_to_string(&path).map_err(|e| Error::io("read secret file", &path, e))?
+        }
+        (None, None) => {
+            if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                eprintln!("enter the value of {key}, then press Ctrl-D:");
+            }
+            let mut buf = String::new();
+            std::io::stdin().read_to_string(&mut buf).map_err(|e| {
+                Error::invalid(format!("cannot read the secret from standard input: {e}"))
+            })?;
+            // A value piped with `echo` ends in a newline that is not part of it.
+            if buf.ends_with('\n') {
+                buf.pop();
+                if buf.ends_with('\r') {
+                    buf.pop();
+                }
+            }
+            buf
+        }
     })
 }
