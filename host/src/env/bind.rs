@@ -211,22 +211,21 @@ mod tests {
     fn grants_carry_over_and_must_match() {
         let d: Descriptor = "acme.state.memory@1.3.0".parse().expect("d");
         let requested = grants(&["kv", "log"]);
-        let opts = |g: &'static [Capability], all| BindOptions {
-            slot: Slot::State,
-            requirement: "acme.state.memory@^1",
-            grants: g,
-            grant_requested: all,
+        let http: [Capability; 1] = ["http:x.example".parse().expect("cap")];
+        let run = |prev: Option<&Binding>, g: &[Capability], all| {
+            let o = BindOptions {
+                slot: Slot::State,
+                requirement: "acme.state.memory@^1",
+                grants: g,
+                grant_requested: all,
+            };
+            effective_grants(prev, &d, &requested, &o)
         };
         let same = binding("acme.state.memory@1.2.0", &["kv"]);
         let other = binding("acme.state.other@1.0.0", &["kv"]);
-        let g = effective_grants(Some(&same), &d, &requested, &opts(&[], false)).expect("ok");
-        assert_eq!(g, grants(&["kv"]));
-        let g = effective_grants(Some(&other), &d, &requested, &opts(&[], false)).expect("ok");
-        assert!(g.is_empty());
-        let g = effective_grants(None, &d, &requested, &opts(&[], true)).expect("ok");
-        assert_eq!(g, requested);
-        let http: &'static [Capability] =
-            Box::leak(Box::new(["http:x.example".parse().expect("cap")]));
-        assert!(effective_grants(None, &d, &requested, &opts(http, false)).is_err());
+        assert_eq!(run(Some(&same), &[], false).expect("ok"), grants(&["kv"]));
+        assert!(run(Some(&other), &[], false).expect("ok").is_empty());
+        assert_eq!(run(None, &[], true).expect("ok"), requested);
+        assert!(run(None, &http, false).is_err());
     }
 }

@@ -291,7 +291,7 @@ impl Router {
         };
         let (backend, sticky) = match self.choose(&req, peer, route) {
             Ok(choice) => choice,
-            Err(refusal) => return refusal,
+            Err(refusal) => return *refusal,
         };
         let mut resp = self.forward(req, &backend, &route.deployment).await;
         resp.headers_mut().insert(
@@ -330,7 +330,7 @@ impl Router {
         req: &Request<Incoming>,
         peer: SocketAddr,
         route: &Route,
-    ) -> std::result::Result<(Upstream, bool), Response<Body>> {
+    ) -> std::result::Result<(Upstream, bool), Box<Response<Body>>> {
         let forced = req
             .headers()
             .get(REVISION_HEADER)
@@ -347,33 +347,33 @@ impl Router {
                     false,
                 ),
                 None => {
-                    return Err(text(
+                    return Err(Box::new(text(
                         StatusCode::NOT_FOUND,
                         format!(
                             "deployment {} has no ready revision {rev}\n",
                             route.deployment
                         ),
-                    ));
+                    )));
                 }
             },
             Some(_) => {
-                return Err(text(
+                return Err(Box::new(text(
                     StatusCode::FORBIDDEN,
                     format!("{REVISION_HEADER} is only accepted from loopback callers\n"),
-                ));
+                )));
             }
             None => match self.pinned_by_cookie(req, route) {
                 Some(b) => (b, false),
                 None => match self.weighted_choice(route) {
                     Some(b) => (b, true),
                     None => {
-                        return Err(text(
+                        return Err(Box::new(text(
                             StatusCode::SERVICE_UNAVAILABLE,
                             format!(
                                 "deployment {} has no revision with traffic\n",
                                 route.deployment
                             ),
-                        ));
+                        )));
                     }
                 },
             },

@@ -85,7 +85,7 @@ fn confined_program(payload: &Path, spec: &ProcessSpec) -> Result<(PathBuf, Path
     }
     let root = payload
         .canonicalize()
-        .map_err(|e| Error::io("open", &payload, e))?;
+        .map_err(|e| Error::io("open", payload, e))?;
     let path = root.join(program).canonicalize().map_err(|_| {
         Error::invalid(format!(
             "program {program:?} is not a file in the revision's payload"
