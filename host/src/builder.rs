@@ -133,8 +133,25 @@ pub fn build(opts: &BuildOptions, reporter: &dyn Reporter) -> Result<Built> {
     let pack_toml = PackToml::load(&pack_toml_path).map_err(|e| Error::invalid(e.to_string()))?;
     check_target()?;
 
-    // The crate's name and version, from cargo itself (handles workspace
-    // inheritance).
+    let package = crate_package(&cargo_toml)?;
+    let building = reporter.start(format!("building {} for {TARGET}", package.name));
+    let wasm_path = cargo_build(opts, &cargo_toml, &package.name);
+    drop(building);
+    let wasm_path = wasm_path?;
+    let component = std::fs::read(&wasm_path).map_err(|e| Error::io("read", &wasm_path, e))?;
+    finish(
+        &component,
+        &pack_toml,
+        &pack_toml_path,
+        &package.version,
+        &dir,
+        opts.out_dir.as_deref(),
+    )
+}
+
+/// The crate's name and version, from cargo itself (which handles workspace
+/// inheritance).
+fn crate_package(cargo_toml: &Path) -> Result<MetaPackage> {
     let meta = cargo()
         .args([
             "metadata",
@@ -143,7 +160,7 @@ pub fn build(opts: &BuildOptions, reporter: &dyn Reporter) -> Result<Built> {
             "1",
             "--manifest-path",
         ])
-        .arg(&cargo_toml)
+        .arg(cargo_toml)
         .output()
         .map_err(|e| Error::unavailable(format!("cannot run cargo: {e}")))?;
     if !meta.status.success() {
@@ -155,18 +172,20 @@ pub fn build(opts: &BuildOptions, reporter: &dyn Reporter) -> Result<Built> {
     }
     let meta: Metadata = serde_json::from_slice(&meta.stdout)
         .map_err(|e| Error::internal(format!("cannot read cargo metadata: {e}")))?;
-    let package = meta
-        .packages
-        .iter()
+    meta.packages
+        .into_iter()
         .find(|p| p.manifest_path == cargo_toml)
         .ok_or_else(|| {
             Error::invalid(format!(
                 "cargo does not list a package at {}",
                 cargo_toml.display()
             ))
-        })?;
+        })
+}
 
-    let building = reporter.start(format!("building {} for {TARGET}", package.name));
+/// Runs `cargo build` for the pack's target and returns the component it
+/// produced.
+fn cargo_build(opts: &BuildOptions, cargo_toml: &Path, name: &str) -> Result<PathBuf> {
     let mut cmd = cargo();
     cmd.args([
         "build",
@@ -176,7 +195,7 @@ pub fn build(opts: &BuildOptions, reporter: &dyn Reporter) -> Result<Built> {
         "--message-format=json-render-diagnostics",
     ])
     .arg("--manifest-path")
-    .arg(&cargo_toml)
+    .arg(cargo_toml)
     .stdout(Stdio::piped())
     .stderr(if opts.quiet {
         Stdio::piped()
@@ -195,12 +214,11 @@ pub fn build(opts: &BuildOptions, reporter: &dyn Reporter) -> Result<Built> {
     let output = cmd
         .output()
         .map_err(|e| Error::unavailable(format!("cannot run cargo: {e}")))?;
-    drop(building);
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         return Err(Error::invalid(format!(
             "cargo failed to build {} for {TARGET}{}",
-            package.name,
+            name,
             if stderr.trim().is_empty() {
                 String::new()
             } else {
@@ -209,28 +227,18 @@ pub fn build(opts: &BuildOptions, reporter: &dyn Reporter) -> Result<Built> {
         ))
         .hint("fix the compile errors above, then rerun `envpack pack build`"));
     }
-    let wasm_path = String::from_utf8_lossy(&output.stdout)
+    String::from_utf8_lossy(&output.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<Message>(l).ok())
         .filter(|m| {
-            m.reason == "compiler-artifact"
-                && m.manifest_path.as_deref() == Some(cargo_toml.as_path())
+            m.reason == "compiler-artifact" && m.manifest_path.as_deref() == Some(cargo_toml)
         })
         .flat_map(|m| m.filenames)
         .find(|f| f.extension().is_some_and(|e| e == "wasm"))
         .ok_or_else(|| {
-            Error::invalid(format!("building {} produced no .wasm file", package.name))
+            Error::invalid(format!("building {} produced no .wasm file", name))
                 .hint("set `[lib] crate-type = [\"cdylib\"]` in the pack's Cargo.toml")
-        })?;
-    let component = std::fs::read(&wasm_path).map_err(|e| Error::io("read", &wasm_path, e))?;
-    finish(
-        &component,
-        &pack_toml,
-        &pack_toml_path,
-        &package.version,
-        &dir,
-        opts.out_dir.as_deref(),
-    )
+        })
 }
 
 /// Validates a freshly built component and writes the pack file with its

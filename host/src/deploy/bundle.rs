@@ -266,8 +266,33 @@ pub fn build(spec: &BuildSpec) -> Result<Built> {
             spec.dir.display()
         )));
     }
+    let files = payload_entries(spec, &paths)?;
+    let (evidence, required) = evidence_entries(spec)?;
+    let manifest = BundleManifest {
+        contract: CONTRACT.into(),
+        name: spec.name.clone(),
+        version: spec.version.clone(),
+        created: now_rfc3339(),
+        source: spec.source.clone(),
+        files,
+        evidence,
+        required_evidence: required,
+        attributes: spec.attributes.clone(),
+    };
+    let id = manifest.id();
+
+    write_archive(spec, &manifest)?;
+    Ok(Built {
+        id,
+        path: spec.out.clone(),
+        manifest,
+    })
+}
+
+/// Hashes every payload file, refusing secrets unless allowed.
+fn payload_entries(spec: &BuildSpec, paths: &[String]) -> Result<Vec<FileEntry>> {
     let mut files = Vec::new();
-    for rel in &paths {
+    for rel in paths {
         let full = spec.dir.join(rel);
         let content = fs::read(&full).map_err(|e| Error::io("read", &full, e))?;
         if let Some(reason) = secret_reason(rel, &content)
@@ -286,6 +311,11 @@ pub fn build(spec: &BuildSpec) -> Result<Built> {
             executable,
         });
     }
+    Ok(files)
+}
+
+/// Hashes the evidence files; each becomes required evidence by name.
+fn evidence_entries(spec: &BuildSpec) -> Result<(Vec<FileEntry>, Vec<String>)> {
     let mut evidence = Vec::new();
     let mut required = Vec::new();
     for ev in &spec.evidence {
@@ -311,19 +341,13 @@ pub fn build(spec: &BuildSpec) -> Result<Built> {
     }
     evidence.sort_by(|a, b| a.path.cmp(&b.path));
     required.sort();
-    let manifest = BundleManifest {
-        contract: CONTRACT.into(),
-        name: spec.name.clone(),
-        version: spec.version.clone(),
-        created: now_rfc3339(),
-        source: spec.source.clone(),
-        files,
-        evidence,
-        required_evidence: required,
-        attributes: spec.attributes.clone(),
-    };
-    let id = manifest.id();
+    Ok((evidence, required))
+}
 
+/// Writes the gzip tar next to its destination and moves it into place:
+/// the manifest, then the payload (checked again against its hashes), then
+/// the evidence.
+fn write_archive(spec: &BuildSpec, manifest: &BundleManifest) -> Result<()> {
     let out_dir = spec
         .out
         .parent()
@@ -382,11 +406,7 @@ pub fn build(spec: &BuildSpec) -> Result<Built> {
             .ok();
     }
     fsutil::persist(tmp, &spec.out)?;
-    Ok(Built {
-        id,
-        path: spec.out.clone(),
-        manifest,
-    })
+    Ok(())
 }
 
 fn sorted_evidence(list: &[PathBuf]) -> Vec<PathBuf> {
@@ -395,164 +415,9 @@ fn sorted_evidence(list: &[PathBuf]) -> Vec<PathBuf> {
     v
 }
 
-/// An opened, fully verified bundle.
-#[derive(Clone, Debug, Serialize)]
-pub struct Verified {
-    /// Bundle id.
-    pub id: Digest,
-    /// Manifest.
-    pub manifest: BundleManifest,
-    /// Digest of the bundle file itself.
-    pub file_digest: Digest,
-}
+mod open;
 
-fn safe_rel(path: &str) -> Result<String> {
-    // Checked on the raw text: `Path::components` would quietly drop `.`.
-    let bad = path.is_empty()
-        || Path::new(path).is_absolute()
-        || path.contains('\\')
-        || path
-            .trim_end_matches('/')
-            .split('/')
-            .any(|seg| seg.is_empty() || seg == "." || seg == "..");
-    if bad {
-        return Err(Error::integrity(format!(
-            "bundle entry {path:?} is not a plain relative path (absolute paths and '..' are refused)"
-        )));
-    }
-    Ok(path.to_string())
-}
-
-/// `bundle verify`: opens a bundle, checking the manifest, every checksum,
-/// the required evidence, and every entry's path and type. With `extract`,
-/// also writes the payload under that directory.
-pub fn open(path: &Path, extract: Option<&Path>) -> Result<Verified> {
-    let file_bytes = fs::read(path).map_err(|e| Error::io("read bundle", path, e))?;
-    open_bytes(&file_bytes, &path.display().to_string(), extract)
-}
-
-/// [`open`] on a bundle's bytes; `name` says where they came from, for
-/// messages.
-pub fn open_bytes(file_bytes: &[u8], name: &str, extract: Option<&Path>) -> Result<Verified> {
-    let file_digest = Digest::of(file_bytes);
-    let bad = |why: String| Error::integrity(format!("bundle {name} is invalid: {why}"));
-    let gz = flate2::read::GzDecoder::new(file_bytes);
-    let mut archive = tar::Archive::new(gz);
-    let entries = archive
-        .entries()
-        .map_err(|e| bad(format!("not a gzip tar file ({e})")))?;
-    let mut manifest: Option<BundleManifest> = None;
-    let mut seen = BTreeSet::new();
-    let mut payload: BTreeMap<String, (String, u64)> = BTreeMap::new();
-    let mut evidence: BTreeMap<String, (String, u64)> = BTreeMap::new();
-    for entry in entries {
-        let mut entry = entry.map_err(|e| bad(format!("corrupt archive ({e})")))?;
-        let name = entry
-            .path()
-            .map_err(|e| bad(format!("unreadable entry name ({e})")))?
-            .to_string_lossy()
-            .to_string();
-        let name = safe_rel(&name).map_err(|e| bad(e.message().to_string()))?;
-        if !seen.insert(name.clone()) {
-            return Err(bad(format!("entry {name:?} appears twice")));
-        }
-        let ty = entry.header().entry_type();
-        if ty.is_dir() {
-            continue;
-        }
-        if !ty.is_file() {
-            return Err(bad(format!(
-                "entry {name:?} is a {ty:?}, not a regular file (links could escape the payload)"
-            )));
-        }
-        if entry.size() > MAX_ENTRY {
-            return Err(bad(format!(
-                "entry {name:?} is larger than {MAX_ENTRY} bytes"
-            )));
-        }
-        let mut bytes = Vec::with_capacity(entry.size() as usize);
-        entry
-            .read_to_end(&mut bytes)
-            .map_err(|e| bad(format!("cannot read entry {name:?} ({e})")))?;
-        if name == MANIFEST_ENTRY {
-            let m: BundleManifest = serde_json::from_slice(&bytes)
-                .map_err(|e| bad(format!("{MANIFEST_ENTRY} does not parse ({e})")))?;
-            manifest = Some(m);
-            continue;
-        }
-        let digest = (hex::encode(Sha256::digest(&bytes)), bytes.len() as u64);
-        if let Some(rel) = name.strip_prefix("payload/") {
-            if let Some(dest) = extract {
-                let target = dest.join(rel);
-                if let Some(parent) = target.parent() {
-                    fsutil::create_dir_all(parent)?;
-                }
-                fs::write(&target, &bytes).map_err(|e| Error::io("write", &target, e))?;
-                #[cfg(unix)]
-                if entry.header().mode().is_ok_and(|m| m & 0o111 != 0) {
-                    use std::os::unix::fs::PermissionsExt;
-                    let _ = fs::set_permissions(&target, fs::Permissions::from_mode(0o755));
-                }
-            }
-            payload.insert(rel.to_string(), digest);
-        } else if let Some(rel) = name.strip_prefix("evidence/") {
-            evidence.insert(rel.to_string(), digest);
-        } else {
-            return Err(bad(format!(
-                "unexpected entry {name:?} outside payload/ and evidence/"
-            )));
-        }
-    }
-    let manifest = manifest.ok_or_else(|| bad(format!("it has no {MANIFEST_ENTRY}")))?;
-    if manifest.contract != CONTRACT {
-        return Err(bad(format!(
-            "its contract is {:?}, expected {CONTRACT:?}",
-            manifest.contract
-        )));
-    }
-    check_name(&manifest.name).map_err(|e| bad(e.message().to_string()))?;
-    let mut listed = BTreeSet::new();
-    for f in &manifest.files {
-        safe_rel(&f.path).map_err(|e| bad(e.message().to_string()))?;
-        if !listed.insert(f.path.clone()) {
-            return Err(bad(format!("the manifest lists {:?} twice", f.path)));
-        }
-        match payload.get(&f.path) {
-            None => return Err(bad(format!("payload file {:?} is missing", f.path))),
-            Some((sha, size)) if *sha != f.sha256 || *size != f.size => {
-                return Err(bad(format!(
-                    "payload file {:?} was tampered with: sha256 {sha}, the manifest says {}",
-                    f.path, f.sha256
-                )));
-            }
-            Some(_) => {}
-        }
-    }
-    if let Some(extra) = payload.keys().find(|k| !listed.contains(*k)) {
-        return Err(bad(format!(
-            "payload file {extra:?} is not in the manifest"
-        )));
-    }
-    for req in &manifest.required_evidence {
-        let Some(listed) = manifest.evidence.iter().find(|e| &e.path == req) else {
-            return Err(bad(format!(
-                "required evidence {req:?} is not listed in the manifest"
-            )));
-        };
-        match evidence.get(req) {
-            None => return Err(bad(format!("required evidence {req:?} is missing"))),
-            Some((sha, _)) if *sha != listed.sha256 => {
-                return Err(bad(format!("evidence {req:?} was tampered with")));
-            }
-            Some(_) => {}
-        }
-    }
-    Ok(Verified {
-        id: manifest.id(),
-        manifest,
-        file_digest,
-    })
-}
+pub use open::{Verified, open, open_bytes};
 
 /// Whether an error came from a bundle failing verification.
 pub fn is_invalid(e: &Error) -> bool {
@@ -561,6 +426,7 @@ pub fn is_invalid(e: &Error) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::open::safe_rel;
     use super::*;
 
     #[test]
