@@ -27,45 +27,65 @@ pub struct EnvRunReport {
     pub failed: Vec<(String, String)>,
 }
 
-/// `env down`: stops every running revision, keeping what the environment
-/// expects to run (revisions stay `ready`), so `env up` can start them again.
-pub fn down(home: &Home, runtime: &Runtime, env: &EnvName) -> Result<EnvRunReport> {
+/// Runs an environment-wide verb: under the deployment lease, audited
+/// first, with the environment's deployer.
+fn with_deployer<T>(
+    home: &Home,
+    runtime: &Runtime,
+    env: &EnvName,
+    verb: &str,
+    f: impl FnOnce(&Session<'_>, &DeploymentRecords, &mut DeployerClient<'_>) -> Result<T>,
+) -> Result<T> {
     Session::scoped(home, runtime, env, |session| {
         let records = DeploymentRecords::new(session.records());
         let _lease = records.lock()?;
         journal::audit(
             session.records(),
-            &AuditEvent::new("env.down", env.as_str(), "ok"),
+            &AuditEvent::new(verb, env.as_str(), "ok"),
         )?;
         let mut instance = session.instance(Slot::Deployer)?;
         let mut deployer = instance.deployer()?;
-        let mut stopped = Vec::new();
-        for dep in records.all()? {
-            for r in dep.revisions.iter().filter(|r| {
-                matches!(
-                    r.state,
-                    RevState::Ready | RevState::Warming | RevState::Staged
-                )
-            }) {
-                deployer.teardown(&rev_ref(env, &dep.name, r))?;
-                stopped.push(r.id.clone());
-            }
-        }
-        journal::history(
-            session.records(),
-            &HistoryEntry::new(
-                "env",
-                "",
-                None,
-                format!("env down: stopped {} revision(s)", stopped.len()),
-            ),
-        )?;
-        Ok(EnvRunReport {
-            environment: env.clone(),
-            revisions: stopped,
-            failed: vec![],
-        })
+        f(session, &records, &mut deployer)
     })
+}
+
+/// `env down`: stops every running revision, keeping what the environment
+/// expects to run (revisions stay `ready`), so `env up` can start them again.
+pub fn down(home: &Home, runtime: &Runtime, env: &EnvName) -> Result<EnvRunReport> {
+    with_deployer(
+        home,
+        runtime,
+        env,
+        "env.down",
+        |session, records, deployer| {
+            let mut stopped = Vec::new();
+            for dep in records.all()? {
+                for r in dep.revisions.iter().filter(|r| {
+                    matches!(
+                        r.state,
+                        RevState::Ready | RevState::Warming | RevState::Staged
+                    )
+                }) {
+                    deployer.teardown(&rev_ref(env, &dep.name, r))?;
+                    stopped.push(r.id.clone());
+                }
+            }
+            journal::history(
+                session.records(),
+                &HistoryEntry::new(
+                    "env",
+                    "",
+                    None,
+                    format!("env down: stopped {} revision(s)", stopped.len()),
+                ),
+            )?;
+            Ok(EnvRunReport {
+                environment: env.clone(),
+                revisions: stopped,
+                failed: vec![],
+            })
+        },
+    )
 }
 
 /// Applies a ready revision's recorded plan again and warms it; returns its
@@ -91,56 +111,54 @@ fn restart(
 /// `env up`: starts again every revision the environment expects to run
 /// (`ready`), applying its recorded plan and warming it.
 pub fn up(home: &Home, runtime: &Runtime, env: &EnvName) -> Result<EnvRunReport> {
-    Session::scoped(home, runtime, env, |session| {
-        let records = DeploymentRecords::new(session.records());
-        let _lease = records.lock()?;
-        journal::audit(
-            session.records(),
-            &AuditEvent::new("env.up", env.as_str(), "ok"),
-        )?;
-        let mut instance = session.instance(Slot::Deployer)?;
-        let mut deployer = instance.deployer()?;
-        let (mut started, mut failed) = (Vec::new(), Vec::new());
-        for mut dep in records.all()? {
-            let ready: Vec<Revision> = dep
-                .revisions
-                .iter()
-                .filter(|r| r.state == RevState::Ready)
-                .cloned()
-                .collect();
-            for r in ready {
-                match restart(&records, &mut deployer, &dep.name, &r) {
-                    Ok(endpoint) => {
-                        // A restarted process may listen on a new port.
-                        let rev = dep.revision_mut(&r.id)?;
-                        rev.endpoint = endpoint;
-                        rev.updated = now_rfc3339();
-                        started.push(r.id.clone());
+    with_deployer(
+        home,
+        runtime,
+        env,
+        "env.up",
+        |session, records, deployer| {
+            let (mut started, mut failed) = (Vec::new(), Vec::new());
+            for mut dep in records.all()? {
+                let ready: Vec<Revision> = dep
+                    .revisions
+                    .iter()
+                    .filter(|r| r.state == RevState::Ready)
+                    .cloned()
+                    .collect();
+                for r in ready {
+                    match restart(records, deployer, &dep.name, &r) {
+                        Ok(endpoint) => {
+                            // A restarted process may listen on a new port.
+                            let rev = dep.revision_mut(&r.id)?;
+                            rev.endpoint = endpoint;
+                            rev.updated = now_rfc3339();
+                            started.push(r.id.clone());
+                        }
+                        Err(why) => failed.push((r.id.clone(), why)),
                     }
-                    Err(why) => failed.push((r.id.clone(), why)),
                 }
+                records.save(&mut dep)?;
             }
-            records.save(&mut dep)?;
-        }
-        journal::history(
-            session.records(),
-            &HistoryEntry::new(
-                "env",
-                "",
-                None,
-                format!(
-                    "env up: started {} revision(s), {} failed",
-                    started.len(),
-                    failed.len()
+            journal::history(
+                session.records(),
+                &HistoryEntry::new(
+                    "env",
+                    "",
+                    None,
+                    format!(
+                        "env up: started {} revision(s), {} failed",
+                        started.len(),
+                        failed.len()
+                    ),
                 ),
-            ),
-        )?;
-        Ok(EnvRunReport {
-            environment: env.clone(),
-            revisions: started,
-            failed,
-        })
-    })
+            )?;
+            Ok(EnvRunReport {
+                environment: env.clone(),
+                revisions: started,
+                failed,
+            })
+        },
+    )
 }
 
 /// `env rm`: a forced removal first stops what the environment runs, so no

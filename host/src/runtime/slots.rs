@@ -23,7 +23,7 @@ impl PackInstance {
     /// The `command` interface every pack exports.
     pub fn command(&mut self) -> command::CommandClient<'_> {
         let (calls, guests) = self.parts();
-        command::CommandClient::new(calls, &guests.command)
+        command::CommandClient::new(calls, &*guests.command)
     }
 
     /// The state slot's client, if the pack is a state pack.
@@ -36,7 +36,7 @@ impl PackInstance {
                     slot: SlotGuest::State(g),
                     ..
                 },
-            ) => Ok(state::StateClient::new(calls, g)),
+            ) => Ok(state::StateClient::new(calls, &**g)),
             _ => Err(err),
         }
     }
@@ -51,7 +51,7 @@ impl PackInstance {
                     slot: SlotGuest::Secrets(g),
                     ..
                 },
-            ) => Ok(secrets::SecretsClient::new(calls, g)),
+            ) => Ok(secrets::SecretsClient::new(calls, &**g)),
             _ => Err(err),
         }
     }
@@ -66,7 +66,7 @@ impl PackInstance {
                     slot: SlotGuest::Telemetry(g),
                     ..
                 },
-            ) => Ok(telemetry::TelemetryClient::new(calls, g)),
+            ) => Ok(telemetry::TelemetryClient::new(calls, &**g)),
             _ => Err(err),
         }
     }
@@ -81,7 +81,7 @@ impl PackInstance {
                     slot: SlotGuest::Deployer(g),
                     ..
                 },
-            ) => Ok(deployer::DeployerClient::new(calls, g)),
+            ) => Ok(deployer::DeployerClient::new(calls, &**g)),
             _ => Err(err),
         }
     }

@@ -7,9 +7,11 @@
 //! [`super::capabilities`]. Generated types never leave those modules.
 //!
 //! A pack is linked and called through the version stamped in its manifest:
-//! [`ApiVersion`] has one arm per version, and so do the guest enums below.
-//! Adding an API version means adding a module, an arm to each enum, and a
-//! linker; the modules of earlier versions do not change.
+//! [`ApiVersion`], [`Linkers`] and [`Exports`] have one arm per version, and
+//! each version module implements the guest traits below (`StateGuest`,
+//! ...) for its exports, in domain types. Adding an API version means adding
+//! a module, an arm to those three, and the trait implementations; the
+//! modules of earlier versions do not change.
 
 mod since_v0_1;
 
@@ -194,218 +196,105 @@ fn missing_export(version: ApiVersion, pack: &str, e: MissingExport) -> Error {
 /// The typed exports of one instance: the `command` interface every pack
 /// exports, and its slot's interface.
 pub(crate) struct Guests {
-    pub(crate) command: CommandGuest,
+    pub(crate) command: Box<dyn CommandGuest>,
     pub(crate) slot: SlotGuest,
 }
 
 /// The slot interface a pack exports; a pack fills exactly one slot.
 pub(crate) enum SlotGuest {
-    State(StateGuest),
-    Secrets(SecretsGuest),
-    Telemetry(TelemetryGuest),
-    Deployer(DeployerGuest),
+    State(Box<dyn StateGuest>),
+    Secrets(Box<dyn SecretsGuest>),
+    Telemetry(Box<dyn TelemetryGuest>),
+    Deployer(Box<dyn DeployerGuest>),
 }
 
-/// `command`, per version.
-pub(crate) enum CommandGuest {
-    V0_1(v0_1::CommandGuest),
-}
-
-impl CommandGuest {
-    pub(crate) fn run(
+/// `command`, as every API version's module implements it.
+pub(crate) trait CommandGuest: Send + Sync {
+    fn run(
         &self,
         store: &mut Store<StoreData>,
         name: &str,
         args: &[(String, Vec<String>)],
-    ) -> CallResult<CommandOutput> {
-        match self {
-            Self::V0_1(g) => g.run(store, name, args),
-        }
-    }
+    ) -> CallResult<CommandOutput>;
 }
 
-/// `state`, per version.
-pub(crate) enum StateGuest {
-    V0_1(v0_1::StateGuest),
-}
+/// `state`, as every API version's module implements it.
+pub(crate) trait StateGuest: Send + Sync {
+    fn get(&self, store: &mut Store<StoreData>, key: &str) -> CallResult<Option<StateEntry>>;
 
-impl StateGuest {
-    pub(crate) fn get(
-        &self,
-        store: &mut Store<StoreData>,
-        key: &str,
-    ) -> CallResult<Option<StateEntry>> {
-        match self {
-            Self::V0_1(g) => g.get(store, key),
-        }
-    }
-
-    pub(crate) fn put(
+    fn put(
         &self,
         store: &mut Store<StoreData>,
         key: &str,
         value: &[u8],
         expect: Option<Expect>,
-    ) -> CallResult<u64> {
-        match self {
-            Self::V0_1(g) => g.put(store, key, value, expect),
-        }
-    }
+    ) -> CallResult<u64>;
 
-    pub(crate) fn delete(
+    fn delete(
         &self,
         store: &mut Store<StoreData>,
         key: &str,
         expect: Option<Expect>,
-    ) -> CallResult<bool> {
-        match self {
-            Self::V0_1(g) => g.delete(store, key, expect),
-        }
-    }
+    ) -> CallResult<bool>;
 
-    pub(crate) fn list(
-        &self,
-        store: &mut Store<StoreData>,
-        prefix: &str,
-    ) -> CallResult<Vec<String>> {
-        match self {
-            Self::V0_1(g) => g.list(store, prefix),
-        }
-    }
+    fn list(&self, store: &mut Store<StoreData>, prefix: &str) -> CallResult<Vec<String>>;
 }
 
-/// `secrets`, per version.
-pub(crate) enum SecretsGuest {
-    V0_1(v0_1::SecretsGuest),
+/// `secrets`, as every API version's module implements it.
+pub(crate) trait SecretsGuest: Send + Sync {
+    fn get(&self, store: &mut Store<StoreData>, name: &str) -> CallResult<Option<String>>;
+
+    fn put(&self, store: &mut Store<StoreData>, name: &str, value: &str) -> CallResult<()>;
+
+    fn delete(&self, store: &mut Store<StoreData>, name: &str) -> CallResult<bool>;
+
+    fn list(&self, store: &mut Store<StoreData>) -> CallResult<Vec<String>>;
 }
 
-impl SecretsGuest {
-    pub(crate) fn get(
-        &self,
-        store: &mut Store<StoreData>,
-        name: &str,
-    ) -> CallResult<Option<String>> {
-        match self {
-            Self::V0_1(g) => g.get(store, name),
-        }
-    }
-
-    pub(crate) fn put(
-        &self,
-        store: &mut Store<StoreData>,
-        name: &str,
-        value: &str,
-    ) -> CallResult<()> {
-        match self {
-            Self::V0_1(g) => g.put(store, name, value),
-        }
-    }
-
-    pub(crate) fn delete(&self, store: &mut Store<StoreData>, name: &str) -> CallResult<bool> {
-        match self {
-            Self::V0_1(g) => g.delete(store, name),
-        }
-    }
-
-    pub(crate) fn list(&self, store: &mut Store<StoreData>) -> CallResult<Vec<String>> {
-        match self {
-            Self::V0_1(g) => g.list(store),
-        }
-    }
-}
-
-/// `telemetry`, per version.
-pub(crate) enum TelemetryGuest {
-    V0_1(v0_1::TelemetryGuest),
-}
-
-impl TelemetryGuest {
+/// `telemetry`, as every API version's module implements it.
+pub(crate) trait TelemetryGuest: Send + Sync {
     /// `emit`, then `flush`.
-    pub(crate) fn emit(
-        &self,
-        store: &mut Store<StoreData>,
-        events: &[TelemetryEvent],
-    ) -> CallResult<()> {
-        match self {
-            Self::V0_1(g) => g.emit(store, events),
-        }
-    }
+    fn emit(&self, store: &mut Store<StoreData>, events: &[TelemetryEvent]) -> CallResult<()>;
 }
 
-/// `deployer`, per version.
-pub(crate) enum DeployerGuest {
-    V0_1(v0_1::DeployerGuest),
-}
+/// `deployer`, as every API version's module implements it.
+pub(crate) trait DeployerGuest: Send + Sync {
+    fn describe(&self, store: &mut Store<StoreData>) -> CallResult<d::TargetInfo>;
 
-impl DeployerGuest {
-    pub(crate) fn describe(&self, store: &mut Store<StoreData>) -> CallResult<d::TargetInfo> {
-        match self {
-            Self::V0_1(g) => g.describe(store),
-        }
-    }
-
-    pub(crate) fn plan(
+    fn plan(
         &self,
         store: &mut Store<StoreData>,
         revision: &d::RevisionRef,
         bundle: &d::BundleRef,
-    ) -> CallResult<d::Plan> {
-        match self {
-            Self::V0_1(g) => g.plan(store, revision, bundle),
-        }
-    }
+    ) -> CallResult<d::Plan>;
 
-    pub(crate) fn apply(
+    fn apply(
         &self,
         store: &mut Store<StoreData>,
         revision: &d::RevisionRef,
         bundle: &d::BundleRef,
         plan: &d::Plan,
-    ) -> CallResult<d::ApplyReport> {
-        match self {
-            Self::V0_1(g) => g.apply(store, revision, bundle, plan),
-        }
-    }
+    ) -> CallResult<d::ApplyReport>;
 
-    pub(crate) fn health(
+    fn health(
         &self,
         store: &mut Store<StoreData>,
         revision: &d::RevisionRef,
-    ) -> CallResult<d::Health> {
-        match self {
-            Self::V0_1(g) => g.health(store, revision),
-        }
-    }
+    ) -> CallResult<d::Health>;
 
-    pub(crate) fn set_traffic(
+    fn set_traffic(
         &self,
         store: &mut Store<StoreData>,
         split: &d::TrafficSplit<'_>,
-    ) -> CallResult<d::TrafficReport> {
-        match self {
-            Self::V0_1(g) => g.set_traffic(store, split),
-        }
-    }
+    ) -> CallResult<d::TrafficReport>;
 
-    pub(crate) fn teardown(
-        &self,
-        store: &mut Store<StoreData>,
-        revision: &d::RevisionRef,
-    ) -> CallResult<()> {
-        match self {
-            Self::V0_1(g) => g.teardown(store, revision),
-        }
-    }
+    fn teardown(&self, store: &mut Store<StoreData>, revision: &d::RevisionRef) -> CallResult<()>;
 
-    pub(crate) fn observe(
+    fn observe(
         &self,
         store: &mut Store<StoreData>,
         environment: &str,
-    ) -> CallResult<Vec<d::Observed>> {
-        match self {
-            Self::V0_1(g) => g.observe(store, environment),
-        }
-    }
+    ) -> CallResult<Vec<d::Observed>>;
 }
 
 #[cfg(test)]

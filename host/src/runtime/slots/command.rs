@@ -16,11 +16,11 @@ pub struct CommandOutput {
 /// Runs a pack's commands.
 pub struct CommandClient<'a> {
     calls: &'a mut Calls,
-    guest: &'a CommandGuest,
+    guest: &'a dyn CommandGuest,
 }
 
 impl<'a> CommandClient<'a> {
-    pub(crate) fn new(calls: &'a mut Calls, guest: &'a CommandGuest) -> Self {
+    pub(crate) fn new(calls: &'a mut Calls, guest: &'a dyn CommandGuest) -> Self {
         Self { calls, guest }
     }
 

@@ -211,11 +211,11 @@ pub struct TrafficSplit<'a> {
 /// Calls a deployer pack.
 pub struct DeployerClient<'a> {
     calls: &'a mut Calls,
-    guest: &'a DeployerGuest,
+    guest: &'a dyn DeployerGuest,
 }
 
 impl<'a> DeployerClient<'a> {
-    pub(crate) fn new(calls: &'a mut Calls, guest: &'a DeployerGuest) -> Self {
+    pub(crate) fn new(calls: &'a mut Calls, guest: &'a dyn DeployerGuest) -> Self {
         Self { calls, guest }
     }
 

@@ -7,11 +7,11 @@ use crate::runtime::wit::SecretsGuest;
 /// Calls a secrets pack.
 pub struct SecretsClient<'a> {
     calls: &'a mut Calls,
-    guest: &'a SecretsGuest,
+    guest: &'a dyn SecretsGuest,
 }
 
 impl<'a> SecretsClient<'a> {
-    pub(crate) fn new(calls: &'a mut Calls, guest: &'a SecretsGuest) -> Self {
+    pub(crate) fn new(calls: &'a mut Calls, guest: &'a dyn SecretsGuest) -> Self {
         Self { calls, guest }
     }
 

@@ -25,11 +25,11 @@ pub enum Expect {
 /// Calls a state pack.
 pub struct StateClient<'a> {
     calls: &'a mut Calls,
-    guest: &'a StateGuest,
+    guest: &'a dyn StateGuest,
 }
 
 impl<'a> StateClient<'a> {
-    pub(crate) fn new(calls: &'a mut Calls, guest: &'a StateGuest) -> Self {
+    pub(crate) fn new(calls: &'a mut Calls, guest: &'a dyn StateGuest) -> Self {
         Self { calls, guest }
     }
 

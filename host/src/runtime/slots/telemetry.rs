@@ -35,11 +35,11 @@ impl TelemetryEvent {
 /// Calls a telemetry pack.
 pub struct TelemetryClient<'a> {
     calls: &'a mut Calls,
-    guest: &'a TelemetryGuest,
+    guest: &'a dyn TelemetryGuest,
 }
 
 impl<'a> TelemetryClient<'a> {
-    pub(crate) fn new(calls: &'a mut Calls, guest: &'a TelemetryGuest) -> Self {
+    pub(crate) fn new(calls: &'a mut Calls, guest: &'a dyn TelemetryGuest) -> Self {
         Self { calls, guest }
     }
 

@@ -179,21 +179,20 @@ impl Exports {
         store: &mut Store<StoreData>,
         instance: &Instance,
     ) -> wasmtime::Result<Guests> {
-        let command =
-            super::CommandGuest::V0_1(CommandGuest(self.command.load(&mut *store, instance)?));
+        let command = Box::new(Command(self.command.load(&mut *store, instance)?));
         let slot = match &self.slot {
-            SlotIndices::State(i) => SlotGuest::State(super::StateGuest::V0_1(StateGuest(
-                i.load(&mut *store, instance)?,
-            ))),
-            SlotIndices::Secrets(i) => SlotGuest::Secrets(super::SecretsGuest::V0_1(SecretsGuest(
-                i.load(&mut *store, instance)?,
-            ))),
-            SlotIndices::Telemetry(i) => SlotGuest::Telemetry(super::TelemetryGuest::V0_1(
-                TelemetryGuest(i.load(&mut *store, instance)?),
-            )),
-            SlotIndices::Deployer(i) => SlotGuest::Deployer(super::DeployerGuest::V0_1(
-                DeployerGuest(i.load(&mut *store, instance)?),
-            )),
+            SlotIndices::State(i) => {
+                SlotGuest::State(Box::new(State(i.load(&mut *store, instance)?)))
+            }
+            SlotIndices::Secrets(i) => {
+                SlotGuest::Secrets(Box::new(Secrets(i.load(&mut *store, instance)?)))
+            }
+            SlotIndices::Telemetry(i) => {
+                SlotGuest::Telemetry(Box::new(Telemetry(i.load(&mut *store, instance)?)))
+            }
+            SlotIndices::Deployer(i) => {
+                SlotGuest::Deployer(Box::new(Deployer(i.load(&mut *store, instance)?)))
+            }
         };
         Ok(Guests { command, slot })
     }
@@ -206,10 +205,10 @@ fn done<T, U: From<T>>(r: wasmtime::Result<Result<T, host::types::Error>>) -> Ca
 }
 
 /// `command`.
-pub(crate) struct CommandGuest(guest::command::Guest);
+pub(crate) struct Command(guest::command::Guest);
 
-impl CommandGuest {
-    pub(crate) fn run(
+impl super::CommandGuest for Command {
+    fn run(
         &self,
         store: &mut Store<StoreData>,
         name: &str,
@@ -227,14 +226,10 @@ impl CommandGuest {
 }
 
 /// `state`.
-pub(crate) struct StateGuest(guest::state::Guest);
+pub(crate) struct State(guest::state::Guest);
 
-impl StateGuest {
-    pub(crate) fn get(
-        &self,
-        store: &mut Store<StoreData>,
-        key: &str,
-    ) -> CallResult<Option<StateEntry>> {
+impl super::StateGuest for State {
+    fn get(&self, store: &mut Store<StoreData>, key: &str) -> CallResult<Option<StateEntry>> {
         Ok(self
             .0
             .call_get(store, key)?
@@ -242,7 +237,7 @@ impl StateGuest {
             .map_err(Into::into))
     }
 
-    pub(crate) fn put(
+    fn put(
         &self,
         store: &mut Store<StoreData>,
         key: &str,
@@ -252,7 +247,7 @@ impl StateGuest {
         done(self.0.call_put(store, key, value, expect.map(Into::into)))
     }
 
-    pub(crate) fn delete(
+    fn delete(
         &self,
         store: &mut Store<StoreData>,
         key: &str,
@@ -261,55 +256,38 @@ impl StateGuest {
         done(self.0.call_delete(store, key, expect.map(Into::into)))
     }
 
-    pub(crate) fn list(
-        &self,
-        store: &mut Store<StoreData>,
-        prefix: &str,
-    ) -> CallResult<Vec<String>> {
+    fn list(&self, store: &mut Store<StoreData>, prefix: &str) -> CallResult<Vec<String>> {
         done(self.0.call_list(store, prefix))
     }
 }
 
 /// `secrets`.
-pub(crate) struct SecretsGuest(guest::secrets::Guest);
+pub(crate) struct Secrets(guest::secrets::Guest);
 
-impl SecretsGuest {
-    pub(crate) fn get(
-        &self,
-        store: &mut Store<StoreData>,
-        name: &str,
-    ) -> CallResult<Option<String>> {
+impl super::SecretsGuest for Secrets {
+    fn get(&self, store: &mut Store<StoreData>, name: &str) -> CallResult<Option<String>> {
         done(self.0.call_get(store, name))
     }
 
-    pub(crate) fn put(
-        &self,
-        store: &mut Store<StoreData>,
-        name: &str,
-        value: &str,
-    ) -> CallResult<()> {
+    fn put(&self, store: &mut Store<StoreData>, name: &str, value: &str) -> CallResult<()> {
         done(self.0.call_put(store, name, value))
     }
 
-    pub(crate) fn delete(&self, store: &mut Store<StoreData>, name: &str) -> CallResult<bool> {
+    fn delete(&self, store: &mut Store<StoreData>, name: &str) -> CallResult<bool> {
         done(self.0.call_delete(store, name))
     }
 
-    pub(crate) fn list(&self, store: &mut Store<StoreData>) -> CallResult<Vec<String>> {
+    fn list(&self, store: &mut Store<StoreData>) -> CallResult<Vec<String>> {
         done(self.0.call_list(store))
     }
 }
 
 /// `telemetry`.
-pub(crate) struct TelemetryGuest(guest::telemetry::Guest);
+pub(crate) struct Telemetry(guest::telemetry::Guest);
 
-impl TelemetryGuest {
+impl super::TelemetryGuest for Telemetry {
     /// `emit`, then `flush` when emitting worked.
-    pub(crate) fn emit(
-        &self,
-        store: &mut Store<StoreData>,
-        events: &[TelemetryEvent],
-    ) -> CallResult<()> {
+    fn emit(&self, store: &mut Store<StoreData>, events: &[TelemetryEvent]) -> CallResult<()> {
         let events: Vec<guest::telemetry::Event> = events.iter().map(Into::into).collect();
         match self.0.call_emit(&mut *store, &events)? {
             Ok(()) => done(self.0.call_flush(store)),
@@ -319,14 +297,14 @@ impl TelemetryGuest {
 }
 
 /// `deployer`.
-pub(crate) struct DeployerGuest(guest::deployer::Guest);
+pub(crate) struct Deployer(guest::deployer::Guest);
 
-impl DeployerGuest {
-    pub(crate) fn describe(&self, store: &mut Store<StoreData>) -> CallResult<d::TargetInfo> {
+impl super::DeployerGuest for Deployer {
+    fn describe(&self, store: &mut Store<StoreData>) -> CallResult<d::TargetInfo> {
         Ok(Ok(self.0.call_describe(store)?.into()))
     }
 
-    pub(crate) fn plan(
+    fn plan(
         &self,
         store: &mut Store<StoreData>,
         revision: &d::RevisionRef,
@@ -335,7 +313,7 @@ impl DeployerGuest {
         done(self.0.call_plan(store, &revision.into(), &bundle.into()))
     }
 
-    pub(crate) fn apply(
+    fn apply(
         &self,
         store: &mut Store<StoreData>,
         revision: &d::RevisionRef,
@@ -348,7 +326,7 @@ impl DeployerGuest {
         )
     }
 
-    pub(crate) fn health(
+    fn health(
         &self,
         store: &mut Store<StoreData>,
         revision: &d::RevisionRef,
@@ -356,7 +334,7 @@ impl DeployerGuest {
         done(self.0.call_health(store, &revision.into()))
     }
 
-    pub(crate) fn set_traffic(
+    fn set_traffic(
         &self,
         store: &mut Store<StoreData>,
         split: &d::TrafficSplit<'_>,
@@ -371,15 +349,11 @@ impl DeployerGuest {
         ))
     }
 
-    pub(crate) fn teardown(
-        &self,
-        store: &mut Store<StoreData>,
-        revision: &d::RevisionRef,
-    ) -> CallResult<()> {
+    fn teardown(&self, store: &mut Store<StoreData>, revision: &d::RevisionRef) -> CallResult<()> {
         done(self.0.call_teardown(store, &revision.into()))
     }
 
-    pub(crate) fn observe(
+    fn observe(
         &self,
         store: &mut Store<StoreData>,
         environment: &str,
