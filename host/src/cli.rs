@@ -212,16 +212,6 @@ fn run(cli: Cli) -> Result<Report> {
         Command::Secrets(cmd) => commands::secrets::run(&ctx, cmd),
         Command::State(cmd) => commands::state::run(&ctx, cmd),
         Command::External(words) => commands::external::run(&ctx, &ctx.env_name()?, &words),
-        Command::Completions { shell } => {
-            let mut cmd = <Cli as clap::CommandFactory>::command();
-            let mut buf = Vec::new();
-            clap_complete::generate(shell, &mut cmd, "envpack", &mut buf);
-            let script = String::from_utf8(buf)
-                .map_err(|e| Error::internal(format!("completion script is not UTF-8: {e}")))?;
-            Ok(Report::new(
-                script.clone(),
-                &serde_json::json!({ "shell": shell.to_string(), "script": script }),
-            ))
-        }
+        Command::Completions { shell } => commands::completions::run(shell),
     }
 }

@@ -23,7 +23,7 @@ use sha2::{Digest as _, Sha256};
 use crate::error::{Error, Kind, Result};
 use crate::fsutil::{self, LockGuard};
 use crate::home::Home;
-use crate::runtime::PackLabel;
+use crate::types::PackLabel;
 
 /// The pack store.
 #[derive(Clone, Debug)]

@@ -3,6 +3,7 @@
 
 pub mod answers;
 pub mod bundle;
+pub mod completions;
 pub mod deploy;
 pub mod env;
 pub mod external;
