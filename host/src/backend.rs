@@ -100,6 +100,10 @@ pub enum Journal {
     Audit,
     /// What the environment ran (`history.jsonl`).
     History,
+    /// When each snapshot was observed (`snapshots.jsonl`).
+    Snapshots,
+    /// Drift entries accepted, and why (`drift-accepted.jsonl`).
+    DriftAccepted,
 }
 
 /// An immutable blob an environment keeps.
@@ -109,6 +113,9 @@ pub enum BlobKey {
     Bundle(Digest),
     /// A promotion report (`promotions/<name>.json`).
     Promotion(String),
+    /// An observed snapshot, by its content address
+    /// (`snapshots/<hex>.json`).
+    Snapshot(Digest),
 }
 
 /// What a lease serialises.

@@ -182,7 +182,7 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(report) => {
             output::print_ok(&report, json);
-            ExitCode::SUCCESS
+            ExitCode::from(report.exit)
         }
         Err(err) => {
             output::print_err(&err, json);
@@ -208,6 +208,9 @@ fn run(cli: Cli) -> Result<Report> {
         Command::Rollback(a) => commands::rollback::rollback(&ctx, a),
         Command::Audit(a) => commands::journal::audit(&ctx, a),
         Command::Serve { listen, seed } => commands::serve::run(&ctx, listen, seed),
+        Command::Observe => commands::observe::run_observe(&ctx),
+        Command::Snapshots { command } => commands::observe::run_snapshots(&ctx, command),
+        Command::Drift { command } => commands::observe::run_drift(&ctx, command),
         Command::History(a) => commands::journal::history(&ctx, a),
         Command::Secrets(cmd) => commands::secrets::run(&ctx, cmd),
         Command::State(cmd) => commands::state::run(&ctx, cmd),

@@ -27,6 +27,8 @@ pub enum Kind {
     Unavailable,
     /// Checks ran and found problems (`env doctor`).
     ChecksFailed,
+    /// The deployer could not say what runs (`observe`, `drift`).
+    Unobservable,
     /// A bug or an unexpected environment problem.
     Internal,
 }
@@ -44,6 +46,7 @@ impl Kind {
             Kind::Timeout => "timeout",
             Kind::Unavailable => "unavailable",
             Kind::ChecksFailed => "checks-failed",
+            Kind::Unobservable => "unobservable",
             Kind::Internal => "internal",
         }
     }
@@ -61,6 +64,9 @@ impl Kind {
             Kind::Timeout => 8,
             Kind::Unavailable => 9,
             Kind::ChecksFailed => 10,
+            // As `terraform plan -detailed-exitcode`: 0 in sync, 2 drift
+            // (a successful report), 1 could not tell.
+            Kind::Unobservable => 1,
         }
     }
 }

@@ -6,8 +6,9 @@
 //!
 //! - [`cli`]: the `envpack` command line, thin: one file per command, each
 //!   calling one library operation.
-//! - [`deploy`], [`local`], [`env`]: the deployment verbs, the local
-//!   runtime (processes and the ingress), environments and their sessions.
+//! - [`deploy`], [`truth`], [`local`], [`env`]: the deployment verbs,
+//!   observation and drift, the local runtime (processes and the ingress),
+//!   environments and their sessions.
 //! - [`backend`], [`runtime`], [`store`], [`packs`]: the storage seam, the
 //!   sandboxed Wasm runtime, the content-addressed pack store, and the
 //!   operations tying store and runtime together.
@@ -26,6 +27,7 @@ pub mod local;
 pub mod packs;
 pub mod runtime;
 pub mod store;
+pub mod truth;
 pub mod types;
 
 pub use envpack_descriptor as descriptor;

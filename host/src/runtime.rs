@@ -82,6 +82,7 @@ impl From<Kind> for PackErrorKind {
             Kind::Conflict => Self::Conflict,
             Kind::Timeout => Self::Timeout,
             Kind::Internal | Kind::ChecksFailed => Self::Internal,
+            Kind::Unobservable => Self::Unavailable,
             Kind::Unavailable | Kind::PackFault | Kind::Integrity => Self::Unavailable,
         }
     }

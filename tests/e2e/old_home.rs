@@ -41,7 +41,10 @@ fn old_home() -> Env {
     env.json(&["pack", "install", deployer.to_str().unwrap()]);
     let installed = env.json(&["pack", "list"]);
     let dir = env.home().join("envs/dev");
-    copy_dir(&repo_root().join("tests/fixtures/home-round1/envs/dev"), &dir);
+    copy_dir(
+        &repo_root().join("tests/fixtures/home-round1/envs/dev"),
+        &dir,
+    );
     let lock_path = dir.join("lock.json");
     let mut lock: Value = serde_json::from_slice(&fs::read(&lock_path).unwrap()).unwrap();
     for binding in lock["slots"].as_object_mut().unwrap().values_mut() {

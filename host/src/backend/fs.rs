@@ -53,6 +53,8 @@ impl FsBackend {
         self.dir(env).join(match journal {
             Journal::Audit => "audit.jsonl",
             Journal::History => "history.jsonl",
+            Journal::Snapshots => "snapshots.jsonl",
+            Journal::DriftAccepted => "drift-accepted.jsonl",
         })
     }
 
@@ -66,6 +68,10 @@ impl FsBackend {
                 .dir(env)
                 .join("promotions")
                 .join(format!("{name}.json")),
+            BlobKey::Snapshot(id) => self
+                .dir(env)
+                .join("snapshots")
+                .join(format!("{}.json", id.hex())),
         }
     }
 
@@ -203,6 +209,8 @@ impl Backend for FsBackend {
             let what = match journal {
                 Journal::Audit => "audit log",
                 Journal::History => "history",
+                Journal::Snapshots => "snapshot index",
+                Journal::DriftAccepted => "drift acceptances",
             };
             Error::internal(format!(
                 "cannot write the {what} {}: {e}; the change was not made",

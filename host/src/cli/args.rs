@@ -95,6 +95,29 @@ pub enum Command {
     Audit(JournalArgs),
     /// Show an environment's history: deployments, traffic changes, rollbacks.
     History(JournalArgs),
+    /// Ask the deployer what really runs; keep it as a snapshot with the
+    /// expectation it was compared with.
+    #[command(
+        after_help = "Examples:\n  envpack observe --env dev\n  envpack --json observe --env prod\n\nIdentical consecutive observations are one snapshot seen over a time range. An\nobservation that fails is kept as unobservable, never as in sync. Exit codes as\n`envpack drift`: 0 in sync (or all drift accepted), 2 drift, 1 unobservable."
+    )]
+    Observe,
+    /// List the environment's snapshots, or show one.
+    #[command(
+        after_help = "Examples:\n  envpack snapshots --env dev\n  envpack snapshots show 3f2a9c --env dev"
+    )]
+    Snapshots {
+        #[command(subcommand)]
+        command: Option<SnapshotsCommand>,
+    },
+    /// Compare reality with expectation, and expectation with intent; or
+    /// accept drift with a reason.
+    #[command(
+        after_help = "Examples:\n  envpack drift --env dev\n  envpack drift accept 1a2b3c4d5e6f --reason \"hotfix INC-42, to be released\" --env prod\n\nObserves first, then lists every difference: missing (expected, not observed),\nunexpected (observed, not expected), changed (expected and observed values side\nby side). Exit codes like terraform plan -detailed-exitcode: 0 no drift (or all\ndrift accepted), 2 drift, 1 the environment could not be observed."
+    )]
+    Drift {
+        #[command(subcommand)]
+        command: Option<DriftCommand>,
+    },
     /// Run the HTTP router in front of the environment's deployments.
     #[command(
         after_help = "Examples:\n  envpack serve --env local\n  envpack serve --env dev --listen 0.0.0.0:8080\n\nRoutes by host and path prefix (bundle attributes `host`, `prefix`), then by the\nx-envpack-revision header (loopback callers only), a signed sticky cookie, or a\nweighted random choice following the current traffic split."
@@ -519,6 +542,31 @@ pub struct RollbackArgs {
     pub steps: Option<usize>,
     #[command(flatten)]
     pub answers: AnswersArgs,
+}
+
+/// `envpack snapshots ...`
+#[derive(Debug, Subcommand)]
+pub enum SnapshotsCommand {
+    /// One snapshot: what was observed and what was expected.
+    Show {
+        /// Snapshot id or unique hex prefix.
+        id: String,
+    },
+}
+
+/// `envpack drift ...`
+#[derive(Debug, Subcommand)]
+pub enum DriftCommand {
+    /// Accept drift entries: recorded and audited; they stay visible but no
+    /// longer fail the exit code until reality changes again.
+    Accept {
+        /// Drift entry ids, as `envpack drift` prints them.
+        #[arg(required = true)]
+        entries: Vec<String>,
+        /// Why the drift is acceptable.
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 /// `envpack audit` / `envpack history`

@@ -17,6 +17,9 @@ pub struct Report {
     pub human: String,
     /// The envelope's `result` with `--json`.
     pub json: Value,
+    /// The exit code of a command that succeeded with something to report
+    /// (2: `drift` found drift); 0 otherwise.
+    pub exit: u8,
 }
 
 impl Report {
@@ -25,7 +28,14 @@ impl Report {
         Self {
             human: human.into(),
             json: serde_json::to_value(json).unwrap_or(Value::Null),
+            exit: 0,
         }
+    }
+
+    /// The same report, exiting with `code`.
+    pub fn exit_with(mut self, code: u8) -> Self {
+        self.exit = code;
+        self
     }
 }
 

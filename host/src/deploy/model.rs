@@ -154,6 +154,10 @@ pub struct Deployment {
     /// Idempotency key -> the generation it produced.
     #[serde(default)]
     pub idempotency: BTreeMap<String, u64>,
+    /// Revisions stopped by `env down`: expected not to run until `env up`
+    /// starts them again.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub stopped: std::collections::BTreeSet<String>,
 }
 
 impl Deployment {
@@ -168,6 +172,7 @@ impl Deployment {
             weights: Vec::new(),
             traffic_history: Vec::new(),
             idempotency: BTreeMap::new(),
+            stopped: Default::default(),
         }
     }
 

@@ -59,7 +59,7 @@ pub fn down(home: &Home, runtime: &Runtime, env: &EnvName) -> Result<EnvRunRepor
         "env.down",
         |session, records, deployer| {
             let mut stopped = Vec::new();
-            for dep in records.all()? {
+            for mut dep in records.all()? {
                 for r in dep.revisions.iter().filter(|r| {
                     matches!(
                         r.state,
@@ -68,6 +68,17 @@ pub fn down(home: &Home, runtime: &Runtime, env: &EnvName) -> Result<EnvRunRepor
                 }) {
                     deployer.teardown(&rev_ref(env, &dep.name, r))?;
                     stopped.push(r.id.clone());
+                }
+                // What the environment expects now: these do not run.
+                let down: Vec<String> = dep
+                    .revisions
+                    .iter()
+                    .filter(|r| stopped.contains(&r.id) && !dep.stopped.contains(&r.id))
+                    .map(|r| r.id.clone())
+                    .collect();
+                if !down.is_empty() {
+                    dep.stopped.extend(down);
+                    records.save(&mut dep)?;
                 }
             }
             journal::history(
@@ -132,6 +143,7 @@ pub fn up(home: &Home, runtime: &Runtime, env: &EnvName) -> Result<EnvRunReport>
                             let rev = dep.revision_mut(&r.id)?;
                             rev.endpoint = endpoint;
                             rev.updated = now_rfc3339();
+                            dep.stopped.remove(&r.id);
                             started.push(r.id.clone());
                         }
                         Err(why) => failed.push((r.id.clone(), why)),

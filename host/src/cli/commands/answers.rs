@@ -27,6 +27,7 @@ pub(crate) fn input<T: DeserializeOwned + JsonSchema>(a: &AnswersArgs) -> Result
         return Ok(Input::Schema(Report {
             human: text,
             json: value,
+            exit: 0,
         }));
     }
     match &a.answers {

@@ -176,6 +176,7 @@ pub fn run(ctx: &Ctx, env: &EnvName, words: &[String]) -> Result<Report> {
     Ok(Report {
         human: out.text,
         json,
+        exit: 0,
     })
 }
 

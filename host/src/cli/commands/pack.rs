@@ -152,7 +152,11 @@ fn inspect(file: &Path) -> Result<Report> {
         obj.insert("exports".into(), json!(exports));
         obj.insert("requested".into(), json!(caps));
     }
-    Ok(Report { human, json: value })
+    Ok(Report {
+        human,
+        json: value,
+        exit: 0,
+    })
 }
 
 fn call(ctx: &Ctx, a: CallArgs) -> Result<Report> {

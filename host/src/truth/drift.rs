@@ -1,0 +1,281 @@
+//! Drift: reality against expectation, and expectation against intent, as
+//! evidence. Pure functions over the three records; nothing here observes
+//! or writes.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::model::{
+    Acceptance, DriftEntry, DriftKind, Expectation, ExpectedRevision, Observation, ObservedRevision,
+};
+
+/// One cell of the drift matrix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DriftState {
+    /// Reality matches expectation and expectation matches intent.
+    InSync,
+    /// Something differs that nobody accepted.
+    Drifted,
+    /// Every difference is accepted.
+    Accepted,
+    /// The deployer could not tell.
+    Unobservable,
+}
+
+/// Every difference between the records of one snapshot.
+pub fn compare(expectation: &Expectation, observation: &Observation) -> Option<Vec<DriftEntry>> {
+    let Observation::Observed { revisions } = observation else {
+        return None;
+    };
+    let observed: BTreeMap<&str, &ObservedRevision> =
+        revisions.iter().map(|o| (o.revision.as_str(), o)).collect();
+    let mut out = Vec::new();
+    for e in &expectation.revisions {
+        let r = (e.deployment.as_str(), e.revision.as_str());
+        if let Some(why) = expectation.intent_problems.get(&e.revision) {
+            out.push(DriftEntry::new(
+                DriftKind::Changed,
+                "intent",
+                r,
+                "bundle",
+                (Some(e.bundle.to_string()), Some(why.clone())),
+            ));
+        }
+        match observed.get(e.revision.as_str()) {
+            None if e.running => out.push(with_bundle(
+                DriftEntry::new(
+                    DriftKind::Missing,
+                    "reality",
+                    r,
+                    "revision",
+                    (Some("running".into()), None),
+                ),
+                e,
+            )),
+            None => {}
+            Some(o) => out.extend(changed(e, o)),
+        }
+    }
+    let expected: BTreeSet<&str> = expectation
+        .revisions
+        .iter()
+        .filter(|e| e.running)
+        .map(|e| e.revision.as_str())
+        .collect();
+    for o in revisions {
+        if !expected.contains(o.revision.as_str()) && o.state == "running" {
+            out.push(DriftEntry::new(
+                DriftKind::Unexpected,
+                "reality",
+                (&o.deployment, &o.revision),
+                "revision",
+                (None, Some(o.state.clone())),
+            ));
+        }
+    }
+    Some(out)
+}
+
+fn with_bundle(mut d: DriftEntry, e: &ExpectedRevision) -> DriftEntry {
+    d.expected_bundle = Some(e.bundle.to_string());
+    d
+}
+
+/// The fields of a revision both records know.
+fn changed(e: &ExpectedRevision, o: &ObservedRevision) -> Vec<DriftEntry> {
+    let r = (e.deployment.as_str(), e.revision.as_str());
+    let mut out = Vec::new();
+    let mut diff = |field: &str, expected: Option<String>, observed: Option<String>| {
+        if expected != observed {
+            out.push(with_bundle(
+                DriftEntry::new(
+                    DriftKind::Changed,
+                    "reality",
+                    r,
+                    field,
+                    (expected, observed),
+                ),
+                e,
+            ));
+        }
+    };
+    let want_state = if e.running { "running" } else { "stopped" };
+    let got_state = match o.state.as_str() {
+        s if !e.running && s != "running" => "stopped".to_string(),
+        s => s.to_string(),
+    };
+    diff("state", Some(want_state.into()), Some(got_state));
+    if let Some(bundle) = &o.bundle {
+        diff("bundle", Some(e.bundle.to_string()), Some(bundle.clone()));
+    }
+    if e.running && o.endpoint.is_some() {
+        diff("endpoint", e.endpoint.clone(), o.endpoint.clone());
+    }
+    if !o.files.is_empty() {
+        let paths: BTreeSet<&String> = e.files.keys().chain(o.files.keys()).collect();
+        for p in paths {
+            diff(
+                &format!("file:{p}"),
+                e.files.get(p).cloned(),
+                o.files.get(p).cloned(),
+            );
+        }
+    }
+    out
+}
+
+/// The state of a set of entries given the acceptances on record.
+pub fn state_of(entries: Option<&[DriftEntry]>, accepted: &[Acceptance]) -> DriftState {
+    match entries {
+        None => DriftState::Unobservable,
+        Some([]) => DriftState::InSync,
+        Some(list) if list.iter().all(|d| is_accepted(d, accepted)) => DriftState::Accepted,
+        Some(_) => DriftState::Drifted,
+    }
+}
+
+/// Whether an entry was accepted (the same difference: same id).
+pub fn is_accepted(d: &DriftEntry, accepted: &[Acceptance]) -> bool {
+    accepted.iter().any(|a| a.entry == d.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deploy::model::RevState;
+    use envpack_manifest::Digest;
+
+    fn expected(rev: &str, running: bool, files: &[(&str, &str)]) -> ExpectedRevision {
+        ExpectedRevision {
+            deployment: "web".into(),
+            revision: rev.into(),
+            lifecycle: if running {
+                RevState::Ready
+            } else {
+                RevState::Inactive
+            },
+            basis_points: 0,
+            running,
+            bundle: Digest::of(rev.as_bytes()),
+            version: "1.0.0".into(),
+            endpoint: Some(format!("http://127.0.0.1/{rev}")),
+            files: files
+                .iter()
+                .map(|(p, s)| (p.to_string(), s.to_string()))
+                .collect(),
+        }
+    }
+
+    fn observed(rev: &str, state: &str, files: &[(&str, &str)]) -> ObservedRevision {
+        ObservedRevision {
+            deployment: "web".into(),
+            revision: rev.into(),
+            state: state.into(),
+            bundle: Some(Digest::of(rev.as_bytes()).to_string()),
+            endpoint: Some(format!("http://127.0.0.1/{rev}")),
+            files: files
+                .iter()
+                .map(|(p, s)| (p.to_string(), s.to_string()))
+                .collect(),
+            attributes: BTreeMap::new(),
+        }
+    }
+
+    fn exp(revs: Vec<ExpectedRevision>) -> Expectation {
+        Expectation {
+            revisions: revs,
+            ..Expectation::default()
+        }
+    }
+
+    fn kinds(d: &[DriftEntry]) -> Vec<(DriftKind, String, String)> {
+        d.iter()
+            .map(|e| (e.kind, e.revision.clone(), e.field.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn in_sync() {
+        let e = exp(vec![
+            expected("r1", true, &[("a", "1")]),
+            expected("r0", false, &[]),
+        ]);
+        let o = Observation::Observed {
+            revisions: vec![observed("r1", "running", &[("a", "1")])],
+        };
+        let d = compare(&e, &o).expect("observed");
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(state_of(Some(&d), &[]), DriftState::InSync);
+    }
+
+    /// Missing, unexpected, changed state, changed and extra files.
+    #[test]
+    fn every_kind() {
+        let e = exp(vec![
+            expected("r1", true, &[("a", "1"), ("b", "2")]),
+            expected("r2", true, &[]),
+        ]);
+        let o = Observation::Observed {
+            revisions: vec![
+                observed("r1", "exited", &[("a", "9"), ("b", "2"), ("c", "3")]),
+                observed("r9", "running", &[]),
+            ],
+        };
+        let d = compare(&e, &o).expect("observed");
+        assert_eq!(
+            kinds(&d),
+            [
+                (DriftKind::Changed, "r1".into(), "state".into()),
+                (DriftKind::Changed, "r1".into(), "file:a".into()),
+                (DriftKind::Changed, "r1".into(), "file:c".into()),
+                (DriftKind::Missing, "r2".into(), "revision".into()),
+                (DriftKind::Unexpected, "r9".into(), "revision".into()),
+            ]
+        );
+        let a = &d[1];
+        assert_eq!(
+            (a.expected.as_deref(), a.observed.as_deref()),
+            (Some("1"), Some("9"))
+        );
+        assert_eq!(d[2].expected, None, "an extra file was not expected");
+        assert_eq!(state_of(Some(&d), &[]), DriftState::Drifted);
+    }
+
+    /// A stopped revision that is not expected to run is in sync; an
+    /// unobservable environment is never in sync; acceptances hold until
+    /// the observed value changes.
+    #[test]
+    fn stopped_unobservable_and_accepted() {
+        let e = exp(vec![expected("r0", false, &[])]);
+        let o = Observation::Observed {
+            revisions: vec![observed("r0", "exited", &[])],
+        };
+        assert_eq!(compare(&e, &o).expect("observed"), vec![]);
+        let none = compare(&e, &Observation::Unobservable { reason: "x".into() });
+        assert_eq!(state_of(none.as_deref(), &[]), DriftState::Unobservable);
+
+        let e = exp(vec![expected("r1", true, &[("a", "1")])]);
+        let seen = |sha: &str| {
+            compare(
+                &e,
+                &Observation::Observed {
+                    revisions: vec![observed("r1", "running", &[("a", sha)])],
+                },
+            )
+            .expect("observed")
+        };
+        let first = seen("2");
+        let accepted = vec![Acceptance {
+            entry: first[0].id.clone(),
+            reason: "hotfix".into(),
+            actor: "me".into(),
+            at: String::new(),
+            snapshot: Digest::of(b"s"),
+        }];
+        assert_eq!(state_of(Some(&first), &accepted), DriftState::Accepted);
+        assert_eq!(state_of(Some(&seen("2")), &accepted), DriftState::Accepted);
+        assert_eq!(state_of(Some(&seen("3")), &accepted), DriftState::Drifted);
+    }
+}

@@ -1,0 +1,225 @@
+//! `observe`: ask the environment's deployer what really runs, normalise
+//! it, compare it with what the environment expects, and keep both as a
+//! snapshot.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use envpack_descriptor::Slot;
+use envpack_manifest::Digest;
+use serde::Serialize;
+
+use super::drift::{DriftState, compare, state_of};
+use super::model::{
+    DriftEntry, Expectation, ExpectedRevision, Observation, ObservedRevision, Observer, Snapshot,
+};
+use super::store;
+use crate::deploy::DeploymentRecords;
+use crate::deploy::model::RevState;
+use crate::env::{EnvName, Session};
+use crate::error::{Error, Result};
+use crate::home::Home;
+use crate::runtime::Runtime;
+use crate::runtime::slots::deployer::Observed;
+use crate::store::now_rfc3339;
+
+/// What one observation found.
+#[derive(Clone, Debug, Serialize)]
+pub struct ObserveOutcome {
+    /// The environment.
+    pub environment: EnvName,
+    /// The snapshot it is kept as.
+    pub snapshot: Digest,
+    /// When.
+    pub at: String,
+    /// Whether this content had been seen before (the same snapshot).
+    pub seen_before: bool,
+    /// The drift state.
+    pub state: DriftState,
+    /// Every difference (none when unobservable).
+    pub drift: Vec<DriftEntry>,
+    /// What was observed.
+    pub observation: Observation,
+}
+
+/// What the environment expects now, from its deployment records and the
+/// bundles it stored (the intent behind each revision).
+pub fn expectation(session: &Session<'_>, records: &DeploymentRecords) -> Result<Expectation> {
+    let mut out = Expectation {
+        lock_generation: session.lock().generation,
+        ..Expectation::default()
+    };
+    let mut files: BTreeMap<Digest, Result<BTreeMap<String, String>>> = BTreeMap::new();
+    for dep in records.all()? {
+        out.generations.insert(dep.name.clone(), dep.generation);
+        for r in dep
+            .revisions
+            .iter()
+            .filter(|r| r.state != RevState::Archived)
+        {
+            let intent = files.entry(r.bundle_id).or_insert_with(|| {
+                let (verified, _) = records.open_bundle(&r.bundle_id)?;
+                Ok(verified
+                    .manifest
+                    .files
+                    .iter()
+                    .map(|f| (f.path.clone(), f.sha256.clone()))
+                    .collect())
+            });
+            let files = match intent {
+                Ok(f) => f.clone(),
+                Err(e) => {
+                    out.intent_problems
+                        .insert(r.id.clone(), e.message().to_string());
+                    BTreeMap::new()
+                }
+            };
+            out.revisions.push(ExpectedRevision {
+                deployment: dep.name.clone(),
+                revision: r.id.clone(),
+                lifecycle: r.state,
+                basis_points: dep.weight_of(&r.id),
+                running: matches!(r.state, RevState::Ready | RevState::Warming)
+                    && !dep.stopped.contains(&r.id),
+                bundle: r.bundle_id,
+                version: r.version.clone(),
+                endpoint: r.endpoint.clone(),
+                files,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The sha256 of every file under `dir`, by `/`-separated relative path.
+pub fn file_digests(dir: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            let Ok(ty) = e.file_type() else { continue };
+            if ty.is_dir() {
+                stack.push(path);
+            } else if let Ok(rel) = path.strip_prefix(dir) {
+                let rel = rel.to_string_lossy().replace('\\', "/");
+                let digest = match std::fs::File::open(&path) {
+                    Ok(mut f) => {
+                        use sha2::Digest as _;
+                        let mut h = sha2::Sha256::new();
+                        match std::io::copy(&mut f, &mut h) {
+                            Ok(_) => hex::encode(h.finalize()),
+                            Err(_) => "unreadable".into(),
+                        }
+                    }
+                    Err(_) => "unreadable".into(),
+                };
+                out.insert(rel, digest);
+            }
+        }
+    }
+    out
+}
+
+/// Normalises what the deployer reported: volatile attributes dropped,
+/// deployments filled in from the expectation when the target does not
+/// know them, and, for revisions this machine runs, the payload files as
+/// they are on disk now.
+fn normalise(
+    reported: Vec<Observed>,
+    expectation: &Expectation,
+    local_dir: Option<&Path>,
+) -> Vec<ObservedRevision> {
+    let deployment_of: BTreeMap<&str, &str> = expectation
+        .revisions
+        .iter()
+        .map(|e| (e.revision.as_str(), e.deployment.as_str()))
+        .collect();
+    let mut out: Vec<ObservedRevision> = reported
+        .into_iter()
+        .map(|o| {
+            let mut attributes: BTreeMap<String, String> = o.attributes.into_iter().collect();
+            let volatile: Vec<String> = attributes
+                .remove("volatile")
+                .map(|v| v.split(',').map(|s| s.trim().to_string()).collect())
+                .unwrap_or_default();
+            attributes.retain(|k, _| k != "pid" && !volatile.contains(k));
+            let files = local_dir
+                .map(|d| file_digests(&crate::local::Processes::new(d).payload_dir(&o.revision)))
+                .unwrap_or_default();
+            ObservedRevision {
+                deployment: if o.deployment.is_empty() {
+                    deployment_of
+                        .get(o.revision.as_str())
+                        .map_or(String::new(), |d| d.to_string())
+                } else {
+                    o.deployment
+                },
+                revision: o.revision,
+                state: o.state,
+                bundle: o.digest,
+                endpoint: o.endpoint,
+                files,
+                attributes,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.revision.cmp(&b.revision));
+    out
+}
+
+/// `observe`: one observation of `env`, kept as a snapshot.
+pub fn observe(home: &Home, runtime: &Runtime, env: &EnvName) -> Result<ObserveOutcome> {
+    Session::scoped(home, runtime, env, |session| {
+        let records = DeploymentRecords::new(session.records());
+        let expectation = expectation(session, &records)?;
+        let binding = session.lock().slots.get(&Slot::Deployer).ok_or_else(|| {
+            Error::not_found(format!("the deployer slot of {env} is not bound"))
+                .hint(format!("envpack env init {env}"))
+        })?;
+        let observer = Observer {
+            pack: binding.descriptor.to_string(),
+            digest: binding.digest,
+        };
+        let local_dir = session
+            .runs_locally()
+            .then(|| session.records().local_dir());
+        let reported = session
+            .instance(Slot::Deployer)
+            .and_then(|mut i| i.deployer()?.observe(env.as_str()));
+        let observation = match reported {
+            Ok(list) => Observation::Observed {
+                revisions: normalise(list, &expectation, local_dir.as_deref()),
+            },
+            Err(e) => Observation::Unobservable {
+                reason: e.message().to_string(),
+            },
+        };
+        let snapshot = Snapshot {
+            format: 1,
+            environment: env.to_string(),
+            observer,
+            observation,
+            expectation,
+        };
+        let seen_before = store::sightings(session.records())?
+            .iter()
+            .any(|s| s.id == snapshot.id());
+        let at = now_rfc3339();
+        let id = store::save(session.records(), &snapshot, &at)?;
+        let drift = compare(&snapshot.expectation, &snapshot.observation);
+        let accepted = store::acceptances(session.records())?;
+        Ok(ObserveOutcome {
+            environment: env.clone(),
+            snapshot: id,
+            at,
+            seen_before,
+            state: state_of(drift.as_deref(), &accepted),
+            drift: drift.unwrap_or_default(),
+            observation: snapshot.observation,
+        })
+    })
+}

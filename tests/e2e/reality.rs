@@ -1,0 +1,234 @@
+//! Issue 9 (first part): reality on the local runtime. Two real revisions
+//! are observed in sync; then a payload file is edited and a process killed
+//! by hand, and `drift` shows both as evidence (exit 2), keeps them after an
+//! acceptance with a reason, and `env down` makes stopped revisions
+//! expected.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use envpack_e2e::Env;
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_envpack");
+
+/// Stops every revision when the test ends, even on failure.
+struct Down<'a>(&'a Env);
+
+impl Drop for Down<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.run(&["env", "down", "local"]);
+    }
+}
+
+/// A bundle whose payload serves `body` with Python's http.server.
+fn site(env: &Env, version: &str, body: &str) -> PathBuf {
+    let dir = env.home().join(format!("site-{version}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("index.html"), body).unwrap();
+    let script = dir.join("serve.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nexec python3 -m http.server \"$1\" --bind 127.0.0.1\n",
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let out = env.home().join(format!("site-{version}.tgz"));
+    env.json(&[
+        "bundle",
+        "build",
+        dir.to_str().unwrap(),
+        "--name",
+        "site",
+        "--version",
+        version,
+        "--source",
+        "main",
+        "--ref",
+        "main",
+        "--attr",
+        "run=./serve.sh {port}",
+        "--attr",
+        "health=/index.html",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    out
+}
+
+/// `drift` with `--json`: its exit code and its result (or error).
+fn drift(env: &Env) -> (i32, Value) {
+    let r = env.run(&["--json", "drift", "--env", "local"]);
+    let v = r.envelope();
+    let body = if v["ok"] == true {
+        v["result"].clone()
+    } else {
+        v["error"].clone()
+    };
+    (r.code, body)
+}
+
+fn entry<'a>(drift: &'a Value, revision: &str, field: &str) -> &'a Value {
+    drift["drift"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["revision"] == revision && d["field"] == field)
+        .unwrap_or_else(|| panic!("no {field} drift for {revision}: {drift}"))
+}
+
+fn pid_of(env: &Env, revision: &str) -> i32 {
+    let record = env
+        .home()
+        .join(format!("envs/local/revisions/{revision}/process.json"));
+    let v: Value = serde_json::from_slice(&std::fs::read(record).unwrap()).unwrap();
+    v["pid"].as_i64().unwrap() as i32
+}
+
+#[test]
+fn out_of_band_changes_show_as_drift_and_stay_as_evidence() {
+    let env = Env::new(BIN);
+    env.json(&["env", "init"]);
+    env.json(&[
+        "env",
+        "config",
+        "local",
+        "greentic.telemetry.stdout",
+        "level",
+        "warn",
+    ]);
+    let _down = Down(&env);
+    let v1 = site(&env, "1.0.0", "one\n");
+    let v2 = site(&env, "2.0.0", "two\n");
+    let r1 = env.json(&["deploy", v1.to_str().unwrap(), "--env", "local"])["revision"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r2 = env.json(&["deploy", v2.to_str().unwrap(), "--env", "local"])["revision"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // In sync, and an identical second observation is the same snapshot.
+    let first = env.json(&["observe", "--env", "local"]);
+    assert_eq!(first["state"], "in-sync", "{first}");
+    let observed = first["observation"]["revisions"].as_array().unwrap();
+    assert_eq!(observed.len(), 2, "{first}");
+    assert!(
+        observed.iter().all(|o| o["state"] == "running"
+            && o["files"]["index.html"].is_string()
+            && o["deployment"] == "site"),
+        "{first}"
+    );
+    let again = env.json(&["observe", "--env", "local"]);
+    assert_eq!(again["snapshot"], first["snapshot"]);
+    assert_eq!(again["seen_before"], true);
+    let snapshots = env.json(&["snapshots", "--env", "local"]);
+    assert_eq!(snapshots.as_array().unwrap().len(), 1, "{snapshots}");
+    assert_eq!(snapshots[0]["count"], 2);
+
+    // Out of band: an edited file in r2's running payload, r1 killed.
+    let payload = env
+        .home()
+        .join(format!("envs/local/revisions/{r2}/payload/index.html"));
+    std::fs::write(&payload, "hotfixed by hand\n").unwrap();
+    let pid = pid_of(&env, &r1);
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pid}")])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let (code, seen) = loop {
+        let (code, seen) = drift(&env);
+        let dead = seen["drift"].as_array().is_some_and(|d| {
+            d.iter()
+                .any(|e| e["revision"] == r1.as_str() && e["field"] == "state")
+        });
+        if dead || Instant::now() > deadline {
+            break (code, seen);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(code, 2, "drift exits 2: {seen}");
+    assert_eq!(seen["state"], "drifted");
+    let state = entry(&seen, &r1, "state");
+    assert_eq!(state["kind"], "changed");
+    assert_eq!(state["expected"], "running");
+    assert_eq!(state["observed"], "exited", "{seen}");
+    let file = entry(&seen, &r2, "file:index.html");
+    assert_eq!(file["kind"], "changed");
+    assert_ne!(file["expected"], file["observed"], "both digests are shown");
+    assert!(
+        file["expected_bundle"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+
+    // Accepting the hotfix keeps it visible, audited; the dead revision
+    // still fails the exit code.
+    let id = file["id"].as_str().unwrap();
+    env.fails(2, &["drift", "accept", "--env", "local"]); // usage: entries and --reason
+    env.fails(
+        3,
+        &[
+            "drift",
+            "accept",
+            "000000000000",
+            "--reason",
+            "x",
+            "--env",
+            "local",
+        ],
+    );
+    let accepted = env.json(&[
+        "drift",
+        "accept",
+        id,
+        "--reason",
+        "hotfix INC-42, released next",
+        "--env",
+        "local",
+    ]);
+    assert_eq!(accepted["accepted"][0]["entry"], id);
+    let audit = env.json(&["audit", "--env", "local"]);
+    assert!(
+        audit.as_array().unwrap().iter().any(
+            |e| e["verb"] == "drift.accept" && e["target"].as_str().unwrap().contains("INC-42")
+        ),
+        "{audit}"
+    );
+    let (code, seen) = drift(&env);
+    assert_eq!(code, 2, "{seen}");
+    assert_eq!(
+        entry(&seen, &r2, "file:index.html")["id"],
+        id,
+        "same evidence, same id"
+    );
+
+    // After `env down` nothing is expected to run: only the accepted
+    // hotfix is left, so drift exits 0 and says so.
+    env.json(&["env", "down", "local"]);
+    let (code, seen) = drift(&env);
+    assert_eq!(code, 0, "{seen}");
+    assert_eq!(seen["state"], "accepted", "{seen}");
+    let snapshots = env.json(&["snapshots", "--env", "local"]);
+    let newest = snapshots.as_array().unwrap().last().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let shown = env.json(&["snapshots", "show", &newest[7..19], "--env", "local"]);
+    assert_eq!(shown["snapshot"]["environment"], "local");
+    assert!(
+        shown["snapshot"]["expectation"]["revisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["running"] == false),
+        "{shown}"
+    );
+}
