@@ -1,0 +1,212 @@
+//! The clap types of the deployment commands: bundles, deploy, revisions,
+//! traffic, promotion, rollback, journals, snapshots and drift.
+
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+
+/// `envpack bundle ...`
+#[derive(Debug, Subcommand)]
+pub enum BundleCommand {
+    /// Pack a payload directory into one immutable bundle file.
+    #[command(
+        after_help = "Examples:\n  envpack bundle build ./dist --name web --version 1.4.0 --source release-tag --ref v1.4.0 --commit 3f2a9c1\n  envpack bundle build ./dist --name web --version 1.4.0-pr.7 --source feature-branch --ref feat/login --evidence test-report.xml\n\nFiles that look like secrets (.env, private keys, tokens) are refused unless --allow-secret names them."
+    )]
+    Build(Box<BundleBuildArgs>),
+    /// Check a bundle's manifest, checksums and required evidence.
+    #[command(
+        after_help = "Examples:\n  envpack bundle verify web-1.4.0.bundle.tgz\n\nExits 6 when the bundle was tampered with or is malformed."
+    )]
+    Verify {
+        /// The bundle file.
+        file: PathBuf,
+    },
+}
+
+/// `envpack deploy`
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The bundle file.
+    #[arg(required_unless_present_any = ["answers", "schema"])]
+    pub bundle: Option<PathBuf>,
+    /// Plan and show, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub answers: AnswersArgs,
+}
+
+/// `--answers` / `--schema`, on every verb.
+#[derive(Debug, Args)]
+pub struct AnswersArgs {
+    /// Take the verb's input from a JSON answers file (see --schema).
+    #[arg(long, value_name = "FILE")]
+    pub answers: Option<PathBuf>,
+    /// Print the JSON schema of the answers file and exit.
+    #[arg(long)]
+    pub schema: bool,
+}
+
+/// `envpack revisions ...`
+#[derive(Debug, Subcommand)]
+pub enum RevisionsCommand {
+    /// List revisions with their state and traffic.
+    List {
+        /// Only this deployment (default: all).
+        #[arg(long)]
+        deployment: Option<String>,
+    },
+    /// Show one revision and why it failed (--json includes its plan).
+    Show {
+        /// Revision id (or unique prefix).
+        revision: String,
+        /// The deployment (default: the only one).
+        #[arg(long)]
+        deployment: Option<String>,
+    },
+    /// Stop a revision that no longer receives traffic (ready -> draining -> inactive).
+    Drain(TransitionArgs),
+    /// Retire a revision for good (refused while traffic routes to it).
+    Archive(TransitionArgs),
+}
+
+/// `envpack traffic ...`
+#[derive(Debug, Subcommand)]
+pub enum TrafficCommand {
+    /// Set the split: weights in percent (99%, 0.5%) or basis points (9900bps), summing to 100%.
+    #[command(
+        after_help = "Examples:\n  envpack traffic set --env dev web r0193a=99% r0193b=1%\n  envpack traffic set --env dev web r0193a=9900bps r0193b=100bps --idempotency-key deploy-42\n  envpack traffic set --env dev web r0193b=100%\n\nRetrying with the same idempotency key and split replays; the same key with\nanother split is refused."
+    )]
+    Set(TrafficSetArgs),
+    /// Show the current split and generation.
+    Show {
+        /// The deployment (default: the only one).
+        deployment: Option<String>,
+    },
+}
+
+/// `envpack traffic set`
+#[derive(Debug, Args)]
+pub struct TrafficSetArgs {
+    /// The deployment.
+    #[arg(required_unless_present_any = ["answers", "schema"])]
+    pub deployment: Option<String>,
+    /// REVISION=WEIGHT entries.
+    pub weights: Vec<String>,
+    /// Makes retries safe.
+    #[arg(long)]
+    pub idempotency_key: Option<String>,
+    #[command(flatten)]
+    pub answers: AnswersArgs,
+}
+
+/// `envpack promote`
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The bundle id (sha256:... or a unique hex prefix).
+    #[arg(required_unless_present_any = ["answers", "schema"])]
+    pub bundle_id: Option<String>,
+    /// The environment to promote into.
+    #[arg(long, required_unless_present_any = ["answers", "schema"])]
+    pub to: Option<String>,
+    #[command(flatten)]
+    pub answers: AnswersArgs,
+}
+
+/// `envpack rollback`
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The deployment (default: the only one).
+    #[arg(long)]
+    pub deployment: Option<String>,
+    /// Route 100% to this revision.
+    #[arg(long, conflicts_with = "steps")]
+    pub to: Option<String>,
+    /// How many traffic changes to go back (default 1).
+    #[arg(long)]
+    pub steps: Option<usize>,
+    #[command(flatten)]
+    pub answers: AnswersArgs,
+}
+
+/// `envpack snapshots ...`
+#[derive(Debug, Subcommand)]
+pub enum SnapshotsCommand {
+    /// One snapshot: what was observed and what was expected.
+    Show {
+        /// Snapshot id or unique hex prefix.
+        id: String,
+    },
+}
+
+/// `envpack drift ...`
+#[derive(Debug, Subcommand)]
+pub enum DriftCommand {
+    /// Accept drift entries: recorded and audited; they stay visible but no
+    /// longer fail the exit code until reality changes again.
+    Accept {
+        /// Drift entry ids, as `envpack drift` prints them.
+        #[arg(required = true)]
+        entries: Vec<String>,
+        /// Why the drift is acceptable.
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+/// `envpack audit` / `envpack history`
+#[derive(Debug, Args)]
+pub struct JournalArgs {
+    /// Only the last N entries.
+    #[arg(long, value_name = "N")]
+    pub last: Option<usize>,
+}
+
+/// `envpack bundle build`
+#[derive(Debug, Args)]
+pub struct BundleBuildArgs {
+    /// The payload directory.
+    #[arg(required_unless_present_any = ["answers", "schema"])]
+    pub dir: Option<PathBuf>,
+    /// Bundle name.
+    #[arg(long, required_unless_present_any = ["answers", "schema"])]
+    pub name: Option<String>,
+    /// Version (semver).
+    #[arg(long, required_unless_present_any = ["answers", "schema"])]
+    pub version: Option<String>,
+    /// Where the bundle was built from.
+    #[arg(long, required_unless_present_any = ["answers", "schema"])]
+    pub source: Option<crate::env::SourceKind>,
+    /// Branch or tag name.
+    #[arg(long = "ref", value_name = "REF", required_unless_present_any = ["answers", "schema"])]
+    pub reference: Option<String>,
+    /// Commit SHA.
+    #[arg(long)]
+    pub commit: Option<String>,
+    /// Evidence file to include and require (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub evidence: Vec<PathBuf>,
+    /// Target-specific setting KEY=VALUE (repeatable), e.g. run=./server --port {port}.
+    #[arg(long = "attr", value_name = "KEY=VALUE")]
+    pub attributes: Vec<String>,
+    /// Ship a payload path that looks like a secret anyway (repeatable).
+    #[arg(long = "allow-secret", value_name = "PATH")]
+    pub allow_secrets: Vec<String>,
+    /// The bundle file to write (default: <name>-<version>.bundle.tgz).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub answers: AnswersArgs,
+}
+
+/// `envpack revisions drain|archive`
+#[derive(Debug, Args)]
+pub struct TransitionArgs {
+    /// Revision id (or unique prefix).
+    #[arg(required_unless_present_any = ["answers", "schema"])]
+    pub revision: Option<String>,
+    /// The deployment (default: the only one).
+    #[arg(long)]
+    pub deployment: Option<String>,
+    #[command(flatten)]
+    pub answers: AnswersArgs,
+}
