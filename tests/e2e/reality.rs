@@ -169,6 +169,26 @@ fn out_of_band_changes_show_as_drift_and_stay_as_evidence() {
             .starts_with("sha256:")
     );
 
+    // Doctor fails naming the dead revision and the fix; the revision
+    // list shows what was observed next to the recorded lifecycle.
+    let doctor = env.fails(10, &["env", "doctor", "local"]);
+    let reality: Vec<&Value> = doctor["details"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["check"] == "reality")
+        .collect();
+    assert_eq!(reality.len(), 1, "{doctor}");
+    assert!(
+        reality[0]["message"].as_str().unwrap().contains(&r1),
+        "{doctor}"
+    );
+    assert_eq!(reality[0]["severity"], "error");
+    assert!(reality[0]["fix"].as_str().unwrap().contains("env up local"));
+    let list = env.ok(&["revisions", "list", "--env", "local"]);
+    assert!(list.contains("ready (observed: exited,"), "{list}");
+    assert!(list.contains("ready (observed: running,"), "{list}");
+
     // Accepting the hotfix keeps it visible, audited; the dead revision
     // still fails the exit code.
     let id = file["id"].as_str().unwrap();
@@ -216,6 +236,8 @@ fn out_of_band_changes_show_as_drift_and_stay_as_evidence() {
     let (code, seen) = drift(&env);
     assert_eq!(code, 0, "{seen}");
     assert_eq!(seen["state"], "accepted", "{seen}");
+    let list = env.ok(&["revisions", "list", "--env", "local"]);
+    assert!(list.contains("ready (stopped by env down)"), "{list}");
     let snapshots = env.json(&["snapshots", "--env", "local"]);
     let newest = snapshots.as_array().unwrap().last().unwrap()["id"]
         .as_str()

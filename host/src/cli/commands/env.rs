@@ -274,7 +274,7 @@ fn up(ctx: &Ctx, n: String) -> Result<Report> {
 
 fn doctor(ctx: &Ctx, n: String) -> Result<Report> {
     let n = name(&n)?;
-    let report = env::doctor(&ctx.home, ctx.runtime()?, &n)?;
+    let report = crate::truth::checkup(&ctx.home, ctx.runtime()?, &n)?;
     let findings = &report.findings;
     let mut human = String::new();
     for f in findings {

@@ -8,10 +8,11 @@ use super::answers::{Input, env_or, input, missing};
 use crate::cli::Ctx;
 use crate::cli::args::{RevisionsCommand, TransitionArgs};
 use crate::cli::output::{Report, table};
-use crate::deploy::model::RevState;
+use crate::deploy::model::{Deployment, RevState, Revision};
 use crate::deploy::{self, DeploymentRecords, TransitionOptions};
 use crate::env::{EnvName, EnvRecords};
 use crate::error::Result;
+use crate::truth::{self, LastSeen};
 
 /// `envpack revisions ...`.
 pub fn revisions(ctx: &Ctx, cmd: RevisionsCommand) -> Result<Report> {
@@ -69,12 +70,28 @@ fn transition(ctx: &Ctx, a: TransitionArgs, to: RevState) -> Result<Report> {
     ))
 }
 
+/// A revision's recorded lifecycle with what was observed of it:
+/// `ready (observed: exited, 2m ago)`, `ready (stopped by env down)`.
+fn lifecycle(d: &Deployment, r: &Revision, seen: Option<&LastSeen>) -> String {
+    let running = matches!(r.state, RevState::Ready | RevState::Warming);
+    if running && d.stopped.contains(&r.id) {
+        return format!("{} (stopped by env down)", r.state);
+    }
+    match seen {
+        Some(seen) if running || seen.states.contains_key(&r.id) => {
+            format!("{} (observed: {})", r.state, seen.describe(&r.id))
+        }
+        _ => r.state.to_string(),
+    }
+}
+
 /// `envpack revisions list`.
 fn list(dir: &DeploymentRecords, env: &EnvName, deployment: Option<String>) -> Result<Report> {
     let deps = match deployment {
         Some(d) => vec![dir.find(Some(&d))?.into_inner()],
         None => dir.all()?.into_iter().map(|d| d.into_inner()).collect(),
     };
+    let seen = truth::last_seen(dir.env())?;
     let mut rows = Vec::new();
     for d in &deps {
         for r in &d.revisions {
@@ -83,7 +100,7 @@ fn list(dir: &DeploymentRecords, env: &EnvName, deployment: Option<String>) -> R
                 r.id.clone(),
                 r.sequence.to_string(),
                 r.version.clone(),
-                r.state.to_string(),
+                lifecycle(d, r, seen.as_ref()),
                 format!("{}%", f64::from(d.weight_of(&r.id)) / 100.0),
                 format!("sha256:{}", r.bundle_id.short()),
             ]);
@@ -105,19 +122,31 @@ fn list(dir: &DeploymentRecords, env: &EnvName, deployment: Option<String>) -> R
             rows,
         )
     };
-    Ok(Report::new(human, &deps))
+    // Each deployment as recorded, with what the newest snapshot saw.
+    let json: Vec<serde_json::Value> = deps
+        .iter()
+        .map(|d| {
+            let mut v = serde_json::to_value(d).unwrap_or_default();
+            if let (Some(obj), Some(seen)) = (v.as_object_mut(), &seen) {
+                obj.insert("observed".into(), json!(seen));
+            }
+            v
+        })
+        .collect();
+    Ok(Report::new(human, &json))
 }
 
 /// `envpack revisions show`.
 fn show(dir: &DeploymentRecords, revision: &str, deployment: Option<String>) -> Result<Report> {
     let d = dir.find(deployment.as_deref())?;
     let r = d.revision(revision)?.clone();
+    let seen = truth::last_seen(dir.env())?;
     let mut human = format!(
         "revision {} of {} (#{})\n  state     {}\n  version   {}\n  bundle    {}\n  traffic   {}bps\n  created   {}\n  updated   {}",
         r.id,
         d.name,
         r.sequence,
-        r.state,
+        lifecycle(&d, &r, seen.as_ref()),
         r.version,
         r.bundle_id,
         d.weight_of(&r.id),
@@ -130,8 +159,12 @@ fn show(dir: &DeploymentRecords, revision: &str, deployment: Option<String>) -> 
     if let Some(why) = &r.reason {
         human.push_str(&format!("\n  reason    {why}"));
     }
+    let observed = seen
+        .as_ref()
+        .map(|s| json!({"state": s.states.get(&r.id), "at": s.at, "unobservable": s.unobservable}));
     Ok(Report::new(
         human,
-        &json!({"deployment": d.name, "revision": r, "basis_points": d.weight_of(&r.id)}),
+        &json!({"deployment": d.name, "revision": r, "basis_points": d.weight_of(&r.id),
+                "stopped": d.stopped.contains(&r.id), "observed": observed}),
     ))
 }

@@ -106,7 +106,7 @@ impl DeployerPack for Recorder {
             out.push(ObservedRevision {
                 deployment: deployment.into(),
                 revision: revision.into(),
-                state: "recorded".into(),
+                state: "running".into(),
                 digest: record.split('|').next().map(str::to_string),
                 endpoint: None,
                 attributes: vec![],
