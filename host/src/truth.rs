@@ -7,10 +7,12 @@
 pub mod drift;
 pub mod model;
 pub mod observe;
+pub mod status;
 pub mod store;
 
 pub use drift::{DriftState, compare, state_of};
 pub use observe::{ObserveOutcome, observe};
+pub use status::{DeploymentStatus, ladder_order, status};
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};

@@ -189,6 +189,23 @@ fn out_of_band_changes_show_as_drift_and_stay_as_evidence() {
     assert!(list.contains("ready (observed: exited,"), "{list}");
     assert!(list.contains("ready (observed: running,"), "{list}");
 
+    // Status: the dead revision as observed, its failing health, the drift.
+    let status = env.json(&["status", "--env", "local"]);
+    let site = &status["deployments"][0];
+    assert_eq!(site["drift"], "drifted", "{status}");
+    let dead = site["revisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["revision"] == r1.as_str())
+        .unwrap();
+    assert_eq!(dead["observed"], "exited", "{status}");
+    assert_eq!(dead["basis_points"], 10000);
+    assert_ne!(dead["health"], "healthy", "{status}");
+    let all = env.run(&["--json", "drift", "--all"]);
+    assert_eq!(all.code, 2, "{}", all.stdout);
+    assert_eq!(all.envelope()["result"]["cells"][0]["state"], "drifted");
+
     // Accepting the hotfix keeps it visible, audited; the dead revision
     // still fails the exit code.
     let id = file["id"].as_str().unwrap();

@@ -115,8 +115,22 @@ pub enum Command {
         after_help = "Examples:\n  envpack drift --env dev\n  envpack drift accept 1a2b3c4d5e6f --reason \"hotfix INC-42, to be released\" --env prod\n\nObserves first, then lists every difference: missing (expected, not observed),\nunexpected (observed, not expected), changed (expected and observed values side\nby side). Exit codes like terraform plan -detailed-exitcode: 0 no drift (or all\ndrift accepted), 2 drift, 1 the environment could not be observed."
     )]
     Drift {
+        /// Every environment: a matrix of environments x deployments, one
+        /// drift state per cell.
+        #[arg(long)]
+        all: bool,
         #[command(subcommand)]
         command: Option<DriftCommand>,
+    },
+    /// The overview: per environment and deployment, what runs, what was
+    /// observed, health, traffic and drift.
+    #[command(
+        after_help = "Examples:\n  envpack status --env prod\n  envpack status --all\n\nObserves and health-checks first (so it takes as long as the deployer's answers).\nEnvironments come in ladder order (each after the rung it follows)."
+    )]
+    Status {
+        /// Every environment, in ladder order.
+        #[arg(long)]
+        all: bool,
     },
     /// Run the HTTP router in front of the environment's deployments.
     #[command(

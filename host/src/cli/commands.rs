@@ -16,4 +16,5 @@ pub mod rollback;
 pub mod secrets;
 pub mod serve;
 pub mod state;
+pub mod status;
 pub mod traffic;

@@ -173,53 +173,57 @@ fn normalise(
 
 /// `observe`: one observation of `env`, kept as a snapshot.
 pub fn observe(home: &Home, runtime: &Runtime, env: &EnvName) -> Result<ObserveOutcome> {
-    Session::scoped(home, runtime, env, |session| {
-        let records = DeploymentRecords::new(session.records());
-        let expectation = expectation(session, &records)?;
-        let binding = session.lock().slots.get(&Slot::Deployer).ok_or_else(|| {
-            Error::not_found(format!("the deployer slot of {env} is not bound"))
-                .hint(format!("envpack env init {env}"))
-        })?;
-        let observer = Observer {
-            pack: binding.descriptor.to_string(),
-            digest: binding.digest,
-        };
-        let local_dir = session
-            .runs_locally()
-            .then(|| session.records().local_dir());
-        let reported = session
-            .instance(Slot::Deployer)
-            .and_then(|mut i| i.deployer()?.observe(env.as_str()));
-        let observation = match reported {
-            Ok(list) => Observation::Observed {
-                revisions: normalise(list, &expectation, local_dir.as_deref()),
-            },
-            Err(e) => Observation::Unobservable {
-                reason: e.message().to_string(),
-            },
-        };
-        let snapshot = Snapshot {
-            format: 1,
-            environment: env.to_string(),
-            observer,
-            observation,
-            expectation,
-        };
-        let seen_before = store::sightings(session.records())?
-            .iter()
-            .any(|s| s.id == snapshot.id());
-        let at = now_rfc3339();
-        let id = store::save(session.records(), &snapshot, &at)?;
-        let drift = compare(&snapshot.expectation, &snapshot.observation);
-        let accepted = store::acceptances(session.records())?;
-        Ok(ObserveOutcome {
-            environment: env.clone(),
-            snapshot: id,
-            at,
-            seen_before,
-            state: state_of(drift.as_deref(), &accepted),
-            drift: drift.unwrap_or_default(),
-            observation: snapshot.observation,
-        })
+    Session::scoped(home, runtime, env, observe_in)
+}
+
+/// One observation inside an open session.
+pub fn observe_in(session: &Session<'_>) -> Result<ObserveOutcome> {
+    let env = session.name();
+    let records = DeploymentRecords::new(session.records());
+    let expectation = expectation(session, &records)?;
+    let binding = session.lock().slots.get(&Slot::Deployer).ok_or_else(|| {
+        Error::not_found(format!("the deployer slot of {env} is not bound"))
+            .hint(format!("envpack env init {env}"))
+    })?;
+    let observer = Observer {
+        pack: binding.descriptor.to_string(),
+        digest: binding.digest,
+    };
+    let local_dir = session
+        .runs_locally()
+        .then(|| session.records().local_dir());
+    let reported = session
+        .instance(Slot::Deployer)
+        .and_then(|mut i| i.deployer()?.observe(env.as_str()));
+    let observation = match reported {
+        Ok(list) => Observation::Observed {
+            revisions: normalise(list, &expectation, local_dir.as_deref()),
+        },
+        Err(e) => Observation::Unobservable {
+            reason: e.message().to_string(),
+        },
+    };
+    let snapshot = Snapshot {
+        format: 1,
+        environment: env.to_string(),
+        observer,
+        observation,
+        expectation,
+    };
+    let seen_before = store::sightings(session.records())?
+        .iter()
+        .any(|s| s.id == snapshot.id());
+    let at = now_rfc3339();
+    let id = store::save(session.records(), &snapshot, &at)?;
+    let drift = compare(&snapshot.expectation, &snapshot.observation);
+    let accepted = store::acceptances(session.records())?;
+    Ok(ObserveOutcome {
+        environment: env.clone(),
+        snapshot: id,
+        at,
+        seen_before,
+        state: state_of(drift.as_deref(), &accepted),
+        drift: drift.unwrap_or_default(),
+        observation: snapshot.observation,
     })
 }
