@@ -27,9 +27,12 @@ fn environments(ctx: &Ctx, all: bool) -> Result<Vec<EnvName>> {
     }
 }
 
+/// Environments that could not be reported, and why.
+type Failures = Vec<(EnvName, String)>;
+
 /// Every environment's status; one that cannot be read is reported, not
 /// fatal, under `--all`.
-fn collect(ctx: &Ctx, all: bool) -> Result<(Vec<DeploymentStatus>, Vec<(EnvName, String)>)> {
+fn collect(ctx: &Ctx, all: bool) -> Result<(Vec<DeploymentStatus>, Failures)> {
     let runtime = ctx.runtime()?;
     let (mut ok, mut failed) = (Vec::new(), Vec::new());
     for env in environments(ctx, all)? {
