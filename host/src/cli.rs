@@ -213,6 +213,11 @@ fn run(cli: Cli) -> Result<Report> {
         Command::Drift { all: true, .. } => commands::status::drift_matrix(&ctx),
         Command::Drift { command, .. } => commands::observe::run_drift(&ctx, command),
         Command::Status { all } => commands::status::run(&ctx, all),
+        Command::Logs {
+            revision,
+            tail,
+            follow,
+        } => commands::logs::run(&ctx, &revision, tail, follow),
         Command::History(a) => commands::journal::history(&ctx, a),
         Command::Secrets(cmd) => commands::secrets::run(&ctx, cmd),
         Command::State(cmd) => commands::state::run(&ctx, cmd),

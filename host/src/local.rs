@@ -46,3 +46,63 @@ pub fn stage_payload(
 pub fn output_tail(local_dir: &Path, revision: &str) -> String {
     Processes::new(local_dir).output_tail(revision)
 }
+
+/// A revision's whole output on this machine, and the offset to follow it
+/// from.
+pub fn read_output(local_dir: &Path, revision: &str) -> Result<(String, u64)> {
+    read_output_from(local_dir, revision, 0)
+}
+
+/// A revision's output on this machine, read from byte `offset` on; returns
+/// the text and the offset to continue from (for `logs -f`).
+pub fn read_output_from(local_dir: &Path, revision: &str, offset: u64) -> Result<(String, u64)> {
+    use std::io::{Read, Seek, SeekFrom};
+    let path = Processes::new(local_dir).log_path(revision);
+    let mut file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((String::new(), 0)),
+        Err(e) => return Err(crate::error::Error::io("read", &path, e)),
+    };
+    let len = file
+        .metadata()
+        .map_err(|e| crate::error::Error::io("read", &path, e))?
+        .len();
+    // A log that was truncated starts over.
+    let from = if offset > len { 0 } else { offset };
+    file.seek(SeekFrom::Start(from))
+        .map_err(|e| crate::error::Error::io("read", &path, e))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .map_err(|e| crate::error::Error::io("read", &path, e))?;
+    Ok((
+        String::from_utf8_lossy(&bytes).into_owned(),
+        from + bytes.len() as u64,
+    ))
+}
+
+/// The last `lines` lines of `text`.
+pub fn tail_lines(text: &str, lines: usize) -> &str {
+    let mut cut = text.len();
+    let trimmed = text.trim_end_matches('\n');
+    let mut seen = 0;
+    for (i, c) in trimmed.char_indices().rev() {
+        if c == '\n' {
+            seen += 1;
+            if seen == lines {
+                cut = i + 1;
+                break;
+            }
+        }
+    }
+    if seen < lines { text } else { &text[cut..] }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tails() {
+        assert_eq!(super::tail_lines("a\nb\nc\n", 2), "b\nc\n");
+        assert_eq!(super::tail_lines("a\nb\nc", 5), "a\nb\nc");
+        assert_eq!(super::tail_lines("a\nb\nc\n", 1), "c\n");
+    }
+}

@@ -130,7 +130,14 @@ fn a_home_from_round_one_is_read_and_used_as_it_is() {
         .collect();
     assert_eq!(generations.last(), Some(&(generation + 1)), "{history}");
 
-    // Rollback reads the stored bundles the old version kept.
+    // The recorder runs revisions elsewhere: no output to show, said so.
+    let none = env.fails(9, &["--env", "dev", "logs", &r1]);
+    assert!(
+        none["message"].as_str().unwrap().contains("elsewhere"),
+        "{none}"
+    );
+
+    // Rollback to the previous split.
     let rolled = env.json(&["--env", "dev", "rollback"]);
     assert_eq!(rolled["traffic"]["generation"], generation + 2, "{rolled}");
 }

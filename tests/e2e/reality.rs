@@ -189,6 +189,15 @@ fn out_of_band_changes_show_as_drift_and_stay_as_evidence() {
     assert!(list.contains("ready (observed: exited,"), "{list}");
     assert!(list.contains("ready (observed: running,"), "{list}");
 
+    // The revision's output: what its server logged (health checks).
+    env.fails(2, &["logs", &r2[..6], "--env", "local"]); // an ambiguous prefix
+    let logs = env.json(&["logs", &r2, "--env", "local", "--tail", "2"]);
+    assert_eq!(logs["revision"], r2.as_str());
+    assert!(
+        logs["output"].as_str().unwrap().contains("GET /index.html"),
+        "{logs}"
+    );
+
     // Status: the dead revision as observed, its failing health, the drift.
     let status = env.json(&["status", "--env", "local"]);
     let site = &status["deployments"][0];

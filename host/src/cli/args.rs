@@ -122,6 +122,20 @@ pub enum Command {
         #[command(subcommand)]
         command: Option<DriftCommand>,
     },
+    /// A revision's output.
+    #[command(
+        after_help = "Examples:\n  envpack logs r1a23e --env local\n  envpack logs r1a23e --env local --tail 50\n  envpack logs r1a23e --env local -f\n\nThe local runtime keeps what each revision's process writes; deployers that do\nnot run revisions on this machine have no output envpack can read."
+    )]
+    Logs {
+        /// Revision id or unique prefix.
+        revision: String,
+        /// Only the last N lines.
+        #[arg(long, value_name = "N")]
+        tail: Option<usize>,
+        /// Keep printing what the revision writes, until interrupted.
+        #[arg(short, long)]
+        follow: bool,
+    },
     /// The overview: per environment and deployment, what runs, what was
     /// observed, health, traffic and drift.
     #[command(

@@ -8,6 +8,7 @@ pub mod deploy;
 pub mod env;
 pub mod external;
 pub mod journal;
+pub mod logs;
 pub mod observe;
 pub mod pack;
 pub mod promote;

@@ -147,6 +147,28 @@ impl DeploymentRecords {
         }
     }
 
+    /// The deployment holding revision `id` (or unique prefix), and it.
+    pub fn find_revision(&self, id: &str) -> Result<(Deployment, Revision)> {
+        let mut found = Vec::new();
+        for d in self.all()? {
+            let d = d.into_inner();
+            for r in d.revisions.iter().filter(|r| r.id.starts_with(id)) {
+                found.push((d.clone(), r.clone()));
+            }
+        }
+        let env = self.name();
+        match found.len() {
+            1 => Ok(found.remove(0)),
+            0 => Err(
+                Error::not_found(format!("environment {env} has no revision {id:?}"))
+                    .hint(format!("envpack revisions list --env {env}")),
+            ),
+            _ => Err(Error::invalid(format!(
+                "revision prefix {id:?} is ambiguous in environment {env}"
+            ))),
+        }
+    }
+
     /// Keeps a deployed bundle's bytes in the environment.
     pub fn store_bundle(&self, id: &Digest, bytes: &[u8]) -> Result<()> {
         self.env
