@@ -280,3 +280,54 @@ fn out_of_band_changes_show_as_drift_and_stay_as_evidence() {
         "{shown}"
     );
 }
+
+/// A revision whose process exits during warm-up fails at once with its
+/// output, whatever `--timeout` allows.
+#[test]
+fn a_process_that_exits_fails_its_warm_up_at_once() {
+    let env = Env::new(BIN);
+    env.json(&["env", "init"]);
+    let _down = Down(&env);
+    let dir = env.home().join("crash");
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("run.sh");
+    std::fs::write(&script, "#!/bin/sh\necho \"boom: no config\" >&2\nexit 3\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let out = env.home().join("crash.tgz");
+    env.json(&[
+        "bundle",
+        "build",
+        dir.to_str().unwrap(),
+        "--name",
+        "crash",
+        "--version",
+        "1.0.0",
+        "--source",
+        "main",
+        "--ref",
+        "main",
+        "--attr",
+        "run=./run.sh {port}",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let failed = env.fails(
+        9,
+        &[
+            "deploy",
+            out.to_str().unwrap(),
+            "--env",
+            "local",
+            "--timeout",
+            "10m",
+        ],
+    );
+    let message = failed["message"].as_str().unwrap();
+    assert!(message.contains("exited during warm-up"), "{failed}");
+    assert!(message.contains("boom: no config"), "{failed}");
+    env.fails(2, &["deploy", out.to_str().unwrap(), "--timeout", "soon"]);
+}

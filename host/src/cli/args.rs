@@ -253,6 +253,9 @@ pub enum EnvCommand {
         /// The environment.
         #[arg(default_value = "local")]
         name: String,
+        /// How long each revision's warm-up may take, e.g. `90s`.
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        timeout: Option<std::time::Duration>,
     },
     /// Check every binding; each finding comes with the command that fixes it.
     #[command(

@@ -13,7 +13,7 @@ use super::journal::{self, AuditEvent, HistoryEntry, PolicyDecision};
 use super::model::{Deployment, RevState, Revision, TrafficEntry};
 use super::policy::check_policy;
 use super::records::{DeploymentRecords, Tracked, bundle_ref, new_revision_id, rev_ref};
-use super::warm::warm;
+use super::warm::Warmup;
 use crate::env::{EnvName, Session};
 use crate::error::{Error, Kind, Result};
 use crate::home::Home;
@@ -50,6 +50,9 @@ pub struct DeployOptions<'a> {
     pub bundle: &'a Path,
     /// Plan and show, change nothing.
     pub dry_run: bool,
+    /// How long warm-up may take (default: `ENVPACK_WARM_TIMEOUT_MS`, else
+    /// 30 s).
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// `deploy BUNDLE --env E`.
@@ -66,6 +69,7 @@ pub fn deploy(
         bytes: &bytes,
         dry_run: opts.dry_run,
         promoted_from: None,
+        timeout: opts.timeout,
     };
     deploy_release(home, runtime, env, &release)
 }
@@ -77,6 +81,8 @@ pub(crate) struct Release<'a> {
     pub(crate) dry_run: bool,
     /// The rung it is promoted from, when it is.
     pub(crate) promoted_from: Option<&'a EnvName>,
+    /// The warm-up deadline.
+    pub(crate) timeout: Option<std::time::Duration>,
 }
 
 /// Deploys a verified bundle (`deploy`, and `promote` into the next rung).
@@ -247,7 +253,11 @@ impl<'s, 'r> Rollout<'s, 'r> {
             self.records.save(dep)
         })();
         recorded.map_err(|e| e.message().to_string())?;
-        warm(deployer, &rref)?;
+        let local = self
+            .session
+            .runs_locally()
+            .then(|| self.session.records().local_dir());
+        Warmup::new(self.release.timeout, local).warm(deployer, &rref)?;
         rev.state = RevState::Ready;
         rev.updated = now_rfc3339();
         self.ready(deployer, dep, rev)

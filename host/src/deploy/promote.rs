@@ -76,6 +76,7 @@ pub fn promote(
     runtime: &Runtime,
     bundle_id: &str,
     to: &EnvName,
+    timeout: Option<std::time::Duration>,
 ) -> Result<(PromotionReport, Option<DeployOutcome>)> {
     let to_env = EnvRecords::new(home, to);
     let (meta, _) = to_env.load()?;
@@ -94,6 +95,7 @@ pub fn promote(
         bytes: &bytes,
         dry_run: false,
         promoted_from: Some(&from),
+        timeout,
     };
     let outcome = deploy_release(home, runtime, to, &release);
     let report = PromotionReport {

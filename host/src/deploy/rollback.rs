@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::model::{Deployment, RevState};
 use super::records::{DeploymentRecords, Tracked, bundle_ref, rev_ref};
 use super::traffic::{TrafficOutcome, apply_split};
-use super::warm::warm;
+use super::warm::Warmup;
 use crate::env::{EnvName, Session};
 use crate::error::{Error, Result};
 use crate::home::Home;
@@ -37,6 +37,8 @@ pub struct RollbackOptions<'a> {
     pub to: Option<&'a str>,
     /// Else, how many traffic changes to go back.
     pub steps: usize,
+    /// How long re-warming a revision may take.
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// The split to restore and the generation it came from (0 for `--to`).
@@ -85,10 +87,16 @@ pub fn rollback(
         // traffic back; archived ones are gone.
         let mut rewarmed = Vec::new();
         {
+            let warmup = Warmup::new(
+                opts.timeout,
+                session
+                    .runs_locally()
+                    .then(|| session.records().local_dir()),
+            );
             let mut instance = session.instance(Slot::Deployer)?;
             let mut deployer = instance.deployer()?;
             for w in &weights {
-                if rewarm(&records, &mut deployer, &mut dep, &w.revision)? {
+                if rewarm(&records, &mut deployer, &warmup, &mut dep, &w.revision)? {
                     rewarmed.push(w.revision.clone());
                 }
             }
@@ -108,6 +116,7 @@ pub fn rollback(
 fn rewarm(
     records: &DeploymentRecords,
     deployer: &mut DeployerClient<'_>,
+    warmup: &Warmup,
     dep: &mut Tracked<Deployment>,
     revision: &str,
 ) -> Result<bool> {
@@ -143,7 +152,8 @@ fn rewarm(
             rev.id, bad.id, bad.message
         )));
     }
-    warm(deployer, &rref)
+    warmup
+        .warm(deployer, &rref)
         .map_err(|why| Error::unavailable(format!("cannot bring {} back: {why}", rev.id)))?;
     let r = dep.revision_mut(&rev.id)?;
     // A restarted revision may answer somewhere new.

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::journal::{self, AuditEvent, HistoryEntry};
 use super::model::{RevState, Revision};
 use super::records::{DeploymentRecords, bundle_ref, rev_ref};
-use super::warm::warm;
+use super::warm::Warmup;
 use crate::env::{self, EnvName, EnvRecords, Session};
 use crate::error::Result;
 use crate::home::Home;
@@ -104,6 +104,7 @@ pub fn down(home: &Home, runtime: &Runtime, env: &EnvName) -> Result<EnvRunRepor
 fn restart(
     records: &DeploymentRecords,
     deployer: &mut DeployerClient<'_>,
+    warmup: &Warmup,
     deployment: &str,
     r: &Revision,
 ) -> std::result::Result<Option<String>, String> {
@@ -115,13 +116,18 @@ fn restart(
     let report = deployer
         .apply(&rref, &bundle_ref(&verified), &plan)
         .map_err(|e| e.message().to_string())?;
-    warm(deployer, &rref)?;
+    warmup.warm(deployer, &rref)?;
     Ok(report.endpoint)
 }
 
 /// `env up`: starts again every revision the environment expects to run
 /// (`ready`), applying its recorded plan and warming it.
-pub fn up(home: &Home, runtime: &Runtime, env: &EnvName) -> Result<EnvRunReport> {
+pub fn up(
+    home: &Home,
+    runtime: &Runtime,
+    env: &EnvName,
+    timeout: Option<std::time::Duration>,
+) -> Result<EnvRunReport> {
     with_deployer(
         home,
         runtime,
@@ -129,6 +135,12 @@ pub fn up(home: &Home, runtime: &Runtime, env: &EnvName) -> Result<EnvRunReport>
         "env.up",
         |session, records, deployer| {
             let (mut started, mut failed) = (Vec::new(), Vec::new());
+            let warmup = Warmup::new(
+                timeout,
+                session
+                    .runs_locally()
+                    .then(|| session.records().local_dir()),
+            );
             for mut dep in records.all()? {
                 let ready: Vec<Revision> = dep
                     .revisions
@@ -137,7 +149,7 @@ pub fn up(home: &Home, runtime: &Runtime, env: &EnvName) -> Result<EnvRunReport>
                     .cloned()
                     .collect();
                 for r in ready {
-                    match restart(records, deployer, &dep.name, &r) {
+                    match restart(records, deployer, &warmup, &dep.name, &r) {
                         Ok(endpoint) => {
                             // A restarted process may listen on a new port.
                             let rev = dep.revision_mut(&r.id)?;

@@ -1,11 +1,15 @@
 //! Warming a revision: polling the deployer's health check until healthy
-//! or the warm deadline.
+//! or the warm deadline; for revisions this machine runs, a process that
+//! exits fails the warm-up at once instead of waiting out the deadline.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::local::Processes;
 use crate::runtime::slots::deployer::{DeployerClient, HealthStatus, RevisionRef};
 
-fn warm_timeout() -> Duration {
+/// The default warm-up deadline: `ENVPACK_WARM_TIMEOUT_MS`, else 30 s.
+pub fn default_timeout() -> Duration {
     match std::env::var("ENVPACK_WARM_TIMEOUT_MS") {
         Ok(v) => v.parse().map(Duration::from_millis).unwrap_or_else(|_| {
             tracing::warn!(
@@ -17,24 +21,61 @@ fn warm_timeout() -> Duration {
     }
 }
 
-/// Polls health with backoff until healthy; the error says why not.
-pub(crate) fn warm(deployer: &mut DeployerClient<'_>, r: &RevisionRef) -> Result<(), String> {
-    let timeout = warm_timeout();
-    let deadline = Instant::now() + timeout;
-    let mut wait = Duration::from_millis(50);
-    loop {
-        let last = match deployer.health(r) {
-            Ok(h) if h.status == HealthStatus::Healthy => return Ok(()),
-            Ok(h) => format!("health check says {:?}: {}", h.status, h.message),
-            Err(e) => format!("health check failed: {}", e.message()),
-        };
-        if Instant::now() >= deadline {
-            return Err(format!(
-                "not healthy within {} ms; last {last}",
-                timeout.as_millis()
-            ));
+/// How to warm revisions: the deadline, and where local processes are.
+#[derive(Clone, Debug)]
+pub(crate) struct Warmup {
+    pub(crate) timeout: Duration,
+    /// The environment's machine-local directory, when its deployer runs
+    /// revisions here.
+    pub(crate) local_dir: Option<PathBuf>,
+}
+
+impl Warmup {
+    /// `timeout` (or the default), watching local processes when `local_dir`.
+    pub(crate) fn new(timeout: Option<Duration>, local_dir: Option<PathBuf>) -> Self {
+        Self {
+            timeout: timeout.unwrap_or_else(default_timeout),
+            local_dir,
         }
-        std::thread::sleep(wait);
-        wait = (wait * 2).min(Duration::from_millis(500));
+    }
+
+    /// Why the revision cannot become healthy any more, if its process is
+    /// gone.
+    fn exited(&self, revision: &str) -> Option<String> {
+        let dir = self.local_dir.as_ref()?;
+        match Processes::new(dir).status(revision) {
+            Ok(Some(p)) if !p.running => {
+                Some(format!("its process (pid {}) exited during warm-up", p.pid))
+            }
+            _ => None,
+        }
+    }
+
+    /// Polls health with backoff until healthy; the error says why not.
+    pub(crate) fn warm(
+        &self,
+        deployer: &mut DeployerClient<'_>,
+        r: &RevisionRef,
+    ) -> Result<(), String> {
+        let deadline = Instant::now() + self.timeout;
+        let mut wait = Duration::from_millis(50);
+        loop {
+            let last = match deployer.health(r) {
+                Ok(h) if h.status == HealthStatus::Healthy => return Ok(()),
+                Ok(h) => format!("health check says {:?}: {}", h.status, h.message),
+                Err(e) => format!("health check failed: {}", e.message()),
+            };
+            if let Some(why) = self.exited(&r.id) {
+                return Err(format!("{why}; last {last}"));
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "not healthy within {} ms; last {last}",
+                    self.timeout.as_millis()
+                ));
+            }
+            std::thread::sleep(wait);
+            wait = (wait * 2).min(Duration::from_millis(500));
+        }
     }
 }

@@ -31,6 +31,11 @@ pub struct DeployArgs {
     /// Plan and show, change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// How long warm-up may take, e.g. `90s` or `5m` (default:
+    /// ENVPACK_WARM_TIMEOUT_MS, else 30s). A revision whose process exits
+    /// fails at once.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub timeout: Option<std::time::Duration>,
     #[command(flatten)]
     pub answers: AnswersArgs,
 }
@@ -108,6 +113,11 @@ pub struct PromoteArgs {
     /// The environment to promote into.
     #[arg(long, required_unless_present_any = ["answers", "schema"])]
     pub to: Option<String>,
+    /// How long warm-up may take, e.g. `90s` or `5m` (default:
+    /// ENVPACK_WARM_TIMEOUT_MS, else 30s). A revision whose process exits
+    /// fails at once.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub timeout: Option<std::time::Duration>,
     #[command(flatten)]
     pub answers: AnswersArgs,
 }
@@ -124,6 +134,11 @@ pub struct RollbackArgs {
     /// How many traffic changes to go back (default 1).
     #[arg(long)]
     pub steps: Option<usize>,
+    /// How long re-warming a revision may take, e.g. `90s` or `5m` (default:
+    /// ENVPACK_WARM_TIMEOUT_MS, else 30s). A revision whose process exits
+    /// fails at once.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub timeout: Option<std::time::Duration>,
     #[command(flatten)]
     pub answers: AnswersArgs,
 }

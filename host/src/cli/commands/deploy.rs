@@ -43,6 +43,7 @@ pub fn deploy(ctx: &Ctx, a: DeployArgs) -> Result<Report> {
     let opts = DeployOptions {
         bundle: &bundle,
         dry_run,
+        timeout: a.timeout,
     };
     let out = deploy::deploy(&ctx.home, runtime, &env, &opts);
     drop(deploying);

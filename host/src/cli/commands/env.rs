@@ -97,7 +97,7 @@ pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<Report> {
             no_after,
         } => set_policy(ctx, n, policy, no_production, no_after),
         EnvCommand::Down { name: n } => down(ctx, n),
-        EnvCommand::Up { name: n } => up(ctx, n),
+        EnvCommand::Up { name: n, timeout } => up(ctx, n, timeout),
         EnvCommand::Doctor { name: n } => doctor(ctx, n),
         EnvCommand::Config {
             name: n,
@@ -257,9 +257,9 @@ fn down(ctx: &Ctx, n: String) -> Result<Report> {
     ))
 }
 
-fn up(ctx: &Ctx, n: String) -> Result<Report> {
+fn up(ctx: &Ctx, n: String, timeout: Option<std::time::Duration>) -> Result<Report> {
     let n = name(&n)?;
-    let o = crate::deploy::up(&ctx.home, ctx.runtime()?, &n)?;
+    let o = crate::deploy::up(&ctx.home, ctx.runtime()?, &n, timeout)?;
     let mut human = format!("started {} revision(s) of {n}", o.revisions.len());
     for (r, why) in &o.failed {
         human.push_str(&format!("\n  {r} failed: {why}"));

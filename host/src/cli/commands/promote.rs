@@ -33,7 +33,7 @@ pub fn promote(ctx: &Ctx, a: PromoteArgs) -> Result<Report> {
         ),
     };
     let to: EnvName = to.parse()?;
-    let (report, outcome) = deploy::promote(&ctx.home, ctx.runtime()?, &bundle_id, &to)?;
+    let (report, outcome) = deploy::promote(&ctx.home, ctx.runtime()?, &bundle_id, &to, a.timeout)?;
     let human = format!(
         "promoted {} {} ({}) from {} (revision {}) to {}{}",
         report.name,

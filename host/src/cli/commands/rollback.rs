@@ -35,6 +35,7 @@ pub fn rollback(ctx: &Ctx, a: RollbackArgs) -> Result<Report> {
         deployment: deployment.as_deref(),
         to: to.as_deref(),
         steps: steps.unwrap_or(1),
+        timeout: a.timeout,
     };
     let out = deploy::rollback(&ctx.home, ctx.runtime()?, &env, &opts)?;
     Ok(Report::new(
