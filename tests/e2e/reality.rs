@@ -331,3 +331,150 @@ fn a_process_that_exits_fails_its_warm_up_at_once() {
     assert!(message.contains("boom: no config"), "{failed}");
     env.fails(2, &["deploy", out.to_str().unwrap(), "--timeout", "soon"]);
 }
+
+/// A bundle of one file for the scripted deployer.
+fn plain(env: &Env, version: &str) -> PathBuf {
+    let dir = env.home().join(format!("web-{version}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("index.html"), version).unwrap();
+    let out = env.home().join(format!("web-{version}.tgz"));
+    env.json(&[
+        "bundle",
+        "build",
+        dir.to_str().unwrap(),
+        "--name",
+        "web",
+        "--version",
+        version,
+        "--source",
+        "main",
+        "--ref",
+        "main",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    out
+}
+
+/// Every drift case from a scripted reality: missing, unexpected, changed,
+/// volatile fields normalised away, identical observations deduplicated,
+/// and a failed observation kept as unobservable (exit 1), never in sync.
+#[test]
+fn scripted_realities_drive_every_drift_case() {
+    let deployer = envpack_e2e::build_pack(BIN, "scripted-deployer");
+    let env = Env::new(BIN);
+    env.json(&["env", "init", "dev"]);
+    env.json(&["pack", "install", deployer.to_str().unwrap()]);
+    env.json(&[
+        "env",
+        "bind",
+        "dev",
+        "deployer",
+        "acme.deployer.scripted@0.1.0",
+        "--grant-requested",
+    ]);
+    let script = |reality: &str| {
+        env.json(&[
+            "env",
+            "config",
+            "dev",
+            "acme.deployer.scripted",
+            "reality",
+            reality,
+        ]);
+    };
+    let d1 = env.json(&[
+        "deploy",
+        plain(&env, "1.0.0").to_str().unwrap(),
+        "--env",
+        "dev",
+    ]);
+    let d2 = env.json(&[
+        "deploy",
+        plain(&env, "2.0.0").to_str().unwrap(),
+        "--env",
+        "dev",
+    ]);
+    let (r1, b1) = (
+        d1["revision"]["id"].as_str().unwrap(),
+        d1["bundle"].as_str().unwrap(),
+    );
+    let (r2, b2) = (
+        d2["revision"]["id"].as_str().unwrap(),
+        d2["bundle"].as_str().unwrap(),
+    );
+
+    // No script: the deployer reports what it deployed. In sync.
+    assert_eq!(env.json(&["observe", "--env", "dev"])["state"], "in-sync");
+
+    // r2 missing, an unexpected r9, volatile fields that change every time.
+    script(&format!(
+        "web|{r1}|running|{b1}||started=1,volatile=started;web|r9|running|||"
+    ));
+    let (code, seen) = drift_in(&env, "dev");
+    assert_eq!(code, 2, "{seen}");
+    assert_eq!(entry(&seen, r2, "revision")["kind"], "missing");
+    assert_eq!(entry(&seen, r2, "revision")["expected_bundle"], b2);
+    assert_eq!(entry(&seen, "r9", "revision")["kind"], "unexpected");
+    assert_eq!(seen["drift"].as_array().unwrap().len(), 2, "{seen}");
+    let snapshot = seen["snapshot"].clone();
+    script(&format!(
+        "web|{r1}|running|{b1}||started=2,volatile=started;web|r9|running|||"
+    ));
+    let again = env.run(&["--json", "observe", "--env", "dev"]);
+    assert_eq!(again.code, 2, "observe exits like drift");
+    let again = again.envelope()["result"].clone();
+    assert_eq!(
+        again["snapshot"], snapshot,
+        "volatile fields are normalised away"
+    );
+    assert_eq!(again["seen_before"], true);
+
+    // r1 reported running another bundle: changed, both values shown.
+    script(&format!(
+        "web|{r1}|running|sha256:{}||;web|{r2}|running|{b2}||",
+        "0".repeat(64)
+    ));
+    let (code, seen) = drift_in(&env, "dev");
+    assert_eq!(code, 2);
+    let changed = entry(&seen, r1, "bundle");
+    assert_eq!(changed["kind"], "changed");
+    assert_eq!(changed["expected"], b1);
+    assert!(changed["observed"].as_str().unwrap().ends_with("0000"));
+
+    // The deployer cannot tell: unobservable, exit 1, and kept as such.
+    script("fail:the target API answered 503");
+    let failed = env.fails(1, &["observe", "--env", "dev"]);
+    assert_eq!(failed["kind"], "unobservable");
+    assert!(
+        failed["message"].as_str().unwrap().contains("503"),
+        "{failed}"
+    );
+    assert_eq!(failed["details"]["state"], "unobservable");
+    let (code, seen) = drift_in(&env, "dev");
+    assert_eq!(code, 1, "{seen}");
+    let snapshots = env.json(&["snapshots", "--env", "dev"]);
+    let last = snapshots.as_array().unwrap().last().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let shown = env.json(&["snapshots", "show", &last, "--env", "dev"]);
+    assert_eq!(shown["snapshot"]["observation"]["outcome"], "unobservable");
+    assert!(
+        shown["drift"].is_null(),
+        "an unobservable snapshot has no drift: {shown}"
+    );
+    let list = env.ok(&["revisions", "list", "--env", "dev"]);
+    assert!(list.contains("(observed: unobservable,"), "{list}");
+}
+
+fn drift_in(env: &Env, name: &str) -> (i32, Value) {
+    let r = env.run(&["--json", "drift", "--env", name]);
+    let v = r.envelope();
+    let body = if v["ok"] == true {
+        v["result"].clone()
+    } else {
+        v["error"]["details"].clone()
+    };
+    (r.code, body)
+}
