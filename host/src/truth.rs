@@ -5,6 +5,7 @@
 //! shown and kept, never fixed behind the operator's back.
 
 pub mod drift;
+pub mod forensics;
 pub mod model;
 pub mod observe;
 pub mod status;

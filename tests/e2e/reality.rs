@@ -169,6 +169,33 @@ fn out_of_band_changes_show_as_drift_and_stay_as_evidence() {
             .starts_with("sha256:")
     );
 
+    // Forensics: the hand-edited content appeared after the first
+    // observation and no bundle ever carried it; the released ones did.
+    let history = env.json(&["history", "index.html", "--env", "local"]);
+    let seen = history["seen"].as_array().unwrap();
+    let edited = seen
+        .iter()
+        .find(|s| s["sha256"] == file["observed"])
+        .unwrap_or_else(|| panic!("{history}"));
+    assert!(
+        edited["bundles"].as_array().unwrap().is_empty(),
+        "{history}"
+    );
+    assert_eq!(edited["revisions"][0], r2.as_str());
+    assert!(edited["first_seen"].as_str().unwrap() >= first["at"].as_str().unwrap());
+    let released = seen
+        .iter()
+        .find(|s| s["sha256"] == file["expected"])
+        .unwrap_or_else(|| panic!("{history}"));
+    assert_eq!(released["bundles"][0], file["expected_bundle"], "{history}");
+    let exact = env.json(&[
+        "history",
+        &format!("index.html@{}", file["observed"].as_str().unwrap()),
+        "--env",
+        "local",
+    ]);
+    assert_eq!(exact["seen"].as_array().unwrap().len(), 1, "{exact}");
+
     // Doctor fails naming the dead revision and the fix; the revision
     // list shows what was observed next to the recorded lifecycle.
     let doctor = env.fails(10, &["env", "doctor", "local"]);

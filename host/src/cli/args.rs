@@ -93,8 +93,12 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// Show an environment's audit log: who changed what, when.
     Audit(JournalArgs),
-    /// Show an environment's history: deployments, traffic changes, rollbacks.
-    History(JournalArgs),
+    /// Show an environment's history: deployments, traffic changes,
+    /// rollbacks; or, given an artifact, what reality showed of it.
+    #[command(
+        after_help = "Examples:\n  envpack history --env prod --last 20\n  envpack history index.html --env prod\n  envpack history config/app.toml@9f86d081884c7d65... --env prod\n\nWith ARTIFACT (a payload path, optionally @SHA256): when each content first and\nlast appeared in reality, in which revisions and snapshots, whether any bundle of\nthe environment carried it (reviewed), and whether it was there before the last\npromotion."
+    )]
+    History(HistoryArgs),
     /// Ask the deployer what really runs; keep it as a snapshot with the
     /// expectation it was compared with.
     #[command(

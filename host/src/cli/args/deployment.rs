@@ -168,6 +168,16 @@ pub enum DriftCommand {
     },
 }
 
+/// `envpack history`
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// A payload path (`index.html`), optionally `@SHA256`, to trace
+    /// through the snapshots.
+    pub artifact: Option<String>,
+    #[command(flatten)]
+    pub journal: JournalArgs,
+}
+
 /// `envpack audit` / `envpack history`
 #[derive(Debug, Args)]
 pub struct JournalArgs {

@@ -1,7 +1,7 @@
 //! `envpack audit` and `envpack history`: the environment's journals.
 
 use crate::cli::Ctx;
-use crate::cli::args::JournalArgs;
+use crate::cli::args::{HistoryArgs, JournalArgs};
 use crate::cli::output::{Report, table};
 use crate::deploy::journal;
 use crate::env::EnvRecords;
@@ -47,11 +47,14 @@ pub fn audit(ctx: &Ctx, a: JournalArgs) -> Result<Report> {
 }
 
 /// `envpack history`.
-pub fn history(ctx: &Ctx, a: JournalArgs) -> Result<Report> {
+pub fn history(ctx: &Ctx, a: HistoryArgs) -> Result<Report> {
     let env = ctx.env_name()?;
     let records = EnvRecords::new(&ctx.home, &env);
     records.load()?;
-    let entries = tail(journal::read_history(&records)?, a.last);
+    if let Some(artifact) = &a.artifact {
+        return artifact_history(&records, artifact);
+    }
+    let entries = tail(journal::read_history(&records)?, a.journal.last);
     let rows = entries
         .iter()
         .map(|e| {
@@ -68,4 +71,43 @@ pub fn history(ctx: &Ctx, a: JournalArgs) -> Result<Report> {
         table(&["at", "kind", "deployment", "generation", "summary"], rows),
         &entries,
     ))
+}
+
+/// `envpack history ARTIFACT`.
+fn artifact_history(records: &EnvRecords, artifact: &str) -> Result<Report> {
+    let h = crate::truth::forensics::artifact(records, artifact)?;
+    let env = records.name();
+    let mut human = if h.seen.is_empty() {
+        format!(
+            "{} was never observed in {env} (help: envpack observe --env {env})",
+            h.path
+        )
+    } else {
+        format!("{} in {env}:\n", h.path)
+    };
+    for s in &h.seen {
+        human.push_str(&format!(
+            "\n  sha256 {}\n    first seen  {}\n    last seen   {}\n    revisions   {}\n    snapshots   {}\n    reviewed    {}\n",
+            s.sha256,
+            s.first_seen,
+            s.last_seen,
+            s.revisions.join(", "),
+            s.snapshots.iter().map(|d| d.short().to_string()).collect::<Vec<_>>().join(", "),
+            if s.bundles.is_empty() {
+                "no: no bundle of this environment carried this content".to_string()
+            } else {
+                format!(
+                    "yes: in {}",
+                    s.bundles.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                )
+            },
+        ));
+        if let (Some(before), Some(at)) = (s.before_last_promotion, &h.last_promotion) {
+            human.push_str(&format!(
+                "    before the last promotion ({at}): {}\n",
+                if before { "yes" } else { "no" }
+            ));
+        }
+    }
+    Ok(Report::new(human, &h))
 }
