@@ -114,16 +114,52 @@ fn changed(e: &ExpectedRevision, o: &ObservedRevision) -> Vec<DriftEntry> {
         diff("endpoint", e.endpoint.clone(), o.endpoint.clone());
     }
     if !o.files.is_empty() {
-        let paths: BTreeSet<&String> = e.files.keys().chain(o.files.keys()).collect();
-        for p in paths {
-            diff(
-                &format!("file:{p}"),
-                e.files.get(p).cloned(),
-                o.files.get(p).cloned(),
-            );
-        }
+        files(e, o, &mut out);
     }
     out
+}
+
+/// Payload files that differ, in path order. Both maps are sorted, so one
+/// merge walk finds them, and only a difference allocates.
+fn files(e: &ExpectedRevision, o: &ObservedRevision, out: &mut Vec<DriftEntry>) {
+    let r = (e.deployment.as_str(), e.revision.as_str());
+    let mut push = |path: &str, expected: Option<&String>, observed: Option<&String>| {
+        out.push(with_bundle(
+            DriftEntry::new(
+                DriftKind::Changed,
+                "reality",
+                r,
+                &format!("file:{path}"),
+                (expected.cloned(), observed.cloned()),
+            ),
+            e,
+        ));
+    };
+    let (mut want, mut got) = (e.files.iter().peekable(), o.files.iter().peekable());
+    loop {
+        match (want.peek(), got.peek()) {
+            (None, None) => break,
+            (Some((p, a)), Some((q, b))) if p == q => {
+                if a != b {
+                    push(p, Some(a), Some(b));
+                }
+                want.next();
+                got.next();
+            }
+            (Some((p, a)), Some((q, _))) if p < q => {
+                push(p, Some(a), None);
+                want.next();
+            }
+            (Some((p, a)), None) => {
+                push(p, Some(a), None);
+                want.next();
+            }
+            (_, Some((q, b))) => {
+                push(q, None, Some(b));
+                got.next();
+            }
+        }
+    }
 }
 
 /// The state of a set of entries given the acceptances on record.
