@@ -14,7 +14,8 @@ Examples:
 
 Exit codes: 0 ok, 1 internal, 2 invalid input, 3 not found, 4 denied,
 5 conflict, 6 integrity, 7 pack fault, 8 timeout, 9 unavailable,
-10 checks failed. With --json, stdout holds one envelope:
+10 checks failed; observe and drift: 0 in sync, 2 drift found (ok
+envelope), 1 unobservable. With --json, stdout holds one envelope:
 {\"api\":\"envpack/v1\",\"ok\":true,\"result\":...} or
 {\"api\":\"envpack/v1\",\"ok\":false,\"error\":{\"kind\",\"message\",\"hint\"}}.";
 
