@@ -16,7 +16,9 @@ use envpack_host::truth::compare;
 use envpack_host::truth::model::{Expectation, ExpectedRevision, Observation, ObservedRevision};
 
 fn sha(i: usize, salt: &str) -> String {
-    Digest::of(format!("{salt}{i}").as_bytes()).hex().to_string()
+    Digest::of(format!("{salt}{i}").as_bytes())
+        .hex()
+        .to_string()
 }
 
 /// One revision with `n` files expected, observed with every 100th changed.

@@ -322,4 +322,30 @@ fn the_ingress_splits_sticks_and_follows_traffic_changes() {
         "api",
         "the other deployment keeps serving"
     );
+
+    // Half the traffic to the dead revision: the request that finds it dead
+    // is a 502 naming it; then the ingress routes only to what it reaches.
+    env.json(&[
+        "--env",
+        "dev",
+        "traffic",
+        "set",
+        "web",
+        &format!("{r2}=50%"),
+        &format!("{r3}=50%"),
+    ]);
+    std::thread::sleep(Duration::from_millis(300));
+    let answers: Vec<Resp> = (0..40).map(|_| get(port, "/", &[])).collect();
+    let refused = answers.iter().filter(|r| r.status == 502).count();
+    assert!(
+        refused <= 1,
+        "only the first request finds it dead: {refused}"
+    );
+    assert!(
+        answers
+            .iter()
+            .filter(|r| r.status == 200)
+            .all(|r| r.body == "r2"),
+        "the rest go to the revision it can reach"
+    );
 }

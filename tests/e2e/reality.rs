@@ -522,7 +522,12 @@ fn snapshots_survive_sigkill_mid_write() {
         "acme.deployer.scripted@0.1.0",
         "--grant-requested",
     ]);
-    env.json(&["deploy", plain(&env, "1.0.0").to_str().unwrap(), "--env", "dev"]);
+    env.json(&[
+        "deploy",
+        plain(&env, "1.0.0").to_str().unwrap(),
+        "--env",
+        "dev",
+    ]);
     for i in 0..24u64 {
         // A new reality each time, so each observation writes a new blob.
         env.json(&[

@@ -44,6 +44,9 @@ type Body = BoxBody<Bytes, hyper::Error>;
 
 /// How long a sticky cookie lasts.
 const COOKIE_TTL: Duration = Duration::from_secs(3600);
+/// How long a revision that refused a connection is left out of the
+/// weighted choice.
+const UNREACHABLE_FOR: Duration = Duration::from_secs(5);
 /// How often the routing table may be rechecked.
 const RELOAD_EVERY: Duration = Duration::from_millis(100);
 /// The header operators use to pick a revision (loopback only).
@@ -85,6 +88,8 @@ struct Router {
     table: Mutex<Table>,
     rng: Mutex<StdRng>,
     client: Client<HttpConnector, Body>,
+    /// Revision -> until when it is left out of the weighted choice.
+    unreachable: Mutex<BTreeMap<String, Instant>>,
 }
 
 fn deployments(records: &DeploymentRecords) -> Result<Vec<Deployment>> {
@@ -228,8 +233,31 @@ impl Router {
         route.weighted.iter().find(|b| b.revision == rev).cloned()
     }
 
+    /// The revisions of a split it can reach; all of them when it can
+    /// reach none (so the request reports which revision fails).
+    fn reachable<'r>(&self, route: &'r Route) -> Vec<&'r Upstream> {
+        let now = Instant::now();
+        let live: Vec<&Upstream> = match self.unreachable.lock() {
+            Ok(mut dead) => {
+                dead.retain(|_, until| *until > now);
+                route
+                    .weighted
+                    .iter()
+                    .filter(|b| !dead.contains_key(&b.revision))
+                    .collect()
+            }
+            Err(_) => route.weighted.iter().collect(),
+        };
+        if live.is_empty() {
+            route.weighted.iter().collect()
+        } else {
+            live
+        }
+    }
+
     fn weighted_choice(&self, route: &Route) -> Option<Upstream> {
-        let total: u32 = route.weighted.iter().map(|b| b.basis_points).sum();
+        let candidates = self.reachable(route);
+        let total: u32 = candidates.iter().map(|b| b.basis_points).sum();
         if total == 0 {
             return None;
         }
@@ -238,13 +266,13 @@ impl Router {
             .lock()
             .map(|mut r| r.random_range(0..total))
             .unwrap_or(0);
-        for b in &route.weighted {
+        for b in &candidates {
             if n < b.basis_points {
-                return Some(b.clone());
+                return Some((*b).clone());
             }
             n -= b.basis_points;
         }
-        route.weighted.last().cloned()
+        candidates.last().map(|b| (*b).clone())
     }
 
     fn table(&self) -> Arc<Vec<Route>> {
@@ -363,8 +391,9 @@ impl Router {
                 )));
             }
             None => match self.pinned_by_cookie(req, route) {
-                Some(b) => (b, false),
-                None => match self.weighted_choice(route) {
+                // A client pinned to a revision it cannot reach is moved.
+                Some(b) if !self.is_unreachable(&b.revision) => (b, false),
+                _ => match self.weighted_choice(route) {
                     Some(b) => (b, true),
                     None => {
                         return Err(Box::new(text(
@@ -379,6 +408,12 @@ impl Router {
             },
         };
         Ok(choice)
+    }
+
+    fn is_unreachable(&self, revision: &str) -> bool {
+        self.unreachable
+            .lock()
+            .is_ok_and(|d| d.get(revision).is_some_and(|until| *until > Instant::now()))
     }
 
     async fn forward(
@@ -409,6 +444,11 @@ impl Router {
             Ok(resp) => resp.map(|b| b.boxed()),
             Err(e) => {
                 tracing::warn!(deployment, revision = %backend.revision, "revision is not answering: {e}");
+                if e.is_connect()
+                    && let Ok(mut dead) = self.unreachable.lock()
+                {
+                    dead.insert(backend.revision.clone(), Instant::now() + UNREACHABLE_FOR);
+                }
                 text(
                     StatusCode::BAD_GATEWAY,
                     format!(
@@ -468,6 +508,7 @@ pub fn serve(
             None => StdRng::from_os_rng(),
         }),
         client: Client::builder(TokioExecutor::new()).build_http(),
+        unreachable: Mutex::new(BTreeMap::new()),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
