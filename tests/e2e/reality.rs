@@ -354,8 +354,19 @@ fn a_process_that_exits_fails_its_warm_up_at_once() {
         ],
     );
     let message = failed["message"].as_str().unwrap();
-    assert!(message.contains("exited during warm-up"), "{failed}");
+    assert!(
+        message.contains("exited with status 3 during warm-up"),
+        "{failed}"
+    );
     assert!(message.contains("boom: no config"), "{failed}");
+    // Observed afterwards with its exit status (a failed revision is not
+    // expected to run, so this is no drift).
+    let seen = env.json(&["observe", "--env", "local"]);
+    assert_eq!(
+        seen["observation"]["revisions"][0]["state"], "exited(3)",
+        "{seen}"
+    );
+    assert_eq!(seen["state"], "in-sync", "{seen}");
     env.fails(2, &["deploy", out.to_str().unwrap(), "--timeout", "soon"]);
 }
 

@@ -44,9 +44,13 @@ impl Warmup {
     fn exited(&self, revision: &str) -> Option<String> {
         let dir = self.local_dir.as_ref()?;
         match Processes::new(dir).status(revision) {
-            Ok(Some(p)) if !p.running => {
-                Some(format!("its process (pid {}) exited during warm-up", p.pid))
-            }
+            Ok(Some(p)) if !p.running => Some(match p.exit_code {
+                Some(code) => format!(
+                    "its process (pid {}) exited with status {code} during warm-up",
+                    p.pid
+                ),
+                None => format!("its process (pid {}) exited during warm-up", p.pid),
+            }),
             _ => None,
         }
     }

@@ -146,6 +146,9 @@ impl Processes {
             running: alive(r.pid),
             output_tail: self.output_tail(rev),
             bundle: fs::read_to_string(self.dir(rev).join("bundle")).unwrap_or_default(),
+            exit_code: fs::read_to_string(self.dir(rev).join("exit"))
+                .ok()
+                .and_then(|s| s.trim().parse().ok()),
         }
     }
 
@@ -181,8 +184,19 @@ impl Processes {
         let err_log = log
             .try_clone()
             .map_err(|e| Error::io("open", &self.log_path(&spec.revision), e))?;
-        let mut cmd = Command::new(&path);
-        cmd.args(spec.argv.iter().skip(1).map(|a| fill(a)))
+        // The program runs under a minimal shell that records its exit
+        // status when it exits by itself (`exited(3)` in observations);
+        // the program and its arguments are passed as arguments, never
+        // interpreted. The shell leads the process group, so stopping the
+        // group stops both.
+        let exit_file = self.dir(&spec.revision).join("exit");
+        let _ = fs::remove_file(&exit_file);
+        let mut cmd = Command::new("/bin/sh");
+        cmd.arg("-c")
+            .arg(r#""$@"; echo $? > "$0""#)
+            .arg(&exit_file)
+            .arg(&path)
+            .args(spec.argv.iter().skip(1).map(|a| fill(a)))
             .current_dir(&root)
             .env_clear()
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
@@ -320,5 +334,41 @@ mod tests {
         assert!(p.start(&bad).is_err());
         assert!(p.status("r2").expect("status").is_none());
         assert!(!p.stop("r2").expect("stop"));
+    }
+}
+
+#[cfg(test)]
+mod exit_tests {
+    use super::*;
+
+    /// A process that exits by itself leaves its status for observation.
+    #[test]
+    fn exit_status_is_recorded() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let p = Processes::new(home.path());
+        std::fs::create_dir_all(p.payload_dir("r1")).expect("payload");
+        let run = p.payload_dir("r1").join("run.sh");
+        std::fs::write(&run, "#!/bin/sh\nexit 3\n").expect("write");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        let spec = ProcessSpec {
+            revision: "r1".into(),
+            argv: vec!["./run.sh".into()],
+            env: vec![],
+        };
+        p.start(&spec).expect("start");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let info = loop {
+            let info = p.status("r1").expect("status").expect("started");
+            if !info.running || Instant::now() > deadline {
+                break info;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        assert!(!info.running);
+        assert_eq!(info.exit_code, Some(3), "{info:?}");
     }
 }

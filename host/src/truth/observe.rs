@@ -150,6 +150,20 @@ fn normalise(
             let files = local_dir
                 .map(|d| file_digests(&crate::local::Processes::new(d).payload_dir(&o.revision)))
                 .unwrap_or_default();
+            // This machine supervises local processes: it knows how one
+            // ended better than the pack can say.
+            let state = match local_dir.and_then(|d| {
+                crate::local::Processes::new(d)
+                    .status(&o.revision)
+                    .ok()
+                    .flatten()
+            }) {
+                Some(p) if !p.running => match p.exit_code {
+                    Some(code) => format!("exited({code})"),
+                    None => "exited".to_string(),
+                },
+                _ => o.state,
+            };
             ObservedRevision {
                 deployment: if o.deployment.is_empty() {
                     deployment_of
@@ -159,7 +173,7 @@ fn normalise(
                     o.deployment
                 },
                 revision: o.revision,
-                state: o.state,
+                state,
                 bundle: o.digest,
                 endpoint: o.endpoint,
                 files,

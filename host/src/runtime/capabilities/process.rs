@@ -42,6 +42,8 @@ pub struct ProcessInfo {
     pub output_tail: String,
     /// The bundle id of its payload.
     pub bundle: String,
+    /// Its exit status, once it exited by itself and the host saw it.
+    pub exit_code: Option<i32>,
 }
 
 /// Runs revision processes for a deployer.
