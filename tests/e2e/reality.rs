@@ -146,7 +146,7 @@ fn out_of_band_changes_show_as_drift_and_stay_as_evidence() {
         let (code, seen) = drift(&env);
         let dead = seen["drift"].as_array().is_some_and(|d| {
             d.iter()
-                .any(|e| e["revision"] == r1.as_str() && e["field"] == "state")
+                .any(|e| e["revision"] == r1.as_str() && e["kind"] == "missing")
         });
         if dead || Instant::now() > deadline {
             break (code, seen);
@@ -155,10 +155,10 @@ fn out_of_band_changes_show_as_drift_and_stay_as_evidence() {
     };
     assert_eq!(code, 2, "drift exits 2: {seen}");
     assert_eq!(seen["state"], "drifted");
-    let state = entry(&seen, &r1, "state");
-    assert_eq!(state["kind"], "changed");
-    assert_eq!(state["expected"], "running");
-    assert_eq!(state["observed"], "exited", "{seen}");
+    let dead = entry(&seen, &r1, "revision");
+    assert_eq!(dead["kind"], "missing");
+    assert_eq!(dead["expected"], "running");
+    assert_eq!(dead["observed"], "exited", "what was seen instead: {seen}");
     let file = entry(&seen, &r2, "file:index.html");
     assert_eq!(file["kind"], "changed");
     assert_ne!(file["expected"], file["observed"], "both digests are shown");

@@ -43,19 +43,24 @@ pub fn compare(expectation: &Expectation, observation: &Observation) -> Option<V
                 (Some(e.bundle.to_string()), Some(why.clone())),
             ));
         }
-        match observed.get(e.revision.as_str()) {
-            None if e.running => out.push(with_bundle(
+        let seen = observed.get(e.revision.as_str());
+        let running = seen.is_some_and(|o| o.state == "running");
+        // Expected to run and not seen running: missing, with what was
+        // seen instead (`exited(1)`), if anything.
+        if e.running && !running {
+            out.push(with_bundle(
                 DriftEntry::new(
                     DriftKind::Missing,
                     "reality",
                     r,
                     "revision",
-                    (Some("running".into()), None),
+                    (Some("running".into()), seen.map(|o| o.state.clone())),
                 ),
                 e,
-            )),
-            None => {}
-            Some(o) => out.extend(changed(e, o)),
+            ));
+        }
+        if let Some(o) = seen {
+            out.extend(changed(e, o));
         }
     }
     let expected: BTreeSet<&str> = expectation
@@ -83,7 +88,8 @@ fn with_bundle(mut d: DriftEntry, e: &ExpectedRevision) -> DriftEntry {
     d
 }
 
-/// The fields of a revision both records know.
+/// The values of a revision both records know (whether it runs is
+/// `missing` / `unexpected`).
 fn changed(e: &ExpectedRevision, o: &ObservedRevision) -> Vec<DriftEntry> {
     let r = (e.deployment.as_str(), e.revision.as_str());
     let mut out = Vec::new();
@@ -101,12 +107,6 @@ fn changed(e: &ExpectedRevision, o: &ObservedRevision) -> Vec<DriftEntry> {
             ));
         }
     };
-    let want_state = if e.running { "running" } else { "stopped" };
-    let got_state = match o.state.as_str() {
-        s if !e.running && s != "running" => "stopped".to_string(),
-        s => s.to_string(),
-    };
-    diff("state", Some(want_state.into()), Some(got_state));
     if let Some(bundle) = &o.bundle {
         diff("bundle", Some(e.bundle.to_string()), Some(bundle.clone()));
     }
@@ -263,12 +263,17 @@ mod tests {
         assert_eq!(
             kinds(&d),
             [
-                (DriftKind::Changed, "r1".into(), "state".into()),
+                (DriftKind::Missing, "r1".into(), "revision".into()),
                 (DriftKind::Changed, "r1".into(), "file:a".into()),
                 (DriftKind::Changed, "r1".into(), "file:c".into()),
                 (DriftKind::Missing, "r2".into(), "revision".into()),
                 (DriftKind::Unexpected, "r9".into(), "revision".into()),
             ]
+        );
+        assert_eq!(
+            d[0].observed.as_deref(),
+            Some("exited"),
+            "what was seen instead"
         );
         let a = &d[1];
         assert_eq!(
