@@ -1,7 +1,7 @@
 //! The versioned runtime boundary, as Zed's `wasm_host/wit.rs`.
 //!
 //! Each supported API version has one private module in `wit/`
-//! (`since_v0_1.rs`, ...) holding its `bindgen!` output, the conversions
+//! (`since_v0_<minor>.rs`) holding its `bindgen!` output, the conversions
 //! between its generated types and the domain types of [`super::slots`],
 //! and its host-import implementations, which only forward to
 //! [`super::capabilities`]. Generated types never leave those modules.
