@@ -27,6 +27,9 @@ pub struct Ctx {
     pub json: bool,
     /// The environment named by `--env` / `ENVPACK_ENV`.
     pub env: String,
+    /// Whether `--env` was given on the command line (not only inherited
+    /// from `ENVPACK_ENV` or defaulted).
+    pub env_given: bool,
     runtime: OnceLock<Runtime>,
 }
 
@@ -37,6 +40,7 @@ impl Ctx {
             home,
             json,
             env,
+            env_given: false,
             runtime: OnceLock::new(),
         }
     }
@@ -44,6 +48,25 @@ impl Ctx {
     /// The environment `--env` names, validated.
     pub fn env_name(&self) -> Result<crate::env::EnvName> {
         self.env.parse()
+    }
+
+    /// The environment of a command that also takes it as a positional
+    /// argument (`env show NAME`): the positional, else `--env` /
+    /// `ENVPACK_ENV`, else `local`. Naming two different environments is
+    /// refused rather than silently choosing one.
+    pub fn env_or_positional(&self, positional: Option<String>) -> Result<crate::env::EnvName> {
+        match positional {
+            Some(p) if self.env_given && p != self.env => Err(Error::invalid(format!(
+                "two environments are named: {p:?} as the argument and {:?} with --env",
+                self.env
+            ))
+            .hint(format!(
+                "name one: drop --env {} or the argument {p}",
+                self.env
+            ))),
+            Some(p) => p.parse(),
+            None => self.env_name(),
+        }
     }
 
     /// The pack store.
@@ -177,6 +200,7 @@ pub fn main() -> ExitCode {
         }
         *words = rest;
     }
+    cli.env_given = args.iter().any(|a| a == "--env" || a.starts_with("--env="));
     init_tracing(cli.verbose);
     let json = cli.json;
     match run(cli) {
@@ -196,7 +220,8 @@ fn run(cli: Cli) -> Result<Report> {
         Some(dir) => Home::at(dir),
         None => Home::discover()?,
     };
-    let ctx = Ctx::new(home, cli.json, cli.env);
+    let mut ctx = Ctx::new(home, cli.json, cli.env);
+    ctx.env_given = cli.env_given;
     match cli.command {
         Command::Pack(cmd) => commands::pack::run(&ctx, cmd),
         Command::Env(cmd) => commands::env::run(&ctx, cmd),

@@ -128,10 +128,7 @@ impl EnvRecords {
     pub fn load(&self) -> Result<(EnvMeta, Lock)> {
         let name = &self.name;
         if !self.exists() {
-            return Err(
-                Error::not_found(format!("environment {name:?} does not exist"))
-                    .hint(format!("envpack env init {name}")),
-            );
+            return Err(self.no_such_environment());
         }
         let damaged = |what: String| {
             Error::integrity(format!("environment {name:?} is damaged: {what}")).hint(format!(
@@ -149,6 +146,30 @@ impl EnvRecords {
             Read::Corrupt(e) => return Err(damaged(e)),
         };
         Ok((meta, lock))
+    }
+
+    /// "Does not exist", with the closest existing name when the name
+    /// looks mistyped.
+    pub fn no_such_environment(&self) -> Error {
+        let name = &self.name;
+        let closest = self
+            .backend
+            .environments()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| (strsim::jaro_winkler(e.as_str(), name.as_str()), e))
+            .filter(|(score, _)| *score > 0.8)
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        match closest {
+            Some((_, near)) => Error::not_found(format!(
+                "environment {name:?} does not exist; did you mean {near:?}?"
+            ))
+            .hint(format!(
+                "envpack env show {near} (or, to create {name}: envpack env init {name})"
+            )),
+            None => Error::not_found(format!("environment {name:?} does not exist"))
+                .hint(format!("envpack env init {name}")),
+        }
     }
 
     /// Whether the environment holds deployments.

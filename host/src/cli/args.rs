@@ -51,6 +51,10 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+
+    /// Whether `--env` was on the command line (set after parsing).
+    #[arg(skip)]
+    pub env_given: bool,
 }
 
 /// Top-level commands.
@@ -185,8 +189,8 @@ pub enum EnvCommand {
     )]
     Init {
         /// The environment.
-        #[arg(default_value = "local")]
-        name: String,
+        #[arg(value_name = "ENV")]
+        name: Option<String>,
         #[command(flatten)]
         policy: PolicyArgs,
     },
@@ -195,8 +199,8 @@ pub enum EnvCommand {
     /// Show an environment's policy, bindings, digests and grants.
     Show {
         /// The environment.
-        #[arg(default_value = "local")]
-        name: String,
+        #[arg(value_name = "ENV")]
+        name: Option<String>,
     },
     /// Bind a slot to an installed pack, granting its capabilities.
     #[command(
@@ -250,14 +254,14 @@ pub enum EnvCommand {
     /// Stop every running revision of an environment (they stay expected).
     Down {
         /// The environment.
-        #[arg(default_value = "local")]
-        name: String,
+        #[arg(value_name = "ENV")]
+        name: Option<String>,
     },
     /// Start again the revisions an environment expects to run.
     Up {
         /// The environment.
-        #[arg(default_value = "local")]
-        name: String,
+        #[arg(value_name = "ENV")]
+        name: Option<String>,
         /// How long each revision's warm-up may take, e.g. `90s`.
         #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
         timeout: Option<std::time::Duration>,
@@ -268,8 +272,8 @@ pub enum EnvCommand {
     )]
     Doctor {
         /// The environment.
-        #[arg(default_value = "local")]
-        name: String,
+        #[arg(value_name = "ENV")]
+        name: Option<String>,
     },
     /// Set or unset a pack's non-secret configuration in an environment.
     #[command(

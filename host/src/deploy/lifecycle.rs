@@ -60,7 +60,7 @@ pub fn transition(
         let records = DeploymentRecords::new(session.records());
         let _lease = records.lock()?;
         let mut dep = records.find(opts.deployment)?;
-        let mut rev = dep.revision(opts.revision)?.clone();
+        let mut rev = dep.revision(env, opts.revision)?.clone();
         let weight = dep.weight_of(&rev.id);
         if weight > 0 {
             return Err(Error::conflict(format!(

@@ -176,8 +176,9 @@ impl Deployment {
         }
     }
 
-    /// A revision by id (or unique id prefix).
-    pub fn revision(&self, id: &str) -> Result<&Revision> {
+    /// A revision by id (or unique id prefix); `env` is the environment
+    /// the deployment belongs to, for the hint.
+    pub fn revision(&self, env: &crate::types::EnvName, id: &str) -> Result<&Revision> {
         let matches: Vec<&Revision> = self
             .revisions
             .iter()
@@ -185,12 +186,20 @@ impl Deployment {
             .collect();
         match matches.as_slice() {
             [one] => Ok(one),
-            [] => Err(
-                Error::not_found(format!("deployment {} has no revision {id:?}", self.name))
-                    .hint(format!("envpack revisions list --deployment {}", self.name)),
-            ),
+            [] => Err(Error::not_found(format!(
+                "deployment {} of environment {env} has no revision {id:?}",
+                self.name
+            ))
+            .hint(format!(
+                "envpack revisions list --env {env} --deployment {}",
+                self.name
+            ))),
             _ => Err(Error::invalid(format!(
                 "revision prefix {id:?} is ambiguous in deployment {}",
+                self.name
+            ))
+            .hint(format!(
+                "give more of the id; envpack revisions list --env {env} --deployment {}",
                 self.name
             ))),
         }
@@ -198,11 +207,11 @@ impl Deployment {
 
     /// Mutable access by exact id.
     pub fn revision_mut(&mut self, id: &str) -> Result<&mut Revision> {
-        let id = self.revision(id)?.id.clone();
+        let name = self.name.clone();
         self.revisions
             .iter_mut()
             .find(|r| r.id == id)
-            .ok_or_else(|| Error::internal("revision vanished"))
+            .ok_or_else(|| Error::internal(format!("deployment {name} lost revision {id}")))
     }
 
     /// The basis points routed to a revision now.

@@ -48,7 +48,7 @@ pub fn target_split(
     env: &EnvName,
 ) -> Result<(Vec<Weight>, u64)> {
     if let Some(r) = opts.to {
-        let id = dep.revision(r)?.id.clone();
+        let id = dep.revision(env, r)?.id.clone();
         return Ok((
             vec![Weight {
                 revision: id,
@@ -120,7 +120,7 @@ fn rewarm(
     dep: &mut Tracked<Deployment>,
     revision: &str,
 ) -> Result<bool> {
-    let rev = dep.revision(revision)?.clone();
+    let rev = dep.revision(records.name(), revision)?.clone();
     match rev.state {
         RevState::Ready => return Ok(false),
         RevState::Inactive | RevState::Draining => {}

@@ -42,11 +42,11 @@ pub struct TrafficOptions<'a> {
 
 /// Resolves `REV=WEIGHT` entries against a deployment and checks them:
 /// known revisions, only ready ones with weight, an exact sum.
-pub fn resolve_weights(dep: &Deployment, entries: &[String]) -> Result<Vec<Weight>> {
+pub fn resolve_weights(env: &EnvName, dep: &Deployment, entries: &[String]) -> Result<Vec<Weight>> {
     let mut weights = Vec::new();
     for e in entries {
         let (rev, bps) = parse_weight(e)?;
-        let r = dep.revision(&rev)?;
+        let r = dep.revision(env, &rev)?;
         if bps > 0 && r.state != RevState::Ready {
             return Err(Error::conflict(format!(
                 "revision {} is {}; only ready revisions can receive traffic",
@@ -96,7 +96,7 @@ pub fn set_traffic(
         let records = DeploymentRecords::new(session.records());
         let _lease = records.lock()?;
         let mut dep = records.find(opts.deployment)?;
-        let weights = resolve_weights(&dep, opts.entries)?;
+        let weights = resolve_weights(env, &dep, opts.entries)?;
         if let Some(key) = opts.idempotency_key
             && let Some((generation, earlier)) = replay(&dep, key, &weights)?
         {
@@ -241,18 +241,37 @@ mod tests {
     #[test]
     fn weights_resolve() {
         let d = dep();
-        let w = resolve_weights(&d, &entries(&["r2=1%", "r1=99%"])).expect("ok");
+        let w = resolve_weights(
+            &"dev".parse().expect("env"),
+            &d,
+            &entries(&["r2=1%", "r1=99%"]),
+        )
+        .expect("ok");
         assert_eq!(
             w.iter()
                 .map(|w| (w.revision.as_str(), w.basis_points))
                 .collect::<Vec<_>>(),
             [("r1", 9900), ("r2", 100)]
         );
-        let w = resolve_weights(&d, &entries(&["r1=100%", "r3=0%"])).expect("zero to failed");
+        let w = resolve_weights(
+            &"dev".parse().expect("env"),
+            &d,
+            &entries(&["r1=100%", "r3=0%"]),
+        )
+        .expect("zero to failed");
         assert_eq!(w.len(), 1);
-        assert!(resolve_weights(&d, &entries(&["r1=50%", "r3=50%"])).is_err());
-        assert!(resolve_weights(&d, &entries(&["r1=99.99%"])).is_err());
-        assert!(resolve_weights(&d, &entries(&["r9=100%"])).is_err());
+        assert!(
+            resolve_weights(
+                &"dev".parse().expect("env"),
+                &d,
+                &entries(&["r1=50%", "r3=50%"])
+            )
+            .is_err()
+        );
+        assert!(
+            resolve_weights(&"dev".parse().expect("env"), &d, &entries(&["r1=99.99%"])).is_err()
+        );
+        assert!(resolve_weights(&"dev".parse().expect("env"), &d, &entries(&["r9=100%"])).is_err());
     }
 
     /// Idempotency: same key and split replays, a different split is refused.

@@ -80,10 +80,7 @@ pub fn show(home: &Home, name: &EnvName) -> Result<EnvView> {
 pub fn remove(home: &Home, name: &EnvName, force: bool) -> Result<()> {
     let dir = EnvRecords::new(home, name);
     if !dir.exists() {
-        return Err(
-            Error::not_found(format!("environment {name:?} does not exist"))
-                .hint("envpack env list"),
-        );
+        return Err(dir.no_such_environment());
     }
     let guard = dir.lock(LockScope::Env)?;
     let next: Vec<String> = list(home)?

@@ -109,8 +109,8 @@ pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<Report> {
     }
 }
 
-fn init(ctx: &Ctx, n: String, policy: PolicyArgs) -> Result<Report> {
-    let n = name(&n)?;
+fn init(ctx: &Ctx, n: Option<String>, policy: PolicyArgs) -> Result<Report> {
+    let n = ctx.env_or_positional(n)?;
     let production = policy.production.then_some(true);
     let opts = env::InitOptions {
         production,
@@ -159,8 +159,8 @@ fn list(ctx: &Ctx) -> Result<Report> {
     Ok(Report::new(human, &all))
 }
 
-fn show(ctx: &Ctx, n: String) -> Result<Report> {
-    let v = env::show(&ctx.home, &name(&n)?)?;
+fn show(ctx: &Ctx, n: Option<String>) -> Result<Report> {
+    let v = env::show(&ctx.home, &ctx.env_or_positional(n)?)?;
     Ok(Report::new(render(&v), &v))
 }
 
@@ -248,8 +248,8 @@ fn set_policy(
     Ok(Report::new(human, &change))
 }
 
-fn down(ctx: &Ctx, n: String) -> Result<Report> {
-    let n = name(&n)?;
+fn down(ctx: &Ctx, n: Option<String>) -> Result<Report> {
+    let n = ctx.env_or_positional(n)?;
     let o = crate::deploy::down(&ctx.home, ctx.runtime()?, &n)?;
     Ok(Report::new(
         format!("stopped {} revision(s) of {n}", o.revisions.len()),
@@ -257,8 +257,8 @@ fn down(ctx: &Ctx, n: String) -> Result<Report> {
     ))
 }
 
-fn up(ctx: &Ctx, n: String, timeout: Option<std::time::Duration>) -> Result<Report> {
-    let n = name(&n)?;
+fn up(ctx: &Ctx, n: Option<String>, timeout: Option<std::time::Duration>) -> Result<Report> {
+    let n = ctx.env_or_positional(n)?;
     let o = crate::deploy::up(&ctx.home, ctx.runtime()?, &n, timeout)?;
     let mut human = format!("started {} revision(s) of {n}", o.revisions.len());
     for (r, why) in &o.failed {
@@ -272,8 +272,8 @@ fn up(ctx: &Ctx, n: String, timeout: Option<std::time::Duration>) -> Result<Repo
     Ok(Report::new(human, &o))
 }
 
-fn doctor(ctx: &Ctx, n: String) -> Result<Report> {
-    let n = name(&n)?;
+fn doctor(ctx: &Ctx, n: Option<String>) -> Result<Report> {
+    let n = ctx.env_or_positional(n)?;
     let report = crate::truth::checkup(&ctx.home, ctx.runtime()?, &n)?;
     let findings = &report.findings;
     let mut human = String::new();

@@ -139,7 +139,7 @@ fn list(dir: &DeploymentRecords, env: &EnvName, deployment: Option<String>) -> R
 /// `envpack revisions show`.
 fn show(dir: &DeploymentRecords, revision: &str, deployment: Option<String>) -> Result<Report> {
     let d = dir.find(deployment.as_deref())?;
-    let r = d.revision(revision)?.clone();
+    let r = d.revision(dir.name(), revision)?.clone();
     let seen = truth::last_seen(dir.env())?;
     let mut human = format!(
         "revision {} of {} (#{})\n  state     {}\n  version   {}\n  bundle    {}\n  traffic   {}bps\n  created   {}\n  updated   {}",

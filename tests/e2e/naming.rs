@@ -1,0 +1,137 @@
+//! Issue 13 (first part): one way to name the environment. `--env` and
+//! `ENVPACK_ENV` reach the `env` subcommands that also take a positional
+//! name; naming two different environments is refused; a mistyped name
+//! gets "did you mean"; hints carry `--env` and work when run.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use envpack_e2e::{Env, build_pack};
+
+const BIN: &str = env!("CARGO_BIN_EXE_envpack");
+
+#[test]
+fn the_environment_is_named_one_way_and_hints_run() {
+    let env = Env::new(BIN);
+    env.json(&["env", "init", "dev"]);
+    env.json(&["env", "init", "staging", "--after", "dev"]);
+
+    // --env and ENVPACK_ENV reach env show/down/up/doctor without a
+    // positional; never a silent `local`.
+    assert_eq!(env.json(&["env", "show", "--env", "dev"])["name"], "dev");
+    assert_eq!(
+        env.json(&["env", "down", "--env", "dev"])["environment"],
+        "dev"
+    );
+    assert_eq!(
+        env.json(&["env", "up", "--env", "dev"])["environment"],
+        "dev"
+    );
+    assert_eq!(
+        env.json(&["env", "doctor", "--env", "dev"])["environment"],
+        "dev"
+    );
+    let from_var = env
+        .cmd()
+        .args(["--json", "env", "show"])
+        .env("ENVPACK_ENV", "staging")
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&from_var.stdout).unwrap();
+    assert_eq!(v["result"]["name"], "staging", "{v}");
+    // The positional wins over ENVPACK_ENV, but not over an explicit --env.
+    let positional = env
+        .cmd()
+        .args(["--json", "env", "show", "dev"])
+        .env("ENVPACK_ENV", "staging")
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&positional.stdout).unwrap();
+    assert_eq!(v["result"]["name"], "dev", "{v}");
+    let both = env.fails(2, &["env", "show", "staging", "--env", "dev"]);
+    assert!(
+        both["message"]
+            .as_str()
+            .unwrap()
+            .contains("two environments are named"),
+        "{both}"
+    );
+    assert_eq!(
+        env.json(&["env", "show", "dev", "--env", "dev"])["name"],
+        "dev"
+    );
+
+    // A mistyped name: did you mean, and a hint that works.
+    let typo = env.fails(3, &["promote", "0123", "--to", "stagign"]);
+    assert!(
+        typo["message"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean \"staging\"?"),
+        "{typo}"
+    );
+    assert!(
+        typo["hint"]
+            .as_str()
+            .unwrap()
+            .starts_with("envpack env show staging")
+    );
+    let typo = env.fails(3, &["env", "show", "deb"]);
+    assert!(
+        typo["message"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean \"dev\"?"),
+        "{typo}"
+    );
+    let unrelated = env.fails(3, &["env", "show", "zzzz"]);
+    assert_eq!(unrelated["hint"], "envpack env init zzzz");
+
+    // An unknown revision's hint names the environment and runs as printed.
+    let deployer = build_pack(BIN, "test-deployer");
+    env.json(&["pack", "install", deployer.to_str().unwrap()]);
+    env.json(&[
+        "env",
+        "bind",
+        "dev",
+        "deployer",
+        "acme.deployer.recorder@0.1.0",
+        "--grant-requested",
+    ]);
+    let payload = env.home().join("payload");
+    std::fs::create_dir_all(&payload).unwrap();
+    std::fs::write(payload.join("index.html"), "hi").unwrap();
+    let bundle = env.home().join("web.tgz");
+    env.json(&[
+        "bundle",
+        "build",
+        payload.to_str().unwrap(),
+        "--name",
+        "web",
+        "--version",
+        "1.0.0",
+        "--source",
+        "main",
+        "--ref",
+        "main",
+        "--out",
+        bundle.to_str().unwrap(),
+    ]);
+    env.json(&["deploy", bundle.to_str().unwrap(), "--env", "dev"]);
+    let missing = env.fails(
+        3,
+        &[
+            "revisions",
+            "show",
+            "rnope",
+            "--env",
+            "dev",
+            "--deployment",
+            "web",
+        ],
+    );
+    let hint = missing["hint"].as_str().unwrap().to_string();
+    assert!(hint.contains("--env dev"), "{missing}");
+    let words: Vec<&str> = hint.split_whitespace().collect();
+    assert_eq!(words[0], "envpack");
+    let listed = env.json(&words[1..]);
+    assert_eq!(listed[0]["name"], "web", "the hint ran: {listed}");
+}
