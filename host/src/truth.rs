@@ -120,13 +120,7 @@ pub fn checkup(
         });
         return Ok(report);
     }
-    let observed: BTreeMap<&str, &str> = match &out.observation {
-        model::Observation::Observed { revisions } => revisions
-            .iter()
-            .map(|r| (r.revision.as_str(), r.state.as_str()))
-            .collect(),
-        model::Observation::Unobservable { .. } => BTreeMap::new(),
-    };
+    let observed = out.observation.states();
     let records = crate::deploy::DeploymentRecords::new(&EnvRecords::new(home, name));
     for dep in records.all()? {
         for w in dep.weights.iter().filter(|w| w.basis_points > 0) {

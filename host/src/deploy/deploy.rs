@@ -216,13 +216,8 @@ impl<'s, 'r> Rollout<'s, 'r> {
         self.records.save(dep)?;
         // The payload, extracted from the verified bundle, for deployers
         // that run revisions on this machine.
-        if self.session.runs_locally() {
-            local::stage_payload(
-                &self.session.records().local_dir(),
-                &rev.id,
-                self.release.bytes,
-                &v.id.to_string(),
-            )?;
+        if let Some(dir) = self.session.local_runtime_dir() {
+            local::stage_payload(&dir, &rev.id, self.release.bytes, &v.id.to_string())?;
         }
         Ok(())
     }
@@ -253,11 +248,8 @@ impl<'s, 'r> Rollout<'s, 'r> {
             self.records.save(dep)
         })();
         recorded.map_err(|e| e.message().to_string())?;
-        let local = self
-            .session
-            .runs_locally()
-            .then(|| self.session.records().local_dir());
-        Warmup::new(self.release.timeout, local).warm(deployer, &rref)?;
+        Warmup::new(self.release.timeout, self.session.local_runtime_dir())
+            .warm(deployer, &rref)?;
         rev.state = RevState::Ready;
         rev.updated = now_rfc3339();
         self.ready(deployer, dep, rev)
@@ -344,11 +336,11 @@ impl<'s, 'r> Rollout<'s, 'r> {
         if let Err(e) = deployer.teardown(&rev_ref(env, &dep.name, rev)) {
             tracing::warn!("teardown of failed revision {} failed: {e}", rev.id);
         }
-        let tail = if self.session.runs_locally() {
-            local::output_tail(&self.session.records().local_dir(), &rev.id)
-        } else {
-            String::new()
-        };
+        let tail = self
+            .session
+            .local_runtime_dir()
+            .map(|dir| local::output_tail(&dir, &rev.id))
+            .unwrap_or_default();
         let why = if tail.trim().is_empty() {
             why
         } else {

@@ -87,12 +87,7 @@ pub fn rollback(
         // traffic back; archived ones are gone.
         let mut rewarmed = Vec::new();
         {
-            let warmup = Warmup::new(
-                opts.timeout,
-                session
-                    .runs_locally()
-                    .then(|| session.records().local_dir()),
-            );
+            let warmup = Warmup::new(opts.timeout, session.local_runtime_dir());
             let mut instance = session.instance(Slot::Deployer)?;
             let mut deployer = instance.deployer()?;
             for w in &weights {

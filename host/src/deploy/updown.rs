@@ -135,12 +135,7 @@ pub fn up(
         "env.up",
         |session, records, deployer| {
             let (mut started, mut failed) = (Vec::new(), Vec::new());
-            let warmup = Warmup::new(
-                timeout,
-                session
-                    .runs_locally()
-                    .then(|| session.records().local_dir()),
-            );
+            let warmup = Warmup::new(timeout, session.local_runtime_dir());
             for mut dep in records.all()? {
                 let ready: Vec<Revision> = dep
                     .revisions

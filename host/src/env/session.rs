@@ -309,6 +309,12 @@ impl<'r> Session<'r> {
             .is_some_and(|b| local::runs_locally(&b.grants))
     }
 
+    /// This machine's working directory for the environment, when its
+    /// deployer runs revisions here (the local runtime); `None` otherwise.
+    pub fn local_runtime_dir(&self) -> Option<std::path::PathBuf> {
+        self.runs_locally().then(|| self.env.records.local_dir())
+    }
+
     /// Records a host event for the telemetry pack.
     pub fn event(&self, name: &str, level: Level, attributes: Vec<(String, String)>) {
         event(&self.env.events, name, level, attributes);

@@ -24,6 +24,18 @@ pub enum DriftState {
     Unobservable,
 }
 
+impl DriftState {
+    /// For people: `in sync`, `drifted`, `accepted`, `unobservable`.
+    pub fn label(self) -> &'static str {
+        match self {
+            DriftState::InSync => "in sync",
+            DriftState::Drifted => "drifted",
+            DriftState::Accepted => "accepted",
+            DriftState::Unobservable => "unobservable",
+        }
+    }
+}
+
 /// Every difference between the records of one snapshot.
 pub fn compare(expectation: &Expectation, observation: &Observation) -> Option<Vec<DriftEntry>> {
     let Observation::Observed { revisions } = observation else {

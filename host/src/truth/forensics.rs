@@ -73,7 +73,7 @@ pub fn artifact(env: &EnvRecords, artifact: &str) -> Result<ArtifactHistory> {
     for s in store::sightings(env)? {
         let snapshot = loaded
             .entry(s.id)
-            .or_insert_with(|| store::load(env, &s.id.hex()).ok().map(|(_, snap)| snap));
+            .or_insert_with(|| store::read(env, &s.id).ok());
         let Some(snapshot) = snapshot else { continue };
         let Observation::Observed { revisions } = &snapshot.observation else {
             continue;

@@ -92,6 +92,19 @@ pub enum Observation {
     },
 }
 
+impl Observation {
+    /// Revision id -> observed state; empty when unobservable.
+    pub fn states(&self) -> std::collections::BTreeMap<&str, &str> {
+        match self {
+            Observation::Observed { revisions } => revisions
+                .iter()
+                .map(|r| (r.revision.as_str(), r.state.as_str()))
+                .collect(),
+            Observation::Unobservable { .. } => Default::default(),
+        }
+    }
+}
+
 /// The pack that took an observation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Observer {

@@ -203,9 +203,7 @@ pub fn observe_in(session: &Session<'_>) -> Result<ObserveOutcome> {
         pack: binding.descriptor.to_string(),
         digest: binding.digest,
     };
-    let local_dir = session
-        .runs_locally()
-        .then(|| session.records().local_dir());
+    let local_dir = session.local_runtime_dir();
     let reported = session
         .instance(Slot::Deployer)
         .and_then(|mut i| i.deployer()?.observe(env.as_str()));
@@ -224,11 +222,8 @@ pub fn observe_in(session: &Session<'_>) -> Result<ObserveOutcome> {
         observation,
         expectation,
     };
-    let seen_before = store::sightings(session.records())?
-        .iter()
-        .any(|s| s.id == snapshot.id());
     let at = now_rfc3339();
-    let id = store::save(session.records(), &snapshot, &at)?;
+    let (id, seen_before) = store::save(session.records(), &snapshot, &at)?;
     let drift = compare(&snapshot.expectation, &snapshot.observation);
     let accepted = store::acceptances(session.records())?;
     Ok(ObserveOutcome {

@@ -90,13 +90,7 @@ pub fn status(home: &Home, runtime: &Runtime, env: &EnvName) -> Result<Vec<Deplo
 fn status_in(session: &Session<'_>) -> Result<Vec<DeploymentStatus>> {
     let env = session.name();
     let outcome = observe_in(session)?;
-    let observed: BTreeMap<String, String> = match &outcome.observation {
-        Observation::Observed { revisions } => revisions
-            .iter()
-            .map(|r| (r.revision.clone(), r.state.clone()))
-            .collect(),
-        Observation::Unobservable { .. } => BTreeMap::new(),
-    };
+    let observed = outcome.observation.states();
     let accepted = store::acceptances(session.records())?;
     let records = DeploymentRecords::new(session.records());
     let mut instance = session.instance(Slot::Deployer)?;
@@ -133,9 +127,8 @@ fn status_in(session: &Session<'_>) -> Result<Vec<DeploymentStatus>> {
                 observed: match &outcome.observation {
                     Observation::Unobservable { .. } => "unobservable".into(),
                     Observation::Observed { .. } => observed
-                        .get(&r.id)
-                        .cloned()
-                        .unwrap_or_else(|| "not observed".into()),
+                        .get(r.id.as_str())
+                        .map_or_else(|| "not observed".into(), |s| s.to_string()),
                 },
                 health,
                 endpoint: r.endpoint.clone(),

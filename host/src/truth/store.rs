@@ -15,16 +15,21 @@ fn encode(v: &impl serde::Serialize) -> Result<Vec<u8>> {
 }
 
 /// Stores a snapshot (once per content) and records that it was seen `at`.
-pub fn save(env: &EnvRecords, snapshot: &Snapshot, at: &str) -> Result<Digest> {
+/// Returns its id and whether this content was stored before.
+pub fn save(env: &EnvRecords, snapshot: &Snapshot, at: &str) -> Result<(Digest, bool)> {
     let id = snapshot.id();
     let backend = env.backend();
-    backend.put_blob(env.name(), &BlobKey::Snapshot(id), &encode(snapshot)?)?;
+    let key = BlobKey::Snapshot(id);
+    let seen_before = backend.blob(env.name(), &key)?.is_some();
+    if !seen_before {
+        backend.put_blob(env.name(), &key, &encode(snapshot)?)?;
+    }
     let sighting = Sighting {
         id,
         at: at.to_string(),
     };
     backend.append(env.name(), Journal::Snapshots, &encode(&sighting)?)?;
-    Ok(id)
+    Ok((id, seen_before))
 }
 
 /// Every sighting, oldest first.
@@ -48,35 +53,36 @@ pub fn load(env: &EnvRecords, id: &str) -> Result<(Digest, Snapshot)> {
     ids.sort();
     ids.dedup();
     let name = env.name();
-    let id = match ids.as_slice() {
-        [one] => *one,
-        [] => {
-            return Err(
-                Error::not_found(format!("environment {name} has no snapshot {id:?}"))
-                    .hint(format!("envpack snapshots --env {name}")),
-            );
-        }
-        _ => {
-            return Err(Error::invalid(format!(
-                "snapshot prefix {id:?} matches {} snapshots in {name}; give more of the id",
-                ids.len()
-            )));
-        }
-    };
+    match ids.as_slice() {
+        [one] => Ok((*one, read(env, one)?)),
+        [] => Err(
+            Error::not_found(format!("environment {name} has no snapshot {id:?}"))
+                .hint(format!("envpack snapshots --env {name}")),
+        ),
+        _ => Err(Error::invalid(format!(
+            "snapshot prefix {id:?} matches {} snapshots in {name}; give more of the id",
+            ids.len()
+        ))),
+    }
+}
+
+/// The snapshot stored as `id`, checked against its content address.
+pub fn read(env: &EnvRecords, id: &Digest) -> Result<Snapshot> {
+    let name = env.name();
     let bytes = env
         .backend()
-        .blob(name, &BlobKey::Snapshot(id))?
+        .blob(name, &BlobKey::Snapshot(*id))?
         .ok_or_else(|| {
             Error::integrity(format!("snapshot {id} of {name} is listed but missing"))
         })?;
     let snapshot: Snapshot = serde_json::from_slice(&bytes)
         .map_err(|e| Error::integrity(format!("snapshot {id} of {name} is damaged: {e}")))?;
-    if snapshot.id() != id {
+    if snapshot.id() != *id {
         return Err(Error::integrity(format!(
             "snapshot {id} of {name} no longer matches its id"
         )));
     }
-    Ok((id, snapshot))
+    Ok(snapshot)
 }
 
 /// The newest snapshot and when it was last seen, if any.
@@ -84,7 +90,7 @@ pub fn latest(env: &EnvRecords) -> Result<Option<(Sighting, Snapshot)>> {
     let Some(last) = sightings(env)?.pop() else {
         return Ok(None);
     };
-    let (_, snapshot) = load(env, &last.id.hex())?;
+    let snapshot = read(env, &last.id)?;
     Ok(Some((last, snapshot)))
 }
 

@@ -13,15 +13,6 @@ use crate::store::now_rfc3339;
 use crate::truth::model::{Acceptance, DriftEntry, Observation, spans};
 use crate::truth::{DriftState, ObserveOutcome, drift, observe, store};
 
-fn state_name(s: DriftState) -> &'static str {
-    match s {
-        DriftState::InSync => "in sync",
-        DriftState::Drifted => "drifted",
-        DriftState::Accepted => "drift accepted",
-        DriftState::Unobservable => "unobservable",
-    }
-}
-
 /// The exit code of an outcome: 0 in sync or accepted, 2 drift; an
 /// unobservable environment is an error (exit 1) carrying the outcome.
 fn conclude(human: String, out: &ObserveOutcome) -> Result<Report> {
@@ -50,7 +41,7 @@ pub fn run_observe(ctx: &Ctx) -> Result<Report> {
     let human = format!(
         "observed {}: {} ({} revision(s)); snapshot {}{}",
         out.environment,
-        state_name(out.state),
+        out.state.label(),
         match &out.observation {
             Observation::Observed { revisions } => revisions.len(),
             Observation::Unobservable { .. } => 0,
@@ -112,15 +103,16 @@ pub fn run_drift(ctx: &Ctx, command: Option<DriftCommand>) -> Result<Report> {
     let mut human = format!(
         "{}: {} (snapshot {})",
         out.environment,
-        state_name(out.state),
+        out.state.label(),
         out.snapshot.short()
     );
     if !out.drift.is_empty() {
         human.push_str(&format!("\n\n{}", render_drift(&out.drift, &accepted)));
     }
-    if out.state == DriftState::Drifted {
+    if let Some(first) = out.drift.iter().find(|d| !drift::is_accepted(d, &accepted)) {
         human.push_str(&format!(
-            "\n\nhelp: accept an entry as known with `envpack drift accept <ID> --reason \"...\" --env {env}`"
+            "\n\nhelp: to record an entry as known: envpack drift accept {} --reason \"why it is acceptable\" --env {env}",
+            first.id
         ));
     }
     conclude(human, &out)

@@ -8,15 +8,6 @@ use crate::env::EnvName;
 use crate::error::Result;
 use crate::truth::{self, DeploymentStatus, DriftState};
 
-fn drift_name(s: DriftState) -> &'static str {
-    match s {
-        DriftState::InSync => "in sync",
-        DriftState::Drifted => "drifted",
-        DriftState::Accepted => "accepted",
-        DriftState::Unobservable => "unobservable",
-    }
-}
-
 /// The environments a command covers: every one in ladder order, or the
 /// one `--env` names.
 fn environments(ctx: &Ctx, all: bool) -> Result<Vec<EnvName>> {
@@ -61,7 +52,7 @@ pub fn run(ctx: &Ctx, all: bool) -> Result<Report> {
                 r.observed.clone(),
                 r.health.clone().unwrap_or_else(|| "-".into()),
                 r.endpoint.clone().unwrap_or_else(|| "-".into()),
-                drift_name(d.drift).to_string(),
+                d.drift.label().to_string(),
                 truth::age(&r.created).trim_end_matches(" ago").to_string(),
             ]);
         }
@@ -118,7 +109,7 @@ pub fn drift_matrix(ctx: &Ctx) -> Result<Report> {
         deployments
             .iter()
             .find(|d| &d.environment == env && d.deployment == name)
-            .map_or("-".to_string(), |d| drift_name(d.drift).to_string())
+            .map_or("-".to_string(), |d| d.drift.label().to_string())
     };
     let mut header = vec!["deployment".to_string()];
     header.extend(envs.iter().map(ToString::to_string));
