@@ -30,6 +30,8 @@ pub struct Ctx {
     /// Whether `--env` was given on the command line (not only inherited
     /// from `ENVPACK_ENV` or defaulted).
     pub env_given: bool,
+    /// The command line, for hints that repeat it corrected.
+    pub args: Vec<String>,
     runtime: OnceLock<Runtime>,
 }
 
@@ -41,6 +43,7 @@ impl Ctx {
             json,
             env,
             env_given: false,
+            args: Vec::new(),
             runtime: OnceLock::new(),
         }
     }
@@ -48,6 +51,21 @@ impl Ctx {
     /// The environment `--env` names, validated.
     pub fn env_name(&self) -> Result<crate::env::EnvName> {
         self.env.parse()
+    }
+
+    /// The command line as run, without its `--env` option: what to run
+    /// when the positional already names the environment.
+    fn without_env_flag(&self) -> String {
+        let mut out = vec!["envpack".to_string()];
+        let mut it = self.args.iter().skip(1);
+        while let Some(a) = it.next() {
+            if a == "--env" {
+                it.next();
+            } else if !a.starts_with("--env=") {
+                out.push(a.clone());
+            }
+        }
+        out.join(" ")
     }
 
     /// The environment of a command that also takes it as a positional
@@ -60,10 +78,7 @@ impl Ctx {
                 "two environments are named: {p:?} as the argument and {:?} with --env",
                 self.env
             ))
-            .hint(format!(
-                "name one: drop --env {} or the argument {p}",
-                self.env
-            ))),
+            .hint(self.without_env_flag())),
             Some(p) => p.parse(),
             None => self.env_name(),
         }
@@ -222,6 +237,7 @@ fn run(cli: Cli) -> Result<Report> {
     };
     let mut ctx = Ctx::new(home, cli.json, cli.env);
     ctx.env_given = cli.env_given;
+    ctx.args = std::env::args().collect();
     match cli.command {
         Command::Pack(cmd) => commands::pack::run(&ctx, cmd),
         Command::Env(cmd) => commands::env::run(&ctx, cmd),

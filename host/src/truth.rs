@@ -116,7 +116,7 @@ pub fn checkup(
             slot: Some(Slot::Deployer),
             check: "reality",
             message: format!("the deployer cannot say what runs in {name}: {reason}"),
-            fix: format!("envpack observe --env {name} -v"),
+            fix: format!("envpack observe --env {name} -vv"),
         });
         return Ok(report);
     }

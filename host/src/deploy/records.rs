@@ -187,7 +187,7 @@ impl DeploymentRecords {
                     self.name()
                 ))
                 .hint(format!(
-                    "deploy it again: envpack deploy <BUNDLE FILE> --env {}",
+                    "envpack revisions list --env {} (shows the revisions that run it; deploy that bundle file again to restore it)",
                     self.name()
                 ))
             })

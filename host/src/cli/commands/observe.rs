@@ -24,7 +24,10 @@ fn conclude(human: String, out: &ObserveOutcome) -> Result<Report> {
                 out.environment
             ),
         )
-        .hint(format!("envpack env doctor {}", out.environment))
+        .hint(format!(
+            "envpack observe --env {} -vv (shows what the deployer answered)",
+            out.environment
+        ))
         .with_details(serde_json::to_value(out).unwrap_or_default()));
     }
     let report = Report::new(human, out);
