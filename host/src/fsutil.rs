@@ -32,6 +32,22 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     sync_dir(dir)
 }
 
+/// Bytes held by the files under `dir` (0 when it does not exist);
+/// unreadable entries count as empty.
+pub fn tree_size(dir: &Path) -> u64 {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => tree_size(&e.path()),
+            Ok(t) if t.is_file() => e.metadata().map_or(0, |m| m.len()),
+            _ => 0,
+        })
+        .sum()
+}
+
 /// Moves a finished temp file into place durably.
 pub fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> Result<()> {
     tmp.as_file()

@@ -27,6 +27,7 @@ pub mod local;
 pub mod packs;
 pub mod runtime;
 pub mod store;
+pub mod text;
 pub mod truth;
 pub mod types;
 

@@ -197,7 +197,10 @@ pub fn call(
     ));
     let services = Services {
         config: Arc::new(opts.config.clone()),
-        kv: Arc::new(FileKv::new(home.root().join("packs"))),
+        kv: Arc::new(FileKv::with_quota(
+            home.root().join("packs"),
+            runtime.limits().kv_quota,
+        )),
         ..Services::default()
     };
     let mut instance = loaded.instantiate(InstanceContext {

@@ -24,6 +24,8 @@
 //! This layer imports nothing from environments, deployments or the CLI.
 
 pub mod capabilities;
+mod capture;
+mod deadline;
 mod dynamic;
 mod engine;
 mod fault;

@@ -11,113 +11,13 @@
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use envpack_e2e::{Env, Run, build_pack};
+use envpack_e2e::hostile::{assert_fault, assert_output, hostile_env, hostile_run};
+use envpack_e2e::{Env, build_pack};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_envpack");
-
-const HOSTILE: &str = "acme.state.hostile@0.1.0";
-
-/// Exit code of `Kind::PackFault`.
-const PACK_FAULT: i32 = 7;
-
-/// Generous: a hostile run must be stopped by its limit, not by this.
-const MAX_RUN: Duration = Duration::from_secs(20);
-
-/// A fresh home with the hostile pack installed.
-fn hostile_env() -> Env {
-    let file = build_pack(BIN, "hostile");
-    let env = Env::new(BIN);
-    env.json(&["pack", "install", file.to_str().unwrap()]);
-    env
-}
-
-/// `command.run("<name>", [{name: "<arg>", values: ["<value>"]}, ...])`.
-fn command_call(name: &str, args: &[(&str, &str)]) -> String {
-    let args: Vec<String> = args
-        .iter()
-        .map(|(n, v)| format!("{{name: {n:?}, values: [{v:?}]}}"))
-        .collect();
-    format!("command.run({name:?}, [{}])", args.join(", "))
-}
-
-/// Runs one hostile command with `--json`, extra environment variables and
-/// extra arguments; checks it finished well within [`MAX_RUN`].
-fn hostile_run(
-    env: &Env,
-    vars: &[(&str, &str)],
-    name: &str,
-    args: &[(&str, &str)],
-    extra: &[&str],
-) -> Run {
-    let mut cmd = env.cmd();
-    cmd.args([
-        "--json",
-        "pack",
-        "call",
-        "acme.state.hostile",
-        &command_call(name, args),
-    ])
-    .args(extra);
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    let started = Instant::now();
-    let out = cmd.output().unwrap();
-    let took = started.elapsed();
-    assert!(
-        took < MAX_RUN,
-        "`{name}` took {took:?}; the sandbox should have stopped it long before"
-    );
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-/// Asserts `run` is a pack fault whose message names the hostile pack and
-/// contains every one of `needles`; returns the error.
-fn assert_fault(run: &Run, what: &str, needles: &[&str]) -> Value {
-    let v = run.envelope();
-    assert_eq!(
-        run.code, PACK_FAULT,
-        "{what}: expected exit {PACK_FAULT}, got {}: {v}\nstderr:\n{}",
-        run.code, run.stderr
-    );
-    assert_eq!(v["ok"], false, "{what}: {v}");
-    let error = &v["error"];
-    assert_eq!(error["kind"], "pack-fault", "{what}: {v}");
-    let message = error["message"].as_str().unwrap();
-    assert!(
-        message.contains(&format!("pack {HOSTILE}")),
-        "{what}: the message does not name the pack: {message}"
-    );
-    for needle in needles {
-        assert!(
-            message.contains(needle),
-            "{what}: the message lacks {needle:?}: {message}"
-        );
-    }
-    error.clone()
-}
-
-/// The text output of a successful hostile command (the WAVE rendering of
-/// its `result<output, error>`), with the envelope's `result`.
-fn assert_output(run: &Run, what: &str) -> (String, Value) {
-    let v = run.envelope();
-    assert_eq!(run.code, 0, "{what} failed: {v}\nstderr:\n{}", run.stderr);
-    assert_eq!(v["ok"], true, "{what}: {v}");
-    let result = v["result"].clone();
-    let out = result["calls"][0]["result"].as_str().unwrap().to_string();
-    assert!(
-        out.starts_with("ok({text: "),
-        "{what}: the command itself failed: {out}"
-    );
-    (out, result)
-}
 
 /// The host still runs an ordinary pack in the same home.
 fn assert_host_healthy(env: &Env) {
@@ -135,7 +35,7 @@ fn assert_host_healthy(env: &Env) {
 
 #[test]
 fn an_infinite_loop_is_stopped_at_the_deadline() {
-    let env = hostile_env();
+    let env = hostile_env(BIN);
     let run = hostile_run(
         &env,
         &[("ENVPACK_CALL_TIMEOUT_MS", "500")],
@@ -156,7 +56,7 @@ fn an_infinite_loop_is_stopped_at_the_deadline() {
 
 #[test]
 fn a_memory_bomb_is_stopped_at_the_memory_limit() {
-    let env = hostile_env();
+    let env = hostile_env(BIN);
     let run = hostile_run(
         &env,
         &[("ENVPACK_MEMORY_MB", "32")],
@@ -177,7 +77,7 @@ fn a_memory_bomb_is_stopped_at_the_memory_limit() {
 
 #[test]
 fn runaway_recursion_is_stopped_at_the_stack_limit() {
-    let env = hostile_env();
+    let env = hostile_env(BIN);
     let run = hostile_run(&env, &[], "hostile recurse", &[], &[]);
     assert_fault(&run, "recurse", &["stack limit"]);
     assert_host_healthy(&env);
@@ -185,7 +85,7 @@ fn runaway_recursion_is_stopped_at_the_stack_limit() {
 
 #[test]
 fn a_panic_is_a_pack_fault_carrying_the_panic_message() {
-    let env = hostile_env();
+    let env = hostile_env(BIN);
     let run = hostile_run(&env, &[], "hostile panic", &[], &[]);
     assert_fault(&run, "panic", &["boom from hostile pack"]);
     assert_host_healthy(&env);
@@ -193,7 +93,7 @@ fn a_panic_is_a_pack_fault_carrying_the_panic_message() {
 
 #[test]
 fn output_over_the_limit_is_refused_and_small_output_passes() {
-    let env = hostile_env();
+    let env = hostile_env(BIN);
     let run = hostile_run(&env, &[], "hostile output", &[("bytes", "10000000")], &[]);
     assert_fault(
         &run,
@@ -231,7 +131,7 @@ fn serve_hello(listener: TcpListener) -> std::thread::JoinHandle<String> {
 
 #[test]
 fn http_reaches_only_granted_hosts() {
-    let env = hostile_env();
+    let env = hostile_env(BIN);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let url = format!("http://127.0.0.1:{port}/probe");
@@ -290,7 +190,7 @@ fn http_reaches_only_granted_hosts() {
 
 #[test]
 fn host_files_and_environment_stay_out_of_reach() {
-    let env = hostile_env();
+    let env = hostile_env(BIN);
     let secret = [("ENVPACK_TEST_SECRET", "leak")];
 
     let run = hostile_run(

@@ -12,6 +12,8 @@ use std::sync::{Mutex, OnceLock};
 
 use serde_json::Value;
 
+pub mod hostile;
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::error::Error;
+use crate::text::for_terminal;
 
 /// The envelope's version tag.
 pub const API: &str = "envpack/v1";
@@ -46,7 +47,8 @@ pub fn print_ok(report: &Report, json_mode: bool) {
         let envelope = json!({"api": API, "ok": true, "result": report.json});
         let _ = writeln!(out, "{envelope}");
     } else if !report.human.is_empty() {
-        let text = report.human.trim_end_matches('\n');
+        // Human reports carry pack and payload text: never raw to a terminal.
+        let text = for_terminal(report.human.trim_end_matches('\n'));
         let _ = writeln!(out, "{text}");
     }
 }
@@ -67,11 +69,18 @@ pub fn print_err(err: &Error, json_mode: bool) {
         let _ = writeln!(std::io::stdout().lock(), "{envelope}");
     } else {
         let mut e = std::io::stderr().lock();
-        let _ = writeln!(e, "error: {}", err.message());
+        // Messages can quote a pack: escape it, and indent continuation
+        // lines so no line of it can pass for one of the host's own.
+        let _ = writeln!(e, "error: {}", indented(err.message()));
         if let Some(h) = err.hint_text() {
-            let _ = writeln!(e, "help: {h}");
+            let _ = writeln!(e, "help: {}", indented(h));
         }
     }
+}
+
+/// `text` safe for a terminal, its continuation lines indented.
+fn indented(text: &str) -> String {
+    for_terminal(text).replace('\n', "\n  ")
 }
 
 /// Renders rows as aligned columns under a header.

@@ -29,6 +29,7 @@ impl Reporter for Terminal {
 
     fn pack_output(&self, text: &str) {
         use std::io::Write;
+        let text = crate::text::for_terminal(text);
         let _ = write!(std::io::stderr().lock(), "{text}");
     }
 }

@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use envpack_descriptor::Slot;
 
-use super::session::{Events, SlotPacks, event};
+use super::session::{Events, SlotPacks};
 use crate::runtime::capabilities::kv::{FileKv, KvStore};
 use crate::runtime::capabilities::log::{LogSink, emit};
 use crate::runtime::capabilities::secrets::SecretSource;
+use crate::runtime::slots::telemetry::TelemetryEvent;
 use crate::runtime::{HostError, Level, PackError, PackErrorKind, PackLabel};
 
 /// Keys of a pack's private kv inside the state pack.
@@ -82,8 +83,8 @@ impl KvStore for KvViaState {
 
 /// The state pack's own kv: files on this machine (it cannot store its kv
 /// in itself).
-pub(crate) fn own_kv(root: std::path::PathBuf) -> FileKv {
-    FileKv::new(root)
+pub(crate) fn own_kv(root: std::path::PathBuf, quota: u64) -> FileKv {
+    FileKv::with_quota(root, quota)
 }
 
 /// Log lines go to `tracing`; warnings and errors also become `pack.log`
@@ -101,7 +102,8 @@ impl LogSink for EnvLog {
                 ("message".into(), message.into()),
             ];
             attrs.extend(fields.iter().cloned());
-            event(&self.events, "pack.log", level, attrs);
+            self.events
+                .pack(TelemetryEvent::now("pack.log", level, attrs));
         }
     }
 }

@@ -18,22 +18,21 @@ use crate::local;
 use crate::packs;
 use crate::runtime::capabilities::process::NoProcesses;
 use crate::runtime::slots::command::CommandOutput;
-use crate::runtime::slots::telemetry::TelemetryEvent;
+use crate::runtime::slots::telemetry::{EventBuffer, TelemetryEvent};
 use crate::runtime::{
     Granter, InstanceContext, Level, LoadedPack, PackInstance, Runtime, Services,
 };
 use crate::store::Store;
 
 /// Host events of one session, for the telemetry pack.
-pub(crate) type Events = Arc<Mutex<Vec<TelemetryEvent>>>;
+pub(crate) type Events = Arc<EventBuffer>;
 
-/// Records a host event (bounded, so a looping pack cannot grow it).
+/// Events sent to the telemetry pack per call.
+const EMIT_BATCH: usize = 16;
+
+/// Records a host event.
 pub(crate) fn event(events: &Events, name: &str, level: Level, attributes: Vec<(String, String)>) {
-    if let Ok(mut e) = events.lock()
-        && e.len() < 1000
-    {
-        e.push(TelemetryEvent::now(name, level, attributes));
-    }
+    events.host(TelemetryEvent::now(name, level, attributes));
 }
 
 /// Creates a slot's instance on first use.
@@ -197,7 +196,10 @@ impl Env {
             // The state pack's own kv and the secrets pack's own secret
             // reads cannot route through themselves.
             kv: if slot == Slot::State {
-                Arc::new(own_kv(self.records.local_kv_root()))
+                Arc::new(own_kv(
+                    self.records.local_kv_root(),
+                    self.runtime.limits().kv_quota,
+                ))
             } else {
                 Arc::new(KvViaState {
                     packs: packs.clone(),
@@ -429,28 +431,62 @@ impl<'r> Session<'r> {
     /// handing what it prints to the runtime's reporter. Telemetry never
     /// fails a command: a broken telemetry pack is reported as a warning.
     pub fn finish(self) {
-        let events = self
-            .env
-            .events
-            .lock()
-            .map(|mut e| std::mem::take(&mut *e))
-            .unwrap_or_default();
+        let events = self.env.events.drain();
         if events.is_empty() || !self.env.lock.slots.contains_key(&Slot::Telemetry) {
             return;
         }
-        let sent = self.instance(Slot::Telemetry).and_then(|mut t| {
-            let r = t.telemetry().and_then(|mut c| c.emit(&events));
-            let out = t.take_stdout();
-            if !out.is_empty() {
-                self.env
-                    .runtime
-                    .reporter()
-                    .pack_output(&String::from_utf8_lossy(&out));
+        let mut telemetry = None;
+        let mut failures = 0;
+        for batch in events.chunks(EMIT_BATCH) {
+            let sent = if failures < 2 {
+                self.emit_batch(&mut telemetry, batch)
+            } else {
+                Ok(())
+            };
+            if let Err(e) = &sent {
+                failures += 1;
+                tracing::warn!(
+                    "telemetry for environment {} failed: {e}; the events follow here instead",
+                    self.name()
+                );
             }
-            r
-        });
-        if let Err(e) = sent {
-            tracing::warn!("telemetry for environment {} failed: {e}", self.name());
+            if sent.is_err() || failures >= 2 {
+                for event in batch {
+                    let line = serde_json::to_string(event).unwrap_or_default();
+                    tracing::warn!(target: "telemetry", "{line}");
+                }
+            }
         }
+    }
+
+    /// Sends one batch to the telemetry pack (instantiated on first use, and
+    /// again after a failed batch), and hands what it printed to the
+    /// reporter, so its output capture never fills.
+    fn emit_batch(
+        &self,
+        telemetry: &mut Option<PackInstance>,
+        batch: &[TelemetryEvent],
+    ) -> Result<()> {
+        let t = match telemetry {
+            Some(t) => t,
+            None => telemetry.insert(self.instance(Slot::Telemetry)?),
+        };
+        let sent = t.telemetry().and_then(|mut c| c.emit(batch));
+        let (out, dropped) = t.take_stdout();
+        if !out.is_empty() {
+            self.env
+                .runtime
+                .reporter()
+                .pack_output(&String::from_utf8_lossy(&out));
+        }
+        if dropped > 0 {
+            tracing::warn!(
+                "the telemetry pack printed {dropped} bytes more than its output limit; they were dropped"
+            );
+        }
+        if sent.is_err() {
+            *telemetry = None;
+        }
+        sent
     }
 }

@@ -20,11 +20,12 @@ pub mod log;
 pub mod process;
 pub mod secrets;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use envpack_manifest::{Capability, Grants};
 
-use super::slots::telemetry::TelemetryEvent;
+use super::slots::telemetry::{EventBuffer, TelemetryEvent};
 use super::{Level, PackError, PackErrorKind, PackLabel};
 
 /// Where each host import of one instance gets and puts its data. The
@@ -70,8 +71,16 @@ pub struct Granter {
     granted: Grants,
     grant_hint: String,
     denials: Mutex<Vec<Denial>>,
-    events: Option<Arc<Mutex<Vec<TelemetryEvent>>>>,
+    events: Option<Arc<EventBuffer>>,
+    /// Denials so far, and those not logged at `warn` since the last
+    /// [`take_quiet`](Self::take_quiet).
+    warned: AtomicU64,
+    quiet: AtomicU64,
 }
+
+/// Denials per instance logged one by one at `warn`; the rest are counted
+/// and summarised after each call.
+pub const LOUD_DENIALS: u64 = 10;
 
 /// A refused capability use.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,11 +109,13 @@ impl Granter {
             grant_hint: grant_hint.into(),
             denials: Mutex::new(Vec::new()),
             events: None,
+            warned: AtomicU64::new(0),
+            quiet: AtomicU64::new(0),
         }
     }
 
     /// Also records each denial as a `capability.denied` telemetry event.
-    pub fn with_events(mut self, events: Arc<Mutex<Vec<TelemetryEvent>>>) -> Self {
+    pub fn with_events(mut self, events: Arc<EventBuffer>) -> Self {
         self.events = Some(events);
         self
     }
@@ -141,7 +152,12 @@ impl Granter {
         } else {
             return Ok(());
         };
-        tracing::warn!(pack = %self.pack.descriptor, capability = %used, "denied: {message}");
+        if self.warned.fetch_add(1, Ordering::Relaxed) < LOUD_DENIALS {
+            tracing::warn!(pack = %self.pack.descriptor, capability = %used, "denied: {message}");
+        } else {
+            self.quiet.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(pack = %self.pack.descriptor, capability = %used, "denied: {message}");
+        }
         if let Ok(mut denials) = self.denials.lock() {
             // Bounded: a pack looping on a denied call must not grow this.
             if denials.len() < 64 {
@@ -150,25 +166,25 @@ impl Granter {
                     requested,
                     message: message.clone(),
                 });
-                if let Some(events) = &self.events
-                    && let Ok(mut events) = events.lock()
-                {
-                    events.push(TelemetryEvent {
-                        name: "capability.denied".into(),
-                        level: Level::Warn,
-                        timestamp_ms: std::time::SystemTime::now()
-                            .duration_since(std::time::UNIX_EPOCH)
-                            .map_or(0, |d| d.as_millis() as u64),
-                        attributes: vec![
+                if let Some(events) = &self.events {
+                    events.host(TelemetryEvent::now(
+                        "capability.denied",
+                        Level::Warn,
+                        vec![
                             ("pack".into(), self.pack.descriptor.to_string()),
                             ("capability".into(), used.to_string()),
                             ("requested".into(), requested.to_string()),
                         ],
-                    });
+                    ));
                 }
             }
         }
         Err(PackError::new(PackErrorKind::Denied, message))
+    }
+
+    /// Denials not logged one by one since the last call, reset.
+    pub(crate) fn take_quiet(&self) -> u64 {
+        self.quiet.swap(0, Ordering::Relaxed)
     }
 
     /// Every denial so far.

@@ -32,6 +32,8 @@ pub struct Limits {
     pub log_lines_per_call: u32,
     /// Bytes of pack stdout/stderr kept for diagnostics.
     pub stdio_bytes: usize,
+    /// Bytes of kv values one pack may keep in a file store.
+    pub kv_quota: u64,
 }
 
 impl Default for Limits {
@@ -43,13 +45,15 @@ impl Default for Limits {
             max_output_bytes: 4 << 20,
             log_lines_per_call: 1000,
             stdio_bytes: 64 << 10,
+            kv_quota: super::capabilities::kv::DEFAULT_QUOTA,
         }
     }
 }
 
 impl Limits {
-    /// Defaults, with `ENVPACK_CALL_TIMEOUT_MS` and `ENVPACK_MEMORY_MB`
-    /// overriding the deadline and memory limit (operators and tests).
+    /// Defaults, with `ENVPACK_CALL_TIMEOUT_MS`, `ENVPACK_MEMORY_MB` and
+    /// `ENVPACK_KV_QUOTA_MB` overriding the deadline, the memory limit and
+    /// the kv quota (operators and tests).
     pub fn from_env() -> Result<Self> {
         let mut limits = Self::default();
         if let Ok(v) = std::env::var("ENVPACK_CALL_TIMEOUT_MS") {
@@ -72,8 +76,28 @@ impl Limits {
                 })?;
             limits.memory_bytes = mb << 20;
         }
+        if let Some(mb) = mib_var("ENVPACK_KV_QUOTA_MB")? {
+            limits.kv_quota = mb << 20;
+        }
         Ok(limits)
     }
+}
+
+/// A size in MiB from the environment variable `name`, if set.
+fn mib_var(name: &str) -> Result<Option<u64>> {
+    let Ok(v) = std::env::var(name) else {
+        return Ok(None);
+    };
+    v.parse()
+        .ok()
+        .filter(|mb| (1..=1 << 20).contains(mb))
+        .map(Some)
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "{name}={v:?} is not a number of MiB from 1 to 1048576"
+            ))
+            .hint(format!("unset it, or set a size: export {name}=256"))
+        })
 }
 
 /// How often the epoch advances; deadlines are counted in these ticks.

@@ -2,6 +2,7 @@
 
 use wasmtime::Trap;
 
+use super::deadline::DeadlinePassed;
 use super::store_data::StoreData;
 use super::{HostBug, Limits, PackLabel};
 use crate::error::{Error, Kind};
@@ -32,7 +33,10 @@ pub(crate) fn classify(
             "this is a bug in envpack, not in the pack; please report it with the output of -vv",
         );
     }
-    let trap = err.downcast_ref::<Trap>().copied();
+    let trap = match err.downcast_ref::<DeadlinePassed>() {
+        Some(_) => Some(Trap::Interrupt),
+        None => err.downcast_ref::<Trap>().copied(),
+    };
     let message = match (trap, &data.limiter.hit) {
         (Some(Trap::Interrupt), _) => format!(
             "{pack} ran past its deadline of {} ms in {op} and was stopped",

@@ -2,11 +2,12 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
+use super::capture::{Capture, Keep};
 use envpack_manifest::PackManifest;
 use wasmtime::Store;
 use wasmtime::component::{Instance, InstancePre, ResourceTable};
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 use wasmtime_wasi_http::WasiHttpCtx;
 
@@ -16,6 +17,10 @@ use super::store_data::{Limiter, StoreData};
 use super::wit::{ApiVersion, CallResult, Exports, Guests};
 use super::{Granter, Limits, PackLabel, Runtime, Services, fault};
 use crate::error::{Error, Kind, Result};
+
+/// Bytes of standard output kept between takes: telemetry packs print a
+/// batch of events per call, drained after each.
+const STDOUT_BYTES: usize = 1 << 20;
 
 /// A compiled, linked pack, ready to instantiate many times.
 pub struct LoadedPack {
@@ -86,8 +91,8 @@ impl LoadedPack {
 
     /// Creates a fresh, sandboxed instance.
     pub fn instantiate(&self, ctx: InstanceContext) -> Result<PackInstance> {
-        let stderr = MemoryOutputPipe::new(self.limits.stdio_bytes);
-        let stdout = MemoryOutputPipe::new(self.limits.stdio_bytes);
+        let stderr = Capture::new(self.limits.stdio_bytes, Keep::Tail);
+        let stdout = Capture::new(self.limits.stdio_bytes.max(STDOUT_BYTES), Keep::Head);
         let mut wasi = WasiCtxBuilder::new();
         // Deny by default: no env, args, stdin, network or files. The only
         // things granted are a scratch directory and bounded stdout/stderr
@@ -113,23 +118,17 @@ impl LoadedPack {
             wasi: wasi.build(),
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
-            http_hooks: HttpHooks {
-                granter: ctx.granter.clone(),
-            },
-            limiter: Limiter {
-                memory_bytes: self.limits.memory_bytes,
-                hit: None,
-            },
+            http_hooks: HttpHooks::new(ctx.granter.clone()),
+            limiter: Limiter::new(self.limits.memory_bytes),
             granter: ctx.granter,
             services: ctx.services,
             stderr,
             stdout,
-            log_budget: Budget {
-                left: self.limits.log_lines_per_call,
-                dropped: 0,
-            },
+            log_budget: Budget::new(self.limits.log_lines_per_call),
+            deadline: Instant::now(),
         };
         let mut store = Store::new(&self.engine, data);
+        store.data_mut().start_call(self.limits.call_timeout);
         store.limiter(|d| &mut d.limiter);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(self.deadline_ticks);
@@ -153,7 +152,6 @@ impl LoadedPack {
             instance,
             guests,
             version: self.version,
-            stdout_taken: 0,
         })
     }
 }
@@ -167,7 +165,6 @@ pub struct PackInstance {
     instance: Instance,
     guests: Guests,
     version: ApiVersion,
-    stdout_taken: usize,
 }
 
 impl std::fmt::Debug for PackInstance {
@@ -206,14 +203,16 @@ impl Calls {
             ));
         }
         self.store.set_epoch_deadline(self.deadline_ticks);
-        self.store.data_mut().log_budget = Budget {
-            left: self.limits.log_lines_per_call,
-            dropped: 0,
-        };
+        self.store.data_mut().start_call(self.limits.call_timeout);
+        self.store.data_mut().log_budget = Budget::new(self.limits.log_lines_per_call);
         let result = f(&mut self.store);
         let dropped = self.store.data().log_budget.dropped;
         if dropped > 0 {
-            tracing::warn!(pack = %self.pack.descriptor, "dropped {dropped} log lines over the limit of {} per call", self.limits.log_lines_per_call);
+            tracing::warn!(pack = %self.pack.descriptor, "dropped {dropped} log lines over the limit of {} lines or {} KiB per call", self.limits.log_lines_per_call, super::capabilities::log::MAX_BYTES_PER_CALL >> 10);
+        }
+        let quiet = self.store.data().granter.take_quiet();
+        if quiet > 0 {
+            tracing::warn!(pack = %self.pack.descriptor, "{quiet} more denied capability uses in this call were not logged one by one");
         }
         match result {
             Ok(Ok(r)) => Ok(r),
@@ -262,15 +261,11 @@ impl PackInstance {
         self.calls.store.data().granter.denials()
     }
 
-    /// What the pack wrote to its standard output so far, removed from the
-    /// capture. Only telemetry packs' output is shown to the operator.
-    pub fn take_stdout(&mut self) -> Vec<u8> {
-        let bytes = self.calls.store.data().stdout.contents();
-        // The pipe cannot be drained while the instance holds its stream,
-        // so remember how much was already taken.
-        let taken = self.stdout_taken;
-        self.stdout_taken = bytes.len();
-        bytes[taken.min(bytes.len())..].to_vec()
+    /// What the pack wrote to its standard output since the last take,
+    /// removed from the capture, and how many bytes did not fit. Only
+    /// telemetry packs' output is shown to the operator.
+    pub fn take_stdout(&mut self) -> (Vec<u8>, u64) {
+        self.calls.store.data().stdout.take()
     }
 
     /// The call machinery and the typed exports, borrowed apart so a slot

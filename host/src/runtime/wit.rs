@@ -105,6 +105,8 @@ fn base_linker(engine: &wasmtime::Engine) -> Result<Linker<StoreData>> {
         .map_err(|e| wasm_err("cannot link WASI", e))?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)
         .map_err(|e| wasm_err("cannot link wasi:http", e))?;
+    super::deadline::bound_waits(&mut linker)
+        .map_err(|e| wasm_err("cannot bound WASI waits by the call deadline", e))?;
     Ok(linker)
 }
 

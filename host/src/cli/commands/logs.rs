@@ -1,5 +1,6 @@
 //! `envpack logs REV [--tail N] [-f]`.
 
+use crate::text::for_terminal;
 use std::io::Write;
 use std::time::Duration;
 
@@ -55,14 +56,15 @@ pub fn run(ctx: &Ctx, revision: &str, tail: Option<usize>, follow: bool) -> Resu
         ));
     }
     let mut out = std::io::stdout().lock();
-    let _ = out.write_all(shown.as_bytes());
+    // Payload text: escaped like every human report (--json keeps it raw).
+    let _ = out.write_all(for_terminal(&shown).as_bytes());
     let _ = out.flush();
     loop {
         std::thread::sleep(Duration::from_millis(200));
         let (more, next) = local::read_output_from(&dir, &rev.id, offset)?;
         offset = next;
         if !more.is_empty() {
-            let _ = out.write_all(more.as_bytes());
+            let _ = out.write_all(for_terminal(&more).as_bytes());
             let _ = out.flush();
         }
     }

@@ -10,10 +10,14 @@
 //!
 //! `wasi:http` can only say "denied", so the host records the capability and
 //! the command that grants it, and reports them with the pack's result.
-//! Timeouts a pack asks for are capped by the host's own.
+//! Timeouts a pack asks for are capped by the host's own, and by what is left
+//! of the call's deadline: the response and the connection (hence both
+//! bodies) end at the deadline. At most [`MAX_IN_FLIGHT`] requests of one
+//! instance are open at once; more fail with `connection-limit-reached`.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use envpack_manifest::Capability;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
@@ -23,9 +27,25 @@ use super::Granter;
 /// Connect / first-byte / between-bytes ceiling for any request.
 pub const MAX_HTTP_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Outbound requests one instance may have open at once.
+pub const MAX_IN_FLIGHT: usize = 32;
+
 /// The hooks that gate `wasi:http` requests.
 pub(crate) struct HttpHooks {
     pub(crate) granter: Arc<Granter>,
+    /// When the current call ends; set by `StoreData::start_call`.
+    pub(crate) deadline: Instant,
+    in_flight: Arc<AtomicUsize>,
+}
+
+impl HttpHooks {
+    pub(crate) fn new(granter: Arc<Granter>) -> Self {
+        Self {
+            granter,
+            deadline: Instant::now(),
+            in_flight: Arc::default(),
+        }
+    }
 }
 
 /// Whether a request to `uri` is allowed (a refusal is recorded by the
@@ -46,48 +66,77 @@ pub(crate) fn allowed(granter: &Granter, uri: &http::Uri) -> bool {
     granter.check(&Capability::http_to(host, port)).is_ok()
 }
 
-fn cap(t: Option<Duration>) -> Option<Duration> {
-    Some(t.map_or(MAX_HTTP_TIMEOUT, |t| t.min(MAX_HTTP_TIMEOUT)))
+/// A pack's timeout, capped by the host's and by what is left of the call.
+fn cap(t: Option<Duration>, left: Duration) -> Option<Duration> {
+    Some(
+        t.unwrap_or(MAX_HTTP_TIMEOUT)
+            .min(MAX_HTTP_TIMEOUT)
+            .min(left),
+    )
 }
 
-type ResponseFuture = Box<
-    dyn Future<
-            Output = Result<
-                (
-                    http::Response<WasiBody>,
-                    Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-                ),
-                HttpError,
-            >,
-        > + Send,
->;
+/// Holds one of an instance's [`MAX_IN_FLIGHT`] slots until dropped.
+struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    fn take(count: &Arc<AtomicUsize>) -> Option<Self> {
+        count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_IN_FLIGHT).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Self(count.clone()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
+
+type ResponseFuture =
+    Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send>;
 
 impl WasiHttpHooks for HttpHooks {
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
-        fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+        fut: IoFuture,
     ) -> ResponseFuture {
         let uri = request.uri();
         if !allowed(&self.granter, uri) {
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         }
+        let Some(slot) = Slot::take(&self.in_flight) else {
+            tracing::warn!(pack = %self.granter.pack().descriptor, uri = %uri, "refused an outbound request: {MAX_IN_FLIGHT} already open");
+            return Box::new(async { Err(HttpError::ConnectionLimitReached) });
+        };
         tracing::debug!(pack = %self.granter.pack().descriptor, uri = %uri, "outbound http");
+        let deadline = tokio::time::Instant::from(self.deadline);
+        let left = self.deadline.saturating_duration_since(Instant::now());
         let options = RequestOptions {
-            connect_timeout: cap(options.and_then(|o| o.connect_timeout)),
-            first_byte_timeout: cap(options.and_then(|o| o.first_byte_timeout)),
-            between_bytes_timeout: cap(options.and_then(|o| o.between_bytes_timeout)),
+            connect_timeout: cap(options.and_then(|o| o.connect_timeout), left),
+            first_byte_timeout: cap(options.and_then(|o| o.first_byte_timeout), left),
+            between_bytes_timeout: cap(options.and_then(|o| o.between_bytes_timeout), left),
         };
         let _ = fut;
         Box::new(async move {
             use http_body_util::BodyExt;
-            let (res, io) =
-                wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
-            Ok((
-                res.map(BodyExt::boxed_unsync),
-                Box::new(io) as Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-            ))
+            let sent = wasmtime_wasi_http::default_send_request(request, Some(options));
+            let (res, io) = tokio::time::timeout_at(deadline, sent)
+                .await
+                .map_err(|_| HttpError::ConnectionTimeout)??;
+            let io = async move {
+                let _slot = slot;
+                tokio::time::timeout_at(deadline, io)
+                    .await
+                    .map_err(|_| HttpError::ConnectionTimeout)?
+            };
+            Ok((res.map(BodyExt::boxed_unsync), Box::new(io) as IoFuture))
         })
     }
 }

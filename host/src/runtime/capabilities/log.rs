@@ -6,8 +6,9 @@
 //! | `log`             | -                | `denied`, line dropped     |
 //! | -                 | any              | `denied`, line dropped     |
 //!
-//! Lines are truncated at 8 KiB and capped per call, so a pack cannot flood
-//! the terminal or the telemetry pack.
+//! Lines are truncated at 8 KiB, and capped per call both in number and in
+//! bytes ([`MAX_BYTES_PER_CALL`]), so a pack cannot flood the terminal or
+//! the telemetry pack; what is dropped is counted and summarised.
 
 use envpack_manifest::Capability;
 
@@ -35,9 +36,11 @@ impl LogSink for TracingLog {
 
 /// Writes a pack's log line through `tracing`, attributed to the pack.
 pub fn emit(pack: &PackLabel, level: Level, message: &str, fields: &[(String, String)]) {
+    // Pack text, one line each, never raw to a terminal.
+    let message = crate::text::one_line(message);
     let fields = fields
         .iter()
-        .map(|(k, v)| format!("{k}={v:?}"))
+        .map(|(k, v)| format!("{}={:?}", crate::text::one_line(k), v))
         .collect::<Vec<_>>()
         .join(" ");
     let pack = &pack.descriptor;
@@ -50,11 +53,26 @@ pub fn emit(pack: &PackLabel, level: Level, message: &str, fields: &[(String, St
     }
 }
 
-/// The per-call line budget of one instance.
+/// Bytes of log text (messages and fields) a pack may write per call.
+pub const MAX_BYTES_PER_CALL: usize = 256 * 1024;
+
+/// The per-call line and byte budget of one instance.
 #[derive(Debug)]
 pub(crate) struct Budget {
     pub(crate) left: u32,
+    pub(crate) bytes_left: usize,
     pub(crate) dropped: u32,
+}
+
+impl Budget {
+    /// A fresh budget of `lines` lines and [`MAX_BYTES_PER_CALL`] bytes.
+    pub(crate) fn new(lines: u32) -> Self {
+        Self {
+            left: lines,
+            bytes_left: MAX_BYTES_PER_CALL,
+            dropped: 0,
+        }
+    }
 }
 
 /// `log.write`, checked and bounded.
@@ -71,7 +89,6 @@ pub(crate) fn write(
         budget.dropped += 1;
         return Ok(());
     }
-    budget.left -= 1;
     truncate(&mut message, MAX_LINE);
     let fields: Vec<(String, String)> = fields
         .into_iter()
@@ -82,6 +99,14 @@ pub(crate) fn write(
             (k, v)
         })
         .collect();
+    let size = message.len() + fields.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+    if size > budget.bytes_left {
+        budget.left = 0;
+        budget.dropped += 1;
+        return Ok(());
+    }
+    budget.left -= 1;
+    budget.bytes_left -= size;
     sink.write(granter.pack(), level, &message, &fields);
     Ok(())
 }
@@ -130,10 +155,7 @@ mod tests {
             (&[][..], &["log"][..], false),
         ] {
             let sink = Lines::default();
-            let mut budget = Budget {
-                left: 10,
-                dropped: 0,
-            };
+            let mut budget = Budget::new(10);
             let r = write(
                 &granter(requested, granted),
                 &sink,
@@ -146,10 +168,7 @@ mod tests {
             assert_eq!(sink.0.lock().expect("lines").len(), usize::from(want));
         }
         let sink = Lines::default();
-        let mut budget = Budget {
-            left: 2,
-            dropped: 0,
-        };
+        let mut budget = Budget::new(2);
         let g = granter(&["log"], &["log"]);
         for _ in 0..5 {
             assert!(write(&g, &sink, &mut budget, Level::Info, "x".into(), vec![]).is_ok());
@@ -158,5 +177,25 @@ mod tests {
             (sink.0.lock().expect("lines").len(), budget.dropped),
             (2, 3)
         );
+        // The byte budget: 40 KiB lines stop at 256 KiB.
+        let sink = Lines::default();
+        let mut budget = Budget::new(1000);
+        let fields: Vec<(String, String)> = (0..32)
+            .map(|i| (format!("k{i}"), "v".repeat(1024)))
+            .collect();
+        for _ in 0..100 {
+            let r = write(
+                &g,
+                &sink,
+                &mut budget,
+                Level::Info,
+                "x".repeat(8192),
+                fields.clone(),
+            );
+            assert!(r.is_ok());
+        }
+        let kept = sink.0.lock().expect("lines").len();
+        assert!((5..=7).contains(&kept), "{kept} lines kept");
+        assert_eq!(budget.dropped as usize, 100 - kept);
     }
 }
