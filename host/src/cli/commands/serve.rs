@@ -27,8 +27,10 @@ fn options(args: ServeArgs) -> Result<ServeOptions> {
         ("--request-timeout", args.request_timeout),
     ] {
         if d.is_zero() {
-            return Err(Error::invalid(format!("{flag} 0s would time out every request"))
-                .hint(format!("envpack serve {flag} 10s")));
+            return Err(
+                Error::invalid(format!("{flag} 0s would time out every request"))
+                    .hint(format!("envpack serve {flag} 10s")),
+            );
         }
     }
     Ok(ServeOptions {

@@ -176,7 +176,13 @@ async fn accept_loop(listener: TcpListener, router: Arc<Router>, limits: Limits)
         match listener.accept().await {
             Ok((stream, peer)) => {
                 failures.recovered();
-                tokio::spawn(connection(stream, peer, Arc::clone(&router), limits, permit));
+                tokio::spawn(connection(
+                    stream,
+                    peer,
+                    Arc::clone(&router),
+                    limits,
+                    permit,
+                ));
             }
             Err(e) => {
                 drop(permit);
@@ -222,7 +228,7 @@ impl Failures {
                 format!("; pausing {} ms before accepting again", p.as_millis())
             });
             tracing::warn!(
-                "accept failed ({times} time(s) since the last warning): {e}{wait}; \
+                "accept failed {times} time(s) since the last warning: {e}{wait}; \
                  help: raise the open-file limit (ulimit -n) or lower --max-connections"
             );
         }
@@ -235,10 +241,12 @@ impl Failures {
     /// Records an accepted connection, ending any run of failures.
     fn recovered(&mut self) {
         if self.in_row > 0 {
-            let unreported = self.warn.take_suppressed();
+            let unreported = match self.warn.take_suppressed() {
+                0 => String::new(),
+                n => format!(", {n} of them since the last warning"),
+            };
             tracing::warn!(
-                "accepting connections again after {} failed accept(s) \
-                 ({unreported} not reported above)",
+                "accepting connections again after {} failed accept(s){unreported}",
                 self.in_row
             );
         }
@@ -290,7 +298,10 @@ mod tests {
     #[test]
     fn the_default_connection_limit_follows_the_open_file_limit() {
         assert_eq!(connections_for_fd_limit(None), MAX_CONNECTIONS_CAP);
-        assert_eq!(connections_for_fd_limit(Some(1_000_000)), MAX_CONNECTIONS_CAP);
+        assert_eq!(
+            connections_for_fd_limit(Some(1_000_000)),
+            MAX_CONNECTIONS_CAP
+        );
         assert_eq!(connections_for_fd_limit(Some(1024)), 496);
         assert_eq!(connections_for_fd_limit(Some(64)), 16);
         assert_eq!(connections_for_fd_limit(Some(10)), 1);
