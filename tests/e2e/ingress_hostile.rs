@@ -303,3 +303,65 @@ fn bad_serve_limits_and_networks_are_refused_with_a_usable_hint() {
     let e = env.fails(2, &["serve", "--env", "dev", "--max-connections", "0"]);
     assert_eq!(e["kind"], "invalid-input");
 }
+
+#[test]
+fn a_client_that_leaves_a_response_unread_is_cut_off_after_the_send_timeout() {
+    const SIZE: usize = 64 << 20;
+    let env = recorder_env(BIN);
+    // A revision answering with 64 MiB, more than the sockets buffer.
+    let big = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = big.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in big.incoming() {
+            let Ok(mut s) = s else { continue };
+            std::thread::spawn(move || {
+                let mut head = [0u8; 1024];
+                let _ = s.read(&mut head);
+                let resp = format!("HTTP/1.1 200 OK\r\nContent-Length: {SIZE}\r\n\r\n");
+                let chunk = vec![0u8; 64 << 10];
+                let _ = s.write_all(resp.as_bytes());
+                for _ in 0..SIZE / chunk.len() {
+                    if s.write_all(&chunk).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let r1 = deploy(
+        &env,
+        "web",
+        "1.0.0",
+        &[format!("endpoint=http://127.0.0.1:{port}")],
+    );
+    env.json(&[
+        "--env",
+        "dev",
+        "traffic",
+        "set",
+        "web",
+        &format!("{r1}=100%"),
+    ]);
+    let (_server, addr) = serve(&env, &["--send-timeout", "1s"]);
+
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    // Read nothing for well past the send timeout.
+    std::thread::sleep(Duration::from_secs(4));
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("the ingress kept the stalled connection open: {e}"),
+        }
+    }
+    assert!(
+        got < SIZE,
+        "the whole {SIZE}-byte response arrived after a 4 s stall under --send-timeout 1s"
+    );
+}

@@ -476,6 +476,10 @@ pub struct ServeArgs {
     /// revision's answer included); past it, 504.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
     pub request_timeout: std::time::Duration,
+    /// Time one write to a client may wait for it to read (a client that
+    /// leaves a response unread); past it the connection is closed.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub send_timeout: std::time::Duration,
     /// Connections served at once; more wait in the listen backlog. Default:
     /// half the open-file limit less 32, at most 1024.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]

@@ -25,6 +25,7 @@ fn options(args: ServeArgs) -> Result<ServeOptions> {
     for (flag, d) in [
         ("--header-timeout", args.header_timeout),
         ("--request-timeout", args.request_timeout),
+        ("--send-timeout", args.send_timeout),
     ] {
         if d.is_zero() {
             return Err(
@@ -39,6 +40,7 @@ fn options(args: ServeArgs) -> Result<ServeOptions> {
         limits: Limits {
             header_timeout: args.header_timeout,
             request_timeout: args.request_timeout,
+            send_timeout: args.send_timeout,
             max_connections: args.max_connections.map(|n| n as usize),
         },
         trust: HeaderTrust::new(args.trust_revision_header_from),

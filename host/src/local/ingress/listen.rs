@@ -8,6 +8,12 @@
 //! - **Request timeout** (`--request-timeout`, default 60 s): from the head
 //!   to the response head, request body and the revision's answer included;
 //!   past it the client gets a 504 naming the limit.
+//! - **Send timeout** (`--send-timeout`, default 60 s): how long one write
+//!   to a client may wait because it does not read (a slow-read client
+//!   holding a response); past it the connection is closed. Only stalls
+//!   count, so a long download that a client reads is not cut; reads are
+//!   not timed this way because hyper keeps a read pending during a
+//!   response to notice a client hanging up.
 //! - **Connection limit** (`--max-connections`, default from the open-file
 //!   limit, at most 1024): at the limit the listener stops accepting, so
 //!   further connections wait in the kernel's listen backlog (and are
@@ -31,6 +37,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_io_timeout::TimeoutStream;
 
 use super::throttle::Throttle;
 use super::trust::HeaderTrust;
@@ -43,6 +50,8 @@ use crate::error::{Error, Result};
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default time from a request head to its response head.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default time a write to a client may wait for the client to read.
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(60);
 /// The most connections served at once when no limit is given.
 pub const MAX_CONNECTIONS_CAP: usize = 1024;
 /// File descriptors kept for everything but client connections (the
@@ -61,6 +70,8 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// Time from a request head to its response head.
     pub request_timeout: Duration,
+    /// Time one write may wait for the client to read.
+    pub send_timeout: Duration,
     /// Connections served at once; `None`: [`default_max_connections`].
     pub max_connections: Option<usize>,
 }
@@ -70,6 +81,7 @@ impl Default for Limits {
         Self {
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            send_timeout: DEFAULT_SEND_TIMEOUT,
             max_connections: None,
         }
     }
@@ -284,7 +296,9 @@ async fn connection(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
-    if let Err(e) = http.serve_connection(TokioIo::new(stream), svc).await {
+    let mut io = TimeoutStream::new(stream);
+    io.set_write_timeout(Some(limits.send_timeout));
+    if let Err(e) = http.serve_connection(TokioIo::new(Box::pin(io)), svc).await {
         tracing::debug!("connection from {peer} ended: {e}");
     }
 }
