@@ -480,7 +480,7 @@ impl Router {
                     tracing::warn!(
                         deployment,
                         revision = %backend.revision,
-                        "revision is not answering ({times} failed request(s) since the last warning): {e}"
+                        "revision is not answering ({times} unanswered request(s), any revision, since the last warning): {e}"
                     );
                 }
                 if e.is_connect()
