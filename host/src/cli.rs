@@ -248,7 +248,7 @@ fn run(cli: Cli) -> Result<Report> {
         Command::Promote(a) => commands::promote::promote(&ctx, a),
         Command::Rollback(a) => commands::rollback::rollback(&ctx, a),
         Command::Audit(a) => commands::journal::audit(&ctx, a),
-        Command::Serve { listen, seed } => commands::serve::run(&ctx, listen, seed),
+        Command::Serve(args) => commands::serve::run(&ctx, args),
         Command::Observe => commands::observe::run_observe(&ctx),
         Command::Snapshots { command } => commands::observe::run_snapshots(&ctx, command),
         Command::Drift { all: true, .. } => commands::status::drift_matrix(&ctx),

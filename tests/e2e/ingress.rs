@@ -1,187 +1,22 @@
 //! Issue 5 (the ingress part): `envpack serve` routes real HTTP traffic by
-//! host/prefix, then by the split, sticky cookies or the loopback header,
+//! host/prefix, then by the split, sticky cookies or the revision header,
 //! and picks up traffic changes without a restart. Revisions here are small
 //! HTTP servers the test runs, registered through the recorder deployer.
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Stdio};
+use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use envpack_e2e::{Env, build_pack};
+#[path = "ingress_common.rs"]
+mod common;
+
+use common::{Resp, backend, deploy, get, recorder_env, serve};
 
 const BIN: &str = env!("CARGO_BIN_EXE_envpack");
 
-/// A backend answering every request with its name.
-fn backend(name: &'static str) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(mut s) = s else { continue };
-            std::thread::spawn(move || {
-                let mut r = BufReader::new(s.try_clone().unwrap());
-                loop {
-                    // Read one request head; answer; keep the connection.
-                    let mut line = String::new();
-                    let mut got = false;
-                    while r.read_line(&mut line).unwrap_or(0) > 0 {
-                        got = true;
-                        if line == "\r\n" {
-                            break;
-                        }
-                        line.clear();
-                    }
-                    if !got {
-                        return;
-                    }
-                    let resp = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{name}",
-                        name.len()
-                    );
-                    if s.write_all(resp.as_bytes()).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    port
-}
-
-struct Resp {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Resp {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-fn get(port: u16, path: &str, extra: &[(&str, &str)]) -> Resp {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let mut req = format!("GET {path} HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n");
-    for (k, v) in extra {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    Resp {
-        status,
-        headers,
-        body: body.to_string(),
-    }
-}
-
-struct Served(Child);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(env: &Env) -> (Served, u16) {
-    let mut child = env
-        .cmd()
-        .args(["serve", "--env", "dev", "--listen", "127.0.0.1:0"])
-        .env("ENVPACK_INGRESS_SEED", "7")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .split(':')
-        .nth(2)
-        .unwrap()
-        .split(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    (Served(child), port)
-}
-
-fn deploy(env: &Env, name: &str, version: &str, attrs: &[String]) -> String {
-    let dir = env.home().join(format!("p-{name}-{version}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("x"), version).unwrap();
-    let out: PathBuf = env.home().join(format!("{name}-{version}.tgz"));
-    let mut args = vec![
-        "bundle".to_string(),
-        "build".into(),
-        dir.to_str().unwrap().into(),
-        "--name".into(),
-        name.into(),
-        "--version".into(),
-        version.into(),
-        "--source".into(),
-        "main".into(),
-        "--ref".into(),
-        "main".into(),
-        "--out".into(),
-        out.to_str().unwrap().into(),
-    ];
-    for a in attrs {
-        args.push("--attr".into());
-        args.push(a.clone());
-    }
-    env.json(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    let d = env.json(&["deploy", out.to_str().unwrap(), "--env", "dev"]);
-    d["revision"]["id"].as_str().unwrap().to_string()
-}
-
 #[test]
 fn the_ingress_splits_sticks_and_follows_traffic_changes() {
-    let deployer = build_pack(BIN, "test-deployer");
-    let env = Env::new(BIN);
-    env.json(&["env", "init", "dev"]);
-    env.json(&["pack", "install", deployer.to_str().unwrap()]);
-    env.json(&[
-        "env",
-        "bind",
-        "dev",
-        "deployer",
-        "acme.deployer.recorder@0.1.0",
-        "--grant-requested",
-    ]);
-    env.json(&[
-        "env",
-        "config",
-        "dev",
-        "greentic.telemetry.stdout",
-        "level",
-        "warn",
-    ]);
+    let env = recorder_env(BIN);
 
     let (a, b, api) = (backend("r1"), backend("r2"), backend("api"));
     let r1 = deploy(
@@ -215,7 +50,9 @@ fn the_ingress_splits_sticks_and_follows_traffic_changes() {
         &format!("{r2}=100bps"),
     ]);
 
-    let (_server, port) = serve(&env);
+    // Loopback is trusted with the revision header only when told so.
+    let (_server, addr) = serve(&env, &["--trust-revision-header-from", "127.0.0.1/32"]);
+    let port = addr.port();
 
     // 1,000 requests without cookies land as the split says.
     let (mut n1, mut n2) = (0u32, 0u32);
@@ -261,7 +98,7 @@ fn the_ingress_splits_sticks_and_follows_traffic_changes() {
             .header("set-cookie")
             .is_some()
     );
-    // Loopback callers may pick a revision with the header.
+    // Trusted callers may pick a revision with the header.
     assert_eq!(get(port, "/", &[("x-envpack-revision", &r2)]).body, "r2");
 
     // Shift to r2=100%: within a second every new request reaches r2,

@@ -157,16 +157,9 @@ pub enum Command {
     },
     /// Run the HTTP router in front of the environment's deployments.
     #[command(
-        after_help = "Examples:\n  envpack serve --env local\n  envpack serve --env dev --listen 0.0.0.0:8080\n\nRoutes by host and path prefix (bundle attributes `host`, `prefix`), then by the\nx-envpack-revision header (loopback callers only), a signed sticky cookie, or a\nweighted random choice following the current traffic split."
+        after_help = "Examples:\n  envpack serve --env local\n  envpack serve --env dev --listen 0.0.0.0:8080\n  envpack serve --env dev --trust-revision-header-from 127.0.0.1/32\n\nRoutes by host and path prefix (bundle attributes `host`, `prefix`), then by the\nx-envpack-revision header (only from --trust-revision-header-from networks; none\nby default), a signed sticky cookie, or a weighted random choice following the\ncurrent traffic split. At --max-connections, new connections wait in the listen\nbacklog."
     )]
-    Serve {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: std::net::SocketAddr,
-        /// Fix the random choices (for reproducible tests).
-        #[arg(long, hide = true, env = "ENVPACK_INGRESS_SEED")]
-        seed: Option<u64>,
-    },
+    Serve(ServeArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  envpack completions bash > ~/.local/share/bash-completion/completions/envpack\n  envpack completions zsh > ~/.zfunc/_envpack"
@@ -463,3 +456,35 @@ pub struct CallArgs {
 mod deployment;
 
 pub use deployment::*;
+
+/// `envpack serve`: where to listen, the client limits and header trust.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Peers that may pick a revision with the x-envpack-revision header: a
+    /// CIDR network or an address (repeatable). None by default, loopback
+    /// included (behind a local reverse proxy every client is loopback).
+    #[arg(long, value_name = "CIDR", value_parser = crate::local::ingress::trust::parse_net)]
+    pub trust_revision_header_from: Vec<ipnet::IpNet>,
+    /// Time a client has to send a request head; also how long a kept-alive
+    /// connection may sit idle.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_timeout: std::time::Duration,
+    /// Time from a request head to the response head (request body and the
+    /// revision's answer included); past it, 504.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub request_timeout: std::time::Duration,
+    /// Time one write to a client may wait for it to read (a client that
+    /// leaves a response unread); past it the connection is closed.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub send_timeout: std::time::Duration,
+    /// Connections served at once; more wait in the listen backlog. Default:
+    /// half the open-file limit less 32, at most 1024.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
+    /// Fix the random choices (for reproducible tests).
+    #[arg(long, hide = true, env = "ENVPACK_INGRESS_SEED")]
+    pub seed: Option<u64>,
+}

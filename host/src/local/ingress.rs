@@ -3,8 +3,9 @@
 //! A request is matched to a deployment by host and longest path prefix
 //! (bundle attributes `host` and `prefix`, default `/`), then to a revision:
 //!
-//! 1. the `x-envpack-revision` header, honoured only from loopback callers
-//!    (operators testing a revision directly);
+//! 1. the `x-envpack-revision` header, honoured only from the peer networks
+//!    the operator trusts with it (`--trust-revision-header-from`, none by
+//!    default; see [`trust`]), for operators testing a revision directly;
 //! 2. else a signed sticky cookie `envpack-<deployment>`: HMAC-SHA256 over
 //!    environment, deployment, revision, traffic generation and expiry, so a
 //!    client stays on its revision until the split changes;
@@ -15,10 +16,20 @@
 //! `traffic set` takes effect without a restart. Only revisions with weight get new traffic; a revision that
 //! stops answering yields a 502 naming it, and a warning, never a silent
 //! retry elsewhere.
+//!
+//! What a client may hold (timeouts, the connection limit) and how the
+//! listener survives running out of descriptors is in [`listen`].
+
+mod listen;
+mod throttle;
+pub mod trust;
+
+pub use listen::{Limits, ServeOptions, default_max_connections, serve};
+pub use trust::HeaderTrust;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -28,17 +39,17 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use rand::Rng;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use sha2::Sha256;
 
 use crate::backend::ChangeToken;
 use crate::deploy::DeploymentRecords;
 use crate::deploy::model::{Deployment, RevState};
 use crate::env::{EnvName, EnvRecords};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::fsutil;
+use throttle::Throttle;
 
 type Body = BoxBody<Bytes, hyper::Error>;
 
@@ -49,7 +60,7 @@ const COOKIE_TTL: Duration = Duration::from_secs(3600);
 const UNREACHABLE_FOR: Duration = Duration::from_secs(5);
 /// How often the routing table may be rechecked.
 const RELOAD_EVERY: Duration = Duration::from_millis(100);
-/// The header operators use to pick a revision (loopback only).
+/// The header operators use to pick a revision (trusted peers only).
 pub const REVISION_HEADER: &str = "x-envpack-revision";
 
 /// One routable revision.
@@ -90,6 +101,10 @@ struct Router {
     client: Client<HttpConnector, Body>,
     /// Revision -> until when it is left out of the weighted choice.
     unreachable: Mutex<BTreeMap<String, Instant>>,
+    /// Who may pick a revision with [`REVISION_HEADER`].
+    trust: HeaderTrust,
+    /// Keeps a flood of requests to a dead revision to one warning a second.
+    warn_unanswered: Mutex<Throttle>,
 }
 
 fn deployments(records: &DeploymentRecords) -> Result<Vec<Deployment>> {
@@ -351,7 +366,7 @@ impl Router {
     }
 
     /// The revision a request goes to, and whether to make it sticky: the
-    /// loopback-only header, else a valid sticky cookie, else a weighted
+    /// revision header from a trusted peer, else a valid sticky cookie, else a weighted
     /// choice. `Err` is the response refusing it.
     fn choose(
         &self,
@@ -365,7 +380,7 @@ impl Router {
             .and_then(|h| h.to_str().ok())
             .map(str::to_string);
         let choice = match forced {
-            Some(rev) if peer.ip().is_loopback() => match route.addressable.get(&rev) {
+            Some(rev) if self.trust.trusts(peer.ip()) => match route.addressable.get(&rev) {
                 Some(endpoint) => (
                     Upstream {
                         revision: rev,
@@ -384,12 +399,7 @@ impl Router {
                     )));
                 }
             },
-            Some(_) => {
-                return Err(Box::new(text(
-                    StatusCode::FORBIDDEN,
-                    format!("{REVISION_HEADER} is only accepted from loopback callers\n"),
-                )));
-            }
+            Some(_) => return Err(Box::new(self.untrusted(peer.ip()))),
             None => match self.pinned_by_cookie(req, route) {
                 // A client pinned to a revision it cannot reach is moved.
                 Some(b) if !self.is_unreachable(&b.revision) => (b, false),
@@ -408,6 +418,25 @@ impl Router {
             },
         };
         Ok(choice)
+    }
+
+    /// The refusal of the revision header from a peer not trusted with it.
+    /// The trusted networks are logged for the operator, not told to the
+    /// client.
+    fn untrusted(&self, peer: IpAddr) -> Response<Body> {
+        let peer = peer.to_canonical();
+        tracing::debug!(
+            %peer,
+            trusted = %self.trust.describe(),
+            "refused {REVISION_HEADER} from an untrusted peer"
+        );
+        text(
+            StatusCode::FORBIDDEN,
+            format!(
+                "{REVISION_HEADER} is not accepted from {peer}: the ingress trusts it only \
+                 from the networks given with --trust-revision-header-from\n"
+            ),
+        )
     }
 
     fn is_unreachable(&self, revision: &str) -> bool {
@@ -443,7 +472,17 @@ impl Router {
         match self.client.request(out).await {
             Ok(resp) => resp.map(|b| b.boxed()),
             Err(e) => {
-                tracing::warn!(deployment, revision = %backend.revision, "revision is not answering: {e}");
+                let due = self
+                    .warn_unanswered
+                    .lock()
+                    .map_or(Some(1), |mut t| t.admit(Instant::now()));
+                if let Some(times) = due {
+                    tracing::warn!(
+                        deployment,
+                        revision = %backend.revision,
+                        "revision is not answering ({times} unanswered request(s), any revision, since the last warning): {e}"
+                    );
+                }
                 if e.is_connect()
                     && let Ok(mut dead) = self.unreachable.lock()
                 {
@@ -469,81 +508,4 @@ fn text(status: StatusCode, body: String) -> Response<Body> {
     );
     *r.status_mut() = status;
     r
-}
-
-/// Where and how `serve` listens.
-#[derive(Clone, Copy, Debug)]
-pub struct ServeOptions {
-    /// The address to bind.
-    pub listen: SocketAddr,
-    /// Fixes the random choices (tests); otherwise they come from the OS.
-    pub seed: Option<u64>,
-}
-
-/// Runs the router until the process is stopped; `on_listening` learns the
-/// bound address once the socket is open.
-pub fn serve(
-    home: &crate::home::Home,
-    env: &EnvName,
-    opts: ServeOptions,
-    on_listening: impl FnOnce(SocketAddr),
-) -> Result<()> {
-    let (listen, seed) = (opts.listen, opts.seed);
-    let env_records = EnvRecords::new(home, env);
-    env_records.load()?;
-    let records = DeploymentRecords::new(&env_records);
-    let token = env_records.backend().change_token(env)?;
-    let deps = deployments(&records)?;
-    let router = Arc::new(Router {
-        env: env.clone(),
-        key: key_for(&env_records)?,
-        table: Mutex::new(Table {
-            routes: Arc::new(routing_table(&deps)),
-            token,
-            checked: Instant::now(),
-        }),
-        records,
-        rng: Mutex::new(match seed {
-            Some(s) => StdRng::seed_from_u64(s),
-            None => StdRng::from_os_rng(),
-        }),
-        client: Client::builder(TokioExecutor::new()).build_http(),
-        unreachable: Mutex::new(BTreeMap::new()),
-    });
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::internal(format!("cannot start the async runtime: {e}")))?;
-    rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
-            Error::unavailable(format!("cannot listen on {listen}: {e}"))
-                .hint("pick another address with --listen")
-        })?;
-        let local = listener
-            .local_addr()
-            .map_err(|e| Error::internal(e.to_string()))?;
-        on_listening(local);
-        loop {
-            let (stream, peer) = match listener.accept().await {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!("accept failed: {e}");
-                    continue;
-                }
-            };
-            let router = router.clone();
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req| {
-                    let router = router.clone();
-                    async move { Ok::<_, Infallible>(router.handle(req, peer).await) }
-                });
-                if let Err(e) = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await
-                {
-                    tracing::debug!("connection from {peer} ended: {e}");
-                }
-            });
-        }
-    })
 }

@@ -1,21 +1,48 @@
 //! `envpack serve`: the local runtime's HTTP ingress.
 
 use std::io::Write;
-use std::net::SocketAddr;
 
 use crate::cli::Ctx;
+use crate::cli::args::ServeArgs;
 use crate::cli::output::Report;
-use crate::error::Result;
-use crate::local::ingress::{self, ServeOptions};
+use crate::error::{Error, Result};
+use crate::local::ingress::{self, HeaderTrust, Limits, ServeOptions};
 
 /// Runs the ingress until the process is stopped.
-pub fn run(ctx: &Ctx, listen: SocketAddr, seed: Option<u64>) -> Result<Report> {
+pub fn run(ctx: &Ctx, args: ServeArgs) -> Result<Report> {
     let env = ctx.env_name()?;
-    ingress::serve(&ctx.home, &env, ServeOptions { listen, seed }, |local| {
+    let opts = options(args)?;
+    ingress::serve(&ctx.home, &env, opts, |local| {
         // One line on stdout so callers (and tests) learn the bound address.
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening on http://{local} for environment {env}");
         let _ = out.flush();
     })?;
     Ok(Report::new("", &serde_json::Value::Null))
+}
+
+fn options(args: ServeArgs) -> Result<ServeOptions> {
+    for (flag, d) in [
+        ("--header-timeout", args.header_timeout),
+        ("--request-timeout", args.request_timeout),
+        ("--send-timeout", args.send_timeout),
+    ] {
+        if d.is_zero() {
+            return Err(
+                Error::invalid(format!("{flag} 0s would time out every request"))
+                    .hint(format!("envpack serve {flag} 10s")),
+            );
+        }
+    }
+    Ok(ServeOptions {
+        listen: args.listen,
+        seed: args.seed,
+        limits: Limits {
+            header_timeout: args.header_timeout,
+            request_timeout: args.request_timeout,
+            send_timeout: args.send_timeout,
+            max_connections: args.max_connections.map(|n| n as usize),
+        },
+        trust: HeaderTrust::new(args.trust_revision_header_from),
+    })
 }
