@@ -30,6 +30,7 @@ mod dynamic;
 mod engine;
 mod fault;
 mod instance;
+mod scratch;
 pub mod slots;
 mod store_data;
 mod wit;

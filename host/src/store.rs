@@ -153,6 +153,12 @@ impl Store {
         bytes: Vec<u8>,
         source: &str,
     ) -> Result<(InstallOutcome, VerifiedPack)> {
+        if let Some(why) = envpack_manifest::too_big(&bytes) {
+            return Err(Error::invalid(format!(
+                "cannot install {source}: it is too big to compile safely: {why}"
+            ))
+            .hint("split the pack, or build it with optimisations (`envpack pack build` builds release, opt-level \"s\")"));
+        }
         let manifest = read_manifest(&bytes)
             .map_err(|e| Error::invalid(format!("cannot install {source}: {e}")))?;
         let digest = Digest::of(&bytes);

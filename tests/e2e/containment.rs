@@ -298,3 +298,93 @@ fn an_ordinary_pack_still_works_after_the_floods() {
     ]);
     assert_eq!(out["calls"][0]["result"], "ok([])", "{out}");
 }
+
+/// LEB128 of `n`.
+fn leb(mut n: usize, out: &mut Vec<u8>) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// A core module of `count` empty functions, encoded by hand.
+fn module_of_functions(count: usize) -> Vec<u8> {
+    let section = |id: u8, body: Vec<u8>, out: &mut Vec<u8>| {
+        out.push(id);
+        leb(body.len(), out);
+        out.extend(body);
+    };
+    let mut out = b"\0asm\x01\0\0\0".to_vec();
+    section(1, vec![1, 0x60, 0, 0], &mut out);
+    let mut funcs = Vec::new();
+    leb(count, &mut funcs);
+    funcs.extend(std::iter::repeat_n(0u8, count));
+    section(3, funcs, &mut out);
+    let mut code = Vec::new();
+    leb(count, &mut code);
+    for _ in 0..count {
+        code.extend([2, 0, 0x0b]);
+    }
+    section(10, code, &mut out);
+    out
+}
+
+#[test]
+fn a_pack_too_big_to_compile_is_refused_before_compiling() {
+    let env = Env::new(BIN);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.wasm");
+    std::fs::write(&path, module_of_functions(40_000)).unwrap();
+    let started = Instant::now();
+    let err = env.fails(2, &["pack", "install", path.to_str().unwrap()]);
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("40000 functions; the limit is 25000"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "it was compiled"
+    );
+    assert_eq!(
+        env.json(&["pack", "list"]).as_array().map(Vec::len),
+        Some(0)
+    );
+}
+
+#[test]
+fn the_scratch_quota_stops_a_pack_filling_the_disk() {
+    let env = hostile_env(BIN);
+    let quota = [("ENVPACK_SCRATCH_QUOTA_MB", "16")];
+    let run = hostile_run(&env, &quota, "hostile scratch-fill", &[("mib", "300")], &[]);
+    let (out, _) = assert_output(&run, "300 MiB into /scratch");
+    assert!(out.contains("wrote 16 MiB; err"), "{out}");
+    let scratch_bytes: u64 = walk(env.home());
+    assert!(scratch_bytes < 20 << 20, "{scratch_bytes} bytes on disk");
+    // Within the quota, writing works.
+    let run = hostile_run(&env, &quota, "hostile scratch-fill", &[("mib", "2")], &[]);
+    assert!(assert_output(&run, "2 MiB").0.contains("wrote 2 MiB"));
+}
+
+/// Bytes of the files under `dir`.
+fn walk(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| {
+            let t = e.file_type().unwrap();
+            if t.is_dir() {
+                walk(&e.path())
+            } else {
+                e.metadata().unwrap().len()
+            }
+        })
+        .sum()
+}

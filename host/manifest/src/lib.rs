@@ -15,6 +15,7 @@ mod digest;
 mod manifest;
 mod pack_toml;
 mod section;
+mod size;
 
 pub use capability::{Capability, CapabilityError, Grants, HostPattern};
 pub use digest::{Digest, DigestError};
@@ -28,3 +29,4 @@ pub use section::{
     API_VERSION_SECTION, MANIFEST_SECTION, SDK_VERSION_SECTION, SectionError, embed_manifest,
     exported_interfaces, read_api_stamp, read_manifest, read_sdk_stamp,
 };
+pub use size::{MAX_FUNCTIONS, MAX_PACK_BYTES, PackShape, shape, too_big};

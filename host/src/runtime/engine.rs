@@ -34,6 +34,8 @@ pub struct Limits {
     pub stdio_bytes: usize,
     /// Bytes of kv values one pack may keep in a file store.
     pub kv_quota: u64,
+    /// Bytes a pack may keep in its scratch directory.
+    pub scratch_quota: u64,
 }
 
 impl Default for Limits {
@@ -46,6 +48,7 @@ impl Default for Limits {
             log_lines_per_call: 1000,
             stdio_bytes: 64 << 10,
             kv_quota: super::capabilities::kv::DEFAULT_QUOTA,
+            scratch_quota: super::scratch::DEFAULT_QUOTA,
         }
     }
 }
@@ -78,6 +81,9 @@ impl Limits {
         }
         if let Some(mb) = mib_var("ENVPACK_KV_QUOTA_MB")? {
             limits.kv_quota = mb << 20;
+        }
+        if let Some(mb) = mib_var("ENVPACK_SCRATCH_QUOTA_MB")? {
+            limits.scratch_quota = mb << 20;
         }
         Ok(limits)
     }

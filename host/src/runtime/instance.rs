@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::capture::{Capture, Keep};
+use super::scratch::Quota;
 use envpack_manifest::PackManifest;
 use wasmtime::Store;
 use wasmtime::component::{Instance, InstancePre, ResourceTable};
@@ -126,6 +127,10 @@ impl LoadedPack {
             stdout,
             log_budget: Budget::new(self.limits.log_lines_per_call),
             deadline: Instant::now(),
+            scratch_quota: ctx
+                .scratch_dir
+                .as_deref()
+                .map(|dir| Quota::new(dir, self.limits.scratch_quota)),
         };
         let mut store = Store::new(&self.engine, data);
         store.data_mut().start_call(self.limits.call_timeout);

@@ -11,6 +11,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use super::capabilities::http::HttpHooks;
 use super::capabilities::log::Budget;
 use super::capture::Capture;
+use super::scratch::Quota;
 use super::{Granter, Services};
 
 /// Everything host imports need while a pack runs.
@@ -27,6 +28,8 @@ pub(crate) struct StoreData {
     pub(crate) log_budget: Budget,
     /// When the current call must end, host waits included.
     pub(crate) deadline: Instant,
+    /// What the pack may still write into `/scratch`.
+    pub(crate) scratch_quota: Option<Arc<Quota>>,
 }
 
 impl StoreData {

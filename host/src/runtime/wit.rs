@@ -107,6 +107,8 @@ fn base_linker(engine: &wasmtime::Engine) -> Result<Linker<StoreData>> {
         .map_err(|e| wasm_err("cannot link wasi:http", e))?;
     super::deadline::bound_waits(&mut linker)
         .map_err(|e| wasm_err("cannot bound WASI waits by the call deadline", e))?;
+    super::scratch::charge_writes(&mut linker)
+        .map_err(|e| wasm_err("cannot charge scratch writes to the quota", e))?;
     Ok(linker)
 }
 
