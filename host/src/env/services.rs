@@ -10,6 +10,7 @@ use super::session::{Events, SlotPacks};
 use crate::runtime::capabilities::kv::{FileKv, KvStore};
 use crate::runtime::capabilities::log::{LogSink, emit};
 use crate::runtime::capabilities::secrets::SecretSource;
+use crate::runtime::slots::state::StateClient;
 use crate::runtime::slots::telemetry::TelemetryEvent;
 use crate::runtime::{HostError, Level, PackError, PackErrorKind, PackLabel};
 
@@ -45,9 +46,69 @@ impl SecretSource for NoSelfSecrets {
 }
 
 /// A pack's private kv, stored in the environment's state pack under
-/// `packs/<id>/kv/`; writes hold the environment's state lease.
+/// `packs/<id>/kv/`; writes hold the environment's state lease. The bytes of
+/// values each pack holds are kept beside, in `packs/<id>/kv-usage` (out of
+/// the pack's reach), so the quota costs one read and one write per change.
 pub(crate) struct KvViaState {
     pub(crate) packs: Arc<SlotPacks>,
+    pub(crate) quota: u64,
+}
+
+/// Where the bytes a pack's kv holds are counted.
+fn usage_key(pack: &PackLabel) -> String {
+    format!("packs/{}/kv-usage", pack.descriptor.id())
+}
+
+/// The bytes `pack`'s kv holds: the stored count, or, the first time, the
+/// sum over its values.
+fn kv_usage(state: &mut StateClient<'_>, pack: &PackLabel) -> crate::error::Result<u64> {
+    if let Some(e) = state.get(&usage_key(pack))? {
+        return Ok(String::from_utf8_lossy(&e.value).parse().unwrap_or(0));
+    }
+    let mut total = 0;
+    for key in state.list(&kv_key(pack, ""))? {
+        total += state.get(&key)?.map_or(0, |e| e.value.len() as u64);
+    }
+    Ok(total)
+}
+
+impl KvViaState {
+    /// Replaces (or with `None` removes) `key`'s value, keeping the usage
+    /// count and refusing growth past the quota.
+    fn change(
+        &self,
+        pack: &PackLabel,
+        key: &str,
+        value: Option<&[u8]>,
+    ) -> Result<bool, HostError> {
+        Ok(self.packs.with(Slot::State, true, |i| {
+            let mut state = i.state()?;
+            let full = kv_key(pack, key);
+            let old = state.get(&full)?.map(|e| e.value.len() as u64);
+            let new = value.map_or(0, |v| v.len() as u64);
+            if old.is_none() && value.is_none() {
+                return Ok(false);
+            }
+            let held = kv_usage(&mut state, pack)?;
+            let after = held.saturating_sub(old.unwrap_or(0)).saturating_add(new);
+            if new > old.unwrap_or(0) && after > self.quota {
+                return Err(crate::error::Error::new(
+                    crate::error::Kind::Unavailable,
+                    format!(
+                        "kv quota exceeded: {pack} may keep {} MiB of kv values and holds {} MiB; this value of {new} bytes does not fit (delete keys, or the operator can raise ENVPACK_KV_QUOTA_MB)",
+                        self.quota >> 20,
+                        held >> 20
+                    ),
+                ));
+            }
+            let existed = match value {
+                Some(v) => state.put(&full, v, None).map(|_| true)?,
+                None => state.delete(&full, None)?,
+            };
+            state.put(&usage_key(pack), after.to_string().as_bytes(), None)?;
+            Ok(existed)
+        })?)
+    }
 }
 
 impl KvStore for KvViaState {
@@ -58,15 +119,11 @@ impl KvStore for KvViaState {
     }
 
     fn set(&self, pack: &PackLabel, key: &str, value: &[u8]) -> Result<(), HostError> {
-        Ok(self.packs.with(Slot::State, true, |i| {
-            i.state()?.put(&kv_key(pack, key), value, None).map(|_| ())
-        })?)
+        self.change(pack, key, Some(value)).map(|_| ())
     }
 
     fn delete(&self, pack: &PackLabel, key: &str) -> Result<bool, HostError> {
-        Ok(self.packs.with(Slot::State, true, |i| {
-            i.state()?.delete(&kv_key(pack, key), None)
-        })?)
+        self.change(pack, key, None)
     }
 
     fn list(&self, pack: &PackLabel, prefix: &str) -> Result<Vec<String>, HostError> {

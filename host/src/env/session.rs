@@ -203,6 +203,7 @@ impl Env {
             } else {
                 Arc::new(KvViaState {
                     packs: packs.clone(),
+                    quota: self.runtime.limits().kv_quota,
                 })
             },
             secrets: if slot == Slot::Secrets {
