@@ -46,7 +46,7 @@ fn table() -> BTreeMap<u32, u32> {
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
         .filter_map(|pid| match stat(pid)? {
-            (state, _) if matches!(state, 'Z' | 'X') => None,
+            ('Z' | 'X', _) => None,
             (_, ppid) => Some((pid, ppid)),
         })
         .collect()
