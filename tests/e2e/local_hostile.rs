@@ -228,6 +228,9 @@ fn processes_left_by_a_killed_deploy_are_found_and_stopped() {
         alive(started),
         "the revision process outlives the killed deploy"
     );
+    let revs = env.json(&["revisions", "list", "--deployment", "site"]);
+    let state = revs[0]["revisions"][0]["state"].clone();
+    assert!(state == "warming" || state == "staged", "{revs}");
 
     // A process with a revision's marker that nothing recorded.
     let ghost_rev = "rdeadbeef0";
@@ -247,9 +250,25 @@ fn processes_left_by_a_killed_deploy_are_found_and_stopped() {
         observed.stdout
     );
     let doctor = env.fails(10, &["env", "doctor", "local"]);
-    let f = findings(&doctor);
-    assert!(f.contains("\"processes\"") && f.contains(&rev), "{doctor}");
-    assert!(f.contains(&ghost_pid.to_string()), "{doctor}");
+    let strays: Vec<String> = doctor["details"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["check"] == "processes")
+        .map(|f| f["message"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        strays
+            .iter()
+            .any(|m| m.contains(&rev) && m.contains(&started.to_string())),
+        "{doctor}"
+    );
+    assert!(
+        strays
+            .iter()
+            .any(|m| m.contains(ghost_rev) && m.contains(&ghost_pid.to_string())),
+        "{doctor}"
+    );
     assert_eq!(doctor["hint"], "envpack env down local", "{doctor}");
 
     let down = env.json(&["env", "down", "local"]);

@@ -43,6 +43,11 @@ struct Record {
     port: u16,
     started: String,
     argv: Vec<String>,
+    /// The `envpack` command that started it (pid, start time): while it
+    /// lives, the revision is still being started; once it is gone, a
+    /// revision that never became ready was left by an interrupted deploy.
+    #[serde(default)]
+    starter: Option<(u32, u64)>,
 }
 
 /// What a revision's payload must hold: path -> sha256, from the manifest
@@ -123,11 +128,15 @@ impl Processes {
     /// `local_dir`. Without [`Processes::verifying`], payloads are not
     /// checked before a start.
     pub fn new(local_dir: &Path) -> Self {
-        let root = local_dir.join("revisions");
+        // The marker names the directory canonically, so a sweep from any
+        // working directory, or through a symlinked home, finds the same
+        // processes.
+        let base = local_dir
+            .canonicalize()
+            .or_else(|_| std::path::absolute(local_dir))
+            .unwrap_or_else(|_| local_dir.to_path_buf());
         Self {
-            // The marker names the directory absolutely, so a sweep from
-            // any working directory finds the same processes.
-            root: std::path::absolute(&root).unwrap_or(root),
+            root: base.join("revisions"),
             intent: None,
         }
     }
@@ -185,6 +194,14 @@ impl Processes {
         let pid = self.record(rev)?.pid?;
         let marker = self.marker(rev);
         (tree::alive(pid) && tree::marker_of(pid).is_none_or(|m| m == marker)).then_some(pid)
+    }
+
+    /// Whether the command that started `rev` still runs (so a revision
+    /// that is not ready yet may still become so).
+    pub fn still_starting(&self, rev: &str) -> bool {
+        self.record(rev)
+            .and_then(|r| r.starter)
+            .is_some_and(|(pid, t)| tree::alive(pid) && tree::start_time(pid) == Some(t))
     }
 
     /// The recorded supervisor of `rev` and every process in its tree.
@@ -251,11 +268,13 @@ impl Processes {
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .map_err(|e| Error::unavailable(format!("cannot find a free port: {e}")))?;
+        let me = std::process::id();
         let mut record = Record {
             pid: None,
             port,
             started: now_rfc3339(),
             argv: spec.argv.clone(),
+            starter: tree::start_time(me).map(|t| (me, t)),
         };
         self.write_record(rev, &record)?;
         record.pid = Some(self.spawn(spec, &root, &path, port)?);
@@ -417,10 +436,18 @@ mod tests {
             assert!(e.message().contains(want), "{argv:?}: {e}");
         }
         std::fs::write(p.payload_dir("r1").join("run"), "#!/bin/sh\n").expect("write");
-        let e = p
-            .start(&spec(&["./run"], &[("LD_PRELOAD", "/tmp/x.so")]))
-            .unwrap_err();
-        assert!(e.message().contains("LD_PRELOAD"), "{e}");
+        for name in [
+            "LD_PRELOAD",
+            "BASH_ENV",
+            "PORT",
+            "ENVPACK_REVISION_DIR",
+            "A=B",
+        ] {
+            let e = p
+                .start(&spec(&["./run"], &[(name, "/tmp/x.so")]))
+                .unwrap_err();
+            assert!(e.message().contains(&format!("{name:?}")), "{e}");
+        }
         let bad = ProcessSpec {
             revision: "../x".into(),
             ..spec(&["./run"], &[])

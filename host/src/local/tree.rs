@@ -32,6 +32,15 @@ fn stat(pid: u32) -> Option<(char, u32)> {
     Some((state, ppid))
 }
 
+/// When `pid` started, in clock ticks since boot (field 22 of
+/// `/proc/<pid>/stat`): with the pid, it names one process even after its
+/// pid is reused.
+pub fn start_time(pid: u32) -> Option<u64> {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name start at field 3 (the state).
+    s.rsplit_once(") ")?.1.split(' ').nth(19)?.parse().ok()
+}
+
 /// Whether `pid` is a live (not zombie) process.
 pub fn alive(pid: u32) -> bool {
     stat(pid).is_some_and(|(state, _)| !matches!(state, 'Z' | 'X'))
@@ -129,6 +138,7 @@ mod tests {
     fn reads_this_process() {
         let me = std::process::id();
         assert!(alive(me));
+        assert!(start_time(me).is_some());
         assert!(table().contains_key(&me));
         assert!(!alive(u32::MAX));
         assert!(descendants(u32::MAX).is_empty());

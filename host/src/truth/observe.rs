@@ -170,13 +170,19 @@ fn add_strays(
     deployment_of: &BTreeMap<&str, &str>,
     local_dir: &Path,
 ) {
+    let processes = crate::local::Processes::new(local_dir);
+    // A revision that is not ready yet may run only while the command
+    // starting it does; after a deploy killed halfway, it is a stray.
     let expected: BTreeSet<String> = expectation
         .revisions
         .iter()
-        .filter(|e| e.running)
+        .filter(|e| match e.lifecycle {
+            RevState::Ready => e.running,
+            RevState::Warming | RevState::Staged => processes.still_starting(&e.revision),
+            _ => false,
+        })
         .map(|e| e.revision.clone())
         .collect();
-    let processes = crate::local::Processes::new(local_dir);
     let mut by_rev: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for s in processes.strays(&expected) {
         by_rev
