@@ -127,6 +127,24 @@ impl Drop for LockGuard {
     }
 }
 
+/// Gives the owner write access back under `dir` (directories only), so a
+/// read-only tree (a revision payload) can be removed with its environment.
+pub fn make_removable(dir: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(meta) = fs::symlink_metadata(dir) else {
+            return;
+        };
+        if meta.is_dir() {
+            let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
+            for e in fs::read_dir(dir).into_iter().flatten().flatten() {
+                make_removable(&e.path());
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,16 +8,22 @@
 //! filesystem and the runtime's capability trait; [`ingress`] reads
 //! deployment records and sits beside the deployment verbs.
 
+pub mod envpolicy;
 pub mod ingress;
+pub mod payload;
 pub mod processes;
+pub mod supervise;
+pub mod tree;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use envpack_manifest::{Capability, Grants};
 
-pub use processes::Processes;
+pub use processes::{PayloadIntent, Processes, Stray};
 
-use crate::error::Result;
+use crate::env::EnvRecords;
+use crate::error::{Error, Result};
 
 /// Whether a deployer bound with `grants` runs revisions on this machine.
 pub fn runs_locally(grants: &Grants) -> bool {
@@ -25,8 +31,8 @@ pub fn runs_locally(grants: &Grants) -> bool {
 }
 
 /// Extracts a revision's payload from its verified bundle into the
-/// environment's machine-local directory and records which bundle it came
-/// from, so the deployer can start programs from it.
+/// environment's machine-local directory, makes it read-only and records
+/// which bundle it came from, so the deployer can start programs from it.
 pub fn stage_payload(
     local_dir: &Path,
     revision: &str,
@@ -34,12 +40,57 @@ pub fn stage_payload(
     bundle_id: &str,
 ) -> Result<()> {
     let processes = Processes::new(local_dir);
-    crate::deploy::bundle::open_bytes(
-        bundle,
-        &format!("{bundle_id} (stored)"),
-        Some(&processes.payload_dir(revision)),
-    )?;
+    let dir = processes.payload_dir(revision);
+    crate::deploy::bundle::open_bytes(bundle, &format!("{bundle_id} (stored)"), Some(&dir))?;
+    payload::make_read_only(&dir)?;
     processes.set_bundle(revision, bundle_id)
+}
+
+/// The payload each revision must hold, from the bundle the environment's
+/// deployment records name for it (stored content-addressed and verified
+/// again on every read), never from anything beside the payload.
+#[derive(Clone, Debug)]
+pub struct RecordedPayloads {
+    records: EnvRecords,
+}
+
+impl RecordedPayloads {
+    /// The recorded payloads of the environment behind `records`.
+    pub fn new(records: &EnvRecords) -> Self {
+        Self {
+            records: records.clone(),
+        }
+    }
+}
+
+impl PayloadIntent for RecordedPayloads {
+    fn files(&self, revision: &str) -> Result<BTreeMap<String, String>> {
+        let records = crate::deploy::DeploymentRecords::new(&self.records);
+        let bundle = records
+            .all()?
+            .into_iter()
+            .find_map(|d| d.revisions.iter().find(|r| r.id == revision).map(|r| r.bundle_id))
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "revision {revision} is not recorded in environment {}, so its payload cannot be verified",
+                    self.records.name()
+                ))
+            })?;
+        let (verified, _) = records.open_bundle(&bundle)?;
+        Ok(verified
+            .manifest
+            .files
+            .iter()
+            .map(|f| (f.path.clone(), f.sha256.clone()))
+            .collect())
+    }
+}
+
+/// The processes of the environment behind `records`, verifying payloads
+/// against their recorded bundles before every start.
+pub fn processes_of(records: &EnvRecords) -> Processes {
+    Processes::new(&records.local_dir())
+        .verifying(std::sync::Arc::new(RecordedPayloads::new(records)))
 }
 
 /// The last output of a revision that ran here, for failure reasons.

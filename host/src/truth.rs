@@ -6,6 +6,7 @@
 
 pub mod drift;
 pub mod forensics;
+mod local_checks;
 pub mod model;
 pub mod observe;
 pub mod status;
@@ -122,7 +123,16 @@ pub fn checkup(
     }
     let observed = out.observation.states();
     let records = crate::deploy::DeploymentRecords::new(&EnvRecords::new(home, name));
-    for dep in records.all()? {
+    let deployments = records.all()?;
+    let serving = deployments.iter().any(|d| {
+        d.revisions
+            .iter()
+            .any(|r| r.state == crate::deploy::model::RevState::Ready && !d.stopped.contains(&r.id))
+    });
+    report
+        .findings
+        .extend(local_checks::findings(&out, name, serving));
+    for dep in deployments {
         for w in dep.weights.iter().filter(|w| w.basis_points > 0) {
             let state = observed.get(w.revision.as_str()).copied();
             if state == Some("running") {

@@ -133,6 +133,9 @@ impl Backend for FsBackend {
             .root
             .join(format!(".removing-{env}-{}", std::process::id()));
         std::fs::rename(&dir, &trash).map_err(|e| Error::io("remove", &dir, e))?;
+        // Revision payloads are read-only; their directories must be
+        // writable again to be emptied.
+        crate::fsutil::make_removable(&trash);
         std::fs::remove_dir_all(&trash).map_err(|e| Error::io("remove", &trash, e))
     }
 

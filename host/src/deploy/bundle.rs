@@ -137,6 +137,18 @@ pub struct Built {
     pub manifest: BundleManifest,
 }
 
+/// Every `env.NAME` attribute passes the local runtime's environment
+/// policy ([`crate::local::envpolicy`]), so a bundle that would set `PORT`,
+/// `PATH` or `BASH_ENV` is refused when built and verified, not at start.
+fn check_attributes(attributes: &BTreeMap<String, String>) -> Result<()> {
+    for key in attributes.keys() {
+        if let Some(name) = key.strip_prefix("env.") {
+            crate::local::envpolicy::check(name)?;
+        }
+    }
+    Ok(())
+}
+
 fn check_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
@@ -253,6 +265,7 @@ fn walk(dir: &Path) -> Result<Vec<String>> {
 /// `bundle build`: packs `spec.dir` into one bundle file.
 pub fn build(spec: &BuildSpec) -> Result<Built> {
     check_name(&spec.name)?;
+    check_attributes(&spec.attributes)?;
     if !spec.dir.is_dir() {
         return Err(Error::not_found(format!(
             "payload directory {} does not exist",

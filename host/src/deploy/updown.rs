@@ -2,6 +2,8 @@
 //! environment expects to run, and start it again; and `env rm`, which
 //! stops an environment's revisions before deleting it when forced.
 
+use std::collections::BTreeSet;
+
 use envpack_descriptor::Slot;
 use serde::Serialize;
 
@@ -25,6 +27,18 @@ pub struct EnvRunReport {
     pub revisions: Vec<String>,
     /// Revisions that could not be started again, with why.
     pub failed: Vec<(String, String)>,
+    /// Processes of this machine's revisions that nothing accounted for
+    /// (a revision that should not run, or an interrupted start), stopped.
+    pub swept: Vec<crate::local::Stray>,
+}
+
+/// Stops every process of the environment's local revisions that is not
+/// one of `keep`'s recorded processes (nothing for remote deployers).
+fn sweep(session: &Session<'_>, keep: &BTreeSet<String>) -> Vec<crate::local::Stray> {
+    session
+        .local_runtime_dir()
+        .map(|d| crate::local::Processes::new(&d).sweep(keep))
+        .unwrap_or_default()
 }
 
 /// Runs an environment-wide verb: under the deployment lease, audited
@@ -81,6 +95,9 @@ pub fn down(home: &Home, runtime: &Runtime, env: &EnvName) -> Result<EnvRunRepor
                     records.save(&mut dep)?;
                 }
             }
+            // Nothing of this environment runs after `env down`, recorded
+            // or not.
+            let swept = sweep(session, &BTreeSet::new());
             journal::history(
                 session.records(),
                 &HistoryEntry::new(
@@ -94,6 +111,7 @@ pub fn down(home: &Home, runtime: &Runtime, env: &EnvName) -> Result<EnvRunRepor
                 environment: env.clone(),
                 revisions: stopped,
                 failed: vec![],
+                swept,
             })
         },
     )
@@ -136,6 +154,15 @@ pub fn up(
         |session, records, deployer| {
             let (mut started, mut failed) = (Vec::new(), Vec::new());
             let warmup = Warmup::new(timeout, session.local_runtime_dir());
+            // Only the ready revisions may run once `env up` is done.
+            let ready: BTreeSet<String> = records
+                .all()?
+                .iter()
+                .flat_map(|d| d.revisions.iter())
+                .filter(|r| r.state == RevState::Ready)
+                .map(|r| r.id.clone())
+                .collect();
+            let swept = sweep(session, &ready);
             for mut dep in records.all()? {
                 let ready: Vec<Revision> = dep
                     .revisions
@@ -175,6 +202,7 @@ pub fn up(
                 environment: env.clone(),
                 revisions: started,
                 failed,
+                swept,
             })
         },
     )

@@ -214,7 +214,7 @@ impl Env {
             // Only a binding granted `process` runs programs on this
             // machine: the local runtime.
             processes: if local::runs_locally(&b.grants) {
-                Arc::new(local::Processes::new(&self.records.local_dir()))
+                Arc::new(local::processes_of(&self.records))
             } else {
                 Arc::new(NoProcesses)
             },

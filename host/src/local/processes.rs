@@ -1,38 +1,87 @@
 //! Revision processes: the backend of the `process` capability.
 //!
 //! Each revision gets `envs/<env>/revisions/<revision>/` holding its
-//! payload (extracted by the host from the verified bundle), a record of
-//! the process (`process.json`) and its output (`output.log`). A process
-//! starts inside its payload directory from a program inside it, with an
-//! empty environment plus what the deployer passes, `PORT` and a minimal
-//! `PATH`, in a process group of its own so it outlives the command that
-//! started it and can be stopped as a whole.
+//! payload (extracted by the host from the verified bundle, read-only), a
+//! record of the process (`process.json`, written as an intent before the
+//! process starts and completed with its pid after) and its output
+//! (`output.log`). A process starts inside its payload directory from a
+//! program inside it, under the host's supervisor ([`super::supervise`]),
+//! with an empty environment plus what the deployer passes (checked by
+//! [`super::envpolicy`]), `PORT`, a minimal `PATH` and the revision marker
+//! ([`tree::MARKER`]). Before every start the payload is verified against
+//! its bundle's manifest. Stopping a revision stops every process it
+//! started ([`tree`]); [`Processes::strays`] finds the ones nothing
+//! accounts for.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rustix::process::Signal;
 use serde::{Deserialize, Serialize};
 
+mod strays;
+
+use super::{envpolicy, payload, supervise, tree};
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::runtime::capabilities::process::{ProcessHost, ProcessInfo, ProcessSpec};
 use crate::runtime::{HostError, PackLabel};
 use crate::store::now_rfc3339;
 
+/// How long a revision's processes get to exit after `TERM`.
+const GRACE: Duration = Duration::from_secs(5);
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Record {
-    pid: u32,
+    /// The supervisor's pid; `None` in the intent written before it starts.
+    #[serde(default)]
+    pid: Option<u32>,
     port: u16,
     started: String,
     argv: Vec<String>,
+    /// The `envpack` command that started it (pid, start time): while it
+    /// lives, the revision is still being started; once it is gone, a
+    /// revision that never became ready was left by an interrupted deploy.
+    #[serde(default)]
+    starter: Option<(u32, u64)>,
+}
+
+/// What a revision's payload must hold: path -> sha256, from the manifest
+/// of the bundle the environment records for it.
+pub trait PayloadIntent: Send + Sync {
+    /// The files of `revision`'s bundle.
+    fn files(&self, revision: &str) -> Result<BTreeMap<String, String>>;
+}
+
+/// A process of a revision that nothing accounts for.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Stray {
+    /// The revision its marker names.
+    pub revision: String,
+    /// Its pid.
+    pub pid: u32,
+    /// Why it should not be there.
+    pub why: String,
 }
 
 /// The processes of one environment.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Processes {
     root: PathBuf,
+    intent: Option<Arc<dyn PayloadIntent>>,
+}
+
+impl std::fmt::Debug for Processes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Processes")
+            .field("root", &self.root)
+            .field("verifies", &self.intent.is_some())
+            .finish()
+    }
 }
 
 fn check_revision(rev: &str) -> Result<()> {
@@ -45,43 +94,18 @@ fn check_revision(rev: &str) -> Result<()> {
     Ok(())
 }
 
-/// Whether `pid` is a live (not zombie) process.
-fn alive(pid: u32) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| rest.chars().next()))
-        .flatten()
-        .is_some_and(|state| !matches!(state, 'Z' | 'X'))
-}
-
-fn signal_group(pid: u32, kill: bool) {
-    if let Some(p) = rustix::process::Pid::from_raw(pid as i32) {
-        let sig = if kill {
-            rustix::process::Signal::KILL
-        } else {
-            rustix::process::Signal::TERM
-        };
-        let _ = rustix::process::kill_process_group(p, sig);
-    }
-}
-
 /// The program a spec runs, canonicalised and checked to be a file inside
-/// the payload; and the payload root. Loader variables (`LD_*`, `DYLD_*`)
-/// are refused: they would let a deployer run code from outside the
-/// payload inside the revision's process.
+/// the payload; and the payload root. Every variable passes the
+/// [`envpolicy`]: loader, shell and interpreter variables would let a
+/// deployer run code from outside the payload inside the revision's
+/// process, and the host's own names are not the deployer's to set.
 fn confined_program(payload: &Path, spec: &ProcessSpec) -> Result<(PathBuf, PathBuf)> {
     let program = spec
         .argv
         .first()
         .ok_or_else(|| Error::invalid("argv is empty"))?;
-    // The loader variables would let a deployer run code from outside
-    // the payload inside the revision's process.
-    if let Some((k, _)) = spec.env.iter().find(|(k, _)| {
-        k.starts_with("LD_") || k.starts_with("DYLD_") || k.contains('=') || k.is_empty()
-    }) {
-        return Err(Error::invalid(format!(
-            "environment variable {k:?} is not allowed for revision processes"
-        )));
+    for (k, _) in &spec.env {
+        envpolicy::check(k)?;
     }
     let root = payload
         .canonicalize()
@@ -101,11 +125,26 @@ fn confined_program(payload: &Path, spec: &ProcessSpec) -> Result<(PathBuf, Path
 
 impl Processes {
     /// The processes of the environment whose machine-local directory is
-    /// `local_dir`.
+    /// `local_dir`. Without [`Processes::verifying`], payloads are not
+    /// checked before a start.
     pub fn new(local_dir: &Path) -> Self {
+        // The marker names the directory canonically, so a sweep from any
+        // working directory, or through a symlinked home, finds the same
+        // processes.
+        let base = local_dir
+            .canonicalize()
+            .or_else(|_| std::path::absolute(local_dir))
+            .unwrap_or_else(|_| local_dir.to_path_buf());
         Self {
-            root: local_dir.join("revisions"),
+            root: base.join("revisions"),
+            intent: None,
         }
+    }
+
+    /// The same, verifying every payload against `intent` before a start.
+    pub fn verifying(mut self, intent: Arc<dyn PayloadIntent>) -> Self {
+        self.intent = Some(intent);
+        self
     }
 
     fn dir(&self, rev: &str) -> PathBuf {
@@ -120,6 +159,11 @@ impl Processes {
     /// The revision's output log.
     pub fn log_path(&self, rev: &str) -> PathBuf {
         self.dir(rev).join("output.log")
+    }
+
+    /// The value of [`tree::MARKER`] in the revision's processes.
+    fn marker(&self, rev: &str) -> String {
+        self.dir(rev).to_string_lossy().into_owned()
     }
 
     /// Records which bundle a revision's payload came from.
@@ -138,12 +182,58 @@ impl Processes {
         serde_json::from_slice(&fs::read(self.dir(rev).join("process.json")).ok()?).ok()
     }
 
+    fn write_record(&self, rev: &str, record: &Record) -> Result<()> {
+        let json = serde_json::to_vec_pretty(record)
+            .map_err(|e| Error::internal(format!("cannot encode a process record: {e}")))?;
+        fsutil::write_atomic(&self.dir(rev).join("process.json"), &json)
+    }
+
+    /// The recorded supervisor of `rev`, while it lives. A live pid whose
+    /// marker names another revision is a reused pid, not ours.
+    fn supervisor(&self, rev: &str) -> Option<u32> {
+        let pid = self.record(rev)?.pid?;
+        let marker = self.marker(rev);
+        (tree::alive(pid) && tree::marker_of(pid).is_none_or(|m| m == marker)).then_some(pid)
+    }
+
+    /// Whether the command that started `rev` still runs (so a revision
+    /// that is not ready yet may still become so).
+    pub fn still_starting(&self, rev: &str) -> bool {
+        self.record(rev)
+            .and_then(|r| r.starter)
+            .is_some_and(|(pid, t)| tree::alive(pid) && tree::start_time(pid) == Some(t))
+    }
+
+    /// The recorded supervisor of `rev` and every process in its tree.
+    fn supervised(&self, rev: &str) -> BTreeSet<u32> {
+        let Some(sup) = self.supervisor(rev) else {
+            return BTreeSet::new();
+        };
+        let mut set = tree::descendants(sup);
+        set.insert(sup);
+        set
+    }
+
+    /// Every live process of `rev`: its supervised tree and every process
+    /// carrying its marker.
+    fn members(&self, rev: &str) -> BTreeSet<u32> {
+        let marker = self.marker(rev);
+        let mut set = self.supervised(rev);
+        set.extend(
+            tree::marked(&marker)
+                .into_iter()
+                .filter(|(_, m)| *m == marker)
+                .map(|(p, _)| p),
+        );
+        set
+    }
+
     fn info(&self, rev: &str, r: &Record) -> ProcessInfo {
         ProcessInfo {
             revision: rev.to_string(),
-            pid: r.pid,
+            pid: r.pid.unwrap_or(0),
             port: r.port,
-            running: alive(r.pid),
+            running: self.supervisor(rev).is_some(),
             output_tail: self.output_tail(rev),
             bundle: fs::read_to_string(self.dir(rev).join("bundle")).unwrap_or_default(),
             exit_code: fs::read_to_string(self.dir(rev).join("exit"))
@@ -152,55 +242,79 @@ impl Processes {
         }
     }
 
-    /// Starts a revision's process.
+    /// Starts a revision's process: the intent is recorded first, so a
+    /// start interrupted at any point leaves a record to sweep by.
     pub fn start(&self, spec: &ProcessSpec) -> Result<ProcessInfo> {
-        check_revision(&spec.revision)?;
-        let payload = self.payload_dir(&spec.revision);
+        let rev = &spec.revision;
+        check_revision(rev)?;
+        let payload = self.payload_dir(rev);
         if !payload.is_dir() {
             return Err(Error::not_found(format!(
-                "revision {} has no payload on this machine",
-                spec.revision
+                "revision {rev} has no payload on this machine"
             )));
         }
-        if let Some(r) = self.record(&spec.revision)
-            && alive(r.pid)
-        {
+        if let Some(pid) = self.supervisor(rev) {
             return Err(Error::conflict(format!(
-                "revision {} already runs as pid {}",
-                spec.revision, r.pid
+                "revision {rev} already runs as pid {pid}"
             )));
         }
+        // Whatever an interrupted start of this revision left goes first.
+        tree::kill_all(|| self.members(rev));
         let (root, path) = confined_program(&payload, spec)?;
+        if let Some(intent) = &self.intent {
+            payload::verify(&payload, rev, &intent.files(rev)?)?;
+        }
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .map_err(|e| Error::unavailable(format!("cannot find a free port: {e}")))?;
-        let fill = |s: &str| s.replace("{port}", &port.to_string());
+        let me = std::process::id();
+        let mut record = Record {
+            pid: None,
+            port,
+            started: now_rfc3339(),
+            argv: spec.argv.clone(),
+            starter: tree::start_time(me).map(|t| (me, t)),
+        };
+        self.write_record(rev, &record)?;
+        record.pid = Some(self.spawn(spec, &root, &path, port)?);
+        self.write_record(rev, &record)?;
+        Ok(self.info(rev, &record))
+    }
+
+    /// Spawns the supervisor running `path` from `root`; its pid.
+    fn spawn(&self, spec: &ProcessSpec, root: &Path, path: &Path, port: u16) -> Result<u32> {
+        let rev = &spec.revision;
+        let supervisor = std::env::current_exe().map_err(|e| {
+            Error::unavailable(format!(
+                "cannot find the envpack binary to supervise revision {rev}: {e}"
+            ))
+        })?;
+        let log_path = self.log_path(rev);
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.log_path(&spec.revision))
-            .map_err(|e| Error::io("open", &self.log_path(&spec.revision), e))?;
+            .open(&log_path)
+            .map_err(|e| Error::io("open", &log_path, e))?;
         let err_log = log
             .try_clone()
-            .map_err(|e| Error::io("open", &self.log_path(&spec.revision), e))?;
-        // The program runs under a minimal shell that records its exit
-        // status when it exits by itself (`exited(3)` in observations);
-        // the program and its arguments are passed as arguments, never
-        // interpreted. The shell leads the process group, so stopping the
-        // group stops both.
-        let exit_file = self.dir(&spec.revision).join("exit");
+            .map_err(|e| Error::io("open", &log_path, e))?;
+        let fill = |s: &str| s.replace("{port}", &port.to_string());
+        let exit_file = self.dir(rev).join("exit");
         let _ = fs::remove_file(&exit_file);
-        let mut cmd = Command::new("/bin/sh");
-        cmd.arg("-c")
-            .arg(r#""$@"; echo $? > "$0""#)
+        // The program and its arguments are passed as arguments, never
+        // interpreted; the supervisor leads a process group of its own so
+        // it outlives the command that started it.
+        let mut cmd = Command::new(supervisor);
+        cmd.arg(supervise::ARG)
             .arg(&exit_file)
-            .arg(&path)
+            .arg(path)
             .args(spec.argv.iter().skip(1).map(|a| fill(a)))
-            .current_dir(&root)
+            .current_dir(root)
             .env_clear()
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
             .env("PORT", port.to_string())
+            .env(tree::MARKER, self.marker(rev))
             .envs(spec.env.iter().map(|(k, v)| (k.clone(), fill(v))))
             .stdin(Stdio::null())
             .stdout(log)
@@ -210,38 +324,31 @@ impl Processes {
         let child = cmd
             .spawn()
             .map_err(|e| Error::unavailable(format!("cannot start {}: {e}", path.display())))?;
-        let record = Record {
-            pid: child.id(),
-            port,
-            started: now_rfc3339(),
-            argv: spec.argv.clone(),
-        };
-        let json =
-            serde_json::to_vec_pretty(&record).map_err(|e| Error::internal(e.to_string()))?;
-        fsutil::write_atomic(&self.dir(&spec.revision).join("process.json"), &json)?;
-        // The child is not waited for: it belongs to the environment, not
-        // to this command; once envpack exits, init reaps it.
-        drop(child);
-        Ok(self.info(&spec.revision, &record))
+        // Not waited for: it belongs to the environment, not to this
+        // command; once envpack exits, init reaps it.
+        Ok(child.id())
     }
 
-    /// Stops a revision's process group: TERM, then KILL after 5 s.
+    /// Stops every process of a revision: `TERM` to all but the supervisor
+    /// (which ends what is left once the program exits), then, after
+    /// [`GRACE`], stops and kills whatever remains.
     pub fn stop(&self, rev: &str) -> Result<bool> {
         check_revision(rev)?;
-        let Some(r) = self.record(rev) else {
-            return Ok(false);
-        };
-        if !alive(r.pid) {
+        let sup = self.supervisor(rev);
+        let first = self.members(rev);
+        if first.is_empty() {
             return Ok(false);
         }
-        signal_group(r.pid, false);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while alive(r.pid) && Instant::now() < deadline {
+        for &p in first.iter().filter(|p| Some(**p) != sup) {
+            tree::signal(p, Signal::TERM);
+        }
+        let deadline = Instant::now() + GRACE;
+        while Instant::now() < deadline && !self.members(rev).is_empty() {
             std::thread::sleep(Duration::from_millis(20));
         }
-        if alive(r.pid) {
-            signal_group(r.pid, true);
-        }
+        tree::kill_all(|| self.members(rev));
+        // Stopped on purpose: not an exit of its own.
+        let _ = fs::remove_file(self.dir(rev).join("exit"));
         Ok(true)
     }
 
@@ -251,22 +358,28 @@ impl Processes {
         Ok(self.record(rev).map(|r| self.info(rev, &r)))
     }
 
+    /// Every revision with a record here.
+    fn recorded(&self) -> Vec<String> {
+        let mut out: Vec<String> = fs::read_dir(&self.root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().map(str::to_string))
+            .filter(|rev| self.dir(rev).join("process.json").is_file())
+            .collect();
+        out.sort();
+        out
+    }
+
     /// Every started process.
     pub fn list(&self) -> Result<Vec<ProcessInfo>> {
-        let mut out = Vec::new();
-        if let Ok(entries) = fs::read_dir(&self.root) {
-            for e in entries.filter_map(|e| e.ok()) {
-                let rev = e.file_name().to_string_lossy().to_string();
-                if let Some(r) = self.record(&rev) {
-                    out.push(self.info(&rev, &r));
-                }
-            }
-        }
-        out.sort_by(|a, b| a.revision.cmp(&b.revision));
-        Ok(out)
+        Ok(self
+            .recorded()
+            .iter()
+            .filter_map(|rev| Some(self.info(rev, &self.record(rev)?)))
+            .collect())
     }
 }
-
 /// The `process` capability of a deployer running revisions on this
 /// machine.
 impl ProcessHost for Processes {
@@ -323,10 +436,18 @@ mod tests {
             assert!(e.message().contains(want), "{argv:?}: {e}");
         }
         std::fs::write(p.payload_dir("r1").join("run"), "#!/bin/sh\n").expect("write");
-        let e = p
-            .start(&spec(&["./run"], &[("LD_PRELOAD", "/tmp/x.so")]))
-            .unwrap_err();
-        assert!(e.message().contains("LD_PRELOAD"), "{e}");
+        for name in [
+            "LD_PRELOAD",
+            "BASH_ENV",
+            "PORT",
+            "ENVPACK_REVISION_DIR",
+            "A=B",
+        ] {
+            let e = p
+                .start(&spec(&["./run"], &[(name, "/tmp/x.so")]))
+                .unwrap_err();
+            assert!(e.message().contains(&format!("{name:?}")), "{e}");
+        }
         let bad = ProcessSpec {
             revision: "../x".into(),
             ..spec(&["./run"], &[])
@@ -334,41 +455,5 @@ mod tests {
         assert!(p.start(&bad).is_err());
         assert!(p.status("r2").expect("status").is_none());
         assert!(!p.stop("r2").expect("stop"));
-    }
-}
-
-#[cfg(test)]
-mod exit_tests {
-    use super::*;
-
-    /// A process that exits by itself leaves its status for observation.
-    #[test]
-    fn exit_status_is_recorded() {
-        let home = tempfile::tempdir().expect("tempdir");
-        let p = Processes::new(home.path());
-        std::fs::create_dir_all(p.payload_dir("r1")).expect("payload");
-        let run = p.payload_dir("r1").join("run.sh");
-        std::fs::write(&run, "#!/bin/sh\nexit 3\n").expect("write");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        }
-        let spec = ProcessSpec {
-            revision: "r1".into(),
-            argv: vec!["./run.sh".into()],
-            env: vec![],
-        };
-        p.start(&spec).expect("start");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let info = loop {
-            let info = p.status("r1").expect("status").expect("started");
-            if !info.running || Instant::now() > deadline {
-                break info;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        assert!(!info.running);
-        assert_eq!(info.exit_code, Some(3), "{info:?}");
     }
 }

@@ -82,6 +82,21 @@ pub fn compare(expectation: &Expectation, observation: &Observation) -> Option<V
         .map(|e| e.revision.as_str())
         .collect();
     for o in revisions {
+        // Processes nothing accounts for, beside a revision that should run.
+        if let Some(pids) = o.attributes.get(super::observe::STRAY_PIDS)
+            && expected.contains(o.revision.as_str())
+        {
+            out.push(DriftEntry::new(
+                DriftKind::Unexpected,
+                "reality",
+                (&o.deployment, &o.revision),
+                "processes",
+                (
+                    None,
+                    Some(format!("{} untracked process(es)", pids.split(',').count())),
+                ),
+            ));
+        }
         if !expected.contains(o.revision.as_str()) && o.state == "running" {
             out.push(DriftEntry::new(
                 DriftKind::Unexpected,

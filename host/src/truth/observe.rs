@@ -2,7 +2,7 @@
 //! it, compare it with what the environment expects, and keep both as a
 //! snapshot.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use envpack_descriptor::Slot;
@@ -91,38 +91,7 @@ pub fn expectation(session: &Session<'_>, records: &DeploymentRecords) -> Result
     Ok(out)
 }
 
-/// The sha256 of every file under `dir`, by `/`-separated relative path.
-pub fn file_digests(dir: &Path) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let path = e.path();
-            let Ok(ty) = e.file_type() else { continue };
-            if ty.is_dir() {
-                stack.push(path);
-            } else if let Ok(rel) = path.strip_prefix(dir) {
-                let rel = rel.to_string_lossy().replace('\\', "/");
-                let digest = match std::fs::File::open(&path) {
-                    Ok(mut f) => {
-                        use sha2::Digest as _;
-                        let mut h = sha2::Sha256::new();
-                        match std::io::copy(&mut f, &mut h) {
-                            Ok(_) => hex::encode(h.finalize()),
-                            Err(_) => "unreadable".into(),
-                        }
-                    }
-                    Err(_) => "unreadable".into(),
-                };
-                out.insert(rel, digest);
-            }
-        }
-    }
-    out
-}
+pub use crate::local::payload::file_digests;
 
 /// Normalises what the deployer reported: volatile attributes dropped,
 /// deployments filled in from the expectation when the target does not
@@ -181,8 +150,67 @@ fn normalise(
             }
         })
         .collect();
+    if let Some(d) = local_dir {
+        add_strays(&mut out, expectation, &deployment_of, d);
+    }
     out.sort_by(|a, b| a.revision.cmp(&b.revision));
     out
+}
+
+/// The attribute listing a revision's processes that nothing accounts
+/// for (see [`crate::local::Processes::strays`]).
+pub const STRAY_PIDS: &str = "stray-pids";
+
+/// Processes of this machine's revisions that should not be there: the
+/// revision is seen `running`, with their pids in [`STRAY_PIDS`], whatever
+/// the deployer said, so drift shows them.
+fn add_strays(
+    out: &mut Vec<ObservedRevision>,
+    expectation: &Expectation,
+    deployment_of: &BTreeMap<&str, &str>,
+    local_dir: &Path,
+) {
+    let processes = crate::local::Processes::new(local_dir);
+    // A revision that is not ready yet may run only while the command
+    // starting it does; after a deploy killed halfway, it is a stray.
+    let expected: BTreeSet<String> = expectation
+        .revisions
+        .iter()
+        .filter(|e| match e.lifecycle {
+            RevState::Ready => e.running,
+            RevState::Warming | RevState::Staged => processes.still_starting(&e.revision),
+            _ => false,
+        })
+        .map(|e| e.revision.clone())
+        .collect();
+    let mut by_rev: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for s in processes.strays(&expected) {
+        by_rev
+            .entry(s.revision)
+            .or_default()
+            .push(s.pid.to_string());
+    }
+    for (rev, pids) in by_rev {
+        let i = match out.iter().position(|o| o.revision == rev) {
+            Some(i) => i,
+            None => {
+                out.push(ObservedRevision {
+                    deployment: deployment_of
+                        .get(rev.as_str())
+                        .map_or(String::new(), |d| d.to_string()),
+                    files: file_digests(&processes.payload_dir(&rev)),
+                    revision: rev,
+                    state: String::new(),
+                    bundle: None,
+                    endpoint: None,
+                    attributes: BTreeMap::new(),
+                });
+                out.len() - 1
+            }
+        };
+        out[i].state = "running".into();
+        out[i].attributes.insert(STRAY_PIDS.into(), pids.join(","));
+    }
 }
 
 /// `observe`: one observation of `env`, kept as a snapshot.

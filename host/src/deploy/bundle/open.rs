@@ -10,7 +10,7 @@ use envpack_manifest::Digest;
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
-use super::{BundleManifest, CONTRACT, MANIFEST_ENTRY, MAX_ENTRY, check_name};
+use super::{BundleManifest, CONTRACT, MANIFEST_ENTRY, MAX_ENTRY, check_attributes, check_name};
 use crate::error::{Error, Result};
 use crate::fsutil;
 
@@ -174,6 +174,7 @@ fn check_payload(
         )));
     }
     check_name(&manifest.name).map_err(|e| bad(e.message().to_string()))?;
+    check_attributes(&manifest.attributes).map_err(|e| bad(e.message().to_string()))?;
     let mut listed = BTreeSet::new();
     for f in &manifest.files {
         safe_rel(&f.path).map_err(|e| bad(e.message().to_string()))?;
