@@ -388,3 +388,74 @@ fn walk(dir: &std::path::Path) -> u64 {
         })
         .sum()
 }
+
+/// Packs whose kv lives in the environment's state pack have the same
+/// quota, counted across commands.
+#[test]
+fn the_kv_quota_holds_for_kv_kept_in_the_state_pack() {
+    let deployer = build_pack(BIN, "scripted-deployer");
+    let env = Env::new(BIN);
+    env.json(&["env", "init", "dev"]);
+    env.json(&["pack", "install", deployer.to_str().unwrap()]);
+    env.json(&[
+        "env",
+        "bind",
+        "dev",
+        "deployer",
+        "acme.deployer.scripted@0.1.0",
+        "--grant-requested",
+    ]);
+    let fill = |count: &str| {
+        let mut cmd = env.cmd();
+        cmd.env("ENVPACK_KV_QUOTA_MB", "2").args([
+            "--json", "--env", "dev", "scripted", "kv-fill", count, "524288",
+        ]);
+        let out = cmd.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = fill("3");
+    assert_eq!(code, Some(0), "{out}");
+    // Overwriting the same three keys fits; a fifth half-MiB does not.
+    let (code, out) = fill("3");
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = fill("5");
+    assert_ne!(code, Some(0), "{out}");
+    assert!(out.contains("kv quota exceeded"), "{out}");
+}
+
+#[test]
+fn a_compile_over_the_compile_timeout_is_refused_and_nothing_is_installed() {
+    let file = build_pack(BIN, "hostile");
+    let env = Env::new(BIN);
+    let out = env
+        .cmd()
+        .env("ENVPACK_COMPILE_TIMEOUT_MS", "1")
+        .args(["--json", "pack", "install", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("compile timeout of 1 ms"),
+        "{v}"
+    );
+    assert!(
+        v["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("ENVPACK_COMPILE_TIMEOUT_MS"),
+        "{v}"
+    );
+    assert_eq!(
+        env.json(&["pack", "list"]).as_array().map(Vec::len),
+        Some(0)
+    );
+    // Without the tiny timeout the same file installs.
+    env.json(&["pack", "install", file.to_str().unwrap()]);
+}

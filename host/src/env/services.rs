@@ -75,12 +75,7 @@ fn kv_usage(state: &mut StateClient<'_>, pack: &PackLabel) -> crate::error::Resu
 impl KvViaState {
     /// Replaces (or with `None` removes) `key`'s value, keeping the usage
     /// count and refusing growth past the quota.
-    fn change(
-        &self,
-        pack: &PackLabel,
-        key: &str,
-        value: Option<&[u8]>,
-    ) -> Result<bool, HostError> {
+    fn change(&self, pack: &PackLabel, key: &str, value: Option<&[u8]>) -> Result<bool, HostError> {
         Ok(self.packs.with(Slot::State, true, |i| {
             let mut state = i.state()?;
             let full = kv_key(pack, key);

@@ -36,6 +36,8 @@ pub struct Limits {
     pub kv_quota: u64,
     /// Bytes a pack may keep in its scratch directory.
     pub scratch_quota: u64,
+    /// Longest compile of one pack.
+    pub compile_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -49,6 +51,7 @@ impl Default for Limits {
             stdio_bytes: 64 << 10,
             kv_quota: super::capabilities::kv::DEFAULT_QUOTA,
             scratch_quota: super::scratch::DEFAULT_QUOTA,
+            compile_timeout: Duration::from_secs(120),
         }
     }
 }
@@ -81,6 +84,15 @@ impl Limits {
         }
         if let Some(mb) = mib_var("ENVPACK_KV_QUOTA_MB")? {
             limits.kv_quota = mb << 20;
+        }
+        if let Ok(v) = std::env::var("ENVPACK_COMPILE_TIMEOUT_MS") {
+            let ms: u64 = v.parse().map_err(|_| {
+                Error::invalid(format!(
+                    "ENVPACK_COMPILE_TIMEOUT_MS={v:?} is not a number of milliseconds"
+                ))
+                .hint("unset it, or set a time: export ENVPACK_COMPILE_TIMEOUT_MS=120000")
+            })?;
+            limits.compile_timeout = Duration::from_millis(ms.max(1));
         }
         if let Some(mb) = mib_var("ENVPACK_SCRATCH_QUOTA_MB")? {
             limits.scratch_quota = mb << 20;
@@ -231,11 +243,34 @@ impl Runtime {
         (self.limits.call_timeout.as_millis() / TICK.as_millis()).max(1) as u64
     }
 
-    /// Compiles a pack into a precompiled artifact for this engine.
+    /// Compiles a pack into a precompiled artifact for this engine, giving
+    /// up after the compile timeout (the compile cannot be interrupted; it
+    /// is left to finish on its own thread, and the process exits soon
+    /// after a failed install).
     pub fn precompile(&self, wasm: &[u8], pack: &PackLabel) -> Result<Vec<u8>> {
-        self.engine
-            .precompile_component(wasm)
-            .map_err(|e| Error::new(Kind::InvalidInput, format!("cannot compile {pack}: {e:#}")))
+        let (tx, rx) = std::sync::mpsc::channel();
+        let engine = self.engine.clone();
+        let wasm = wasm.to_vec();
+        std::thread::Builder::new()
+            .name("envpack-compile".into())
+            .spawn(move || {
+                let _ = tx.send(engine.precompile_component(&wasm));
+            })
+            .map_err(|e| Error::internal(format!("cannot start a compile thread: {e}")))?;
+        let timeout = self.limits.compile_timeout;
+        match rx.recv_timeout(timeout) {
+            Ok(r) => r.map_err(|e| {
+                Error::new(Kind::InvalidInput, format!("cannot compile {pack}: {e:#}"))
+            }),
+            Err(_) => Err(Error::new(
+                Kind::InvalidInput,
+                format!(
+                    "compiling {pack} took longer than the compile timeout of {} ms, so it was not installed",
+                    timeout.as_millis()
+                ),
+            )
+            .hint("if the pack is legitimately large, raise the limit: export ENVPACK_COMPILE_TIMEOUT_MS=600000")),
+        }
     }
 
     /// Loads a precompiled artifact made by [`precompile`](Self::precompile).

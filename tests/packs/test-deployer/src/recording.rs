@@ -8,7 +8,7 @@ use envpack_sdk::deployer::{
     ApplyReport, Bundle, Change, HealthReport, HealthStatus, ObservedRevision, Plan, PlanStep,
     Revision, StepResult, TargetInfo, TrafficReport, TrafficWeight,
 };
-use envpack_sdk::{DeployerPack, Error, kv};
+use envpack_sdk::{Args, DeployerPack, Error, Output, kv};
 
 /// Deploys by recording; observes through the including crate's
 /// `observe_reality`, and names its target `crate::TARGET`.
@@ -104,6 +104,22 @@ impl DeployerPack for Recorder {
 
     fn observe(&self, _environment: String) -> Result<Vec<ObservedRevision>, Error> {
         crate::observe_reality()
+    }
+
+    /// `kv-fill COUNT SIZE` (declared by packs that want it): stores COUNT
+    /// values of SIZE bytes, for the kv quota tests.
+    fn command(&self, name: &str, args: &Args) -> Result<Output, Error> {
+        if !name.ends_with(" kv-fill") {
+            return Err(Error::invalid_input(format!("no command {name:?}")));
+        }
+        let number = |n: &str| -> Result<usize, Error> {
+            args.required(n)?.parse().map_err(|_| Error::invalid_input(format!("{n} must be a number")))
+        };
+        let value = vec![7u8; number("size")?];
+        for i in 0..number("count")? {
+            kv::set(&format!("fill/{i}"), &value)?;
+        }
+        Ok(Output::text("filled"))
     }
 }
 
