@@ -18,7 +18,9 @@ pub use defaults::{DEFAULT_PACKS, default_requirement, install_defaults};
 pub use doctor::{DoctorFinding, DoctorReport, doctor};
 pub use init::{InitOptions, InitOutcome, init};
 pub use model::{Binding, EnvMeta, EnvName, Lock, Policy, SourceKind};
-pub use ops::{EnvView, PolicyChange, config_set, list, policy, remove, remove_pack, show};
+pub use ops::{
+    EnvView, PolicyChange, config_set, list, policy, remove, remove_pack, set_limits, show,
+};
 pub use session::Session;
 
 use std::path::PathBuf;

@@ -207,6 +207,7 @@ pub fn call(
         granter,
         services,
         scratch_dir: Some(home.pack_data_dir(&label.digest).join("scratch")),
+        scratch_quota: None,
     })?;
     let mut calls = Vec::new();
     for expr in opts.calls {

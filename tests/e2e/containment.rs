@@ -459,3 +459,33 @@ fn a_compile_over_the_compile_timeout_is_refused_and_nothing_is_installed() {
     // Without the tiny timeout the same file installs.
     env.json(&["pack", "install", file.to_str().unwrap()]);
 }
+
+/// An environment's own quotas apply to every pack bound in it, and reset
+/// back to the host's.
+#[test]
+fn quotas_are_configurable_per_environment() {
+    let env = hostile_environment();
+    let shown = env.json(&["env", "limits", "dev"]);
+    assert_eq!(shown["effective"]["scratch_quota_mb"], 256, "{shown}");
+    let set = env.json(&[
+        "env",
+        "limits",
+        "dev",
+        "--scratch-quota-mb",
+        "8",
+        "--kv-quota-mb",
+        "1",
+    ]);
+    assert_eq!(set["set"]["scratch_quota_mb"], 8, "{set}");
+    let out = env.ok(&["--env", "dev", "hostile", "scratch-fill", "300"]);
+    assert!(out.contains("wrote 8 MiB; err"), "{out}");
+    let out = env.ok(&["--env", "dev", "hostile", "kv-put", "10", "3", "524288"]);
+    assert!(out.contains("stored 2; err unavailable"), "{out}");
+    let human = env.ok(&["env", "limits", "dev"]);
+    assert!(human.contains("this environment"), "{human}");
+    env.fails(2, &["env", "limits", "dev", "--kv-quota-mb", "0"]);
+    let reset = env.json(&["env", "limits", "dev", "--reset"]);
+    assert_eq!(reset["set"], serde_json::json!({}), "{reset}");
+    let out = env.ok(&["--env", "dev", "hostile", "scratch-fill", "12"]);
+    assert!(out.contains("wrote 12 MiB"), "{out}");
+}

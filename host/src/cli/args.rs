@@ -268,6 +268,23 @@ pub enum EnvCommand {
         #[arg(value_name = "ENV")]
         name: Option<String>,
     },
+    /// Show or change the quotas each pack gets in an environment.
+    #[command(
+        after_help = "Examples:\n  envpack env limits dev\n  envpack env limits dev --kv-quota-mb 256 --scratch-quota-mb 1024\n  envpack env limits dev --reset\n\nUnset quotas fall back to ENVPACK_KV_QUOTA_MB / ENVPACK_SCRATCH_QUOTA_MB,\nthen to the defaults (64 MiB of kv values, 256 MiB of scratch per pack)."
+    )]
+    Limits {
+        /// The environment.
+        name: String,
+        /// MiB of kv values each pack may keep.
+        #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+        kv_quota_mb: Option<u64>,
+        /// MiB each pack may keep in its scratch directory.
+        #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+        scratch_quota_mb: Option<u64>,
+        /// Back to the host's quotas.
+        #[arg(long, conflicts_with_all = ["kv_quota_mb", "scratch_quota_mb"])]
+        reset: bool,
+    },
     /// Set or unset a pack's non-secret configuration in an environment.
     #[command(
         after_help = "Examples:\n  envpack env config local greentic.telemetry.stdout level debug\n  envpack env config local greentic.telemetry.stdout level --unset"

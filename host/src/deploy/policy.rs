@@ -76,6 +76,7 @@ mod tests {
             created_at: String::new(),
             policy,
             config: Default::default(),
+            limits: Default::default(),
         }
     }
 

@@ -220,6 +220,7 @@ impl<'a> Init<'a> {
                         self.opts.after.clone(),
                     ),
                     config: BTreeMap::new(),
+                    limits: Default::default(),
                 }
             }
         };

@@ -53,6 +53,30 @@ pub struct EnvMeta {
     /// Per-pack configuration: pack id -> key -> value.
     #[serde(default)]
     pub config: BTreeMap<String, BTreeMap<String, String>>,
+    /// Quotas for each pack here, where they differ from the host's.
+    #[serde(default, skip_serializing_if = "PackLimits::is_default")]
+    pub limits: PackLimits,
+}
+
+/// Per-environment quotas, applied to each pack bound in the environment;
+/// unset ones fall back to the host's (`ENVPACK_KV_QUOTA_MB`,
+/// `ENVPACK_SCRATCH_QUOTA_MB`, or the built-in defaults).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackLimits {
+    /// MiB of kv values each pack may keep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kv_quota_mb: Option<u64>,
+    /// MiB each pack may keep in its scratch directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scratch_quota_mb: Option<u64>,
+}
+
+impl PackLimits {
+    /// Nothing set.
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// One slot's binding in the lock.

@@ -183,6 +183,25 @@ pub fn config_set(
     Ok(old)
 }
 
+/// `env limits`: changes an environment's per-pack quotas with `change`
+/// (under the environment lease) and returns them.
+pub fn set_limits(
+    home: &Home,
+    name: &EnvName,
+    change: impl FnOnce(&mut super::model::PackLimits),
+) -> Result<super::model::PackLimits> {
+    let dir = EnvRecords::new(home, name);
+    dir.load()?;
+    let _guard = dir.lock(LockScope::Env)?;
+    let (mut meta, _lock) = dir.load()?;
+    let before = meta.limits.clone();
+    change(&mut meta.limits);
+    if meta.limits != before {
+        dir.write(&RecordKey::Meta, &meta, Precondition::Any)?;
+    }
+    Ok(meta.limits)
+}
+
 /// `pack remove`: removes an installed pack version unless an environment
 /// binds it (or `force`). Returns its digest.
 pub fn remove_pack(

@@ -196,14 +196,11 @@ impl Env {
             // The state pack's own kv and the secrets pack's own secret
             // reads cannot route through themselves.
             kv: if slot == Slot::State {
-                Arc::new(own_kv(
-                    self.records.local_kv_root(),
-                    self.runtime.limits().kv_quota,
-                ))
+                Arc::new(own_kv(self.records.local_kv_root(), self.kv_quota()))
             } else {
                 Arc::new(KvViaState {
                     packs: packs.clone(),
-                    quota: self.runtime.limits().kv_quota,
+                    quota: self.kv_quota(),
                 })
             },
             secrets: if slot == Slot::Secrets {
@@ -226,7 +223,16 @@ impl Env {
             granter,
             services,
             scratch_dir: Some(self.records.scratch_dir(&id)?),
+            scratch_quota: self.meta.limits.scratch_quota_mb.map(|mb| mb << 20),
         })
+    }
+
+    /// Bytes of kv values each pack may keep here.
+    fn kv_quota(&self) -> u64 {
+        self.meta
+            .limits
+            .kv_quota_mb
+            .map_or(self.runtime.limits().kv_quota, |mb| mb << 20)
     }
 }
 

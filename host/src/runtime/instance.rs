@@ -52,6 +52,8 @@ pub struct InstanceContext {
     pub services: Services,
     /// The pack's private scratch directory, mounted at `/scratch`.
     pub scratch_dir: Option<PathBuf>,
+    /// Bytes it may keep there, when not the runtime's default.
+    pub scratch_quota: Option<u64>,
 }
 
 impl LoadedPack {
@@ -130,7 +132,7 @@ impl LoadedPack {
             scratch_quota: ctx
                 .scratch_dir
                 .as_deref()
-                .map(|dir| Quota::new(dir, self.limits.scratch_quota)),
+                .map(|dir| Quota::new(dir, ctx.scratch_quota.unwrap_or(self.limits.scratch_quota))),
         };
         let mut store = Store::new(&self.engine, data);
         store.data_mut().start_call(self.limits.call_timeout);

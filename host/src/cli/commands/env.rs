@@ -99,6 +99,12 @@ pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<Report> {
         EnvCommand::Down { name: n } => down(ctx, n),
         EnvCommand::Up { name: n, timeout } => up(ctx, n, timeout),
         EnvCommand::Doctor { name: n } => doctor(ctx, n),
+        EnvCommand::Limits {
+            name: n,
+            kv_quota_mb,
+            scratch_quota_mb,
+            reset,
+        } => limits(ctx, n, kv_quota_mb, scratch_quota_mb, reset),
         EnvCommand::Config {
             name: n,
             pack,
@@ -299,6 +305,56 @@ fn doctor(ctx: &Ctx, n: Option<String>) -> Result<Report> {
     Ok(Report::new(
         human,
         &json!({"environment": n, "healthy": true, "findings": findings}),
+    ))
+}
+
+fn limits(
+    ctx: &Ctx,
+    n: String,
+    kv: Option<u64>,
+    scratch: Option<u64>,
+    reset: bool,
+) -> Result<Report> {
+    let n = name(&n)?;
+    let limits = env::set_limits(&ctx.home, &n, |l| {
+        if reset {
+            *l = Default::default();
+        }
+        l.kv_quota_mb = kv.or(l.kv_quota_mb);
+        l.scratch_quota_mb = scratch.or(l.scratch_quota_mb);
+    })?;
+    let host = ctx.runtime()?.limits();
+    let kv_mb = limits.kv_quota_mb.unwrap_or(host.kv_quota >> 20);
+    let scratch_mb = limits.scratch_quota_mb.unwrap_or(host.scratch_quota >> 20);
+    let from = |set: Option<u64>| {
+        if set.is_some() {
+            "this environment"
+        } else {
+            "the host"
+        }
+    };
+    let human = crate::cli::output::table(
+        &["quota", "per pack", "from"],
+        vec![
+            vec![
+                "kv values".into(),
+                format!("{kv_mb} MiB"),
+                from(limits.kv_quota_mb).into(),
+            ],
+            vec![
+                "scratch".into(),
+                format!("{scratch_mb} MiB"),
+                from(limits.scratch_quota_mb).into(),
+            ],
+        ],
+    );
+    Ok(Report::new(
+        human,
+        &json!({
+            "environment": n,
+            "set": limits,
+            "effective": {"kv_quota_mb": kv_mb, "scratch_quota_mb": scratch_mb},
+        }),
     ))
 }
 
