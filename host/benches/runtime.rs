@@ -126,6 +126,7 @@ impl Fixture {
             )),
             services: self.services.clone(),
             scratch_dir: None,
+            scratch_quota: None,
         }
     }
 
