@@ -212,11 +212,11 @@ impl Backend for FsBackend {
                 Journal::Snapshots => "snapshot index",
                 Journal::DriftAccepted => "drift acceptances",
             };
-            Error::internal(format!(
-                "cannot write the {what} {}: {e}; the change was not made",
-                path.display()
-            ))
-            .hint("check the permissions and free space of ENVPACK_HOME")
+            let err = Error::io(&format!("write the {what}"), &path, e);
+            match err.hint_text() {
+                Some(_) => err,
+                None => err.hint(format!("ls -ld {}", path.display())),
+            }
         })
     }
 

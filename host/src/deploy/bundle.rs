@@ -34,8 +34,6 @@ use crate::types::SourceKind;
 /// The manifest's contract tag.
 pub const CONTRACT: &str = "release_bundle_v1";
 const MANIFEST_ENTRY: &str = "bundle_manifest.json";
-/// Largest bundle member, to bound memory when opening hostile bundles.
-const MAX_ENTRY: u64 = 1 << 30;
 
 /// Where a bundle came from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -292,7 +290,11 @@ pub fn build(spec: &BuildSpec) -> Result<Built> {
 /// Hashes every payload file, refusing secrets unless allowed.
 fn payload_entries(spec: &BuildSpec, paths: &[String]) -> Result<Vec<FileEntry>> {
     let mut files = Vec::new();
+    let max_path = Limits::from_env()?.max_path;
     for rel in paths {
+        // What verify would refuse is refused here, naming the file.
+        limits::check_entry_name(&format!("payload/{rel}"), max_path)
+            .map_err(|why| Error::invalid(why).hint("rename the file in the payload directory"))?;
         let full = spec.dir.join(rel);
         let content = fs::read(&full).map_err(|e| Error::io("read", &full, e))?;
         if let Some(reason) = secret_reason(rel, &content)
@@ -415,9 +417,11 @@ fn sorted_evidence(list: &[PathBuf]) -> Vec<PathBuf> {
     v
 }
 
+pub mod limits;
 mod open;
 
-pub use open::{Verified, open, open_bytes};
+pub use limits::Limits;
+pub use open::{Verified, open, open_bytes, open_reader};
 
 /// Whether an error came from a bundle failing verification.
 pub fn is_invalid(e: &Error) -> bool {

@@ -166,7 +166,7 @@ impl<'s, 'r> Rollout<'s, 'r> {
         if self.release.dry_run {
             return Ok(self.outcome(&dep, rev, plan, true));
         }
-        self.stage(&mut dep, &rev)?;
+        self.stage(&mut dep, &mut rev)?;
         match self.apply(&mut deployer, &mut dep, &mut rev, &plan) {
             Ok(()) => Ok(self.outcome(&dep, rev, plan, false)),
             Err(why) => Err(self.fail(&mut deployer, &mut dep, &mut rev, why)?),
@@ -200,8 +200,9 @@ impl<'s, 'r> Rollout<'s, 'r> {
     }
 
     /// Audit first (no audit, no side effects), keep the bundle's bytes in
-    /// the environment, record the staged revision.
-    fn stage(&self, dep: &mut Tracked<Deployment>, rev: &Revision) -> Result<()> {
+    /// the environment, record the staged revision. A payload that cannot
+    /// be staged ends the revision `failed`, audited, its files removed.
+    fn stage(&self, dep: &mut Tracked<Deployment>, rev: &mut Revision) -> Result<()> {
         let mut started = AuditEvent::new(
             self.verb,
             format!("{} as {}", self.target, rev.id),
@@ -216,8 +217,15 @@ impl<'s, 'r> Rollout<'s, 'r> {
         self.records.save(dep)?;
         // The payload, extracted from the verified bundle, for deployers
         // that run revisions on this machine.
-        if let Some(dir) = self.session.local_runtime_dir() {
-            local::stage_payload(&dir, &rev.id, self.release.bytes, &v.id.to_string())?;
+        if let Some(dir) = self.session.local_runtime_dir()
+            && let Err(e) =
+                local::stage_payload(&dir, &rev.id, self.release.bytes, &v.id.to_string())
+        {
+            rev.state = RevState::Failed;
+            rev.reason = Some(format!("staging its payload failed: {}", e.message()));
+            rev.updated = now_rfc3339();
+            self.finish(dep, rev, &format!("failed: {}", e.message()))?;
+            return Err(e.context(format!("revision {} of {} failed", rev.id, self.name)));
         }
         Ok(())
     }
