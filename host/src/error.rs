@@ -239,15 +239,24 @@ mod tests {
         let full = Error::io("write", p, IoError::from_raw_os_error(28));
         assert_eq!(full.kind(), Kind::Unavailable);
         assert!(full.message().contains("the disk is full"), "{full}");
-        assert!(full.hint_text().is_some_and(|h| h.contains("df -h /home/x/envs/dev")));
+        assert!(
+            full.hint_text()
+                .is_some_and(|h| h.contains("df -h /home/x/envs/dev"))
+        );
         let long = Error::io("write", p, IoError::from_raw_os_error(36));
         assert_eq!(long.kind(), Kind::InvalidInput);
         assert!(long.message().contains("too long"), "{long}");
         let ro = Error::io("write", p, IoError::from_raw_os_error(30));
         assert_eq!(ro.kind(), Kind::Denied);
         assert!(ro.message().contains("read-only"), "{ro}");
-        assert_eq!(Error::io("read", p, IoError::from(E::NotFound)).kind(), Kind::NotFound);
-        assert_eq!(Error::io("read", p, IoError::other("x")).kind(), Kind::Internal);
+        assert_eq!(
+            Error::io("read", p, IoError::from(E::NotFound)).kind(),
+            Kind::NotFound
+        );
+        assert_eq!(
+            Error::io("read", p, IoError::other("x")).kind(),
+            Kind::Internal
+        );
     }
 }
 

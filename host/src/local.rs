@@ -35,8 +35,9 @@ pub fn stage_payload(
 ) -> Result<()> {
     let processes = Processes::new(local_dir);
     let dir = processes.payload_dir(revision);
-    let staged = crate::deploy::bundle::open_bytes(bundle, &format!("{bundle_id} (stored)"), Some(&dir))
-        .and_then(|_| processes.set_bundle(revision, bundle_id));
+    let staged =
+        crate::deploy::bundle::open_bytes(bundle, &format!("{bundle_id} (stored)"), Some(&dir))
+            .and_then(|_| processes.set_bundle(revision, bundle_id));
     if staged.is_err() {
         // A partial payload must not stay where a later start could run it.
         let _ = std::fs::remove_dir_all(&dir);

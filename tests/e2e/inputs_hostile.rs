@@ -105,10 +105,8 @@ fn manifest_for(entries: &[Entry]) -> Value {
 /// Writes a gzip tar: the manifest first, then `entries` with their names
 /// written raw (GNU long names past 100 bytes).
 fn write_bundle(path: &Path, manifest: &Value, entries: &[Entry]) {
-    let gz = flate2::write::GzEncoder::new(
-        fs::File::create(path).unwrap(),
-        flate2::Compression::fast(),
-    );
+    let gz =
+        flate2::write::GzEncoder::new(fs::File::create(path).unwrap(), flate2::Compression::fast());
     let mut tar = tar::Builder::new(gz);
     let m = serde_json::to_vec(manifest).unwrap();
     append(&mut tar, "bundle_manifest.json", m.len() as u64, &m[..]);
@@ -150,7 +148,11 @@ fn refused(env: &Env, file: &Path, needle: &str) -> Value {
 #[test]
 fn names_extraction_could_not_write_or_a_terminal_would_mangle_are_refused() {
     let env = Env::new(BIN);
-    let ok = bundle(&env, "ok.tgz", &[Entry::file("payload/index.html", b"hi\n")]);
+    let ok = bundle(
+        &env,
+        "ok.tgz",
+        &[Entry::file("payload/index.html", b"hi\n")],
+    );
     env.json(&["bundle", "verify", ok.to_str().unwrap()]);
 
     let long = format!("payload/{}", "n".repeat(300));
@@ -169,13 +171,20 @@ fn names_extraction_could_not_write_or_a_terminal_would_mangle_are_refused() {
         // The refusal quotes the name escaped, never raw.
         assert!(!err.to_string().contains('\u{1b}'));
     }
-    let f = bundle(&env, "bidi.tgz", &[Entry::file("payload/gpj.\u{202E}exe", b"x")]);
+    let f = bundle(
+        &env,
+        "bidi.tgz",
+        &[Entry::file("payload/gpj.\u{202E}exe", b"x")],
+    );
     refused(&env, &f, "U+202E");
     // A file where another entry needs a directory.
     let f = bundle(
         &env,
         "clash.tgz",
-        &[Entry::file("payload/a", b"x"), Entry::file("payload/a/b", b"y")],
+        &[
+            Entry::file("payload/a", b"x"),
+            Entry::file("payload/a/b", b"y"),
+        ],
     );
     refused(&env, &f, "which is a file");
 }
@@ -183,7 +192,11 @@ fn names_extraction_could_not_write_or_a_terminal_would_mangle_are_refused() {
 #[test]
 fn trailing_garbage_and_truncated_gzip_are_refused() {
     let env = Env::new(BIN);
-    let ok = bundle(&env, "ok.tgz", &[Entry::file("payload/index.html", b"hi\n")]);
+    let ok = bundle(
+        &env,
+        "ok.tgz",
+        &[Entry::file("payload/index.html", b"hi\n")],
+    );
     let bytes = fs::read(&ok).unwrap();
     let garbage = env.home().join("garbage.tgz");
     fs::write(&garbage, [&bytes[..], b"#!/bin/sh evil"].concat()).unwrap();
@@ -242,13 +255,21 @@ fn sizes_and_counts_are_limited_before_anything_is_inflated() {
         .env("ENVPACK_BUNDLE_MAX_BYTES", "lots")
         .output()
         .unwrap();
-    assert_eq!(r.status.code(), Some(2), "a bad limit is refused, not ignored");
+    assert_eq!(
+        r.status.code(),
+        Some(2),
+        "a bad limit is refused, not ignored"
+    );
 }
 
 #[test]
 fn verify_streams_entries_without_holding_them() {
     let env = Env::new(BIN);
-    let path = bundle(&env, "zeros.tgz", &[Entry::zeros("payload/zeros", 512 << 20)]);
+    let path = bundle(
+        &env,
+        "zeros.tgz",
+        &[Entry::zeros("payload/zeros", 512 << 20)],
+    );
     // 256 MiB of address space: holding the 512 MiB entry cannot fit.
     let r = std::process::Command::new("sh")
         .arg("-c")
@@ -270,7 +291,7 @@ fn verify_streams_entries_without_holding_them() {
     assert!(out.contains("\"ok\":true"), "{out}");
 }
 
-/// Revisions of `deployment` in the local environment.
+/// The revisions of the only deployment in the local environment.
 fn revisions(env: &Env) -> Vec<Value> {
     let list = env.json(&["revisions", "list"]);
     list[0]["revisions"].as_array().cloned().unwrap_or_default()
@@ -282,8 +303,12 @@ fn a_deploy_that_cannot_extract_ends_failed_audited_and_clean() {
     env.json(&["env", "init"]);
     // Verify passes with a path limit raised past what the filesystem can
     // create (PATH_MAX is 4096 bytes); extraction then fails.
-    let deep = format!("payload/{}", ["d".repeat(200); 25].join("/"));
-    let path = bundle(&env, "deep.tgz", &[Entry::file(&deep, b"x"), Entry::file("payload/a", b"a")]);
+    let deep = format!("payload/{}", vec!["d".repeat(200); 25].join("/"));
+    let entries = [Entry::file(&deep, b"x"), Entry::file("payload/a", b"a")];
+    let mut manifest = manifest_for(&entries);
+    manifest["attributes"] = json!({"run": "./a {port}", "health": "/"});
+    let path = env.home().join("deep.tgz");
+    write_bundle(&path, &manifest, &entries);
     let run = |args: &[&str]| {
         let r = env
             .cmd()
@@ -301,7 +326,10 @@ fn a_deploy_that_cannot_extract_ends_failed_audited_and_clean() {
     assert_eq!(v["ok"], false, "{v}");
     assert_eq!(v["error"]["kind"], "invalid-input", "{v}");
     assert_eq!(code, Some(2));
-    assert!(v["error"]["message"].as_str().unwrap().contains("too long"), "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("too long"),
+        "{v}"
+    );
 
     let revs = revisions(&env);
     assert_eq!(revs.len(), 1);
@@ -318,6 +346,231 @@ fn a_deploy_that_cannot_extract_ends_failed_audited_and_clean() {
     assert_eq!(results.len(), 2, "{audit}");
     assert_eq!(results[0], "started");
     assert!(results[1].starts_with("failed"), "{results:?}");
-    let payload = env.home().join(format!("envs/local/revisions/{id}/payload"));
-    assert!(!payload.exists(), "the partial payload stays at {}", payload.display());
+    let payload = env
+        .home()
+        .join(format!("envs/local/revisions/{id}/payload"));
+    assert!(
+        !payload.exists(),
+        "the partial payload stays at {}",
+        payload.display()
+    );
+}
+
+/// Runs with raw OS-string arguments (`--json` first).
+fn run_os(env: &Env, args: &[&std::ffi::OsStr]) -> (Option<i32>, Value, String) {
+    let r = env.cmd().arg("--json").args(args).output().unwrap();
+    let stdout = String::from_utf8_lossy(&r.stdout).to_string();
+    let v: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "no envelope ({e}) for {args:?}: {stdout}\n{}",
+            String::from_utf8_lossy(&r.stderr)
+        )
+    });
+    (
+        r.status.code(),
+        v,
+        String::from_utf8_lossy(&r.stderr).into(),
+    )
+}
+
+#[cfg(unix)]
+#[test]
+fn non_utf8_arguments_never_panic() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let env = Env::new(BIN);
+    let bad = OsStr::from_bytes(b"caf\xe9");
+    let os = |s: &'static str| OsStr::new(s);
+    // Where a name is expected: a typed refusal in the envelope.
+    for args in [
+        vec![os("env"), os("show"), bad],
+        vec![os("env"), os("init"), bad],
+        vec![os("secrets"), os("get"), bad],
+        vec![os("--env"), bad, os("status")],
+        vec![bad],
+    ] {
+        let (code, v, stderr) = run_os(&env, &args);
+        assert_eq!(code, Some(2), "{args:?}: {v} {stderr}");
+        assert_eq!(v["ok"], false);
+        assert_eq!(v["error"]["kind"], "invalid-input", "{v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains("UTF-8"),
+            "{v}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    // Where a path is expected, any bytes are a path.
+    let file = env.home().join(OsStr::from_bytes(b"b\xe9.tgz"));
+    let (code, v, _) = run_os(&env, &[os("bundle"), os("verify"), file.as_os_str()]);
+    assert_eq!(
+        (code, v["error"]["kind"].as_str()),
+        (Some(3), Some("not-found")),
+        "{v}"
+    );
+    let ok = bundle(
+        &env,
+        "ok.tgz",
+        &[Entry::file("payload/index.html", b"hi\n")],
+    );
+    fs::copy(&ok, &file).unwrap();
+    let (code, v, _) = run_os(&env, &[os("bundle"), os("verify"), file.as_os_str()]);
+    assert_eq!(code, Some(0), "{v}");
+    let home = env.home().join(OsStr::from_bytes(b"h\xe9me"));
+    let (code, v, _) = run_os(
+        &env,
+        &[os("--home"), home.as_os_str(), os("env"), os("init")],
+    );
+    assert_eq!(code, Some(0), "{v}");
+    assert!(home.join("envs/local/env.json").is_file());
+    // Without --json the refusal is a plain error line, not a panic.
+    let r = env
+        .cmd()
+        .args([os("env"), os("show"), bad])
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).starts_with("error: "));
+}
+
+/// A dev environment on the recorder deployer with two ready revisions.
+fn recorder_env() -> (Env, String, String) {
+    let deployer = envpack_e2e::build_pack(BIN, "test-deployer");
+    let env = Env::new(BIN);
+    env.json(&["env", "init", "dev"]);
+    env.json(&["pack", "install", deployer.to_str().unwrap()]);
+    env.json(&[
+        "env",
+        "bind",
+        "dev",
+        "deployer",
+        "acme.deployer.recorder@0.1.0",
+        "--grant-requested",
+    ]);
+    env.json(&[
+        "env",
+        "config",
+        "dev",
+        "greentic.telemetry.stdout",
+        "level",
+        "warn",
+    ]);
+    let mut ids = Vec::new();
+    for v in ["1.0.0", "1.1.0"] {
+        let entries = [Entry::file("payload/i", v.as_bytes())];
+        let mut m = manifest_for(&entries);
+        m["version"] = json!(v);
+        let b = env.home().join(format!("{v}.tgz"));
+        write_bundle(&b, &m, &entries);
+        let out = env.json(&["deploy", b.to_str().unwrap(), "--env", "dev"]);
+        ids.push(out["revision"]["id"].as_str().unwrap().to_string());
+    }
+    let b = ids.pop().unwrap();
+    let a = ids.pop().unwrap();
+    (env, a, b)
+}
+
+#[test]
+fn a_traffic_change_made_is_reported_made_when_history_cannot_be_written() {
+    let (env, a, b) = recorder_env();
+    // A history file that cannot be opened for append (root ignores file
+    // modes, so it is a directory).
+    let history = env.home().join("envs/dev/history.jsonl");
+    fs::remove_file(&history).unwrap();
+    fs::create_dir(&history).unwrap();
+    let split = format!("{a}=50%");
+    let other = format!("{b}=50%");
+    let r = env.run(&[
+        "--json", "--env", "dev", "traffic", "set", "web", &split, &other,
+    ]);
+    let v = r.envelope();
+    assert_eq!(r.code, 0, "{v}");
+    assert_eq!(v["result"]["outcome"], "applied");
+    assert_eq!(v["result"]["generation"], 2);
+    let warning = v["result"]["warnings"][0].as_str().unwrap();
+    assert!(warning.contains("the change was made"), "{warning}");
+    assert!(warning.contains("history"), "{warning}");
+    // The record and the audit log agree that it was made.
+    let shown = env.json(&["--env", "dev", "traffic", "show"]);
+    assert_eq!(shown["generation"], 2);
+    assert_eq!(shown["weights"].as_array().unwrap().len(), 2);
+    let audit = env.json(&["--env", "dev", "audit"]);
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["verb"] == "traffic.set" && e["result"] == "ok"),
+        "{audit}"
+    );
+    // Without --json the warning is printed after the outcome.
+    let split = format!("{a}=100%");
+    let out = env.ok(&["--env", "dev", "traffic", "set", "web", &split]);
+    assert!(out.contains("applied web generation 3"), "{out}");
+    assert!(out.contains("warning: the change was made"), "{out}");
+}
+
+#[test]
+fn concurrent_init_of_a_new_name_creates_it_once() {
+    let env = Env::new(BIN);
+    // Defaults installed and compiled once, so the race is about the name.
+    env.json(&["env", "init", "warm"]);
+    // Eight different policies (none equal to another), so a second
+    // "created" or a quietly kept policy cannot pass for a repeat.
+    let policies: Vec<Vec<&str>> = vec![
+        vec!["--allow-source", "main"],
+        vec!["--allow-source", "release-tag"],
+        vec!["--allow-source", "feature-branch"],
+        vec!["--allow-source", "main", "--allow-source", "release-tag"],
+        vec!["--allow-source", "main", "--allow-source", "feature-branch"],
+        vec!["--production", "--allow-source", "main"],
+        vec!["--production", "--allow-source", "feature-branch"],
+        vec![
+            "--production",
+            "--allow-source",
+            "main",
+            "--allow-source",
+            "feature-branch",
+        ],
+    ];
+    let children: Vec<_> = policies
+        .iter()
+        .map(|p| {
+            env.cmd()
+                .args(["--json", "env", "init", "race"])
+                .args(p)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut created = Vec::new();
+    for (i, c) in children.into_iter().enumerate() {
+        let out = c.wait_with_output().unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        match out.status.code() {
+            Some(0) => {
+                assert_eq!(v["result"]["outcome"], "created", "{v}");
+                created.push((i, v["result"]["env"]["meta"]["policy"].clone()));
+            }
+            Some(5) => {
+                assert_eq!(v["error"]["kind"], "conflict", "{v}");
+                assert!(
+                    v["error"]["hint"]
+                        .as_str()
+                        .unwrap()
+                        .contains("envpack env show race")
+                );
+            }
+            other => panic!("init {i} exited {other:?}: {v}"),
+        }
+    }
+    assert_eq!(
+        created.len(),
+        1,
+        "exactly one operator creates it: {created:?}"
+    );
+    // The winner's policy is the one kept.
+    let shown = env.json(&["env", "show", "race"]);
+    assert_eq!(shown["meta"]["policy"], created[0].1);
 }

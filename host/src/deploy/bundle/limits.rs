@@ -61,10 +61,10 @@ fn read_var(name: &str, into: &mut u64) -> Result<()> {
             *into = n;
             Ok(())
         }
-        _ => Err(Error::invalid(format!(
-            "{name}={text:?} is not a positive whole number"
-        ))
-        .hint(format!("unset {name}"))),
+        _ => Err(
+            Error::invalid(format!("{name}={text:?} is not a positive whole number"))
+                .hint(format!("unset {name}")),
+        ),
     }
 }
 
@@ -115,7 +115,11 @@ mod tests {
 
     #[test]
     fn names() {
-        for ok in ["payload/a.txt", "payload/été/ü", &format!("payload/{}", "a".repeat(255))] {
+        for ok in [
+            "payload/a.txt",
+            "payload/été/ü",
+            &format!("payload/{}", "a".repeat(255)),
+        ] {
             assert!(check_entry_name(ok, 1024).is_ok(), "{ok}");
         }
         let long = format!("payload/{}", "a".repeat(256));
@@ -132,5 +136,4 @@ mod tests {
             assert!(check_entry_name(bad, 1024).is_err(), "{bad:?}");
         }
     }
-
 }

@@ -49,7 +49,12 @@ pub(super) fn safe_rel(path: &str) -> Result<String> {
 /// under that directory (the caller removes it if this fails).
 pub fn open(path: &Path, extract: Option<&Path>) -> Result<Verified> {
     let file = fs::File::open(path).map_err(|e| Error::io("read bundle", path, e))?;
-    open_reader(file, &path.display().to_string(), extract, &Limits::from_env()?)
+    open_reader(
+        file,
+        &path.display().to_string(),
+        extract,
+        &Limits::from_env()?,
+    )
 }
 
 /// [`open`] on a bundle's bytes; `name` says where they came from, for
@@ -241,7 +246,11 @@ fn read_manifest<R: Read>(
 }
 
 /// What the manifest declares, against the limits, before any file is read.
-fn check_declared(m: &BundleManifest, limits: &Limits, bad: &dyn Fn(String) -> Error) -> Result<()> {
+fn check_declared(
+    m: &BundleManifest,
+    limits: &Limits,
+    bad: &dyn Fn(String) -> Error,
+) -> Result<()> {
     let count = m.files.len() as u64 + m.evidence.len() as u64 + 1;
     if count > limits.max_entries {
         return Err(bad(format!(
@@ -315,7 +324,8 @@ fn hash_entry<R: Read>(
         hasher.update(&buf[..n]);
         size += n as u64;
         if let (Some(f), Some(d)) = (file.as_mut(), dest) {
-            f.write_all(&buf[..n]).map_err(|e| Error::io("write", d, e))?;
+            f.write_all(&buf[..n])
+                .map_err(|e| Error::io("write", d, e))?;
         }
     }
     if let (Some(_), Some(d)) = (file, dest) {
