@@ -222,7 +222,7 @@ impl Env {
         Ok(InstanceContext {
             granter,
             services,
-            scratch_dir: Some(self.records.scratch_dir(&id)?),
+            scratch_dir: self.records.scratch_dir(&id)?,
         })
     }
 }
