@@ -29,15 +29,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(|e| Error::io("write", tmp.path(), e))?;
     tmp.persist(path)
         .map_err(|e| Error::io("replace", path, e.error))?;
-    sync_dir(dir)?;
-    // Best effort: a write that was killed left its temp file behind.
-    clean_stale_temps(dir);
-    Ok(())
+    sync_dir(dir)
 }
 
 /// Temp files are named `.tmp-<pid>-<random>`, so a later write can tell
 /// one whose writer died from one being written right now.
-fn temp_prefix() -> String {
+pub fn temp_prefix() -> String {
     format!("{TEMP_PREFIX}{}-", std::process::id())
 }
 
@@ -49,7 +46,8 @@ const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(15 * 60)
 
 /// Removes temp files of our naming in `dir` whose writer process is gone
 /// or that are older than [`STALE_AFTER`]; returns how many. Never fails:
-/// what cannot be removed is left for the next try.
+/// what cannot be removed is left for the next try. Called where envpack
+/// owns the directory (records, the pack store), never in a user's.
 pub fn clean_stale_temps(dir: &Path) -> usize {
     let Ok(entries) = fs::read_dir(dir) else {
         return 0;
@@ -60,10 +58,17 @@ pub fn clean_stale_temps(dir: &Path) -> usize {
         let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(TEMP_PREFIX)) else {
             continue;
         };
-        let writer_gone = rest
-            .split_once('-')
-            .and_then(|(pid, _)| pid.parse::<i32>().ok())
-            .is_some_and(|pid| !process_alive(pid));
+        // Only names exactly of our pattern: `<pid>-<6 random>`, or
+        // `<6 random>` as written before the pid was part of the name.
+        let (pid, random) = match rest.split_once('-') {
+            Some((pid, random)) => (pid.parse::<i32>().ok(), random),
+            None => (None, rest),
+        };
+        let ours = random.len() == 6 && random.chars().all(|c| c.is_ascii_alphanumeric());
+        if !ours || (pid.is_none() && rest.contains('-')) {
+            continue;
+        }
+        let writer_gone = pid.is_some_and(|pid| !process_alive(pid));
         let old = e
             .metadata()
             .and_then(|m| m.modified())
@@ -199,23 +204,26 @@ mod tests {
     fn stale_temps_are_cleaned_live_ones_kept() {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
-        let dead = d.join(".tmp-2147483646-dead");
-        let live = d.join(format!(".tmp-{}-live", std::process::id()));
+        let dead = d.join(".tmp-2147483646-dEad01");
+        let live = d.join(format!(".tmp-{}-live01", std::process::id()));
+        let not_ours = d.join(".tmp-notes-old");
         let unknown_new = d.join(".tmp-abcdef");
         let unknown_old = d.join(".tmp-ghijkl");
         let other = d.join("keep.json");
-        for p in [&dead, &live, &unknown_new, &unknown_old, &other] {
+        for p in [&dead, &live, &unknown_new, &unknown_old, &other, &not_ours] {
             fs::write(p, b"x").expect("write");
         }
         let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-        File::options()
-            .write(true)
-            .open(&unknown_old)
-            .and_then(|f| f.set_modified(hour_ago))
-            .expect("age");
+        for p in [&unknown_old, &not_ours] {
+            File::options()
+                .write(true)
+                .open(p)
+                .and_then(|f| f.set_modified(hour_ago))
+                .expect("age");
+        }
         assert_eq!(clean_stale_temps(d), 2);
         assert!(!dead.exists() && !unknown_old.exists());
-        assert!(live.exists() && unknown_new.exists() && other.exists());
+        assert!(live.exists() && unknown_new.exists() && other.exists() && not_ours.exists());
     }
 
     #[test]

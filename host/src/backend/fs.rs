@@ -91,6 +91,10 @@ fn read_opt(path: &Path) -> Result<Option<Vec<u8>>> {
     }
 }
 
+fn parent_of(path: &Path) -> &Path {
+    path.parent().unwrap_or(path)
+}
+
 fn backup_path(path: &Path) -> PathBuf {
     path.with_extension("json.bak")
 }
@@ -175,6 +179,10 @@ impl Backend for FsBackend {
         }
         fsutil::write_atomic(&path, bytes)?;
         self.bump(env)?;
+        // Best effort, under the record's lease: writes that were killed
+        // left temp files next to the records.
+        fsutil::clean_stale_temps(parent_of(&path));
+        fsutil::clean_stale_temps(&self.dir(env));
         Ok(Etag::of(bytes))
     }
 

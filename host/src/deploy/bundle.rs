@@ -370,7 +370,7 @@ fn write_archive(spec: &BuildSpec, manifest: &BundleManifest) -> Result<()> {
             h.set_mtime(0);
             h.set_entry_type(tar::EntryType::Regular);
             tar.append_data(&mut h, path, bytes)
-                .map_err(|e| Error::internal(format!("cannot write bundle entry {path}: {e}")))
+                .map_err(|e| Error::io(&format!("write bundle entry {path} to"), &spec.out, e))
         };
         let manifest_bytes = serde_json::to_vec_pretty(&manifest)
             .map_err(|e| Error::internal(format!("cannot encode the manifest: {e}")))?;
@@ -401,9 +401,9 @@ fn write_archive(spec: &BuildSpec, manifest: &BundleManifest) -> Result<()> {
         }
         let gz = tar
             .into_inner()
-            .map_err(|e| Error::internal(format!("cannot finish the bundle: {e}")))?;
+            .map_err(|e| Error::io("finish the bundle", &spec.out, e))?;
         gz.finish()
-            .map_err(|e| Error::internal(format!("cannot finish the bundle: {e}")))?
+            .map_err(|e| Error::io("finish the bundle", &spec.out, e))?
             .flush()
             .ok();
     }
