@@ -224,6 +224,24 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+impl From<envpack_descriptor::DescriptorError> for Error {
+    fn from(e: envpack_descriptor::DescriptorError) -> Self {
+        Error::invalid(e.to_string())
+    }
+}
+
+impl From<envpack_manifest::CapabilityError> for Error {
+    fn from(e: envpack_manifest::CapabilityError) -> Self {
+        Error::invalid(e.to_string())
+    }
+}
+
+impl From<envpack_manifest::SectionError> for Error {
+    fn from(e: envpack_manifest::SectionError) -> Self {
+        Error::invalid(e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,23 +275,5 @@ mod tests {
             Error::io("read", p, IoError::other("x")).kind(),
             Kind::Internal
         );
-    }
-}
-
-impl From<envpack_descriptor::DescriptorError> for Error {
-    fn from(e: envpack_descriptor::DescriptorError) -> Self {
-        Error::invalid(e.to_string())
-    }
-}
-
-impl From<envpack_manifest::CapabilityError> for Error {
-    fn from(e: envpack_manifest::CapabilityError) -> Self {
-        Error::invalid(e.to_string())
-    }
-}
-
-impl From<envpack_manifest::SectionError> for Error {
-    fn from(e: envpack_manifest::SectionError) -> Self {
-        Error::invalid(e.to_string())
     }
 }
