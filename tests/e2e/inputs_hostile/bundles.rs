@@ -1,0 +1,213 @@
+//! Hostile bundles: names, gzip tails, sizes, streaming, failed staging.
+use super::*;
+
+#[test]
+fn names_extraction_could_not_write_or_a_terminal_would_mangle_are_refused() {
+    let env = Env::new(BIN);
+    let ok = bundle(
+        &env,
+        "ok.tgz",
+        &[Entry::file("payload/index.html", b"hi\n")],
+    );
+    env.json(&["bundle", "verify", ok.to_str().unwrap()]);
+
+    let long = format!("payload/{}", "n".repeat(300));
+    let f = bundle(&env, "long.tgz", &[Entry::file(&long, b"x")]);
+    refused(&env, &f, "at most 255");
+    let deep = format!("payload/{}", ["d"; 600].join("/"));
+    let f = bundle(&env, "deep.tgz", &[Entry::file(&deep, b"x")]);
+    refused(&env, &f, "ENVPACK_BUNDLE_MAX_PATH");
+    for (file, name) in [
+        ("esc.tgz", "payload/a\u{1b}]0;owned\u{7}b"),
+        ("cr.tgz", "payload/a\rerror: fake"),
+        ("nl.tgz", "payload/a\nb"),
+    ] {
+        let f = bundle(&env, file, &[Entry::file(name, b"x")]);
+        let err = refused(&env, &f, "control character");
+        // The refusal quotes the name escaped, never raw.
+        assert!(!err.to_string().contains('\u{1b}'));
+    }
+    let f = bundle(
+        &env,
+        "bidi.tgz",
+        &[Entry::file("payload/gpj.\u{202E}exe", b"x")],
+    );
+    refused(&env, &f, "U+202E");
+    // A file where another entry needs a directory.
+    let f = bundle(
+        &env,
+        "clash.tgz",
+        &[
+            Entry::file("payload/a", b"x"),
+            Entry::file("payload/a/b", b"y"),
+        ],
+    );
+    refused(&env, &f, "which is a file");
+}
+
+#[test]
+fn trailing_garbage_and_truncated_gzip_are_refused() {
+    let env = Env::new(BIN);
+    let ok = bundle(
+        &env,
+        "ok.tgz",
+        &[Entry::file("payload/index.html", b"hi\n")],
+    );
+    let bytes = fs::read(&ok).unwrap();
+    let garbage = env.home().join("garbage.tgz");
+    fs::write(&garbage, [&bytes[..], b"#!/bin/sh evil"].concat()).unwrap();
+    refused(&env, &garbage, "trailing data after the gzip stream");
+    // A second gzip member is trailing data too: a bundle is one stream.
+    let twice = env.home().join("twice.tgz");
+    fs::write(&twice, [&bytes[..], &bytes[..]].concat()).unwrap();
+    refused(&env, &twice, "trailing data");
+    // The gzip trailer (CRC32 and length, 8 bytes) cut short.
+    let cut = env.home().join("cut.tgz");
+    fs::write(&cut, &bytes[..bytes.len() - 4]).unwrap();
+    refused(&env, &cut, "truncated or corrupt");
+}
+
+#[test]
+fn sizes_and_counts_are_limited_before_anything_is_inflated() {
+    let env = Env::new(BIN);
+    // The manifest declares 10 GiB: refused from the manifest alone.
+    let mut big: Vec<Entry> = (0..10)
+        .map(|i| Entry::file(&format!("payload/z{i}"), b""))
+        .collect();
+    for e in &mut big {
+        e.listed_size = Some(1 << 30);
+    }
+    let path = env.home().join("big.tgz");
+    write_bundle(&path, &manifest_for(&big), &big);
+    refused(&env, &path, "ENVPACK_BUNDLE_MAX_BYTES");
+
+    // An entry whose header disagrees with the manifest is refused before
+    // it is read: 512 MiB of zeros where the manifest says 3 bytes.
+    let mut liar = vec![Entry::zeros("payload/z", 512 << 20)];
+    liar[0].listed_size = Some(3);
+    let path = env.home().join("liar.tgz");
+    write_bundle(&path, &manifest_for(&liar), &liar);
+    let started = std::time::Instant::now();
+    refused(&env, &path, "tampered");
+    assert!(started.elapsed().as_secs() < 60, "refusing took too long");
+
+    // Limits come from the environment, each named in the refusal.
+    let many: Vec<Entry> = (0..5)
+        .map(|i| Entry::file(&format!("payload/f{i}"), b"x"))
+        .collect();
+    let path = bundle(&env, "many.tgz", &many);
+    env.json(&["bundle", "verify", path.to_str().unwrap()]);
+    let r = env
+        .cmd()
+        .args(["--json", "bundle", "verify", path.to_str().unwrap()])
+        .env("ENVPACK_BUNDLE_MAX_ENTRIES", "3")
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(6));
+    assert!(String::from_utf8_lossy(&r.stdout).contains("ENVPACK_BUNDLE_MAX_ENTRIES"));
+    let r = env
+        .cmd()
+        .args(["--json", "bundle", "verify", path.to_str().unwrap()])
+        .env("ENVPACK_BUNDLE_MAX_BYTES", "lots")
+        .output()
+        .unwrap();
+    assert_eq!(
+        r.status.code(),
+        Some(2),
+        "a bad limit is refused, not ignored"
+    );
+}
+
+#[test]
+fn verify_streams_entries_without_holding_them() {
+    let env = Env::new(BIN);
+    let path = bundle(
+        &env,
+        "zeros.tgz",
+        &[Entry::zeros("payload/zeros", 512 << 20)],
+    );
+    // 256 MiB of address space: holding the 512 MiB entry cannot fit.
+    let r = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -v 262144 && exec \"$0\" --json bundle verify '{}'",
+            path.display()
+        ))
+        .arg(BIN)
+        .env("ENVPACK_HOME", env.home())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&r.stdout);
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{out}\n{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    assert!(out.contains("\"ok\":true"), "{out}");
+}
+
+/// The revisions of the only deployment in the local environment.
+fn revisions(env: &Env) -> Vec<Value> {
+    let list = env.json(&["revisions", "list"]);
+    list[0]["revisions"].as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn a_deploy_that_cannot_extract_ends_failed_audited_and_clean() {
+    let env = Env::new(BIN);
+    env.json(&["env", "init"]);
+    // Verify passes with a path limit raised past what the filesystem can
+    // create (PATH_MAX is 4096 bytes); extraction then fails.
+    let deep = format!("payload/{}", vec!["d".repeat(200); 25].join("/"));
+    let entries = [Entry::file(&deep, b"x"), Entry::file("payload/a", b"a")];
+    let mut manifest = manifest_for(&entries);
+    manifest["attributes"] = json!({"run": "./a {port}", "health": "/"});
+    let path = env.home().join("deep.tgz");
+    write_bundle(&path, &manifest, &entries);
+    let run = |args: &[&str]| {
+        let r = env
+            .cmd()
+            .arg("--json")
+            .args(args)
+            .env("ENVPACK_BUNDLE_MAX_PATH", "8000")
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&r.stdout).unwrap();
+        (r.status.code(), v)
+    };
+    let (code, v) = run(&["bundle", "verify", path.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{v}");
+    let (code, v) = run(&["deploy", path.to_str().unwrap()]);
+    assert_eq!(v["ok"], false, "{v}");
+    assert_eq!(v["error"]["kind"], "invalid-input", "{v}");
+    assert_eq!(code, Some(2));
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("too long"),
+        "{v}"
+    );
+
+    let revs = revisions(&env);
+    assert_eq!(revs.len(), 1);
+    assert_eq!(revs[0]["state"], "failed", "{revs:?}");
+    let id = revs[0]["id"].as_str().unwrap();
+    let audit = env.json(&["audit"]);
+    let results: Vec<String> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["verb"] == "deploy")
+        .map(|a| a["result"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(results.len(), 2, "{audit}");
+    assert_eq!(results[0], "started");
+    assert!(results[1].starts_with("failed"), "{results:?}");
+    let payload = env
+        .home()
+        .join(format!("envs/local/revisions/{id}/payload"));
+    assert!(
+        !payload.exists(),
+        "the partial payload stays at {}",
+        payload.display()
+    );
+}
