@@ -93,18 +93,25 @@ fn sizes_and_counts_are_limited_before_anything_is_inflated() {
 
     // Limits come from the environment, each named in the refusal.
     let many: Vec<Entry> = (0..5)
-        .map(|i| Entry::file(&format!("payload/f{i}"), b"x"))
+        .map(|i| Entry::file(&format!("payload/f{i}"), &[b'x'; 2000]))
         .collect();
     let path = bundle(&env, "many.tgz", &many);
     env.json(&["bundle", "verify", path.to_str().unwrap()]);
-    let r = env
-        .cmd()
-        .args(["--json", "bundle", "verify", path.to_str().unwrap()])
-        .env("ENVPACK_BUNDLE_MAX_ENTRIES", "3")
-        .output()
-        .unwrap();
-    assert_eq!(r.status.code(), Some(6));
-    assert!(String::from_utf8_lossy(&r.stdout).contains("ENVPACK_BUNDLE_MAX_ENTRIES"));
+    for (var, value) in [
+        ("ENVPACK_BUNDLE_MAX_ENTRIES", "3"),
+        ("ENVPACK_BUNDLE_MAX_BYTES", "4"),
+        ("ENVPACK_BUNDLE_MAX_ENTRY_BYTES", "1000"),
+    ] {
+        let r = env
+            .cmd()
+            .args(["--json", "bundle", "verify", path.to_str().unwrap()])
+            .env(var, value)
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&r.stdout);
+        assert_eq!(r.status.code(), Some(6), "{var}={value}: {out}");
+        assert!(out.contains(var), "{var}={value}: {out}");
+    }
     let r = env
         .cmd()
         .args(["--json", "bundle", "verify", path.to_str().unwrap()])

@@ -398,10 +398,16 @@ impl Walk {
             )));
         }
         self.total = self.total.saturating_add(size);
-        if size > limits.max_entry_bytes || self.total > limits.max_bytes {
+        if size > limits.max_entry_bytes {
             return Err(bad(format!(
-                "entry {name:?} ({size} bytes) takes it past its limits of {} bytes per file and {} in all (ENVPACK_BUNDLE_MAX_ENTRY_BYTES, ENVPACK_BUNDLE_MAX_BYTES)",
-                limits.max_entry_bytes, limits.max_bytes
+                "entry {name:?} is {size} bytes; at most {} are allowed per file (ENVPACK_BUNDLE_MAX_ENTRY_BYTES)",
+                limits.max_entry_bytes
+            )));
+        }
+        if self.total > limits.max_bytes {
+            return Err(bad(format!(
+                "its entries up to {name:?} unpack to {} bytes; at most {} are allowed (ENVPACK_BUNDLE_MAX_BYTES)",
+                self.total, limits.max_bytes
             )));
         }
         let mut parent = name;
