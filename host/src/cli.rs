@@ -248,18 +248,25 @@ fn lossy_args(os_args: &[std::ffi::OsString]) -> Vec<String> {
 }
 
 /// The error for an argument that must be text but is not UTF-8 (paths
-/// may be any bytes; names, keys and descriptors may not).
+/// may be any bytes; names, keys and descriptors may not). When no argument
+/// is the culprit, an option's environment variable is.
 fn non_utf8_error(os_args: &[std::ffi::OsString]) -> Error {
-    let bad = os_args
-        .iter()
-        .skip(1)
-        .find(|a| a.to_str().is_none())
-        .map(|a| format!("{:?}", a.to_string_lossy()))
-        .unwrap_or_else(|| "an argument".into());
+    let rule = "names, keys and descriptors must be UTF-8 text (only paths may be any bytes)";
+    if let Some(bad) = os_args.iter().skip(1).find(|a| a.to_str().is_none()) {
+        return Error::invalid(format!(
+            "argument {:?} is not valid UTF-8; {rule}",
+            bad.to_string_lossy()
+        ))
+        .hint("envpack --help");
+    }
+    let var = ["ENVPACK_ENV", "ENVPACK_INGRESS_SEED"]
+        .into_iter()
+        .find(|v| std::env::var_os(v).is_some_and(|x| x.to_str().is_none()))
+        .unwrap_or("ENVPACK_ENV");
     Error::invalid(format!(
-        "argument {bad} is not valid UTF-8; names, keys and descriptors must be UTF-8 text (only paths may be any bytes)"
+        "the environment variable {var} is not valid UTF-8; {rule}"
     ))
-    .hint("envpack --help")
+    .hint(format!("unset {var}"))
 }
 
 fn run(cli: Cli) -> Result<Report> {

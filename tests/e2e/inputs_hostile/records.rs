@@ -67,6 +67,23 @@ fn non_utf8_arguments_never_panic() {
     );
     assert_eq!(code, Some(0), "{v}");
     assert!(home.join("envs/local/env.json").is_file());
+    // A non-UTF-8 environment variable behind an option is named.
+    let r = env
+        .cmd()
+        .env("ENVPACK_ENV", bad)
+        .args(["--json", "env", "show"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(r.status.code(), Some(2), "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ENVPACK_ENV"),
+        "{v}"
+    );
+    assert_eq!(v["error"]["hint"], "unset ENVPACK_ENV");
     // Without --json the refusal is a plain error line, not a panic.
     let r = env
         .cmd()
