@@ -62,8 +62,10 @@ pub fn deploy(
     env: &EnvName,
     opts: &DeployOptions<'_>,
 ) -> Result<DeployOutcome> {
-    let verified = bundle::open(opts.bundle, None)?;
+    // Read once, verify those bytes, store those bytes: reading the file a
+    // second time would let it change between the check and the use.
     let bytes = std::fs::read(opts.bundle).map_err(|e| Error::io("read bundle", opts.bundle, e))?;
+    let verified = bundle::open_bytes(&bytes, &opts.bundle.display().to_string(), None)?;
     let release = Release {
         verified: &verified,
         bytes: &bytes,

@@ -218,3 +218,86 @@ fn a_deploy_that_cannot_extract_ends_failed_audited_and_clean() {
         payload.display()
     );
 }
+
+/// `deploy` reads its bundle once: a file that changes after it was
+/// verified (here a FIFO that serves a second, different bundle to a second
+/// reader) cannot get other bytes stored under the verified id.
+#[cfg(target_os = "linux")]
+#[test]
+fn deploy_stores_exactly_the_bytes_it_verified() {
+    use std::os::unix::fs::OpenOptionsExt;
+    const O_NONBLOCK: i32 = 0o4000;
+    let env = Env::new(BIN);
+    env.json(&["env", "init"]);
+    let make = |body: &[u8], file: &str| {
+        let entries = [Entry::file("payload/index.html", body)];
+        let mut m = manifest_for(&entries);
+        m["attributes"] = json!({"run": "./index.html {port}"});
+        let path = env.home().join(file);
+        write_bundle(&path, &m, &entries);
+        fs::read(&path).unwrap()
+    };
+    let good = make(b"good", "good.tgz");
+    let evil = make(b"evil", "evil.tgz");
+    let good_id = env.json(&[
+        "bundle",
+        "verify",
+        env.home().join("good.tgz").to_str().unwrap(),
+    ])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let fifo = env.home().join("bundle.fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let mut f = fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+            f.write_all(&good).unwrap();
+            drop(f);
+            // Serve the other bundle to anyone who opens the path again,
+            // once the first reader has closed it (an open without a reader
+            // fails; one while it still reads adds nothing).
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            let mut reader_closed = false;
+            while std::time::Instant::now() < until {
+                let again = fs::OpenOptions::new()
+                    .write(true)
+                    .custom_flags(O_NONBLOCK)
+                    .open(&fifo);
+                match again {
+                    Ok(mut f) if reader_closed => {
+                        let _ = f.write_all(&evil);
+                        return true;
+                    }
+                    Ok(_) => {}
+                    Err(_) => reader_closed = true,
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            false
+        })
+    };
+    let deployed = env
+        .cmd()
+        .args(["--json", "deploy", fifo.to_str().unwrap()])
+        .env("ENVPACK_WARM_TIMEOUT_MS", "300")
+        .output()
+        .unwrap();
+    let deployed = String::from_utf8_lossy(&deployed.stdout).to_string();
+    let reread = writer.join().unwrap();
+    let hex = good_id.trim_start_matches("sha256:");
+    let stored = fs::read(env.home().join(format!("envs/local/bundles/{hex}.tgz")))
+        .unwrap_or_else(|e| panic!("no stored bundle ({e}); deploy said {deployed}"));
+    assert!(
+        stored == fs::read(env.home().join("good.tgz")).unwrap(),
+        "other bytes were stored under the verified id"
+    );
+    assert!(!reread, "deploy read the bundle path twice");
+}
