@@ -421,7 +421,7 @@ pub mod limits;
 mod open;
 
 pub use limits::Limits;
-pub use open::{Verified, open, open_bytes, open_reader};
+pub use open::{Verified, open, open_bytes, open_reader, read_file};
 
 /// Whether an error came from a bundle failing verification.
 pub fn is_invalid(e: &Error) -> bool {

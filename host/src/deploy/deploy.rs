@@ -64,7 +64,7 @@ pub fn deploy(
 ) -> Result<DeployOutcome> {
     // Read once, verify those bytes, store those bytes: reading the file a
     // second time would let it change between the check and the use.
-    let bytes = std::fs::read(opts.bundle).map_err(|e| Error::io("read bundle", opts.bundle, e))?;
+    let bytes = bundle::read_file(opts.bundle)?;
     let verified = bundle::open_bytes(&bytes, &opts.bundle.display().to_string(), None)?;
     let release = Release {
         verified: &verified,

@@ -301,3 +301,35 @@ fn deploy_stores_exactly_the_bytes_it_verified() {
     );
     assert!(!reread, "deploy read the bundle path twice");
 }
+
+/// `deploy` holds the bundle file in memory to store it, but never one
+/// larger than the limits allow: a 512 MiB file is refused under a
+/// 256 MiB address-space limit, with the limit named.
+#[test]
+fn deploy_refuses_a_bundle_file_larger_than_the_limits_allow() {
+    let env = Env::new(BIN);
+    env.json(&["env", "init"]);
+    let path = env.home().join("huge.tgz");
+    fs::File::create(&path).unwrap().set_len(512 << 20).unwrap();
+    let r = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -v 262144 && exec \"$0\" --json deploy '{}'",
+            path.display()
+        ))
+        .arg(BIN)
+        .env("ENVPACK_HOME", env.home())
+        .env("ENVPACK_BUNDLE_MAX_BYTES", "1000000")
+        .env("ENVPACK_BUNDLE_MAX_ENTRIES", "100")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&r.stdout);
+    assert_eq!(
+        r.status.code(),
+        Some(6),
+        "{out}\n{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    assert!(out.contains("larger than"), "{out}");
+    assert!(out.contains("ENVPACK_BUNDLE_MAX_BYTES"), "{out}");
+}

@@ -51,6 +51,19 @@ impl Limits {
     }
 }
 
+impl Limits {
+    /// The largest bundle file (compressed) that can hold what the limits
+    /// allow: the payload stored uncompressed, plus deflate's framing, tar
+    /// headers and padding for every entry, plus the manifest. Anything
+    /// larger is refused before it is read into memory.
+    pub fn max_file_bytes(&self) -> u64 {
+        self.max_bytes
+            .saturating_add(self.max_bytes / 64)
+            .saturating_add(self.max_entries.saturating_mul(4096))
+            .saturating_add(64 << 20)
+    }
+}
+
 fn read_var(name: &str, into: &mut u64) -> Result<()> {
     let Some(raw) = std::env::var_os(name) else {
         return Ok(());

@@ -57,6 +57,25 @@ pub fn open(path: &Path, extract: Option<&Path>) -> Result<Verified> {
     )
 }
 
+/// Reads a bundle file whole (to verify, then store, exactly those bytes),
+/// refusing one larger than any bundle within the [`Limits`] could be,
+/// without reading past that bound.
+pub fn read_file(path: &Path) -> Result<Vec<u8>> {
+    let bound = Limits::from_env()?.max_file_bytes();
+    let file = fs::File::open(path).map_err(|e| Error::io("read bundle", path, e))?;
+    let mut bytes = Vec::new();
+    file.take(bound.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io("read bundle", path, e))?;
+    if bytes.len() as u64 > bound {
+        return Err(Error::integrity(format!(
+            "bundle {} is invalid: the file is larger than {bound} bytes, more than any bundle within the limits can be (ENVPACK_BUNDLE_MAX_BYTES, ENVPACK_BUNDLE_MAX_ENTRIES)",
+            path.display()
+        )));
+    }
+    Ok(bytes)
+}
+
 /// [`open`] on a bundle's bytes; `name` says where they came from, for
 /// messages.
 pub fn open_bytes(file_bytes: &[u8], name: &str, extract: Option<&Path>) -> Result<Verified> {
