@@ -127,6 +127,22 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
         .map_err(|e| Error::io("sync directory", dir, e))
 }
 
+/// Whether the filesystem holding `dir` has (next to) no space left for
+/// an unprivileged writer. Used to explain a pack's write error: inside the
+/// sandbox a full disk reaches the pack as a bare I/O error.
+pub fn is_full(dir: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        rustix::fs::statvfs(dir)
+            .is_ok_and(|s| s.f_bavail.saturating_mul(s.f_frsize.max(1)) < 64 * 1024)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        false
+    }
+}
+
 /// Makes a directory owner-only (0700) so secrets and state inside it are
 /// not readable by other users.
 pub fn restrict(dir: &Path) -> Result<()> {

@@ -67,7 +67,21 @@ fn a_full_disk_is_a_typed_error_and_leaves_nothing_half_made() {
         return;
     };
     env.json(&["env", "init", "dev"]);
+    env.json(&["--env", "dev", "state", "put", "k", "v"]);
     let filler = fill(&envs);
+    // Inside the sandbox a full disk is a bare I/O error ("os error 29");
+    // the operator is told the disk is full.
+    for args in [
+        ["--env", "dev", "state", "put", "k", "w"],
+        ["--env", "dev", "secrets", "put", "s", "x"],
+    ] {
+        let err = env.fails(9, &args);
+        assert!(
+            err["message"].as_str().unwrap().contains("is full"),
+            "{args:?}: {err}"
+        );
+        assert!(err["hint"].as_str().unwrap().contains("df -h"), "{err}");
+    }
     let err = env.fails(
         9,
         &[
@@ -112,6 +126,8 @@ fn a_full_disk_is_a_typed_error_and_leaves_nothing_half_made() {
         "warn",
     ]);
     assert_eq!(env.json(&["env", "doctor", "dev"])["healthy"], true);
+    let kept = env.json(&["--env", "dev", "state", "get", "k"]);
+    assert_eq!(kept["value"], "v", "the failed write changed nothing");
 }
 
 #[test]
