@@ -213,23 +213,39 @@ impl<'s, 'r> Rollout<'s, 'r> {
         started.policy = Some(self.policy.clone());
         started.before_generation = Some(self.before_generation);
         journal::audit(self.session.records(), &started)?;
+        if let Err(e) = self.stage_files(dep, rev) {
+            self.end_failed(dep, rev, &e);
+            return Err(e.context(format!("revision {} of {} failed", rev.id, self.name)));
+        }
+        Ok(())
+    }
+
+    /// Stores the bundle, records the staged revision, and extracts the
+    /// payload for deployers that run revisions on this machine.
+    fn stage_files(&self, dep: &mut Tracked<Deployment>, rev: &Revision) -> Result<()> {
         let v = self.release.verified;
         self.records.store_bundle(&v.id, self.release.bytes)?;
         dep.revisions.push(rev.clone());
         self.records.save(dep)?;
-        // The payload, extracted from the verified bundle, for deployers
-        // that run revisions on this machine.
-        if let Some(dir) = self.session.local_runtime_dir()
-            && let Err(e) =
-                local::stage_payload(&dir, &rev.id, self.release.bytes, &v.id.to_string())
-        {
-            rev.state = RevState::Failed;
-            rev.reason = Some(format!("staging its payload failed: {}", e.message()));
-            rev.updated = now_rfc3339();
-            self.finish(dep, rev, &format!("failed: {}", e.message()))?;
-            return Err(e.context(format!("revision {} of {} failed", rev.id, self.name)));
+        if let Some(dir) = self.session.local_runtime_dir() {
+            local::stage_payload(&dir, &rev.id, self.release.bytes, &v.id.to_string())?;
         }
         Ok(())
+    }
+
+    /// Records a revision that could not be staged as `failed`, audited
+    /// after its `started`. Best effort: what failed (a full disk) may fail
+    /// this too, and then the original error is still the one reported.
+    fn end_failed(&self, dep: &mut Tracked<Deployment>, rev: &mut Revision, e: &Error) {
+        rev.state = RevState::Failed;
+        rev.reason = Some(format!("staging failed: {}", e.message()));
+        rev.updated = now_rfc3339();
+        if dep.revision_mut(&rev.id).is_err() {
+            dep.revisions.push(rev.clone());
+        }
+        if let Err(again) = self.finish(dep, rev, &format!("failed: {}", e.message())) {
+            tracing::warn!("could not record revision {} as failed: {again}", rev.id);
+        }
     }
 
     /// Apply, warm, ready; the first revision takes all traffic. `Err` is

@@ -154,6 +154,22 @@ fn verify_streams_entries_without_holding_them() {
     assert!(out.contains("\"ok\":true"), "{out}");
 }
 
+/// The audit log of the local environment holds one deploy, `started`
+/// then `failed`.
+fn assert_started_then_failed(env: &Env) {
+    let audit = env.json(&["audit"]);
+    let results: Vec<String> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["verb"] == "deploy")
+        .map(|a| a["result"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(results.len(), 2, "{audit}");
+    assert_eq!(results[0], "started");
+    assert!(results[1].starts_with("failed"), "{results:?}");
+}
+
 /// The revisions of the only deployment in the local environment.
 fn revisions(env: &Env) -> Vec<Value> {
     let list = env.json(&["revisions", "list"]);
@@ -198,17 +214,7 @@ fn a_deploy_that_cannot_extract_ends_failed_audited_and_clean() {
     assert_eq!(revs.len(), 1);
     assert_eq!(revs[0]["state"], "failed", "{revs:?}");
     let id = revs[0]["id"].as_str().unwrap();
-    let audit = env.json(&["audit"]);
-    let results: Vec<String> = audit
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["verb"] == "deploy")
-        .map(|a| a["result"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(results.len(), 2, "{audit}");
-    assert_eq!(results[0], "started");
-    assert!(results[1].starts_with("failed"), "{results:?}");
+    assert_started_then_failed(&env);
     let payload = env
         .home()
         .join(format!("envs/local/revisions/{id}/payload"));
@@ -332,4 +338,36 @@ fn deploy_refuses_a_bundle_file_larger_than_the_limits_allow() {
     );
     assert!(out.contains("larger than"), "{out}");
     assert!(out.contains("ENVPACK_BUNDLE_MAX_BYTES"), "{out}");
+}
+
+/// A deploy that fails after its `started` audit, before any payload (the
+/// bundle cannot be stored), still ends with the revision `failed` and a
+/// `failed` audit entry.
+#[test]
+fn a_deploy_that_cannot_store_its_bundle_ends_failed_and_audited() {
+    let env = Env::new(BIN);
+    env.json(&["env", "init"]);
+    fs::write(env.home().join("envs/local/bundles"), b"not a directory").unwrap();
+    let entries = [Entry::file("payload/index.html", b"hi")];
+    let mut m = manifest_for(&entries);
+    m["attributes"] = json!({"run": "./index.html {port}"});
+    let path = env.home().join("web.tgz");
+    write_bundle(&path, &m, &entries);
+    let r = env.run(&["--json", "deploy", path.to_str().unwrap()]);
+    let v = r.envelope();
+    assert_ne!(r.code, 0, "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("failed"),
+        "{v}"
+    );
+    let revs = revisions(&env);
+    assert_eq!(revs.len(), 1, "{revs:?}");
+    assert_eq!(revs[0]["state"], "failed");
+    assert!(
+        revs[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("staging failed")
+    );
+    assert_started_then_failed(&env);
 }
