@@ -170,12 +170,21 @@ fn print_help_with_pack_commands(args: &[String]) -> Option<ExitCode> {
 
 /// Runs the CLI with the process arguments.
 pub fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
+    // Arguments are read as OS strings: a path need not be UTF-8, and
+    // `std::env::args` would panic on one that is not. The lossy copy is only
+    // for finding `--json`/`--help` and for repeating the command in hints.
+    let os_args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let args = lossy_args(&os_args);
     if let Some(code) = print_help_with_pack_commands(&args) {
         return code;
     }
-    let mut cli = match Cli::try_parse_from(&args) {
+    let mut cli = match Cli::try_parse_from(&os_args) {
         Ok(cli) => cli,
+        Err(e) if e.kind() == clap::error::ErrorKind::InvalidUtf8 => {
+            let err = non_utf8_error(&os_args);
+            output::print_err(&err, args.iter().any(|a| a == "--json"));
+            return ExitCode::from(err.kind().exit_code());
+        }
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
             // Scripts asked for JSON get a JSON envelope for usage errors too.
@@ -230,6 +239,36 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The arguments as text, non-UTF-8 bytes replaced by U+FFFD.
+fn lossy_args(os_args: &[std::ffi::OsString]) -> Vec<String> {
+    os_args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect()
+}
+
+/// The error for an argument that must be text but is not UTF-8 (paths
+/// may be any bytes; names, keys and descriptors may not). When no argument
+/// is the culprit, an option's environment variable is.
+fn non_utf8_error(os_args: &[std::ffi::OsString]) -> Error {
+    let rule = "names, keys and descriptors must be UTF-8 text (only paths may be any bytes)";
+    if let Some(bad) = os_args.iter().skip(1).find(|a| a.to_str().is_none()) {
+        return Error::invalid(format!(
+            "argument {:?} is not valid UTF-8; {rule}",
+            bad.to_string_lossy()
+        ))
+        .hint("envpack --help");
+    }
+    let var = ["ENVPACK_ENV", "ENVPACK_INGRESS_SEED"]
+        .into_iter()
+        .find(|v| std::env::var_os(v).is_some_and(|x| x.to_str().is_none()))
+        .unwrap_or("ENVPACK_ENV");
+    Error::invalid(format!(
+        "the environment variable {var} is not valid UTF-8; {rule}"
+    ))
+    .hint(format!("unset {var}"))
+}
+
 fn run(cli: Cli) -> Result<Report> {
     let home = match cli.home {
         Some(dir) => Home::at(dir),
@@ -237,7 +276,7 @@ fn run(cli: Cli) -> Result<Report> {
     };
     let mut ctx = Ctx::new(home, cli.json, cli.env);
     ctx.env_given = cli.env_given;
-    ctx.args = std::env::args().collect();
+    ctx.args = lossy_args(&std::env::args_os().collect::<Vec<_>>());
     match cli.command {
         Command::Pack(cmd) => commands::pack::run(&ctx, cmd),
         Command::Env(cmd) => commands::env::run(&ctx, cmd),

@@ -186,13 +186,28 @@ impl EnvRecords {
         self.backend.local_dir(&self.name)
     }
 
-    /// A pack's private scratch directory, created owner-only.
-    pub fn scratch_dir(&self, pack: &envpack_descriptor::PackId) -> Result<PathBuf> {
+    /// A pack's private scratch directory, created owner-only. `None` when
+    /// the home cannot be written (a read-only mount, a read-only
+    /// operator) and the directory does not exist yet: the pack then runs
+    /// without `/scratch`, so commands that only read still work.
+    pub fn scratch_dir(&self, pack: &envpack_descriptor::PackId) -> Result<Option<PathBuf>> {
         let packs = self.local_dir().join("packs");
         let dir = packs.join(pack.to_string()).join("scratch");
-        fsutil::create_dir_all(&dir)?;
-        fsutil::restrict(&packs)?;
-        Ok(dir)
+        let read_only = |e: &Error| e.kind() == crate::error::Kind::Denied;
+        match fsutil::create_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if read_only(&e) => {
+                tracing::debug!("running {pack} without /scratch: {e}");
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        }
+        match fsutil::restrict(&packs) {
+            // Made owner-only when it was created; a read-only home cannot
+            // have changed that since.
+            Err(e) if !read_only(&e) => Err(e),
+            _ => Ok(Some(dir)),
+        }
     }
 
     /// Private kv files of packs that cannot route kv to a state pack (the

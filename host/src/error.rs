@@ -168,14 +168,51 @@ impl Error {
         Self::new(Kind::Internal, message)
     }
 
-    /// A filesystem operation on `path` failed.
+    /// Appends `more` to the message (after what failed, what it means).
+    pub fn and(mut self, more: impl fmt::Display) -> Self {
+        self.message = format!("{}{more}", self.message);
+        self
+    }
+
+    /// A filesystem operation on `path` failed. The OS errors an operator
+    /// can fix get their own kind and a hint; the rest are `internal`.
     pub fn io(what: &str, path: &std::path::Path, err: std::io::Error) -> Self {
-        let kind = match err.kind() {
-            std::io::ErrorKind::NotFound => Kind::NotFound,
-            std::io::ErrorKind::PermissionDenied => Kind::Denied,
-            _ => Kind::Internal,
-        };
-        Self::new(kind, format!("cannot {what} {}: {err}", path.display()))
+        use std::io::ErrorKind as E;
+        let shown = path.display();
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(path)
+            .display();
+        match err.kind() {
+            E::NotFound => Self::new(Kind::NotFound, format!("cannot {what} {shown}: {err}")),
+            E::PermissionDenied => {
+                Self::new(Kind::Denied, format!("cannot {what} {shown}: {err}"))
+                    .hint(format!("ls -ld {dir}"))
+            }
+            E::StorageFull | E::QuotaExceeded | E::FileTooLarge => Self::new(
+                Kind::Unavailable,
+                format!("cannot {what} {shown}: the disk is full ({err})"),
+            )
+            .hint(format!(
+                "free space on the filesystem holding {dir} (df -h {dir}), then run the command again"
+            )),
+            E::InvalidFilename => Self::new(
+                Kind::InvalidInput,
+                format!(
+                    "cannot {what} {shown}: a file name or the whole path is too long for the filesystem ({err})"
+                ),
+            )
+            .hint("use shorter names (at most 255 bytes per path component)"),
+            E::ReadOnlyFilesystem => Self::new(
+                Kind::Denied,
+                format!("cannot {what} {shown}: the filesystem is read-only ({err})"),
+            )
+            .hint(format!(
+                "point ENVPACK_HOME at a writable directory, or remount {dir} read-write"
+            )),
+            _ => Self::new(Kind::Internal, format!("cannot {what} {shown}: {err}")),
+        }
     }
 }
 
@@ -202,5 +239,41 @@ impl From<envpack_manifest::CapabilityError> for Error {
 impl From<envpack_manifest::SectionError> for Error {
     fn from(e: envpack_manifest::SectionError) -> Self {
         Error::invalid(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Error as IoError, ErrorKind as E};
+    use std::path::Path;
+
+    /// The OS errors an operator can fix map to kinds with hints, never to
+    /// a bare `internal` with an errno (Linux errno values).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn io_errors_are_typed() {
+        let p = Path::new("/home/x/envs/dev/env.json");
+        let full = Error::io("write", p, IoError::from_raw_os_error(28));
+        assert_eq!(full.kind(), Kind::Unavailable);
+        assert!(full.message().contains("the disk is full"), "{full}");
+        assert!(
+            full.hint_text()
+                .is_some_and(|h| h.contains("df -h /home/x/envs/dev"))
+        );
+        let long = Error::io("write", p, IoError::from_raw_os_error(36));
+        assert_eq!(long.kind(), Kind::InvalidInput);
+        assert!(long.message().contains("too long"), "{long}");
+        let ro = Error::io("write", p, IoError::from_raw_os_error(30));
+        assert_eq!(ro.kind(), Kind::Denied);
+        assert!(ro.message().contains("read-only"), "{ro}");
+        assert_eq!(
+            Error::io("read", p, IoError::from(E::NotFound)).kind(),
+            Kind::NotFound
+        );
+        assert_eq!(
+            Error::io("read", p, IoError::other("x")).kind(),
+            Kind::Internal
+        );
     }
 }

@@ -21,7 +21,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = parent_dir(path);
     create_dir_all(dir)?;
     let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
+        .prefix(&temp_prefix())
         .tempfile_in(dir)
         .map_err(|e| Error::io("create a temporary file in", dir, e))?;
     tmp.write_all(bytes)
@@ -48,6 +48,76 @@ pub fn tree_size(dir: &Path) -> u64 {
         .sum()
 }
 
+/// Temp files are named `.tmp-<pid>-<random>`, so a later write can tell
+/// one whose writer died from one being written right now.
+pub fn temp_prefix() -> String {
+    format!("{TEMP_PREFIX}{}-", std::process::id())
+}
+
+const TEMP_PREFIX: &str = ".tmp-";
+
+/// A temp file older than this is stale whoever wrote it: writes take
+/// milliseconds. (Covers names without a pid, and reused pids.)
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Removes temp files of our naming in `dir` whose writer process is gone
+/// or that are older than [`STALE_AFTER`]; returns how many. Never fails:
+/// what cannot be removed is left for the next try. Called where envpack
+/// owns the directory (records, the pack store), never in a user's.
+pub fn clean_stale_temps(dir: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(TEMP_PREFIX)) else {
+            continue;
+        };
+        // Only names exactly of our pattern: `<pid>-<6 random>`, or
+        // `<6 random>` as written before the pid was part of the name.
+        let (pid, random) = match rest.split_once('-') {
+            Some((pid, random)) => (pid.parse::<i32>().ok(), random),
+            None => (None, rest),
+        };
+        let ours = random.len() == 6 && random.chars().all(|c| c.is_ascii_alphanumeric());
+        if !ours || (pid.is_none() && rest.contains('-')) {
+            continue;
+        }
+        let writer_gone = pid.is_some_and(|pid| !process_alive(pid));
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_AFTER);
+        if (writer_gone || old) && e.file_type().is_ok_and(|t| t.is_file()) {
+            removed += usize::from(fs::remove_file(e.path()).is_ok());
+        }
+    }
+    removed
+}
+
+/// Whether a process with this id exists (signal 0; "not permitted" means
+/// it exists and belongs to someone else).
+fn process_alive(pid: i32) -> bool {
+    #[cfg(unix)]
+    {
+        match rustix::process::Pid::from_raw(pid) {
+            Some(p) => !matches!(
+                rustix::process::test_kill_process(p),
+                Err(rustix::io::Errno::SRCH)
+            ),
+            None => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
+    }
+}
+
 /// Moves a finished temp file into place durably.
 pub fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> Result<()> {
     tmp.as_file()
@@ -71,6 +141,22 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|f| f.sync_all())
         .map_err(|e| Error::io("sync directory", dir, e))
+}
+
+/// Whether the filesystem holding `dir` has (next to) no space left for
+/// an unprivileged writer. Used to explain a pack's write error: inside the
+/// sandbox a full disk reaches the pack as a bare I/O error.
+pub fn is_full(dir: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        rustix::fs::statvfs(dir)
+            .is_ok_and(|s| s.f_bavail.saturating_mul(s.f_frsize.max(1)) < 64 * 1024)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        false
+    }
 }
 
 /// Makes a directory owner-only (0700) so secrets and state inside it are
@@ -162,6 +248,32 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
             .collect();
         assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn stale_temps_are_cleaned_live_ones_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        let dead = d.join(".tmp-2147483646-dEad01");
+        let live = d.join(format!(".tmp-{}-live01", std::process::id()));
+        let not_ours = d.join(".tmp-notes-old");
+        let unknown_new = d.join(".tmp-abcdef");
+        let unknown_old = d.join(".tmp-ghijkl");
+        let other = d.join("keep.json");
+        for p in [&dead, &live, &unknown_new, &unknown_old, &other, &not_ours] {
+            fs::write(p, b"x").expect("write");
+        }
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        for p in [&unknown_old, &not_ours] {
+            File::options()
+                .write(true)
+                .open(p)
+                .and_then(|f| f.set_modified(hour_ago))
+                .expect("age");
+        }
+        assert_eq!(clean_stale_temps(d), 2);
+        assert!(!dead.exists() && !unknown_old.exists());
+        assert!(live.exists() && unknown_new.exists() && other.exists() && not_ours.exists());
     }
 
     #[test]

@@ -41,9 +41,16 @@ pub fn stage_payload(
 ) -> Result<()> {
     let processes = Processes::new(local_dir);
     let dir = processes.payload_dir(revision);
-    crate::deploy::bundle::open_bytes(bundle, &format!("{bundle_id} (stored)"), Some(&dir))?;
-    payload::make_read_only(&dir)?;
-    processes.set_bundle(revision, bundle_id)
+    let staged =
+        crate::deploy::bundle::open_bytes(bundle, &format!("{bundle_id} (stored)"), Some(&dir))
+            .and_then(|_| payload::make_read_only(&dir))
+            .and_then(|()| processes.set_bundle(revision, bundle_id));
+    if staged.is_err() {
+        // A partial payload must not stay where a later start could run it.
+        crate::fsutil::make_removable(&dir);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    staged
 }
 
 /// The payload each revision must hold, from the bundle the environment's

@@ -235,7 +235,7 @@ impl Store {
             .ok_or_else(|| Error::internal("blob path has no parent"))?;
         fsutil::create_dir_all(dir)?;
         let mut tmp = tempfile::Builder::new()
-            .prefix(".tmp-")
+            .prefix(&fsutil::temp_prefix())
             .tempfile_in(dir)
             .map_err(|e| Error::io("create a temporary file in", dir, e))?;
         // Hash what is actually written, so a short write or a concurrent
@@ -259,7 +259,10 @@ impl Store {
             .permissions();
         perms.set_readonly(true);
         let _ = fs::set_permissions(tmp.path(), perms);
-        fsutil::persist(tmp, &path)
+        fsutil::persist(tmp, &path)?;
+        // Installs that were killed left their temp files here.
+        fsutil::clean_stale_temps(dir);
+        Ok(())
     }
 
     fn read_ref(&self, path: &Path) -> Result<Option<RefRecord>> {

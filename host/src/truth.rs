@@ -102,11 +102,19 @@ pub fn checkup(
     use envpack_descriptor::Slot;
 
     let mut report = crate::env::doctor(home, runtime, name)?;
+    let records = EnvRecords::new(home, name);
+    let damaged = damaged_deployments(&records)?;
+    let any_damaged = !damaged.is_empty();
+    report.findings.extend(damaged);
+    if any_damaged {
+        // Observing reads the same records; the damage is the finding.
+        return Ok(report);
+    }
     let deployer_broken = report
         .findings
         .iter()
         .any(|f| f.severity == "error" && (f.slot == Some(Slot::Deployer) || f.slot.is_none()));
-    let has_deployments = EnvRecords::new(home, name).has_deployments();
+    let has_deployments = records.has_deployments();
     if deployer_broken || !has_deployments {
         return Ok(report);
     }
@@ -162,4 +170,37 @@ pub fn checkup(
         }
     }
     Ok(report)
+}
+
+/// Every deployment record that does not parse (torn by a crash, edited
+/// by hand), each with the command that restores its backup.
+fn damaged_deployments(records: &EnvRecords) -> Result<Vec<crate::env::DoctorFinding>> {
+    let name = records.name();
+    let deployments = crate::deploy::DeploymentRecords::new(records);
+    let mut out = Vec::new();
+    for dep in records.backend().deployments(name)? {
+        let Err(e) = deployments.load(&dep) else {
+            continue;
+        };
+        let path = records
+            .local_dir()
+            .join(crate::backend::RecordKey::Deployment(dep.clone()).to_string());
+        let backup = path.with_extension("json.bak");
+        let fix = if backup.is_file() {
+            format!("cp {} {}", backup.display(), path.display())
+        } else {
+            e.hint_text().map_or_else(
+                || format!("envpack revisions list --env {name}"),
+                str::to_string,
+            )
+        };
+        out.push(crate::env::DoctorFinding {
+            severity: "error",
+            slot: None,
+            check: "records",
+            message: e.message().to_string(),
+            fix,
+        });
+    }
+    Ok(out)
 }

@@ -91,6 +91,10 @@ fn read_opt(path: &Path) -> Result<Option<Vec<u8>>> {
     }
 }
 
+fn parent_of(path: &Path) -> &Path {
+    path.parent().unwrap_or(path)
+}
+
 fn backup_path(path: &Path) -> PathBuf {
     path.with_extension("json.bak")
 }
@@ -178,6 +182,10 @@ impl Backend for FsBackend {
         }
         fsutil::write_atomic(&path, bytes)?;
         self.bump(env)?;
+        // Best effort, under the record's lease: writes that were killed
+        // left temp files next to the records.
+        fsutil::clean_stale_temps(parent_of(&path));
+        fsutil::clean_stale_temps(&self.dir(env));
         Ok(Etag::of(bytes))
     }
 
@@ -215,11 +223,11 @@ impl Backend for FsBackend {
                 Journal::Snapshots => "snapshot index",
                 Journal::DriftAccepted => "drift acceptances",
             };
-            Error::internal(format!(
-                "cannot write the {what} {}: {e}; the change was not made",
-                path.display()
-            ))
-            .hint("check the permissions and free space of ENVPACK_HOME")
+            let err = Error::io(&format!("write the {what}"), &path, e);
+            match err.hint_text() {
+                Some(_) => err,
+                None => err.hint(format!("ls -ld {}", path.display())),
+            }
         })
     }
 

@@ -40,6 +40,17 @@ impl Report {
     }
 }
 
+/// `human` followed by one `warning: ...` line per warning: things that
+/// went wrong after the change itself was made.
+pub fn with_warnings(human: String, warnings: &[String]) -> String {
+    let mut out = human;
+    for w in warnings {
+        out.push_str("\nwarning: ");
+        out.push_str(w);
+    }
+    out
+}
+
 /// Prints a successful report.
 pub fn print_ok(report: &Report, json_mode: bool) {
     let mut out = std::io::stdout().lock();

@@ -34,8 +34,6 @@ use crate::types::SourceKind;
 /// The manifest's contract tag.
 pub const CONTRACT: &str = "release_bundle_v1";
 const MANIFEST_ENTRY: &str = "bundle_manifest.json";
-/// Largest bundle member, to bound memory when opening hostile bundles.
-const MAX_ENTRY: u64 = 1 << 30;
 
 /// Where a bundle came from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -305,7 +303,11 @@ pub fn build(spec: &BuildSpec) -> Result<Built> {
 /// Hashes every payload file, refusing secrets unless allowed.
 fn payload_entries(spec: &BuildSpec, paths: &[String]) -> Result<Vec<FileEntry>> {
     let mut files = Vec::new();
+    let max_path = Limits::from_env()?.max_path;
     for rel in paths {
+        // What verify would refuse is refused here, naming the file.
+        limits::check_entry_name(&format!("payload/{rel}"), max_path)
+            .map_err(|why| Error::invalid(why).hint("rename the file in the payload directory"))?;
         let full = spec.dir.join(rel);
         let content = fs::read(&full).map_err(|e| Error::io("read", &full, e))?;
         if let Some(reason) = secret_reason(rel, &content)
@@ -381,7 +383,7 @@ fn write_archive(spec: &BuildSpec, manifest: &BundleManifest) -> Result<()> {
             h.set_mtime(0);
             h.set_entry_type(tar::EntryType::Regular);
             tar.append_data(&mut h, path, bytes)
-                .map_err(|e| Error::internal(format!("cannot write bundle entry {path}: {e}")))
+                .map_err(|e| Error::io(&format!("write bundle entry {path} to"), &spec.out, e))
         };
         let manifest_bytes = serde_json::to_vec_pretty(&manifest)
             .map_err(|e| Error::internal(format!("cannot encode the manifest: {e}")))?;
@@ -412,9 +414,9 @@ fn write_archive(spec: &BuildSpec, manifest: &BundleManifest) -> Result<()> {
         }
         let gz = tar
             .into_inner()
-            .map_err(|e| Error::internal(format!("cannot finish the bundle: {e}")))?;
+            .map_err(|e| Error::io("finish the bundle", &spec.out, e))?;
         gz.finish()
-            .map_err(|e| Error::internal(format!("cannot finish the bundle: {e}")))?
+            .map_err(|e| Error::io("finish the bundle", &spec.out, e))?
             .flush()
             .ok();
     }
@@ -428,9 +430,11 @@ fn sorted_evidence(list: &[PathBuf]) -> Vec<PathBuf> {
     v
 }
 
+pub mod limits;
 mod open;
 
-pub use open::{Verified, open, open_bytes};
+pub use limits::Limits;
+pub use open::{Verified, open, open_bytes, open_reader, read_file};
 
 /// Whether an error came from a bundle failing verification.
 pub fn is_invalid(e: &Error) -> bool {

@@ -62,8 +62,10 @@ pub fn deploy(
     env: &EnvName,
     opts: &DeployOptions<'_>,
 ) -> Result<DeployOutcome> {
-    let verified = bundle::open(opts.bundle, None)?;
-    let bytes = std::fs::read(opts.bundle).map_err(|e| Error::io("read bundle", opts.bundle, e))?;
+    // Read once, verify those bytes, store those bytes: reading the file a
+    // second time would let it change between the check and the use.
+    let bytes = bundle::read_file(opts.bundle)?;
+    let verified = bundle::open_bytes(&bytes, &opts.bundle.display().to_string(), None)?;
     let release = Release {
         verified: &verified,
         bytes: &bytes,
@@ -166,7 +168,7 @@ impl<'s, 'r> Rollout<'s, 'r> {
         if self.release.dry_run {
             return Ok(self.outcome(&dep, rev, plan, true));
         }
-        self.stage(&mut dep, &rev)?;
+        self.stage(&mut dep, &mut rev)?;
         match self.apply(&mut deployer, &mut dep, &mut rev, &plan) {
             Ok(()) => Ok(self.outcome(&dep, rev, plan, false)),
             Err(why) => Err(self.fail(&mut deployer, &mut dep, &mut rev, why)?),
@@ -200,8 +202,9 @@ impl<'s, 'r> Rollout<'s, 'r> {
     }
 
     /// Audit first (no audit, no side effects), keep the bundle's bytes in
-    /// the environment, record the staged revision.
-    fn stage(&self, dep: &mut Tracked<Deployment>, rev: &Revision) -> Result<()> {
+    /// the environment, record the staged revision. A payload that cannot
+    /// be staged ends the revision `failed`, audited, its files removed.
+    fn stage(&self, dep: &mut Tracked<Deployment>, rev: &mut Revision) -> Result<()> {
         let mut started = AuditEvent::new(
             self.verb,
             format!("{} as {}", self.target, rev.id),
@@ -210,16 +213,39 @@ impl<'s, 'r> Rollout<'s, 'r> {
         started.policy = Some(self.policy.clone());
         started.before_generation = Some(self.before_generation);
         journal::audit(self.session.records(), &started)?;
+        if let Err(e) = self.stage_files(dep, rev) {
+            self.end_failed(dep, rev, &e);
+            return Err(e.context(format!("revision {} of {} failed", rev.id, self.name)));
+        }
+        Ok(())
+    }
+
+    /// Stores the bundle, records the staged revision, and extracts the
+    /// payload for deployers that run revisions on this machine.
+    fn stage_files(&self, dep: &mut Tracked<Deployment>, rev: &Revision) -> Result<()> {
         let v = self.release.verified;
         self.records.store_bundle(&v.id, self.release.bytes)?;
         dep.revisions.push(rev.clone());
         self.records.save(dep)?;
-        // The payload, extracted from the verified bundle, for deployers
-        // that run revisions on this machine.
         if let Some(dir) = self.session.local_runtime_dir() {
             local::stage_payload(&dir, &rev.id, self.release.bytes, &v.id.to_string())?;
         }
         Ok(())
+    }
+
+    /// Records a revision that could not be staged as `failed`, audited
+    /// after its `started`. Best effort: what failed (a full disk) may fail
+    /// this too, and then the original error is still the one reported.
+    fn end_failed(&self, dep: &mut Tracked<Deployment>, rev: &mut Revision, e: &Error) {
+        rev.state = RevState::Failed;
+        rev.reason = Some(format!("staging failed: {}", e.message()));
+        rev.updated = now_rfc3339();
+        if dep.revision_mut(&rev.id).is_err() {
+            dep.revisions.push(rev.clone());
+        }
+        if let Err(again) = self.finish(dep, rev, &format!("failed: {}", e.message())) {
+            tracing::warn!("could not record revision {} as failed: {again}", rev.id);
+        }
     }
 
     /// Apply, warm, ready; the first revision takes all traffic. `Err` is

@@ -127,7 +127,7 @@ fn append(env: &EnvRecords, journal: Journal, line: &impl Serialize, what: &str)
 
 /// Appends an audit event; failing this fails the verb.
 pub fn audit(env: &EnvRecords, event: &AuditEvent) -> Result<()> {
-    append(env, Journal::Audit, event, "audit log")
+    append(env, Journal::Audit, event, "audit log").map_err(|e| e.and("; the change was not made"))
 }
 
 /// Appends a history entry.

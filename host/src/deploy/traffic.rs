@@ -27,6 +27,10 @@ pub struct TrafficOutcome {
     pub outcome: &'static str,
     /// What the deployer reported applying.
     pub applied: Vec<Weight>,
+    /// What went wrong after the change was made (the history line could
+    /// not be written); the change itself stands.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// What `traffic set` changes.
@@ -111,6 +115,7 @@ pub fn set_traffic(
                 weights: earlier.clone(),
                 outcome: "replayed",
                 applied: earlier,
+                warnings: Vec::new(),
             });
         }
         apply_split(
@@ -184,22 +189,43 @@ pub(crate) fn apply_split(
         .iter()
         .map(|w| format!("{}={}bps", w.revision, w.basis_points))
         .collect();
-    journal::history(
-        session.records(),
-        &HistoryEntry::new(
-            cause,
-            &dep.name,
-            Some(generation),
-            format!("{cause}: {}", shown.join(" ")),
-        ),
-    )?;
+    // By now the deployer has applied the split and the deployment record
+    // (the source of truth, audited above) says so: the change is made.
+    // Failing here would report "not made" for a change that was made, and
+    // writing history before the deployer call would record a split that
+    // may never happen. So a history line that cannot be written is a
+    // warning on a successful change, with how to repair the file.
+    let entry = HistoryEntry::new(
+        cause,
+        &dep.name,
+        Some(generation),
+        format!("{cause}: {}", shown.join(" ")),
+    );
+    let warnings = match journal::history(session.records(), &entry) {
+        Ok(()) => Vec::new(),
+        Err(e) => vec![history_warning(&e, session.name())],
+    };
     Ok(TrafficOutcome {
         deployment: dep.name.clone(),
         generation,
         weights,
         outcome: "applied",
         applied: report.applied,
+        warnings,
     })
+}
+
+/// The warning for a change made whose history line was not written.
+fn history_warning(e: &Error, env: &EnvName) -> String {
+    let hint = e
+        .hint_text()
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("envpack env doctor {env}"));
+    format!(
+        "the change was made, but its history line was not written: {}; \
+         make the history file writable (help: {hint})",
+        e.message()
+    )
 }
 
 #[cfg(test)]

@@ -24,7 +24,8 @@ pub struct DoctorFinding {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slot: Option<Slot>,
     /// Which check: `binding`, `resolve`, `digest`, `world`, `grants`,
-    /// `artifact`, `secrets`, `lock`.
+    /// `artifact`, `secrets`, `lock`, `records` (a damaged deployment
+    /// record), `reality`.
     pub check: &'static str,
     /// What is wrong.
     pub message: String,

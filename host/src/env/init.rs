@@ -12,7 +12,7 @@ use super::model::{Binding, EnvMeta, EnvName, FORMAT, Lock, Policy, SourceKind};
 use super::ops::{EnvView, check_after};
 use super::{EnvRecords, Read, SLOTS};
 use crate::backend::{LockScope, Precondition, RecordKey};
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::home::Home;
 use crate::packs;
 use crate::runtime::Runtime;
@@ -89,7 +89,12 @@ pub fn init(
         // half-made environment behind.
         check_after(home, name, opts.after.as_ref())?;
         let created = Init::new(home, runtime, records.clone(), opts, false).run();
-        if created.is_err() && backend.read(name, &RecordKey::Meta)?.is_none() {
+        // A failed creation (a full disk between env.json and lock.json)
+        // leaves no half environment behind. A conflict means another
+        // operator's creation won the race: its environment stays.
+        if let Err(e) = &created
+            && e.kind() != Kind::Conflict
+        {
             let _ = backend.remove(name);
         }
         return created;
@@ -130,6 +135,7 @@ impl<'a> Init<'a> {
         let installed = install_defaults(&store, self.runtime)?;
         self.records.backend().create(self.records.name())?;
         let _guard = self.records.lock(LockScope::Env)?;
+        self.check_still_new()?;
         let meta = self.meta()?;
         let lock = self.lock(&store)?;
         // Precompile whatever the bindings need for this engine, so commands
@@ -167,6 +173,26 @@ impl<'a> Init<'a> {
                 lock,
             },
         })
+    }
+
+    /// A creation decided before the lease was taken: if another operator
+    /// created the environment meanwhile, stop rather than report
+    /// `created` twice or quietly keep their policy under our name.
+    fn check_still_new(&self) -> Result<()> {
+        if self.existed {
+            return Ok(());
+        }
+        let name = self.records.name();
+        let backend = self.records.backend();
+        if backend.read(name, &RecordKey::Meta)?.is_none()
+            && backend.read(name, &RecordKey::Lock)?.is_none()
+        {
+            return Ok(());
+        }
+        Err(Error::conflict(format!(
+            "environment {name:?} was created by another operator at the same time; this init changed nothing"
+        ))
+        .hint(format!("envpack env show {name}")))
     }
 
     /// The metadata: kept, checked against a given policy, or restored from

@@ -111,7 +111,30 @@ impl SlotPacks {
         let inst = guard.as_mut().ok_or_else(|| {
             Error::unavailable(format!("the environment's {slot} pack is not loaded"))
         })?;
-        f(inst)
+        let out = f(inst);
+        match out {
+            Err(e) if write && e.kind() == Kind::Internal => Err(self.explain_write_error(slot, e)),
+            other => other,
+        }
+    }
+
+    /// A state or secrets pack that fails a write on a full disk sees only
+    /// "I/O error" (WASI streams carry no errno), so the host says what it
+    /// can see: the disk holding the pack's files is full.
+    fn explain_write_error(&self, slot: Slot, e: Error) -> Error {
+        let dir = self.records.local_dir();
+        if !crate::fsutil::is_full(&dir) {
+            return e;
+        }
+        Error::unavailable(format!(
+            "{}; the disk holding the {slot} pack's files ({}) is full",
+            e.message(),
+            dir.display()
+        ))
+        .hint(format!(
+            "free space on the filesystem holding {0} (df -h {0}), then run the command again",
+            dir.display()
+        ))
     }
 }
 
@@ -222,7 +245,7 @@ impl Env {
         Ok(InstanceContext {
             granter,
             services,
-            scratch_dir: Some(self.records.scratch_dir(&id)?),
+            scratch_dir: self.records.scratch_dir(&id)?,
             scratch_quota: self.meta.limits.scratch_quota_mb.map(|mb| mb << 20),
         })
     }

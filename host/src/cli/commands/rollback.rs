@@ -6,7 +6,7 @@ use serde::Deserialize;
 use super::answers::{Input, env_or, input, split};
 use crate::cli::Ctx;
 use crate::cli::args::RollbackArgs;
-use crate::cli::output::Report;
+use crate::cli::output::{Report, with_warnings};
 use crate::deploy::{self, RollbackOptions};
 use crate::error::Result;
 
@@ -38,13 +38,14 @@ pub fn rollback(ctx: &Ctx, a: RollbackArgs) -> Result<Report> {
         timeout: a.timeout,
     };
     let out = deploy::rollback(&ctx.home, ctx.runtime()?, &env, &opts)?;
+    let human = format!(
+        "rolled {} back: generation {} now routes {}",
+        out.deployment,
+        out.traffic.generation,
+        split(&out.traffic.weights)
+    );
     Ok(Report::new(
-        format!(
-            "rolled {} back: generation {} now routes {}",
-            out.deployment,
-            out.traffic.generation,
-            split(&out.traffic.weights)
-        ),
+        with_warnings(human, &out.traffic.warnings),
         &out,
     ))
 }

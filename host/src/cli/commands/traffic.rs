@@ -7,7 +7,7 @@ use serde_json::json;
 use super::answers::{Input, env_or, input, missing, split};
 use crate::cli::Ctx;
 use crate::cli::args::TrafficCommand;
-use crate::cli::output::Report;
+use crate::cli::output::{Report, with_warnings};
 use crate::deploy::{self, DeploymentRecords, TrafficOptions};
 use crate::env::EnvRecords;
 use crate::error::Result;
@@ -69,16 +69,14 @@ pub fn traffic(ctx: &Ctx, cmd: TrafficCommand) -> Result<Report> {
                 idempotency_key: key.as_deref(),
             };
             let out = deploy::set_traffic(&ctx.home, ctx.runtime()?, &env, &opts)?;
-            Ok(Report::new(
-                format!(
-                    "{} {} generation {}: {}",
-                    out.outcome,
-                    out.deployment,
-                    out.generation,
-                    split(&out.weights)
-                ),
-                &out,
-            ))
+            let human = format!(
+                "{} {} generation {}: {}",
+                out.outcome,
+                out.deployment,
+                out.generation,
+                split(&out.weights)
+            );
+            Ok(Report::new(with_warnings(human, &out.warnings), &out))
         }
     }
 }
