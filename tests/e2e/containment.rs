@@ -235,6 +235,7 @@ fn host_events_survive_a_pack_that_floods_the_log() {
     );
     assert_eq!(named("events.dropped"), 1, "the flood is summarised");
     assert!(!run.stderr.contains("Broken pipe"), "telemetry lost events");
+    assert_environment_intact(&env);
 }
 
 #[test]
@@ -488,4 +489,12 @@ fn quotas_are_configurable_per_environment() {
     assert_eq!(reset["set"], serde_json::json!({}), "{reset}");
     let out = env.ok(&["--env", "dev", "hostile", "scratch-fill", "12"]);
     assert!(out.contains("wrote 12 MiB"), "{out}");
+    assert_environment_intact(&env);
+}
+
+/// `env doctor` finds the environment healthy: records, bindings and
+/// packs intact after what the pack did.
+fn assert_environment_intact(env: &Env) {
+    let report = env.json(&["env", "doctor", "dev"]);
+    assert_eq!(report["healthy"], true, "{report}");
 }

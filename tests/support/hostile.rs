@@ -60,6 +60,14 @@ pub fn hostile_run(
         took < MAX_RUN,
         "`{name}` took {took:?}; the sandbox should have stopped it long before"
     );
+    // The host never panics because a pack misbehaves (a Rust panic exits
+    // 101 and prints no envelope).
+    assert_ne!(
+        out.status.code(),
+        Some(101),
+        "`{name}` panicked the host:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
