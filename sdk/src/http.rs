@@ -97,6 +97,18 @@ impl Request {
         self
     }
 
+    /// Adds a header whose value contains the secret `secret`, written
+    /// `template` with `{}` where the secret goes (for example
+    /// `.credential_header("authorization", "Bearer {}", "API_TOKEN")`). The
+    /// pack never sees the secret: the host fills it in as the request
+    /// leaves, to hosts the operator granted, when the pack requests
+    /// `credentials = ["API_TOKEN"]` in `pack.toml` and the environment grants
+    /// `credential:API_TOKEN`.
+    pub fn credential_header(self, name: &str, template: &str, secret: &str) -> Self {
+        let value = template.replacen("{}", &credential(secret), 1);
+        self.header(name, &value)
+    }
+
     /// Sets the body.
     pub fn body(mut self, body: Vec<u8>) -> Self {
         self.body = body;
@@ -307,4 +319,10 @@ mod tests {
         assert!(Target::parse("h/x").is_err());
         assert!(Target::parse("http:///x").is_err());
     }
+}
+
+/// The placeholder the host replaces with secret `name` in an outgoing
+/// request header: `{{credential:NAME}}`.
+pub fn credential(name: &str) -> String {
+    format!("{{{{credential:{name}}}}}")
 }

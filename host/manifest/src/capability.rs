@@ -10,6 +10,7 @@
 //! | `process`            | starting revision processes from their payload (deployers) |
 //! | `config:<key>`       | reading one configuration key (`config:*`: any)     |
 //! | `secret:<name>`      | reading one secret (`secret:*`: any)                 |
+//! | `credential:<name>`  | having the host put one secret into outbound HTTP headers, without reading it |
 //! | `http:<host>[:port]` | outbound HTTP to a host (`*.example.com` for subdomains; no port: any port) |
 //!
 //! A call is allowed only when the pack's manifest requests a capability that
@@ -36,6 +37,10 @@ pub enum Capability {
     Config(String),
     /// Read a secret; `*` stands for every secret.
     Secret(String),
+    /// Have the host attach a secret to outbound HTTP request headers
+    /// (`{{credential:<name>}}` in a header value) without the pack ever
+    /// reading it; `*` stands for every secret.
+    Credential(String),
     /// Send HTTP requests to matching hosts.
     Http(HostPattern),
 }
@@ -52,7 +57,7 @@ pub struct HostPattern {
 /// A capability string that does not parse.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "invalid capability {input:?}: {reason}; expected one of log, kv, process, config:<key>, secret:<name>, http:<host>[:<port>]"
+    "invalid capability {input:?}: {reason}; expected one of log, kv, process, config:<key>, secret:<name>, credential:<name>, http:<host>[:<port>]"
 )]
 pub struct CapabilityError {
     input: String,
@@ -203,7 +208,8 @@ impl Capability {
         })
     }
 
-    /// The capability's kind: `log`, `kv`, `config`, `secret` or `http`.
+    /// The capability's kind: `log`, `kv`, `process`, `config`, `secret`,
+    /// `credential` or `http`.
     pub fn kind(&self) -> &'static str {
         match self {
             Capability::Log => "log",
@@ -211,6 +217,7 @@ impl Capability {
             Capability::Process => "process",
             Capability::Config(_) => "config",
             Capability::Secret(_) => "secret",
+            Capability::Credential(_) => "credential",
             Capability::Http(_) => "http",
         }
     }
@@ -222,7 +229,8 @@ impl Capability {
             | (Capability::Kv, Capability::Kv)
             | (Capability::Process, Capability::Process) => true,
             (Capability::Config(a), Capability::Config(b))
-            | (Capability::Secret(a), Capability::Secret(b)) => a == "*" || a == b,
+            | (Capability::Secret(a), Capability::Secret(b))
+            | (Capability::Credential(a), Capability::Credential(b)) => a == "*" || a == b,
             (Capability::Http(a), Capability::Http(b)) => b.within(a),
             _ => false,
         }
@@ -237,6 +245,7 @@ impl fmt::Display for Capability {
             Capability::Process => f.write_str("process"),
             Capability::Config(k) => write!(f, "config:{k}"),
             Capability::Secret(k) => write!(f, "secret:{k}"),
+            Capability::Credential(k) => write!(f, "credential:{k}"),
             Capability::Http(h) => write!(f, "http:{h}"),
         }
     }
@@ -264,13 +273,20 @@ impl FromStr for Capability {
                 "log" => Ok(Capability::Log),
                 "process" => Ok(Capability::Process),
                 "kv" => Ok(Capability::Kv),
-                "config" | "secret" | "http" => Err(err("this kind needs a value after ':'")),
+                "config" | "secret" | "credential" | "http" => {
+                    Err(err("this kind needs a value after ':'"))
+                }
                 _ => Err(err("unknown capability kind")),
             },
             Some(("config", key)) => Ok(Capability::Config(check_key(input, "config key", key)?)),
             Some(("secret", name)) => {
                 Ok(Capability::Secret(check_key(input, "secret name", name)?))
             }
+            Some(("credential", name)) => Ok(Capability::Credential(check_key(
+                input,
+                "secret name",
+                name,
+            )?)),
             Some(("http", host)) => Ok(Capability::Http(HostPattern::parse(input, host)?)),
             Some((kind, _)) => Err(err(&format!("unknown capability kind {kind:?}"))),
         }

@@ -57,6 +57,10 @@ pub struct RequestedCapabilities {
     /// Secret names read.
     #[serde(default)]
     pub secrets: BTreeSet<String>,
+    /// Secret names the host attaches to outbound HTTP headers for the
+    /// pack, which never reads them.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub credentials: BTreeSet<String>,
     /// Outbound HTTP host patterns.
     #[serde(default)]
     pub http: BTreeSet<String>,
@@ -223,6 +227,9 @@ impl RequestedCapabilities {
         for k in &self.secrets {
             out.push(format!("secret:{k}").parse()?);
         }
+        for k in &self.credentials {
+            out.push(format!("credential:{k}").parse()?);
+        }
         for h in &self.http {
             out.push(format!("http:{h}").parse()?);
         }
@@ -242,6 +249,9 @@ impl RequestedCapabilities {
                 }
                 Capability::Secret(k) => {
                     out.secrets.insert(k.clone());
+                }
+                Capability::Credential(k) => {
+                    out.credentials.insert(k.clone());
                 }
                 Capability::Http(h) => {
                     out.http.insert(HostPattern::to_string(h));

@@ -12,7 +12,6 @@ use crate::error::{Error, Kind, Result};
 use crate::home::Home;
 use crate::packs;
 use crate::runtime::Runtime;
-use crate::runtime::capabilities::secrets::capability as secret_cap;
 use crate::store::{Store, VerifiedPack};
 
 /// One finding.
@@ -197,9 +196,9 @@ impl Checkup<'_> {
             );
         }
         for cap in manifest.requested().iter() {
-            if let Capability::Secret(s) = cap
+            if let Capability::Secret(s) | Capability::Credential(s) = cap
                 && s != "*"
-                && b.grants.covers(&secret_cap(s))
+                && b.grants.covers(cap)
             {
                 self.secrets_needed.push((slot, s.clone()));
             }

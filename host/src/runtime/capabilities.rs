@@ -14,6 +14,7 @@
 //! call`, a benchmark) chooses them.
 
 pub mod config;
+pub mod credentials;
 pub mod http;
 pub mod kv;
 pub mod log;

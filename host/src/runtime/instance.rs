@@ -121,7 +121,7 @@ impl LoadedPack {
             wasi: wasi.build(),
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
-            http_hooks: HttpHooks::new(ctx.granter.clone()),
+            http_hooks: HttpHooks::new(ctx.granter.clone(), ctx.services.secrets.clone()),
             limiter: Limiter::new(self.limits.memory_bytes),
             granter: ctx.granter,
             services: ctx.services,

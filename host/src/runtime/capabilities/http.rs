@@ -23,6 +23,8 @@ use envpack_manifest::Capability;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::Granter;
+use super::credentials::{self, Refusal};
+use super::secrets::SecretSource;
 
 /// Connect / first-byte / between-bytes ceiling for any request.
 pub const MAX_HTTP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -33,15 +35,18 @@ pub const MAX_IN_FLIGHT: usize = 32;
 /// The hooks that gate `wasi:http` requests.
 pub(crate) struct HttpHooks {
     pub(crate) granter: Arc<Granter>,
+    /// Where `{{credential:NAME}}` header values come from.
+    secrets: Arc<dyn SecretSource>,
     /// When the current call ends; set by `StoreData::start_call`.
     pub(crate) deadline: Instant,
     in_flight: Arc<AtomicUsize>,
 }
 
 impl HttpHooks {
-    pub(crate) fn new(granter: Arc<Granter>) -> Self {
+    pub(crate) fn new(granter: Arc<Granter>, secrets: Arc<dyn SecretSource>) -> Self {
         Self {
             granter,
+            secrets,
             deadline: Instant::now(),
             in_flight: Arc::default(),
         }
@@ -103,7 +108,7 @@ type ResponseFuture =
 impl WasiHttpHooks for HttpHooks {
     fn send_request(
         &mut self,
-        request: http::Request<WasiBody>,
+        mut request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
         fut: IoFuture,
     ) -> ResponseFuture {
@@ -111,6 +116,15 @@ impl WasiHttpHooks for HttpHooks {
         if !allowed(&self.granter, uri) {
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         }
+        match credentials::attach(&self.granter, &*self.secrets, request.headers_mut()) {
+            Ok(()) => {}
+            Err(Refusal::Denied) => return Box::new(async { Err(HttpError::HttpRequestDenied) }),
+            Err(Refusal::Missing(why)) => {
+                tracing::warn!(pack = %self.granter.pack().descriptor, "refused an outbound request: {why}");
+                return Box::new(async move { Err(HttpError::InternalError(Some(why))) });
+            }
+        }
+        let uri = request.uri();
         let Some(slot) = Slot::take(&self.in_flight) else {
             tracing::warn!(pack = %self.granter.pack().descriptor, uri = %uri, "refused an outbound request: {MAX_IN_FLIGHT} already open");
             return Box::new(async { Err(HttpError::ConnectionLimitReached) });

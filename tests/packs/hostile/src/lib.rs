@@ -128,6 +128,16 @@ impl StatePack for Hostile {
                 std::thread::sleep(std::time::Duration::from_millis(ms));
                 Ok(Output::text(format!("slept {ms} ms")))
             }
+            "hostile http-credential" => {
+                let url = args.required("url")?;
+                let sent = envpack_sdk::http::Request::get(url)
+                    .credential_header("authorization", "Bearer {}", args.required("secret")?)
+                    .send();
+                Ok(Output::text(match sent {
+                    Ok(r) => format!("status {}: {}", r.status, r.text()),
+                    Err(e) => format!("err {}: {}", kind(&e), e.message()),
+                }))
+            }
             "hostile http-flood" => Ok(Output::text(flood::http(
                 args.required("url")?,
                 number(args, "count")?,
