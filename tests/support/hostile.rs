@@ -115,3 +115,23 @@ pub fn assert_output(run: &Run, what: &str) -> (String, Value) {
     );
     (out, result)
 }
+
+/// A home with environment `dev` whose state pack is the hostile one, so
+/// its commands run through a session that sends host events to the
+/// stdout telemetry pack.
+pub fn hostile_environment(bin: &str) -> Env {
+    let env = hostile_env(bin);
+    env.json(&["env", "init", "dev"]);
+    let mut bind = vec!["env", "bind", "dev", "state", "acme.state.hostile@0.1.0"];
+    for g in [
+        "log",
+        "kv",
+        "secret:HOSTILE_TOKEN",
+        "credential:API_TOKEN",
+        "http:127.0.0.1",
+    ] {
+        bind.extend(["--grant", g]);
+    }
+    env.json(&bind);
+    env
+}

@@ -6,10 +6,10 @@ use wasip2::http::types::{ErrorCode, Fields, OutgoingRequest, Scheme};
 /// Opens `count` GETs to `url` before waiting for any, then waits for all
 /// and counts the outcomes.
 pub fn http(url: &str, count: usize) -> String {
-    let Some((authority, path)) = url
-        .strip_prefix("http://")
-        .map(|rest| rest.split_once('/').map_or((rest, "/".to_string()), |(a, p)| (a, format!("/{p}"))))
-    else {
+    let Some((authority, path)) = url.strip_prefix("http://").map(|rest| {
+        rest.split_once('/')
+            .map_or((rest, "/".to_string()), |(a, p)| (a, format!("/{p}")))
+    }) else {
         return "url must start with http://".into();
     };
     let mut pending = Vec::new();

@@ -123,91 +123,101 @@ impl StatePack for Hostile {
                     .map_err(|_| Error::invalid_input("bytes must be a number"))?;
                 Ok(Output::text("x".repeat(bytes)))
             }
-            "hostile sleep" => {
-                let ms: u64 = number(args, "ms")?;
-                std::thread::sleep(std::time::Duration::from_millis(ms));
-                Ok(Output::text(format!("slept {ms} ms")))
-            }
-            "hostile http-credential" => {
-                let url = args.required("url")?;
-                let sent = envpack_sdk::http::Request::get(url)
-                    .credential_header("authorization", "Bearer {}", args.required("secret")?)
-                    .send();
-                Ok(Output::text(match sent {
-                    Ok(r) => format!("status {}: {}", r.status, r.text()),
-                    Err(e) => format!("err {}: {}", kind(&e), e.message()),
-                }))
-            }
-            "hostile http-flood" => Ok(Output::text(flood::http(
-                args.required("url")?,
-                number(args, "count")?,
-            ))),
-            "hostile deny-flood" => {
-                let count: u64 = number(args, "count")?;
-                let denied = (0..count)
-                    .filter(|_| envpack_sdk::secret::get("NOT_REQUESTED").is_err())
-                    .count();
-                Ok(Output::text(format!("denied {denied}")))
-            }
-            "hostile log-flood" => {
-                flood::log(number(args, "lines")?, number(args, "stderr-bytes")?);
-                Ok(Output::text("flooded"))
-            }
-            "hostile flood-then-deny" => {
-                for i in 0..2000 {
-                    envpack_sdk::log::warn(&format!("noise {i}"), &[]);
-                }
-                flood::log(20, 1 << 20);
-                let secret = envpack_sdk::secret::get("NOT_REQUESTED");
-                let http = envpack_sdk::http::Request::get(args.required("url")?).send();
-                Ok(Output::text(format!(
-                    "secret: {}; http: {}",
-                    secret.is_err(),
-                    http.is_err()
-                )))
-            }
-            "hostile kv-put" => {
-                let key_len: usize = number(args, "key-len")?;
-                let size: usize = number(args, "size")?;
-                let value = vec![0x5A; size];
-                for i in 0..number::<usize>(args, "count")? {
-                    let key = format!("{i:08}{}", "k".repeat(key_len.saturating_sub(8)));
-                    if let Err(e) = envpack_sdk::kv::set(&key, &value) {
-                        return Ok(Output::text(format!(
-                            "stored {i}; err {}: {}",
-                            kind(&e),
-                            e.message()
-                        )));
-                    }
-                }
-                Ok(Output::text("stored all"))
-            }
-            "hostile scratch-fill" => {
-                use std::io::Write;
-                let mib: usize = number(args, "mib")?;
-                let chunk = vec![0xC3u8; 1 << 20];
-                let mut file = std::fs::File::create("/scratch/fill").map_err(io)?;
-                for i in 0..mib {
-                    if let Err(e) = file.write_all(&chunk).and_then(|()| file.flush()) {
-                        return Ok(Output::text(format!("wrote {i} MiB; err {e}")));
-                    }
-                }
-                Ok(Output::text(format!("wrote {mib} MiB")))
-            }
-            "hostile ansi" => {
-                let fake = "\x1b]0;pwned\x07\x1b[2J\x1b[H\rerror: envpack: all checks passed\n";
-                match args.required("where")? {
-                    "output" => Ok(Output::text(format!("before{fake}after"))),
-                    "error" => Err(Error::internal(format!("bad{fake}"))),
-                    _ => {
-                        envpack_sdk::log::warn(&format!("log{fake}"), &[("field", fake)]);
-                        Ok(Output::text("logged"))
-                    }
-                }
-            }
-            other => Err(Error::invalid_input(format!("unknown command {other:?}"))),
+            other => floods(other, args),
         }
     }
+}
+
+/// The commands that flood, wait, fill and forge (issue 15's hostile set).
+fn floods(name: &str, args: &Args) -> Result<Output, Error> {
+    match name {
+        "hostile sleep" => {
+            let ms: u64 = number(args, "ms")?;
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+            Ok(Output::text(format!("slept {ms} ms")))
+        }
+        "hostile http-credential" => {
+            let url = args.required("url")?;
+            let sent = envpack_sdk::http::Request::get(url)
+                .credential_header("authorization", "Bearer {}", args.required("secret")?)
+                .send();
+            Ok(Output::text(match sent {
+                Ok(r) => format!("status {}: {}", r.status, r.text()),
+                Err(e) => format!("err {}: {}", kind(&e), e.message()),
+            }))
+        }
+        "hostile http-flood" => Ok(Output::text(flood::http(
+            args.required("url")?,
+            number(args, "count")?,
+        ))),
+        "hostile deny-flood" => {
+            let count: u64 = number(args, "count")?;
+            let denied = (0..count)
+                .filter(|_| envpack_sdk::secret::get("NOT_REQUESTED").is_err())
+                .count();
+            Ok(Output::text(format!("denied {denied}")))
+        }
+        "hostile log-flood" => {
+            flood::log(number(args, "lines")?, number(args, "stderr-bytes")?);
+            Ok(Output::text("flooded"))
+        }
+        "hostile flood-then-deny" => {
+            for i in 0..2000 {
+                envpack_sdk::log::warn(&format!("noise {i}"), &[]);
+            }
+            flood::log(20, 1 << 20);
+            let secret = envpack_sdk::secret::get("NOT_REQUESTED");
+            let http = envpack_sdk::http::Request::get(args.required("url")?).send();
+            Ok(Output::text(format!(
+                "secret: {}; http: {}",
+                secret.is_err(),
+                http.is_err()
+            )))
+        }
+        "hostile kv-put" => kv_put(args),
+        "hostile scratch-fill" => {
+            use std::io::Write;
+            let mib: usize = number(args, "mib")?;
+            let chunk = vec![0xC3u8; 1 << 20];
+            let mut file = std::fs::File::create("/scratch/fill").map_err(io)?;
+            for i in 0..mib {
+                if let Err(e) = file.write_all(&chunk).and_then(|()| file.flush()) {
+                    return Ok(Output::text(format!("wrote {i} MiB; err {e}")));
+                }
+            }
+            Ok(Output::text(format!("wrote {mib} MiB")))
+        }
+        "hostile ansi" => {
+            let fake = "\x1b]0;pwned\x07\x1b[2J\x1b[H\rerror: envpack: all checks passed\n";
+            match args.required("where")? {
+                "output" => Ok(Output::text(format!("before{fake}after"))),
+                "error" => Err(Error::internal(format!("bad{fake}"))),
+                _ => {
+                    envpack_sdk::log::warn(&format!("log{fake}"), &[("field", fake)]);
+                    Ok(Output::text("logged"))
+                }
+            }
+        }
+        other => Err(Error::invalid_input(format!("unknown command {other:?}"))),
+    }
+}
+
+/// Stores `count` values of `size` bytes under keys of `key-len` bytes.
+fn kv_put(args: &Args) -> Result<Output, Error> {
+    let key_len: usize = number(args, "key-len")?;
+    let size: usize = number(args, "size")?;
+    let value = vec![0x5A; size];
+    for i in 0..number::<usize>(args, "count")? {
+        let key = format!("{i:08}{}", "k".repeat(key_len.saturating_sub(8)));
+        if let Err(e) = envpack_sdk::kv::set(&key, &value) {
+            return Ok(Output::text(format!(
+                "stored {i}; err {}: {}",
+                kind(&e),
+                e.message()
+            )));
+        }
+    }
+    Ok(Output::text("stored all"))
 }
 
 envpack_sdk::export_state!(Hostile);
