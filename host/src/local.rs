@@ -83,13 +83,7 @@ impl PayloadIntent for RecordedPayloads {
                     self.records.name()
                 ))
             })?;
-        let (verified, _) = records.open_bundle(&bundle)?;
-        Ok(verified
-            .manifest
-            .files
-            .iter()
-            .map(|f| (f.path.clone(), f.sha256.clone()))
-            .collect())
+        records.bundle_files(&bundle)
     }
 }
 

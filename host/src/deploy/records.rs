@@ -193,6 +193,18 @@ impl DeploymentRecords {
             })
     }
 
+    /// The files (path -> sha256) of the bundle stored as `id`: the intent
+    /// behind a revision's payload.
+    pub fn bundle_files(&self, id: &Digest) -> Result<std::collections::BTreeMap<String, String>> {
+        let (verified, _) = self.open_bundle(id)?;
+        Ok(verified
+            .manifest
+            .files
+            .iter()
+            .map(|f| (f.path.clone(), f.sha256.clone()))
+            .collect())
+    }
+
     /// Opens a stored bundle, verifying it again.
     pub fn open_bundle(&self, id: &Digest) -> Result<(Verified, Vec<u8>)> {
         let bytes = self.bundle(id)?;

@@ -57,15 +57,9 @@ pub fn expectation(session: &Session<'_>, records: &DeploymentRecords) -> Result
             .iter()
             .filter(|r| r.state != RevState::Archived)
         {
-            let intent = files.entry(r.bundle_id).or_insert_with(|| {
-                let (verified, _) = records.open_bundle(&r.bundle_id)?;
-                Ok(verified
-                    .manifest
-                    .files
-                    .iter()
-                    .map(|f| (f.path.clone(), f.sha256.clone()))
-                    .collect())
-            });
+            let intent = files
+                .entry(r.bundle_id)
+                .or_insert_with(|| records.bundle_files(&r.bundle_id));
             let files = match intent {
                 Ok(f) => f.clone(),
                 Err(e) => {
