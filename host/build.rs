@@ -27,6 +27,16 @@ fn main() {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed=ENVPACK_SKIP_DEFAULT_PACKS");
+
+    // Fuzzing builds (fuzz/.cargo/config.toml) exercise the parsers only;
+    // they skip the nested wasm build and embed no default packs.
+    if std::env::var_os("ENVPACK_SKIP_DEFAULT_PACKS").is_some_and(|v| v == "1") {
+        let empty = "/// The default packs: none in this build (ENVPACK_SKIP_DEFAULT_PACKS=1).\npub const DEFAULT_PACKS: &[(&str, &[u8])] = &[];\n";
+        std::fs::write(out_dir.join("default_packs.rs"), empty)
+            .unwrap_or_else(|e| fail(&format!("cannot write default_packs.rs: {e}")));
+        return;
+    }
 
     ensure_target();
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")

@@ -187,6 +187,12 @@ pub trait Backend: Send + Sync + fmt::Debug {
     fn append(&self, env: &EnvName, journal: Journal, line: &[u8]) -> Result<()>;
     /// Every line, oldest first (a torn last line is left out).
     fn lines(&self, env: &EnvName, journal: Journal) -> Result<Vec<Vec<u8>>>;
+    /// Appends one line durably to the home's own audit log: changes that
+    /// outlive or precede an environment (`env init`, `env rm`, `pack
+    /// install`, `pack remove`).
+    fn append_home_audit(&self, line: &[u8]) -> Result<()>;
+    /// The home's audit log, oldest first.
+    fn home_audit_lines(&self) -> Result<Vec<Vec<u8>>>;
 
     /// Stores a blob (a no-op when present).
     fn put_blob(&self, env: &EnvName, key: &BlobKey, bytes: &[u8]) -> Result<()>;

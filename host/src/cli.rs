@@ -3,8 +3,11 @@
 
 pub mod args;
 mod commands;
+mod confirm;
 pub mod output;
 pub mod progress;
+
+pub use commands::answers::check as check_answers;
 
 use std::process::ExitCode;
 use std::sync::OnceLock;
@@ -30,6 +33,10 @@ pub struct Ctx {
     /// Whether `--env` was given on the command line (not only inherited
     /// from `ENVPACK_ENV` or defaulted).
     pub env_given: bool,
+    /// `--yes`: production changes are confirmed.
+    pub yes: bool,
+    /// `--dry-run`: mutating commands print their plan and change nothing.
+    pub dry_run: bool,
     /// The command line, for hints that repeat it corrected.
     pub args: Vec<String>,
     runtime: OnceLock<Runtime>,
@@ -43,6 +50,8 @@ impl Ctx {
             json,
             env,
             env_given: false,
+            yes: false,
+            dry_run: false,
             args: Vec::new(),
             runtime: OnceLock::new(),
         }
@@ -276,7 +285,13 @@ fn run(cli: Cli) -> Result<Report> {
     };
     let mut ctx = Ctx::new(home, cli.json, cli.env);
     ctx.env_given = cli.env_given;
+    ctx.yes = cli.yes;
+    ctx.dry_run = cli.dry_run;
     ctx.args = lossy_args(&std::env::args_os().collect::<Vec<_>>());
+    if let Some(actor) = &cli.actor {
+        crate::actor::set_explicit(actor);
+    }
+    crate::actor::set_command_line(crate::actor::redact(&ctx.args));
     match cli.command {
         Command::Pack(cmd) => commands::pack::run(&ctx, cmd),
         Command::Env(cmd) => commands::env::run(&ctx, cmd),

@@ -20,6 +20,7 @@ pub mod deploy;
 pub mod journal;
 pub mod lifecycle;
 pub mod model;
+pub mod plan;
 pub mod policy;
 pub mod promote;
 pub mod records;

@@ -4,12 +4,14 @@
 //! home's [`Backend`](crate::backend::Backend), reached through
 //! [`EnvRecords`].
 
+pub mod audit;
 mod bind;
 mod defaults;
 mod doctor;
 mod init;
 mod model;
 mod ops;
+pub mod plan;
 mod services;
 mod session;
 
@@ -17,9 +19,10 @@ pub use bind::{BindOptions, BindOutcome, bind, effective_grants, format_diff, un
 pub use defaults::{DEFAULT_PACKS, default_requirement, install_defaults};
 pub use doctor::{DoctorFinding, DoctorReport, doctor};
 pub use init::{InitOptions, InitOutcome, init};
-pub use model::{Binding, EnvMeta, EnvName, Lock, Policy, SourceKind};
+pub use model::{Binding, EnvMeta, EnvName, Lock, PackLimits, Policy, SourceKind};
 pub use ops::{
-    EnvView, PolicyChange, config_set, list, policy, remove, remove_pack, set_limits, show,
+    EnvView, PolicyChange, PolicyEdit, check_removable, config_set, install_packs, list, policy,
+    remove, remove_pack, set_limits, show,
 };
 pub use session::Session;
 

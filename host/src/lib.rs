@@ -15,6 +15,7 @@
 //! - [`types`], [`error`], [`fsutil`], [`home`], and the `descriptor` and
 //!   `manifest` crates underneath.
 
+pub mod actor;
 pub mod backend;
 pub mod builder;
 pub mod cli;

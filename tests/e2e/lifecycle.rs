@@ -29,7 +29,9 @@ fn ladder() -> Env {
     env.json(&["env", "init", "prod", "--after", "staging", "--production"]);
     env.json(&["pack", "install", deployer.to_str().unwrap()]);
     for e in ["dev", "staging", "prod"] {
+        // Changes to prod are confirmed: there is no terminal here.
         env.json(&[
+            "--yes",
             "env",
             "bind",
             e,
@@ -39,6 +41,7 @@ fn ladder() -> Env {
         ]);
         // Keep stderr quiet: only warnings and errors reach telemetry output.
         env.json(&[
+            "--yes",
             "env",
             "config",
             e,
@@ -121,7 +124,16 @@ fn full_flow_on_a_ladder() {
         first["weights"][0]["basis_points"], 10000,
         "the first revision takes all traffic"
     );
-    let refused = env.fails(4, &["deploy", feature.to_str().unwrap(), "--env", "prod"]);
+    let refused = env.fails(
+        4,
+        &[
+            "--yes",
+            "deploy",
+            feature.to_str().unwrap(),
+            "--env",
+            "prod",
+        ],
+    );
     assert!(
         refused["message"]
             .as_str()
@@ -133,7 +145,10 @@ fn full_flow_on_a_ladder() {
     assert!(!env.home().join("envs/prod/deployments/web.json").exists());
     // Production takes bundles only by promotion, even from a release tag.
     let v1 = bundle(&env, "1.0.0", "release-tag", &[]);
-    let direct = env.fails(4, &["deploy", v1.to_str().unwrap(), "--env", "prod"]);
+    let direct = env.fails(
+        4,
+        &["--yes", "deploy", v1.to_str().unwrap(), "--env", "prod"],
+    );
     assert!(
         direct["message"]
             .as_str()
@@ -158,7 +173,7 @@ fn full_flow_on_a_ladder() {
             &format!("{rev}=100%"),
         ]);
         // Not promotable to prod before it runs in staging.
-        env.fails(4, &["promote", &id, "--to", "prod"]);
+        env.fails(4, &["--yes", "promote", &id, "--to", "prod"]);
         let staged = env.json(&["promote", &id, "--to", "staging"]);
         assert_eq!(staged["report"]["bundle"], id);
         assert_eq!(staged["report"]["from"], "dev");
@@ -174,7 +189,7 @@ fn full_flow_on_a_ladder() {
             "web",
             &format!("{srev}=100%"),
         ]);
-        let prod = env.json(&["promote", &id[..20], "--to", "prod"]);
+        let prod = env.json(&["--yes", "promote", &id[..20], "--to", "prod"]);
         assert_eq!(
             prod["deploy"]["bundle"], id,
             "prod runs the identical bundle"
@@ -185,6 +200,7 @@ fn full_flow_on_a_ladder() {
             .unwrap()
             .to_string();
         env.json(&[
+            "--yes",
             "--env",
             "prod",
             "traffic",
@@ -202,14 +218,14 @@ fn full_flow_on_a_ladder() {
     assert_eq!(now["weights"][0]["revision"], ids[2].1.as_str());
 
     // Roll prod back two steps: 1.2.0 -> (1.1.0) -> 1.0.0's split.
-    let rb = env.json(&["--env", "prod", "rollback", "--steps", "2"]);
+    let rb = env.json(&["--yes", "--env", "prod", "rollback", "--steps", "2"]);
     assert_eq!(rb["traffic"]["weights"][0]["revision"], ids[0].1.as_str());
     assert_eq!(
         traffic(&env, "prod")["weights"][0]["revision"],
         ids[0].1.as_str()
     );
     // ...and to a named revision.
-    env.json(&["--env", "prod", "rollback", "--to", &ids[1].1]);
+    env.json(&["--yes", "--env", "prod", "rollback", "--to", &ids[1].1]);
     assert_eq!(
         traffic(&env, "prod")["weights"][0]["revision"],
         ids[1].1.as_str()
@@ -246,16 +262,24 @@ fn full_flow_on_a_ladder() {
             )
         })
         .collect();
-    assert_eq!(verbs[0], "deploy:denied", "{verbs:?}");
+    // The refused deploy is audited with its policy decision, after the
+    // --yes that confirmed trying it.
+    let first_deploy = verbs.iter().position(|v| v.starts_with("deploy")).unwrap();
+    assert_eq!(
+        verbs[first_deploy], "deploy:confirmed with --yes",
+        "{verbs:?}"
+    );
+    let first_deploy = first_deploy + 1;
+    assert_eq!(verbs[first_deploy], "deploy:denied", "{verbs:?}");
     assert!(verbs.contains(&"promote:ok".to_string()), "{verbs:?}");
     assert!(verbs.contains(&"rollback:ok".to_string()), "{verbs:?}");
-    let denied = &audit[0];
+    let denied = &audit[first_deploy];
     assert_eq!(denied["policy"]["allowed"], false);
     let gens: Vec<(u64, u64)> = audit
         .as_array()
         .unwrap()
         .iter()
-        .filter(|a| a["verb"] == "traffic.set")
+        .filter(|a| a["verb"] == "traffic.set" && a["result"] == "ok")
         .map(|a| {
             (
                 a["before_generation"].as_u64().unwrap(),

@@ -258,6 +258,25 @@ fn out_of_band_changes_show_as_drift_and_stay_as_evidence() {
             "local",
         ],
     );
+    // Planned first: a dry run shows the acceptance and changes nothing.
+    let before = envpack_e2e::tree_digest(env.home());
+    let plan = env.json(&[
+        "--dry-run",
+        "drift",
+        "accept",
+        id,
+        "--reason",
+        "hotfix INC-42, released next",
+        "--env",
+        "local",
+    ]);
+    assert_eq!(plan["verb"], "drift.accept", "{plan}");
+    assert_eq!(plan["changes"][0]["before"], "not accepted", "{plan}");
+    envpack_e2e::assert_same_tree(
+        "drift accept --dry-run",
+        &before,
+        &envpack_e2e::tree_digest(env.home()),
+    );
     let accepted = env.json(&[
         "drift",
         "accept",

@@ -71,6 +71,45 @@ pub fn build_pack(bin: &str, name: &str) -> PathBuf {
     path
 }
 
+/// Every file under `dir`, by relative path, with the sha256 of its bytes:
+/// taken before and after a command that must change nothing.
+pub fn tree_digest(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    use sha2::Digest as _;
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let rel = path.strip_prefix(dir).unwrap().display().to_string();
+            if meta.is_dir() {
+                out.insert(format!("{rel}/"), String::new());
+                stack.push(path);
+            } else if meta.is_file() {
+                let bytes = std::fs::read(&path).unwrap();
+                out.insert(rel, hex::encode(sha2::Sha256::digest(&bytes)));
+            } else {
+                out.insert(rel, format!("{:?}", meta.file_type()));
+            }
+        }
+    }
+    out
+}
+
+/// Asserts `after` equals `before`, naming every path that differs.
+pub fn assert_same_tree(
+    what: &str,
+    before: &std::collections::BTreeMap<String, String>,
+    after: &std::collections::BTreeMap<String, String>,
+) {
+    let changed: Vec<&String> = before
+        .keys()
+        .chain(after.keys())
+        .filter(|k| before.get(*k) != after.get(*k))
+        .collect();
+    assert!(changed.is_empty(), "{what} changed the home: {changed:?}");
+}
+
 /// The outcome of one `envpack` run.
 #[derive(Debug)]
 pub struct Run {

@@ -8,6 +8,7 @@
 //!   deployments/.lock             lease: deployment verbs
 //!   .lock, state.lock, secrets.lock   leases: env writers, state and secrets writes
 //!   audit.jsonl, history.jsonl    journals
+//! audit.jsonl                     the home's own audit log (env init/rm, pack install/remove)
 //!   bundles/<hex>.tgz             stored release bundles
 //!   promotions/<at>-<id>.json     promotion reports
 //!   changes                       the change token, rewritten by every record write
@@ -28,6 +29,39 @@ use super::{
 use crate::error::{Error, Result};
 use crate::fsutil::{self, LockGuard};
 use crate::types::EnvName;
+
+/// The home's own audit log, beside the environments' directories.
+const HOME_AUDIT: &str = "audit.jsonl";
+
+/// Appends `line` and a newline to `path`, then syncs it.
+fn append_line(path: &Path, line: &[u8], what: &str) -> Result<()> {
+    let write = || -> std::io::Result<()> {
+        let mut f = OpenOptions::new().create(true).append(true).open(path)?;
+        let mut bytes = line.to_vec();
+        bytes.push(b'\n');
+        f.write_all(&bytes)?;
+        f.sync_data()
+    };
+    write().map_err(|e| {
+        let err = Error::io(&format!("write the {what}"), path, e);
+        match err.hint_text() {
+            Some(_) => err,
+            None => err.hint(format!("ls -ld {}", path.display())),
+        }
+    })
+}
+
+/// The non-empty lines of `path`, oldest first; none when it is absent.
+fn read_lines(path: &Path) -> Result<Vec<Vec<u8>>> {
+    let Some(bytes) = read_opt(path)? else {
+        return Ok(Vec::new());
+    };
+    Ok(bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect())
+}
 
 /// Environments as directories under one root.
 #[derive(Clone, Debug)]
@@ -208,38 +242,26 @@ impl Backend for FsBackend {
     }
 
     fn append(&self, env: &EnvName, journal: Journal, line: &[u8]) -> Result<()> {
-        let path = self.journal_path(env, journal);
-        let write = || -> std::io::Result<()> {
-            let mut f = OpenOptions::new().create(true).append(true).open(&path)?;
-            let mut bytes = line.to_vec();
-            bytes.push(b'\n');
-            f.write_all(&bytes)?;
-            f.sync_data()
+        let what = match journal {
+            Journal::Audit => "audit log",
+            Journal::History => "history",
+            Journal::Snapshots => "snapshot index",
+            Journal::DriftAccepted => "drift acceptances",
         };
-        write().map_err(|e| {
-            let what = match journal {
-                Journal::Audit => "audit log",
-                Journal::History => "history",
-                Journal::Snapshots => "snapshot index",
-                Journal::DriftAccepted => "drift acceptances",
-            };
-            let err = Error::io(&format!("write the {what}"), &path, e);
-            match err.hint_text() {
-                Some(_) => err,
-                None => err.hint(format!("ls -ld {}", path.display())),
-            }
-        })
+        append_line(&self.journal_path(env, journal), line, what)
     }
 
     fn lines(&self, env: &EnvName, journal: Journal) -> Result<Vec<Vec<u8>>> {
-        let Some(bytes) = read_opt(&self.journal_path(env, journal))? else {
-            return Ok(Vec::new());
-        };
-        Ok(bytes
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
-            .map(<[u8]>::to_vec)
-            .collect())
+        read_lines(&self.journal_path(env, journal))
+    }
+
+    fn append_home_audit(&self, line: &[u8]) -> Result<()> {
+        fsutil::create_dir_all(&self.root)?;
+        append_line(&self.root.join(HOME_AUDIT), line, "home audit log")
+    }
+
+    fn home_audit_lines(&self) -> Result<Vec<Vec<u8>>> {
+        read_lines(&self.root.join(HOME_AUDIT))
     }
 
     fn put_blob(&self, env: &EnvName, key: &BlobKey, bytes: &[u8]) -> Result<()> {

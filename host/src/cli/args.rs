@@ -37,6 +37,21 @@ pub struct Cli {
     #[arg(long, global = true, env = "ENVPACK_HOME", value_name = "DIR")]
     pub home: Option<PathBuf>,
 
+    /// Print what a mutating command would change (before -> after) and
+    /// change nothing.
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+
+    /// Confirm changes to a production environment without asking
+    /// (required when there is no terminal to ask on).
+    #[arg(short = 'y', long, global = true)]
+    pub yes: bool,
+
+    /// Who is making changes, as recorded in the audit log (default:
+    /// ENVPACK_ACTOR, a CI variable such as GITHUB_ACTOR, or the OS user).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub actor: Option<String>,
+
     /// The environment commands act on (secrets, state, deploy, traffic,
     /// revisions, rollback, audit, history, serve, pack commands).
     #[arg(
@@ -96,8 +111,11 @@ pub enum Command {
         after_help = "Examples:\n  envpack rollback --env prod              one step back\n  envpack rollback --env prod --steps 2\n  envpack rollback --env prod --to r0193...  100% to that revision"
     )]
     Rollback(RollbackArgs),
-    /// Show an environment's audit log: who changed what, when.
-    Audit(JournalArgs),
+    /// Show the audit log: who changed what, when, with which command.
+    #[command(
+        after_help = "Examples:\n  envpack audit --env prod\n  envpack audit --all --by release-bot --since 24h\n  envpack audit --env prod --verb env.policy\n  envpack --json audit --env prod --since 2026-12-01T00:00:00Z\n\nThe actor is --actor, else ENVPACK_ACTOR, else a CI variable (GITHUB_ACTOR,\nGITLAB_USER_LOGIN, BUILDKITE_BUILD_CREATOR, CI_JOB_ID), else the OS user."
+    )]
+    Audit(AuditArgs),
     /// Show an environment's history: deployments, traffic changes,
     /// rollbacks; or, given an artifact, what reality showed of it.
     #[command(
@@ -243,6 +261,12 @@ pub enum EnvCommand {
         /// Remove the previous rung.
         #[arg(long, conflicts_with = "after")]
         no_after: bool,
+        /// Allow this source too, keeping the others (repeatable).
+        #[arg(long = "add-source", value_name = "SOURCE")]
+        add_source: Vec<crate::env::SourceKind>,
+        /// Stop allowing this source (repeatable).
+        #[arg(long = "remove-source", value_name = "SOURCE")]
+        remove_source: Vec<crate::env::SourceKind>,
     },
     /// Stop every running revision of an environment (they stay expected).
     Down {

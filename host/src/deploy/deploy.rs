@@ -94,7 +94,7 @@ pub(crate) fn deploy_release(
     env: &EnvName,
     release: &Release<'_>,
 ) -> Result<DeployOutcome> {
-    Session::scoped(home, runtime, env, |session| {
+    Session::scoped_as(home, runtime, env, release.dry_run, |session| {
         Rollout::new(session, release).run()
     })
 }
@@ -138,7 +138,12 @@ impl<'s, 'r> Rollout<'s, 'r> {
         if !self.policy.allowed {
             return Err(self.refuse()?);
         }
-        let _lease = self.records.lock()?;
+        // A dry run reads; it takes no lease (which would create the lease
+        // file of a first deployment).
+        let _lease = match self.release.dry_run {
+            true => None,
+            false => Some(self.records.lock()?),
+        };
         let v = self.release.verified;
         let now = now_rfc3339();
         let mut dep = self
@@ -178,9 +183,12 @@ impl<'s, 'r> Rollout<'s, 'r> {
     /// Audits the refusal (no side effect) and says how to get the bundle
     /// in legitimately.
     fn refuse(&self) -> Result<Error> {
-        let mut ev = AuditEvent::new(self.verb, &self.target, "denied");
-        ev.policy = Some(self.policy.clone());
-        journal::audit(self.session.records(), &ev)?;
+        // A dry run changes nothing, not even the audit log.
+        if !self.release.dry_run {
+            let mut ev = AuditEvent::new(self.verb, &self.target, "denied");
+            ev.policy = Some(self.policy.clone());
+            journal::audit(self.session.records(), &ev)?;
+        }
         let meta = self.session.meta();
         let v = self.release.verified;
         let env = self.env();
@@ -194,8 +202,26 @@ impl<'s, 'r> Rollout<'s, 'r> {
                 "deploy it to {prev} first, then: envpack promote {} --to {env}",
                 v.id
             ),
+            // Production is never loosened by a hint: build it right.
+            _ if meta.policy.production => {
+                let allowed: Vec<&str> = meta
+                    .policy
+                    .allowed_sources
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect();
+                format!(
+                    "build the bundle from an allowed source ({}), deploy it to the rung before {env}, and promote it",
+                    if allowed.is_empty() {
+                        "none is allowed".to_string()
+                    } else {
+                        allowed.join(", ")
+                    }
+                )
+            }
             _ => format!(
-                "build the bundle from an allowed source, or change the policy: envpack env policy {env} --allow-source ..."
+                "build the bundle from an allowed source, or allow this one: envpack env policy {env} --add-source {}",
+                v.manifest.source.kind.as_str()
             ),
         };
         Ok(Error::denied(format!("deploy refused by policy: {}", self.policy.reason)).hint(hint))

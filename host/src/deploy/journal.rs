@@ -1,4 +1,5 @@
-//! The audit log and the history: append-only JSON lines per environment.
+//! The audit log (kept by [`crate::env::audit`]) and the history:
+//! append-only JSON lines per environment.
 //!
 //! Every mutating verb appends an audit event (who, when, what, before and
 //! after generation, idempotency key, policy decision, result) before it
@@ -13,61 +14,7 @@ use crate::env::EnvRecords;
 use crate::error::{Error, Result};
 use crate::store::now_rfc3339;
 
-/// A policy decision, kept with the event it allowed or refused.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PolicyDecision {
-    /// Whether the verb was allowed.
-    pub allowed: bool,
-    /// Why.
-    pub reason: String,
-}
-
-/// One audit event.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct AuditEvent {
-    /// When.
-    pub at: String,
-    /// Who (the OS user running envpack).
-    pub actor: String,
-    /// The verb: `deploy`, `traffic.set`, `promote`, `rollback`,
-    /// `revision.drain`, `revision.archive`.
-    pub verb: String,
-    /// What it acted on: deployment, revision, bundle.
-    pub target: String,
-    /// Traffic generation before.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub before_generation: Option<u64>,
-    /// Traffic generation after.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub after_generation: Option<u64>,
-    /// Idempotency key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub idempotency_key: Option<String>,
-    /// Policy decision, for verbs that check policy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub policy: Option<PolicyDecision>,
-    /// `started`, `ok`, `replayed`, `denied`, `failed: <why>`.
-    pub result: String,
-}
-
-impl AuditEvent {
-    /// An event for `verb` on `target` with `result`.
-    pub fn new(verb: &str, target: impl Into<String>, result: impl Into<String>) -> Self {
-        Self {
-            at: now_rfc3339(),
-            actor: std::env::var("USER")
-                .or_else(|_| std::env::var("USERNAME"))
-                .unwrap_or_else(|_| "unknown".into()),
-            verb: verb.into(),
-            target: target.into(),
-            before_generation: None,
-            after_generation: None,
-            idempotency_key: None,
-            policy: None,
-            result: result.into(),
-        }
-    }
-}
+pub use crate::env::audit::{AuditEvent, PolicyDecision, audit, read_audit};
 
 /// One history entry.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -125,11 +72,6 @@ fn append(env: &EnvRecords, journal: Journal, line: &impl Serialize, what: &str)
     env.backend().append(env.name(), journal, &bytes)
 }
 
-/// Appends an audit event; failing this fails the verb.
-pub fn audit(env: &EnvRecords, event: &AuditEvent) -> Result<()> {
-    append(env, Journal::Audit, event, "audit log").map_err(|e| e.and("; the change was not made"))
-}
-
 /// Appends a history entry.
 pub fn history(env: &EnvRecords, entry: &HistoryEntry) -> Result<()> {
     append(env, Journal::History, entry, "history")
@@ -143,11 +85,6 @@ fn read_lines<T: for<'de> Deserialize<'de>>(env: &EnvRecords, journal: Journal) 
         .iter()
         .filter_map(|l| serde_json::from_slice(l).ok())
         .collect())
-}
-
-/// The audit log, oldest first.
-pub fn read_audit(env: &EnvRecords) -> Result<Vec<AuditEvent>> {
-    read_lines(env, Journal::Audit)
 }
 
 /// The history, oldest first.

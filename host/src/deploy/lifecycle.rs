@@ -4,7 +4,7 @@
 use envpack_descriptor::Slot;
 
 use super::journal::{self, AuditEvent, HistoryEntry};
-use super::model::{RevState, Revision};
+use super::model::{Deployment, RevState, Revision};
 use super::records::{DeploymentRecords, rev_ref};
 use crate::env::{EnvName, Session};
 use crate::error::{Error, Result};
@@ -49,6 +49,28 @@ pub fn path_to(from: RevState, to: RevState, revision: &str) -> Result<Vec<RevSt
     Ok(path)
 }
 
+/// Whether `rev` of `dep` may go to `to`: it carries no traffic and the
+/// transition table allows it. Returns the states it passes through.
+pub(crate) fn check_transition(
+    env: &EnvName,
+    dep: &Deployment,
+    rev: &Revision,
+    to: RevState,
+) -> Result<Vec<RevState>> {
+    let weight = dep.weight_of(&rev.id);
+    if weight > 0 {
+        return Err(Error::conflict(format!(
+            "revision {} still receives {}bps of traffic; move it away first",
+            rev.id, weight
+        ))
+        .hint(format!(
+            "envpack traffic set --env {env} {} <other>=100%",
+            dep.name
+        )));
+    }
+    path_to(rev.state, to, &rev.id)
+}
+
 /// `revisions drain|archive`.
 pub fn transition(
     home: &Home,
@@ -61,18 +83,7 @@ pub fn transition(
         let _lease = records.lock()?;
         let mut dep = records.find(opts.deployment)?;
         let mut rev = dep.revision(env, opts.revision)?.clone();
-        let weight = dep.weight_of(&rev.id);
-        if weight > 0 {
-            return Err(Error::conflict(format!(
-                "revision {} still receives {}bps of traffic; move it away first",
-                rev.id, weight
-            ))
-            .hint(format!(
-                "envpack traffic set --env {env} {} <other>=100%",
-                dep.name
-            )));
-        }
-        let path = path_to(rev.state, opts.to, &rev.id)?;
+        let path = check_transition(env, &dep, &rev, opts.to)?;
         let mut instance = session.instance(Slot::Deployer)?;
         instance
             .deployer()?

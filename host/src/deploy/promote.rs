@@ -77,6 +77,7 @@ pub fn promote(
     bundle_id: &str,
     to: &EnvName,
     timeout: Option<std::time::Duration>,
+    dry_run: bool,
 ) -> Result<(PromotionReport, Option<DeployOutcome>)> {
     let to_env = EnvRecords::new(home, to);
     let (meta, _) = to_env.load()?;
@@ -93,7 +94,7 @@ pub fn promote(
     let release = Release {
         verified: &verified,
         bytes: &bytes,
-        dry_run: false,
+        dry_run,
         promoted_from: Some(&from),
         timeout,
     };
@@ -107,6 +108,7 @@ pub fn promote(
         to: to.clone(),
         policy,
         result: match &outcome {
+            Ok(_) if dry_run => "dry run: nothing was changed".into(),
             Ok(_) => "ok".into(),
             Err(e) => format!("failed: {}", e.message()),
         },
@@ -118,6 +120,8 @@ pub fn promote(
         report.at.replace(':', ""),
         &verified.id.hex()[..12]
     );
-    DeploymentRecords::new(&to_env).store_report(&name, &report)?;
+    if !dry_run {
+        DeploymentRecords::new(&to_env).store_report(&name, &report)?;
+    }
     outcome.map(|o| (report, Some(o)))
 }

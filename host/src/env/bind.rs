@@ -7,6 +7,7 @@ use envpack_manifest::{Capability, Grants};
 use serde::Serialize;
 
 use super::EnvRecords;
+use super::audit::{AuditLog, Change, audited};
 use super::model::{Binding, EnvName};
 use crate::backend::{LockScope, Precondition, RecordKey};
 use crate::error::{Error, Kind, Result};
@@ -53,6 +54,8 @@ pub struct BindOptions<'a> {
     pub grants: &'a [Capability],
     /// Grant everything the pack requests.
     pub grant_requested: bool,
+    /// Check and resolve everything, change nothing.
+    pub dry_run: bool,
 }
 
 /// The grants a binding ends with: an earlier binding's grants carry over
@@ -141,7 +144,6 @@ pub fn bind(
             flags.join(" ")
         )));
     }
-    packs::ensure_artifact(&store, runtime, &pack)?;
     let binding = Binding {
         requirement: req,
         descriptor: descriptor.clone(),
@@ -149,9 +151,20 @@ pub fn bind(
         grants: effective,
         bound_at: now_rfc3339(),
     };
-    lock.slots.insert(slot, binding.clone());
-    lock.generation += 1;
-    records.write(&RecordKey::Lock, &lock, Precondition::Any)?;
+    if !opts.dry_run {
+        packs::ensure_artifact(&store, runtime, &pack)?;
+        let change = Change {
+            verb: "env.bind",
+            target: slot.to_string(),
+            before: super::ops::json(&previous),
+            after: super::ops::json(&binding),
+        };
+        lock.slots.insert(slot, binding.clone());
+        lock.generation += 1;
+        audited(AuditLog::Env(&records), change, || {
+            records.write(&RecordKey::Lock, &lock, Precondition::Any)
+        })?;
+    }
     Ok(BindOutcome {
         slot,
         previous: previous.map(|b| b.descriptor),
@@ -184,7 +197,15 @@ pub fn unbind(home: &Home, name: &EnvName, slot: Slot) -> Result<Binding> {
         ))
     })?;
     lock.generation += 1;
-    records.write(&RecordKey::Lock, &lock, Precondition::Any)?;
+    let change = Change {
+        verb: "env.unbind",
+        target: slot.to_string(),
+        before: super::ops::json(&old),
+        after: serde_json::Value::Null,
+    };
+    audited(AuditLog::Env(&records), change, || {
+        records.write(&RecordKey::Lock, &lock, Precondition::Any)
+    })?;
     Ok(old)
 }
 
@@ -218,6 +239,7 @@ mod tests {
                 requirement: "acme.state.memory@^1",
                 grants: g,
                 grant_requested: all,
+                dry_run: false,
             };
             effective_grants(prev, &d, &requested, &o)
         };

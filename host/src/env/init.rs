@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use envpack_descriptor::Slot;
 use serde::Serialize;
 
+use super::audit::{AuditEvent, AuditLog, Change, audited};
 use super::defaults::{default_requirement, install_defaults};
 use super::model::{Binding, EnvMeta, EnvName, FORMAT, Lock, Policy, SourceKind};
 use super::ops::{EnvView, check_after};
@@ -88,7 +89,20 @@ pub fn init(
         // Validate before creating anything, so bad input leaves no
         // half-made environment behind.
         check_after(home, name, opts.after.as_ref())?;
-        let created = Init::new(home, runtime, records.clone(), opts, false).run();
+        let change = Change {
+            verb: "env.init",
+            target: name.to_string(),
+            before: serde_json::Value::Null,
+            after: serde_json::json!({
+                "production": opts.production,
+                "sources": opts.sources,
+                "after": opts.after,
+            }),
+        };
+        let log = AuditLog::Home(backend.as_ref(), Some(name));
+        let created = audited(log, change, || {
+            Init::new(home, runtime, records.clone(), opts, false).run()
+        });
         // A failed creation (a full disk between env.json and lock.json)
         // leaves no half environment behind. A conflict means another
         // operator's creation won the race: its environment stays.
@@ -99,7 +113,13 @@ pub fn init(
         }
         return created;
     }
-    Init::new(home, runtime, records, opts, true).run()
+    let outcome = Init::new(home, runtime, records.clone(), opts, true).run()?;
+    if !outcome.repairs.is_empty() {
+        let mut event = AuditEvent::new("env.init", name.to_string(), "ok");
+        event.after = Some(serde_json::json!({ "repaired": outcome.repairs }));
+        super::audit::audit(&records, &event)?;
+    }
+    Ok(outcome)
 }
 
 /// One run of init, collecting what it repaired.

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::audit::{AuditLog, Change, audited};
 use super::model::{EnvMeta, EnvName, Lock, Policy, SourceKind};
 use super::{EnvRecords, Read};
 use crate::backend::{LockScope, Precondition, RecordKey};
@@ -74,15 +75,10 @@ pub fn show(home: &Home, name: &EnvName) -> Result<EnvView> {
     })
 }
 
-/// `env rm`: deletes an environment; refuses while it holds deployed
-/// revisions unless `force` (the deployment layer stops them first, see
-/// `deploy::updown::remove`).
-pub fn remove(home: &Home, name: &EnvName, force: bool) -> Result<()> {
-    let dir = EnvRecords::new(home, name);
-    if !dir.exists() {
-        return Err(dir.no_such_environment());
-    }
-    let guard = dir.lock(LockScope::Env)?;
+/// Whether `env rm` may remove `dir`: no environment promotes from it and
+/// it holds no deployed revisions, unless `force`.
+pub fn check_removable(home: &Home, dir: &EnvRecords, force: bool) -> Result<()> {
+    let name = dir.name();
     let next: Vec<String> = list(home)?
         .into_iter()
         .filter(|v| v.meta.policy.after.as_ref() == Some(name))
@@ -103,50 +99,118 @@ pub fn remove(home: &Home, name: &EnvName, force: bool) -> Result<()> {
             "tear them down first, or run `envpack env rm {name} --force`"
         )));
     }
-    let removed = dir.backend().remove(name);
+    Ok(())
+}
+
+/// `env rm`: deletes an environment; refuses while it holds deployed
+/// revisions unless `force` (the deployment layer stops them first, see
+/// `deploy::updown::remove`).
+pub fn remove(home: &Home, name: &EnvName, force: bool) -> Result<()> {
+    let dir = EnvRecords::new(home, name);
+    if !dir.exists() {
+        return Err(dir.no_such_environment());
+    }
+    let guard = dir.lock(LockScope::Env)?;
+    check_removable(home, &dir, force)?;
+    let change = Change {
+        verb: "env.rm",
+        target: name.to_string(),
+        before: json(&show(home, name).ok()),
+        after: serde_json::Value::Null,
+    };
+    let backend = dir.backend().clone();
+    let removed = audited(AuditLog::Home(backend.as_ref(), Some(name)), change, || {
+        backend.remove(name)
+    });
     drop(guard);
     removed
 }
 
-/// What `env policy` changed.
+/// What `env policy` changed (or, with `dry_run`, would change).
 #[derive(Clone, Debug, Serialize)]
 pub struct PolicyChange {
     /// Before.
     pub before: Policy,
     /// After.
     pub after: Policy,
+    /// Nothing was written: a dry run.
+    pub dry_run: bool,
 }
 
-/// `env policy`: changes an environment's policy.
+/// An edit of an environment's policy; `None` and empty lists leave that
+/// part as it is.
+#[derive(Clone, Debug, Default)]
+pub struct PolicyEdit {
+    /// Production or not.
+    pub production: Option<bool>,
+    /// Replace the allowed sources with these.
+    pub set_sources: Vec<SourceKind>,
+    /// Allow these sources too.
+    pub add_sources: Vec<SourceKind>,
+    /// Stop allowing these sources.
+    pub remove_sources: Vec<SourceKind>,
+    /// The previous rung: `Some(None)` removes it.
+    pub after: Option<Option<EnvName>>,
+}
+
+impl PolicyEdit {
+    fn apply(&self, policy: &mut Policy) {
+        if let Some(p) = self.production {
+            policy.production = p;
+        }
+        if !self.set_sources.is_empty() {
+            policy.allowed_sources = self.set_sources.iter().copied().collect();
+        }
+        policy
+            .allowed_sources
+            .extend(self.add_sources.iter().copied());
+        for s in &self.remove_sources {
+            policy.allowed_sources.remove(s);
+        }
+        if let Some(a) = &self.after {
+            policy.after = a.clone();
+        }
+    }
+}
+
+/// `env policy`: changes an environment's policy, audited with before and
+/// after; with `dry_run`, only says what would change.
 pub fn policy(
     home: &Home,
     name: &EnvName,
-    production: Option<bool>,
-    sources: &[SourceKind],
-    after: Option<Option<EnvName>>,
+    edit: &PolicyEdit,
+    dry_run: bool,
 ) -> Result<PolicyChange> {
     let dir = EnvRecords::new(home, name);
     dir.load()?;
     let _guard = dir.lock(LockScope::Env)?;
     let (mut meta, _lock) = dir.load()?;
     let before = meta.policy.clone();
-    if let Some(p) = production {
-        meta.policy.production = p;
-    }
-    if !sources.is_empty() {
-        meta.policy.allowed_sources = sources.iter().copied().collect();
-    }
-    if let Some(a) = after {
+    if let Some(a) = &edit.after {
         check_after(home, name, a.as_ref())?;
-        meta.policy.after = a;
     }
-    if meta.policy != before {
-        dir.write(&RecordKey::Meta, &meta, Precondition::Any)?;
+    edit.apply(&mut meta.policy);
+    if meta.policy != before && !dry_run {
+        let change = Change {
+            verb: "env.policy",
+            target: name.to_string(),
+            before: json(&before),
+            after: json(&meta.policy),
+        };
+        audited(AuditLog::Env(&dir), change, || {
+            dir.write(&RecordKey::Meta, &meta, Precondition::Any)
+        })?;
     }
     Ok(PolicyChange {
         before,
         after: meta.policy,
+        dry_run,
     })
+}
+
+/// A value as JSON for an audit event.
+pub(crate) fn json(v: &impl Serialize) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or_default()
 }
 
 /// `env config`: sets (or with `None`, unsets) a pack's configuration key.
@@ -179,7 +243,19 @@ pub fn config_set(
     if entry.is_empty() {
         meta.config.remove(&pack.to_string());
     }
-    dir.write(&RecordKey::Meta, &meta, Precondition::Any)?;
+    let change = Change {
+        verb: if value.is_some() {
+            "env.config.set"
+        } else {
+            "env.config.unset"
+        },
+        target: format!("{pack} {key}"),
+        before: json(&old),
+        after: json(&value),
+    };
+    audited(AuditLog::Env(&dir), change, || {
+        dir.write(&RecordKey::Meta, &meta, Precondition::Any)
+    })?;
     Ok(old)
 }
 
@@ -197,7 +273,15 @@ pub fn set_limits(
     let before = meta.limits.clone();
     change(&mut meta.limits);
     if meta.limits != before {
-        dir.write(&RecordKey::Meta, &meta, Precondition::Any)?;
+        let change = Change {
+            verb: "env.limits",
+            target: name.to_string(),
+            before: json(&before),
+            after: json(&meta.limits),
+        };
+        audited(AuditLog::Env(&dir), change, || {
+            dir.write(&RecordKey::Meta, &meta, Precondition::Any)
+        })?;
     }
     Ok(meta.limits)
 }
@@ -230,5 +314,37 @@ pub fn remove_pack(
             "rebind those slots first, or `envpack pack remove {d} --force`"
         )));
     }
-    crate::store::Store::open(home).remove(d)
+    let change = Change {
+        verb: "pack.remove",
+        target: d.to_string(),
+        before: json(&users),
+        after: serde_json::Value::Null,
+    };
+    let backend = crate::backend::open(home);
+    audited(AuditLog::Home(backend.as_ref(), None), change, || {
+        crate::store::Store::open(home).remove(d)
+    })
+}
+
+/// `pack install`: installs and precompiles pack files, audited in the
+/// home's log.
+pub fn install_packs(
+    home: &Home,
+    runtime: &crate::runtime::Runtime,
+    files: &[std::path::PathBuf],
+) -> Result<Vec<crate::store::InstallOutcome>> {
+    let change = Change {
+        verb: "pack.install",
+        target: files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" "),
+        before: serde_json::Value::Null,
+        after: json(&files),
+    };
+    let backend = crate::backend::open(home);
+    audited(AuditLog::Home(backend.as_ref(), None), change, || {
+        crate::packs::install(&crate::store::Store::open(home), runtime, files)
+    })
 }

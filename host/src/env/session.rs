@@ -56,6 +56,8 @@ struct Env {
     meta: EnvMeta,
     lock: Lock,
     events: Events,
+    /// A dry run: packs run without a /scratch, so nothing is created.
+    dry_run: bool,
 }
 
 /// The state and secrets packs other packs' imports are routed to,
@@ -245,7 +247,11 @@ impl Env {
         Ok(InstanceContext {
             granter,
             services,
-            scratch_dir: self.records.scratch_dir(&id)?,
+            scratch_dir: if self.dry_run {
+                None
+            } else {
+                self.records.scratch_dir(&id)?
+            },
             scratch_quota: self.meta.limits.scratch_quota_mb.map(|mb| mb << 20),
         })
     }
@@ -262,6 +268,10 @@ impl Env {
 impl<'r> Session<'r> {
     /// Opens environment `name`.
     pub fn open(home: &Home, runtime: &'r Runtime, name: &EnvName) -> Result<Self> {
+        Self::open_as(home, runtime, name, false)
+    }
+
+    fn open_as(home: &Home, runtime: &'r Runtime, name: &EnvName, dry_run: bool) -> Result<Self> {
         let records = EnvRecords::new(home, name);
         let (meta, lock) = records.load()?;
         let packs = Arc::new(SlotPacks {
@@ -279,6 +289,7 @@ impl<'r> Session<'r> {
                 meta,
                 lock,
                 events: Arc::default(),
+                dry_run,
             },
             packs,
             _runtime: std::marker::PhantomData,
@@ -434,7 +445,19 @@ impl<'r> Session<'r> {
         name: &EnvName,
         f: impl FnOnce(&Session<'r>) -> Result<T>,
     ) -> Result<T> {
-        let session = Self::open(home, runtime, name)?;
+        Self::scoped_as(home, runtime, name, false, f)
+    }
+
+    /// [`scoped`](Self::scoped), for a dry run when `dry_run`: the packs
+    /// run without a /scratch, so the session creates nothing in the home.
+    pub fn scoped_as<T>(
+        home: &Home,
+        runtime: &'r Runtime,
+        name: &EnvName,
+        dry_run: bool,
+        f: impl FnOnce(&Session<'r>) -> Result<T>,
+    ) -> Result<T> {
+        let session = Self::open_as(home, runtime, name, dry_run)?;
         let result = f(&session);
         session.conclude(result)
     }

@@ -28,9 +28,6 @@ pub struct DeployArgs {
     /// The bundle file.
     #[arg(required_unless_present_any = ["answers", "schema"])]
     pub bundle: Option<PathBuf>,
-    /// Plan and show, change nothing.
-    #[arg(long)]
-    pub dry_run: bool,
     /// How long warm-up may take, e.g. `90s` or `5m` (default:
     /// ENVPACK_WARM_TIMEOUT_MS, else 30s). A revision whose process exits
     /// fails at once.
@@ -184,6 +181,29 @@ pub struct JournalArgs {
     /// Only the last N entries.
     #[arg(long, value_name = "N")]
     pub last: Option<usize>,
+}
+
+/// `envpack audit`
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub journal: JournalArgs,
+    /// Every environment, and the home's own log (env init/rm, pack
+    /// install/remove), instead of the one --env names.
+    #[arg(long)]
+    pub all: bool,
+    /// Only events by this actor (`--actor` names who is acting).
+    #[arg(long = "by", value_name = "ACTOR")]
+    pub actor: Option<String>,
+    /// Only this verb, or verbs under it (`env` matches `env.policy`).
+    #[arg(long, value_name = "VERB")]
+    pub verb: Option<String>,
+    /// Only events at or after this time: RFC 3339, or an age like `2h`.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only events before this time: RFC 3339, or an age like `30m`.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
 }
 
 /// `envpack bundle build`

@@ -91,18 +91,8 @@ fn build(a: crate::cli::args::BundleBuildArgs) -> Result<Report> {
         allow_secrets,
         out,
     } = x;
-    let version: semver::Version = version.parse().map_err(|e| {
-        Error::invalid(format!(
-            "--version {version:?} is not a semantic version: {e}"
-        ))
-    })?;
-    let mut attrs = BTreeMap::new();
-    for a in attributes {
-        let (k, v) = a
-            .split_once('=')
-            .ok_or_else(|| Error::invalid(format!("--attr {a:?} is not KEY=VALUE")))?;
-        attrs.insert(k.to_string(), v.to_string());
-    }
+    let version = self::version(&version)?;
+    let attrs = self::attributes(&attributes)?;
     let out = out.unwrap_or_else(|| PathBuf::from(format!("{name}-{version}.bundle.tgz")));
     let built = bundle::build(&BuildSpec {
         dir,
@@ -129,4 +119,25 @@ fn build(a: crate::cli::args::BundleBuildArgs) -> Result<Report> {
         built.manifest.source.reference
     );
     Ok(Report::new(human, &built))
+}
+
+/// `--version`, checked.
+pub(crate) fn version(version: &str) -> Result<semver::Version> {
+    version.parse().map_err(|e| {
+        Error::invalid(format!(
+            "--version {version:?} is not a semantic version: {e}"
+        ))
+    })
+}
+
+/// `--attr KEY=VALUE` entries as a map.
+pub(crate) fn attributes(list: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut attrs = BTreeMap::new();
+    for a in list {
+        let (k, v) = a
+            .split_once('=')
+            .ok_or_else(|| Error::invalid(format!("--attr {a:?} is not KEY=VALUE")))?;
+        attrs.insert(k.to_string(), v.to_string());
+    }
+    Ok(attrs)
 }

@@ -29,14 +29,25 @@ pub struct DeployAnswers {
 pub fn deploy(ctx: &Ctx, a: DeployArgs) -> Result<Report> {
     let (env, bundle, dry_run) = match input::<DeployAnswers>(&a.answers)? {
         Input::Schema(r) => return Ok(r),
-        Input::Answers(x) => (env_or(ctx, x.env)?, x.bundle, x.dry_run || a.dry_run),
+        Input::Answers(x) => (env_or(ctx, x.env)?, x.bundle, x.dry_run || ctx.dry_run),
         Input::Flags => (
             ctx.env_name()?,
             a.bundle.ok_or_else(|| missing("BUNDLE"))?,
-            a.dry_run,
+            ctx.dry_run,
         ),
     };
     let runtime = ctx.runtime()?;
+    if !dry_run {
+        let plan = || {
+            let opts = DeployOptions {
+                bundle: &bundle,
+                dry_run: true,
+                timeout: a.timeout,
+            };
+            deploy::deploy(&ctx.home, runtime, &env, &opts).map(|p| plan_text(&p))
+        };
+        ctx.confirm(&env, "deploy", &bundle.display().to_string(), plan)?;
+    }
     let deploying = runtime
         .reporter()
         .start(format!("deploying {} to {env}", bundle.display()));
@@ -48,13 +59,7 @@ pub fn deploy(ctx: &Ctx, a: DeployArgs) -> Result<Report> {
     let out = deploy::deploy(&ctx.home, runtime, &env, &opts);
     drop(deploying);
     let out = out?;
-    let mut human = format!(
-        "plan for {} in {}: {}\n",
-        out.deployment, out.environment, out.plan.summary
-    );
-    for s in &out.plan.steps {
-        human.push_str(&format!("  {:?} {}  {}\n", s.change, s.resource, s.summary).to_lowercase());
-    }
+    let mut human = plan_text(&out);
     if out.dry_run {
         human.push_str("dry run: nothing was changed");
     } else {
@@ -67,4 +72,16 @@ pub fn deploy(ctx: &Ctx, a: DeployArgs) -> Result<Report> {
         ));
     }
     Ok(Report::new(human, &out))
+}
+
+/// The deployer's plan for people.
+fn plan_text(out: &deploy::DeployOutcome) -> String {
+    let mut human = format!(
+        "plan for {} in {}: {}\n",
+        out.deployment, out.environment, out.plan.summary
+    );
+    for s in &out.plan.steps {
+        human.push_str(&format!("  {:?} {}  {}\n", s.change, s.resource, s.summary).to_lowercase());
+    }
+    human
 }

@@ -9,6 +9,7 @@ use envpack_descriptor::Slot;
 
 use crate::cli::args::{EnvCommand, PolicyArgs};
 use crate::cli::output::{Report, table};
+use crate::env::plan::Plan;
 use crate::env::{self, EnvName, EnvView};
 use crate::error::{Error, Result};
 
@@ -95,7 +96,22 @@ pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<Report> {
             policy,
             no_production,
             no_after,
-        } => set_policy(ctx, n, policy, no_production, no_after),
+            add_source,
+            remove_source,
+        } => {
+            let edit = env::PolicyEdit {
+                production: (policy.production || no_production).then_some(policy.production),
+                set_sources: policy.allow_source.clone(),
+                add_sources: add_source,
+                remove_sources: remove_source,
+                after: if no_after {
+                    Some(None)
+                } else {
+                    after(&policy)?.map(Some)
+                },
+            };
+            set_policy(ctx, n, &edit)
+        }
         EnvCommand::Down { name: n } => down(ctx, n),
         EnvCommand::Up { name: n, timeout } => up(ctx, n, timeout),
         EnvCommand::Doctor { name: n } => doctor(ctx, n),
@@ -123,6 +139,22 @@ fn init(ctx: &Ctx, n: Option<String>, policy: PolicyArgs) -> Result<Report> {
         sources: policy.allow_source.clone(),
         after: after(&policy)?,
     };
+    if ctx.dry_run {
+        let exists = env::show(&ctx.home, &n).is_ok();
+        let plan = Plan::new("env.init", &n, n.to_string()).change(
+            format!("environment {n}"),
+            if exists { "exists" } else { "-" },
+            if exists {
+                "checked, repaired if damaged"
+            } else {
+                "created"
+            },
+        );
+        return Ok(Report::new(
+            format!("{}\ndry run: nothing was changed", plan.human()),
+            &plan,
+        ));
+    }
     let o = env::init(&ctx.home, ctx.runtime()?, &n, &opts)?;
     let mut human = format!("{} environment {}", o.outcome, n);
     for r in &o.repairs {
@@ -185,6 +217,32 @@ fn bind(
         requirement: &descriptor,
         grants: &grants,
         grant_requested,
+        dry_run: true,
+    };
+    let plan = || {
+        let o = env::bind(&ctx.home, ctx.runtime()?, &n, &opts)?;
+        let grants = |g: &envpack_manifest::Grants| {
+            g.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        Ok(Plan::new("env.bind", &n, slot.to_string())
+            .change(
+                format!("slot {slot}"),
+                o.previous
+                    .as_ref()
+                    .map_or("-".to_string(), ToString::to_string),
+                o.binding.descriptor.to_string(),
+            )
+            .change("grants", "-", grants(&o.binding.grants)))
+    };
+    if let Some(report) = ctx.plan_first(&n, plan)? {
+        return Ok(report);
+    }
+    let opts = env::BindOptions {
+        dry_run: false,
+        ..opts
     };
     let o = env::bind(&ctx.home, ctx.runtime()?, &n, &opts)?;
     let mut human = match &o.previous {
@@ -209,6 +267,23 @@ fn bind(
 
 fn unbind(ctx: &Ctx, n: String, slot: Slot) -> Result<Report> {
     let n = name(&n)?;
+    let plan =
+        || {
+            let v = env::show(&ctx.home, &n)?;
+            let bound = v
+                .lock
+                .slots
+                .get(&slot)
+                .map_or("-".to_string(), |b| b.descriptor.to_string());
+            Ok(Plan::new("env.unbind", &n, slot.to_string()).change(
+                format!("slot {slot}"),
+                bound,
+                "-",
+            ))
+        };
+    if let Some(report) = ctx.plan_first(&n, plan)? {
+        return Ok(report);
+    }
     let old = env::unbind(&ctx.home, &n, slot)?;
     Ok(Report::new(
         format!("unbound {slot} of {n} (was {})", old.descriptor),
@@ -218,6 +293,10 @@ fn unbind(ctx: &Ctx, n: String, slot: Slot) -> Result<Report> {
 
 fn rm(ctx: &Ctx, n: String, force: bool) -> Result<Report> {
     let n = name(&n)?;
+    let plan = || crate::deploy::plan::remove_environment(&ctx.home, &n, force);
+    if let Some(report) = ctx.plan_first(&n, plan)? {
+        return Ok(report);
+    }
     crate::deploy::remove_environment(&ctx.home, ctx.runtime()?, &n, force)?;
     Ok(Report::new(
         format!("removed environment {n}"),
@@ -225,37 +304,62 @@ fn rm(ctx: &Ctx, n: String, force: bool) -> Result<Report> {
     ))
 }
 
-fn set_policy(
-    ctx: &Ctx,
-    n: String,
-    policy: PolicyArgs,
-    no_production: bool,
-    no_after: bool,
-) -> Result<Report> {
+fn set_policy(ctx: &Ctx, n: String, edit: &env::PolicyEdit) -> Result<Report> {
     let n = name(&n)?;
-    let production = if policy.production {
-        Some(true)
-    } else if no_production {
-        Some(false)
-    } else {
-        None
-    };
-    let after = if no_after {
-        Some(None)
-    } else {
-        after(&policy)?.map(Some)
-    };
-    let change = env::policy(&ctx.home, &n, production, &policy.allow_source, after)?;
+    let planned = |dry_run| env::policy(&ctx.home, &n, edit, dry_run);
+    let plan = || planned(true).map(|c| policy_plan(&n, &c));
+    if let Some(report) = ctx.plan_first(&n, plan)? {
+        return Ok(report);
+    }
+    let change = planned(false)?;
     let human = if change.before == change.after {
         format!("policy of {n} unchanged")
     } else {
-        format!("updated the policy of {n}")
+        let lines = policy_plan(&n, &change).human();
+        let detail = lines.split_once('\n').map_or("", |(_, rest)| rest);
+        format!("updated the policy of {n}:\n{detail}")
     };
     Ok(Report::new(human, &change))
 }
 
+/// A policy change as a plan: each part that changes, before -> after.
+fn policy_plan(n: &EnvName, c: &env::PolicyChange) -> Plan {
+    let sources = |p: &env::Policy| {
+        let v: Vec<&str> = p.allowed_sources.iter().map(|s| s.as_str()).collect();
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    let after = |p: &env::Policy| {
+        p.after
+            .as_ref()
+            .map_or("-".to_string(), ToString::to_string)
+    };
+    let (b, a) = (&c.before, &c.after);
+    let mut plan = Plan::new("env.policy", n, n.to_string());
+    for (what, before, now) in [
+        (
+            "production",
+            b.production.to_string(),
+            a.production.to_string(),
+        ),
+        ("allowed sources", sources(b), sources(a)),
+        ("after", after(b), after(a)),
+    ] {
+        if before != now {
+            plan = plan.change(what, before, now);
+        }
+    }
+    plan
+}
+
 fn down(ctx: &Ctx, n: Option<String>) -> Result<Report> {
     let n = ctx.env_or_positional(n)?;
+    if let Some(report) = ctx.plan_first(&n, || crate::deploy::plan::down(&ctx.home, &n))? {
+        return Ok(report);
+    }
     let o = crate::deploy::down(&ctx.home, ctx.runtime()?, &n)?;
     Ok(Report::new(
         format!("stopped {} revision(s) of {n}", o.revisions.len()),
@@ -265,6 +369,9 @@ fn down(ctx: &Ctx, n: Option<String>) -> Result<Report> {
 
 fn up(ctx: &Ctx, n: Option<String>, timeout: Option<std::time::Duration>) -> Result<Report> {
     let n = ctx.env_or_positional(n)?;
+    if let Some(report) = ctx.plan_first(&n, || crate::deploy::plan::up(&ctx.home, &n))? {
+        return Ok(report);
+    }
     let o = crate::deploy::up(&ctx.home, ctx.runtime()?, &n, timeout)?;
     let mut human = format!("started {} revision(s) of {n}", o.revisions.len());
     for (r, why) in &o.failed {
@@ -316,13 +423,32 @@ fn limits(
     reset: bool,
 ) -> Result<Report> {
     let n = name(&n)?;
-    let limits = env::set_limits(&ctx.home, &n, |l| {
+    let change = |l: &mut env::PackLimits| {
         if reset {
             *l = Default::default();
         }
         l.kv_quota_mb = kv.or(l.kv_quota_mb);
         l.scratch_quota_mb = scratch.or(l.scratch_quota_mb);
-    })?;
+    };
+    if kv.is_some() || scratch.is_some() || reset {
+        let plan = || {
+            let before = env::show(&ctx.home, &n)?.meta.limits;
+            let mut after = before.clone();
+            change(&mut after);
+            let mb = |v: Option<u64>| v.map_or("host default".to_string(), |m| format!("{m} MiB"));
+            Ok(Plan::new("env.limits", &n, n.to_string())
+                .change("kv quota", mb(before.kv_quota_mb), mb(after.kv_quota_mb))
+                .change(
+                    "scratch quota",
+                    mb(before.scratch_quota_mb),
+                    mb(after.scratch_quota_mb),
+                ))
+        };
+        if let Some(report) = ctx.plan_first(&n, plan)? {
+            return Ok(report);
+        }
+    }
+    let limits = env::set_limits(&ctx.home, &n, change)?;
     let host = ctx.runtime()?.limits();
     let kv_mb = limits.kv_quota_mb.unwrap_or(host.kv_quota >> 20);
     let scratch_mb = limits.scratch_quota_mb.unwrap_or(host.scratch_quota >> 20);
@@ -369,6 +495,23 @@ fn config(
     let n = name(&n)?;
     let pack: PackId = pack.parse()?;
     let value = if unset { None } else { value };
+    let plan = || {
+        let meta = env::show(&ctx.home, &n)?.meta;
+        let now = meta
+            .config
+            .get(&pack.to_string())
+            .and_then(|c| c.get(&key))
+            .cloned();
+        let show = |v: Option<&String>| v.map_or("-".to_string(), |v| format!("{v:?}"));
+        Ok(Plan::new("env.config", &n, format!("{pack} {key}")).change(
+            format!("{pack} {key}"),
+            show(now.as_ref()),
+            show(value.as_ref()),
+        ))
+    };
+    if let Some(report) = ctx.plan_first(&n, plan)? {
+        return Ok(report);
+    }
     let old = env::config_set(&ctx.home, &n, &pack, &key, value.as_deref())?;
     let human = match &value {
         Some(v) => format!("set {pack} {key} = {v} in {n}"),

@@ -1,11 +1,12 @@
 //! `envpack audit` and `envpack history`: the environment's journals.
 
 use crate::cli::Ctx;
-use crate::cli::args::{HistoryArgs, JournalArgs};
+use crate::cli::args::{AuditArgs, HistoryArgs};
 use crate::cli::output::{Report, table};
 use crate::deploy::journal;
 use crate::env::EnvRecords;
-use crate::error::Result;
+use crate::env::audit::{AuditEvent, read_home_audit};
+use crate::error::{Error, Result};
 
 fn tail<T>(mut v: Vec<T>, last: Option<usize>) -> Vec<T> {
     if let Some(n) = last {
@@ -16,34 +17,147 @@ fn tail<T>(mut v: Vec<T>, last: Option<usize>) -> Vec<T> {
 }
 
 /// `envpack audit`.
-pub fn audit(ctx: &Ctx, a: JournalArgs) -> Result<Report> {
-    let env = ctx.env_name()?;
-    let records = EnvRecords::new(&ctx.home, &env);
-    records.load()?;
-    let events = tail(journal::read_audit(&records)?, a.last);
-    let rows = events
+pub fn audit(ctx: &Ctx, a: AuditArgs) -> Result<Report> {
+    let filter = Filter::new(&a)?;
+    let backend = crate::backend::open(&ctx.home);
+    let mut events: Vec<(String, AuditEvent)> = Vec::new();
+    let envs = if a.all {
+        backend.environments()?
+    } else {
+        let env = ctx.env_name()?;
+        EnvRecords::new(&ctx.home, &env).load()?;
+        vec![env]
+    };
+    for env in &envs {
+        let records = EnvRecords::with_backend(backend.clone(), env);
+        for e in journal::read_audit(&records)? {
+            events.push((env.to_string(), e));
+        }
+    }
+    for e in read_home_audit(backend.as_ref())? {
+        let env = e.environment.clone().unwrap_or_default();
+        if a.all || envs.iter().any(|n| n.as_str() == env) {
+            events.push((if env.is_empty() { "-".into() } else { env }, e));
+        }
+    }
+    events.retain(|(_, e)| filter.keeps(e));
+    events.sort_by(|x, y| x.1.at.cmp(&y.1.at));
+    let events = tail(events, a.journal.last);
+    let rows = events.iter().map(|(env, e)| row(env, e)).collect();
+    let json: Vec<serde_json::Value> = events
         .iter()
-        .map(|e| {
-            vec![
-                e.at.clone(),
-                e.actor.clone(),
-                e.verb.clone(),
-                e.target.clone(),
-                match (e.before_generation, e.after_generation) {
-                    (Some(b), Some(a)) => format!("{b}->{a}"),
-                    _ => "-".into(),
-                },
-                e.result.clone(),
-            ]
+        .map(|(env, e)| {
+            let mut v = serde_json::to_value(e).unwrap_or_default();
+            v["environment"] = serde_json::Value::from(env.as_str());
+            v
         })
         .collect();
     Ok(Report::new(
         table(
-            &["at", "actor", "verb", "target", "generation", "result"],
+            &["at", "env", "actor", "verb", "target", "change", "result"],
             rows,
         ),
-        &events,
+        &json,
     ))
+}
+
+fn row(env: &str, e: &AuditEvent) -> Vec<String> {
+    let change = match (e.before_generation, e.after_generation) {
+        (Some(b), Some(a)) => format!("generation {b}->{a}"),
+        _ => match (&e.before, &e.after) {
+            (Some(b), Some(a)) => {
+                crate::text::one_line(&format!("{} -> {}", short(b), short(a))).into_owned()
+            }
+            _ => "-".into(),
+        },
+    };
+    vec![
+        e.at.clone(),
+        env.to_string(),
+        e.actor.clone(),
+        e.verb.clone(),
+        crate::text::one_line(&e.target).into_owned(),
+        change,
+        crate::text::one_line(&e.result).into_owned(),
+    ]
+}
+
+/// A JSON value in at most 60 characters.
+fn short(v: &serde_json::Value) -> String {
+    let s = if v.is_null() {
+        "none".to_string()
+    } else {
+        v.to_string()
+    };
+    if s.chars().count() > 60 {
+        format!("{}...", s.chars().take(57).collect::<String>())
+    } else {
+        s
+    }
+}
+
+/// `envpack audit`'s filters.
+struct Filter {
+    actor: Option<String>,
+    verb: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+}
+
+impl Filter {
+    fn new(a: &AuditArgs) -> Result<Self> {
+        Ok(Self {
+            actor: a.actor.clone(),
+            verb: a.verb.clone(),
+            since: a
+                .since
+                .as_deref()
+                .map(|t| instant("--since", t))
+                .transpose()?,
+            until: a
+                .until
+                .as_deref()
+                .map(|t| instant("--until", t))
+                .transpose()?,
+        })
+    }
+
+    fn keeps(&self, e: &AuditEvent) -> bool {
+        let verb_ok = self
+            .verb
+            .as_ref()
+            .is_none_or(|v| e.verb == *v || e.verb.starts_with(&format!("{v}.")));
+        self.actor.as_ref().is_none_or(|a| e.actor == *a)
+            && verb_ok
+            && self
+                .since
+                .as_ref()
+                .is_none_or(|s| e.at.as_str() >= s.as_str())
+            && self
+                .until
+                .as_ref()
+                .is_none_or(|u| e.at.as_str() < u.as_str())
+    }
+}
+
+/// A time for a filter, as the RFC 3339 text events carry (UTC, so text
+/// order is time order): given as RFC 3339, or as an age (`2h`).
+fn instant(flag: &str, t: &str) -> Result<String> {
+    if let Ok(ts) = humantime::parse_rfc3339_weak(t) {
+        return Ok(humantime::format_rfc3339_seconds(ts).to_string());
+    }
+    let age = humantime::parse_duration(t).map_err(|_| {
+        Error::invalid(format!(
+            "{flag} {t:?} is neither an RFC 3339 time nor an age"
+        ))
+        .hint(format!(
+            "envpack audit {flag} 2h   or   {flag} 2026-12-01T00:00:00Z"
+        ))
+    })?;
+    let at = std::time::SystemTime::now()
+        .checked_sub(age)
+        .unwrap_or(std::time::UNIX_EPOCH);
+    Ok(humantime::format_rfc3339_seconds(at).to_string())
 }
 
 /// `envpack history`.

@@ -137,19 +137,35 @@ fn accept(ctx: &Ctx, entries: &[String], reason: &str) -> Result<Report> {
             .hint(format!("envpack drift --env {env}"))
     })?;
     let current = drift::compare(&snapshot.expectation, &snapshot.observation).unwrap_or_default();
+    let found = entries
+        .iter()
+        .map(|id| {
+            current.iter().find(|d| &d.id == id).ok_or_else(|| {
+                Error::not_found(format!(
+                    "drift entry {id:?} is not in the newest snapshot of {env} ({})",
+                    sighting.id.short()
+                ))
+                .hint(format!("envpack drift --env {env}"))
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let plan = || {
+        let mut plan = crate::env::plan::Plan::new("drift.accept", &env, entries.join(" "));
+        for e in &found {
+            let what = format!("drift {} ({} {})", e.id, e.revision, e.field);
+            plan = plan.change(what, "not accepted", format!("accepted: {reason}"));
+        }
+        Ok(plan)
+    };
+    if let Some(report) = ctx.plan_first(&env, plan)? {
+        return Ok(report);
+    }
     let mut done = Vec::new();
-    for id in entries {
-        let entry = current.iter().find(|d| &d.id == id).ok_or_else(|| {
-            Error::not_found(format!(
-                "drift entry {id:?} is not in the newest snapshot of {env} ({})",
-                sighting.id.short()
-            ))
-            .hint(format!("envpack drift --env {env}"))
-        })?;
+    for entry in found {
         let acceptance = Acceptance {
             entry: entry.id.clone(),
             reason: reason.to_string(),
-            actor: AuditEvent::new("", "", "").actor,
+            actor: crate::actor::current().name,
             at: now_rfc3339(),
             snapshot: sighting.id,
         };

@@ -11,6 +11,7 @@ use crate::builder::{self, BuildOptions};
 use crate::cli::Ctx;
 use crate::cli::args::{CallArgs, PackCommand};
 use crate::cli::output::{Report, table};
+use crate::env::plan::Plan;
 use crate::error::{Error, Result};
 use crate::packs;
 use crate::store::findings_error;
@@ -50,8 +51,24 @@ fn build(ctx: &Ctx, a: crate::cli::args::BuildArgs) -> Result<Report> {
 }
 
 fn install(ctx: &Ctx, files: Vec<std::path::PathBuf>) -> Result<Report> {
-    let store = ctx.store();
-    let outcomes = packs::install(&store, ctx.runtime()?, &files)?;
+    if ctx.dry_run {
+        let mut plan = Plan::home("pack.install", files.len().to_string() + " file(s)");
+        for file in &files {
+            let bytes = std::fs::read(file).map_err(|e| Error::io("read pack file", file, e))?;
+            let manifest = read_manifest(&bytes)
+                .map_err(|e| Error::invalid(format!("{}: {e}", file.display())))?;
+            plan = plan.change(
+                format!("pack {}", manifest.descriptor),
+                "-",
+                format!("installed ({})", Digest::of(&bytes)),
+            );
+        }
+        return Ok(Report::new(
+            format!("{}\ndry run: nothing was changed", plan.human()),
+            &plan,
+        ));
+    }
+    let outcomes = crate::env::install_packs(&ctx.home, ctx.runtime()?, &files)?;
     let human = outcomes
         .iter()
         .map(|o| format!("{:<9} {} ({})", o.outcome, o.descriptor, o.digest))
@@ -84,6 +101,18 @@ fn list(ctx: &Ctx) -> Result<Report> {
 
 fn remove(ctx: &Ctx, descriptor: String, force: bool) -> Result<Report> {
     let d: Descriptor = descriptor.parse()?;
+    if ctx.dry_run {
+        ctx.store().load(&d, None)?;
+        let plan = Plan::home("pack.remove", d.to_string()).change(
+            format!("pack {d}"),
+            "installed",
+            "removed",
+        );
+        return Ok(Report::new(
+            format!("{}\ndry run: nothing was changed", plan.human()),
+            &plan,
+        ));
+    }
     let digest = crate::env::remove_pack(&ctx.home, &d, force)?;
     Ok(Report::new(
         format!("removed {d} ({digest})"),

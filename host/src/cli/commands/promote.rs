@@ -10,6 +10,7 @@ use crate::cli::args::PromoteArgs;
 use crate::cli::output::Report;
 use crate::deploy;
 use crate::env::EnvName;
+use crate::env::plan::Plan;
 use crate::error::Result;
 
 /// Answers for `envpack promote`.
@@ -33,7 +34,44 @@ pub fn promote(ctx: &Ctx, a: PromoteArgs) -> Result<Report> {
         ),
     };
     let to: EnvName = to.parse()?;
-    let (report, outcome) = deploy::promote(&ctx.home, ctx.runtime()?, &bundle_id, &to, a.timeout)?;
+    let run = |dry_run| {
+        deploy::promote(
+            &ctx.home,
+            ctx.runtime()?,
+            &bundle_id,
+            &to,
+            a.timeout,
+            dry_run,
+        )
+    };
+    let plan = || {
+        let (report, outcome) = run(true)?;
+        let mut plan = Plan::new(
+            "promote",
+            &to,
+            format!("{} {}", report.name, report.version),
+        )
+        .change("bundle", "-", report.bundle.to_string())
+        .change(
+            "from",
+            "-",
+            format!("{} revision {}", report.from, report.from_revision),
+        )
+        .change("policy", "-", report.policy.reason.clone());
+        if let Some(o) = &outcome {
+            plan = plan.change(
+                format!("deployment {}", o.deployment),
+                "-",
+                o.plan.summary.clone(),
+            );
+        }
+        Ok(plan)
+    };
+    if let Some(report) = ctx.dry_run_report(&plan)? {
+        return Ok(report);
+    }
+    ctx.confirm(&to, "promote", &bundle_id, || plan().map(|p| p.human()))?;
+    let (report, outcome) = run(false)?;
     let human = format!(
         "promoted {} {} ({}) from {} (revision {}) to {}{}",
         report.name,

@@ -63,6 +63,10 @@ fn transition(ctx: &Ctx, a: TransitionArgs, to: RevState) -> Result<Report> {
         revision: &revision,
         to,
     };
+    let plan = || deploy::plan::transition(&ctx.home, &env, &opts);
+    if let Some(report) = ctx.plan_first(&env, plan)? {
+        return Ok(report);
+    }
     let r = deploy::transition(&ctx.home, ctx.runtime()?, &env, &opts)?;
     Ok(Report::new(
         format!("revision {} is now {}", r.id, r.state),

@@ -37,6 +37,9 @@ pub fn rollback(ctx: &Ctx, a: RollbackArgs) -> Result<Report> {
         steps: steps.unwrap_or(1),
         timeout: a.timeout,
     };
+    if let Some(report) = ctx.plan_first(&env, || deploy::plan::rollback(&ctx.home, &env, &opts))? {
+        return Ok(report);
+    }
     let out = deploy::rollback(&ctx.home, ctx.runtime()?, &env, &opts)?;
     let human = format!(
         "rolled {} back: generation {} now routes {}",

@@ -8,11 +8,31 @@ use crate::cli::Ctx;
 use crate::cli::args::SecretsCommand;
 use crate::cli::output::Report;
 use crate::env::Session;
+use crate::env::audit::{AuditLog, Change, audited};
+use crate::env::plan::Plan;
 use crate::error::{Error, Result};
 
 /// Dispatches `envpack secrets`.
 pub fn run(ctx: &Ctx, cmd: SecretsCommand) -> Result<Report> {
     let name = ctx.env_name()?;
+    let plan = match &cmd {
+        SecretsCommand::Put { key, .. } => Some(Plan::new("secrets.put", &name, key).change(
+            format!("secret {key}"),
+            "?",
+            "<redacted>",
+        )),
+        SecretsCommand::Rm { key } => Some(Plan::new("secrets.rm", &name, key).change(
+            format!("secret {key}"),
+            "<redacted>",
+            "-",
+        )),
+        _ => None,
+    };
+    if let Some(plan) = plan
+        && let Some(report) = ctx.plan_first(&name, || Ok(plan))?
+    {
+        return Ok(report);
+    }
     Session::scoped(&ctx.home, ctx.runtime()?, &name, |session| {
         Ok(match cmd {
             SecretsCommand::Put {
@@ -21,7 +41,15 @@ pub fn run(ctx: &Ctx, cmd: SecretsCommand) -> Result<Report> {
                 from_file,
             } => {
                 let value = read_value(&key, value, from_file)?;
-                session.with_secrets(true, |i| i.secrets()?.put(&key, &value))?;
+                let change = Change {
+                    verb: "secrets.put",
+                    target: key.clone(),
+                    before: serde_json::Value::Null,
+                    after: json!({"name": key, "value": "<redacted>"}),
+                };
+                audited(AuditLog::Env(session.records()), change, || {
+                    session.with_secrets(true, |i| i.secrets()?.put(&key, &value))
+                })?;
                 session.event(
                     "secrets.put",
                     crate::runtime::Level::Info,
@@ -54,7 +82,16 @@ pub fn run(ctx: &Ctx, cmd: SecretsCommand) -> Result<Report> {
                 Report::new(human, &names)
             }
             SecretsCommand::Rm { key } => {
-                if !session.with_secrets(true, |i| i.secrets()?.delete(&key))? {
+                let change = Change {
+                    verb: "secrets.rm",
+                    target: key.clone(),
+                    before: json!({"name": key}),
+                    after: serde_json::Value::Null,
+                };
+                let removed = audited(AuditLog::Env(session.records()), change, || {
+                    session.with_secrets(true, |i| i.secrets()?.delete(&key))
+                })?;
+                if !removed {
                     return Err(Error::not_found(format!(
                         "environment {name} has no secret {key:?}"
                     ))

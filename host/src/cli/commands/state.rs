@@ -6,12 +6,30 @@ use crate::cli::Ctx;
 use crate::cli::args::StateCommand;
 use crate::cli::output::Report;
 use crate::env::Session;
+use crate::env::audit::{AuditLog, Change, audited};
+use crate::env::plan::Plan;
 use crate::error::{Error, Result};
 use crate::runtime::slots::state::Expect;
 
 /// Dispatches `envpack state`.
 pub fn run(ctx: &Ctx, cmd: StateCommand) -> Result<Report> {
     let name = ctx.env_name()?;
+    let plan = match &cmd {
+        StateCommand::Put { key, value, .. } => Some(Plan::new("state.put", &name, key).change(
+            format!("state {key}"),
+            "?",
+            format!("{} bytes", value.len()),
+        )),
+        StateCommand::Rm { key, .. } => {
+            Some(Plan::new("state.rm", &name, key).change(format!("state {key}"), "?", "-"))
+        }
+        _ => None,
+    };
+    if let Some(plan) = plan
+        && let Some(report) = ctx.plan_first(&name, || Ok(plan))?
+    {
+        return Ok(report);
+    }
     Session::scoped(&ctx.home, ctx.runtime()?, &name, |session| {
         Ok(match cmd {
             StateCommand::Put {
@@ -25,8 +43,18 @@ pub fn run(ctx: &Ctx, cmd: StateCommand) -> Result<Report> {
                     (None, true) => Some(Expect::Absent),
                     _ => None,
                 };
-                let generation =
-                    session.with_state(true, |i| i.state()?.put(&key, value.as_bytes(), expect))?;
+                let change = Change {
+                    verb: "state.put",
+                    target: key.clone(),
+                    before: json!({"expect": format!("{expect:?}")}),
+                    after: json!({
+                        "bytes": value.len(),
+                        "sha256": crate::manifest::Digest::of(value.as_bytes()).to_string(),
+                    }),
+                };
+                let generation = audited(AuditLog::Env(session.records()), change, || {
+                    session.with_state(true, |i| i.state()?.put(&key, value.as_bytes(), expect))
+                })?;
                 session.event(
                     "state.put",
                     crate::runtime::Level::Info,
@@ -66,9 +94,17 @@ pub fn run(ctx: &Ctx, cmd: StateCommand) -> Result<Report> {
                 key,
                 expect_generation,
             } => {
-                let existed = session.with_state(true, |i| {
-                    i.state()?
-                        .delete(&key, expect_generation.map(Expect::Generation))
+                let change = Change {
+                    verb: "state.rm",
+                    target: key.clone(),
+                    before: json!({"expect_generation": expect_generation}),
+                    after: serde_json::Value::Null,
+                };
+                let existed = audited(AuditLog::Env(session.records()), change, || {
+                    session.with_state(true, |i| {
+                        i.state()?
+                            .delete(&key, expect_generation.map(Expect::Generation))
+                    })
                 })?;
                 if !existed {
                     return Err(Error::not_found(format!(

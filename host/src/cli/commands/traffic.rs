@@ -63,6 +63,10 @@ pub fn traffic(ctx: &Ctx, cmd: TrafficCommand) -> Result<Report> {
             if weights.is_empty() {
                 return Err(missing("REVISION=WEIGHT entries"));
             }
+            let plan = || deploy::plan::traffic(&ctx.home, &env, Some(&deployment), &weights);
+            if let Some(report) = ctx.plan_first(&env, plan)? {
+                return Ok(report);
+            }
             let opts = TrafficOptions {
                 deployment: Some(&deployment),
                 entries: &weights,
