@@ -17,6 +17,7 @@
 pub mod bundle;
 #[allow(clippy::module_inception)] // named after its verb, like its siblings
 pub mod deploy;
+pub mod gate;
 pub mod journal;
 pub mod lifecycle;
 pub mod model;
@@ -31,7 +32,7 @@ mod warm;
 
 pub use deploy::{DeployOptions, DeployOutcome, deploy};
 pub use lifecycle::{TransitionOptions, transition};
-pub use promote::{PromotionReport, promote};
+pub use promote::{PromoteOptions, PromotionReport, promote};
 pub use records::DeploymentRecords;
 pub use rollback::{RollbackOptions, RollbackOutcome, rollback};
 pub use traffic::{TrafficOptions, TrafficOutcome, set_traffic};

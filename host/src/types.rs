@@ -159,3 +159,31 @@ impl Reporter for Silent {
 
     fn pack_output(&self, _text: &str) {}
 }
+
+/// A share of traffic: `99%`, `99.5%` (at most two decimals) or `9950bps`,
+/// as basis points from 0 to 10,000. The error says what is wrong.
+pub fn basis_points(w: &str) -> std::result::Result<u32, &'static str> {
+    let bps: u64 = if let Some(n) = w.strip_suffix("bps") {
+        n.parse()
+            .map_err(|_| "basis points must be a whole number from 0 to 10000")?
+    } else if let Some(p) = w.strip_suffix('%') {
+        let (whole, frac) = p.split_once('.').unwrap_or((p, ""));
+        if frac.len() > 2 || whole.is_empty() || !frac.chars().all(|c| c.is_ascii_digit()) {
+            return Err("percent takes at most two decimals, e.g. 99.25%");
+        }
+        let whole: u64 = whole
+            .parse()
+            .map_err(|_| "percent must be a number from 0 to 100")?;
+        let frac: u64 = format!("{frac:0<2}").parse().unwrap_or(0);
+        whole
+            .checked_mul(100)
+            .and_then(|w| w.checked_add(frac))
+            .ok_or("percent is too large")?
+    } else {
+        return Err("the weight needs a unit: % or bps");
+    };
+    if bps > 10_000 {
+        return Err("a single weight cannot exceed 100% (10000bps)");
+    }
+    Ok(bps as u32)
+}

@@ -267,6 +267,8 @@ pub enum EnvCommand {
         /// Stop allowing this source (repeatable).
         #[arg(long = "remove-source", value_name = "SOURCE")]
         remove_source: Vec<crate::env::SourceKind>,
+        #[command(flatten)]
+        gate: GateArgs,
     },
     /// Stop every running revision of an environment (they stay expected).
     Down {
@@ -341,6 +343,31 @@ pub struct PolicyArgs {
     /// Allowed deployment source (repeatable).
     #[arg(long = "allow-source", value_name = "SOURCE")]
     pub allow_source: Vec<crate::env::SourceKind>,
+}
+
+/// The release gate flags of `env policy`.
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// Promotions must carry this evidence file, by path or glob
+    /// (`evidence/sbom.json`, `evidence/*.xml`; repeatable).
+    #[arg(long = "require-evidence", value_name = "GLOB")]
+    pub require_evidence: Vec<String>,
+    /// Stop requiring this evidence (repeatable).
+    #[arg(long = "drop-evidence", value_name = "GLOB")]
+    pub drop_evidence: Vec<String>,
+    /// Promotions need a soak in the previous rung: PERCENT:DURATION of
+    /// traffic without a break, observed running (e.g. `10%:30m`).
+    #[arg(long, value_name = "PERCENT:DURATION", conflicts_with = "no_soak")]
+    pub soak: Option<crate::env::Soak>,
+    /// No soak.
+    #[arg(long)]
+    pub no_soak: bool,
+    /// Promotions need the previous rung observed without drift.
+    #[arg(long, conflicts_with = "allow_drift")]
+    pub require_no_drift: bool,
+    /// Promotions do not look at drift.
+    #[arg(long)]
+    pub allow_drift: bool,
 }
 
 /// `envpack secrets ...`

@@ -231,32 +231,11 @@ pub fn parse_weight(entry: &str) -> Result<(String, u32)> {
         ))
     })?;
     let bad = |why: &str| Error::invalid(format!("traffic entry {entry:?}: {why}"));
-    let bps: u64 = if let Some(n) = w.strip_suffix("bps") {
-        n.parse()
-            .map_err(|_| bad("basis points must be a whole number from 0 to 10000"))?
-    } else if let Some(p) = w.strip_suffix('%') {
-        let (whole, frac) = p.split_once('.').unwrap_or((p, ""));
-        if frac.len() > 2 || whole.is_empty() || !frac.chars().all(|c| c.is_ascii_digit()) {
-            return Err(bad("percent takes at most two decimals, e.g. 99.25%"));
-        }
-        let whole: u64 = whole
-            .parse()
-            .map_err(|_| bad("percent must be a number from 0 to 100"))?;
-        let frac: u64 = format!("{frac:0<2}").parse().unwrap_or(0);
-        whole
-            .checked_mul(100)
-            .and_then(|w| w.checked_add(frac))
-            .ok_or_else(|| bad("percent is too large"))?
-    } else {
-        return Err(bad("the weight needs a unit: % or bps"));
-    };
-    if bps > 10_000 {
-        return Err(bad("a single weight cannot exceed 100% (10000bps)"));
-    }
+    let bps = crate::types::basis_points(w).map_err(bad)?;
     if rev.is_empty() {
         return Err(bad("the revision is empty"));
     }
-    Ok((rev.to_string(), bps as u32))
+    Ok((rev.to_string(), bps))
 }
 
 /// Checks that weights sum to exactly 10,000 basis points (summed in u64 so

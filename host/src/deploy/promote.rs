@@ -6,7 +6,8 @@ use envpack_manifest::Digest;
 use serde::Serialize;
 
 use super::deploy::{DeployOutcome, Release, deploy_release};
-use super::journal::PolicyDecision;
+use super::gate::{self, GateCheck, GateDecision, GateInputs, SourceObservation};
+use super::journal::{self, AuditEvent, PolicyDecision};
 use super::model::{RevState, Revision};
 use super::policy::check_policy;
 use super::records::DeploymentRecords;
@@ -16,29 +17,59 @@ use crate::home::Home;
 use crate::runtime::Runtime;
 use crate::store::now_rfc3339;
 
-/// A promotion report, written to the target environment.
-#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+/// A promotion report, written to the target environment
+/// (`promotions/<at>-<id>.json`) for every promotion the gate decides,
+/// allowed or refused; `envpack promote --report-schema` prints its schema.
+#[derive(Clone, Debug, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct PromotionReport {
     /// Bundle id.
+    #[schemars(with = "String")]
     pub bundle: Digest,
     /// Bundle name and version.
     pub name: String,
     /// Version.
     pub version: String,
-    /// Source environment.
+    /// Source environment: where the bytes came from.
+    #[schemars(with = "String")]
     pub from: EnvName,
     /// The ready revision there.
     pub from_revision: String,
     /// Target environment.
+    #[schemars(with = "String")]
     pub to: EnvName,
+    /// The bundle's verification: its id and file digest, every payload
+    /// and evidence file checked against the manifest.
+    #[serde(default)]
+    pub verification: serde_json::Value,
     /// Policy decision in the target.
     pub policy: PolicyDecision,
-    /// `ok`, or the failure.
+    /// The release gate: each check with its evidence, and the decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<GateDecision>,
+    /// `ok`, `refused: ...`, or the failure.
     pub result: String,
     /// The new revision in the target, when deployed.
     pub revision: Option<String>,
+    /// What the target's deployment points at afterwards: deployment,
+    /// traffic generation and split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<serde_json::Value>,
     /// When.
     pub at: String,
+}
+
+/// What `promote` needs.
+pub struct PromoteOptions<'a> {
+    /// The bundle id or a unique hex prefix.
+    pub bundle_id: &'a str,
+    /// The environment to promote into.
+    pub to: &'a EnvName,
+    /// Warm-up timeout.
+    pub timeout: Option<std::time::Duration>,
+    /// Plan only.
+    pub dry_run: bool,
+    /// Observes the previous rung for the gate (`truth::observe`).
+    pub observe: &'a dyn Fn(&EnvName) -> Result<SourceObservation>,
 }
 
 /// The ready revision of the source rung running the bundle with id (or
@@ -70,15 +101,14 @@ fn ready_revision(from: &DeploymentRecords, bundle_id: &str, to: &EnvName) -> Re
     })
 }
 
-/// `promote`.
+/// `promote`: the release gate first, before any side effect; then the
+/// very bytes of the previous rung deployed as a new revision.
 pub fn promote(
     home: &Home,
     runtime: &Runtime,
-    bundle_id: &str,
-    to: &EnvName,
-    timeout: Option<std::time::Duration>,
-    dry_run: bool,
+    opts: &PromoteOptions<'_>,
 ) -> Result<(PromotionReport, Option<DeployOutcome>)> {
+    let to = opts.to;
     let to_env = EnvRecords::new(home, to);
     let (meta, _) = to_env.load()?;
     let from = meta.policy.after.clone().ok_or_else(|| {
@@ -88,40 +118,122 @@ pub fn promote(
         .hint(format!("envpack env policy {to} --after <ENV>"))
     })?;
     let from_records = DeploymentRecords::new(&EnvRecords::new(home, &from));
-    let rev = ready_revision(&from_records, bundle_id, to)?;
+    let rev = ready_revision(&from_records, opts.bundle_id, to)?;
+    let (from_dep, rev) = from_records.find_revision(&rev.id)?;
     let (verified, bytes) = from_records.open_bundle(&rev.bundle_id)?;
-    let policy = check_policy(&meta, &verified, Some(&from));
-    let release = Release {
+    let gate = &meta.policy.gate;
+    let observed = (gate.soak.is_some() || gate.no_drift).then(|| {
+        (opts.observe)(&from).unwrap_or_else(|e| SourceObservation {
+            unobservable: Some(e.message().to_string()),
+            ..SourceObservation::default()
+        })
+    });
+    let decision = gate::evaluate(&GateInputs {
+        gate,
+        to,
+        from: &from,
         verified: &verified,
-        bytes: &bytes,
-        dry_run,
-        promoted_from: Some(&from),
-        timeout,
-    };
-    let outcome = deploy_release(home, runtime, to, &release);
-    let report = PromotionReport {
+        deployment: &from_dep,
+        revision: &rev,
+        observed: observed.as_ref(),
+        now: std::time::SystemTime::now(),
+    });
+    let mut report = PromotionReport {
         bundle: verified.id,
         name: verified.manifest.name.clone(),
         version: verified.manifest.version.to_string(),
         from: from.clone(),
         from_revision: rev.id.clone(),
         to: to.clone(),
-        policy,
-        result: match &outcome {
-            Ok(_) if dry_run => "dry run: nothing was changed".into(),
-            Ok(_) => "ok".into(),
-            Err(e) => format!("failed: {}", e.message()),
-        },
-        revision: outcome.as_ref().ok().map(|o| o.revision.id.clone()),
+        verification: serde_json::json!({
+            "bundle": verified.id,
+            "file_digest": verified.file_digest,
+            "payload_files": verified.manifest.files.len(),
+            "evidence_files": verified.manifest.evidence.len(),
+            "verified": true,
+        }),
+        policy: check_policy(&meta, &verified, Some(&from)),
+        gate: Some(decision.clone()),
+        result: String::new(),
+        revision: None,
+        pointer: None,
         at: now_rfc3339(),
     };
-    let name = format!(
-        "{}-{}",
-        report.at.replace(':', ""),
-        &verified.id.hex()[..12]
-    );
-    if !dry_run {
-        DeploymentRecords::new(&to_env).store_report(&name, &report)?;
+    if !decision.allowed {
+        return Err(refuse(&to_env, &mut report, opts.dry_run)?);
+    }
+    let release = Release {
+        verified: &verified,
+        bytes: &bytes,
+        dry_run: opts.dry_run,
+        promoted_from: Some(&from),
+        timeout: opts.timeout,
+    };
+    let outcome = deploy_release(home, runtime, to, &release);
+    report.result = match &outcome {
+        Ok(_) if opts.dry_run => "dry run: nothing was changed".into(),
+        Ok(_) => "ok".into(),
+        Err(e) => format!("failed: {}", e.message()),
+    };
+    if let Ok(o) = &outcome {
+        report.revision = Some(o.revision.id.clone());
+        report.pointer = Some(serde_json::json!({
+            "deployment": o.deployment,
+            "generation": DeploymentRecords::new(&to_env).load(&o.deployment)?.map(|d| d.generation),
+            "weights": o.weights,
+        }));
+    }
+    if !opts.dry_run {
+        store_report(&to_env, &report)?;
     }
     outcome.map(|o| (report, Some(o)))
+}
+
+fn store_report(to_env: &EnvRecords, report: &PromotionReport) -> Result<()> {
+    // Two decisions in the same second (a refusal, then another) are two
+    // reports: the name carries the sub-second time too.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let name = format!(
+        "{}-{}-{nanos:09}",
+        report.at.replace(':', ""),
+        &report.bundle.hex()[..12]
+    );
+    DeploymentRecords::new(to_env).store_report(&name, report)
+}
+
+/// A promotion the gate refused: audited and reported (unless a dry run),
+/// with every failed check and its fix.
+fn refuse(to_env: &EnvRecords, report: &mut PromotionReport, dry_run: bool) -> Result<Error> {
+    let failed: Vec<&GateCheck> = report
+        .gate
+        .iter()
+        .flat_map(|g| g.checks.iter())
+        .filter(|c| !c.passed)
+        .collect();
+    let names: Vec<&str> = failed.iter().map(|c| c.check.as_str()).collect();
+    report.result = format!("refused by the release gate: {}", names.join(", "));
+    if !dry_run {
+        let mut ev = AuditEvent::new(
+            "promote",
+            format!("{} {} ({})", report.name, report.version, report.bundle),
+            "denied",
+        );
+        ev.policy = Some(PolicyDecision {
+            allowed: false,
+            reason: report.result.clone(),
+        });
+        journal::audit(to_env, &ev)?;
+        store_report(to_env, report)?;
+    }
+    let mut message = format!(
+        "promotion of {} {} to {} refused by the release gate:",
+        report.name, report.version, report.to
+    );
+    for c in &failed {
+        message.push_str(&format!("\n  {}: {}", c.check, c.detail));
+    }
+    let fixes: Vec<String> = failed.iter().filter_map(|c| c.fix.clone()).collect();
+    Ok(Error::denied(message).hint(fixes.join("; then ")))
 }

@@ -16,7 +16,7 @@ use crate::store::now_rfc3339;
 use crate::types::EnvName;
 
 /// A policy decision, kept with the event it allowed or refused.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PolicyDecision {
     /// Whether the verb was allowed.
     pub allowed: bool,

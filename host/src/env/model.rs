@@ -20,6 +20,75 @@ pub struct Policy {
     /// The previous rung of the promotion ladder, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<EnvName>,
+    /// What a promotion into this environment must show first.
+    #[serde(default, skip_serializing_if = "Gate::is_empty")]
+    pub gate: Gate,
+}
+
+/// The release gate of promotions into an environment (seed 004's
+/// `promote-gated`): evidence the bundle must carry, a soak in the previous
+/// rung, and a previous rung observed without drift.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gate {
+    /// Evidence files the bundle must carry, by path or glob
+    /// (`evidence/test-report.xml`, `evidence/*.json`).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub evidence: BTreeSet<String>,
+    /// How long, and with how much traffic, the revision must have run in
+    /// the previous rung.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soak: Option<Soak>,
+    /// The previous rung must be observed, at promotion, without drift in
+    /// the deployment (accepted drift passes).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_drift: bool,
+}
+
+impl Gate {
+    /// No check configured.
+    pub fn is_empty(&self) -> bool {
+        self == &Gate::default()
+    }
+}
+
+/// A soak: at least `min_basis_points` of the deployment's traffic for at
+/// least `min_seconds`, without a break, and observed healthy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Soak {
+    /// Share of traffic, in basis points (10,000 = 100%).
+    pub min_basis_points: u32,
+    /// How long.
+    pub min_seconds: u64,
+}
+
+impl std::fmt::Display for Soak {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let d = humantime::format_duration(std::time::Duration::from_secs(self.min_seconds));
+        write!(f, "{}% for {d}", self.min_basis_points as f64 / 100.0)
+    }
+}
+
+impl std::str::FromStr for Soak {
+    type Err = String;
+
+    /// `PERCENT:DURATION`, e.g. `10%:30m` or `100%:2h`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("soak {s:?} is not PERCENT:DURATION, e.g. 10%:30m");
+        let (pct, dur) = s.split_once(':').ok_or_else(bad)?;
+        let bps = crate::types::basis_points(pct).map_err(|why| format!("soak {s:?}: {why}"))?;
+        let secs = humantime::parse_duration(dur).map_err(|_| bad())?.as_secs();
+        if bps == 0 || secs == 0 {
+            return Err(format!(
+                "soak {s:?}: the share and the duration must be above zero"
+            ));
+        }
+        Ok(Soak {
+            min_basis_points: bps,
+            min_seconds: secs,
+        })
+    }
 }
 
 impl Policy {
@@ -34,6 +103,7 @@ impl Policy {
                 SourceKind::ALL.into()
             },
             after: None,
+            gate: Gate::default(),
         }
     }
 }

@@ -151,6 +151,14 @@ pub struct PolicyEdit {
     pub remove_sources: Vec<SourceKind>,
     /// The previous rung: `Some(None)` removes it.
     pub after: Option<Option<EnvName>>,
+    /// Evidence promotions must carry, added.
+    pub add_evidence: Vec<String>,
+    /// Evidence no longer required.
+    pub remove_evidence: Vec<String>,
+    /// The soak: `Some(None)` removes it.
+    pub soak: Option<Option<super::model::Soak>>,
+    /// Whether promotions need no drift in the previous rung.
+    pub no_drift: Option<bool>,
 }
 
 impl PolicyEdit {
@@ -169,6 +177,17 @@ impl PolicyEdit {
         }
         if let Some(a) = &self.after {
             policy.after = a.clone();
+        }
+        let gate = &mut policy.gate;
+        gate.evidence.extend(self.add_evidence.iter().cloned());
+        for e in &self.remove_evidence {
+            gate.evidence.remove(e);
+        }
+        if let Some(s) = self.soak {
+            gate.soak = s;
+        }
+        if let Some(d) = self.no_drift {
+            gate.no_drift = d;
         }
     }
 }

@@ -105,16 +105,19 @@ pub struct TrafficSetArgs {
 #[derive(Debug, Args)]
 pub struct PromoteArgs {
     /// The bundle id (sha256:... or a unique hex prefix).
-    #[arg(required_unless_present_any = ["answers", "schema"])]
+    #[arg(required_unless_present_any = ["answers", "schema", "report_schema"])]
     pub bundle_id: Option<String>,
     /// The environment to promote into.
-    #[arg(long, required_unless_present_any = ["answers", "schema"])]
+    #[arg(long, required_unless_present_any = ["answers", "schema", "report_schema"])]
     pub to: Option<String>,
     /// How long warm-up may take, e.g. `90s` or `5m` (default:
     /// ENVPACK_WARM_TIMEOUT_MS, else 30s). A revision whose process exits
     /// fails at once.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub timeout: Option<std::time::Duration>,
+    /// Print the JSON schema of the promotion report and exit.
+    #[arg(long)]
+    pub report_schema: bool,
     #[command(flatten)]
     pub answers: AnswersArgs,
 }

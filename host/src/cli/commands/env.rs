@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::cli::Ctx;
 use envpack_descriptor::Slot;
 
-use crate::cli::args::{EnvCommand, PolicyArgs};
+use crate::cli::args::{EnvCommand, GateArgs, PolicyArgs};
 use crate::cli::output::{Report, table};
 use crate::env::plan::Plan;
 use crate::env::{self, EnvName, EnvView};
@@ -19,6 +19,17 @@ fn name(s: &str) -> Result<EnvName> {
 
 fn after(p: &PolicyArgs) -> Result<Option<EnvName>> {
     p.after.as_deref().map(name).transpose()
+}
+
+/// Evidence globs, each checked to compile.
+fn check_globs(list: Vec<String>) -> Result<Vec<String>> {
+    for g in &list {
+        globset::Glob::new(g.strip_prefix("evidence/").unwrap_or(g)).map_err(|e| {
+            Error::invalid(format!("--require-evidence {g:?} is not a valid glob: {e}"))
+                .hint("e.g. --require-evidence 'evidence/*.xml'")
+        })?;
+    }
+    Ok(list)
 }
 
 fn grants(list: &[String]) -> Result<Vec<Capability>> {
@@ -98,18 +109,11 @@ pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<Report> {
             no_after,
             add_source,
             remove_source,
+            gate,
         } => {
-            let edit = env::PolicyEdit {
-                production: (policy.production || no_production).then_some(policy.production),
-                set_sources: policy.allow_source.clone(),
-                add_sources: add_source,
-                remove_sources: remove_source,
-                after: if no_after {
-                    Some(None)
-                } else {
-                    after(&policy)?.map(Some)
-                },
-            };
+            let mut edit = policy_edit(&policy, no_production, no_after, gate)?;
+            edit.add_sources = add_source;
+            edit.remove_sources = remove_source;
             set_policy(ctx, n, &edit)
         }
         EnvCommand::Down { name: n } => down(ctx, n),
@@ -304,6 +308,37 @@ fn rm(ctx: &Ctx, n: String, force: bool) -> Result<Report> {
     ))
 }
 
+/// What the `env policy` flags change.
+fn policy_edit(
+    policy: &PolicyArgs,
+    no_production: bool,
+    no_after: bool,
+    gate: GateArgs,
+) -> Result<env::PolicyEdit> {
+    Ok(env::PolicyEdit {
+        production: (policy.production || no_production).then_some(policy.production),
+        set_sources: policy.allow_source.clone(),
+        after: if no_after {
+            Some(None)
+        } else {
+            after(policy)?.map(Some)
+        },
+        add_evidence: check_globs(gate.require_evidence)?,
+        remove_evidence: gate.drop_evidence,
+        soak: if gate.no_soak {
+            Some(None)
+        } else {
+            gate.soak.map(Some)
+        },
+        no_drift: if gate.allow_drift {
+            Some(false)
+        } else {
+            gate.require_no_drift.then_some(true)
+        },
+        ..Default::default()
+    })
+}
+
 fn set_policy(ctx: &Ctx, n: String, edit: &env::PolicyEdit) -> Result<Report> {
     let n = name(&n)?;
     let planned = |dry_run| env::policy(&ctx.home, &n, edit, dry_run);
@@ -337,6 +372,15 @@ fn policy_plan(n: &EnvName, c: &env::PolicyChange) -> Plan {
             .as_ref()
             .map_or("-".to_string(), ToString::to_string)
     };
+    let evidence = |p: &env::Policy| {
+        let v: Vec<&str> = p.gate.evidence.iter().map(String::as_str).collect();
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    let soak = |p: &env::Policy| p.gate.soak.map_or("none".to_string(), |s| s.to_string());
     let (b, a) = (&c.before, &c.after);
     let mut plan = Plan::new("env.policy", n, n.to_string());
     for (what, before, now) in [
@@ -347,6 +391,13 @@ fn policy_plan(n: &EnvName, c: &env::PolicyChange) -> Plan {
         ),
         ("allowed sources", sources(b), sources(a)),
         ("after", after(b), after(a)),
+        ("gate: evidence", evidence(b), evidence(a)),
+        ("gate: soak", soak(b), soak(a)),
+        (
+            "gate: no drift",
+            b.gate.no_drift.to_string(),
+            a.gate.no_drift.to_string(),
+        ),
     ] {
         if before != now {
             plan = plan.change(what, before, now);

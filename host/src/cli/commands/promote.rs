@@ -25,6 +25,16 @@ pub struct PromoteAnswers {
 
 /// `envpack promote`.
 pub fn promote(ctx: &Ctx, a: PromoteArgs) -> Result<Report> {
+    if a.report_schema {
+        let schema = serde_json::to_value(schemars::schema_for!(deploy::PromotionReport))
+            .unwrap_or_default();
+        let text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+        return Ok(Report {
+            human: text,
+            json: schema,
+            exit: 0,
+        });
+    }
     let (bundle_id, to) = match input::<PromoteAnswers>(&a.answers)? {
         Input::Schema(r) => return Ok(r),
         Input::Answers(x) => (x.bundle_id, x.to),
@@ -34,15 +44,16 @@ pub fn promote(ctx: &Ctx, a: PromoteArgs) -> Result<Report> {
         ),
     };
     let to: EnvName = to.parse()?;
+    let observe = |env: &EnvName| observe_source(ctx, env);
     let run = |dry_run| {
-        deploy::promote(
-            &ctx.home,
-            ctx.runtime()?,
-            &bundle_id,
-            &to,
-            a.timeout,
+        let opts = deploy::PromoteOptions {
+            bundle_id: &bundle_id,
+            to: &to,
+            timeout: a.timeout,
             dry_run,
-        )
+            observe: &observe,
+        };
+        deploy::promote(&ctx.home, ctx.runtime()?, &opts)
     };
     let plan = || {
         let (report, outcome) = run(true)?;
@@ -58,6 +69,13 @@ pub fn promote(ctx: &Ctx, a: PromoteArgs) -> Result<Report> {
             format!("{} revision {}", report.from, report.from_revision),
         )
         .change("policy", "-", report.policy.reason.clone());
+        for c in report.gate.iter().flat_map(|g| g.checks.iter()) {
+            plan = plan.change(
+                format!("gate {}", c.check),
+                "-",
+                format!("passes: {}", c.detail),
+            );
+        }
         if let Some(o) = &outcome {
             plan = plan.change(
                 format!("deployment {}", o.deployment),
@@ -89,4 +107,31 @@ pub fn promote(ctx: &Ctx, a: PromoteArgs) -> Result<Report> {
         human,
         &json!({"report": report, "deploy": outcome}),
     ))
+}
+
+/// The previous rung observed now, for the release gate: what runs there
+/// and the drift nobody accepted.
+fn observe_source(ctx: &Ctx, env: &EnvName) -> Result<deploy::gate::SourceObservation> {
+    let out = crate::truth::observe(&ctx.home, ctx.runtime()?, env)?;
+    let accepted = crate::truth::store::acceptances(&crate::env::EnvRecords::new(&ctx.home, env))?;
+    let unobservable = match &out.observation {
+        crate::truth::model::Observation::Unobservable { reason } => Some(reason.clone()),
+        crate::truth::model::Observation::Observed { .. } => None,
+    };
+    Ok(deploy::gate::SourceObservation {
+        snapshot: out.snapshot.to_string(),
+        unobservable,
+        states: out
+            .observation
+            .states()
+            .into_iter()
+            .map(|(r, s)| (r.to_string(), s.to_string()))
+            .collect(),
+        unaccepted_drift: out
+            .drift
+            .iter()
+            .filter(|d| !crate::truth::drift::is_accepted(d, &accepted))
+            .map(|d| format!("{} {} {}", d.id, d.revision, d.field))
+            .collect(),
+    })
 }
