@@ -269,7 +269,8 @@ fn shaped_inputs_are_often_accepted() {
 #[test]
 fn fuzz_seeds_are_accepted() {
     let seeds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds");
-    let checks: [(&str, fn(&[u8]) -> bool); 8] = [
+    type Check = fn(&[u8]) -> bool;
+    let checks: [(&str, Check); 8] = [
         ("descriptor", check::descriptor),
         ("requirement", check::requirement),
         ("capability", check::capability),

@@ -304,6 +304,12 @@ fn error_from_code(code: ErrorCode, target: &Target) -> Error {
     }
 }
 
+/// The placeholder the host replaces with secret `name` in an outgoing
+/// request header: `{{credential:NAME}}`.
+pub fn credential(name: &str) -> String {
+    format!("{{{{credential:{name}}}}}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,10 +325,4 @@ mod tests {
         assert!(Target::parse("h/x").is_err());
         assert!(Target::parse("http:///x").is_err());
     }
-}
-
-/// The placeholder the host replaces with secret `name` in an outgoing
-/// request header: `{{credential:NAME}}`.
-pub fn credential(name: &str) -> String {
-    format!("{{{{credential:{name}}}}}")
 }

@@ -162,11 +162,11 @@ pub fn audited<T>(
     started.before = Some(change.before);
     started.after = Some(change.after);
     log.append(&started)
-        .map_err(|e| e.and(&format!("; {} was not made", change.verb)))?;
+        .map_err(|e| e.and(format!("; {} was not made", change.verb)))?;
     match apply() {
         Ok(value) => {
             log.append(&started.outcome("ok")).map_err(|e| {
-                e.and(&format!(
+                e.and(format!(
                     "; {} WAS made (its started entry is in the audit log) but its outcome could not be recorded",
                     change.verb
                 ))

@@ -85,7 +85,7 @@ pub fn promote(ctx: &Ctx, a: PromoteArgs) -> Result<Report> {
         }
         Ok(plan)
     };
-    if let Some(report) = ctx.dry_run_report(&plan)? {
+    if let Some(report) = ctx.dry_run_report(plan)? {
         return Ok(report);
     }
     ctx.confirm(&to, "promote", &bundle_id, || plan().map(|p| p.human()))?;
