@@ -375,7 +375,7 @@ pub struct GateArgs {
 pub enum SecretsCommand {
     /// Store a secret: from VALUE, --from-file, or standard input.
     #[command(
-        after_help = "Examples:\n  envpack secrets put --env dev API_KEY s3cr3t\n  envpack secrets put --env dev TLS_KEY --from-file key.pem\n  printf %s \"$TOKEN\" | envpack secrets put --env dev TOKEN"
+        after_help = "Examples:\n  envpack secrets put --env dev API_KEY s3cr3t\n  envpack secrets put --env dev TLS_KEY --from-file key.pem\n  printf %s \"$TOKEN\" | envpack secrets put --env dev TOKEN\n  envpack secrets put --env dev TOKEN       (at a terminal: asks, without echo)"
     )]
     Put {
         /// The secret's name.
@@ -385,6 +385,10 @@ pub enum SecretsCommand {
         /// Read the value from a file.
         #[arg(long, value_name = "FILE", conflicts_with = "value")]
         from_file: Option<PathBuf>,
+        /// Store an empty value (refused otherwise: an empty secret is
+        /// usually a mistake).
+        #[arg(long)]
+        allow_empty: bool,
     },
     /// Print a secret's value.
     Get {

@@ -5,6 +5,7 @@
 use envpack_manifest::Digest;
 use serde::Serialize;
 
+use super::bundle::Verified;
 use super::deploy::{DeployOutcome, Release, deploy_release};
 use super::gate::{self, GateCheck, GateDecision, GateInputs, SourceObservation};
 use super::journal::{self, AuditEvent, PolicyDecision};
@@ -56,6 +57,39 @@ pub struct PromotionReport {
     pub pointer: Option<serde_json::Value>,
     /// When.
     pub at: String,
+}
+
+impl PromotionReport {
+    /// A report before the deploy: bundle, source, target, decisions.
+    fn new(
+        verified: &Verified,
+        (from, from_revision): (&EnvName, &str),
+        to: &EnvName,
+        policy: PolicyDecision,
+        gate: GateDecision,
+    ) -> Self {
+        Self {
+            bundle: verified.id,
+            name: verified.manifest.name.clone(),
+            version: verified.manifest.version.to_string(),
+            from: from.clone(),
+            from_revision: from_revision.to_string(),
+            to: to.clone(),
+            verification: serde_json::json!({
+                "bundle": verified.id,
+                "file_digest": verified.file_digest,
+                "payload_files": verified.manifest.files.len(),
+                "evidence_files": verified.manifest.evidence.len(),
+                "verified": true,
+            }),
+            policy,
+            gate: Some(gate),
+            result: String::new(),
+            revision: None,
+            pointer: None,
+            at: now_rfc3339(),
+        }
+    }
 }
 
 /// What `promote` needs.
@@ -138,27 +172,9 @@ pub fn promote(
         observed: observed.as_ref(),
         now: std::time::SystemTime::now(),
     });
-    let mut report = PromotionReport {
-        bundle: verified.id,
-        name: verified.manifest.name.clone(),
-        version: verified.manifest.version.to_string(),
-        from: from.clone(),
-        from_revision: rev.id.clone(),
-        to: to.clone(),
-        verification: serde_json::json!({
-            "bundle": verified.id,
-            "file_digest": verified.file_digest,
-            "payload_files": verified.manifest.files.len(),
-            "evidence_files": verified.manifest.evidence.len(),
-            "verified": true,
-        }),
-        policy: check_policy(&meta, &verified, Some(&from)),
-        gate: Some(decision.clone()),
-        result: String::new(),
-        revision: None,
-        pointer: None,
-        at: now_rfc3339(),
-    };
+    let policy = check_policy(&meta, &verified, Some(&from));
+    let mut report =
+        PromotionReport::new(&verified, (&from, &rev.id), to, policy, decision.clone());
     if !decision.allowed {
         return Err(refuse(&to_env, &mut report, opts.dry_run)?);
     }

@@ -185,6 +185,26 @@ pub(crate) fn apply_split(
         dep.idempotency.insert(k.to_string(), generation);
     }
     records.save(dep)?;
+    let warnings = record_history(session, cause, &dep.name, generation, &weights);
+    Ok(TrafficOutcome {
+        deployment: dep.name.clone(),
+        generation,
+        weights,
+        outcome: "applied",
+        applied: report.applied,
+        warnings,
+    })
+}
+
+/// The history line of an applied split; the warnings when it could not
+/// be written.
+fn record_history(
+    session: &Session<'_>,
+    cause: &str,
+    deployment: &str,
+    generation: u64,
+    weights: &[Weight],
+) -> Vec<String> {
     let shown: Vec<String> = weights
         .iter()
         .map(|w| format!("{}={}bps", w.revision, w.basis_points))
@@ -197,22 +217,14 @@ pub(crate) fn apply_split(
     // warning on a successful change, with how to repair the file.
     let entry = HistoryEntry::new(
         cause,
-        &dep.name,
+        deployment,
         Some(generation),
         format!("{cause}: {}", shown.join(" ")),
     );
-    let warnings = match journal::history(session.records(), &entry) {
+    match journal::history(session.records(), &entry) {
         Ok(()) => Vec::new(),
         Err(e) => vec![history_warning(&e, session.name())],
-    };
-    Ok(TrafficOutcome {
-        deployment: dep.name.clone(),
-        generation,
-        weights,
-        outcome: "applied",
-        applied: report.applied,
-        warnings,
-    })
+    }
 }
 
 /// The warning for a change made whose history line was not written.

@@ -129,20 +129,15 @@ pub fn bind(
     let removed = previous_requested.not_covered_by(&requested);
     let missing = requested.not_covered_by(&effective);
     if !missing.is_empty() {
-        let flags: Vec<String> = missing.iter().map(|c| format!("--grant {c}")).collect();
-        return Err(Error::new(
-            Kind::Denied,
-            format!(
-                "{descriptor} needs capabilities that environment {name:?} has not granted; capability diff{}:\n{}not granted: {}",
-                previous.as_ref().map_or(String::new(), |b| format!(" from {}", b.descriptor)),
-                format_diff(&added, &removed),
-                missing.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-            ),
-        )
-        .hint(format!(
-            "envpack env bind {name} {slot} {requirement} {} (or --grant-requested to grant all it requests)",
-            flags.join(" ")
-        )));
+        let from = previous.as_ref().map(|b| &b.descriptor);
+        return Err(not_granted(
+            name,
+            opts,
+            &descriptor,
+            from,
+            (&added, &removed),
+            &missing,
+        ));
     }
     let binding = Binding {
         requirement: req,
@@ -172,6 +167,34 @@ pub fn bind(
         added,
         removed,
     })
+}
+
+/// A bind refused because the pack requests capabilities not granted:
+/// the capability diff, and the command that grants them.
+fn not_granted(
+    name: &EnvName,
+    opts: &BindOptions<'_>,
+    descriptor: &Descriptor,
+    previous: Option<&Descriptor>,
+    (added, removed): (&[Capability], &[Capability]),
+    missing: &[Capability],
+) -> Error {
+    let flags: Vec<String> = missing.iter().map(|c| format!("--grant {c}")).collect();
+    Error::new(
+        Kind::Denied,
+        format!(
+            "{descriptor} needs capabilities that environment {name:?} has not granted; capability diff{}:\n{}not granted: {}",
+            previous.map_or(String::new(), |d| format!(" from {d}")),
+            format_diff(added, removed),
+            missing.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        ),
+    )
+    .hint(format!(
+        "envpack env bind {name} {} {} {} (or --grant-requested to grant all it requests)",
+        opts.slot,
+        opts.requirement,
+        flags.join(" ")
+    ))
 }
 
 fn list_or_none(g: &Grants) -> String {

@@ -26,14 +26,7 @@ pub struct PromoteAnswers {
 /// `envpack promote`.
 pub fn promote(ctx: &Ctx, a: PromoteArgs) -> Result<Report> {
     if a.report_schema {
-        let schema = serde_json::to_value(schemars::schema_for!(deploy::PromotionReport))
-            .unwrap_or_default();
-        let text = serde_json::to_string_pretty(&schema).unwrap_or_default();
-        return Ok(Report {
-            human: text,
-            json: schema,
-            exit: 0,
-        });
+        return Ok(report_schema());
     }
     let (bundle_id, to) = match input::<PromoteAnswers>(&a.answers)? {
         Input::Schema(r) => return Ok(r),
@@ -134,4 +127,16 @@ fn observe_source(ctx: &Ctx, env: &EnvName) -> Result<deploy::gate::SourceObserv
             .map(|d| format!("{} {} {}", d.id, d.revision, d.field))
             .collect(),
     })
+}
+
+/// `promote --report-schema`: the promotion report's JSON schema.
+fn report_schema() -> Report {
+    let schema =
+        serde_json::to_value(schemars::schema_for!(deploy::PromotionReport)).unwrap_or_default();
+    let text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    Report {
+        human: text,
+        json: schema,
+        exit: 0,
+    }
 }

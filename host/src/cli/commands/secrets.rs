@@ -7,27 +7,15 @@ use serde_json::json;
 use crate::cli::Ctx;
 use crate::cli::args::SecretsCommand;
 use crate::cli::output::Report;
-use crate::env::Session;
 use crate::env::audit::{AuditLog, Change, audited};
 use crate::env::plan::Plan;
+use crate::env::{EnvName, Session};
 use crate::error::{Error, Result};
 
 /// Dispatches `envpack secrets`.
 pub fn run(ctx: &Ctx, cmd: SecretsCommand) -> Result<Report> {
     let name = ctx.env_name()?;
-    let plan = match &cmd {
-        SecretsCommand::Put { key, .. } => Some(Plan::new("secrets.put", &name, key).change(
-            format!("secret {key}"),
-            "?",
-            "<redacted>",
-        )),
-        SecretsCommand::Rm { key } => Some(Plan::new("secrets.rm", &name, key).change(
-            format!("secret {key}"),
-            "<redacted>",
-            "-",
-        )),
-        _ => None,
-    };
+    let plan = plan_of(&name, &cmd);
     if let Some(plan) = plan
         && let Some(report) = ctx.plan_first(&name, || Ok(plan))?
     {
@@ -39,26 +27,18 @@ pub fn run(ctx: &Ctx, cmd: SecretsCommand) -> Result<Report> {
                 key,
                 value,
                 from_file,
+                allow_empty,
             } => {
                 let value = read_value(&key, value, from_file)?;
-                let change = Change {
-                    verb: "secrets.put",
-                    target: key.clone(),
-                    before: serde_json::Value::Null,
-                    after: json!({"name": key, "value": "<redacted>"}),
-                };
-                audited(AuditLog::Env(session.records()), change, || {
-                    session.with_secrets(true, |i| i.secrets()?.put(&key, &value))
-                })?;
-                session.event(
-                    "secrets.put",
-                    crate::runtime::Level::Info,
-                    vec![("name".into(), key.clone())],
-                );
-                Report::new(
-                    format!("stored secret {key} in {name}"),
-                    &json!({"environment": name, "name": key}),
-                )
+                if value.is_empty() && !allow_empty {
+                    return Err(Error::invalid(format!(
+                        "the value of secret {key} is empty; nothing was stored"
+                    ))
+                    .hint(format!(
+                        "envpack secrets put --env {name} {key} --from-file FILE (or --allow-empty to store an empty value)"
+                    )));
+                }
+                put(session, &key, &value)?
             }
             SecretsCommand::Get { key } => {
                 let value = session
@@ -111,6 +91,46 @@ pub fn run(ctx: &Ctx, cmd: SecretsCommand) -> Result<Report> {
     })
 }
 
+/// The plan of a write, for `--dry-run` and production confirmation.
+fn plan_of(name: &EnvName, cmd: &SecretsCommand) -> Option<Plan> {
+    match cmd {
+        SecretsCommand::Put { key, .. } => Some(Plan::new("secrets.put", name, key).change(
+            format!("secret {key}"),
+            "?",
+            "<redacted>",
+        )),
+        SecretsCommand::Rm { key } => Some(Plan::new("secrets.rm", name, key).change(
+            format!("secret {key}"),
+            "<redacted>",
+            "-",
+        )),
+        _ => None,
+    }
+}
+
+/// `secrets put`, audited by name only.
+fn put(session: &Session<'_>, key: &str, value: &str) -> Result<Report> {
+    let name = session.name();
+    let change = Change {
+        verb: "secrets.put",
+        target: key.to_string(),
+        before: serde_json::Value::Null,
+        after: json!({"name": key, "value": "<redacted>"}),
+    };
+    audited(AuditLog::Env(session.records()), change, || {
+        session.with_secrets(true, |i| i.secrets()?.put(key, value))
+    })?;
+    session.event(
+        "secrets.put",
+        crate::runtime::Level::Info,
+        vec![("name".into(), key.to_string())],
+    );
+    Ok(Report::new(
+        format!("stored secret {key} in {name}"),
+        &json!({"environment": name, "name": key}),
+    ))
+}
+
 /// The secret's value: given, from a file, or from standard input (a
 /// trailing newline from `echo` is not part of it).
 fn read_value(
@@ -123,10 +143,13 @@ fn read_value(
         (None, Some(path)) => {
             std::fs::read_to_string(&path).map_err(|e| Error::io("read secret file", &path, e))?
         }
+        (None, None) if std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
+            // At a terminal the value is typed without echo, like a password.
+            rpassword::prompt_password(format!("value of {key} (not shown): ")).map_err(|e| {
+                Error::invalid(format!("cannot read the secret from the terminal: {e}"))
+            })?
+        }
         (None, None) => {
-            if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-                eprintln!("enter the value of {key}, then press Ctrl-D:");
-            }
             let mut buf = String::new();
             std::io::stdin().read_to_string(&mut buf).map_err(|e| {
                 Error::invalid(format!("cannot read the secret from standard input: {e}"))

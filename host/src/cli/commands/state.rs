@@ -5,26 +5,16 @@ use serde_json::json;
 use crate::cli::Ctx;
 use crate::cli::args::StateCommand;
 use crate::cli::output::Report;
-use crate::env::Session;
 use crate::env::audit::{AuditLog, Change, audited};
 use crate::env::plan::Plan;
+use crate::env::{EnvName, Session};
 use crate::error::{Error, Result};
 use crate::runtime::slots::state::Expect;
 
 /// Dispatches `envpack state`.
 pub fn run(ctx: &Ctx, cmd: StateCommand) -> Result<Report> {
     let name = ctx.env_name()?;
-    let plan = match &cmd {
-        StateCommand::Put { key, value, .. } => Some(Plan::new("state.put", &name, key).change(
-            format!("state {key}"),
-            "?",
-            format!("{} bytes", value.len()),
-        )),
-        StateCommand::Rm { key, .. } => {
-            Some(Plan::new("state.rm", &name, key).change(format!("state {key}"), "?", "-"))
-        }
-        _ => None,
-    };
+    let plan = plan_of(&name, &cmd);
     if let Some(plan) = plan
         && let Some(report) = ctx.plan_first(&name, || Ok(plan))?
     {
@@ -43,30 +33,7 @@ pub fn run(ctx: &Ctx, cmd: StateCommand) -> Result<Report> {
                     (None, true) => Some(Expect::Absent),
                     _ => None,
                 };
-                let change = Change {
-                    verb: "state.put",
-                    target: key.clone(),
-                    before: json!({"expect": format!("{expect:?}")}),
-                    after: json!({
-                        "bytes": value.len(),
-                        "sha256": crate::manifest::Digest::of(value.as_bytes()).to_string(),
-                    }),
-                };
-                let generation = audited(AuditLog::Env(session.records()), change, || {
-                    session.with_state(true, |i| i.state()?.put(&key, value.as_bytes(), expect))
-                })?;
-                session.event(
-                    "state.put",
-                    crate::runtime::Level::Info,
-                    vec![
-                        ("key".into(), key.clone()),
-                        ("generation".into(), generation.to_string()),
-                    ],
-                );
-                Report::new(
-                    format!("stored {key} in {name} (generation {generation})"),
-                    &json!({"environment": name, "key": key, "generation": generation}),
-                )
+                put(session, &key, &value, expect)?
             }
             StateCommand::Get { key } => {
                 let e = session
@@ -118,4 +85,48 @@ pub fn run(ctx: &Ctx, cmd: StateCommand) -> Result<Report> {
             }
         })
     })
+}
+
+/// The plan of a write, for `--dry-run` and production confirmation.
+fn plan_of(name: &EnvName, cmd: &StateCommand) -> Option<Plan> {
+    match cmd {
+        StateCommand::Put { key, value, .. } => Some(Plan::new("state.put", name, key).change(
+            format!("state {key}"),
+            "?",
+            format!("{} bytes", value.len()),
+        )),
+        StateCommand::Rm { key, .. } => {
+            Some(Plan::new("state.rm", name, key).change(format!("state {key}"), "?", "-"))
+        }
+        _ => None,
+    }
+}
+
+/// `state put`, audited (the value's size and hash, not the value).
+fn put(session: &Session<'_>, key: &str, value: &str, expect: Option<Expect>) -> Result<Report> {
+    let name = session.name();
+    let change = Change {
+        verb: "state.put",
+        target: key.to_string(),
+        before: json!({"expect": format!("{expect:?}")}),
+        after: json!({
+            "bytes": value.len(),
+            "sha256": crate::manifest::Digest::of(value.as_bytes()).to_string(),
+        }),
+    };
+    let generation = audited(AuditLog::Env(session.records()), change, || {
+        session.with_state(true, |i| i.state()?.put(key, value.as_bytes(), expect))
+    })?;
+    session.event(
+        "state.put",
+        crate::runtime::Level::Info,
+        vec![
+            ("key".into(), key.to_string()),
+            ("generation".into(), generation.to_string()),
+        ],
+    );
+    Ok(Report::new(
+        format!("stored {key} in {name} (generation {generation})"),
+        &json!({"environment": name, "key": key, "generation": generation}),
+    ))
 }

@@ -1,0 +1,133 @@
+//! `--dry-run` on every mutating verb, and confirmation in production.
+use super::*;
+
+#[test]
+fn every_mutating_verb_has_a_dry_run_that_changes_nothing() {
+    let (env, file, revs) = ladder();
+    let deployer = build_pack(BIN, "test-deployer");
+    let id = env.json(&["bundle", "verify", file.to_str().unwrap()])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let traffic = format!("{}=50%", revs[0]);
+    let traffic2 = format!("{}=50%", revs[1]);
+    let verbs: Vec<Vec<&str>> = vec![
+        vec!["env", "policy", "dev", "--add-source", "feature-branch"],
+        vec!["env", "bind", "dev", "state", "greentic.state.fs"],
+        vec!["env", "unbind", "dev", "telemetry"],
+        vec![
+            "env",
+            "config",
+            "dev",
+            "greentic.telemetry.stdout",
+            "level",
+            "info",
+        ],
+        vec!["env", "limits", "dev", "--kv-quota-mb", "5"],
+        vec!["env", "down", "dev"],
+        vec!["env", "up", "dev"],
+        vec!["env", "rm", "spare"],
+        vec!["env", "init", "brand-new"],
+        vec!["--env", "dev", "secrets", "put", "OTHER", "v"],
+        vec!["--env", "dev", "secrets", "rm", "API_KEY"],
+        vec!["--env", "dev", "state", "put", "app/mode", "green"],
+        vec!["--env", "dev", "state", "rm", "app/mode"],
+        vec!["--env", "dev", "traffic", "set", "web", &traffic, &traffic2],
+        vec!["--env", "dev", "rollback"],
+        vec!["--env", "dev", "revisions", "drain", &revs[0]],
+        vec!["promote", &id, "--to", "prod"],
+        vec!["pack", "install", deployer.to_str().unwrap()],
+        vec!["pack", "remove", "acme.deployer.recorder@0.1.0", "--force"],
+    ];
+    for args in &verbs {
+        let plan = dry(&env, args);
+        assert_eq!(plan["dry_run"], true, "{args:?}: {plan}");
+        assert!(
+            !plan["changes"].as_array().unwrap().is_empty(),
+            "{args:?}: {plan}"
+        );
+    }
+    // A plan names the change: the split before and after.
+    let plan = dry(&env, &verbs[13]);
+    assert_eq!(verbs[13][2], "traffic");
+    let split = &plan["changes"][0];
+    assert_eq!(split["what"], "split");
+    assert_eq!(split["before"], format!("{}=10000bps", revs[1]));
+    assert!(
+        split["after"].as_str().unwrap().contains("=5000bps"),
+        "{plan}"
+    );
+    // Archiving takes a revision that no longer runs.
+    env.json(&["--env", "dev", "revisions", "drain", &revs[0]]);
+    dry(&env, &["--env", "dev", "revisions", "archive", &revs[0]]);
+    // deploy had --dry-run before; it still changes nothing.
+    let before = tree_digest(env.home());
+    let out = env.ok(&[
+        "--dry-run",
+        "deploy",
+        file.to_str().unwrap(),
+        "--env",
+        "dev",
+    ]);
+    assert!(out.contains("dry run: nothing was changed"), "{out}");
+    assert_same_tree("deploy --dry-run", &before, &tree_digest(env.home()));
+}
+
+#[test]
+fn production_changes_need_confirmation_and_refusals_are_audited() {
+    let (env, _file, _revs) = ladder();
+    let before = env.json(&["env", "show", "prod"])["meta"]["policy"].clone();
+    // No terminal (stdin is not one here) and no --yes: refused, exit 4.
+    let refused = env.fails(4, &["env", "policy", "prod", "--add-source", "main"]);
+    let message = refused["message"].as_str().unwrap();
+    assert!(message.contains("production environment prod"), "{refused}");
+    assert!(message.contains("nothing changed"), "{refused}");
+    let hint = refused["hint"].as_str().unwrap();
+    assert!(
+        hint.contains("--dry-run") && hint.contains("--yes"),
+        "{refused}"
+    );
+    assert_eq!(env.json(&["env", "show", "prod"])["meta"]["policy"], before);
+    // The same for the deployment verbs.
+    env.fails(4, &["--env", "prod", "secrets", "put", "K", "v"]);
+    env.fails(4, &["env", "down", "prod"]);
+    let audit = env.json(&["audit", "--env", "prod"]);
+    let refusals: Vec<&Value> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["result"]
+                .as_str()
+                .unwrap()
+                .starts_with("refused: production change not confirmed")
+        })
+        .collect();
+    let verbs: Vec<&str> = refusals
+        .iter()
+        .map(|e| e["verb"].as_str().unwrap())
+        .collect();
+    assert_eq!(verbs, ["env.policy", "secrets.put", "env.down"], "{audit}");
+    // With --yes it goes ahead, and the confirmation is audited too.
+    let done = env.json(&["--yes", "env", "policy", "prod", "--add-source", "main"]);
+    assert!(
+        done["after"]["allowed_sources"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("main"))
+    );
+    let audit = env.json(&["audit", "--env", "prod", "--verb", "env.policy"]);
+    let results: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        results[1..],
+        ["confirmed with --yes", "started", "ok"],
+        "{audit}"
+    );
+    // --dry-run never needs confirmation: it changes nothing.
+    dry(&env, &["env", "policy", "prod", "--remove-source", "main"]);
+}
