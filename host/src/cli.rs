@@ -302,6 +302,8 @@ fn run(cli: Cli) -> Result<Report> {
         Command::Promote(a) => commands::promote::promote(&ctx, a),
         Command::Rollback(a) => commands::rollback::rollback(&ctx, a),
         Command::Audit(a) => commands::journal::audit(&ctx, a),
+        Command::Plan(a) => commands::declared::plan(&ctx, a),
+        Command::Apply(a) => commands::declared::apply(&ctx, a),
         Command::Serve(args) => commands::serve::run(&ctx, args),
         Command::Observe => commands::observe::run_observe(&ctx),
         Command::Snapshots { command } => commands::observe::run_snapshots(&ctx, command),

@@ -6,6 +6,7 @@
 
 pub mod audit;
 mod bind;
+pub mod declared;
 mod defaults;
 mod doctor;
 mod init;

@@ -116,6 +116,17 @@ pub enum Command {
         after_help = "Examples:\n  envpack audit --env prod\n  envpack audit --all --by release-bot --since 24h\n  envpack audit --env prod --verb env.policy\n  envpack --json audit --env prod --since 2026-12-01T00:00:00Z\n\nThe actor is --actor, else ENVPACK_ACTOR, else a CI variable (GITHUB_ACTOR,\nGITLAB_USER_LOGIN, BUILDKITE_BUILD_CREATOR, CI_JOB_ID), else the OS user."
     )]
     Audit(AuditArgs),
+    /// Compare envpack.toml with the environments the home records.
+    #[command(
+        after_help = "Examples:\n  envpack plan\n  envpack plan --file deploy/envpack.toml\n  envpack plan --schema\n\nenvpack.toml is found upward from the working directory, like Cargo.toml.\nExit codes: 0 no changes, 2 changes to apply (ok envelope), others as usual."
+    )]
+    Plan(EnvFileArgs),
+    /// Make the recorded environments match envpack.toml (audited;
+    /// production changes confirmed).
+    #[command(
+        after_help = "Examples:\n  envpack apply --dry-run\n  envpack apply\n  envpack apply --yes            (production changes, in a pipeline)\n\nCreates missing environments, then sets policy, bindings and config, each\nenvironment after its previous rung. Environments not in the file are left alone."
+    )]
+    Apply(EnvFileArgs),
     /// Show an environment's history: deployments, traffic changes,
     /// rollbacks; or, given an artifact, what reality showed of it.
     #[command(
@@ -312,6 +323,21 @@ pub enum EnvCommand {
         reset: bool,
     },
     /// Set or unset a pack's non-secret configuration in an environment.
+    /// Write envpack.toml for existing environments.
+    #[command(
+        after_help = "Examples:\n  envpack env export dev staging prod > envpack.toml\n  envpack env export --all --out envpack.toml"
+    )]
+    Export {
+        /// The environments (default: --env).
+        #[arg(value_name = "ENV")]
+        names: Vec<String>,
+        /// Every environment of the home.
+        #[arg(long, conflicts_with = "names")]
+        all: bool,
+        /// Write the file here instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     #[command(
         after_help = "Examples:\n  envpack env config local greentic.telemetry.stdout level debug\n  envpack env config local greentic.telemetry.stdout level --unset"
     )]
@@ -343,6 +369,17 @@ pub struct PolicyArgs {
     /// Allowed deployment source (repeatable).
     #[arg(long = "allow-source", value_name = "SOURCE")]
     pub allow_source: Vec<crate::env::SourceKind>,
+}
+
+/// `envpack plan` / `envpack apply`.
+#[derive(Debug, Args)]
+pub struct EnvFileArgs {
+    /// The file (default: envpack.toml here or in a parent directory).
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Print the JSON schema of envpack.toml and exit.
+    #[arg(long)]
+    pub schema: bool,
 }
 
 /// The release gate flags of `env policy`.

@@ -4,6 +4,7 @@
 pub mod answers;
 pub mod bundle;
 pub mod completions;
+pub mod declared;
 pub mod deploy;
 pub mod env;
 pub mod external;

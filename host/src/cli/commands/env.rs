@@ -116,6 +116,7 @@ pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<Report> {
             edit.remove_sources = remove_source;
             set_policy(ctx, n, &edit)
         }
+        EnvCommand::Export { names, all, out } => super::declared::export(ctx, names, all, out),
         EnvCommand::Down { name: n } => down(ctx, n),
         EnvCommand::Up { name: n, timeout } => up(ctx, n, timeout),
         EnvCommand::Doctor { name: n } => doctor(ctx, n),
