@@ -159,10 +159,10 @@ pub fn checkup(
                 slot: Some(Slot::Deployer),
                 check: "reality",
                 message: format!(
-                    "revision {} of {} receives {}% of traffic but is not running (observed: {})",
+                    "revision {} of {} receives {} of traffic but is not running (observed: {})",
                     w.revision,
                     dep.name,
-                    f64::from(w.basis_points) / 100.0,
+                    crate::types::percent(w.basis_points),
                     state.unwrap_or("not found")
                 ),
                 fix,

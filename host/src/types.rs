@@ -187,3 +187,27 @@ pub fn basis_points(w: &str) -> std::result::Result<u32, &'static str> {
     }
     Ok(bps as u32)
 }
+
+/// Basis points as people read them: `100%`, `99.5%`, `0.25%`.
+pub fn percent(bps: u32) -> String {
+    let text = format!("{}.{:02}", bps / 100, bps % 100);
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("{text}%")
+}
+
+#[cfg(test)]
+mod percent_tests {
+    #[test]
+    fn percents_read_back() {
+        for (bps, text) in [
+            (10_000, "100%"),
+            (9_950, "99.5%"),
+            (25, "0.25%"),
+            (0, "0%"),
+            (100, "1%"),
+        ] {
+            assert_eq!(super::percent(bps), text);
+            assert_eq!(super::basis_points(text), Ok(bps));
+        }
+    }
+}

@@ -186,3 +186,61 @@ fn the_ingress_splits_sticks_and_follows_traffic_changes() {
         "the rest go to the revision it can reach"
     );
 }
+
+#[test]
+fn serve_prints_its_routes_and_refuses_two_deployments_on_one_prefix() {
+    let env = recorder_env(BIN);
+    let a = backend("a");
+    deploy(
+        &env,
+        "web",
+        "1.0.0",
+        &[format!("endpoint=http://127.0.0.1:{a}")],
+    );
+    deploy(
+        &env,
+        "api",
+        "1.0.0",
+        &[
+            format!("endpoint=http://127.0.0.1:{a}"),
+            "prefix=/api".into(),
+        ],
+    );
+    // The routes follow the listening line.
+    let mut child = env
+        .cmd()
+        .args(["serve", "--env", "dev", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.starts_with("listening on http://"), "{first}");
+    let routes: Vec<String> = lines.take(2).map(|l| l.unwrap()).collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(routes[0].contains("route */api -> api"), "{routes:?}");
+    assert!(
+        routes[1].contains("route */ -> web") && routes[1].contains("=100%"),
+        "{routes:?}"
+    );
+    // A second deployment on / would never be reached: refused, with how
+    // to tell them apart.
+    deploy(
+        &env,
+        "site",
+        "1.0.0",
+        &[format!("endpoint=http://127.0.0.1:{a}")],
+    );
+    let err = env.fails(5, &["serve", "--env", "dev", "--listen", "127.0.0.1:0"]);
+    let message = err["message"].as_str().unwrap();
+    assert!(
+        message.contains("site") && message.contains("web") && message.contains("both claim"),
+        "{err}"
+    );
+    assert!(
+        err["hint"].as_str().unwrap().contains("--attr prefix="),
+        "{err}"
+    );
+}

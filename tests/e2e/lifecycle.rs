@@ -388,7 +388,10 @@ fn invalid_splits_transitions_and_keys_change_nothing() {
     // Invalid transitions.
     let e = env.fails(5, &["--env", "dev", "revisions", "archive", &a]);
     assert!(
-        e["message"].as_str().unwrap().contains("receives 10000bps"),
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("receives 100% of traffic (10000bps)"),
         "{e}"
     );
     let e = env.fails(5, &["--env", "dev", "revisions", "drain", &f]);

@@ -231,8 +231,8 @@ fn soak(i: &GateInputs<'_>) -> GateCheck {
     });
     let seen = state.clone().unwrap_or_else(|| "not observed".into());
     let detail = format!(
-        "revision {id} served at least {}% of traffic in {} {served}; observed {seen}; {} asks {soak}",
-        soak.min_basis_points as f64 / 100.0,
+        "revision {id} served at least {} of traffic in {} {served}; observed {seen}; {} asks {soak}",
+        crate::types::percent(soak.min_basis_points),
         i.from,
         i.to
     );
@@ -240,8 +240,8 @@ fn soak(i: &GateInputs<'_>) -> GateCheck {
         let have = span.as_ref().map_or(0, |(_, l)| l.as_secs());
         let wait = Duration::from_secs(soak.min_seconds.saturating_sub(have));
         format!(
-            "keep it at {}% or more in {} for {} more (envpack traffic set --env {} {} {id}=...), then promote again",
-            soak.min_basis_points as f64 / 100.0,
+            "keep it at {} or more in {} for {} more (envpack traffic set --env {} {} {id}=...), then promote again",
+            crate::types::percent(soak.min_basis_points),
             i.from,
             humantime::format_duration(wait),
             i.from,

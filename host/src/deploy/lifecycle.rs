@@ -60,8 +60,9 @@ pub(crate) fn check_transition(
     let weight = dep.weight_of(&rev.id);
     if weight > 0 {
         return Err(Error::conflict(format!(
-            "revision {} still receives {}bps of traffic; move it away first",
-            rev.id, weight
+            "revision {} still receives {} of traffic ({weight}bps); move it away first",
+            rev.id,
+            crate::types::percent(weight)
         ))
         .hint(format!(
             "envpack traffic set --env {env} {} <other>=100%",

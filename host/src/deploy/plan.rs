@@ -20,7 +20,7 @@ pub fn split_text(weights: &[Weight]) -> String {
     }
     weights
         .iter()
-        .map(|w| format!("{}={}bps", w.revision, w.basis_points))
+        .map(|w| format!("{}={}", w.revision, crate::types::percent(w.basis_points)))
         .collect::<Vec<_>>()
         .join(" ")
 }

@@ -195,9 +195,11 @@ impl DeclaredEnv {
 
 /// A soak as the file writes it: `10%:1800s`.
 fn soak_text(s: &super::model::Soak) -> String {
-    let pct = format!("{:.2}", s.min_basis_points as f64 / 100.0);
-    let pct = pct.trim_end_matches('0').trim_end_matches('.');
-    format!("{pct}%:{}s", s.min_seconds)
+    format!(
+        "{}:{}s",
+        crate::types::percent(s.min_basis_points),
+        s.min_seconds
+    )
 }
 
 /// What `plan` shows for one environment: its changes, in apply order.

@@ -66,7 +66,11 @@ pub struct Soak {
 impl std::fmt::Display for Soak {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let d = humantime::format_duration(std::time::Duration::from_secs(self.min_seconds));
-        write!(f, "{}% for {d}", self.min_basis_points as f64 / 100.0)
+        write!(
+            f,
+            "{} for {d}",
+            crate::types::percent(self.min_basis_points)
+        )
     }
 }
 

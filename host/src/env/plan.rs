@@ -102,14 +102,11 @@ mod tests {
     fn renders_before_and_after() {
         let env: EnvName = "prod".parse().expect("name");
         let p = Plan::new("traffic.set", &env, "web")
-            .change("split", "r1=10000bps", "r1=5000bps r2=5000bps")
+            .change("split", "r1=100%", "r1=50% r2=50%")
             .change("generation", "3", "4");
         let h = p.human();
         assert!(h.starts_with("plan: traffic.set web in prod"), "{h}");
-        assert!(
-            h.contains("split       r1=10000bps -> r1=5000bps r2=5000bps"),
-            "{h}"
-        );
+        assert!(h.contains("split       r1=100% -> r1=50% r2=50%"), "{h}");
         assert!(
             Plan::new("env.down", &env, "prod")
                 .human()

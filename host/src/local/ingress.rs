@@ -111,6 +111,50 @@ fn deployments(records: &DeploymentRecords) -> Result<Vec<Deployment>> {
     Ok(records.all()?.into_iter().map(|d| d.into_inner()).collect())
 }
 
+/// Two deployments claiming one host and prefix: the second would never
+/// receive a request. One message per clash.
+fn conflicts(routes: &[Route]) -> Vec<String> {
+    let mut seen: std::collections::BTreeMap<(Option<&str>, &str), &str> = Default::default();
+    let mut out = Vec::new();
+    for r in routes {
+        let key = (r.host.as_deref(), r.prefix.as_str());
+        if let Some(first) = seen.insert(key, &r.deployment) {
+            out.push(format!(
+                "deployments {first} and {} both claim {}{}",
+                r.deployment,
+                r.host.as_deref().unwrap_or("any host "),
+                r.prefix
+            ));
+        }
+    }
+    out
+}
+
+/// The routes as printed at start: `host/prefix -> deployment: split`.
+fn describe(routes: &[Route]) -> Vec<String> {
+    routes
+        .iter()
+        .map(|r| {
+            let split: Vec<String> = r
+                .weighted
+                .iter()
+                .map(|u| format!("{}={}", u.revision, crate::types::percent(u.basis_points)))
+                .collect();
+            format!(
+                "{}{} -> {} ({})",
+                r.host.as_deref().unwrap_or("*"),
+                r.prefix,
+                r.deployment,
+                if split.is_empty() {
+                    "no traffic".to_string()
+                } else {
+                    split.join(" ")
+                }
+            )
+        })
+        .collect()
+}
+
 fn routing_table(deps: &[Deployment]) -> Vec<Route> {
     let mut out: Vec<Route> = deps
         .iter()
@@ -305,6 +349,11 @@ impl Router {
                 match deployments(&self.records) {
                     Ok(deps) => {
                         t.routes = Arc::new(routing_table(&deps));
+                        for c in conflicts(&t.routes) {
+                            tracing::warn!(
+                                "{c}: only the first receives requests; give one a distinct `prefix` or `host` bundle attribute"
+                            );
+                        }
                         t.token = now;
                         tracing::info!(env = %self.env, "routing table reloaded");
                     }

@@ -52,11 +52,8 @@ fn every_mutating_verb_has_a_dry_run_that_changes_nothing() {
     assert_eq!(verbs[13][2], "traffic");
     let split = &plan["changes"][0];
     assert_eq!(split["what"], "split");
-    assert_eq!(split["before"], format!("{}=10000bps", revs[1]));
-    assert!(
-        split["after"].as_str().unwrap().contains("=5000bps"),
-        "{plan}"
-    );
+    assert_eq!(split["before"], format!("{}=100%", revs[1]));
+    assert!(split["after"].as_str().unwrap().contains("=50%"), "{plan}");
     // Archiving takes a revision that no longer runs.
     env.json(&["--env", "dev", "revisions", "drain", &revs[0]]);
     dry(&env, &["--env", "dev", "revisions", "archive", &revs[0]]);

@@ -117,7 +117,7 @@ pub(crate) fn missing(what: &str) -> Error {
 pub(crate) fn split(weights: &[crate::runtime::slots::deployer::Weight]) -> String {
     weights
         .iter()
-        .map(|w| format!("{}={}bps", w.revision, w.basis_points))
+        .map(|w| format!("{}={}", w.revision, crate::types::percent(w.basis_points)))
         .collect::<Vec<_>>()
         .join(" ")
 }

@@ -105,7 +105,7 @@ fn list(dir: &DeploymentRecords, env: &EnvName, deployment: Option<String>) -> R
                 r.sequence.to_string(),
                 r.version.clone(),
                 lifecycle(d, r, seen.as_ref()),
-                format!("{}%", f64::from(d.weight_of(&r.id)) / 100.0),
+                crate::types::percent(d.weight_of(&r.id)),
                 format!("sha256:{}", r.bundle_id.short()),
             ]);
         }
@@ -146,14 +146,14 @@ fn show(dir: &DeploymentRecords, revision: &str, deployment: Option<String>) -> 
     let r = d.revision(dir.name(), revision)?.clone();
     let seen = truth::last_seen(dir.env())?;
     let mut human = format!(
-        "revision {} of {} (#{})\n  state     {}\n  version   {}\n  bundle    {}\n  traffic   {}bps\n  created   {}\n  updated   {}",
+        "revision {} of {} (#{})\n  state     {}\n  version   {}\n  bundle    {}\n  traffic   {}\n  created   {}\n  updated   {}",
         r.id,
         d.name,
         r.sequence,
         lifecycle(&d, &r, seen.as_ref()),
         r.version,
         r.bundle_id,
-        d.weight_of(&r.id),
+        crate::types::percent(d.weight_of(&r.id)),
         r.created,
         r.updated
     );

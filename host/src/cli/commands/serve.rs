@@ -12,10 +12,17 @@ use crate::local::ingress::{self, HeaderTrust, Limits, ServeOptions};
 pub fn run(ctx: &Ctx, args: ServeArgs) -> Result<Report> {
     let env = ctx.env_name()?;
     let opts = options(args)?;
-    ingress::serve(&ctx.home, &env, opts, |local| {
-        // One line on stdout so callers (and tests) learn the bound address.
+    ingress::serve(&ctx.home, &env, opts, |local, routes| {
+        // The first line on stdout gives callers (and tests) the bound
+        // address; the routes follow.
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening on http://{local} for environment {env}");
+        if routes.is_empty() {
+            let _ = writeln!(out, "  no routes yet: nothing ready is deployed in {env}");
+        }
+        for r in routes {
+            let _ = writeln!(out, "  route {r}");
+        }
         let _ = out.flush();
     })?;
     Ok(Report::new("", &serde_json::Value::Null))

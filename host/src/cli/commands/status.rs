@@ -47,7 +47,7 @@ pub fn run(ctx: &Ctx, all: bool) -> Result<Report> {
                 d.deployment.clone(),
                 r.revision.clone(),
                 r.version.clone(),
-                format!("{}%", f64::from(r.basis_points) / 100.0),
+                crate::types::percent(r.basis_points),
                 r.lifecycle.to_string(),
                 r.observed.clone(),
                 r.health.clone().unwrap_or_else(|| "-".into()),

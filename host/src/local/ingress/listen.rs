@@ -41,7 +41,7 @@ use tokio_io_timeout::TimeoutStream;
 
 use super::throttle::Throttle;
 use super::trust::HeaderTrust;
-use super::{Router, Table, deployments, key_for, routing_table, text};
+use super::{Router, Table, conflicts, deployments, describe, key_for, routing_table, text};
 use crate::deploy::DeploymentRecords;
 use crate::env::{EnvName, EnvRecords};
 use crate::error::{Error, Result};
@@ -123,9 +123,19 @@ pub fn serve(
     home: &crate::home::Home,
     env: &EnvName,
     opts: ServeOptions,
-    on_listening: impl FnOnce(SocketAddr),
+    on_listening: impl FnOnce(SocketAddr, &[String]),
 ) -> Result<()> {
     let router = Arc::new(router(home, env, &opts)?);
+    let routes = router.table();
+    let clashes = conflicts(&routes);
+    if !clashes.is_empty() {
+        return Err(Error::conflict(format!(
+            "cannot route {env}: {}; the second would never receive a request",
+            clashes.join("; ")
+        ))
+        .hint("give one deployment a distinct prefix or host: envpack bundle build ... --attr prefix=/api (or --attr host=api.example.com), deploy it, then envpack serve again"));
+    }
+    let described = describe(&routes);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -139,7 +149,7 @@ pub fn serve(
         let local = listener
             .local_addr()
             .map_err(|e| Error::internal(format!("cannot read the bound address: {e}")))?;
-        on_listening(local);
+        on_listening(local, &described);
         accept_loop(listener, router, limits).await
     })
 }
