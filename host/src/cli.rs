@@ -191,13 +191,13 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) if e.kind() == clap::error::ErrorKind::InvalidUtf8 => {
             let err = non_utf8_error(&os_args);
-            output::print_err(&err, args.iter().any(|a| a == "--json"));
+            output::print_err(&err, wants_json(&args));
             return ExitCode::from(err.kind().exit_code());
         }
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
             // Scripts asked for JSON get a JSON envelope for usage errors too.
-            if code == 2 && args.iter().any(|a| a == "--json") {
+            if code == 2 && wants_json(&args) {
                 let text = e.render().to_string();
                 let message = text
                     .lines()
@@ -235,10 +235,18 @@ pub fn main() -> ExitCode {
     }
     cli.env_given = args.iter().any(|a| a == "--env" || a.starts_with("--env="));
     init_tracing(cli.verbose);
-    let json = cli.json;
+    if cli.output == output::Format::Json {
+        cli.json = true;
+    }
+    let (json, quiet) = (cli.json, cli.quiet);
+    let format = if json {
+        output::Format::Json
+    } else {
+        cli.output
+    };
     match run(cli) {
         Ok(report) => {
-            output::print_ok(&report, json);
+            output::print_ok(&report, format, quiet);
             ExitCode::from(report.exit)
         }
         Err(err) => {
@@ -246,6 +254,17 @@ pub fn main() -> ExitCode {
             ExitCode::from(err.kind().exit_code())
         }
     }
+}
+
+/// Whether the command line asks for JSON (`--json`, `-o json`), read
+/// before parsing so usage errors get an envelope too.
+fn wants_json(args: &[String]) -> bool {
+    args.iter().enumerate().any(|(i, a)| {
+        a == "--json"
+            || a == "--output=json"
+            || a == "-ojson"
+            || ((a == "-o" || a == "--output") && args.get(i + 1).is_some_and(|n| n == "json"))
+    })
 }
 
 /// The arguments as text, non-UTF-8 bytes replaced by U+FFFD.

@@ -135,3 +135,79 @@ fn the_environment_is_named_one_way_and_hints_run() {
     let listed = env.json(&words[1..]);
     assert_eq!(listed[0]["name"], "web", "the hint ran: {listed}");
 }
+
+#[test]
+fn output_formats_quiet_names_wide_and_traffic_in_percent() {
+    let env = Env::new(BIN);
+    // -q prints nothing on success; errors still reach stderr.
+    let quiet = env.run(&["-q", "env", "init", "dev"]);
+    assert_eq!((quiet.code, quiet.stdout.as_str()), (0, ""), "{quiet:?}");
+    env.json(&["env", "init", "qa"]);
+    let err = env.run(&["-q", "env", "show", "nope"]);
+    assert_eq!(err.code, 3);
+    assert!(
+        err.stderr
+            .contains("error: environment \"nope\" does not exist"),
+        "{err:?}"
+    );
+    // -o name: the ids of a list, one per line, for scripts.
+    assert_eq!(env.ok(&["env", "list", "-o", "name"]), "dev\nqa\n");
+    // -o json is --json.
+    let json = env.run(&["-o", "json", "env", "list"]);
+    assert_eq!(json.envelope()["result"][0]["name"], "dev");
+    // A usage error with -o json is an envelope too.
+    let usage = env.run(&["-o", "json", "env", "bind"]);
+    assert_eq!(
+        (usage.code, usage.envelope()["ok"].clone()),
+        (2, serde_json::Value::from(false))
+    );
+
+    // Revisions: percent for people, basis points next to each revision in JSON.
+    let deployer = build_pack(BIN, "test-deployer");
+    env.json(&["pack", "install", deployer.to_str().unwrap()]);
+    env.json(&[
+        "env",
+        "bind",
+        "dev",
+        "deployer",
+        "acme.deployer.recorder@0.1.0",
+        "--grant-requested",
+    ]);
+    let dir = env.home().join("site");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("index.html"), "hi\n").unwrap();
+    let out = env.home().join("site.tgz");
+    env.json(&[
+        "bundle",
+        "build",
+        dir.to_str().unwrap(),
+        "--name",
+        "site",
+        "--version",
+        "1.0.0",
+        "--source",
+        "main",
+        "--ref",
+        "main",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let rev = env.json(&["deploy", out.to_str().unwrap(), "--env", "dev"])["revision"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let human = env.ok(&["revisions", "list", "--env", "dev"]);
+    assert!(human.contains("100%") && !human.contains("bps"), "{human}");
+    let names = env.ok(&["revisions", "list", "--env", "dev", "-o", "name"]);
+    assert_eq!(names.trim(), rev);
+    let wide = env.ok(&["revisions", "list", "--env", "dev", "-o", "wide"]);
+    assert!(
+        wide.contains("SOURCE") && wide.contains("CREATED") && wide.contains("main"),
+        "{wide}"
+    );
+    let listed = env.json(&["revisions", "list", "--env", "dev"]);
+    assert_eq!(listed[0]["revisions"][0]["basis_points"], 10000, "{listed}");
+    assert_eq!(listed[0]["revisions"][0]["traffic"], "100%");
+    let shown = env.ok(&["traffic", "show", "--env", "dev"]);
+    assert!(shown.contains(&format!("{rev}=100%")), "{shown}");
+}

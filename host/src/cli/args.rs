@@ -28,6 +28,16 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
+    /// How to print results: human (tables), json (as --json), name (the
+    /// ids of a list, one per line), wide (tables with every column).
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = crate::cli::output::Format::Human)]
+    pub output: crate::cli::output::Format,
+
+    /// Print nothing on success but what --json asks for; errors still
+    /// go to stderr.
+    #[arg(short = 'q', long, global = true)]
+    pub quiet: bool,
+
     /// More logging on stderr (-v info, -vv debug, -vvv trace); RUST_LOG
     /// overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]

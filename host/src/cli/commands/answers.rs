@@ -24,11 +24,7 @@ pub(crate) fn input<T: DeserializeOwned + JsonSchema>(a: &AnswersArgs) -> Result
         let schema = schemars::schema_for!(T);
         let value = serde_json::to_value(&schema).unwrap_or_default();
         let text = serde_json::to_string_pretty(&value).unwrap_or_default();
-        return Ok(Input::Schema(Report {
-            human: text,
-            json: value,
-            exit: 0,
-        }));
+        return Ok(Input::Schema(Report::raw(text, value, 0)));
     }
     match &a.answers {
         None => Ok(Input::Flags),

@@ -37,11 +37,7 @@ fn file_path(a: &EnvFileArgs) -> Result<PathBuf> {
 fn schema() -> Report {
     let schema = serde_json::to_value(schemars::schema_for!(EnvFile)).unwrap_or_default();
     let text = serde_json::to_string_pretty(&schema).unwrap_or_default();
-    Report {
-        human: text,
-        json: schema,
-        exit: 0,
-    }
+    Report::raw(text, schema, 0)
 }
 
 /// Every declared environment's plan, in ladder order, with the secrets
@@ -143,11 +139,11 @@ pub fn plan(ctx: &Ctx, a: EnvFileArgs) -> Result<Report> {
     let file = declared::load(&file_path(&a)?)?;
     let p = planned(ctx, &file)?;
     let (human, changes) = render(&p);
-    Ok(Report {
+    Ok(Report::raw(
         human,
-        json: json_of(&p),
-        exit: if changes == 0 { 0 } else { 2 },
-    })
+        json_of(&p),
+        if changes == 0 { 0 } else { 2 },
+    ))
 }
 
 /// `envpack apply`: each environment after its previous rung; production

@@ -199,7 +199,8 @@ fn list(ctx: &Ctx) -> Result<Report> {
                 .collect(),
         )
     };
-    Ok(Report::new(human, &all))
+    let names = all.iter().map(|v| v.name.to_string()).collect();
+    Ok(Report::new(human, &all).with_names(names))
 }
 
 fn show(ctx: &Ctx, n: Option<String>) -> Result<Report> {

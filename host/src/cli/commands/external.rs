@@ -173,11 +173,7 @@ pub fn run(ctx: &Ctx, env: &EnvName, words: &[String]) -> Result<Report> {
         })?,
         None => Value::String(out.text.clone()),
     };
-    Ok(Report {
-        human: out.text,
-        json,
-        exit: 0,
-    })
+    Ok(Report::raw(out.text, json, 0))
 }
 
 fn unknown(ctx: &Ctx, env: &EnvName, words: &[String], cmds: &[PackCommand]) -> Error {

@@ -96,7 +96,8 @@ fn list(ctx: &Ctx) -> Result<Report> {
                 .collect(),
         )
     };
-    Ok(Report::new(human, &list))
+    let names = list.iter().map(|p| p.descriptor.to_string()).collect();
+    Ok(Report::new(human, &list).with_names(names))
 }
 
 fn remove(ctx: &Ctx, descriptor: String, force: bool) -> Result<Report> {
@@ -181,11 +182,7 @@ fn inspect(file: &Path) -> Result<Report> {
         obj.insert("exports".into(), json!(exports));
         obj.insert("requested".into(), json!(caps));
     }
-    Ok(Report {
-        human,
-        json: value,
-        exit: 0,
-    })
+    Ok(Report::raw(human, value, 0))
 }
 
 fn call(ctx: &Ctx, a: CallArgs) -> Result<Report> {

@@ -134,9 +134,5 @@ fn report_schema() -> Report {
     let schema =
         serde_json::to_value(schemars::schema_for!(deploy::PromotionReport)).unwrap_or_default();
     let text = serde_json::to_string_pretty(&schema).unwrap_or_default();
-    Report {
-        human: text,
-        json: schema,
-        exit: 0,
-    }
+    Report::raw(text, schema, 0)
 }

@@ -97,8 +97,24 @@ fn list(dir: &DeploymentRecords, env: &EnvName, deployment: Option<String>) -> R
     };
     let seen = truth::last_seen(dir.env())?;
     let mut rows = Vec::new();
+    let mut wide_rows = Vec::new();
+    let mut names = Vec::new();
     for d in &deps {
         for r in &d.revisions {
+            names.push(r.id.clone());
+            wide_rows.push(vec![
+                d.name.clone(),
+                r.id.clone(),
+                r.sequence.to_string(),
+                r.version.clone(),
+                lifecycle(d, r, seen.as_ref()),
+                crate::types::percent(d.weight_of(&r.id)),
+                r.bundle_id.to_string(),
+                r.source.as_str().to_string(),
+                r.endpoint.clone().unwrap_or_else(|| "-".into()),
+                r.created.clone(),
+                r.reason.clone().unwrap_or_else(|| "-".into()),
+            ]);
             rows.push(vec![
                 d.name.clone(),
                 r.id.clone(),
@@ -126,18 +142,43 @@ fn list(dir: &DeploymentRecords, env: &EnvName, deployment: Option<String>) -> R
             rows,
         )
     };
-    // Each deployment as recorded, with what the newest snapshot saw.
+    let wide = table(
+        &[
+            "deployment",
+            "revision",
+            "seq",
+            "version",
+            "state",
+            "traffic",
+            "bundle",
+            "source",
+            "endpoint",
+            "created",
+            "reason",
+        ],
+        wide_rows,
+    );
+    // Each deployment as recorded, each revision with its traffic, and what
+    // the newest snapshot saw.
     let json: Vec<serde_json::Value> = deps
         .iter()
         .map(|d| {
             let mut v = serde_json::to_value(d).unwrap_or_default();
+            if let Some(revs) = v.get_mut("revisions").and_then(|r| r.as_array_mut()) {
+                for r in revs {
+                    let id = r["id"].as_str().unwrap_or_default().to_string();
+                    let bps = d.weight_of(&id);
+                    r["basis_points"] = json!(bps);
+                    r["traffic"] = json!(crate::types::percent(bps));
+                }
+            }
             if let (Some(obj), Some(seen)) = (v.as_object_mut(), &seen) {
                 obj.insert("observed".into(), json!(seen));
             }
             v
         })
         .collect();
-    Ok(Report::new(human, &json))
+    Ok(Report::new(human, &json).with_names(names).with_wide(wide))
 }
 
 /// `envpack revisions show`.

@@ -59,7 +59,7 @@ pub fn run(ctx: &Ctx, cmd: SecretsCommand) -> Result<Report> {
                 } else {
                     names.join("\n")
                 };
-                Report::new(human, &names)
+                Report::new(human, &names).with_names(names.clone())
             }
             SecretsCommand::Rm { key } => {
                 let change = Change {

@@ -55,7 +55,7 @@ pub fn run(ctx: &Ctx, cmd: StateCommand) -> Result<Report> {
                 } else {
                     keys.join("\n")
                 };
-                Report::new(human, &keys)
+                Report::new(human, &keys).with_names(keys.clone())
             }
             StateCommand::Rm {
                 key,
