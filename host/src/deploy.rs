@@ -29,6 +29,7 @@ pub mod updown;
 mod warm;
 
 pub use deploy::{DeployOptions, DeployOutcome, deploy};
+pub use policy::check_tag_pattern;
 pub use lifecycle::{TransitionOptions, transition};
 pub use promote::{PromotionReport, promote};
 pub use records::DeploymentRecords;

@@ -19,7 +19,8 @@ pub use doctor::{DoctorFinding, DoctorReport, doctor};
 pub use init::{InitOptions, InitOutcome, init};
 pub use model::{Binding, EnvMeta, EnvName, Lock, Policy, SourceKind};
 pub use ops::{
-    EnvView, PolicyChange, config_set, list, policy, remove, remove_pack, set_limits, show,
+    EnvView, PolicyChange, PolicyEdit, config_set, list, policy, remove, remove_pack, set_limits,
+    show,
 };
 pub use session::Session;
 

@@ -63,6 +63,7 @@ fn bundle(env: &Env, version: &str, source: &str, attrs: &[&str]) -> PathBuf {
     let mut args = vec![
         "bundle",
         "build",
+        "--no-git",
         dir.to_str().unwrap(),
         "--name",
         "web",

@@ -103,6 +103,7 @@ fn the_environment_is_named_one_way_and_hints_run() {
     env.json(&[
         "bundle",
         "build",
+        "--no-git",
         payload.to_str().unwrap(),
         "--name",
         "web",

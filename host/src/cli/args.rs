@@ -230,7 +230,7 @@ pub enum EnvCommand {
     },
     /// Change an environment's deployment policy.
     #[command(
-        after_help = "Examples:\n  envpack env policy prod --production --allow-source release-tag\n  envpack env policy staging --after dev\n  envpack env policy dev --no-after"
+        after_help = "Examples:\n  envpack env policy prod --production --allow-source release-tag\n  envpack env policy staging --after dev\n  envpack env policy dev --no-after\n  envpack env policy prod --trust-key release.key.pub --require-signature --tag-pattern 'v*'\n  envpack env policy prod --untrust-key sha256:4be1...\n\nWith --require-signature, deploy and promote refuse a bundle without a valid\nBUNDLE.sig by a trusted key (envpack bundle sign)."
     )]
     Policy {
         /// The environment.
@@ -243,6 +243,8 @@ pub enum EnvCommand {
         /// Remove the previous rung.
         #[arg(long, conflicts_with = "after")]
         no_after: bool,
+        #[command(flatten)]
+        signing: SigningPolicyArgs,
     },
     /// Stop every running revision of an environment (they stay expected).
     Down {
@@ -317,6 +319,29 @@ pub struct PolicyArgs {
     /// Allowed deployment source (repeatable).
     #[arg(long = "allow-source", value_name = "SOURCE")]
     pub allow_source: Vec<crate::env::SourceKind>,
+}
+
+/// Signature and tag flags of `env policy`.
+#[derive(Debug, Args)]
+pub struct SigningPolicyArgs {
+    /// Refuse bundles without a valid signature by a trusted key.
+    #[arg(long)]
+    pub require_signature: bool,
+    /// Accept unsigned bundles again.
+    #[arg(long, conflicts_with = "require_signature")]
+    pub no_require_signature: bool,
+    /// Trust the public key in this file (`FILE.pub` of `bundle keygen`; repeatable).
+    #[arg(long, value_name = "PUBFILE")]
+    pub trust_key: Vec<std::path::PathBuf>,
+    /// Stop trusting a key id (sha256:...; repeatable).
+    #[arg(long, value_name = "KEYID")]
+    pub untrust_key: Vec<String>,
+    /// Release-tag bundles must have a tag matching one of these globs, e.g. 'v*' (repeatable; replaces the list).
+    #[arg(long, value_name = "GLOB")]
+    pub tag_pattern: Vec<String>,
+    /// Any tag again.
+    #[arg(long, conflicts_with = "tag_pattern")]
+    pub any_tag: bool,
 }
 
 /// `envpack secrets ...`

@@ -89,10 +89,12 @@ pub fn promote(
     let from_records = DeploymentRecords::new(&EnvRecords::new(home, &from));
     let rev = ready_revision(&from_records, bundle_id, to)?;
     let (verified, bytes) = from_records.open_bundle(&rev.bundle_id)?;
+    let signature = from_records.signature(&rev.bundle_id)?;
     let policy = check_policy(&meta, &verified, Some(&from));
     let release = Release {
         verified: &verified,
         bytes: &bytes,
+        signature: signature.as_ref(),
         dry_run: false,
         promoted_from: Some(&from),
         timeout,

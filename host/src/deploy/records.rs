@@ -10,6 +10,7 @@ use envpack_manifest::Digest;
 use sha2::{Digest as _, Sha256};
 
 use super::bundle::Verified;
+use super::bundle::signature::SignatureFile;
 use super::model::{Deployment, Revision};
 use crate::backend::{BlobKey, Etag, Lease, LockScope, Precondition, RecordKey};
 use crate::env::{EnvName, EnvRecords, Read};
@@ -174,6 +175,29 @@ impl DeploymentRecords {
         self.env
             .backend()
             .put_blob(self.name(), &BlobKey::Bundle(*id), bytes)
+    }
+
+    /// Keeps a deployed bundle's signature next to it, so a promotion
+    /// carries it to the next rung.
+    pub fn store_signature(&self, sig: &SignatureFile) -> Result<()> {
+        let json = serde_json::to_vec_pretty(sig)
+            .map_err(|e| Error::internal(format!("cannot encode a signature: {e}")))?;
+        self.env
+            .backend()
+            .put_blob(self.name(), &BlobKey::BundleSignature(sig.bundle), &json)
+    }
+
+    /// The stored signature of bundle `id`, if it was deployed signed.
+    pub fn signature(&self, id: &Digest) -> Result<Option<SignatureFile>> {
+        let key = BlobKey::BundleSignature(*id);
+        match self.env.backend().blob(self.name(), &key)? {
+            None => Ok(None),
+            Some(bytes) => super::bundle::signature::parse(
+                &bytes,
+                &format!("of {id} stored in environment {}", self.name()),
+            )
+            .map(Some),
+        }
     }
 
     /// A stored bundle's bytes.

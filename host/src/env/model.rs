@@ -20,6 +20,17 @@ pub struct Policy {
     /// The previous rung of the promotion ladder, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<EnvName>,
+    /// Deploys and promotions need a valid signature by a trusted key.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_signature: bool,
+    /// Keys whose bundle signatures this environment trusts: key id
+    /// (`sha256:` of the public key) -> public key, hex.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub trusted_keys: BTreeMap<String, String>,
+    /// Glob patterns (`*`, `?`) a release-tag bundle's tag must match one
+    /// of; empty: any tag.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tag_patterns: Vec<String>,
 }
 
 impl Policy {
@@ -34,6 +45,9 @@ impl Policy {
                 SourceKind::ALL.into()
             },
             after: None,
+            require_signature: false,
+            trusted_keys: BTreeMap::new(),
+            tag_patterns: Vec::new(),
         }
     }
 }

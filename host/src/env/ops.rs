@@ -117,28 +117,66 @@ pub struct PolicyChange {
     pub after: Policy,
 }
 
+/// A change to an environment's policy: each `None` (or empty list) keeps
+/// what is there.
+#[derive(Clone, Debug, Default)]
+pub struct PolicyEdit {
+    /// Production or not.
+    pub production: Option<bool>,
+    /// The allowed sources, replacing the current ones when not empty.
+    pub sources: Vec<SourceKind>,
+    /// The previous rung (`Some(None)`: none).
+    pub after: Option<Option<EnvName>>,
+    /// Require signatures or not.
+    pub require_signature: Option<bool>,
+    /// Keys to trust: key id -> public key (hex).
+    pub trust_keys: Vec<(String, String)>,
+    /// Key ids to stop trusting.
+    pub untrust_keys: Vec<String>,
+    /// Release-tag patterns (`Some(vec![])`: any tag).
+    pub tag_patterns: Option<Vec<String>>,
+}
+
+impl PolicyEdit {
+    fn apply(&self, policy: &mut Policy, name: &EnvName) -> Result<()> {
+        if let Some(p) = self.production {
+            policy.production = p;
+        }
+        if !self.sources.is_empty() {
+            policy.allowed_sources = self.sources.iter().copied().collect();
+        }
+        if let Some(r) = self.require_signature {
+            policy.require_signature = r;
+        }
+        for (id, key) in &self.trust_keys {
+            policy.trusted_keys.insert(id.clone(), key.clone());
+        }
+        for id in &self.untrust_keys {
+            if policy.trusted_keys.remove(id).is_none() {
+                return Err(Error::not_found(format!(
+                    "environment {name} does not trust key {id:?}"
+                ))
+                .hint(format!("envpack env show {name} (lists the trusted key ids)")));
+            }
+        }
+        if let Some(t) = &self.tag_patterns {
+            policy.tag_patterns = t.clone();
+        }
+        Ok(())
+    }
+}
+
 /// `env policy`: changes an environment's policy.
-pub fn policy(
-    home: &Home,
-    name: &EnvName,
-    production: Option<bool>,
-    sources: &[SourceKind],
-    after: Option<Option<EnvName>>,
-) -> Result<PolicyChange> {
+pub fn policy(home: &Home, name: &EnvName, edit: &PolicyEdit) -> Result<PolicyChange> {
     let dir = EnvRecords::new(home, name);
     dir.load()?;
     let _guard = dir.lock(LockScope::Env)?;
     let (mut meta, _lock) = dir.load()?;
     let before = meta.policy.clone();
-    if let Some(p) = production {
-        meta.policy.production = p;
-    }
-    if !sources.is_empty() {
-        meta.policy.allowed_sources = sources.iter().copied().collect();
-    }
-    if let Some(a) = after {
+    edit.apply(&mut meta.policy, name)?;
+    if let Some(a) = &edit.after {
         check_after(home, name, a.as_ref())?;
-        meta.policy.after = a;
+        meta.policy.after = a.clone();
     }
     if meta.policy != before {
         dir.write(&RecordKey::Meta, &meta, Precondition::Any)?;

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::cli::args::BundleCommand;
 use crate::cli::commands::answers::{Input, input, missing};
 use crate::cli::output::Report;
-use crate::deploy::bundle::{self, BuildSpec, Source};
+use crate::deploy::bundle::{self, BuildSpec, Checks, Provenance, Source, signature};
 use crate::error::{Error, Result};
 
 /// Answers for `envpack bundle build`.
@@ -27,8 +27,20 @@ pub struct BundleAnswers {
     /// Branch or tag name.
     #[serde(rename = "ref")]
     pub reference: String,
-    /// Commit SHA.
+    /// Commit SHA; must be HEAD.
     pub commit: Option<String>,
+    /// The payload is not in a git repository.
+    #[serde(default)]
+    pub no_git: bool,
+    /// Build from uncommitted changes.
+    #[serde(default)]
+    pub allow_dirty: bool,
+    /// Ship files .gitignore excludes.
+    #[serde(default)]
+    pub include_ignored: bool,
+    /// Replace an existing `out`.
+    #[serde(default)]
+    pub force: bool,
     /// Evidence files to include and require.
     #[serde(default)]
     pub evidence: Vec<PathBuf>,
@@ -58,7 +70,43 @@ pub fn run(cmd: BundleCommand) -> Result<Report> {
             );
             Ok(Report::new(human, &v))
         }
+        BundleCommand::Sign { bundle: file, key } => sign(&file, &key),
+        BundleCommand::Keygen { out } => {
+            let (public, path) = signature::keygen(&out)?;
+            let human = format!(
+                "wrote private key {} (keep it secret) and public key {}\n  key id  {}\n  trust it: envpack env policy ENV --trust-key {}",
+                out.display(),
+                path.display(),
+                public.key_id,
+                path.display()
+            );
+            Ok(Report::new(
+                human,
+                &serde_json::json!({"private_key": out, "public_key_file": path, "public_key": public}),
+            ))
+        }
     }
+}
+
+/// `envpack bundle sign`: verifies the bundle, signs its id, writes
+/// `BUNDLE.sig`.
+fn sign(file: &std::path::Path, key: &std::path::Path) -> Result<Report> {
+    let v = bundle::open(file, None)?;
+    let sig = signature::sign(&v.id, key)?;
+    let path = signature::path_for(file);
+    signature::write(&path, &sig)?;
+    let human = format!(
+        "signed bundle {} {} -> {}\n  id      {}\n  key id  {}",
+        v.manifest.name,
+        v.manifest.version,
+        path.display(),
+        v.id,
+        sig.key_id
+    );
+    Ok(Report::new(
+        human,
+        &serde_json::json!({"bundle": v.id, "signature_file": path, "signature": sig}),
+    ))
 }
 
 /// `envpack bundle build`.
@@ -73,6 +121,10 @@ fn build(a: crate::cli::args::BundleBuildArgs) -> Result<Report> {
             source: a.source.ok_or_else(|| missing("--source"))?,
             reference: a.reference.ok_or_else(|| missing("--ref"))?,
             commit: a.commit,
+            no_git: a.no_git,
+            allow_dirty: a.allow_dirty,
+            include_ignored: a.include_ignored,
+            force: a.force,
             evidence: a.evidence,
             attributes: a.attributes,
             allow_secrets: a.allow_secrets,
@@ -86,6 +138,10 @@ fn build(a: crate::cli::args::BundleBuildArgs) -> Result<Report> {
         source,
         reference,
         commit,
+        no_git,
+        allow_dirty,
+        include_ignored,
+        force,
         evidence,
         attributes,
         allow_secrets,
@@ -108,25 +164,34 @@ fn build(a: crate::cli::args::BundleBuildArgs) -> Result<Report> {
         dir,
         name,
         version,
-        source: Source {
-            kind: source,
-            reference,
-            commit,
+        source: Source::claim(source, reference, commit),
+        checks: Checks {
+            no_git,
+            allow_dirty,
+            include_ignored,
         },
+        force,
         evidence,
         attributes: attrs,
         allow_secrets: allow_secrets.into_iter().collect::<BTreeSet<_>>(),
         out,
     })?;
+    let src = &built.manifest.source;
+    let provenance = match (src.provenance, &src.commit) {
+        (Some(Provenance::Git), Some(c)) => {
+            format!("git {c}{}", if src.dirty { " (dirty)" } else { "" })
+        }
+        _ => "unverified (--no-git)".to_string(),
+    };
     let human = format!(
-        "built bundle {} {} -> {}\n  id      {}\n  files   {}\n  source  {} {}",
+        "built bundle {} {} -> {}\n  id          {}\n  files       {}\n  source      {} {}\n  provenance  {provenance}",
         built.manifest.name,
         built.manifest.version,
         built.path.display(),
         built.id,
         built.manifest.files.len(),
-        built.manifest.source.kind.as_str(),
-        built.manifest.source.reference
+        src.kind.as_str(),
+        src.reference
     );
     Ok(Report::new(human, &built))
 }

@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::cli::Ctx;
 use envpack_descriptor::Slot;
 
-use crate::cli::args::{EnvCommand, PolicyArgs};
+use crate::cli::args::{EnvCommand, PolicyArgs, SigningPolicyArgs};
 use crate::cli::output::{Report, table};
 use crate::env::{self, EnvName, EnvView};
 use crate::error::{Error, Result};
@@ -44,6 +44,30 @@ fn render(v: &EnvView) -> String {
             .map_or("-".to_string(), ToString::to_string),
         v.lock.generation
     );
+    if p.require_signature || !p.trusted_keys.is_empty() || !p.tag_patterns.is_empty() {
+        let keys: Vec<&str> = p.trusted_keys.keys().map(String::as_str).collect();
+        out.insert_str(
+            out.len() - 1,
+            &format!(
+                "  signatures       {}\n  trusted keys     {}\n  tag patterns     {}\n",
+                if p.require_signature {
+                    "required"
+                } else {
+                    "not required"
+                },
+                if keys.is_empty() {
+                    "none".to_string()
+                } else {
+                    keys.join(", ")
+                },
+                if p.tag_patterns.is_empty() {
+                    "any".to_string()
+                } else {
+                    p.tag_patterns.join(", ")
+                }
+            ),
+        );
+    }
     out.push_str(&table(
         &["slot", "pack", "requirement", "digest", "grants"],
         v.lock
@@ -95,7 +119,8 @@ pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<Report> {
             policy,
             no_production,
             no_after,
-        } => set_policy(ctx, n, policy, no_production, no_after),
+            signing,
+        } => set_policy(ctx, n, policy, no_production, no_after, signing),
         EnvCommand::Down { name: n } => down(ctx, n),
         EnvCommand::Up { name: n, timeout } => up(ctx, n, timeout),
         EnvCommand::Doctor { name: n } => doctor(ctx, n),
@@ -231,21 +256,53 @@ fn set_policy(
     policy: PolicyArgs,
     no_production: bool,
     no_after: bool,
+    signing: SigningPolicyArgs,
 ) -> Result<Report> {
     let n = name(&n)?;
-    let production = if policy.production {
-        Some(true)
-    } else if no_production {
-        Some(false)
-    } else {
-        None
+    let flag = |on: bool, off: bool| match (on, off) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
     };
-    let after = if no_after {
-        Some(None)
-    } else {
-        after(&policy)?.map(Some)
+    let mut trust_keys = Vec::new();
+    for file in &signing.trust_key {
+        let k = crate::deploy::bundle::signature::read_public(file)?;
+        trust_keys.push((k.key_id, k.public_key));
+    }
+    for p in &signing.tag_pattern {
+        crate::deploy::check_tag_pattern(p)?;
+    }
+    let edit = env::PolicyEdit {
+        production: flag(policy.production, no_production),
+        sources: policy.allow_source.clone(),
+        after: if no_after {
+            Some(None)
+        } else {
+            after(&policy)?.map(Some)
+        },
+        require_signature: flag(signing.require_signature, signing.no_require_signature),
+        trust_keys,
+        untrust_keys: signing.untrust_key,
+        tag_patterns: if signing.any_tag {
+            Some(Vec::new())
+        } else if signing.tag_pattern.is_empty() {
+            None
+        } else {
+            Some(signing.tag_pattern)
+        },
     };
-    let change = env::policy(&ctx.home, &n, production, &policy.allow_source, after)?;
+    if edit.require_signature == Some(true) {
+        let current = env::show(&ctx.home, &n)?.meta.policy.trusted_keys;
+        if current.is_empty() && edit.trust_keys.is_empty() {
+            return Err(Error::invalid(format!(
+                "--require-signature on {n} with no trusted key would refuse every bundle"
+            ))
+            .hint(format!(
+                "envpack env policy {n} --trust-key release.key.pub --require-signature"
+            )));
+        }
+    }
+    let change = env::policy(&ctx.home, &n, &edit)?;
     let human = if change.before == change.after {
         format!("policy of {n} unchanged")
     } else {
