@@ -159,7 +159,7 @@ impl Repo {
 /// See [`Repo::filter`].
 pub struct Filter<'r> {
     repo: &'r Repo,
-    index: gix::worktree::IndexPersistedOrInMemory,
+    index: gix::worktree::Index,
     excludes: gix::AttributeStack<'r>,
     dir: PathBuf,
 }

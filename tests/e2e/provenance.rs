@@ -1,0 +1,447 @@
+//! Issue 12 (items 4-6): bundle provenance read from git and checked,
+//! ignored files kept out, immutable and reproducible bundles, secret
+//! scanning at build and at verify, and signatures checked at deploy and
+//! promote. The tests set repositories up with the `git` CLI; the product
+//! reads them with gix.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use envpack_e2e::{Env, build_pack};
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+
+const BIN: &str = env!("CARGO_BIN_EXE_envpack");
+
+/// Runs git in `dir` with a fixed identity and no user or system config.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(["-c", "user.name=Test", "-c", "user.email=test@example.invalid"])
+        .args(["-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"])
+        .args(args)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_DATE", "2026-11-01T10:00:00Z")
+        .env("GIT_COMMITTER_DATE", "2026-11-01T10:00:00Z")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A repository on `main` with a site, a `.gitignore` and ignored files.
+fn repo(env: &Env) -> PathBuf {
+    let dir = env.home().join("repo");
+    fs::create_dir_all(dir.join("build")).unwrap();
+    fs::write(dir.join("index.html"), "hello\n").unwrap();
+    fs::write(dir.join(".gitignore"), "*.log\nbuild/\n").unwrap();
+    git(&dir, &["init", "-q", "-b", "main"]);
+    git(
+        &dir,
+        &[
+            "remote",
+            "add",
+            "origin",
+            "https://ci:hunter2token@git.example.invalid/site.git",
+        ],
+    );
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-q", "-m", "site"]);
+    // Ignored: never in a payload unless --include-ignored.
+    fs::write(dir.join("debug.log"), "noise\n").unwrap();
+    fs::write(dir.join("build/app.js"), "built\n").unwrap();
+    dir
+}
+
+fn build_args<'a>(dir: &'a str, out: &'a str, source: &'a str, r: &'a str) -> Vec<&'a str> {
+    vec![
+        "bundle",
+        "build",
+        dir,
+        "--name",
+        "site",
+        "--version",
+        "1.0.0",
+        "--source",
+        source,
+        "--ref",
+        r,
+        "--out",
+        out,
+    ]
+}
+
+/// Builds; `extra` flags appended; `code` 0 returns the result, else the
+/// error.
+fn build(env: &Env, dir: &Path, source: &str, r: &str, extra: &[&str], code: i32) -> Value {
+    let out = env.home().join(format!("out-{}.tgz", rand_name()));
+    let (d, o) = (dir.to_str().unwrap(), out.to_str().unwrap());
+    let mut args = build_args(d, o, source, r);
+    args.extend_from_slice(extra);
+    if code == 0 {
+        env.json(&args)
+    } else {
+        env.fails(code, &args)
+    }
+}
+
+fn rand_name() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    N.fetch_add(1, Ordering::Relaxed).to_string()
+}
+
+fn paths(built: &Value) -> Vec<String> {
+    built["manifest"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn msg(err: &Value) -> String {
+    format!("{} / {}", err["message"], err["hint"])
+}
+
+#[test]
+fn provenance_is_read_from_git_and_checked() {
+    let env = Env::new(BIN);
+    let dir = repo(&env);
+    let head = git(&dir, &["rev-parse", "HEAD"]);
+
+    // On main: the commit, remote and commit time come from the repository.
+    let built = build(&env, &dir, "main", "main", &[], 0);
+    let src = &built["manifest"]["source"];
+    assert_eq!(src["commit"], head.as_str());
+    assert_eq!(src["provenance"], "git");
+    assert_eq!(src["remote"], "https://git.example.invalid/site.git");
+    assert!(src.get("dirty").is_none(), "clean: {src}");
+    assert_eq!(built["manifest"]["created"], "2026-11-01T10:00:00Z");
+    // .git/ and ignored files stay out...
+    assert_eq!(paths(&built), [".gitignore", "index.html"]);
+    // ...unless asked for.
+    let all = build(&env, &dir, "main", "main", &["--include-ignored"], 0);
+    assert_eq!(
+        paths(&all),
+        [".gitignore", "build/app.js", "debug.log", "index.html"]
+    );
+    // --commit is a check.
+    build(&env, &dir, "main", "main", &["--commit", &head[..8]], 0);
+    let e = build(&env, &dir, "main", "main", &["--commit", "deadbeef"], 4);
+    assert!(msg(&e).contains("--commit must name HEAD"), "{e}");
+    // --no-git inside a repository is refused: provenance is read.
+    build(&env, &dir, "main", "main", &["--no-git"], 2);
+
+    // A feature branch claiming to be a release tag is refused.
+    git(&dir, &["checkout", "-q", "-b", "feat/login"]);
+    let e = build(&env, &dir, "release-tag", "v1.0.0", &[], 4);
+    assert!(msg(&e).contains("no tag \"v1.0.0\""), "{e}");
+    assert!(msg(&e).contains("git tag v1.0.0 && envpack bundle build"), "{e}");
+    let e = build(&env, &dir, "main", "main", &[], 4);
+    assert!(msg(&e).contains("not on branch \"main\""), "{e}");
+    let b = build(&env, &dir, "feature-branch", "feat/login", &[], 0);
+    assert_eq!(b["manifest"]["source"]["kind"], "feature-branch");
+
+    // At a tag: the commit is recorded; once HEAD moves on, refused.
+    git(&dir, &["tag", "-a", "v1.0.0", "-m", "release"]);
+    let tagged = build(&env, &dir, "release-tag", "v1.0.0", &[], 0);
+    assert_eq!(tagged["manifest"]["source"]["commit"], head.as_str());
+    fs::write(dir.join("index.html"), "v2\n").unwrap();
+    git(&dir, &["commit", "-q", "-am", "v2"]);
+    let e = build(&env, &dir, "release-tag", "v1.0.0", &[], 4);
+    assert!(msg(&e).contains("git checkout v1.0.0"), "{e}");
+
+    // A dirty tree is refused, accepted with --allow-dirty and recorded.
+    fs::write(dir.join("index.html"), "uncommitted\n").unwrap();
+    let e = build(&env, &dir, "feature-branch", "feat/login", &[], 4);
+    assert!(msg(&e).contains("--allow-dirty"), "{e}");
+    let d = build(
+        &env,
+        &dir,
+        "feature-branch",
+        "feat/login",
+        &["--allow-dirty"],
+        0,
+    );
+    assert_eq!(d["manifest"]["source"]["dirty"], true);
+    git(&dir, &["checkout", "-q", "--", "index.html"]);
+    // An untracked (not ignored) payload file makes the tree dirty too.
+    fs::write(dir.join("new.html"), "new\n").unwrap();
+    let e = build(&env, &dir, "feature-branch", "feat/login", &[], 4);
+    assert!(msg(&e).contains("untracked new.html"), "{e}");
+}
+
+#[test]
+fn outside_git_the_operator_says_so() {
+    let env = Env::new(BIN);
+    let dir = env.home().join("plain");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("index.html"), "hi\n").unwrap();
+    let e = build(&env, &dir, "main", "main", &[], 2);
+    assert!(msg(&e).contains("not inside a git repository"), "{e}");
+    assert!(msg(&e).contains("--no-git"), "{e}");
+    let b = build(&env, &dir, "main", "main", &["--no-git"], 0);
+    assert_eq!(b["manifest"]["source"]["provenance"], "unverified");
+    assert!(b["manifest"].get("created").is_none(), "no clock: {b}");
+}
+
+#[test]
+fn bundles_are_immutable_and_reproducible() {
+    let env = Env::new(BIN);
+    let dir = repo(&env);
+    let out = env.home().join("site.tgz");
+    let other = env.home().join("again.tgz");
+    let (d, o, o2) = (
+        dir.to_str().unwrap(),
+        out.to_str().unwrap(),
+        other.to_str().unwrap(),
+    );
+    let first = env.json(&build_args(d, o, "main", "main"));
+    let mut again = build_args(d, o, "main", "main");
+    let e = env.fails(5, &again);
+    assert!(msg(&e).contains("--force"), "{e}");
+    again.push("--force");
+    let forced = env.json(&again);
+    assert_eq!(forced["id"], first["id"]);
+    let second = env.json(&build_args(d, o2, "main", "main"));
+    assert_eq!(second["id"], first["id"], "same tree, same id");
+    assert_eq!(
+        fs::read(&out).unwrap(),
+        fs::read(&other).unwrap(),
+        "same tree, same bytes"
+    );
+    // Outside git too, with SOURCE_DATE_EPOCH or without a time at all.
+    let plain = env.home().join("plain");
+    fs::create_dir_all(&plain).unwrap();
+    fs::write(plain.join("a.txt"), "a\n").unwrap();
+    let ids: Vec<Value> = (0..2)
+        .map(|_| build(&env, &plain, "main", "main", &["--no-git"], 0)["id"].clone())
+        .collect();
+    assert_eq!(ids[0], ids[1]);
+}
+
+/// One case per rule: (file, content, rule).
+const SECRETS: &[(&str, &str, &str)] = &[
+    (".env", "A=1", "dotenv-file"),
+    ("keys/id_ed25519", "x", "ssh-private-key-file"),
+    (".npmrc", "x", "credentials-file"),
+    ("tls.pem", "-----BEGIN EC PRIVATE KEY-----", "private-key"),
+    ("conf/aws.ini", "key = AKIAIOSFODNN7ABCDEFG", "aws-access-key-id"),
+    (
+        "conf/aws2.ini",
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY",
+        "aws-secret-access-key",
+    ),
+    ("db.yml", "password: hunter2", "password-assignment"),
+    ("db.conf", "passwd=s3cr3t!", "password-assignment"),
+    (
+        "auth.txt",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+        "jwt",
+    ),
+    (
+        "gh.txt",
+        "GH=ghp_ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+        "github-token",
+    ),
+    ("gl.txt", "glpat-ABCDEFGHIJ0123456789", "gitlab-token"),
+    ("slack.txt", "xoxp-1234567890-ABCDEFGHIJ", "slack-token"),
+    (
+        "maps.js",
+        "const k = 'AIzaSyD-ABCDEFGHIJKLMNOPQRSTUVWXYZ01234';",
+        "google-api-key",
+    ),
+    (
+        "app.env.toml",
+        "url = \"postgres://app:hunter2@db:5432/app\"",
+        "connection-string-password",
+    ),
+    (
+        "cfg.json",
+        "{\"api_token\": \"q8Zr2LmX9vPf4Tn7Wc1Yb6Hd3Kj5Gs0Ae\"}",
+        "high-entropy-assignment",
+    ),
+];
+
+#[test]
+fn secrets_are_refused_at_build_and_at_verify() {
+    let env = Env::new(BIN);
+    for (i, (file, content, rule)) in SECRETS.iter().enumerate() {
+        let dir = env.home().join(format!("s{i}"));
+        fs::create_dir_all(dir.join(file).parent().unwrap()).unwrap();
+        fs::write(dir.join("index.html"), "ok\n").unwrap();
+        fs::write(dir.join(file), format!("# config\n{content}\n")).unwrap();
+        let e = build(&env, &dir, "main", "main", &["--no-git"], 4);
+        let m = msg(&e);
+        assert!(m.contains(file) && m.contains(rule), "{rule}: {e}");
+        let line_rule = file.starts_with('.') || file.contains("id_");
+        if !line_rule {
+            assert!(m.contains(&format!("{file}:2: {rule}")), "{rule}: {e}");
+        }
+        assert!(m.contains(".envpack-allow-secrets"), "{e}");
+    }
+    // A false positive, allowlisted in the payload, builds and verifies.
+    let dir = env.home().join("allowed");
+    fs::create_dir_all(dir.join("docs")).unwrap();
+    fs::write(
+        dir.join("docs/example.md"),
+        "Example: key = AKIAIOSFODNN7EXAMPLE\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.join(".envpack-allow-secrets"),
+        "# AWS's documented example key\ndocs/example.md:1 aws-access-key-id\n",
+    )
+    .unwrap();
+    let b = build(&env, &dir, "main", "main", &["--no-git"], 0);
+    env.json(&["bundle", "verify", b["path"].as_str().unwrap()]);
+    // The allowlist names line and rule: a second secret is still refused.
+    fs::write(
+        dir.join("docs/example.md"),
+        "Example: key = AKIAIOSFODNN7EXAMPLE\npassword = hunter2\n",
+    )
+    .unwrap();
+    let e = build(&env, &dir, "main", "main", &["--no-git"], 4);
+    assert!(msg(&e).contains("docs/example.md:2: password-assignment"), "{e}");
+
+    // A hand-made bundle that skipped the scan is refused at verify.
+    for (i, (file, content, rule)) in SECRETS.iter().enumerate() {
+        let path = env.home().join(format!("hand{i}.tgz"));
+        hand_made(&path, &[(file, format!("x\n{content}\n").as_bytes())]);
+        let e = env.fails(6, &["bundle", "verify", path.to_str().unwrap()]);
+        assert!(msg(&e).contains(rule), "{rule}: {e}");
+    }
+}
+
+/// A gzip tar bundle of `files`, with an honest manifest: what a builder
+/// that skips the secret scan would make.
+fn hand_made(path: &Path, files: &[(&str, &[u8])]) {
+    let listed: Vec<Value> = files
+        .iter()
+        .map(|(p, b)| {
+            json!({"path": p, "sha256": hex::encode(Sha256::digest(b)), "size": b.len()})
+        })
+        .collect();
+    let manifest = json!({
+        "contract": "release_bundle_v1", "name": "web", "version": "1.0.0",
+        "source": {"kind": "main", "ref": "main"}, "files": listed,
+    });
+    let gz = flate2::write::GzEncoder::new(fs::File::create(path).unwrap(), Default::default());
+    let mut tar = tar::Builder::new(gz);
+    let m = serde_json::to_vec(&manifest).unwrap();
+    let mut put = |name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        tar.append_data(&mut h, name, data).unwrap();
+    };
+    put("bundle_manifest.json", &m);
+    for (p, b) in files {
+        put(&format!("payload/{p}"), b);
+    }
+    tar.into_inner().unwrap().finish().unwrap().flush().unwrap();
+}
+
+/// dev -> staging on the recorder deployer.
+fn ladder() -> Env {
+    let deployer = build_pack(BIN, "test-deployer");
+    let env = Env::new(BIN);
+    env.json(&["env", "init", "dev"]);
+    env.json(&["env", "init", "staging", "--after", "dev"]);
+    env.json(&["pack", "install", deployer.to_str().unwrap()]);
+    for e in ["dev", "staging"] {
+        env.json(&[
+            "env",
+            "bind",
+            e,
+            "deployer",
+            "acme.deployer.recorder@0.1.0",
+            "--grant-requested",
+        ]);
+        env.json(&[
+            "env",
+            "config",
+            e,
+            "greentic.telemetry.stdout",
+            "level",
+            "warn",
+        ]);
+    }
+    env
+}
+
+fn deploy_fails(env: &Env, file: &Path, code: i32) -> String {
+    msg(&env.fails(code, &["deploy", file.to_str().unwrap(), "--env", "dev"]))
+}
+
+#[test]
+fn signatures_are_checked_before_any_side_effect() {
+    let env = ladder();
+    let key = env.home().join("release.key");
+    let other = env.home().join("other.key");
+    let k = env.json(&["bundle", "keygen", "--out", key.to_str().unwrap()]);
+    env.json(&["bundle", "keygen", "--out", other.to_str().unwrap()]);
+    let key_id = k["public_key"]["key_id"].as_str().unwrap().to_string();
+    let pubfile = format!("{}.pub", key.display());
+    for e in ["dev", "staging"] {
+        env.json(&[
+            "env",
+            "policy",
+            e,
+            "--trust-key",
+            &pubfile,
+            "--require-signature",
+        ]);
+    }
+    let dir = env.home().join("site");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("index.html"), "hi\n").unwrap();
+    let b = build(&env, &dir, "main", "main", &["--no-git"], 0);
+    let file = PathBuf::from(b["path"].as_str().unwrap());
+    let sig = PathBuf::from(format!("{}.sig", file.display()));
+
+    // Missing signature: denied, with the command that signs.
+    let m = deploy_fails(&env, &file, 4);
+    assert!(m.contains("has no signature") && m.contains("envpack bundle sign"), "{m}");
+    assert!(!env.home().join("envs/dev/deployments/web.json").exists());
+    // Signed by a key dev does not trust: denied.
+    env.json(&["bundle", "sign", file.to_str().unwrap(), "--key", other.to_str().unwrap()]);
+    let m = deploy_fails(&env, &file, 4);
+    assert!(m.contains("does not trust") && m.contains("--trust-key"), "{m}");
+    // A tampered signature: integrity.
+    env.json(&["bundle", "sign", file.to_str().unwrap(), "--key", key.to_str().unwrap()]);
+    let mut s: Value = serde_json::from_slice(&fs::read(&sig).unwrap()).unwrap();
+    let good = s["signature"].as_str().unwrap().to_string();
+    let flipped = if good.starts_with('0') { "1" } else { "0" };
+    s["signature"] = json!(format!("{flipped}{}", &good[1..]));
+    fs::write(&sig, serde_json::to_vec(&s).unwrap()).unwrap();
+    let m = deploy_fails(&env, &file, 6);
+    assert!(m.contains("signature") && m.contains("invalid"), "{m}");
+    assert!(!env.home().join("envs/dev/deployments/web.json").exists());
+    // The trusted signature deploys, and travels with the promotion.
+    env.json(&["bundle", "sign", file.to_str().unwrap(), "--key", key.to_str().unwrap()]);
+    let out = env.json(&["deploy", file.to_str().unwrap(), "--env", "dev"]);
+    assert_eq!(out["signed_by"], key_id.as_str());
+    let id = out["bundle"].as_str().unwrap();
+    let p = env.json(&["promote", id, "--to", "staging"]);
+    assert_eq!(p["deploy"]["signed_by"], key_id.as_str());
+    // Untrusting the key makes staging refuse it again.
+    env.json(&["env", "policy", "staging", "--untrust-key", &key_id]);
+    let e = env.fails(4, &["promote", id, "--to", "staging"]);
+    assert!(msg(&e).contains("does not trust"), "{e}");
+
+    // A bundle whose payload holds a secret is refused at deploy (6).
+    let hand = env.home().join("hand.tgz");
+    hand_made(&hand, &[("config.yml", b"password: hunter2\n")]);
+    let m = deploy_fails(&env, &hand, 6);
+    assert!(m.contains("password-assignment"), "{m}");
+}
