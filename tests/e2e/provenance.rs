@@ -109,7 +109,11 @@ fn paths(built: &Value) -> Vec<String> {
 }
 
 fn msg(err: &Value) -> String {
-    format!("{} / {}", err["message"], err["hint"])
+    format!(
+        "{} / {}",
+        err["message"].as_str().unwrap_or_default(),
+        err["hint"].as_str().unwrap_or_default()
+    )
 }
 
 #[test]
