@@ -75,6 +75,8 @@ fn bundle(env: &Env, version: &str, source: &str, attrs: &[&str]) -> PathBuf {
         &reference,
         "--out",
         out.to_str().unwrap(),
+        // The same version is built again later: the same bytes, replaced.
+        "--force",
     ];
     for a in attrs {
         args.push("--attr");

@@ -138,6 +138,20 @@ fn provenance_is_read_from_git_and_checked() {
         paths(&all),
         [".gitignore", "build/app.js", "debug.log", "index.html"]
     );
+    // A payload directory .gitignore excludes (build output) needs
+    // --include-ignored, and its files do not make the tree dirty.
+    let e = build(&env, &dir.join("build"), "main", "main", &[], 2);
+    assert!(msg(&e).contains("--include-ignored"), "{e}");
+    let out = build(
+        &env,
+        &dir.join("build"),
+        "main",
+        "main",
+        &["--include-ignored"],
+        0,
+    );
+    assert_eq!(paths(&out), ["app.js"]);
+    assert!(out["manifest"]["source"].get("dirty").is_none(), "{out}");
     // --commit is a check.
     build(&env, &dir, "main", "main", &["--commit", &head[..8]], 0);
     let e = build(&env, &dir, "main", "main", &["--commit", "deadbeef"], 4);

@@ -109,28 +109,8 @@ fn sign(file: &std::path::Path, key: &std::path::Path) -> Result<Report> {
     ))
 }
 
-/// `envpack bundle build`.
-fn build(a: crate::cli::args::BundleBuildArgs) -> Result<Report> {
-    let x = match input::<BundleAnswers>(&a.answers)? {
-        Input::Schema(r) => return Ok(r),
-        Input::Answers(x) => x,
-        Input::Flags => BundleAnswers {
-            dir: a.dir.ok_or_else(|| missing("DIR"))?,
-            name: a.name.ok_or_else(|| missing("--name"))?,
-            version: a.version.ok_or_else(|| missing("--version"))?,
-            source: a.source.ok_or_else(|| missing("--source"))?,
-            reference: a.reference.ok_or_else(|| missing("--ref"))?,
-            commit: a.commit,
-            no_git: a.no_git,
-            allow_dirty: a.allow_dirty,
-            include_ignored: a.include_ignored,
-            force: a.force,
-            evidence: a.evidence,
-            attributes: a.attributes,
-            allow_secrets: a.allow_secrets,
-            out: a.out,
-        },
-    };
+/// The build's answers as the library's [`BuildSpec`].
+fn spec(x: BundleAnswers) -> Result<BuildSpec> {
     let BundleAnswers {
         dir,
         name,
@@ -160,7 +140,7 @@ fn build(a: crate::cli::args::BundleBuildArgs) -> Result<Report> {
         attrs.insert(k.to_string(), v.to_string());
     }
     let out = out.unwrap_or_else(|| PathBuf::from(format!("{name}-{version}.bundle.tgz")));
-    let built = bundle::build(&BuildSpec {
+    Ok(BuildSpec {
         dir,
         name,
         version,
@@ -175,7 +155,32 @@ fn build(a: crate::cli::args::BundleBuildArgs) -> Result<Report> {
         attributes: attrs,
         allow_secrets: allow_secrets.into_iter().collect::<BTreeSet<_>>(),
         out,
-    })?;
+    })
+}
+
+/// `envpack bundle build`.
+fn build(a: crate::cli::args::BundleBuildArgs) -> Result<Report> {
+    let x = match input::<BundleAnswers>(&a.answers)? {
+        Input::Schema(r) => return Ok(r),
+        Input::Answers(x) => x,
+        Input::Flags => BundleAnswers {
+            dir: a.dir.ok_or_else(|| missing("DIR"))?,
+            name: a.name.ok_or_else(|| missing("--name"))?,
+            version: a.version.ok_or_else(|| missing("--version"))?,
+            source: a.source.ok_or_else(|| missing("--source"))?,
+            reference: a.reference.ok_or_else(|| missing("--ref"))?,
+            commit: a.commit,
+            no_git: a.no_git,
+            allow_dirty: a.allow_dirty,
+            include_ignored: a.include_ignored,
+            force: a.force,
+            evidence: a.evidence,
+            attributes: a.attributes,
+            allow_secrets: a.allow_secrets,
+            out: a.out,
+        },
+    };
+    let built = bundle::build(&spec(x)?)?;
     let src = &built.manifest.source;
     let provenance = match (src.provenance, &src.commit) {
         (Some(Provenance::Git), Some(c)) => {

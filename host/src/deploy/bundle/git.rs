@@ -181,6 +181,27 @@ impl Filter<'_> {
         Ok(platform.is_excluded())
     }
 
+    /// Whether `.gitignore` excludes the payload directory itself or one of
+    /// its parents in the work tree (`dist/` is often build output).
+    pub fn root_ignored(&mut self) -> Result<bool> {
+        let prefix = self.repo.prefix.clone();
+        let mut at = String::new();
+        for part in prefix.split('/').filter(|p| !p.is_empty()) {
+            if !at.is_empty() {
+                at.push('/');
+            }
+            at.push_str(part);
+            let platform = self
+                .excludes
+                .at_path(Path::new(&at), Some(gix::index::entry::Mode::DIR))
+                .map_err(|e| git_error(&format!("match {at} against .gitignore"), &self.dir, e))?;
+            if platform.is_excluded() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Whether the index tracks the payload file `rel`.
     pub fn is_tracked(&self, rel: &str) -> bool {
         let path = self.repo.in_tree(rel);

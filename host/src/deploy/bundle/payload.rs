@@ -35,7 +35,11 @@ pub fn walk(
 ) -> Result<Walked> {
     let mut out = Walked::default();
     // (directory, whether .gitignore excludes it or one of its parents)
-    let mut stack = vec![(dir.to_path_buf(), false)];
+    let root_ignored = match filter.as_deref_mut() {
+        Some(f) => f.root_ignored()?,
+        None => false,
+    };
+    let mut stack = vec![(dir.to_path_buf(), root_ignored)];
     while let Some((d, parent_ignored)) = stack.pop() {
         for e in fs::read_dir(&d).map_err(|e| Error::io("list", &d, e))? {
             let e = e.map_err(|e| Error::io("list", &d, e))?;
