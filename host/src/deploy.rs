@@ -29,8 +29,8 @@ pub mod updown;
 mod warm;
 
 pub use deploy::{DeployOptions, DeployOutcome, deploy};
-pub use policy::check_tag_pattern;
 pub use lifecycle::{TransitionOptions, transition};
+pub use policy::check_tag_pattern;
 pub use promote::{PromotionReport, promote};
 pub use records::DeploymentRecords;
 pub use rollback::{RollbackOptions, RollbackOutcome, rollback};

@@ -20,7 +20,12 @@ const BIN: &str = env!("CARGO_BIN_EXE_envpack");
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .current_dir(dir)
-        .args(["-c", "user.name=Test", "-c", "user.email=test@example.invalid"])
+        .args([
+            "-c",
+            "user.name=Test",
+            "-c",
+            "user.email=test@example.invalid",
+        ])
         .args(["-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"])
         .args(args)
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
@@ -163,7 +168,10 @@ fn provenance_is_read_from_git_and_checked() {
     git(&dir, &["checkout", "-q", "-b", "feat/login"]);
     let e = build(&env, &dir, "release-tag", "v1.0.0", &[], 4);
     assert!(msg(&e).contains("no tag \"v1.0.0\""), "{e}");
-    assert!(msg(&e).contains("git tag v1.0.0 && envpack bundle build"), "{e}");
+    assert!(
+        msg(&e).contains("git tag v1.0.0 && envpack bundle build"),
+        "{e}"
+    );
     let e = build(&env, &dir, "main", "main", &[], 4);
     assert!(msg(&e).contains("not on branch \"main\""), "{e}");
     let b = build(&env, &dir, "feature-branch", "feat/login", &[], 0);
@@ -253,7 +261,11 @@ const SECRETS: &[(&str, &str, &str)] = &[
     ("keys/id_ed25519", "x", "ssh-private-key-file"),
     (".npmrc", "x", "credentials-file"),
     ("tls.pem", "-----BEGIN EC PRIVATE KEY-----", "private-key"),
-    ("conf/aws.ini", "key = AKIAIOSFODNN7ABCDEFG", "aws-access-key-id"),
+    (
+        "conf/aws.ini",
+        "key = AKIAIOSFODNN7ABCDEFG",
+        "aws-access-key-id",
+    ),
     (
         "conf/aws2.ini",
         "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY",
@@ -329,7 +341,10 @@ fn secrets_are_refused_at_build_and_at_verify() {
     )
     .unwrap();
     let e = build(&env, &dir, "main", "main", &["--no-git"], 4);
-    assert!(msg(&e).contains("docs/example.md:2: password-assignment"), "{e}");
+    assert!(
+        msg(&e).contains("docs/example.md:2: password-assignment"),
+        "{e}"
+    );
 
     // A hand-made bundle that skipped the scan is refused at verify.
     for (i, (file, content, rule)) in SECRETS.iter().enumerate() {
@@ -345,9 +360,7 @@ fn secrets_are_refused_at_build_and_at_verify() {
 fn hand_made(path: &Path, files: &[(&str, &[u8])]) {
     let listed: Vec<Value> = files
         .iter()
-        .map(|(p, b)| {
-            json!({"path": p, "sha256": hex::encode(Sha256::digest(b)), "size": b.len()})
-        })
+        .map(|(p, b)| json!({"path": p, "sha256": hex::encode(Sha256::digest(b)), "size": b.len()}))
         .collect();
     let manifest = json!({
         "contract": "release_bundle_v1", "name": "web", "version": "1.0.0",
@@ -429,14 +442,32 @@ fn signatures_are_checked_before_any_side_effect() {
 
     // Missing signature: denied, with the command that signs.
     let m = deploy_fails(&env, &file, 4);
-    assert!(m.contains("has no signature") && m.contains("envpack bundle sign"), "{m}");
+    assert!(
+        m.contains("has no signature") && m.contains("envpack bundle sign"),
+        "{m}"
+    );
     assert!(!env.home().join("envs/dev/deployments/web.json").exists());
     // Signed by a key dev does not trust: denied.
-    env.json(&["bundle", "sign", file.to_str().unwrap(), "--key", other.to_str().unwrap()]);
+    env.json(&[
+        "bundle",
+        "sign",
+        file.to_str().unwrap(),
+        "--key",
+        other.to_str().unwrap(),
+    ]);
     let m = deploy_fails(&env, &file, 4);
-    assert!(m.contains("does not trust") && m.contains("--trust-key"), "{m}");
+    assert!(
+        m.contains("does not trust") && m.contains("--trust-key"),
+        "{m}"
+    );
     // A tampered signature: integrity.
-    env.json(&["bundle", "sign", file.to_str().unwrap(), "--key", key.to_str().unwrap()]);
+    env.json(&[
+        "bundle",
+        "sign",
+        file.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+    ]);
     let mut s: Value = serde_json::from_slice(&fs::read(&sig).unwrap()).unwrap();
     let good = s["signature"].as_str().unwrap().to_string();
     let flipped = if good.starts_with('0') { "1" } else { "0" };
@@ -446,7 +477,13 @@ fn signatures_are_checked_before_any_side_effect() {
     assert!(m.contains("signature") && m.contains("invalid"), "{m}");
     assert!(!env.home().join("envs/dev/deployments/web.json").exists());
     // The trusted signature deploys, and travels with the promotion.
-    env.json(&["bundle", "sign", file.to_str().unwrap(), "--key", key.to_str().unwrap()]);
+    env.json(&[
+        "bundle",
+        "sign",
+        file.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+    ]);
     let out = env.json(&["deploy", file.to_str().unwrap(), "--env", "dev"]);
     assert_eq!(out["signed_by"], key_id.as_str());
     let id = out["bundle"].as_str().unwrap();

@@ -414,4 +414,20 @@ mod tests {
             assert!(safe_rel(bad).is_err(), "{bad}");
         }
     }
+
+    /// A manifest made before provenance was checked parses and
+    /// re-serialises to the same canonical bytes, so its id is kept; a new
+    /// one without a clock time leaves `created` out.
+    #[test]
+    fn old_manifests_keep_their_ids() {
+        let old = r#"{"contract":"release_bundle_v1","name":"web","version":"1.0.0","created":"2026-12-04T02:10:30Z","source":{"kind":"main","ref":"main","commit":"3f2a9c1"},"files":[{"path":"index.html","sha256":"ab","size":2,"executable":false}],"evidence":[],"required_evidence":[],"attributes":{}}"#;
+        let m: BundleManifest = serde_json::from_str(old).expect("parses");
+        assert_eq!(String::from_utf8(m.canonical()).expect("utf-8"), old);
+        assert_eq!(m.id(), Digest::of(old.as_bytes()));
+        let mut new = m.clone();
+        new.created = String::new();
+        new.source.provenance = Some(Provenance::Unverified);
+        let json = String::from_utf8(new.canonical()).expect("utf-8");
+        assert!(!json.contains("created") && json.contains(r#""provenance":"unverified""#));
+    }
 }

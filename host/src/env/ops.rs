@@ -156,7 +156,9 @@ impl PolicyEdit {
                 return Err(Error::not_found(format!(
                     "environment {name} does not trust key {id:?}"
                 ))
-                .hint(format!("envpack env show {name} (lists the trusted key ids)")));
+                .hint(format!(
+                    "envpack env show {name} (lists the trusted key ids)"
+                )));
             }
         }
         if let Some(t) = &self.tag_patterns {

@@ -37,7 +37,9 @@ fn git_error(what: &str, dir: &Path, e: impl std::fmt::Display) -> Error {
 /// (looked for first, so "not in git" is told apart from a broken
 /// repository).
 pub fn discover(dir: &Path) -> Result<Option<Repo>> {
-    let here = dir.canonicalize().map_err(|e| Error::io("resolve", dir, e))?;
+    let here = dir
+        .canonicalize()
+        .map_err(|e| Error::io("resolve", dir, e))?;
     if !here.ancestors().any(|a| a.join(".git").exists()) {
         return Ok(None);
     }
@@ -48,10 +50,8 @@ pub fn discover(dir: &Path) -> Result<Option<Repo>> {
             dir.display()
         )));
     };
-    let canonical = |p: &Path| -> Result<PathBuf> {
-        p.canonicalize()
-            .map_err(|e| Error::io("resolve", p, e))
-    };
+    let canonical =
+        |p: &Path| -> Result<PathBuf> { p.canonicalize().map_err(|e| Error::io("resolve", p, e)) };
     let root = canonical(&workdir)?;
     let prefix = here
         .strip_prefix(&root)

@@ -219,17 +219,57 @@ mod tests {
         let other = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
         for (c, f, ok) in [
             (claim(ReleaseTag, "v1", None), facts(None, Some(HEAD)), true),
-            (claim(ReleaseTag, "v1", None), facts(Some("main"), Some(HEAD)), true),
-            (claim(ReleaseTag, "v1", None), facts(Some("feat/x"), None), false),
-            (claim(ReleaseTag, "v1", None), facts(Some("main"), Some(other)), false),
+            (
+                claim(ReleaseTag, "v1", None),
+                facts(Some("main"), Some(HEAD)),
+                true,
+            ),
+            (
+                claim(ReleaseTag, "v1", None),
+                facts(Some("feat/x"), None),
+                false,
+            ),
+            (
+                claim(ReleaseTag, "v1", None),
+                facts(Some("main"), Some(other)),
+                false,
+            ),
             (claim(Main, "main", None), facts(Some("main"), None), true),
-            (claim(Main, "main", None), facts(Some("feat/x"), None), false),
-            (claim(FeatureBranch, "feat/x", None), facts(Some("feat/x"), None), true),
-            (claim(FeatureBranch, "feat/x", None), facts(None, None), false),
-            (claim(Main, "main", Some("3f2a9c1")), facts(Some("main"), None), true),
-            (claim(Main, "main", Some("3F2A9C1")), facts(Some("main"), None), true),
-            (claim(Main, "main", Some("3f2a")), facts(Some("main"), None), false),
-            (claim(Main, "main", Some("deadbeef")), facts(Some("main"), None), false),
+            (
+                claim(Main, "main", None),
+                facts(Some("feat/x"), None),
+                false,
+            ),
+            (
+                claim(FeatureBranch, "feat/x", None),
+                facts(Some("feat/x"), None),
+                true,
+            ),
+            (
+                claim(FeatureBranch, "feat/x", None),
+                facts(None, None),
+                false,
+            ),
+            (
+                claim(Main, "main", Some("3f2a9c1")),
+                facts(Some("main"), None),
+                true,
+            ),
+            (
+                claim(Main, "main", Some("3F2A9C1")),
+                facts(Some("main"), None),
+                true,
+            ),
+            (
+                claim(Main, "main", Some("3f2a")),
+                facts(Some("main"), None),
+                false,
+            ),
+            (
+                claim(Main, "main", Some("deadbeef")),
+                facts(Some("main"), None),
+                false,
+            ),
         ] {
             let got = check(&c, &f, &Checks::default());
             assert_eq!(got.is_ok(), ok, "{c:?} {f:?}: {got:?}");
@@ -260,7 +300,10 @@ mod tests {
     #[test]
     fn credentials_are_stripped() {
         for (url, want) in [
-            ("https://x:tok@github.com/a/b.git", "https://github.com/a/b.git"),
+            (
+                "https://x:tok@github.com/a/b.git",
+                "https://github.com/a/b.git",
+            ),
             ("https://github.com/a/b.git", "https://github.com/a/b.git"),
             ("git@github.com:a/b.git", "git@github.com:a/b.git"),
             ("ssh://git@host", "ssh://host"),

@@ -70,7 +70,10 @@ fn always(_: &[u8]) -> bool {
 fn not_placeholder(value: &[u8]) -> bool {
     let v = String::from_utf8_lossy(value).to_ascii_lowercase();
     let placeholder = v.starts_with(['$', '<', '{', '%', '*'])
-        || matches!(v.as_str(), "null" | "none" | "changeme" | "xxx" | "redacted");
+        || matches!(
+            v.as_str(),
+            "null" | "none" | "changeme" | "xxx" | "redacted"
+        );
     !placeholder
 }
 
@@ -207,7 +210,10 @@ pub fn file_rule(path: &str) -> Option<(&'static str, &'static str)> {
         ));
     }
     if matches!(file, "id_rsa" | "id_dsa" | "id_ecdsa" | "id_ed25519") {
-        return Some(("ssh-private-key-file", "it is named like an SSH private key"));
+        return Some((
+            "ssh-private-key-file",
+            "it is named like an SSH private key",
+        ));
     }
     if matches!(
         file,

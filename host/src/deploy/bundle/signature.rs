@@ -97,11 +97,11 @@ fn read_small(path: &Path, what: &str) -> Result<Vec<u8>> {
 }
 
 fn hex_array<const N: usize>(text: &str, what: &str) -> Result<[u8; N]> {
-    let bytes = hex::decode(text.trim())
-        .map_err(|e| Error::invalid(format!("{what} is not hex ({e})")))?;
-    bytes.try_into().map_err(|b: Vec<u8>| {
-        Error::invalid(format!("{what} is {} bytes, expected {N}", b.len()))
-    })
+    let bytes =
+        hex::decode(text.trim()).map_err(|e| Error::invalid(format!("{what} is not hex ({e})")))?;
+    bytes
+        .try_into()
+        .map_err(|b: Vec<u8>| Error::invalid(format!("{what} is {} bytes, expected {N}", b.len())))
 }
 
 /// `bundle keygen --out FILE`: a new key pair; the private key in `out`
@@ -294,7 +294,11 @@ mod tests {
         assert_eq!(verify(&sig, &id, &public.public_key), None);
         assert!(verify(&sig, &Digest::of(b"other"), &public.public_key).is_some());
         let mut bad = sig.clone();
-        let flipped = if sig.signature.starts_with("00") { "ff" } else { "00" };
+        let flipped = if sig.signature.starts_with("00") {
+            "ff"
+        } else {
+            "00"
+        };
         bad.signature = format!("{flipped}{}", &sig.signature[2..]);
         assert!(verify(&bad, &id, &public.public_key).is_some());
     }
