@@ -190,6 +190,11 @@ fn provenance_is_read_from_git_and_checked() {
     fs::write(dir.join("index.html"), "uncommitted\n").unwrap();
     let e = build(&env, &dir, "feature-branch", "feat/login", &[], 4);
     assert!(msg(&e).contains("--allow-dirty"), "{e}");
+    assert!(msg(&e).contains("changed index.html"), "{e}");
+    // Staged but not committed is dirty too.
+    git(&dir, &["add", "index.html"]);
+    let e = build(&env, &dir, "feature-branch", "feat/login", &[], 4);
+    assert!(msg(&e).contains("changed index.html"), "{e}");
     let d = build(
         &env,
         &dir,
@@ -199,7 +204,7 @@ fn provenance_is_read_from_git_and_checked() {
         0,
     );
     assert_eq!(d["manifest"]["source"]["dirty"], true);
-    git(&dir, &["checkout", "-q", "--", "index.html"]);
+    git(&dir, &["reset", "-q", "--hard"]);
     // An untracked (not ignored) payload file makes the tree dirty too.
     fs::write(dir.join("new.html"), "new\n").unwrap();
     let e = build(&env, &dir, "feature-branch", "feat/login", &[], 4);

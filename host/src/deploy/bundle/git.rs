@@ -17,6 +17,9 @@ use gix::bstr::{BStr, ByteSlice};
 use super::provenance::{RepoFacts, strip_credentials};
 use crate::error::{Error, Result};
 
+/// How many changed files a refusal lists at most.
+const MAX_LISTED: usize = 20;
+
 /// An open repository and where the payload sits in its work tree.
 pub struct Repo {
     repo: gix::Repository,
@@ -119,17 +122,33 @@ impl Repo {
         Ok((facts, time))
     }
 
-    /// Tracked files whose content or mode differs from HEAD, staged or not.
+    /// Tracked files whose content or mode differs from HEAD, staged or
+    /// not (at most [`MAX_LISTED`]; untracked files are the walk's).
     fn changed(&self, dir: &Path) -> Result<Vec<String>> {
-        let dirty = self
+        let items = self
             .repo
-            .is_dirty()
+            .status(gix::progress::Discard)
+            .and_then(|s| {
+                s.untracked_files(gix::status::UntrackedFiles::None)
+                    .index_worktree_rewrites(None)
+                    .into_iter(Vec::new())
+            })
             .map_err(|e| git_error("status", dir, e))?;
-        Ok(if dirty {
-            vec!["tracked files changed since HEAD (see git status)".to_string()]
-        } else {
-            Vec::new()
-        })
+        let mut changed = Vec::new();
+        for item in items {
+            let item = item.map_err(|e| git_error("status", dir, e))?;
+            // Index entries whose stat data is merely stale are not changes.
+            if let gix::status::Item::IndexWorktree(change) = &item
+                && change.summary().is_none()
+            {
+                continue;
+            }
+            changed.push(format!("changed {}", item.location()));
+            if changed.len() >= MAX_LISTED {
+                break;
+            }
+        }
+        Ok(changed)
     }
 
     /// A filter answering, for payload paths, whether `.gitignore` excludes
