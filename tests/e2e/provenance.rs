@@ -481,14 +481,43 @@ fn signatures_are_checked_before_any_side_effect() {
     let m = deploy_fails(&env, &file, 6);
     assert!(m.contains("signature") && m.contains("invalid"), "{m}");
     assert!(!env.home().join("envs/dev/deployments/web.json").exists());
-    // The trusted signature deploys, and travels with the promotion.
+    // The trusted signature deploys, and travels with the promotion; this
+    // time the key comes from dev's secrets pack.
     env.json(&[
+        "secrets",
+        "put",
+        "--env",
+        "dev",
+        "RELEASE_KEY",
+        "--from-file",
+        key.to_str().unwrap(),
+    ]);
+    let signed = env.json(&[
+        "--env",
+        "dev",
         "bundle",
         "sign",
         file.to_str().unwrap(),
-        "--key",
-        key.to_str().unwrap(),
+        "--key-secret",
+        "RELEASE_KEY",
     ]);
+    assert_eq!(signed["signature"]["key_id"], key_id.as_str());
+    let e = env.fails(
+        3,
+        &[
+            "--env",
+            "dev",
+            "bundle",
+            "sign",
+            file.to_str().unwrap(),
+            "--key-secret",
+            "NOPE",
+        ],
+    );
+    assert!(
+        msg(&e).contains("envpack secrets put --env dev NOPE"),
+        "{e}"
+    );
     let out = env.json(&["deploy", file.to_str().unwrap(), "--env", "dev"]);
     assert_eq!(out["signed_by"], key_id.as_str());
     let id = out["bundle"].as_str().unwrap();

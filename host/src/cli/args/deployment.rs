@@ -22,14 +22,17 @@ pub enum BundleCommand {
     },
     /// Sign a bundle: writes BUNDLE.sig next to it (ed25519, over the bundle id).
     #[command(
-        after_help = "Examples:\n  envpack bundle sign web-1.4.0.bundle.tgz --key release.key\n\nThe bundle is verified first. Environments that trust the key's .pub file\n(envpack env policy ENV --trust-key release.key.pub) accept the signature."
+        after_help = "Examples:\n  envpack bundle sign web-1.4.0.bundle.tgz --key release.key\n  envpack secrets put --env ci RELEASE_KEY --from-file release.key\n  envpack bundle sign web-1.4.0.bundle.tgz --env ci --key-secret RELEASE_KEY\n\nThe bundle is verified first. Environments that trust the key's .pub file\n(envpack env policy ENV --trust-key release.key.pub) accept the signature."
     )]
     Sign {
         /// The bundle file.
         bundle: PathBuf,
         /// The private key file (from envpack bundle keygen).
-        #[arg(long, value_name = "FILE")]
-        key: PathBuf,
+        #[arg(long, value_name = "FILE", required_unless_present = "key_secret")]
+        key: Option<PathBuf>,
+        /// Read the private key (the key file's text) from this secret of the --env environment's secrets pack.
+        #[arg(long, value_name = "NAME", conflicts_with = "key")]
+        key_secret: Option<String>,
     },
     /// Make an ed25519 key pair for signing bundles: FILE (private, mode 0600) and FILE.pub.
     #[command(

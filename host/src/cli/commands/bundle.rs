@@ -6,10 +6,12 @@ use std::path::PathBuf;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::cli::Ctx;
 use crate::cli::args::BundleCommand;
 use crate::cli::commands::answers::{Input, input, missing};
 use crate::cli::output::Report;
 use crate::deploy::bundle::{self, BuildSpec, Checks, Provenance, Source, signature};
+use crate::env::Session;
 use crate::error::{Error, Result};
 
 /// Answers for `envpack bundle build`.
@@ -55,7 +57,7 @@ pub struct BundleAnswers {
 }
 
 /// Dispatches `envpack bundle`.
-pub fn run(cmd: BundleCommand) -> Result<Report> {
+pub fn run(ctx: &Ctx, cmd: BundleCommand) -> Result<Report> {
     match cmd {
         BundleCommand::Build(a) => build(*a),
         BundleCommand::Verify { file } => {
@@ -70,7 +72,11 @@ pub fn run(cmd: BundleCommand) -> Result<Report> {
             );
             Ok(Report::new(human, &v))
         }
-        BundleCommand::Sign { bundle: file, key } => sign(&file, &key),
+        BundleCommand::Sign {
+            bundle: file,
+            key,
+            key_secret,
+        } => sign(ctx, &file, key.as_deref(), key_secret.as_deref()),
         BundleCommand::Keygen { out } => {
             let (public, path) = signature::keygen(&out)?;
             let human = format!(
@@ -88,11 +94,33 @@ pub fn run(cmd: BundleCommand) -> Result<Report> {
     }
 }
 
-/// `envpack bundle sign`: verifies the bundle, signs its id, writes
+/// `envpack bundle sign`: verifies the bundle, signs its id with the key
+/// from a file or from a secret of the environment's secrets pack, writes
 /// `BUNDLE.sig`.
-fn sign(file: &std::path::Path, key: &std::path::Path) -> Result<Report> {
+fn sign(
+    ctx: &Ctx,
+    file: &std::path::Path,
+    key: Option<&std::path::Path>,
+    key_secret: Option<&str>,
+) -> Result<Report> {
     let v = bundle::open(file, None)?;
-    let sig = signature::sign(&v.id, key)?;
+    let sig = match (key, key_secret) {
+        (Some(path), _) => signature::sign(&v.id, path)?,
+        (None, Some(name)) => {
+            let env = ctx.env_name()?;
+            let text = Session::scoped(&ctx.home, ctx.runtime()?, &env, |session| {
+                session.with_secrets(false, |i| i.secrets()?.get(name))
+            })?
+            .ok_or_else(|| {
+                Error::not_found(format!("environment {env} has no secret {name:?}"))
+                    .hint(format!(
+                        "store the key file there: envpack secrets put --env {env} {name} --from-file release.key"
+                    ))
+            })?;
+            signature::sign_with(&v.id, text.as_bytes(), &format!("secret {name} of {env}"))?
+        }
+        (None, None) => return Err(missing("--key or --key-secret")),
+    };
     let path = signature::path_for(file);
     signature::write(&path, &sig)?;
     let human = format!(

@@ -165,19 +165,25 @@ fn write_json(path: &Path, json: &serde_json::Result<Vec<u8>>, mode: u32) -> Res
 
 fn load_private(path: &Path) -> Result<SigningKey> {
     let bytes = read_small(path, "private key")?;
-    let f: PrivateKeyFile = serde_json::from_slice(&bytes).map_err(|e| {
+    parse_private(&bytes, &format!("private key {}", path.display()))
+}
+
+/// A private key from the text of a key file; `what` names where it came
+/// from (a file, a secret) in messages, which never show the key.
+fn parse_private(bytes: &[u8], what: &str) -> Result<SigningKey> {
+    let f: PrivateKeyFile = serde_json::from_slice(bytes).map_err(|e| {
         Error::invalid(format!(
-            "{} is not an envpack private key ({e})",
-            path.display()
+            "{what} is not an envpack private key (line {}, column {})",
+            e.line(),
+            e.column()
         ))
         .hint("make one: envpack bundle keygen --out release.key")
     })?;
-    let seed = hex_array::<32>(&f.private_key, &format!("private key {}", path.display()))?;
+    let seed = hex_array::<32>(&f.private_key, what)?;
     let key = SigningKey::from_bytes(&seed);
     if f.algorithm != ALGORITHM || f.key_id != key_id(&key.verifying_key()) {
         return Err(Error::invalid(format!(
-            "private key {} is damaged: its key id does not match the key",
-            path.display()
+            "{what} is damaged: its key id does not match the key"
         )));
     }
     Ok(key)
@@ -208,18 +214,27 @@ fn verifying_key(hex_key: &str, what: &str) -> Result<VerifyingKey> {
         .map_err(|e| Error::invalid(format!("public key of {what} is not an ed25519 key ({e})")))
 }
 
-/// Signs bundle `id` with the private key in `key`.
+/// Signs bundle `id` with the private key in the file `key`.
 pub fn sign(id: &Digest, key: &Path) -> Result<SignatureFile> {
-    let key = load_private(key)?;
+    Ok(signature_by(id, &load_private(key)?))
+}
+
+/// Signs bundle `id` with a private key given as the key file's text (a
+/// secret's value); `what` names where it came from.
+pub fn sign_with(id: &Digest, key_text: &[u8], what: &str) -> Result<SignatureFile> {
+    Ok(signature_by(id, &parse_private(key_text, what)?))
+}
+
+fn signature_by(id: &Digest, key: &SigningKey) -> SignatureFile {
     let public = key.verifying_key();
-    Ok(SignatureFile {
+    SignatureFile {
         format: FORMAT.into(),
         algorithm: ALGORITHM.into(),
         key_id: key_id(&public),
         public_key: hex::encode(public.as_bytes()),
         bundle: *id,
         signature: hex::encode(key.sign(&message(id)).to_bytes()),
-    })
+    }
 }
 
 /// Writes a signature as JSON to `path`.
