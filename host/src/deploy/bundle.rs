@@ -393,7 +393,7 @@ pub mod scan;
 pub mod signature;
 
 pub use limits::Limits;
-pub use open::{Verified, open, open_bytes, open_reader, read_file};
+pub use open::{Verified, open, open_bytes, open_reader, open_stored, read_file};
 
 /// Whether an error came from a bundle failing verification.
 pub fn is_invalid(e: &Error) -> bool {

@@ -88,7 +88,7 @@ pub fn promote(
     })?;
     let from_records = DeploymentRecords::new(&EnvRecords::new(home, &from));
     let rev = ready_revision(&from_records, bundle_id, to)?;
-    let (verified, bytes) = from_records.open_bundle(&rev.bundle_id)?;
+    let (verified, bytes) = from_records.open_bundle_scanned(&rev.bundle_id)?;
     let signature = from_records.signature(&rev.bundle_id)?;
     let policy = check_policy(&meta, &verified, Some(&from));
     let release = Release {

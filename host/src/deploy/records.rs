@@ -229,14 +229,27 @@ impl DeploymentRecords {
             .collect())
     }
 
-    /// Opens a stored bundle, verifying it again.
+    /// Opens a stored bundle, verifying it again (but for the secret scan
+    /// it passed when it was deployed here; see
+    /// [`super::bundle::open_stored`]).
     pub fn open_bundle(&self, id: &Digest) -> Result<(Verified, Vec<u8>)> {
+        self.open_checked(id, false)
+    }
+
+    /// [`Self::open_bundle`] with the secret scan too: for a bundle on its
+    /// way into another environment (`promote`).
+    pub fn open_bundle_scanned(&self, id: &Digest) -> Result<(Verified, Vec<u8>)> {
+        self.open_checked(id, true)
+    }
+
+    fn open_checked(&self, id: &Digest, scan: bool) -> Result<(Verified, Vec<u8>)> {
         let bytes = self.bundle(id)?;
-        let verified = super::bundle::open_bytes(
-            &bytes,
-            &format!("{id} stored in environment {}", self.name()),
-            None,
-        )?;
+        let name = format!("{id} stored in environment {}", self.name());
+        let verified = if scan {
+            super::bundle::open_bytes(&bytes, &name, None)?
+        } else {
+            super::bundle::open_stored(&bytes, &name, None)?
+        };
         if verified.id != *id {
             return Err(Error::integrity(format!(
                 "the bundle stored in {} as {id} no longer matches its id ({})",
