@@ -163,7 +163,13 @@ fn provenance_is_read_from_git_and_checked() {
     assert!(msg(&e).contains("--commit must name HEAD"), "{e}");
     // --no-git inside a repository is refused: provenance is read.
     build(&env, &dir, "main", "main", &["--no-git"], 2);
+}
 
+#[test]
+fn claims_git_contradicts_are_refused() {
+    let env = Env::new(BIN);
+    let dir = repo(&env);
+    let head = git(&dir, &["rev-parse", "HEAD"]);
     // A feature branch claiming to be a release tag is refused.
     git(&dir, &["checkout", "-q", "-b", "feat/login"]);
     let e = build(&env, &dir, "release-tag", "v1.0.0", &[], 4);
@@ -177,7 +183,8 @@ fn provenance_is_read_from_git_and_checked() {
     let b = build(&env, &dir, "feature-branch", "feat/login", &[], 0);
     assert_eq!(b["manifest"]["source"]["kind"], "feature-branch");
 
-    // At a tag: the commit is recorded; once HEAD moves on, refused.
+    // At a tag (annotated: peeled to its commit) the commit is recorded;
+    // once HEAD moves on, refused.
     git(&dir, &["tag", "-a", "v1.0.0", "-m", "release"]);
     let tagged = build(&env, &dir, "release-tag", "v1.0.0", &[], 0);
     assert_eq!(tagged["manifest"]["source"]["commit"], head.as_str());
@@ -185,29 +192,28 @@ fn provenance_is_read_from_git_and_checked() {
     git(&dir, &["commit", "-q", "-am", "v2"]);
     let e = build(&env, &dir, "release-tag", "v1.0.0", &[], 4);
     assert!(msg(&e).contains("git checkout v1.0.0"), "{e}");
+}
 
+#[test]
+fn dirty_trees_are_refused_unless_allowed_and_recorded() {
+    let env = Env::new(BIN);
+    let dir = repo(&env);
     // A dirty tree is refused, accepted with --allow-dirty and recorded.
     fs::write(dir.join("index.html"), "uncommitted\n").unwrap();
-    let e = build(&env, &dir, "feature-branch", "feat/login", &[], 4);
+    let e = build(&env, &dir, "main", "main", &[], 4);
     assert!(msg(&e).contains("--allow-dirty"), "{e}");
     assert!(msg(&e).contains("changed index.html"), "{e}");
     // Staged but not committed is dirty too.
     git(&dir, &["add", "index.html"]);
-    let e = build(&env, &dir, "feature-branch", "feat/login", &[], 4);
+    let e = build(&env, &dir, "main", "main", &[], 4);
     assert!(msg(&e).contains("changed index.html"), "{e}");
-    let d = build(
-        &env,
-        &dir,
-        "feature-branch",
-        "feat/login",
-        &["--allow-dirty"],
-        0,
-    );
+    let d = build(&env, &dir, "main", "main", &["--allow-dirty"], 0);
     assert_eq!(d["manifest"]["source"]["dirty"], true);
     git(&dir, &["reset", "-q", "--hard"]);
+    build(&env, &dir, "main", "main", &[], 0);
     // An untracked (not ignored) payload file makes the tree dirty too.
     fs::write(dir.join("new.html"), "new\n").unwrap();
-    let e = build(&env, &dir, "feature-branch", "feat/login", &[], 4);
+    let e = build(&env, &dir, "main", "main", &[], 4);
     assert!(msg(&e).contains("untracked new.html"), "{e}");
 }
 
@@ -419,8 +425,10 @@ fn deploy_fails(env: &Env, file: &Path, code: i32) -> String {
     msg(&env.fails(code, &["deploy", file.to_str().unwrap(), "--env", "dev"]))
 }
 
-#[test]
-fn signatures_are_checked_before_any_side_effect() {
+/// The ladder, both rungs trusting `release.key` and requiring signatures;
+/// also `other.key`, trusted nowhere. Returns the env, the key id of
+/// `release.key` and an unsigned bundle.
+fn signing_ladder() -> (Env, String, PathBuf) {
     let env = ladder();
     let key = env.home().join("release.key");
     let other = env.home().join("other.key");
@@ -438,11 +446,24 @@ fn signatures_are_checked_before_any_side_effect() {
             "--require-signature",
         ]);
     }
-    let dir = env.home().join("site");
-    fs::create_dir_all(&dir).unwrap();
-    fs::write(dir.join("index.html"), "hi\n").unwrap();
-    let b = build(&env, &dir, "main", "main", &["--no-git"], 0);
-    let file = PathBuf::from(b["path"].as_str().unwrap());
+    let file = plain_bundle(&env, "main", "main");
+    (env, key_id, file)
+}
+
+fn sign(env: &Env, file: &Path, key: &str) {
+    let key = env.home().join(key);
+    env.json(&[
+        "bundle",
+        "sign",
+        file.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+    ]);
+}
+
+#[test]
+fn missing_untrusted_and_tampered_signatures_are_refused() {
+    let (env, _, file) = signing_ladder();
     let sig = PathBuf::from(format!("{}.sig", file.display()));
 
     // Missing signature: denied, with the command that signs.
@@ -453,26 +474,14 @@ fn signatures_are_checked_before_any_side_effect() {
     );
     assert!(!env.home().join("envs/dev/deployments/web.json").exists());
     // Signed by a key dev does not trust: denied.
-    env.json(&[
-        "bundle",
-        "sign",
-        file.to_str().unwrap(),
-        "--key",
-        other.to_str().unwrap(),
-    ]);
+    sign(&env, &file, "other.key");
     let m = deploy_fails(&env, &file, 4);
     assert!(
         m.contains("does not trust") && m.contains("--trust-key"),
         "{m}"
     );
     // A tampered signature: integrity.
-    env.json(&[
-        "bundle",
-        "sign",
-        file.to_str().unwrap(),
-        "--key",
-        key.to_str().unwrap(),
-    ]);
+    sign(&env, &file, "release.key");
     let mut s: Value = serde_json::from_slice(&fs::read(&sig).unwrap()).unwrap();
     let good = s["signature"].as_str().unwrap().to_string();
     let flipped = if good.starts_with('0') { "1" } else { "0" };
@@ -481,8 +490,13 @@ fn signatures_are_checked_before_any_side_effect() {
     let m = deploy_fails(&env, &file, 6);
     assert!(m.contains("signature") && m.contains("invalid"), "{m}");
     assert!(!env.home().join("envs/dev/deployments/web.json").exists());
-    // The trusted signature deploys, and travels with the promotion; this
-    // time the key comes from dev's secrets pack.
+}
+
+#[test]
+fn a_trusted_signature_deploys_and_travels_with_the_promotion() {
+    let (env, key_id, file) = signing_ladder();
+    let key = env.home().join("release.key");
+    // The key comes from dev's secrets pack this time.
     env.json(&[
         "secrets",
         "put",
@@ -527,10 +541,40 @@ fn signatures_are_checked_before_any_side_effect() {
     env.json(&["env", "policy", "staging", "--untrust-key", &key_id]);
     let e = env.fails(4, &["promote", id, "--to", "staging"]);
     assert!(msg(&e).contains("does not trust"), "{e}");
+}
 
+/// A bundle at `home/site` built with `--no-git`, claiming `source`/`ref`.
+fn plain_bundle(env: &Env, source: &str, r: &str) -> PathBuf {
+    let dir = env.home().join("site");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("index.html"), "hi\n").unwrap();
+    let b = build(env, &dir, source, r, &["--no-git"], 0);
+    PathBuf::from(b["path"].as_str().unwrap())
+}
+
+#[test]
+fn deploy_refuses_secrets_unverified_provenance_and_unmatched_tags() {
+    let env = ladder();
     // A bundle whose payload holds a secret is refused at deploy (6).
     let hand = env.home().join("hand.tgz");
     hand_made(&hand, &[("config.yml", b"password: hunter2\n")]);
     let m = deploy_fails(&env, &hand, 6);
     assert!(m.contains("password-assignment"), "{m}");
+
+    // Provenance and tag patterns are policy.
+    env.json(&[
+        "env",
+        "policy",
+        "dev",
+        "--require-provenance",
+        "--tag-pattern",
+        "v*",
+    ]);
+    let nightly = plain_bundle(&env, "release-tag", "nightly");
+    let m = deploy_fails(&env, &nightly, 4);
+    assert!(m.contains("requires provenance read from git"), "{m}");
+    assert!(m.contains("--no-require-provenance"), "{m}");
+    env.json(&["env", "policy", "dev", "--no-require-provenance"]);
+    let m = deploy_fails(&env, &nightly, 4);
+    assert!(m.contains("matching v*") && m.contains("--any-tag"), "{m}");
 }

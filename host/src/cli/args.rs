@@ -324,6 +324,12 @@ pub struct PolicyArgs {
 /// Signature and tag flags of `env policy`.
 #[derive(Debug, Args)]
 pub struct SigningPolicyArgs {
+    /// Refuse bundles whose provenance was not read from git (built with --no-git, or before it was checked).
+    #[arg(long)]
+    pub require_provenance: bool,
+    /// Accept bundles with unverified provenance again.
+    #[arg(long, conflicts_with = "require_provenance")]
+    pub no_require_provenance: bool,
     /// Refuse bundles without a valid signature by a trusted key.
     #[arg(long)]
     pub require_signature: bool,

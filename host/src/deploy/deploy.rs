@@ -8,11 +8,12 @@ use envpack_descriptor::Slot;
 use envpack_manifest::Digest;
 use serde::Serialize;
 
+use super::bundle::Provenance;
 use super::bundle::signature::SignatureFile;
 use super::bundle::{self, Verified};
 use super::journal::{self, AuditEvent, HistoryEntry, PolicyDecision};
 use super::model::{Deployment, RevState, Revision, TrafficEntry};
-use super::policy::{check_policy, check_signature};
+use super::policy::{check_policy, check_signature, glob_match};
 use super::records::{DeploymentRecords, Tracked, bundle_ref, new_revision_id, rev_ref};
 use super::warm::Warmup;
 use crate::env::{EnvName, Session};
@@ -22,6 +23,7 @@ use crate::local;
 use crate::runtime::slots::deployer::{DeployerClient, Plan, TrafficSplit, Weight};
 use crate::runtime::{Level, Runtime};
 use crate::store::now_rfc3339;
+use crate::types::SourceKind;
 
 /// What `deploy` did.
 #[derive(Clone, Debug, Serialize)]
@@ -195,12 +197,29 @@ impl<'s, 'r> Rollout<'s, 'r> {
         let meta = self.session.meta();
         let v = self.release.verified;
         let env = self.env();
+        let src = &v.manifest.source;
         let hint = match (
             &meta.policy.after,
-            meta.policy
-                .allowed_sources
-                .contains(&v.manifest.source.kind),
+            meta.policy.allowed_sources.contains(&src.kind),
         ) {
+            _ if meta.policy.require_provenance && src.provenance != Some(Provenance::Git) => {
+                format!(
+                    "rebuild it from a git checkout (envpack bundle build without --no-git), or change the policy: envpack env policy {env} --no-require-provenance"
+                )
+            }
+            _ if src.kind == SourceKind::ReleaseTag
+                && !meta.policy.tag_patterns.is_empty()
+                && !meta
+                    .policy
+                    .tag_patterns
+                    .iter()
+                    .any(|g| glob_match(g, &src.reference)) =>
+            {
+                format!(
+                    "release it under a tag matching {} (git tag ... && envpack bundle build ...), or change the policy: envpack env policy {env} --any-tag",
+                    meta.policy.tag_patterns.join(", ")
+                )
+            }
             (Some(prev), true) => format!(
                 "deploy it to {prev} first, then: envpack promote {} --to {env}",
                 v.id

@@ -3,8 +3,8 @@
 //! a previous rung promotion only, and (with `require_signature`) only
 //! bundles signed by a key it trusts.
 
-use super::bundle::Verified;
 use super::bundle::signature::{self, SignatureFile};
+use super::bundle::{Provenance, Verified};
 use super::journal::PolicyDecision;
 use crate::env::{EnvMeta, EnvName};
 use crate::error::{Error, Result};
@@ -17,12 +17,23 @@ pub fn check_policy(
     v: &Verified,
     promoted_from: Option<&EnvName>,
 ) -> PolicyDecision {
-    decide(
-        meta,
-        v.manifest.source.kind,
-        &v.manifest.source.reference,
-        promoted_from,
-    )
+    let src = &v.manifest.source;
+    if meta.policy.require_provenance && src.provenance != Some(Provenance::Git) {
+        return PolicyDecision {
+            allowed: false,
+            reason: format!(
+                "environment {} requires provenance read from git; bundle {} {} has provenance {}",
+                meta.name,
+                v.manifest.name,
+                v.manifest.version,
+                match src.provenance {
+                    Some(Provenance::Unverified) => "unverified (built with --no-git)",
+                    _ => "unknown (built before provenance was checked)",
+                }
+            ),
+        };
+    }
+    decide(meta, src.kind, &src.reference, promoted_from)
 }
 
 fn decide(

@@ -20,6 +20,10 @@ pub struct Policy {
     /// The previous rung of the promotion ladder, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<EnvName>,
+    /// Deploys and promotions need bundles whose provenance `bundle build`
+    /// read from git (not `--no-git`, not built before it was checked).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_provenance: bool,
     /// Deploys and promotions need a valid signature by a trusted key.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub require_signature: bool,
@@ -45,6 +49,7 @@ impl Policy {
                 SourceKind::ALL.into()
             },
             after: None,
+            require_provenance: false,
             require_signature: false,
             trusted_keys: BTreeMap::new(),
             tag_patterns: Vec::new(),

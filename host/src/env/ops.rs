@@ -127,6 +127,8 @@ pub struct PolicyEdit {
     pub sources: Vec<SourceKind>,
     /// The previous rung (`Some(None)`: none).
     pub after: Option<Option<EnvName>>,
+    /// Require provenance read from git or not.
+    pub require_provenance: Option<bool>,
     /// Require signatures or not.
     pub require_signature: Option<bool>,
     /// Keys to trust: key id -> public key (hex).
@@ -144,6 +146,9 @@ impl PolicyEdit {
         }
         if !self.sources.is_empty() {
             policy.allowed_sources = self.sources.iter().copied().collect();
+        }
+        if let Some(r) = self.require_provenance {
+            policy.require_provenance = r;
         }
         if let Some(r) = self.require_signature {
             policy.require_signature = r;

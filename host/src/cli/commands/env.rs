@@ -26,6 +26,40 @@ fn grants(list: &[String]) -> Result<Vec<Capability>> {
         .collect()
 }
 
+/// The provenance, signature and tag lines of `env show`, when any is set.
+fn signing_lines(p: &env::Policy) -> String {
+    if !p.require_signature
+        && !p.require_provenance
+        && p.trusted_keys.is_empty()
+        && p.tag_patterns.is_empty()
+    {
+        return String::new();
+    }
+    let keys: Vec<&str> = p.trusted_keys.keys().map(String::as_str).collect();
+    let or = |list: Vec<&str>, none: &str| {
+        if list.is_empty() {
+            none.to_string()
+        } else {
+            list.join(", ")
+        }
+    };
+    format!(
+        "  provenance       {}\n  signatures       {}\n  trusted keys     {}\n  tag patterns     {}\n",
+        if p.require_provenance {
+            "git required"
+        } else {
+            "any"
+        },
+        if p.require_signature {
+            "required"
+        } else {
+            "not required"
+        },
+        or(keys, "none"),
+        or(p.tag_patterns.iter().map(String::as_str).collect(), "any"),
+    )
+}
+
 /// Renders an environment for people.
 fn render(v: &EnvView) -> String {
     let p = &v.meta.policy;
@@ -44,30 +78,7 @@ fn render(v: &EnvView) -> String {
             .map_or("-".to_string(), ToString::to_string),
         v.lock.generation
     );
-    if p.require_signature || !p.trusted_keys.is_empty() || !p.tag_patterns.is_empty() {
-        let keys: Vec<&str> = p.trusted_keys.keys().map(String::as_str).collect();
-        out.insert_str(
-            out.len() - 1,
-            &format!(
-                "  signatures       {}\n  trusted keys     {}\n  tag patterns     {}\n",
-                if p.require_signature {
-                    "required"
-                } else {
-                    "not required"
-                },
-                if keys.is_empty() {
-                    "none".to_string()
-                } else {
-                    keys.join(", ")
-                },
-                if p.tag_patterns.is_empty() {
-                    "any".to_string()
-                } else {
-                    p.tag_patterns.join(", ")
-                }
-            ),
-        );
-    }
+    out.insert_str(out.len() - 1, &signing_lines(p));
     out.push_str(&table(
         &["slot", "pack", "requirement", "digest", "grants"],
         v.lock
@@ -280,6 +291,7 @@ fn set_policy(
         } else {
             after(&policy)?.map(Some)
         },
+        require_provenance: flag(signing.require_provenance, signing.no_require_provenance),
         require_signature: flag(signing.require_signature, signing.no_require_signature),
         trust_keys,
         untrust_keys: signing.untrust_key,
