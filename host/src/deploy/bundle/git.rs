@@ -1,6 +1,6 @@
 //! What the payload directory's git repository says, read with `gix` (no
-//! `git` process: the host must not depend on what is on `PATH`, and a
-//! repository's config must not run programs during a build).
+//! `git` process: the host must not depend on what is on `PATH` or its
+//! version; no hook ever runs; nothing is fetched or written).
 //!
 //! Read: HEAD's commit and time, the checked-out branch, the commit a tag
 //! peels to, a branch's tip, `remote.origin.url`, whether tracked files
