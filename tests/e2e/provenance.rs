@@ -256,6 +256,14 @@ fn bundles_are_immutable_and_reproducible() {
         fs::read(&other).unwrap(),
         "same tree, same bytes"
     );
+    // A bundle written inside its own payload never packs itself.
+    let inside = dir.join("site.tgz");
+    let mut args = build_args(d, inside.to_str().unwrap(), "main", "main");
+    args.push("--force");
+    let a = env.json(&args);
+    let b = env.json(&args);
+    assert_eq!(a["id"], first["id"]);
+    assert_eq!(b["id"], first["id"], "{b}");
     // Outside git too, with SOURCE_DATE_EPOCH or without a time at all.
     let plain = env.home().join("plain");
     fs::create_dir_all(&plain).unwrap();
@@ -264,6 +272,21 @@ fn bundles_are_immutable_and_reproducible() {
         .map(|_| build(&env, &plain, "main", "main", &["--no-git"], 0)["id"].clone())
         .collect();
     assert_eq!(ids[0], ids[1]);
+    let dated = |out: &str| -> Value {
+        let run = env
+            .cmd()
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .args(["--json", "bundle", "build", plain.to_str().unwrap()])
+            .args(["--name", "p", "--version", "1.0.0", "--source", "main"])
+            .args(["--ref", "main", "--no-git", "--out", out])
+            .output()
+            .unwrap();
+        serde_json::from_slice::<Value>(&run.stdout).unwrap()["result"].clone()
+    };
+    let (d1, d2) = (env.home().join("d1.tgz"), env.home().join("d2.tgz"));
+    let (x, y) = (dated(d1.to_str().unwrap()), dated(d2.to_str().unwrap()));
+    assert_eq!(x["manifest"]["created"], "2023-11-14T22:13:20Z", "{x}");
+    assert_eq!(x["id"], y["id"]);
 }
 
 /// One case per rule: (file, content, rule).

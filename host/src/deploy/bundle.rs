@@ -256,6 +256,15 @@ pub fn build(spec: &BuildSpec) -> Result<Built> {
     })
 }
 
+/// The bundle file and its signature, absolute: never part of a payload,
+/// even when `--out` is inside it (`bundle build .`).
+fn outputs(spec: &BuildSpec) -> Vec<PathBuf> {
+    [spec.out.clone(), signature::path_for(&spec.out)]
+        .iter()
+        .filter_map(|p| std::path::absolute(p).ok())
+        .collect()
+}
+
 fn exists(out: &Path) -> Error {
     Error::conflict(format!(
         "{} already exists; bundles are immutable and never overwritten",
@@ -281,7 +290,7 @@ fn origin(spec: &BuildSpec) -> Result<(Source, Option<i64>, payload::Walked)> {
             ))
             .hint("build from a git checkout, or say so: envpack bundle build ... --no-git (the bundle records provenance \"unverified\")"));
         }
-        let walked = payload::walk(&spec.dir, None, true)?;
+        let walked = payload::walk(&spec.dir, None, true, &outputs(spec))?;
         return Ok((provenance::unverified(&spec.source), None, walked));
     };
     if checks.no_git {
@@ -292,7 +301,12 @@ fn origin(spec: &BuildSpec) -> Result<(Source, Option<i64>, payload::Walked)> {
         .hint("drop --no-git: provenance is read from the repository"));
     }
     let mut filter = repo.filter(&spec.dir)?;
-    let walked = payload::walk(&spec.dir, Some(&mut filter), checks.include_ignored)?;
+    let walked = payload::walk(
+        &spec.dir,
+        Some(&mut filter),
+        checks.include_ignored,
+        &outputs(spec),
+    )?;
     let (mut facts, time) = repo.facts(&spec.source.reference, &spec.dir)?;
     facts
         .dirty

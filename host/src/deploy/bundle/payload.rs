@@ -25,13 +25,16 @@ pub struct Walked {
 }
 
 /// Walks `dir`, returning relative paths of regular files, sorted. `.git`
-/// never enters a payload; with a `filter`, neither does what `.gitignore`
-/// excludes, unless `include_ignored`. Links are refused: a bundle carries
-/// bytes, not pointers out of its payload.
+/// never enters a payload, nor do the `skip` paths (the bundle being
+/// written and its signature, when `--out` is inside the payload); with a
+/// `filter`, neither does what `.gitignore` excludes, unless
+/// `include_ignored`. Links are refused: a bundle carries bytes, not
+/// pointers out of its payload.
 pub fn walk(
     dir: &Path,
     mut filter: Option<&mut Filter<'_>>,
     include_ignored: bool,
+    skip: &[PathBuf],
 ) -> Result<Walked> {
     let mut out = Walked::default();
     // (directory, whether .gitignore excludes it or one of its parents)
@@ -47,7 +50,9 @@ pub fn walk(
                 .file_type()
                 .map_err(|err| Error::io("stat", &e.path(), err))?;
             let path = e.path();
-            if e.file_name() == ".git" {
+            if e.file_name() == ".git"
+                || std::path::absolute(&path).is_ok_and(|p| skip.contains(&p))
+            {
                 continue;
             }
             let rel = path
