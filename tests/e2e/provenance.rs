@@ -272,6 +272,7 @@ fn bundles_are_immutable_and_reproducible() {
         .map(|_| build(&env, &plain, "main", "main", &["--no-git"], 0)["id"].clone())
         .collect();
     assert_eq!(ids[0], ids[1]);
+    stale_signatures_go_with_the_file_they_signed(&env, &plain);
     let dated = |out: &str| -> Value {
         let run = env
             .cmd()
@@ -287,6 +288,24 @@ fn bundles_are_immutable_and_reproducible() {
     let (x, y) = (dated(d1.to_str().unwrap()), dated(d2.to_str().unwrap()));
     assert_eq!(x["manifest"]["created"], "2023-11-14T22:13:20Z", "{x}");
     assert_eq!(x["id"], y["id"]);
+}
+
+/// `--force` keeps a signature of the same id and removes one of another.
+fn stale_signatures_go_with_the_file_they_signed(env: &Env, plain: &Path) {
+    let key = env.home().join("k");
+    env.json(&["bundle", "keygen", "--out", key.to_str().unwrap()]);
+    let out = env.home().join("signed.tgz");
+    let sig = env.home().join("signed.tgz.sig");
+    let (p, o) = (plain.to_str().unwrap(), out.to_str().unwrap());
+    let mut args = build_args(p, o, "main", "main");
+    args.extend(["--no-git", "--force"]);
+    env.json(&args);
+    env.json(&["bundle", "sign", o, "--key", key.to_str().unwrap()]);
+    env.json(&args);
+    assert!(sig.exists(), "same id: the signature still holds");
+    fs::write(plain.join("a.txt"), "changed\n").unwrap();
+    env.json(&args);
+    assert!(!sig.exists(), "another id: the old signature is removed");
 }
 
 /// One case per rule: (file, content, rule).

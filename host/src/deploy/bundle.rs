@@ -249,11 +249,32 @@ pub fn build(spec: &BuildSpec) -> Result<Built> {
     let id = manifest.id();
 
     write_archive(spec, &manifest)?;
+    if spec.force {
+        drop_stale_signature(&spec.out, &id)?;
+    }
     Ok(Built {
         id,
         path: spec.out.clone(),
         manifest,
     })
+}
+
+/// A `BUNDLE.sig` left from the file `--force` replaced signs another id;
+/// it is removed so deploy does not refuse the new bundle for it.
+fn drop_stale_signature(out: &Path, id: &Digest) -> Result<()> {
+    let path = signature::path_for(out);
+    if !path.exists() {
+        return Ok(());
+    }
+    let stale = match signature::read_for(out) {
+        Ok(Some(sig)) => sig.bundle != *id,
+        Ok(None) => false,
+        Err(_) => true,
+    };
+    if stale {
+        fs::remove_file(&path).map_err(|e| Error::io("remove the stale signature", &path, e))?;
+    }
+    Ok(())
 }
 
 /// The bundle file and its signature, absolute: never part of a payload,
