@@ -33,7 +33,7 @@ fn git_error(what: &str, dir: &Path, e: impl std::fmt::Display) -> Error {
         "cannot read the git repository of {} ({what}): {e}",
         dir.display()
     ))
-    .hint("check it with `git status`, or pass --no-git to build without provenance")
+    .hint("check the repository: git status && git fsck")
 }
 
 /// The repository holding `dir`, if any: a `.git` in `dir` or a parent
