@@ -111,6 +111,9 @@ pub enum Journal {
 pub enum BlobKey {
     /// A deployed release bundle's bytes, by id (`bundles/<hex>.tgz`).
     Bundle(Digest),
+    /// A deployed bundle's detached signature, by bundle id
+    /// (`bundles/<hex>.sig`).
+    BundleSignature(Digest),
     /// A promotion report (`promotions/<name>.json`).
     Promotion(String),
     /// An observed snapshot, by its content address

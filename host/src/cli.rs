@@ -314,7 +314,7 @@ fn run(cli: Cli) -> Result<Report> {
     match cli.command {
         Command::Pack(cmd) => commands::pack::run(&ctx, cmd),
         Command::Env(cmd) => commands::env::run(&ctx, cmd),
-        Command::Bundle(cmd) => commands::bundle::run(cmd),
+        Command::Bundle(cmd) => commands::bundle::run(&ctx, cmd),
         Command::Deploy(a) => commands::deploy::deploy(&ctx, a),
         Command::Revisions(cmd) => commands::revisions::revisions(&ctx, cmd),
         Command::Traffic(cmd) => commands::traffic::traffic(&ctx, cmd),

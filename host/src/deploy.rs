@@ -32,6 +32,7 @@ mod warm;
 
 pub use deploy::{DeployOptions, DeployOutcome, deploy};
 pub use lifecycle::{TransitionOptions, transition};
+pub use policy::check_tag_pattern;
 pub use promote::{PromoteOptions, PromotionReport, promote};
 pub use records::DeploymentRecords;
 pub use rollback::{RollbackOptions, RollbackOutcome, rollback};

@@ -42,7 +42,7 @@ pub fn stage_payload(
     let processes = Processes::new(local_dir);
     let dir = processes.payload_dir(revision);
     let staged =
-        crate::deploy::bundle::open_bytes(bundle, &format!("{bundle_id} (stored)"), Some(&dir))
+        crate::deploy::bundle::open_stored(bundle, &format!("{bundle_id} (stored)"), Some(&dir))
             .and_then(|_| payload::make_read_only(&dir))
             .and_then(|()| processes.set_bundle(revision, bundle_id));
     if staged.is_err() {

@@ -66,6 +66,7 @@ fn bundles_build_verify_and_refuse_what_is_unsafe() {
     let built = env.json(&[
         "bundle",
         "build",
+        "--no-git",
         dir.to_str().unwrap(),
         "--name",
         "web",
@@ -204,7 +205,7 @@ fn bundles_build_verify_and_refuse_what_is_unsafe() {
         ("tls.pem", "-----BEGIN PRIVATE KEY-----", "PEM private key"),
         (
             "config.yml",
-            "token: ghp_0123456789abcdefghijABCDEFGHIJ",
+            "token: ghp_0123456789abcdefghijABCDEFGHIJklmnop",
             "access token",
         ),
     ] {
@@ -219,6 +220,7 @@ fn bundles_build_verify_and_refuse_what_is_unsafe() {
             &[
                 "bundle",
                 "build",
+                "--no-git",
                 d.to_str().unwrap(),
                 "--name",
                 "web",
@@ -248,6 +250,7 @@ fn bundles_build_verify_and_refuse_what_is_unsafe() {
     env.json(&[
         "bundle",
         "build",
+        "--no-git",
         d.to_str().unwrap(),
         "--name",
         "web",
@@ -272,6 +275,7 @@ fn bundles_build_verify_and_refuse_what_is_unsafe() {
             &[
                 "bundle",
                 "build",
+                "--no-git",
                 dir.to_str().unwrap(),
                 "--name",
                 "web",
@@ -295,6 +299,7 @@ fn bundles_build_verify_and_refuse_what_is_unsafe() {
         &[
             "bundle",
             "build",
+            "--no-git",
             dir.to_str().unwrap(),
             "--name",
             "Web",

@@ -79,6 +79,7 @@ fn bundle(env: &Env, version: &str) -> PathBuf {
     env.json(&[
         "bundle",
         "build",
+        "--no-git",
         dir.to_str().unwrap(),
         "--name",
         "web",

@@ -165,6 +165,7 @@ pub fn deploy(env: &Env, name: &str, version: &str, attrs: &[String]) -> String 
     let mut args = vec![
         "bundle".to_string(),
         "build".into(),
+        "--no-git".into(),
         dir.to_str().unwrap().into(),
         "--name".into(),
         name.into(),

@@ -63,21 +63,16 @@ fn bundle(env: &Env, version: &str, source: &str, attrs: &[&str]) -> PathBuf {
     } else {
         "feat/login".into()
     };
+    // --force: the same version is built again later (the same bytes).
     let mut args = vec![
         "bundle",
         "build",
+        "--no-git",
+        "--force",
         dir.to_str().unwrap(),
-        "--name",
-        "web",
-        "--version",
-        version,
-        "--source",
-        source,
-        "--ref",
-        &reference,
-        "--out",
-        out.to_str().unwrap(),
     ];
+    args.extend(["--name", "web", "--version", version, "--source", source]);
+    args.extend(["--ref", &reference, "--out", out.to_str().unwrap()]);
     for a in attrs {
         args.push("--attr");
         args.push(a);

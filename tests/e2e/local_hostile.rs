@@ -65,6 +65,7 @@ fn bundle(env: &Env, version: &str, script: &str, attrs: &[&str]) -> PathBuf {
     let mut args = vec![
         "bundle",
         "build",
+        "--no-git",
         dir.to_str().unwrap(),
         "--name",
         "site",
@@ -372,6 +373,7 @@ fn bundles_may_set_only_ordinary_variables() {
             &[
                 "bundle",
                 "build",
+                "--no-git",
                 dir.to_str().unwrap(),
                 "--name",
                 "site",

@@ -65,6 +65,7 @@ fn bundle(env: &Env, name: &str, version: &str, body: &str, run: &str, extra: &[
     let mut args = vec![
         "bundle",
         "build",
+        "--no-git",
         dir.to_str().unwrap(),
         "--name",
         name,

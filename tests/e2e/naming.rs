@@ -103,6 +103,7 @@ fn the_environment_is_named_one_way_and_hints_run() {
     env.json(&[
         "bundle",
         "build",
+        "--no-git",
         payload.to_str().unwrap(),
         "--name",
         "web",
@@ -180,6 +181,7 @@ fn output_formats_quiet_names_wide_and_traffic_in_percent() {
     env.json(&[
         "bundle",
         "build",
+        "--no-git",
         dir.to_str().unwrap(),
         "--name",
         "site",

@@ -42,6 +42,7 @@ fn site(env: &Env, version: &str, body: &str) -> PathBuf {
     env.json(&[
         "bundle",
         "build",
+        "--no-git",
         dir.to_str().unwrap(),
         "--name",
         "site",
@@ -347,6 +348,7 @@ fn a_process_that_exits_fails_its_warm_up_at_once() {
     env.json(&[
         "bundle",
         "build",
+        "--no-git",
         dir.to_str().unwrap(),
         "--name",
         "crash",
@@ -398,6 +400,7 @@ fn plain(env: &Env, version: &str) -> PathBuf {
     env.json(&[
         "bundle",
         "build",
+        "--no-git",
         dir.to_str().unwrap(),
         "--name",
         "web",

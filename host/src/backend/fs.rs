@@ -98,6 +98,10 @@ impl FsBackend {
                 .dir(env)
                 .join("bundles")
                 .join(format!("{}.tgz", id.hex())),
+            BlobKey::BundleSignature(id) => self
+                .dir(env)
+                .join("bundles")
+                .join(format!("{}.sig", id.hex())),
             BlobKey::Promotion(name) => self
                 .dir(env)
                 .join("promotions")

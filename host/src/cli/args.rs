@@ -269,7 +269,7 @@ pub enum EnvCommand {
     },
     /// Change an environment's deployment policy.
     #[command(
-        after_help = "Examples:\n  envpack env policy prod --production --allow-source release-tag\n  envpack env policy staging --after dev\n  envpack env policy dev --no-after"
+        after_help = "Examples:\n  envpack env policy prod --production --allow-source release-tag\n  envpack env policy staging --after dev\n  envpack env policy dev --no-after\n  envpack env policy prod --trust-key release.key.pub --require-signature --tag-pattern 'v*'\n  envpack env policy prod --untrust-key sha256:4be1...\n\nWith --require-signature, deploy and promote refuse a bundle without a valid\nBUNDLE.sig by a trusted key (envpack bundle sign)."
     )]
     Policy {
         /// The environment.
@@ -290,6 +290,8 @@ pub enum EnvCommand {
         remove_source: Vec<crate::env::SourceKind>,
         #[command(flatten)]
         gate: GateArgs,
+        #[command(flatten)]
+        signing: SigningPolicyArgs,
     },
     /// Stop every running revision of an environment (they stay expected).
     Down {
@@ -415,6 +417,35 @@ pub struct GateArgs {
     /// Promotions do not look at drift.
     #[arg(long)]
     pub allow_drift: bool,
+}
+
+/// Signature and tag flags of `env policy`.
+#[derive(Debug, Args)]
+pub struct SigningPolicyArgs {
+    /// Refuse bundles whose provenance was not read from git (built with --no-git, or before it was checked).
+    #[arg(long)]
+    pub require_provenance: bool,
+    /// Accept bundles with unverified provenance again.
+    #[arg(long, conflicts_with = "require_provenance")]
+    pub no_require_provenance: bool,
+    /// Refuse bundles without a valid signature by a trusted key.
+    #[arg(long)]
+    pub require_signature: bool,
+    /// Accept unsigned bundles again.
+    #[arg(long, conflicts_with = "require_signature")]
+    pub no_require_signature: bool,
+    /// Trust the public key in this file (`FILE.pub` of `bundle keygen`; repeatable).
+    #[arg(long, value_name = "PUBFILE")]
+    pub trust_key: Vec<std::path::PathBuf>,
+    /// Stop trusting a key id (sha256:...; repeatable).
+    #[arg(long, value_name = "KEYID")]
+    pub untrust_key: Vec<String>,
+    /// Release-tag bundles must have a tag matching one of these globs, e.g. 'v*' (repeatable; replaces the list).
+    #[arg(long, value_name = "GLOB")]
+    pub tag_pattern: Vec<String>,
+    /// Any tag again.
+    #[arg(long, conflicts_with = "tag_pattern")]
+    pub any_tag: bool,
 }
 
 /// `envpack secrets ...`

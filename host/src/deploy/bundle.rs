@@ -8,18 +8,22 @@
 //! evidence/<name>          release evidence (test reports, SBOMs, ...)
 //! ```
 //!
-//! The manifest records name, version, creation time, source provenance
-//! (feature-branch / main / release-tag, ref, commit), the sha256 and size of
-//! every payload and evidence file, and which evidence is required. The bundle
-//! id is `sha256:` of the canonical (compact, fixed-order) manifest JSON, so
-//! promoting a bundle id promotes exactly these bytes.
+//! The manifest records name, version, source provenance (feature-branch /
+//! main / release-tag, ref, and, read from git, commit, dirty, remote), the
+//! sha256 and size of every payload and evidence file, and which evidence is
+//! required. The bundle id is `sha256:` of the canonical (compact,
+//! fixed-order) manifest JSON, so promoting a bundle id promotes exactly
+//! these bytes. Nothing in the manifest comes from the clock (`created` is
+//! the commit's time or `SOURCE_DATE_EPOCH`) and every tar header is fixed,
+//! so two builds of one tree and one claim give one id and one file.
 //!
 //! Opening a bundle rejects absolute paths, `..`, links, devices, duplicate
-//! paths, files the manifest does not list, and files whose hash differs.
+//! paths, files the manifest does not list, files whose hash differs, and
+//! payload files that look like secrets ([`scan`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use envpack_manifest::Digest;
@@ -28,8 +32,9 @@ use sha2::{Digest as _, Sha256};
 
 use crate::error::{Error, Kind, Result};
 use crate::fsutil;
-use crate::store::now_rfc3339;
 use crate::types::SourceKind;
+
+pub use provenance::{Checks, Provenance};
 
 /// The manifest's contract tag.
 pub const CONTRACT: &str = "release_bundle_v1";
@@ -44,9 +49,33 @@ pub struct Source {
     /// Branch or tag name.
     #[serde(rename = "ref")]
     pub reference: String,
-    /// Commit SHA, when known.
+    /// Commit SHA: HEAD, read from git; stated, with `--no-git`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
+    /// How the above was established; absent in bundles built before
+    /// provenance was checked (they keep their ids).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
+    /// Built from uncommitted changes (`--allow-dirty`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dirty: bool,
+    /// The repository's `origin` URL, without credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
+}
+
+impl Source {
+    /// A claim as `bundle build` flags state it.
+    pub fn claim(kind: SourceKind, reference: String, commit: Option<String>) -> Self {
+        Self {
+            kind,
+            reference,
+            commit,
+            provenance: None,
+            dirty: false,
+            remote: None,
+        }
+    }
 }
 
 /// One file of the payload or the evidence.
@@ -74,7 +103,9 @@ pub struct BundleManifest {
     pub name: String,
     /// Semantic version.
     pub version: semver::Version,
-    /// RFC 3339 creation time.
+    /// RFC 3339 time of the commit (or `SOURCE_DATE_EPOCH`); empty (and
+    /// left out) when neither is known. Never the build's clock.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub created: String,
     /// Provenance.
     pub source: Source,
@@ -89,6 +120,10 @@ pub struct BundleManifest {
     /// Target-specific settings (how to run it, health path, ...).
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
+    /// Payload paths shipped although they look like secrets
+    /// (`--allow-secret`), so verify skips them too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_secrets: Vec<String>,
 }
 
 impl BundleManifest {
@@ -112,8 +147,13 @@ pub struct BuildSpec {
     pub name: String,
     /// Version.
     pub version: semver::Version,
-    /// Provenance.
+    /// The claimed provenance (kind, ref, optionally commit), checked
+    /// against git.
     pub source: Source,
+    /// `--no-git`, `--allow-dirty`, `--include-ignored`.
+    pub checks: Checks,
+    /// Replace an existing `out` (`--force`).
+    pub force: bool,
     /// Evidence files to include and require.
     pub evidence: Vec<PathBuf>,
     /// Target-specific attributes (`key=value`).
@@ -163,103 +203,6 @@ fn check_name(name: &str) -> Result<()> {
     }
 }
 
-/// Why a file looks like a secret, if it does.
-pub fn secret_reason(path: &str, content: &[u8]) -> Option<&'static str> {
-    let file = path.rsplit('/').next().unwrap_or(path);
-    if file == ".env" || file.starts_with(".env.") {
-        return Some("it is a dotenv file, which usually holds credentials");
-    }
-    if matches!(file, "id_rsa" | "id_dsa" | "id_ecdsa" | "id_ed25519") {
-        return Some("it is named like an SSH private key");
-    }
-    if matches!(
-        file,
-        ".npmrc" | ".pypirc" | ".netrc" | "credentials" | ".git-credentials"
-    ) {
-        return Some("it is a credentials file");
-    }
-    let text = String::from_utf8_lossy(&content[..content.len().min(1 << 20)]);
-    if text.contains("PRIVATE KEY-----") {
-        return Some("it contains a PEM private key");
-    }
-    let token_prefixes = [
-        "AKIA",
-        "ghp_",
-        "github_pat_",
-        "xoxb-",
-        "xoxp-",
-        "sk_live_",
-        "glpat-",
-    ];
-    for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')) {
-        if token_prefixes
-            .iter()
-            .any(|p| word.starts_with(p) && word.len() >= p.len() + 16)
-        {
-            return Some("it contains what looks like an access token");
-        }
-    }
-    None
-}
-
-fn hash_file(path: &Path) -> Result<(String, u64, bool)> {
-    let mut f = fs::File::open(path).map_err(|e| Error::io("read", path, e))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut size = 0u64;
-    loop {
-        let n = f.read(&mut buf).map_err(|e| Error::io("read", path, e))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        size += n as u64;
-    }
-    #[cfg(unix)]
-    let exec = {
-        use std::os::unix::fs::PermissionsExt;
-        f.metadata()
-            .map(|m| m.permissions().mode() & 0o111 != 0)
-            .unwrap_or(false)
-    };
-    #[cfg(not(unix))]
-    let exec = false;
-    Ok((hex::encode(h.finalize()), size, exec))
-}
-
-/// Walks `dir`, returning relative paths of regular files, sorted. Links
-/// are refused: a bundle carries bytes, not pointers out of its payload.
-fn walk(dir: &Path) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).map_err(|e| Error::io("list", &d, e))? {
-            let e = e.map_err(|e| Error::io("list", &d, e))?;
-            let ty = e
-                .file_type()
-                .map_err(|err| Error::io("stat", &e.path(), err))?;
-            let path = e.path();
-            let rel = path
-                .strip_prefix(dir)
-                .map_err(|_| Error::internal("walked outside the payload"))?
-                .to_string_lossy()
-                .replace('\\', "/");
-            if ty.is_symlink() {
-                return Err(Error::invalid(format!(
-                    "payload file {rel:?} is a symbolic link; bundles carry files, not links"
-                ))
-                .hint("replace the link with the file it points to"));
-            } else if ty.is_dir() {
-                stack.push(path);
-            } else if ty.is_file() {
-                out.push(rel);
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 /// `bundle build`: packs `spec.dir` into one bundle file.
 pub fn build(spec: &BuildSpec) -> Result<Built> {
     check_name(&spec.name)?;
@@ -270,29 +213,45 @@ pub fn build(spec: &BuildSpec) -> Result<Built> {
             spec.dir.display()
         )));
     }
-    let paths = walk(&spec.dir)?;
-    if paths.is_empty() {
-        return Err(Error::invalid(format!(
-            "payload directory {} is empty",
-            spec.dir.display()
-        )));
+    if !spec.force && spec.out.exists() {
+        return Err(exists(&spec.out));
     }
-    let files = payload_entries(spec, &paths)?;
-    let (evidence, required) = evidence_entries(spec)?;
+    let (source, commit_time, walked) = origin(spec)?;
+    if walked.paths.is_empty() {
+        return Err(Error::invalid(format!(
+            "payload directory {} is empty{}",
+            spec.dir.display(),
+            if walked.ignored > 0 {
+                format!(
+                    " once {} path(s) .gitignore excludes are left out",
+                    walked.ignored
+                )
+            } else {
+                String::new()
+            }
+        ))
+        .hint("pass --include-ignored to ship build output that .gitignore excludes"));
+    }
+    let files = payload::entries(spec, &walked.paths)?;
+    let (evidence, required) = payload::evidence(spec)?;
     let manifest = BundleManifest {
         contract: CONTRACT.into(),
         name: spec.name.clone(),
         version: spec.version.clone(),
-        created: now_rfc3339(),
-        source: spec.source.clone(),
+        created: provenance::created(commit_time)?,
+        source,
         files,
         evidence,
         required_evidence: required,
         attributes: spec.attributes.clone(),
+        allowed_secrets: payload::allowed_list(&spec.allow_secrets),
     };
     let id = manifest.id();
 
     write_archive(spec, &manifest)?;
+    if spec.force {
+        drop_stale_signature(&spec.out, &id)?;
+    }
     Ok(Built {
         id,
         path: spec.out.clone(),
@@ -300,63 +259,81 @@ pub fn build(spec: &BuildSpec) -> Result<Built> {
     })
 }
 
-/// Hashes every payload file, refusing secrets unless allowed.
-fn payload_entries(spec: &BuildSpec, paths: &[String]) -> Result<Vec<FileEntry>> {
-    let mut files = Vec::new();
-    let max_path = Limits::from_env()?.max_path;
-    for rel in paths {
-        // What verify would refuse is refused here, naming the file.
-        limits::check_entry_name(&format!("payload/{rel}"), max_path)
-            .map_err(|why| Error::invalid(why).hint("rename the file in the payload directory"))?;
-        let full = spec.dir.join(rel);
-        let content = fs::read(&full).map_err(|e| Error::io("read", &full, e))?;
-        if let Some(reason) = secret_reason(rel, &content)
-            && !spec.allow_secrets.contains(rel)
-        {
-            return Err(Error::denied(format!(
-                "refusing to bundle {rel:?}: {reason}; secrets belong in the environment's secrets pack"
-            ))
-            .hint(format!("remove it from the payload, or pass --allow-secret {rel} if it is really meant to ship")));
-        }
-        let (sha256, size, executable) = hash_file(&full)?;
-        files.push(FileEntry {
-            path: rel.clone(),
-            sha256,
-            size,
-            executable,
-        });
+/// A `BUNDLE.sig` left from the file `--force` replaced signs another id;
+/// it is removed so deploy does not refuse the new bundle for it.
+fn drop_stale_signature(out: &Path, id: &Digest) -> Result<()> {
+    let path = signature::path_for(out);
+    if !path.exists() {
+        return Ok(());
     }
-    Ok(files)
+    let stale = match signature::read_for(out) {
+        Ok(Some(sig)) => sig.bundle != *id,
+        Ok(None) => false,
+        Err(_) => true,
+    };
+    if stale {
+        fs::remove_file(&path).map_err(|e| Error::io("remove the stale signature", &path, e))?;
+    }
+    Ok(())
 }
 
-/// Hashes the evidence files; each becomes required evidence by name.
-fn evidence_entries(spec: &BuildSpec) -> Result<(Vec<FileEntry>, Vec<String>)> {
-    let mut evidence = Vec::new();
-    let mut required = Vec::new();
-    for ev in &spec.evidence {
-        let name = ev
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .ok_or_else(|| {
-                Error::invalid(format!("evidence path {} has no file name", ev.display()))
-            })?;
-        if required.contains(&name) {
+/// The bundle file and its signature, absolute: never part of a payload,
+/// even when `--out` is inside it (`bundle build .`).
+fn outputs(spec: &BuildSpec) -> Vec<PathBuf> {
+    [spec.out.clone(), signature::path_for(&spec.out)]
+        .iter()
+        .filter_map(|p| std::path::absolute(p).ok())
+        .collect()
+}
+
+fn exists(out: &Path) -> Error {
+    Error::conflict(format!(
+        "{} already exists; bundles are immutable and never overwritten",
+        out.display()
+    ))
+    .hint(format!(
+        "write it elsewhere with --out, or replace it: envpack bundle build ... --out {} --force",
+        out.display()
+    ))
+}
+
+/// The checked provenance, the commit's time, and the payload files
+/// (`.git` and, unless `--include-ignored`, what `.gitignore` excludes
+/// left out).
+fn origin(spec: &BuildSpec) -> Result<(Source, Option<i64>, payload::Walked)> {
+    let repo = git::discover(&spec.dir)?;
+    let checks = &spec.checks;
+    let Some(repo) = repo else {
+        if !checks.no_git {
             return Err(Error::invalid(format!(
-                "two evidence files are named {name:?}"
-            )));
+                "payload directory {} is not inside a git repository, so its provenance cannot be checked",
+                spec.dir.display()
+            ))
+            .hint("build from a git checkout, or say so: envpack bundle build ... --no-git (the bundle records provenance \"unverified\")"));
         }
-        let (sha256, size, executable) = hash_file(ev)?;
-        evidence.push(FileEntry {
-            path: name.clone(),
-            sha256,
-            size,
-            executable,
-        });
-        required.push(name);
+        let walked = payload::walk(&spec.dir, None, true, &outputs(spec))?;
+        return Ok((provenance::unverified(&spec.source), None, walked));
+    };
+    if checks.no_git {
+        return Err(Error::invalid(format!(
+            "--no-git, but payload directory {} is inside a git repository",
+            spec.dir.display()
+        ))
+        .hint("drop --no-git: provenance is read from the repository"));
     }
-    evidence.sort_by(|a, b| a.path.cmp(&b.path));
-    required.sort();
-    Ok((evidence, required))
+    let mut filter = repo.filter(&spec.dir)?;
+    let walked = payload::walk(
+        &spec.dir,
+        Some(&mut filter),
+        checks.include_ignored,
+        &outputs(spec),
+    )?;
+    let (mut facts, time) = repo.facts(&spec.source.reference, &spec.dir)?;
+    facts
+        .dirty
+        .extend(walked.untracked.iter().map(|p| format!("untracked {p}")));
+    let source = provenance::check(&spec.source, &facts, checks)?;
+    Ok((source, time, walked))
 }
 
 /// Writes the gzip tar next to its destination and moves it into place:
@@ -380,7 +357,10 @@ fn write_archive(spec: &BuildSpec, manifest: &BundleManifest) -> Result<()> {
             let mut h = tar::Header::new_gnu();
             h.set_size(bytes.len() as u64);
             h.set_mode(if exec { 0o755 } else { 0o644 });
+            // Fixed metadata: the file is a function of the manifest.
             h.set_mtime(0);
+            h.set_uid(0);
+            h.set_gid(0);
             h.set_entry_type(tar::EntryType::Regular);
             tar.append_data(&mut h, path, bytes)
                 .map_err(|e| Error::io(&format!("write bundle entry {path} to"), &spec.out, e))
@@ -407,7 +387,7 @@ fn write_archive(spec: &BuildSpec, manifest: &BundleManifest) -> Result<()> {
         for (f, src) in manifest
             .evidence
             .iter()
-            .zip(sorted_evidence(&spec.evidence))
+            .zip(payload::sorted_evidence(&spec.evidence))
         {
             let bytes = fs::read(&src).map_err(|e| Error::io("read", &src, e))?;
             put(&mut tar, &format!("evidence/{}", f.path), &bytes, false)?;
@@ -420,21 +400,35 @@ fn write_archive(spec: &BuildSpec, manifest: &BundleManifest) -> Result<()> {
             .flush()
             .ok();
     }
-    fsutil::persist(tmp, &spec.out)?;
+    if spec.force {
+        fsutil::persist(tmp, &spec.out)?;
+    } else {
+        // No clobbering even if the file appeared during the build.
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| Error::io("sync", tmp.path(), e))?;
+        tmp.persist_noclobber(&spec.out).map_err(|e| {
+            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                exists(&spec.out)
+            } else {
+                Error::io("move into place", &spec.out, e.error)
+            }
+        })?;
+        fsutil::sync_dir(out_dir)?;
+    }
     Ok(())
 }
 
-fn sorted_evidence(list: &[PathBuf]) -> Vec<PathBuf> {
-    let mut v = list.to_vec();
-    v.sort_by_key(|p| p.file_name().map(|n| n.to_os_string()));
-    v
-}
-
+mod git;
 pub mod limits;
 mod open;
+mod payload;
+pub mod provenance;
+pub mod scan;
+pub mod signature;
 
 pub use limits::Limits;
-pub use open::{Verified, open, open_bytes, open_reader, read_file};
+pub use open::{Verified, open, open_bytes, open_reader, open_stored, read_file};
 
 /// Whether an error came from a bundle failing verification.
 pub fn is_invalid(e: &Error) -> bool {
@@ -447,20 +441,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn secret_detection() {
-        assert!(secret_reason(".env", b"A=1").is_some());
-        assert!(secret_reason("conf/.env.production", b"").is_some());
-        assert!(secret_reason("keys/id_rsa", b"").is_some());
-        assert!(secret_reason("x.pem", b"-----BEGIN RSA PRIVATE KEY-----").is_some());
-        assert!(
-            secret_reason("config.yml", b"token: ghp_abcdefghijklmnopqrstuvwxyz0123").is_some()
-        );
-        assert!(secret_reason("config.yml", b"key: AKIAABCDEFGHIJKLMNOP").is_some());
-        assert!(secret_reason("README.md", b"set AKIA keys in the env").is_none());
-        assert!(secret_reason("environment.rs", b"fn main() {}").is_none());
-    }
-
-    #[test]
     fn paths() {
         for ok in ["a", "a/b.txt", "payload/x"] {
             assert!(safe_rel(ok).is_ok(), "{ok}");
@@ -468,5 +448,21 @@ mod tests {
         for bad in ["", "/etc/passwd", "../x", "a/../../x", "a/./b", "a\\b"] {
             assert!(safe_rel(bad).is_err(), "{bad}");
         }
+    }
+
+    /// A manifest made before provenance was checked parses and
+    /// re-serialises to the same canonical bytes, so its id is kept; a new
+    /// one without a clock time leaves `created` out.
+    #[test]
+    fn old_manifests_keep_their_ids() {
+        let old = r#"{"contract":"release_bundle_v1","name":"web","version":"1.0.0","created":"2026-12-04T02:10:30Z","source":{"kind":"main","ref":"main","commit":"3f2a9c1"},"files":[{"path":"index.html","sha256":"ab","size":2,"executable":false}],"evidence":[],"required_evidence":[],"attributes":{}}"#;
+        let m: BundleManifest = serde_json::from_str(old).expect("parses");
+        assert_eq!(String::from_utf8(m.canonical()).expect("utf-8"), old);
+        assert_eq!(m.id(), Digest::of(old.as_bytes()));
+        let mut new = m.clone();
+        new.created = String::new();
+        new.source.provenance = Some(Provenance::Unverified);
+        let json = String::from_utf8(new.canonical()).expect("utf-8");
+        assert!(!json.contains("created") && json.contains(r#""provenance":"unverified""#));
     }
 }

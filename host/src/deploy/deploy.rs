@@ -8,10 +8,12 @@ use envpack_descriptor::Slot;
 use envpack_manifest::Digest;
 use serde::Serialize;
 
+use super::bundle::Provenance;
+use super::bundle::signature::SignatureFile;
 use super::bundle::{self, Verified};
 use super::journal::{self, AuditEvent, HistoryEntry, PolicyDecision};
 use super::model::{Deployment, RevState, Revision, TrafficEntry};
-use super::policy::check_policy;
+use super::policy::{check_policy, check_signature, glob_match};
 use super::records::{DeploymentRecords, Tracked, bundle_ref, new_revision_id, rev_ref};
 use super::warm::Warmup;
 use crate::env::{EnvName, Session};
@@ -21,6 +23,7 @@ use crate::local;
 use crate::runtime::slots::deployer::{DeployerClient, Plan, TrafficSplit, Weight};
 use crate::runtime::{Level, Runtime};
 use crate::store::now_rfc3339;
+use crate::types::SourceKind;
 
 /// What `deploy` did.
 #[derive(Clone, Debug, Serialize)]
@@ -41,6 +44,9 @@ pub struct DeployOutcome {
     pub weights: Vec<Weight>,
     /// Policy decision.
     pub policy: PolicyDecision,
+    /// The trusted key id that signed the bundle, when one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_by: Option<String>,
 }
 
 /// What `deploy` deploys, and how.
@@ -66,9 +72,11 @@ pub fn deploy(
     // second time would let it change between the check and the use.
     let bytes = bundle::read_file(opts.bundle)?;
     let verified = bundle::open_bytes(&bytes, &opts.bundle.display().to_string(), None)?;
+    let signature = bundle::signature::read_for(opts.bundle)?;
     let release = Release {
         verified: &verified,
         bytes: &bytes,
+        signature: signature.as_ref(),
         dry_run: opts.dry_run,
         promoted_from: None,
         timeout: opts.timeout,
@@ -80,6 +88,8 @@ pub fn deploy(
 pub(crate) struct Release<'a> {
     pub(crate) verified: &'a Verified,
     pub(crate) bytes: &'a [u8],
+    /// Its detached signature, when there is one.
+    pub(crate) signature: Option<&'a SignatureFile>,
     pub(crate) dry_run: bool,
     /// The rung it is promoted from, when it is.
     pub(crate) promoted_from: Option<&'a EnvName>,
@@ -109,6 +119,7 @@ struct Rollout<'s, 'r> {
     target: String,
     policy: PolicyDecision,
     before_generation: u64,
+    signed_by: Option<String>,
 }
 
 impl<'s, 'r> Rollout<'s, 'r> {
@@ -127,6 +138,7 @@ impl<'s, 'r> Rollout<'s, 'r> {
             target: format!("{} {} ({})", v.manifest.name, v.manifest.version, v.id),
             policy: check_policy(session.meta(), v, release.promoted_from),
             before_generation: 0,
+            signed_by: None,
         }
     }
 
@@ -138,6 +150,7 @@ impl<'s, 'r> Rollout<'s, 'r> {
         if !self.policy.allowed {
             return Err(self.refuse()?);
         }
+        self.signed_by = self.check_signature()?;
         // A dry run reads; it takes no lease (which would create the lease
         // file of a first deployment).
         let _lease = match self.release.dry_run {
@@ -192,12 +205,29 @@ impl<'s, 'r> Rollout<'s, 'r> {
         let meta = self.session.meta();
         let v = self.release.verified;
         let env = self.env();
+        let src = &v.manifest.source;
         let hint = match (
             &meta.policy.after,
-            meta.policy
-                .allowed_sources
-                .contains(&v.manifest.source.kind),
+            meta.policy.allowed_sources.contains(&src.kind),
         ) {
+            _ if meta.policy.require_provenance && src.provenance != Some(Provenance::Git) => {
+                format!(
+                    "rebuild it from a git checkout (envpack bundle build without --no-git), or change the policy: envpack env policy {env} --no-require-provenance"
+                )
+            }
+            _ if src.kind == SourceKind::ReleaseTag
+                && !meta.policy.tag_patterns.is_empty()
+                && !meta
+                    .policy
+                    .tag_patterns
+                    .iter()
+                    .any(|g| glob_match(g, &src.reference)) =>
+            {
+                format!(
+                    "release it under a tag matching {} (git tag ... && envpack bundle build ...), or change the policy: envpack env policy {env} --any-tag",
+                    meta.policy.tag_patterns.join(", ")
+                )
+            }
             (Some(prev), true) => format!(
                 "deploy it to {prev} first, then: envpack promote {} --to {env}",
                 v.id
@@ -227,6 +257,21 @@ impl<'s, 'r> Rollout<'s, 'r> {
         Ok(Error::denied(format!("deploy refused by policy: {}", self.policy.reason)).hint(hint))
     }
 
+    /// The signature against the environment's trusted keys, before any
+    /// side effect; a refusal is audited.
+    fn check_signature(&self) -> Result<Option<String>> {
+        let v = self.release.verified;
+        check_signature(self.session.meta(), v, self.release.signature).or_else(|e| {
+            let mut ev = AuditEvent::new(self.verb, &self.target, "denied");
+            ev.policy = Some(PolicyDecision {
+                allowed: false,
+                reason: e.message().to_string(),
+            });
+            journal::audit(self.session.records(), &ev)?;
+            Err(e.context(format!("{} refused", self.verb)))
+        })
+    }
+
     /// Audit first (no audit, no side effects), keep the bundle's bytes in
     /// the environment, record the staged revision. A payload that cannot
     /// be staged ends the revision `failed`, audited, its files removed.
@@ -251,6 +296,9 @@ impl<'s, 'r> Rollout<'s, 'r> {
     fn stage_files(&self, dep: &mut Tracked<Deployment>, rev: &Revision) -> Result<()> {
         let v = self.release.verified;
         self.records.store_bundle(&v.id, self.release.bytes)?;
+        if let Some(sig) = self.release.signature {
+            self.records.store_signature(sig)?;
+        }
         dep.revisions.push(rev.clone());
         self.records.save(dep)?;
         if let Some(dir) = self.session.local_runtime_dir() {
@@ -419,6 +467,7 @@ impl<'s, 'r> Rollout<'s, 'r> {
             plan,
             dry_run,
             policy: self.policy.clone(),
+            signed_by: self.signed_by.clone(),
         }
     }
 }

@@ -154,7 +154,8 @@ pub fn promote(
     let from_records = DeploymentRecords::new(&EnvRecords::new(home, &from));
     let rev = ready_revision(&from_records, opts.bundle_id, to)?;
     let (from_dep, rev) = from_records.find_revision(&rev.id)?;
-    let (verified, bytes) = from_records.open_bundle(&rev.bundle_id)?;
+    let (verified, bytes) = from_records.open_bundle_scanned(&rev.bundle_id)?;
+    let signature = from_records.signature(&rev.bundle_id)?;
     let gate = &meta.policy.gate;
     let observed = (gate.soak.is_some() || gate.no_drift).then(|| {
         (opts.observe)(&from).unwrap_or_else(|e| SourceObservation {
@@ -181,6 +182,7 @@ pub fn promote(
     let release = Release {
         verified: &verified,
         bytes: &bytes,
+        signature: signature.as_ref(),
         dry_run: opts.dry_run,
         promoted_from: Some(&from),
         timeout: opts.timeout,

@@ -10,6 +10,7 @@ use envpack_manifest::Digest;
 use sha2::{Digest as _, Sha256};
 
 use super::bundle::Verified;
+use super::bundle::signature::SignatureFile;
 use super::model::{Deployment, Revision};
 use crate::backend::{BlobKey, Etag, Lease, LockScope, Precondition, RecordKey};
 use crate::env::{EnvName, EnvRecords, Read};
@@ -176,6 +177,29 @@ impl DeploymentRecords {
             .put_blob(self.name(), &BlobKey::Bundle(*id), bytes)
     }
 
+    /// Keeps a deployed bundle's signature next to it, so a promotion
+    /// carries it to the next rung.
+    pub fn store_signature(&self, sig: &SignatureFile) -> Result<()> {
+        let json = serde_json::to_vec_pretty(sig)
+            .map_err(|e| Error::internal(format!("cannot encode a signature: {e}")))?;
+        self.env
+            .backend()
+            .put_blob(self.name(), &BlobKey::BundleSignature(sig.bundle), &json)
+    }
+
+    /// The stored signature of bundle `id`, if it was deployed signed.
+    pub fn signature(&self, id: &Digest) -> Result<Option<SignatureFile>> {
+        let key = BlobKey::BundleSignature(*id);
+        match self.env.backend().blob(self.name(), &key)? {
+            None => Ok(None),
+            Some(bytes) => super::bundle::signature::parse(
+                &bytes,
+                &format!("of {id} stored in environment {}", self.name()),
+            )
+            .map(Some),
+        }
+    }
+
     /// A stored bundle's bytes.
     pub fn bundle(&self, id: &Digest) -> Result<Vec<u8>> {
         self.env
@@ -205,14 +229,27 @@ impl DeploymentRecords {
             .collect())
     }
 
-    /// Opens a stored bundle, verifying it again.
+    /// Opens a stored bundle, verifying it again (but for the secret scan
+    /// it passed when it was deployed here; see
+    /// [`super::bundle::open_stored`]).
     pub fn open_bundle(&self, id: &Digest) -> Result<(Verified, Vec<u8>)> {
+        self.open_checked(id, false)
+    }
+
+    /// [`Self::open_bundle`] with the secret scan too: for a bundle on its
+    /// way into another environment (`promote`).
+    pub fn open_bundle_scanned(&self, id: &Digest) -> Result<(Verified, Vec<u8>)> {
+        self.open_checked(id, true)
+    }
+
+    fn open_checked(&self, id: &Digest, scan: bool) -> Result<(Verified, Vec<u8>)> {
         let bytes = self.bundle(id)?;
-        let verified = super::bundle::open_bytes(
-            &bytes,
-            &format!("{id} stored in environment {}", self.name()),
-            None,
-        )?;
+        let name = format!("{id} stored in environment {}", self.name());
+        let verified = if scan {
+            super::bundle::open_bytes(&bytes, &name, None)?
+        } else {
+            super::bundle::open_stored(&bytes, &name, None)?
+        };
         if verified.id != *id {
             return Err(Error::integrity(format!(
                 "the bundle stored in {} as {id} no longer matches its id ({})",

@@ -23,6 +23,21 @@ pub struct Policy {
     /// What a promotion into this environment must show first.
     #[serde(default, skip_serializing_if = "Gate::is_empty")]
     pub gate: Gate,
+    /// Deploys and promotions need bundles whose provenance `bundle build`
+    /// read from git (not `--no-git`, not built before it was checked).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_provenance: bool,
+    /// Deploys and promotions need a valid signature by a trusted key.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_signature: bool,
+    /// Keys whose bundle signatures this environment trusts: key id
+    /// (`sha256:` of the public key) -> public key, hex.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub trusted_keys: BTreeMap<String, String>,
+    /// Glob patterns (`*`, `?`) a release-tag bundle's tag must match one
+    /// of; empty: any tag.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tag_patterns: Vec<String>,
 }
 
 /// The release gate of promotions into an environment (seed 004's
@@ -108,6 +123,10 @@ impl Policy {
             },
             after: None,
             gate: Gate::default(),
+            require_provenance: false,
+            require_signature: false,
+            trusted_keys: BTreeMap::new(),
+            tag_patterns: Vec::new(),
         }
     }
 }

@@ -159,10 +159,20 @@ pub struct PolicyEdit {
     pub soak: Option<Option<super::model::Soak>>,
     /// Whether promotions need no drift in the previous rung.
     pub no_drift: Option<bool>,
+    /// Require provenance read from git or not.
+    pub require_provenance: Option<bool>,
+    /// Require signatures or not.
+    pub require_signature: Option<bool>,
+    /// Keys to trust: key id -> public key (hex).
+    pub trust_keys: Vec<(String, String)>,
+    /// Key ids to stop trusting.
+    pub untrust_keys: Vec<String>,
+    /// Release-tag patterns (`Some(vec![])`: any tag).
+    pub tag_patterns: Option<Vec<String>>,
 }
 
 impl PolicyEdit {
-    fn apply(&self, policy: &mut Policy) {
+    fn apply(&self, policy: &mut Policy, name: &EnvName) -> Result<()> {
         if let Some(p) = self.production {
             policy.production = p;
         }
@@ -178,7 +188,11 @@ impl PolicyEdit {
         if let Some(a) = &self.after {
             policy.after = a.clone();
         }
-        let gate = &mut policy.gate;
+        self.apply_gate(&mut policy.gate);
+        self.apply_signing(policy, name)
+    }
+
+    fn apply_gate(&self, gate: &mut super::model::Gate) {
         gate.evidence.extend(self.add_evidence.iter().cloned());
         for e in &self.remove_evidence {
             gate.evidence.remove(e);
@@ -189,6 +203,32 @@ impl PolicyEdit {
         if let Some(d) = self.no_drift {
             gate.no_drift = d;
         }
+    }
+
+    fn apply_signing(&self, policy: &mut Policy, name: &EnvName) -> Result<()> {
+        if let Some(r) = self.require_provenance {
+            policy.require_provenance = r;
+        }
+        if let Some(r) = self.require_signature {
+            policy.require_signature = r;
+        }
+        for (id, key) in &self.trust_keys {
+            policy.trusted_keys.insert(id.clone(), key.clone());
+        }
+        for id in &self.untrust_keys {
+            if policy.trusted_keys.remove(id).is_none() {
+                return Err(Error::not_found(format!(
+                    "environment {name} does not trust key {id:?}"
+                ))
+                .hint(format!(
+                    "envpack env show {name} (lists the trusted key ids)"
+                )));
+            }
+        }
+        if let Some(t) = &self.tag_patterns {
+            policy.tag_patterns = t.clone();
+        }
+        Ok(())
     }
 }
 
@@ -208,7 +248,7 @@ pub fn policy(
     if let Some(a) = &edit.after {
         check_after(home, name, a.as_ref())?;
     }
-    edit.apply(&mut meta.policy);
+    edit.apply(&mut meta.policy, name)?;
     if meta.policy != before && !dry_run {
         let change = Change {
             verb: "env.policy",

@@ -10,6 +10,7 @@ fn bundle_with_evidence(env: &Env, version: &str, evidence: &[&str]) -> PathBuf 
     let mut args: Vec<String> = [
         "bundle",
         "build",
+        "--no-git",
         dir.to_str().unwrap(),
         "--name",
         "web",

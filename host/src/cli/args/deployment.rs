@@ -9,7 +9,7 @@ use std::path::PathBuf;
 pub enum BundleCommand {
     /// Pack a payload directory into one immutable bundle file.
     #[command(
-        after_help = "Examples:\n  envpack bundle build ./dist --name web --version 1.4.0 --source release-tag --ref v1.4.0 --commit 3f2a9c1\n  envpack bundle build ./dist --name web --version 1.4.0-pr.7 --source feature-branch --ref feat/login --evidence test-report.xml\n\nFiles that look like secrets (.env, private keys, tokens) are refused unless --allow-secret names them."
+        after_help = "Examples:\n  envpack bundle build ./dist --name web --version 1.4.0 --source release-tag --ref v1.4.0 --include-ignored\n  envpack bundle build ./site --name web --version 1.4.0-pr.7 --source feature-branch --ref feat/login --evidence test-report.xml\n  envpack bundle build ./dist --name web --version 1.0.0 --source main --ref main --no-git\n\n--source/--ref (and --commit) are checked against the payload's git repository:\na release tag must exist and point at HEAD, a branch must be checked out, the\ntree must be clean (or --allow-dirty). Outside git, pass --no-git: the bundle\nrecords provenance \"unverified\". .git/ and files .gitignore excludes are left out\nunless --include-ignored. Files that look like secrets are refused unless\n.envpack-allow-secrets or --allow-secret allows them. An existing --out is never\noverwritten without --force; the same tree and flags give the same bundle id."
     )]
     Build(Box<BundleBuildArgs>),
     /// Check a bundle's manifest, checksums and required evidence.
@@ -19,6 +19,29 @@ pub enum BundleCommand {
     Verify {
         /// The bundle file.
         file: PathBuf,
+    },
+    /// Sign a bundle: writes BUNDLE.sig next to it (ed25519, over the bundle id).
+    #[command(
+        after_help = "Examples:\n  envpack bundle sign web-1.4.0.bundle.tgz --key release.key\n  envpack secrets put --env ci RELEASE_KEY --from-file release.key\n  envpack bundle sign web-1.4.0.bundle.tgz --env ci --key-secret RELEASE_KEY\n\nThe bundle is verified first. Environments that trust the key's .pub file\n(envpack env policy ENV --trust-key release.key.pub) accept the signature."
+    )]
+    Sign {
+        /// The bundle file.
+        bundle: PathBuf,
+        /// The private key file (from envpack bundle keygen).
+        #[arg(long, value_name = "FILE", required_unless_present = "key_secret")]
+        key: Option<PathBuf>,
+        /// Read the private key (the key file's text) from this secret of the --env environment's secrets pack.
+        #[arg(long, value_name = "NAME", conflicts_with = "key")]
+        key_secret: Option<String>,
+    },
+    /// Make an ed25519 key pair for signing bundles: FILE (private, mode 0600) and FILE.pub.
+    #[command(
+        after_help = "Examples:\n  envpack bundle keygen --out release.key\n\nKeep release.key secret; give release.key.pub to the environments that should\ntrust it. Existing files are never overwritten."
+    )]
+    Keygen {
+        /// The private key file to write; the public key goes to FILE.pub.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
     },
 }
 
@@ -227,9 +250,21 @@ pub struct BundleBuildArgs {
     /// Branch or tag name.
     #[arg(long = "ref", value_name = "REF", required_unless_present_any = ["answers", "schema"])]
     pub reference: Option<String>,
-    /// Commit SHA.
+    /// Commit SHA: must be HEAD (checked; the full SHA is recorded).
     #[arg(long)]
     pub commit: Option<String>,
+    /// The payload is not in a git repository: record provenance "unverified".
+    #[arg(long)]
+    pub no_git: bool,
+    /// Build from uncommitted changes (recorded as dirty in the manifest).
+    #[arg(long)]
+    pub allow_dirty: bool,
+    /// Ship files that .gitignore excludes (e.g. build output).
+    #[arg(long)]
+    pub include_ignored: bool,
+    /// Replace an existing --out file.
+    #[arg(long)]
+    pub force: bool,
     /// Evidence file to include and require (repeatable).
     #[arg(long, value_name = "FILE")]
     pub evidence: Vec<PathBuf>,

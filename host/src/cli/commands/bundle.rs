@@ -6,10 +6,12 @@ use std::path::PathBuf;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::cli::Ctx;
 use crate::cli::args::BundleCommand;
 use crate::cli::commands::answers::{Input, input, missing};
 use crate::cli::output::Report;
-use crate::deploy::bundle::{self, BuildSpec, Source};
+use crate::deploy::bundle::{self, BuildSpec, Checks, Provenance, Source, signature};
+use crate::env::Session;
 use crate::error::{Error, Result};
 
 /// Answers for `envpack bundle build`.
@@ -27,8 +29,20 @@ pub struct BundleAnswers {
     /// Branch or tag name.
     #[serde(rename = "ref")]
     pub reference: String,
-    /// Commit SHA.
+    /// Commit SHA; must be HEAD.
     pub commit: Option<String>,
+    /// The payload is not in a git repository.
+    #[serde(default)]
+    pub no_git: bool,
+    /// Build from uncommitted changes.
+    #[serde(default)]
+    pub allow_dirty: bool,
+    /// Ship files .gitignore excludes.
+    #[serde(default)]
+    pub include_ignored: bool,
+    /// Replace an existing `out`.
+    #[serde(default)]
+    pub force: bool,
     /// Evidence files to include and require.
     #[serde(default)]
     pub evidence: Vec<PathBuf>,
@@ -43,7 +57,7 @@ pub struct BundleAnswers {
 }
 
 /// Dispatches `envpack bundle`.
-pub fn run(cmd: BundleCommand) -> Result<Report> {
+pub fn run(ctx: &Ctx, cmd: BundleCommand) -> Result<Report> {
     match cmd {
         BundleCommand::Build(a) => build(*a),
         BundleCommand::Verify { file } => {
@@ -58,7 +72,108 @@ pub fn run(cmd: BundleCommand) -> Result<Report> {
             );
             Ok(Report::new(human, &v))
         }
+        BundleCommand::Sign {
+            bundle: file,
+            key,
+            key_secret,
+        } => sign(ctx, &file, key.as_deref(), key_secret.as_deref()),
+        BundleCommand::Keygen { out } => {
+            let (public, path) = signature::keygen(&out)?;
+            let human = format!(
+                "wrote private key {} (keep it secret) and public key {}\n  key id  {}\n  trust it: envpack env policy ENV --trust-key {}",
+                out.display(),
+                path.display(),
+                public.key_id,
+                path.display()
+            );
+            Ok(Report::new(
+                human,
+                &serde_json::json!({"private_key": out, "public_key_file": path, "public_key": public}),
+            ))
+        }
     }
+}
+
+/// `envpack bundle sign`: verifies the bundle, signs its id with the key
+/// from a file or from a secret of the environment's secrets pack, writes
+/// `BUNDLE.sig`.
+fn sign(
+    ctx: &Ctx,
+    file: &std::path::Path,
+    key: Option<&std::path::Path>,
+    key_secret: Option<&str>,
+) -> Result<Report> {
+    let v = bundle::open(file, None)?;
+    let sig = match (key, key_secret) {
+        (Some(path), _) => signature::sign(&v.id, path)?,
+        (None, Some(name)) => {
+            let env = ctx.env_name()?;
+            let text = Session::scoped(&ctx.home, ctx.runtime()?, &env, |session| {
+                session.with_secrets(false, |i| i.secrets()?.get(name))
+            })?
+            .ok_or_else(|| {
+                Error::not_found(format!("environment {env} has no secret {name:?}"))
+                    .hint(format!(
+                        "store the key file there: envpack secrets put --env {env} {name} --from-file release.key"
+                    ))
+            })?;
+            signature::sign_with(&v.id, text.as_bytes(), &format!("secret {name} of {env}"))?
+        }
+        (None, None) => return Err(missing("--key or --key-secret")),
+    };
+    let path = signature::path_for(file);
+    signature::write(&path, &sig)?;
+    let human = format!(
+        "signed bundle {} {} -> {}\n  id      {}\n  key id  {}",
+        v.manifest.name,
+        v.manifest.version,
+        path.display(),
+        v.id,
+        sig.key_id
+    );
+    Ok(Report::new(
+        human,
+        &serde_json::json!({"bundle": v.id, "signature_file": path, "signature": sig}),
+    ))
+}
+
+/// The build's answers as the library's [`BuildSpec`].
+fn spec(x: BundleAnswers) -> Result<BuildSpec> {
+    let BundleAnswers {
+        dir,
+        name,
+        version,
+        source,
+        reference,
+        commit,
+        no_git,
+        allow_dirty,
+        include_ignored,
+        force,
+        evidence,
+        attributes,
+        allow_secrets,
+        out,
+    } = x;
+    let version = self::version(&version)?;
+    let attrs = self::attributes(&attributes)?;
+    let out = out.unwrap_or_else(|| PathBuf::from(format!("{name}-{version}.bundle.tgz")));
+    Ok(BuildSpec {
+        dir,
+        name,
+        version,
+        source: Source::claim(source, reference, commit),
+        checks: Checks {
+            no_git,
+            allow_dirty,
+            include_ignored,
+        },
+        force,
+        evidence,
+        attributes: attrs,
+        allow_secrets: allow_secrets.into_iter().collect::<BTreeSet<_>>(),
+        out,
+    })
 }
 
 /// `envpack bundle build`.
@@ -73,50 +188,33 @@ fn build(a: crate::cli::args::BundleBuildArgs) -> Result<Report> {
             source: a.source.ok_or_else(|| missing("--source"))?,
             reference: a.reference.ok_or_else(|| missing("--ref"))?,
             commit: a.commit,
+            no_git: a.no_git,
+            allow_dirty: a.allow_dirty,
+            include_ignored: a.include_ignored,
+            force: a.force,
             evidence: a.evidence,
             attributes: a.attributes,
             allow_secrets: a.allow_secrets,
             out: a.out,
         },
     };
-    let BundleAnswers {
-        dir,
-        name,
-        version,
-        source,
-        reference,
-        commit,
-        evidence,
-        attributes,
-        allow_secrets,
-        out,
-    } = x;
-    let version = self::version(&version)?;
-    let attrs = self::attributes(&attributes)?;
-    let out = out.unwrap_or_else(|| PathBuf::from(format!("{name}-{version}.bundle.tgz")));
-    let built = bundle::build(&BuildSpec {
-        dir,
-        name,
-        version,
-        source: Source {
-            kind: source,
-            reference,
-            commit,
-        },
-        evidence,
-        attributes: attrs,
-        allow_secrets: allow_secrets.into_iter().collect::<BTreeSet<_>>(),
-        out,
-    })?;
+    let built = bundle::build(&spec(x)?)?;
+    let src = &built.manifest.source;
+    let provenance = match (src.provenance, &src.commit) {
+        (Some(Provenance::Git), Some(c)) => {
+            format!("git {c}{}", if src.dirty { " (dirty)" } else { "" })
+        }
+        _ => "unverified (--no-git)".to_string(),
+    };
     let human = format!(
-        "built bundle {} {} -> {}\n  id      {}\n  files   {}\n  source  {} {}",
+        "built bundle {} {} -> {}\n  id          {}\n  files       {}\n  source      {} {}\n  provenance  {provenance}",
         built.manifest.name,
         built.manifest.version,
         built.path.display(),
         built.id,
         built.manifest.files.len(),
-        built.manifest.source.kind.as_str(),
-        built.manifest.source.reference
+        src.kind.as_str(),
+        src.reference
     );
     Ok(Report::new(human, &built))
 }

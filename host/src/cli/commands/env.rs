@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::cli::Ctx;
 use envpack_descriptor::Slot;
 
-use crate::cli::args::{EnvCommand, GateArgs, PolicyArgs};
+use crate::cli::args::{EnvCommand, GateArgs, PolicyArgs, SigningPolicyArgs};
 use crate::cli::output::{Report, table};
 use crate::env::plan::Plan;
 use crate::env::{self, EnvName, EnvView};
@@ -38,6 +38,40 @@ fn grants(list: &[String]) -> Result<Vec<Capability>> {
         .collect()
 }
 
+/// The provenance, signature and tag lines of `env show`, when any is set.
+fn signing_lines(p: &env::Policy) -> String {
+    if !p.require_signature
+        && !p.require_provenance
+        && p.trusted_keys.is_empty()
+        && p.tag_patterns.is_empty()
+    {
+        return String::new();
+    }
+    let keys: Vec<&str> = p.trusted_keys.keys().map(String::as_str).collect();
+    let or = |list: Vec<&str>, none: &str| {
+        if list.is_empty() {
+            none.to_string()
+        } else {
+            list.join(", ")
+        }
+    };
+    format!(
+        "  provenance       {}\n  signatures       {}\n  trusted keys     {}\n  tag patterns     {}\n",
+        if p.require_provenance {
+            "git required"
+        } else {
+            "any"
+        },
+        if p.require_signature {
+            "required"
+        } else {
+            "not required"
+        },
+        or(keys, "none"),
+        or(p.tag_patterns.iter().map(String::as_str).collect(), "any"),
+    )
+}
+
 /// Renders an environment for people.
 fn render(v: &EnvView) -> String {
     let p = &v.meta.policy;
@@ -56,6 +90,7 @@ fn render(v: &EnvView) -> String {
             .map_or("-".to_string(), ToString::to_string),
         v.lock.generation
     );
+    out.insert_str(out.len() - 1, &signing_lines(p));
     out.push_str(&table(
         &["slot", "pack", "requirement", "digest", "grants"],
         v.lock
@@ -110,10 +145,12 @@ pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<Report> {
             add_source,
             remove_source,
             gate,
+            signing,
         } => {
             let mut edit = policy_edit(&policy, no_production, no_after, gate)?;
             edit.add_sources = add_source;
             edit.remove_sources = remove_source;
+            signing_edit(&mut edit, signing)?;
             set_policy(ctx, n, &edit)
         }
         EnvCommand::Export { names, all, out } => super::declared::export(ctx, names, all, out),
@@ -341,8 +378,46 @@ fn policy_edit(
     })
 }
 
+/// What the signature and tag flags of `env policy` change.
+fn signing_edit(edit: &mut env::PolicyEdit, signing: SigningPolicyArgs) -> Result<()> {
+    let flag = |on: bool, off: bool| match (on, off) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
+    };
+    for file in &signing.trust_key {
+        let k = crate::deploy::bundle::signature::read_public(file)?;
+        edit.trust_keys.push((k.key_id, k.public_key));
+    }
+    for p in &signing.tag_pattern {
+        crate::deploy::check_tag_pattern(p)?;
+    }
+    edit.require_provenance = flag(signing.require_provenance, signing.no_require_provenance);
+    edit.require_signature = flag(signing.require_signature, signing.no_require_signature);
+    edit.untrust_keys = signing.untrust_key;
+    edit.tag_patterns = if signing.any_tag {
+        Some(Vec::new())
+    } else if signing.tag_pattern.is_empty() {
+        None
+    } else {
+        Some(signing.tag_pattern)
+    };
+    Ok(())
+}
+
 fn set_policy(ctx: &Ctx, n: String, edit: &env::PolicyEdit) -> Result<Report> {
     let n = name(&n)?;
+    if edit.require_signature == Some(true) {
+        let current = env::show(&ctx.home, &n)?.meta.policy.trusted_keys;
+        if current.is_empty() && edit.trust_keys.is_empty() {
+            return Err(Error::invalid(format!(
+                "--require-signature on {n} with no trusted key would refuse every bundle"
+            ))
+            .hint(format!(
+                "envpack env policy {n} --trust-key release.key.pub --require-signature"
+            )));
+        }
+    }
     let planned = |dry_run| env::policy(&ctx.home, &n, edit, dry_run);
     let plan = || planned(true).map(|c| policy_plan(&n, &c));
     if let Some(report) = ctx.plan_first(&n, plan)? {
@@ -361,51 +436,62 @@ fn set_policy(ctx: &Ctx, n: String, edit: &env::PolicyEdit) -> Result<Report> {
 
 /// A policy change as a plan: each part that changes, before -> after.
 fn policy_plan(n: &EnvName, c: &env::PolicyChange) -> Plan {
-    let sources = |p: &env::Policy| {
-        let v: Vec<&str> = p.allowed_sources.iter().map(|s| s.as_str()).collect();
-        if v.is_empty() {
-            "none".to_string()
-        } else {
-            v.join(", ")
-        }
-    };
-    let after = |p: &env::Policy| {
-        p.after
-            .as_ref()
-            .map_or("-".to_string(), ToString::to_string)
-    };
-    let evidence = |p: &env::Policy| {
-        let v: Vec<&str> = p.gate.evidence.iter().map(String::as_str).collect();
-        if v.is_empty() {
-            "none".to_string()
-        } else {
-            v.join(", ")
-        }
-    };
-    let soak = |p: &env::Policy| p.gate.soak.map_or("none".to_string(), |s| s.to_string());
-    let (b, a) = (&c.before, &c.after);
     let mut plan = Plan::new("env.policy", n, n.to_string());
-    for (what, before, now) in [
-        (
-            "production",
-            b.production.to_string(),
-            a.production.to_string(),
-        ),
-        ("allowed sources", sources(b), sources(a)),
-        ("after", after(b), after(a)),
-        ("gate: evidence", evidence(b), evidence(a)),
-        ("gate: soak", soak(b), soak(a)),
-        (
-            "gate: no drift",
-            b.gate.no_drift.to_string(),
-            a.gate.no_drift.to_string(),
-        ),
-    ] {
+    for ((what, before), (_, now)) in policy_fields(&c.before)
+        .into_iter()
+        .zip(policy_fields(&c.after))
+    {
         if before != now {
             plan = plan.change(what, before, now);
         }
     }
     plan
+}
+
+/// Every part of a policy, as a plan shows it.
+fn policy_fields(p: &env::Policy) -> Vec<(&'static str, String)> {
+    let list = |v: Vec<&str>, none: &str| {
+        if v.is_empty() {
+            none.to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    vec![
+        ("production", p.production.to_string()),
+        (
+            "allowed sources",
+            list(
+                p.allowed_sources.iter().map(|s| s.as_str()).collect(),
+                "none",
+            ),
+        ),
+        (
+            "after",
+            p.after
+                .as_ref()
+                .map_or("-".to_string(), ToString::to_string),
+        ),
+        (
+            "gate: evidence",
+            list(p.gate.evidence.iter().map(String::as_str).collect(), "none"),
+        ),
+        (
+            "gate: soak",
+            p.gate.soak.map_or("none".to_string(), |s| s.to_string()),
+        ),
+        ("gate: no drift", p.gate.no_drift.to_string()),
+        ("require provenance", p.require_provenance.to_string()),
+        ("require signature", p.require_signature.to_string()),
+        (
+            "trusted keys",
+            list(p.trusted_keys.keys().map(String::as_str).collect(), "none"),
+        ),
+        (
+            "tag patterns",
+            list(p.tag_patterns.iter().map(String::as_str).collect(), "any"),
+        ),
+    ]
 }
 
 fn down(ctx: &Ctx, n: Option<String>) -> Result<Report> {

@@ -11,6 +11,7 @@ use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
 use super::limits::{Limits, check_entry_name};
+use super::scan::{self, ALLOWLIST, EntryScan, Finding};
 use super::{BundleManifest, CONTRACT, MANIFEST_ENTRY, check_attributes, check_name};
 use crate::error::{Error, Result};
 use crate::fsutil;
@@ -82,19 +83,41 @@ pub fn open_bytes(file_bytes: &[u8], name: &str, extract: Option<&Path>) -> Resu
     open_reader(file_bytes, name, extract, &Limits::from_env()?)
 }
 
-/// Streams a bundle once: every entry is hashed (and extracted) as it is
-/// read, never held whole, so memory stays flat whatever the bundle holds.
+/// [`open_bytes`] for a bundle an environment already holds: verified and
+/// secret-scanned when it was deployed there, so the scan is not repeated
+/// (a rule added later must not break rollback or observe of what already
+/// runs). Every other check is.
+pub fn open_stored(file_bytes: &[u8], name: &str, extract: Option<&Path>) -> Result<Verified> {
+    open_with(file_bytes, name, extract, &Limits::from_env()?, false)
+}
+
+/// Streams a bundle once: every entry is hashed (and extracted) and its
+/// payload scanned for secrets as it is read, never held whole, so memory
+/// stays flat whatever the bundle holds.
 pub fn open_reader(
     reader: impl Read,
     name: &str,
     extract: Option<&Path>,
     limits: &Limits,
 ) -> Result<Verified> {
+    open_with(reader, name, extract, limits, true)
+}
+
+fn open_with(
+    reader: impl Read,
+    name: &str,
+    extract: Option<&Path>,
+    limits: &Limits,
+    scan_secrets: bool,
+) -> Result<Verified> {
     let bad = |why: String| Error::integrity(format!("bundle {name} is invalid: {why}"));
     let mut hashed = Hashing::new(reader);
     let contents = read_entries(&mut hashed, extract, limits, &bad)?;
     check_payload(&contents.manifest, &contents.payload, &bad)?;
     check_evidence(&contents.manifest, &contents.evidence, &bad)?;
+    if scan_secrets {
+        check_secrets(&contents, &bad)?;
+    }
     Ok(Verified {
         id: contents.manifest.id(),
         manifest: contents.manifest,
@@ -132,6 +155,10 @@ struct Contents {
     manifest: BundleManifest,
     payload: BTreeMap<String, (String, u64)>,
     evidence: BTreeMap<String, (String, u64)>,
+    /// What the secret scan found in the payload, before the allowlist.
+    findings: Vec<Finding>,
+    /// The payload's allowlist file, when it has one.
+    allowlist: Option<Vec<u8>>,
 }
 
 /// The largest manifest read: it is JSON listing at most `max_entries`
@@ -155,6 +182,8 @@ fn read_entries<R: Read>(
     let mut manifest: Option<BundleManifest> = None;
     let mut contents_payload = BTreeMap::new();
     let mut contents_evidence = BTreeMap::new();
+    let mut findings = Vec::new();
+    let mut allowlist = None;
     {
         let entries = archive
             .entries()
@@ -187,7 +216,15 @@ fn read_entries<R: Read>(
             }
             let is_payload = name.starts_with("payload/");
             let dest = extract.filter(|_| is_payload).map(|d| d.join(rel));
-            let digest = hash_entry(&mut entry, &name, dest.as_deref(), bad)?;
+            let mut scan = is_payload.then(|| EntryScan::new(rel));
+            let digest = hash_entry(&mut entry, &name, dest.as_deref(), scan.as_mut(), bad)?;
+            if let Some(scan) = scan {
+                let (found, kept) = scan.finish();
+                findings.extend(found);
+                if kept.is_some() {
+                    allowlist = kept;
+                }
+            }
             if is_payload {
                 contents_payload.insert(rel.to_string(), digest);
             } else {
@@ -201,7 +238,29 @@ fn read_entries<R: Read>(
         manifest,
         payload: contents_payload,
         evidence: contents_evidence,
+        findings,
+        allowlist,
     })
+}
+
+/// Payload files that look like secrets refuse the bundle, unless its
+/// allowlist file or the manifest's `allowed_secrets` allows them.
+fn check_secrets(contents: &Contents, bad: &dyn Fn(String) -> Error) -> Result<()> {
+    let findings = scan::not_allowed(
+        contents.findings.clone(),
+        contents.allowlist.as_deref(),
+        &contents.manifest.allowed_secrets,
+    )
+    .map_err(bad)?;
+    if findings.is_empty() {
+        return Ok(());
+    }
+    Err(bad(format!(
+        "its payload holds what looks like secrets: {}",
+        scan::describe(&findings)
+    ))
+    .hint(format!("rebuild it without them with envpack bundle build (which scans with the same rules), or list real false positives in {ALLOWLIST}"))
+    .with_details(serde_json::json!({ "findings": findings })))
 }
 
 /// The entry's name: UTF-8, a plain relative path, printable, and short
@@ -323,6 +382,7 @@ fn hash_entry<R: Read>(
     entry: &mut tar::Entry<'_, R>,
     name: &str,
     dest: Option<&Path>,
+    mut scan: Option<&mut EntryScan>,
     bad: &dyn Fn(String) -> Error,
 ) -> Result<(String, u64)> {
     let executable = entry.header().mode().is_ok_and(|m| m & 0o111 != 0);
@@ -341,6 +401,9 @@ fn hash_entry<R: Read>(
             break;
         }
         hasher.update(&buf[..n]);
+        if let Some(s) = scan.as_deref_mut() {
+            s.feed(&buf[..n]);
+        }
         size += n as u64;
         if let (Some(f), Some(d)) = (file.as_mut(), dest) {
             f.write_all(&buf[..n])
