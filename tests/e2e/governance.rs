@@ -126,6 +126,8 @@ fn dry(env: &Env, args: &[&str]) -> Value {
 
 #[path = "governance/audit.rs"]
 mod audit;
+#[path = "governance/day.rs"]
+mod day;
 #[path = "governance/gate.rs"]
 mod gate;
 #[path = "governance/plans.rs"]
