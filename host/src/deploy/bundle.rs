@@ -162,6 +162,8 @@ pub struct BuildSpec {
     pub allow_secrets: BTreeSet<String>,
     /// Where to write the bundle file.
     pub out: PathBuf,
+    /// Check and compute everything, the id included; write nothing.
+    pub dry_run: bool,
 }
 
 /// What was built.
@@ -173,6 +175,10 @@ pub struct Built {
     pub path: PathBuf,
     /// Its manifest.
     pub manifest: BundleManifest,
+    /// Nothing was written: a dry run (ids are content-derived, so this is
+    /// the id the bundle will have).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 /// Every `env.NAME` attribute passes the local runtime's environment
@@ -248,14 +254,17 @@ pub fn build(spec: &BuildSpec) -> Result<Built> {
     };
     let id = manifest.id();
 
-    write_archive(spec, &manifest)?;
-    if spec.force {
-        drop_stale_signature(&spec.out, &id)?;
+    if !spec.dry_run {
+        write_archive(spec, &manifest)?;
+        if spec.force {
+            drop_stale_signature(&spec.out, &id)?;
+        }
     }
     Ok(Built {
         id,
         path: spec.out.clone(),
         manifest,
+        dry_run: spec.dry_run,
     })
 }
 

@@ -54,6 +54,66 @@ fn every_mutating_verb_has_a_dry_run_that_changes_nothing() {
     assert_eq!(split["what"], "split");
     assert_eq!(split["before"], format!("{}=100%", revs[1]));
     assert!(split["after"].as_str().unwrap().contains("=50%"), "{plan}");
+    // The bundle verbs write files, not environments: they plan too.
+    let payload = env.home().join("payload-1.0.0");
+    let out = env.home().join("dry.tgz");
+    let key = env.home().join("dry.key");
+    for args in [
+        vec![
+            "bundle",
+            "build",
+            "--no-git",
+            payload.to_str().unwrap(),
+            "--name",
+            "web",
+            "--version",
+            "9.0.0",
+            "--source",
+            "main",
+            "--ref",
+            "main",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        vec!["bundle", "keygen", "--out", key.to_str().unwrap()],
+    ] {
+        let before = tree_digest(env.home());
+        let mut all = vec!["--dry-run"];
+        all.extend_from_slice(&args);
+        let human = env.ok(&all);
+        assert!(
+            human.contains("dry run: nothing was written"),
+            "{args:?}: {human}"
+        );
+        assert_same_tree(
+            &format!("{args:?} --dry-run"),
+            &before,
+            &tree_digest(env.home()),
+        );
+    }
+    let payload11 = env.home().join("payload-1.1.0");
+    let built = env.json(&[
+        "--dry-run",
+        "bundle",
+        "build",
+        "--no-git",
+        payload11.to_str().unwrap(),
+        "--name",
+        "web",
+        "--version",
+        "1.1.0",
+        "--source",
+        "release-tag",
+        "--ref",
+        "v1.1.0",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        built["id"],
+        id.as_str(),
+        "a dry run gives the id the bundle will have"
+    );
     // Archiving takes a revision that no longer runs.
     env.json(&["--env", "dev", "revisions", "drain", &revs[0]]);
     dry(&env, &["--env", "dev", "revisions", "archive", &revs[0]]);

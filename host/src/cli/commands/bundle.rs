@@ -59,7 +59,7 @@ pub struct BundleAnswers {
 /// Dispatches `envpack bundle`.
 pub fn run(ctx: &Ctx, cmd: BundleCommand) -> Result<Report> {
     match cmd {
-        BundleCommand::Build(a) => build(*a),
+        BundleCommand::Build(a) => build(*a, ctx.dry_run),
         BundleCommand::Verify { file } => {
             let v = bundle::open(&file, None)?;
             let human = format!(
@@ -77,6 +77,24 @@ pub fn run(ctx: &Ctx, cmd: BundleCommand) -> Result<Report> {
             key,
             key_secret,
         } => sign(ctx, &file, key.as_deref(), key_secret.as_deref()),
+        BundleCommand::Keygen { out } if ctx.dry_run => {
+            let public = PathBuf::from(format!("{}.pub", out.display()));
+            if out.exists() || public.exists() {
+                return Err(Error::conflict(format!(
+                    "{} or {} exists",
+                    out.display(),
+                    public.display()
+                )));
+            }
+            Ok(Report::new(
+                format!(
+                    "would write private key {} and public key {}\ndry run: nothing was written",
+                    out.display(),
+                    public.display()
+                ),
+                &serde_json::json!({"private_key": out, "public_key_file": public, "dry_run": true}),
+            ))
+        }
         BundleCommand::Keygen { out } => {
             let (public, path) = signature::keygen(&out)?;
             let human = format!(
@@ -122,6 +140,18 @@ fn sign(
         (None, None) => return Err(missing("--key or --key-secret")),
     };
     let path = signature::path_for(file);
+    if ctx.dry_run {
+        let human = format!(
+            "would sign bundle {} with key {} -> {}\ndry run: nothing was written",
+            v.id,
+            sig.key_id,
+            path.display()
+        );
+        return Ok(Report::new(
+            human,
+            &serde_json::json!({"bundle": v.id, "signature_file": path, "key_id": sig.key_id, "dry_run": true}),
+        ));
+    }
     signature::write(&path, &sig)?;
     let human = format!(
         "signed bundle {} {} -> {}\n  id      {}\n  key id  {}",
@@ -138,7 +168,7 @@ fn sign(
 }
 
 /// The build's answers as the library's [`BuildSpec`].
-fn spec(x: BundleAnswers) -> Result<BuildSpec> {
+fn spec(x: BundleAnswers, dry_run: bool) -> Result<BuildSpec> {
     let BundleAnswers {
         dir,
         name,
@@ -173,11 +203,12 @@ fn spec(x: BundleAnswers) -> Result<BuildSpec> {
         attributes: attrs,
         allow_secrets: allow_secrets.into_iter().collect::<BTreeSet<_>>(),
         out,
+        dry_run,
     })
 }
 
 /// `envpack bundle build`.
-fn build(a: crate::cli::args::BundleBuildArgs) -> Result<Report> {
+fn build(a: crate::cli::args::BundleBuildArgs, dry_run: bool) -> Result<Report> {
     let x = match input::<BundleAnswers>(&a.answers)? {
         Input::Schema(r) => return Ok(r),
         Input::Answers(x) => x,
@@ -198,7 +229,7 @@ fn build(a: crate::cli::args::BundleBuildArgs) -> Result<Report> {
             out: a.out,
         },
     };
-    let built = bundle::build(&spec(x)?)?;
+    let built = bundle::build(&spec(x, dry_run)?)?;
     let src = &built.manifest.source;
     let provenance = match (src.provenance, &src.commit) {
         (Some(Provenance::Git), Some(c)) => {
@@ -207,14 +238,24 @@ fn build(a: crate::cli::args::BundleBuildArgs) -> Result<Report> {
         _ => "unverified (--no-git)".to_string(),
     };
     let human = format!(
-        "built bundle {} {} -> {}\n  id          {}\n  files       {}\n  source      {} {}\n  provenance  {provenance}",
+        "{} bundle {} {} -> {}\n  id          {}\n  files       {}\n  source      {} {}\n  provenance  {provenance}{}",
+        if built.dry_run {
+            "would build"
+        } else {
+            "built"
+        },
         built.manifest.name,
         built.manifest.version,
         built.path.display(),
         built.id,
         built.manifest.files.len(),
         src.kind.as_str(),
-        src.reference
+        src.reference,
+        if built.dry_run {
+            "\ndry run: nothing was written"
+        } else {
+            ""
+        }
     );
     Ok(Report::new(human, &built))
 }
