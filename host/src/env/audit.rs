@@ -12,7 +12,11 @@ use serde_json::Value;
 use super::EnvRecords;
 use crate::backend::{Backend, Journal};
 use crate::error::{Error, Result};
-use crate::store::now_rfc3339;
+/// Now, to the millisecond: events of one second keep their order when the
+/// environment's log and the home's are merged.
+fn now_millis() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
 use crate::types::EnvName;
 
 /// A policy decision, kept with the event it allowed or refused.
@@ -74,7 +78,7 @@ impl AuditEvent {
     pub fn new(verb: &str, target: impl Into<String>, result: impl Into<String>) -> Self {
         let actor = crate::actor::current();
         Self {
-            at: now_rfc3339(),
+            at: now_millis(),
             actor: actor.name,
             actor_source: Some(actor.source),
             verb: verb.into(),
@@ -94,7 +98,7 @@ impl AuditEvent {
     /// The same event with another result, stamped now.
     pub fn outcome(&self, result: impl Into<String>) -> Self {
         Self {
-            at: now_rfc3339(),
+            at: now_millis(),
             result: result.into(),
             ..self.clone()
         }

@@ -188,3 +188,65 @@ fn production_changes_need_confirmation_and_refusals_are_audited() {
     // --dry-run never needs confirmation: it changes nothing.
     dry(&env, &["env", "policy", "prod", "--remove-source", "main"]);
 }
+
+/// Runs `envpack ARGS` on a terminal (a pty made by util-linux `script`),
+/// typing `input`; (exit code, what the terminal showed).
+fn on_terminal(env: &Env, args: &str, input: &str) -> (i32, String) {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &format!("{} {args}", env.bin()), "/dev/null"])
+        .env("ENVPACK_HOME", env.home())
+        .env("ENVPACK_NO_PROGRESS", "1")
+        .env("ENVPACK_ACTOR", "ops@example.com")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn a_terminal_is_shown_the_plan_and_asked_for_the_name() {
+    let (env, _file, _revs) = ladder();
+    // Typing something else than the name declines: nothing changes.
+    let (code, shown) = on_terminal(&env, "env policy prod --add-source main", "yes\n");
+    assert_eq!(code, 4, "{shown}");
+    assert!(shown.contains("plan: env.policy prod in prod"), "{shown}");
+    assert!(
+        shown.contains("allowed sources  release-tag -> main, release-tag"),
+        "{shown}"
+    );
+    assert!(shown.contains("Type its name to go ahead"), "{shown}");
+    let policy = env.json(&["env", "show", "prod"])["meta"]["policy"]["allowed_sources"].clone();
+    assert_eq!(policy, serde_json::json!(["release-tag"]));
+    // Typing the name goes ahead.
+    let (code, shown) = on_terminal(&env, "env policy prod --add-source main", "prod\n");
+    assert_eq!(code, 0, "{shown}");
+    let audit = env.json(&["audit", "--env", "prod", "--verb", "env.policy"]);
+    let results: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        results,
+        [
+            "refused: declined at the terminal",
+            "confirmed at the terminal",
+            "started",
+            "ok"
+        ],
+        "{audit}"
+    );
+}

@@ -41,7 +41,8 @@ pub fn audit(ctx: &Ctx, a: AuditArgs) -> Result<Report> {
         }
     }
     events.retain(|(_, e)| filter.keeps(e));
-    events.sort_by(|x, y| x.1.at.cmp(&y.1.at));
+    // Stable: events of one instant keep the order of their log.
+    events.sort_by_key(|(_, e)| when(&e.at));
     let events = tail(events, a.journal.last);
     let rows = events.iter().map(|(env, e)| row(env, e)).collect();
     let json: Vec<serde_json::Value> = events
@@ -96,12 +97,18 @@ fn short(v: &serde_json::Value) -> String {
     }
 }
 
+/// An event's time (RFC 3339, to the second or finer); unreadable: the
+/// epoch, so it sorts first and passes no `--since`.
+fn when(at: &str) -> std::time::SystemTime {
+    humantime::parse_rfc3339_weak(at).unwrap_or(std::time::UNIX_EPOCH)
+}
+
 /// `envpack audit`'s filters.
 struct Filter {
     actor: Option<String>,
     verb: Option<String>,
-    since: Option<String>,
-    until: Option<String>,
+    since: Option<std::time::SystemTime>,
+    until: Option<std::time::SystemTime>,
 }
 
 impl Filter {
@@ -127,24 +134,19 @@ impl Filter {
             .verb
             .as_ref()
             .is_none_or(|v| e.verb == *v || e.verb.starts_with(&format!("{v}.")));
+        let at = when(&e.at);
         self.actor.as_ref().is_none_or(|a| e.actor == *a)
             && verb_ok
-            && self
-                .since
-                .as_ref()
-                .is_none_or(|s| e.at.as_str() >= s.as_str())
-            && self
-                .until
-                .as_ref()
-                .is_none_or(|u| e.at.as_str() < u.as_str())
+            && self.since.is_none_or(|s| at >= s)
+            && self.until.is_none_or(|u| at < u)
     }
 }
 
 /// A time for a filter, as the RFC 3339 text events carry (UTC, so text
 /// order is time order): given as RFC 3339, or as an age (`2h`).
-fn instant(flag: &str, t: &str) -> Result<String> {
+fn instant(flag: &str, t: &str) -> Result<std::time::SystemTime> {
     if let Ok(ts) = humantime::parse_rfc3339_weak(t) {
-        return Ok(humantime::format_rfc3339_seconds(ts).to_string());
+        return Ok(ts);
     }
     let age = humantime::parse_duration(t).map_err(|_| {
         Error::invalid(format!(
@@ -154,10 +156,9 @@ fn instant(flag: &str, t: &str) -> Result<String> {
             "envpack audit {flag} 2h   or   {flag} 2026-12-01T00:00:00Z"
         ))
     })?;
-    let at = std::time::SystemTime::now()
+    Ok(std::time::SystemTime::now()
         .checked_sub(age)
-        .unwrap_or(std::time::UNIX_EPOCH);
-    Ok(humantime::format_rfc3339_seconds(at).to_string())
+        .unwrap_or(std::time::UNIX_EPOCH))
 }
 
 /// `envpack history`.
