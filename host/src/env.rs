@@ -20,10 +20,12 @@ pub use bind::{BindOptions, BindOutcome, bind, effective_grants, format_diff, un
 pub use defaults::{DEFAULT_PACKS, default_requirement, install_defaults};
 pub use doctor::{DoctorFinding, DoctorReport, doctor};
 pub use init::{InitOptions, InitOutcome, init};
-pub use model::{Binding, EnvMeta, EnvName, Gate, Lock, PackLimits, Policy, Soak, SourceKind};
+pub use model::{
+    Binding, EnvMeta, EnvName, Gate, Lock, PackLimits, Policy, Retention, Soak, SourceKind,
+};
 pub use ops::{
     EnvView, PolicyChange, PolicyEdit, check_removable, config_set, install_packs, list, policy,
-    remove, remove_pack, set_limits, show,
+    remove, remove_pack, set_limits, set_retention, show,
 };
 pub use session::Session;
 

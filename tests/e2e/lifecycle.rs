@@ -491,3 +491,5 @@ fn invalid_splits_transitions_and_keys_change_nothing() {
 
 #[path = "lifecycle/concurrency.rs"]
 mod concurrency;
+#[path = "lifecycle/retention.rs"]
+mod retention;

@@ -334,7 +334,23 @@ pub enum EnvCommand {
         #[arg(long, conflicts_with_all = ["kv_quota_mb", "scratch_quota_mb"])]
         reset: bool,
     },
-    /// Set or unset a pack's non-secret configuration in an environment.
+    /// Show or change how long revisions at 0% of traffic keep running.
+    #[command(
+        after_help = "Examples:\n  envpack env retention prod\n  envpack env retention prod --scale-down-delay 10m --keep 1 --yes\n  envpack env retention dev --reset\n\nA revision that drops to 0% keeps running for the delay (default 5m), so a\nrollback is instant; then it stops (inactive), except the --keep newest.\nRevisions never routed to are left alone. Traffic changes, rollbacks, deploys\nand promotions apply it; `envpack revisions scale-down` applies it on demand."
+    )]
+    Retention {
+        /// The environment.
+        name: String,
+        /// How long a revision at 0% keeps running, e.g. `5m`, `30s`, `0s`.
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        scale_down_delay: Option<std::time::Duration>,
+        /// How many revisions at 0% stay running anyway, newest first.
+        #[arg(long, value_name = "N")]
+        keep: Option<u32>,
+        /// Back to the defaults (5m, keep 0).
+        #[arg(long, conflicts_with_all = ["scale_down_delay", "keep"])]
+        reset: bool,
+    },
     /// Write envpack.toml for existing environments.
     #[command(
         after_help = "Examples:\n  envpack env export dev staging prod > envpack.toml\n  envpack env export --all --out envpack.toml"
@@ -350,6 +366,7 @@ pub enum EnvCommand {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Set or unset a pack's non-secret configuration in an environment.
     #[command(
         after_help = "Examples:\n  envpack env config local greentic.telemetry.stdout level debug\n  envpack env config local greentic.telemetry.stdout level --unset"
     )]

@@ -184,6 +184,7 @@ mod tests {
             policy,
             config: Default::default(),
             limits: Default::default(),
+            retention: Default::default(),
         }
     }
 

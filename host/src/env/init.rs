@@ -267,6 +267,7 @@ impl<'a> Init<'a> {
                     ),
                     config: BTreeMap::new(),
                     limits: Default::default(),
+                    retention: Default::default(),
                 }
             }
         };

@@ -149,6 +149,9 @@ pub struct EnvMeta {
     /// Quotas for each pack here, where they differ from the host's.
     #[serde(default, skip_serializing_if = "PackLimits::is_default")]
     pub limits: PackLimits,
+    /// How long revisions that dropped to 0% keep running.
+    #[serde(default, skip_serializing_if = "Retention::is_default")]
+    pub retention: Retention,
 }
 
 /// Per-environment quotas, applied to each pack bound in the environment;
@@ -163,6 +166,40 @@ pub struct PackLimits {
     /// MiB each pack may keep in its scratch directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scratch_quota_mb: Option<u64>,
+}
+
+/// What happens to revisions that drop to 0% of traffic (Argo Rollouts'
+/// `scaleDownDelaySeconds`): they keep running for the delay, so a rollback
+/// is instant, then stop, except the `keep` most recent.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// Seconds a revision keeps running after it drops to 0% (default
+    /// [`Retention::DEFAULT_DELAY_SECS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_down_delay_secs: Option<u64>,
+    /// How many of the revisions at 0% stay running anyway, newest first
+    /// (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep: Option<u32>,
+}
+
+impl Retention {
+    /// Five minutes.
+    pub const DEFAULT_DELAY_SECS: u64 = 300;
+
+    /// Nothing set.
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// The delay in effect.
+    pub fn delay(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(
+            self.scale_down_delay_secs
+                .unwrap_or(Self::DEFAULT_DELAY_SECS),
+        )
+    }
 }
 
 impl PackLimits {

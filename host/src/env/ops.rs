@@ -345,6 +345,33 @@ pub fn set_limits(
     Ok(meta.limits)
 }
 
+/// `env retention`: changes how long revisions at 0% keep running (under
+/// the environment lease, audited) and returns the retention.
+pub fn set_retention(
+    home: &Home,
+    name: &EnvName,
+    change: impl FnOnce(&mut super::model::Retention),
+) -> Result<super::model::Retention> {
+    let dir = EnvRecords::new(home, name);
+    dir.load()?;
+    let _guard = dir.lock(LockScope::Env)?;
+    let (mut meta, _lock) = dir.load()?;
+    let before = meta.retention.clone();
+    change(&mut meta.retention);
+    if meta.retention != before {
+        let change = Change {
+            verb: "env.retention",
+            target: name.to_string(),
+            before: json(&before),
+            after: json(&meta.retention),
+        };
+        audited(AuditLog::Env(&dir), change, || {
+            dir.write(&RecordKey::Meta, &meta, Precondition::Any)
+        })?;
+    }
+    Ok(meta.retention)
+}
+
 /// `pack remove`: removes an installed pack version unless an environment
 /// binds it (or `force`). Returns its digest.
 pub fn remove_pack(

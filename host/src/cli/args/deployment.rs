@@ -74,11 +74,17 @@ pub struct AnswersArgs {
 /// `envpack revisions ...`
 #[derive(Debug, Subcommand)]
 pub enum RevisionsCommand {
-    /// List revisions with their state and traffic.
+    /// List revisions with their state and traffic (archived ones with --all).
+    #[command(
+        after_help = "Examples:\n  envpack revisions list --env dev\n  envpack revisions list --env prod --deployment web --all\n  envpack revisions list --env dev -o name"
+    )]
     List {
         /// Only this deployment (default: all).
         #[arg(long)]
         deployment: Option<String>,
+        /// Archived revisions too.
+        #[arg(long)]
+        all: bool,
     },
     /// Show one revision and why it failed (--json includes its plan).
     Show {
@@ -92,6 +98,11 @@ pub enum RevisionsCommand {
     Drain(TransitionArgs),
     /// Retire a revision for good (refused while traffic routes to it).
     Archive(TransitionArgs),
+    /// Stop the revisions at 0% past the environment's scale-down delay.
+    #[command(
+        after_help = "Examples:\n  envpack revisions scale-down --env prod\n  envpack revisions scale-down --env prod --dry-run\n\nTraffic changes, rollbacks, deploys and promotions do this after they succeed;\nrun it from cron to retire revisions between changes. See `envpack env retention`."
+    )]
+    ScaleDown,
 }
 
 /// `envpack traffic ...`

@@ -71,7 +71,11 @@ pub fn deploy(ctx: &Ctx, a: DeployArgs) -> Result<Report> {
             split(&out.weights)
         ));
     }
-    Ok(Report::new(human, &out))
+    let report = Report::new(human, &out);
+    if out.dry_run {
+        return Ok(report);
+    }
+    super::revisions::then_scale_down(ctx, &env, report)
 }
 
 /// The deployer's plan for people.

@@ -153,6 +153,12 @@ pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<Report> {
             signing_edit(&mut edit, signing)?;
             set_policy(ctx, n, &edit)
         }
+        EnvCommand::Retention {
+            name: n,
+            scale_down_delay,
+            keep,
+            reset,
+        } => retention(ctx, n, scale_down_delay, keep, reset),
         EnvCommand::Export { names, all, out } => super::declared::export(ctx, names, all, out),
         EnvCommand::Down { name: n } => down(ctx, n),
         EnvCommand::Up { name: n, timeout } => up(ctx, n, timeout),
@@ -659,5 +665,54 @@ fn config(
     Ok(Report::new(
         human,
         &json!({"pack": pack, "key": key, "value": value, "previous": old}),
+    ))
+}
+
+/// `envpack env retention`.
+fn retention(
+    ctx: &Ctx,
+    n: String,
+    delay: Option<std::time::Duration>,
+    keep: Option<u32>,
+    reset: bool,
+) -> Result<Report> {
+    let n = name(&n)?;
+    let change = |r: &mut env::Retention| {
+        if reset {
+            *r = Default::default();
+        }
+        r.scale_down_delay_secs = delay.map(|d| d.as_secs()).or(r.scale_down_delay_secs);
+        r.keep = keep.or(r.keep);
+    };
+    let text = |r: &env::Retention| {
+        format!(
+            "scale-down delay {}, keep {}",
+            humantime::format_duration(r.delay()),
+            r.keep.unwrap_or(0)
+        )
+    };
+    if delay.is_some() || keep.is_some() || reset {
+        let plan = || {
+            let before = env::show(&ctx.home, &n)?.meta.retention;
+            let mut after = before.clone();
+            change(&mut after);
+            Ok(Plan::new("env.retention", &n, n.to_string()).change(
+                "retention",
+                text(&before),
+                text(&after),
+            ))
+        };
+        if let Some(report) = ctx.plan_first(&n, plan)? {
+            return Ok(report);
+        }
+    }
+    let r = env::set_retention(&ctx.home, &n, change)?;
+    Ok(Report::new(
+        format!(
+            "{n}: revisions at 0% keep running for {}; the {} newest stay running anyway",
+            humantime::format_duration(r.delay()),
+            r.keep.unwrap_or(0)
+        ),
+        &json!({"environment": n, "scale_down_delay_secs": r.delay().as_secs(), "keep": r.keep.unwrap_or(0)}),
     ))
 }

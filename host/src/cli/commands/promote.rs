@@ -96,10 +96,8 @@ pub fn promote(ctx: &Ctx, a: PromoteArgs) -> Result<Report> {
             o.revision.id, o.revision.state
         ))
     );
-    Ok(Report::new(
-        human,
-        &json!({"report": report, "deploy": outcome}),
-    ))
+    let out = Report::new(human, &json!({"report": report, "deploy": outcome}));
+    super::revisions::then_scale_down(ctx, &to, out)
 }
 
 /// The previous rung observed now, for the release gate: what runs there

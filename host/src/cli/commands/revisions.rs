@@ -9,7 +9,8 @@ use crate::cli::Ctx;
 use crate::cli::args::{RevisionsCommand, TransitionArgs};
 use crate::cli::output::{Report, table};
 use crate::deploy::model::{Deployment, RevState, Revision};
-use crate::deploy::{self, DeploymentRecords, TransitionOptions};
+use crate::deploy::{self, DeploymentRecords, TransitionOptions, retention};
+use crate::env::plan::Plan;
 use crate::env::{EnvName, EnvRecords};
 use crate::error::Result;
 use crate::truth::{self, LastSeen};
@@ -26,14 +27,57 @@ pub fn revisions(ctx: &Ctx, cmd: RevisionsCommand) -> Result<Report> {
     }
     let dir = DeploymentRecords::new(&records);
     match cmd {
-        RevisionsCommand::List { deployment } => list(&dir, &env, deployment),
+        RevisionsCommand::List { deployment, all } => list(&dir, &env, deployment, all),
         RevisionsCommand::Show {
             revision,
             deployment,
         } => show(&dir, &revision, deployment),
         RevisionsCommand::Drain(a) => transition(ctx, a, RevState::Draining),
         RevisionsCommand::Archive(a) => transition(ctx, a, RevState::Archived),
+        RevisionsCommand::ScaleDown => scale_down(ctx, &env),
     }
+}
+
+/// `envpack revisions scale-down`.
+fn scale_down(ctx: &Ctx, env: &EnvName) -> Result<Report> {
+    let plan = || {
+        let records = EnvRecords::new(&ctx.home, env);
+        let (meta, _) = records.load()?;
+        let now = std::time::SystemTime::now();
+        let mut plan = Plan::new("revision.scale-down", env, env.to_string());
+        for d in DeploymentRecords::new(&records).all()? {
+            for r in retention::due(&d, &meta.retention, now) {
+                plan = plan.change(
+                    format!("{} {}", r.deployment, r.revision),
+                    format!("ready (at 0% since {})", r.since),
+                    "inactive",
+                );
+            }
+        }
+        Ok(plan)
+    };
+    if let Some(report) = ctx.plan_first(env, plan)? {
+        return Ok(report);
+    }
+    let stopped = retention::scale_down(&ctx.home, ctx.runtime()?, env)?;
+    Ok(Report::new(stopped_text(env, &stopped), &stopped))
+}
+
+/// What a sweep stopped, for people.
+pub(crate) fn stopped_text(env: &EnvName, stopped: &[retention::Retired]) -> String {
+    if stopped.is_empty() {
+        return format!("nothing in {env} is past its scale-down delay");
+    }
+    stopped
+        .iter()
+        .map(|r| {
+            format!(
+                "stopped {} of {} (at 0% since {}, past the scale-down delay)",
+                r.revision, r.deployment, r.since
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Answers for `envpack revisions drain` and `archive`.
@@ -90,11 +134,21 @@ fn lifecycle(d: &Deployment, r: &Revision, seen: Option<&LastSeen>) -> String {
 }
 
 /// `envpack revisions list`.
-fn list(dir: &DeploymentRecords, env: &EnvName, deployment: Option<String>) -> Result<Report> {
-    let deps = match deployment {
+fn list(
+    dir: &DeploymentRecords,
+    env: &EnvName,
+    deployment: Option<String>,
+    all: bool,
+) -> Result<Report> {
+    let mut deps: Vec<Deployment> = match deployment {
         Some(d) => vec![dir.find(Some(&d))?.into_inner()],
         None => dir.all()?.into_iter().map(|d| d.into_inner()).collect(),
     };
+    if !all {
+        for d in &mut deps {
+            d.revisions.retain(|r| r.state != RevState::Archived);
+        }
+    }
     let seen = truth::last_seen(dir.env())?;
     let mut rows = Vec::new();
     let mut wide_rows = Vec::new();
@@ -212,4 +266,21 @@ fn show(dir: &DeploymentRecords, revision: &str, deployment: Option<String>) -> 
         &json!({"deployment": d.name, "revision": r, "basis_points": d.weight_of(&r.id),
                 "stopped": d.stopped.contains(&r.id), "observed": observed}),
     ))
+}
+
+/// After a change that succeeded: the revisions of `env` past their
+/// scale-down delay are stopped, and `report` says which (or warns).
+pub(crate) fn then_scale_down(ctx: &Ctx, env: &EnvName, mut report: Report) -> Result<Report> {
+    let (stopped, warnings) = retention::after_change(&ctx.home, ctx.runtime()?, env);
+    if !stopped.is_empty() {
+        report.human.push('\n');
+        report.human.push_str(&stopped_text(env, &stopped));
+    }
+    for w in &warnings {
+        report.human.push_str(&format!("\nwarning: {w}"));
+    }
+    if let Some(obj) = report.json.as_object_mut() {
+        obj.insert("scaled_down".into(), json!(stopped));
+    }
+    Ok(report)
 }

@@ -47,8 +47,6 @@ pub fn rollback(ctx: &Ctx, a: RollbackArgs) -> Result<Report> {
         out.traffic.generation,
         split(&out.traffic.weights)
     );
-    Ok(Report::new(
-        with_warnings(human, &out.traffic.warnings),
-        &out,
-    ))
+    let report = Report::new(with_warnings(human, &out.traffic.warnings), &out);
+    super::revisions::then_scale_down(ctx, &env, report)
 }

@@ -80,7 +80,8 @@ pub fn traffic(ctx: &Ctx, cmd: TrafficCommand) -> Result<Report> {
                 out.generation,
                 split(&out.weights)
             );
-            Ok(Report::new(with_warnings(human, &out.warnings), &out))
+            let report = Report::new(with_warnings(human, &out.warnings), &out);
+            super::revisions::then_scale_down(ctx, &env, report)
         }
     }
 }
