@@ -182,7 +182,8 @@ pub fn main() -> ExitCode {
     // Arguments are read as OS strings: a path need not be UTF-8, and
     // `std::env::args` would panic on one that is not. The lossy copy is only
     // for finding `--json`/`--help` and for repeating the command in hints.
-    let os_args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut os_args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    help_for_pack_commands(&mut os_args);
     let args = lossy_args(&os_args);
     if let Some(code) = print_help_with_pack_commands(&args) {
         return code;
@@ -253,6 +254,27 @@ pub fn main() -> ExitCode {
             output::print_err(&err, json);
             ExitCode::from(err.kind().exit_code())
         }
+    }
+}
+
+/// `envpack help WORDS...` where WORDS is no built-in command is the help
+/// of a pack-contributed command: `envpack WORDS... --help`.
+fn help_for_pack_commands(os_args: &mut Vec<std::ffi::OsString>) {
+    use clap::CommandFactory;
+    let Some(at) = os_args.iter().skip(1).position(|a| !a.to_string_lossy().starts_with('-')) else {
+        return;
+    };
+    let at = at + 1;
+    if os_args[at] != "help" {
+        return;
+    }
+    let Some(next) = os_args.get(at + 1).map(|a| a.to_string_lossy().into_owned()) else {
+        return;
+    };
+    let builtin = Cli::command().get_subcommands().any(|c| c.get_name() == next);
+    if !builtin && !next.starts_with('-') {
+        os_args.remove(at);
+        os_args.push("--help".into());
     }
 }
 

@@ -213,3 +213,13 @@ fn output_formats_quiet_names_wide_and_traffic_in_percent() {
     let shown = env.ok(&["traffic", "show", "--env", "dev"]);
     assert!(shown.contains(&format!("{rev}=100%")), "{shown}");
 }
+
+#[test]
+fn help_reaches_pack_commands() {
+    let env = Env::new(BIN);
+    env.json(&["env", "init", "local"]);
+    let help = env.ok(&["help", "telemetry", "test"]);
+    assert!(help.contains("Usage: envpack telemetry test"), "{help}");
+    let builtin = env.ok(&["help", "env", "down"]);
+    assert!(builtin.contains("Examples:"), "{builtin}");
+}

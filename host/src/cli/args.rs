@@ -86,19 +86,34 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build, inspect, install and verify packs.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  envpack pack build packs/my-pack\n  envpack pack install my-pack-1.0.0.wasm\n  envpack pack list"
+    )]
     Pack(PackCommand),
     /// Create, bind, inspect and check environments.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  envpack env init staging --after dev\n  envpack env show staging\n  envpack env bind staging state greentic.state.fs\n  envpack env doctor staging"
+    )]
     Env(EnvCommand),
     /// Read and write the environment's secrets (through its secrets pack).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  envpack secrets put --env dev API_KEY --from-file key.txt\n  envpack secrets list --env dev\n  envpack secrets rm --env dev API_KEY"
+    )]
     Secrets(SecretsCommand),
     /// Read and write the environment's state (through its state pack).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  envpack state put --env dev app/mode blue\n  envpack state get --env dev app/mode\n  envpack state list --env dev app/"
+    )]
     State(StateCommand),
     /// Build and verify immutable release bundles.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  envpack bundle build ./dist --name web --version 1.4.0 --source release-tag --ref v1.4.0\n  envpack bundle sign web-1.4.0.bundle.tgz --key release.key\n  envpack bundle verify web-1.4.0.bundle.tgz"
+    )]
     Bundle(BundleCommand),
     /// Deploy a release bundle to an environment as a new revision.
     #[command(
@@ -106,10 +121,16 @@ pub enum Command {
     )]
     Deploy(DeployArgs),
     /// List, show, drain and archive revisions.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  envpack revisions list --env dev\n  envpack revisions show r0193a --env dev\n  envpack revisions drain r0193a --env dev"
+    )]
     Revisions(RevisionsCommand),
     /// Route a deployment's traffic between ready revisions.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  envpack traffic show --env dev\n  envpack traffic set --env dev web r0193a=90% r0193b=10%"
+    )]
     Traffic(TrafficCommand),
     /// Deploy the exact bundle running in the previous rung to the next.
     #[command(
@@ -227,8 +248,10 @@ pub enum EnvCommand {
         policy: PolicyArgs,
     },
     /// List environments.
+    #[command(after_help = "Examples:\n  envpack env list\n  envpack env list -o name")]
     List,
     /// Show an environment's policy, bindings, digests and grants.
+    #[command(after_help = "Examples:\n  envpack env show dev\n  envpack --json env show prod")]
     Show {
         /// The environment.
         #[arg(value_name = "ENV")]
@@ -253,6 +276,9 @@ pub enum EnvCommand {
         grant_requested: bool,
     },
     /// Empty a slot.
+    #[command(
+        after_help = "Examples:\n  envpack env unbind dev telemetry\n  envpack env unbind prod state --dry-run"
+    )]
     Unbind {
         /// The environment.
         name: String,
@@ -260,6 +286,9 @@ pub enum EnvCommand {
         slot: envpack_descriptor::Slot,
     },
     /// Remove an environment (refused while it holds deployed revisions).
+    #[command(
+        after_help = "Examples:\n  envpack env rm scratch\n  envpack env rm qa --force      (stops its revisions first)\n  envpack env rm qa --dry-run"
+    )]
     Rm {
         /// The environment.
         name: String,
@@ -294,12 +323,14 @@ pub enum EnvCommand {
         signing: SigningPolicyArgs,
     },
     /// Stop every running revision of an environment (they stay expected).
+    #[command(after_help = "Examples:\n  envpack env down dev\n  envpack env down prod --dry-run")]
     Down {
         /// The environment.
         #[arg(value_name = "ENV")]
         name: Option<String>,
     },
     /// Start again the revisions an environment expects to run.
+    #[command(after_help = "Examples:\n  envpack env up dev\n  envpack env up dev --timeout 2m")]
     Up {
         /// The environment.
         #[arg(value_name = "ENV")]
@@ -486,13 +517,20 @@ pub enum SecretsCommand {
         allow_empty: bool,
     },
     /// Print a secret's value.
+    #[command(after_help = "Examples:\n  envpack secrets get --env dev API_KEY")]
     Get {
         /// The secret's name.
         key: String,
     },
     /// List secret names (never values).
+    #[command(
+        after_help = "Examples:\n  envpack secrets list --env dev\n  envpack secrets list --env dev -o name"
+    )]
     List,
     /// Remove a secret.
+    #[command(
+        after_help = "Examples:\n  envpack secrets rm --env dev API_KEY\n  envpack secrets rm --env prod API_KEY --dry-run"
+    )]
     Rm {
         /// The secret's name.
         key: String,
@@ -519,17 +557,26 @@ pub enum StateCommand {
         expect_absent: bool,
     },
     /// Print a value.
+    #[command(
+        after_help = "Examples:\n  envpack state get --env dev app/mode\n  envpack --json state get --env dev app/mode"
+    )]
     Get {
         /// The key.
         key: String,
     },
     /// List keys, optionally under a prefix.
+    #[command(
+        after_help = "Examples:\n  envpack state list --env dev\n  envpack state list --env dev app/"
+    )]
     List {
         /// Only keys starting with this.
         #[arg(default_value = "")]
         prefix: String,
     },
     /// Remove a key.
+    #[command(
+        after_help = "Examples:\n  envpack state rm --env dev app/mode\n  envpack state rm --env dev app/lock --expect-generation 3"
+    )]
     Rm {
         /// The key.
         key: String,
@@ -563,6 +610,7 @@ pub enum PackCommand {
         files: Vec<PathBuf>,
     },
     /// List installed packs.
+    #[command(after_help = "Examples:\n  envpack pack list\n  envpack pack list -o name")]
     List,
     /// Remove an installed pack version.
     #[command(after_help = "Examples:\n  envpack pack remove acme.state.memory@1.2.0")]
@@ -574,6 +622,9 @@ pub enum PackCommand {
         force: bool,
     },
     /// Re-hash every installed pack; exit 6 if any was tampered with.
+    #[command(
+        after_help = "Examples:\n  envpack pack verify\n\nRe-hashes every installed pack and its precompiled artifact; exit 6 on a mismatch."
+    )]
     Verify,
     /// Call a pack's exports directly, in one instance (for pack authors
     /// and debugging). Calls are written in WAVE.
@@ -654,4 +705,37 @@ pub struct ServeArgs {
     /// Fix the random choices (for reproducible tests).
     #[arg(long, hide = true, env = "ENVPACK_INGRESS_SEED")]
     pub seed: Option<u64>,
+}
+
+#[cfg(test)]
+mod help_tests {
+    use clap::CommandFactory;
+
+    /// Every help page, groups included, shows examples.
+    #[test]
+    fn every_help_page_has_examples() {
+        fn walk(cmd: &clap::Command, path: String, missing: &mut Vec<String>) {
+            let help = cmd
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default()
+                + &cmd
+                    .get_after_long_help()
+                    .map(|h| h.to_string())
+                    .unwrap_or_default();
+            if !help.contains("Examples:") && cmd.get_name() != "help" {
+                missing.push(path.clone());
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "envpack".into(), &mut missing);
+        assert!(
+            missing.is_empty(),
+            "{} help pages without examples: {missing:#?}",
+            missing.len()
+        );
+    }
 }

@@ -87,6 +87,9 @@ pub enum RevisionsCommand {
         all: bool,
     },
     /// Show one revision and why it failed (--json includes its plan).
+    #[command(
+        after_help = "Examples:\n  envpack revisions show r0193a --env dev\n  envpack --json revisions show r0193a --env dev --deployment web"
+    )]
     Show {
         /// Revision id (or unique prefix).
         revision: String,
@@ -95,8 +98,12 @@ pub enum RevisionsCommand {
         deployment: Option<String>,
     },
     /// Stop a revision that no longer receives traffic (ready -> draining -> inactive).
+    #[command(
+        after_help = "Examples:\n  envpack revisions drain r0193a --env dev\n  envpack revisions drain r0193a --env prod --dry-run"
+    )]
     Drain(TransitionArgs),
     /// Retire a revision for good (refused while traffic routes to it).
+    #[command(after_help = "Examples:\n  envpack revisions archive r0193a --env dev")]
     Archive(TransitionArgs),
     /// Stop the revisions at 0% past the environment's scale-down delay.
     #[command(
@@ -114,6 +121,9 @@ pub enum TrafficCommand {
     )]
     Set(TrafficSetArgs),
     /// Show the current split and generation.
+    #[command(
+        after_help = "Examples:\n  envpack traffic show --env dev\n  envpack traffic show --env prod web"
+    )]
     Show {
         /// The deployment (default: the only one).
         deployment: Option<String>,
@@ -181,6 +191,7 @@ pub struct RollbackArgs {
 #[derive(Debug, Subcommand)]
 pub enum SnapshotsCommand {
     /// One snapshot: what was observed and what was expected.
+    #[command(after_help = "Examples:\n  envpack snapshots show 3f2a9c --env dev")]
     Show {
         /// Snapshot id or unique hex prefix.
         id: String,
@@ -192,6 +203,9 @@ pub enum SnapshotsCommand {
 pub enum DriftCommand {
     /// Accept drift entries: recorded and audited; they stay visible but no
     /// longer fail the exit code until reality changes again.
+    #[command(
+        after_help = "Examples:\n  envpack drift accept 1a2b3c4d5e6f --reason \"hotfix INC-42, to be released\" --env prod"
+    )]
     Accept {
         /// Drift entry ids, as `envpack drift` prints them.
         #[arg(required = true)]
