@@ -3,6 +3,7 @@
 
 pub mod args;
 mod commands;
+pub mod complete;
 mod confirm;
 pub mod output;
 pub mod progress;
@@ -182,6 +183,10 @@ pub fn main() -> ExitCode {
     // Arguments are read as OS strings: a path need not be UTF-8, and
     // `std::env::args` would panic on one that is not. The lossy copy is only
     // for finding `--json`/`--help` and for repeating the command in hints.
+    // `COMPLETE=bash envpack` prints the shell's registration; the shell
+    // then calls back here with the words to complete. Nothing else may
+    // write to stdout first.
+    clap_complete::CompleteEnv::with_factory(<Cli as clap::CommandFactory>::command).complete();
     let mut os_args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     help_for_pack_commands(&mut os_args);
     let args = lossy_args(&os_args);
@@ -261,17 +266,26 @@ pub fn main() -> ExitCode {
 /// of a pack-contributed command: `envpack WORDS... --help`.
 fn help_for_pack_commands(os_args: &mut Vec<std::ffi::OsString>) {
     use clap::CommandFactory;
-    let Some(at) = os_args.iter().skip(1).position(|a| !a.to_string_lossy().starts_with('-')) else {
+    let Some(at) = os_args
+        .iter()
+        .skip(1)
+        .position(|a| !a.to_string_lossy().starts_with('-'))
+    else {
         return;
     };
     let at = at + 1;
     if os_args[at] != "help" {
         return;
     }
-    let Some(next) = os_args.get(at + 1).map(|a| a.to_string_lossy().into_owned()) else {
+    let Some(next) = os_args
+        .get(at + 1)
+        .map(|a| a.to_string_lossy().into_owned())
+    else {
         return;
     };
-    let builtin = Cli::command().get_subcommands().any(|c| c.get_name() == next);
+    let builtin = Cli::command()
+        .get_subcommands()
+        .any(|c| c.get_name() == next);
     if !builtin && !next.starts_with('-') {
         os_args.remove(at);
         os_args.push("--help".into());

@@ -223,3 +223,79 @@ fn help_reaches_pack_commands() {
     let builtin = env.ok(&["help", "env", "down"]);
     assert!(builtin.contains("Examples:"), "{builtin}");
 }
+
+/// What the shell gets for `words` (the last is the word being completed),
+/// through clap's dynamic completion protocol (fish's: one candidate per
+/// line, then a tab and its help).
+fn complete(env: &Env, words: &[&str]) -> Vec<String> {
+    let out = env
+        .cmd()
+        .env("COMPLETE", "fish")
+        .arg("--")
+        .arg("envpack")
+        .args(words)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split('\t').next().unwrap().to_string())
+        .filter(|c| !c.starts_with('-'))
+        .collect()
+}
+
+#[test]
+fn shells_complete_environments_slots_packs_and_revisions() {
+    let env = Env::new(BIN);
+    env.json(&["env", "init", "dev"]);
+    env.json(&["env", "init", "prod", "--production"]);
+    assert_eq!(complete(&env, &["env", "show", ""]), ["dev", "prod"]);
+    assert_eq!(complete(&env, &["--env", "p"]), ["prod"]);
+    assert!(complete(&env, &["env", "bind", "dev", ""]).contains(&"state".to_string()));
+    let packs = complete(&env, &["env", "bind", "dev", "state", "greentic.state"]);
+    assert_eq!(packs, ["greentic.state.fs@0.1.0"], "{packs:?}");
+    let deployer = build_pack(BIN, "test-deployer");
+    env.json(&["pack", "install", deployer.to_str().unwrap()]);
+    env.json(&[
+        "env",
+        "bind",
+        "dev",
+        "deployer",
+        "acme.deployer.recorder@0.1.0",
+        "--grant-requested",
+    ]);
+    let dir = env.home().join("site");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("index.html"), "hi\n").unwrap();
+    let out = env.home().join("site.tgz");
+    env.json(&[
+        "bundle",
+        "build",
+        "--no-git",
+        dir.to_str().unwrap(),
+        "--name",
+        "site",
+        "--version",
+        "1.0.0",
+        "--source",
+        "main",
+        "--ref",
+        "main",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let rev = env.json(&["deploy", out.to_str().unwrap(), "--env", "dev"])["revision"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        complete(&env, &["revisions", "drain", "--env", "dev", &rev[..4]]),
+        [rev.clone()]
+    );
+    assert_eq!(complete(&env, &["traffic", "set", "s"]), ["site"]);
+    assert_eq!(complete(&env, &["rollback", "--to", ""]), [rev]);
+}

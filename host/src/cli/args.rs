@@ -69,7 +69,8 @@ pub struct Cli {
         global = true,
         env = "ENVPACK_ENV",
         value_name = "NAME",
-        default_value = "local"
+        default_value = "local",
+        add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::environments)
     )]
     pub env: String,
 
@@ -255,6 +256,7 @@ pub enum EnvCommand {
     Show {
         /// The environment.
         #[arg(value_name = "ENV")]
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::environments))]
         name: Option<String>,
     },
     /// Bind a slot to an installed pack, granting its capabilities.
@@ -263,10 +265,13 @@ pub enum EnvCommand {
     )]
     Bind {
         /// The environment.
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::environments))]
         name: String,
         /// The slot: deployer, secrets, telemetry or state.
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::slots))]
         slot: envpack_descriptor::Slot,
         /// The pack requirement, e.g. acme.state.memory@^1.2.
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::descriptors))]
         descriptor: String,
         /// Grant a capability (repeatable).
         #[arg(long = "grant", value_name = "CAP")]
@@ -281,8 +286,10 @@ pub enum EnvCommand {
     )]
     Unbind {
         /// The environment.
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::environments))]
         name: String,
         /// The slot.
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::slots))]
         slot: envpack_descriptor::Slot,
     },
     /// Remove an environment (refused while it holds deployed revisions).
@@ -291,6 +298,7 @@ pub enum EnvCommand {
     )]
     Rm {
         /// The environment.
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::environments))]
         name: String,
         /// Remove even with deployed revisions.
         #[arg(long)]
@@ -302,6 +310,7 @@ pub enum EnvCommand {
     )]
     Policy {
         /// The environment.
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::environments))]
         name: String,
         #[command(flatten)]
         policy: PolicyArgs,
@@ -327,6 +336,7 @@ pub enum EnvCommand {
     Down {
         /// The environment.
         #[arg(value_name = "ENV")]
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::environments))]
         name: Option<String>,
     },
     /// Start again the revisions an environment expects to run.
@@ -334,6 +344,7 @@ pub enum EnvCommand {
     Up {
         /// The environment.
         #[arg(value_name = "ENV")]
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::environments))]
         name: Option<String>,
         /// How long each revision's warm-up may take, e.g. `90s`.
         #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
@@ -346,6 +357,7 @@ pub enum EnvCommand {
     Doctor {
         /// The environment.
         #[arg(value_name = "ENV")]
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::environments))]
         name: Option<String>,
     },
     /// Show or change the quotas each pack gets in an environment.
@@ -354,6 +366,7 @@ pub enum EnvCommand {
     )]
     Limits {
         /// The environment.
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::environments))]
         name: String,
         /// MiB of kv values each pack may keep.
         #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
@@ -371,6 +384,7 @@ pub enum EnvCommand {
     )]
     Retention {
         /// The environment.
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::environments))]
         name: String,
         /// How long a revision at 0% keeps running, e.g. `5m`, `30s`, `0s`.
         #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
@@ -389,6 +403,7 @@ pub enum EnvCommand {
     Export {
         /// The environments (default: --env).
         #[arg(value_name = "ENV")]
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::environments))]
         names: Vec<String>,
         /// Every environment of the home.
         #[arg(long, conflicts_with = "names")]
@@ -403,6 +418,7 @@ pub enum EnvCommand {
     )]
     Config {
         /// The environment.
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::environments))]
         name: String,
         /// The pack id, e.g. greentic.telemetry.stdout.
         pack: String,
@@ -616,6 +632,7 @@ pub enum PackCommand {
     #[command(after_help = "Examples:\n  envpack pack remove acme.state.memory@1.2.0")]
     Remove {
         /// The exact descriptor, e.g. acme.state.memory@1.2.0.
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::descriptors))]
         descriptor: String,
         /// Remove it even though environments are bound to it.
         #[arg(long)]

@@ -81,6 +81,7 @@ pub enum RevisionsCommand {
     List {
         /// Only this deployment (default: all).
         #[arg(long)]
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::deployments))]
         deployment: Option<String>,
         /// Archived revisions too.
         #[arg(long)]
@@ -92,9 +93,11 @@ pub enum RevisionsCommand {
     )]
     Show {
         /// Revision id (or unique prefix).
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::revisions))]
         revision: String,
         /// The deployment (default: the only one).
         #[arg(long)]
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::deployments))]
         deployment: Option<String>,
     },
     /// Stop a revision that no longer receives traffic (ready -> draining -> inactive).
@@ -126,6 +129,7 @@ pub enum TrafficCommand {
     )]
     Show {
         /// The deployment (default: the only one).
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::deployments))]
         deployment: Option<String>,
     },
 }
@@ -135,6 +139,7 @@ pub enum TrafficCommand {
 pub struct TrafficSetArgs {
     /// The deployment.
     #[arg(required_unless_present_any = ["answers", "schema"])]
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::deployments))]
     pub deployment: Option<String>,
     /// REVISION=WEIGHT entries.
     pub weights: Vec<String>,
@@ -153,6 +158,7 @@ pub struct PromoteArgs {
     pub bundle_id: Option<String>,
     /// The environment to promote into.
     #[arg(long, required_unless_present_any = ["answers", "schema", "report_schema"])]
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::environments))]
     pub to: Option<String>,
     /// How long warm-up may take, e.g. `90s` or `5m` (default:
     /// ENVPACK_WARM_TIMEOUT_MS, else 30s). A revision whose process exits
@@ -171,9 +177,11 @@ pub struct PromoteArgs {
 pub struct RollbackArgs {
     /// The deployment (default: the only one).
     #[arg(long)]
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::deployments))]
     pub deployment: Option<String>,
     /// Route 100% to this revision.
     #[arg(long, conflicts_with = "steps")]
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::revisions))]
     pub to: Option<String>,
     /// How many traffic changes to go back (default 1).
     #[arg(long)]
@@ -311,9 +319,11 @@ pub struct BundleBuildArgs {
 pub struct TransitionArgs {
     /// Revision id (or unique prefix).
     #[arg(required_unless_present_any = ["answers", "schema"])]
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::revisions))]
     pub revision: Option<String>,
     /// The deployment (default: the only one).
     #[arg(long)]
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::deployments))]
     pub deployment: Option<String>,
     #[command(flatten)]
     pub answers: AnswersArgs,
