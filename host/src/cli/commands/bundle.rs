@@ -70,7 +70,7 @@ pub fn run(ctx: &Ctx, cmd: BundleCommand) -> Result<Report> {
                 v.manifest.files.len(),
                 v.manifest.required_evidence.len()
             );
-            Ok(Report::new(human, &v))
+            Ok(Report::new(human, &v).with_names(vec![v.id.to_string()]))
         }
         BundleCommand::Sign {
             bundle: file,
@@ -257,7 +257,7 @@ fn build(a: crate::cli::args::BundleBuildArgs, dry_run: bool) -> Result<Report> 
             ""
         }
     );
-    Ok(Report::new(human, &built))
+    Ok(Report::new(human, &built).with_names(vec![built.id.to_string()]))
 }
 
 /// `--version`, checked.
