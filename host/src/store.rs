@@ -157,7 +157,7 @@ impl Store {
             return Err(Error::invalid(format!(
                 "cannot install {source}: it is too big to compile safely: {why}"
             ))
-            .hint("split the pack, or build it with optimisations (`envpack pack build` builds release, opt-level \"s\")"));
+            .hint("split the pack, or build it with optimisations: envpack pack build PACK_DIR (release, opt-level \"s\")"));
         }
         let manifest = read_manifest(&bytes)
             .map_err(|e| Error::invalid(format!("cannot install {source}: {e}")))?;

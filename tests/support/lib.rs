@@ -221,6 +221,156 @@ impl Env {
             r.code, r.stderr
         );
         assert_eq!(v["ok"], false);
+        self.run_hint(&v["error"]);
         v["error"].clone()
+    }
+
+    /// Every hint the CLI prints is a command that works when pasted: the
+    /// runnable ones (no placeholders) are run against a copy of this home
+    /// and must not fail as a usage error (2), a missing thing (3) or a
+    /// panic (101). `ENVPACK_E2E_SKIP_HINTS=1` turns this off.
+    fn run_hint(&self, error: &Value) {
+        if std::env::var_os("ENVPACK_E2E_SKIP_HINTS").is_some() {
+            return;
+        }
+        let Some(hint) = error["hint"].as_str() else {
+            return;
+        };
+        for args in runnable_hints(hint) {
+            let copy = tempfile::tempdir().unwrap();
+            copy_tree(self.home(), copy.path());
+            let json = (!args.iter().any(|a| a == "--json")).then_some("--json");
+            let mut child = Command::new(&self.bin)
+                .args(json)
+                .args(&args)
+                .env("ENVPACK_HOME", copy.path())
+                .env("ENVPACK_NO_PROGRESS", "1")
+                .env_remove("RUST_LOG")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            // A hint that reads a value (secrets put NAME) gets one.
+            if let Some(mut stdin) = child.stdin.take() {
+                let _ = std::io::Write::write_all(&mut stdin, b"hint-value\n");
+            }
+            let out = child.wait_with_output().unwrap();
+            let code = out.status.code().unwrap_or(-1);
+            // Judged by the envelope: exit 2 also means "drift found".
+            let envelope: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+            let kind = envelope["error"]["kind"].as_str().unwrap_or("");
+            let bad = code == 101
+                || ["invalid-input", "not-found"].contains(&kind)
+                || (envelope.is_null() && code != 0);
+            assert!(
+                !bad,
+                "the hint `envpack {}` (for {error}) fails with exit {code}:\n{}{}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
+/// The commands in a hint that can be run as printed: each `envpack ...`
+/// that starts the hint or follows `: `, `` ` ``, `; `, `then `, `&& `,
+/// `run `, `or `, up to the prose after it; without placeholders (`<ENV>`,
+/// `...`, `FILE`) and without commands that do not end by themselves.
+pub fn runnable_hints(hint: &str) -> Vec<Vec<String>> {
+    const BEFORE: [&str; 8] = [": ", "`", "; ", "then ", "&& ", "run ", "or ", "\n"];
+    let mut out = Vec::new();
+    for (at, _) in hint.match_indices("envpack ") {
+        let starts = at == 0 || BEFORE.iter().any(|b| hint[..at].ends_with(b));
+        if !starts {
+            continue;
+        }
+        let rest = &hint[at..];
+        let end = ["`", " (", ";", ", then", ", or ", " && ", " or "]
+            .iter()
+            .filter_map(|e| rest.find(e))
+            .min()
+            .unwrap_or(rest.len());
+        let cmd = rest[..end].trim();
+        let words: Vec<&str> = cmd.split_whitespace().skip(1).collect();
+        let placeholder = |w: &str| {
+            w.contains(['<', '>', '|', '\'', '"', '*', '$', '[', ']'])
+                || w.contains("...")
+                || w.split(['.', '=', ':', '/']).any(|seg| {
+                    seg.len() > 1 && seg.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+                })
+        };
+        let endless = matches!(words.first(), Some(&"serve") | Some(&"logs"));
+        if words.is_empty() || endless || words.iter().any(|w| placeholder(w)) {
+            continue;
+        }
+        let words: Vec<String> = words
+            .iter()
+            .map(|w| w.trim_end_matches([',', ')']).to_string())
+            .collect();
+        out.push(words);
+    }
+    out
+}
+
+/// Copies `from` into `to` (files and directories; links as links).
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            std::fs::create_dir_all(&dst).unwrap();
+            copy_tree(&src, &dst);
+        } else if kind.is_symlink() {
+            let _ = std::os::unix::fs::symlink(std::fs::read_link(&src).unwrap(), &dst);
+        } else if kind.is_file() {
+            let _ = std::fs::copy(&src, &dst);
+        }
+    }
+}
+
+#[cfg(test)]
+mod hint_tests {
+    use super::runnable_hints;
+
+    #[test]
+    fn runnable_commands_are_found_in_hints() {
+        let one = |h: &str| {
+            runnable_hints(h)
+                .into_iter()
+                .map(|w| w.join(" "))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            one("envpack revisions list --env dev"),
+            ["revisions list --env dev"]
+        );
+        assert_eq!(
+            one("run `envpack env rm qa --force`"),
+            ["env rm qa --force"]
+        );
+        assert_eq!(
+            one("tag it: git tag v1 && envpack bundle build ..."),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            one("rebuild it (envpack bundle build scans too)"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            one("envpack audit --since 2h (or an RFC 3339 time)"),
+            ["audit --since 2h"]
+        );
+        assert_eq!(
+            one("fix it, then: envpack drift --env prod; then envpack status --env prod"),
+            ["drift --env prod", "status --env prod"]
+        );
+        assert_eq!(
+            one("envpack env bind dev state <PACK>"),
+            Vec::<String>::new()
+        );
+        assert_eq!(one("envpack serve --env dev"), Vec::<String>::new());
     }
 }

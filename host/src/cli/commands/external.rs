@@ -153,7 +153,7 @@ pub fn run(ctx: &Ctx, env: &EnvName, words: &[String]) -> Result<Report> {
                 .to_string();
             return Err(
                 Error::invalid(format!("envpack {}: {first}", cmd.spec.name))
-                    .hint(format!("envpack {} --help", cmd.spec.name)),
+                    .hint(format!("envpack --env {env} {} --help", cmd.spec.name)),
             );
         }
     };

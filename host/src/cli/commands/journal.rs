@@ -153,7 +153,7 @@ fn instant(flag: &str, t: &str) -> Result<std::time::SystemTime> {
             "{flag} {t:?} is neither an RFC 3339 time nor an age"
         ))
         .hint(format!(
-            "envpack audit {flag} 2h   or   {flag} 2026-12-01T00:00:00Z"
+            "envpack audit --all {flag} 2h (or an RFC 3339 time: {flag} 2026-12-01T00:00:00Z)"
         ))
     })?;
     Ok(std::time::SystemTime::now()

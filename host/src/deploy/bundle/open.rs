@@ -259,7 +259,7 @@ fn check_secrets(contents: &Contents, bad: &dyn Fn(String) -> Error) -> Result<(
         "its payload holds what looks like secrets: {}",
         scan::describe(&findings)
     ))
-    .hint(format!("rebuild it without them with envpack bundle build (which scans with the same rules), or list real false positives in {ALLOWLIST}"))
+    .hint(format!("rebuild it without them (envpack bundle build scans with the same rules), or list real false positives in {ALLOWLIST}"))
     .with_details(serde_json::json!({ "findings": findings })))
 }
 
