@@ -294,7 +294,7 @@ fn shells_complete_environments_slots_packs_and_revisions() {
         .to_string();
     assert_eq!(
         complete(&env, &["revisions", "drain", "--env", "dev", &rev[..4]]),
-        [rev.clone()]
+        std::slice::from_ref(&rev)
     );
     assert_eq!(complete(&env, &["traffic", "set", "s"]), ["site"]);
     assert_eq!(complete(&env, &["rollback", "--to", ""]), [rev]);
