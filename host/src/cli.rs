@@ -221,24 +221,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    // Global options given after a pack command's words belong to envpack
-    // (pack arguments may not be named json or env).
-    if let Command::External(words) = &mut cli.command {
-        let mut rest = Vec::new();
-        let mut it = std::mem::take(words).into_iter();
-        while let Some(w) = it.next() {
-            match w.as_str() {
-                "--json" => cli.json = true,
-                "--env" => match it.next() {
-                    Some(e) => cli.env = e,
-                    None => rest.push(w),
-                },
-                _ if w.starts_with("--env=") => cli.env = w["--env=".len()..].to_string(),
-                _ => rest.push(w),
-            }
-        }
-        *words = rest;
-    }
+    globals_after_pack_words(&mut cli);
     cli.env_given = args.iter().any(|a| a == "--env" || a.starts_with("--env="));
     init_tracing(cli.verbose);
     if cli.output == output::Format::Json {
@@ -260,6 +243,28 @@ pub fn main() -> ExitCode {
             ExitCode::from(err.kind().exit_code())
         }
     }
+}
+
+/// Global options given after a pack command's words belong to envpack
+/// (pack arguments may not be named json or env).
+fn globals_after_pack_words(cli: &mut Cli) {
+    let Command::External(words) = &mut cli.command else {
+        return;
+    };
+    let mut rest = Vec::new();
+    let mut it = std::mem::take(words).into_iter();
+    while let Some(w) = it.next() {
+        match w.as_str() {
+            "--json" => cli.json = true,
+            "--env" => match it.next() {
+                Some(e) => cli.env = e,
+                None => rest.push(w),
+            },
+            _ if w.starts_with("--env=") => cli.env = w["--env=".len()..].to_string(),
+            _ => rest.push(w),
+        }
+    }
+    *words = rest;
 }
 
 /// `envpack help WORDS...` where WORDS is no built-in command is the help

@@ -150,89 +150,81 @@ fn list(
         }
     }
     let seen = truth::last_seen(dir.env())?;
-    let mut rows = Vec::new();
-    let mut wide_rows = Vec::new();
-    let mut names = Vec::new();
-    for d in &deps {
+    let (rows, wide_rows) = rows_of(&deps, seen.as_ref());
+    let names = deps
+        .iter()
+        .flat_map(|d| d.revisions.iter().map(|r| r.id.clone()))
+        .collect();
+    let columns = [
+        "deployment",
+        "revision",
+        "seq",
+        "version",
+        "state",
+        "traffic",
+        "bundle",
+    ];
+    let human = if rows.is_empty() {
+        format!("no revisions in {env}")
+    } else {
+        table(&columns, rows)
+    };
+    let wide_columns: Vec<&str> = columns
+        .iter()
+        .copied()
+        .chain(["source", "endpoint", "created", "reason"])
+        .collect();
+    let wide = table(&wide_columns, wide_rows);
+    let json: Vec<serde_json::Value> = deps.iter().map(|d| json_of(d, seen.as_ref())).collect();
+    Ok(Report::new(human, &json).with_names(names).with_wide(wide))
+}
+
+/// The table rows of the revisions, and the wide ones (every column).
+fn rows_of(deps: &[Deployment], seen: Option<&LastSeen>) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
+    let (mut rows, mut wide) = (Vec::new(), Vec::new());
+    for d in deps {
         for r in &d.revisions {
-            names.push(r.id.clone());
-            wide_rows.push(vec![
+            let row = vec![
                 d.name.clone(),
                 r.id.clone(),
                 r.sequence.to_string(),
                 r.version.clone(),
-                lifecycle(d, r, seen.as_ref()),
+                lifecycle(d, r, seen),
                 crate::types::percent(d.weight_of(&r.id)),
+            ];
+            let mut w = row.clone();
+            w.extend([
                 r.bundle_id.to_string(),
                 r.source.as_str().to_string(),
                 r.endpoint.clone().unwrap_or_else(|| "-".into()),
                 r.created.clone(),
                 r.reason.clone().unwrap_or_else(|| "-".into()),
             ]);
-            rows.push(vec![
-                d.name.clone(),
-                r.id.clone(),
-                r.sequence.to_string(),
-                r.version.clone(),
-                lifecycle(d, r, seen.as_ref()),
-                crate::types::percent(d.weight_of(&r.id)),
-                format!("sha256:{}", r.bundle_id.short()),
-            ]);
+            let mut short = row;
+            short.push(format!("sha256:{}", r.bundle_id.short()));
+            rows.push(short);
+            wide.push(w);
         }
     }
-    let human = if rows.is_empty() {
-        format!("no revisions in {env}")
-    } else {
-        table(
-            &[
-                "deployment",
-                "revision",
-                "seq",
-                "version",
-                "state",
-                "traffic",
-                "bundle",
-            ],
-            rows,
-        )
-    };
-    let wide = table(
-        &[
-            "deployment",
-            "revision",
-            "seq",
-            "version",
-            "state",
-            "traffic",
-            "bundle",
-            "source",
-            "endpoint",
-            "created",
-            "reason",
-        ],
-        wide_rows,
-    );
-    // Each deployment as recorded, each revision with its traffic, and what
-    // the newest snapshot saw.
-    let json: Vec<serde_json::Value> = deps
-        .iter()
-        .map(|d| {
-            let mut v = serde_json::to_value(d).unwrap_or_default();
-            if let Some(revs) = v.get_mut("revisions").and_then(|r| r.as_array_mut()) {
-                for r in revs {
-                    let id = r["id"].as_str().unwrap_or_default().to_string();
-                    let bps = d.weight_of(&id);
-                    r["basis_points"] = json!(bps);
-                    r["traffic"] = json!(crate::types::percent(bps));
-                }
-            }
-            if let (Some(obj), Some(seen)) = (v.as_object_mut(), &seen) {
-                obj.insert("observed".into(), json!(seen));
-            }
-            v
-        })
-        .collect();
-    Ok(Report::new(human, &json).with_names(names).with_wide(wide))
+    (rows, wide)
+}
+
+/// A deployment as recorded, each revision with its traffic, and what the
+/// newest snapshot saw.
+fn json_of(d: &Deployment, seen: Option<&LastSeen>) -> serde_json::Value {
+    let mut v = serde_json::to_value(d).unwrap_or_default();
+    if let Some(revs) = v.get_mut("revisions").and_then(|r| r.as_array_mut()) {
+        for r in revs {
+            let id = r["id"].as_str().unwrap_or_default().to_string();
+            let bps = d.weight_of(&id);
+            r["basis_points"] = json!(bps);
+            r["traffic"] = json!(crate::types::percent(bps));
+        }
+    }
+    if let (Some(obj), Some(seen)) = (v.as_object_mut(), seen) {
+        obj.insert("observed".into(), json!(seen));
+    }
+    v
 }
 
 /// `envpack revisions show`.
