@@ -186,7 +186,7 @@ pub fn main() -> ExitCode {
     // `COMPLETE=bash envpack` prints the shell's registration; the shell
     // then calls back here with the words to complete. Nothing else may
     // write to stdout first.
-    clap_complete::CompleteEnv::with_factory(<Cli as clap::CommandFactory>::command).complete();
+    clap_complete::CompleteEnv::with_factory(complete::command).complete();
     let mut os_args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     help_for_pack_commands(&mut os_args);
     let args = lossy_args(&os_args);

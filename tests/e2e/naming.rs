@@ -212,6 +212,18 @@ fn output_formats_quiet_names_wide_and_traffic_in_percent() {
     assert_eq!(listed[0]["revisions"][0]["traffic"], "100%");
     let shown = env.ok(&["traffic", "show", "--env", "dev"]);
     assert!(shown.contains(&format!("{rev}=100%")), "{shown}");
+    // The deployment is named --deployment here too, as elsewhere.
+    env.json(&[
+        "traffic",
+        "set",
+        "--env",
+        "dev",
+        "--deployment",
+        "site",
+        &format!("{rev}=100%"),
+    ]);
+    let shown = env.json(&["traffic", "show", "--env", "dev", "--deployment", "site"]);
+    assert_eq!(shown["deployment"], "site");
 }
 
 #[test]
@@ -254,6 +266,10 @@ fn shells_complete_environments_slots_packs_and_revisions() {
     env.json(&["env", "init", "dev"]);
     env.json(&["env", "init", "prod", "--production"]);
     assert_eq!(complete(&env, &["env", "show", ""]), ["dev", "prod"]);
+    // The commands packs contribute complete too (telemetry test, from the
+    // default telemetry pack of --env).
+    assert_eq!(complete(&env, &["--env", "dev", "tele"]), ["telemetry"]);
+    assert!(complete(&env, &["--env", "dev", "telemetry", ""]).contains(&"test".to_string()));
     assert_eq!(complete(&env, &["--env", "p"]), ["prod"]);
     assert!(complete(&env, &["env", "bind", "dev", ""]).contains(&"state".to_string()));
     let packs = complete(&env, &["env", "bind", "dev", "state", "greentic.state"]);

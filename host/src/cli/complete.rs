@@ -4,7 +4,8 @@
 //!
 //! Enable it with `source <(COMPLETE=bash envpack)` (or `zsh`, `fish`,
 //! `elvish`, `powershell`); `envpack completions SHELL` still prints a
-//! static script.
+//! static script. Commands contributed by the packs of `--env` (or
+//! `ENVPACK_ENV`, else `local`) complete too, with their arguments.
 
 use std::ffi::OsStr;
 
@@ -107,4 +108,64 @@ pub fn descriptors(current: &OsStr) -> Vec<CompletionCandidate> {
         .map(|p| (p.descriptor.to_string(), "installed pack".to_string()))
         .collect();
     matching(current, all)
+}
+
+/// The command tree to complete: the built-in commands, plus those the
+/// packs bound in the environment contribute (`memory stats` becomes
+/// `memory` with a `stats` subcommand and its arguments).
+pub fn command() -> clap::Command {
+    let mut cmd = <crate::cli::args::Cli as clap::CommandFactory>::command();
+    let Some(home) = home() else { return cmd };
+    let Ok(env) = environment_named().parse::<crate::types::EnvName>() else {
+        return cmd;
+    };
+    let ctx = crate::cli::Ctx::new(home, false, env.to_string());
+    let mut groups: std::collections::BTreeMap<String, Vec<clap::Command>> = Default::default();
+    for c in super::commands::external::commands(&ctx, &env) {
+        let words: Vec<&str> = c.spec.name.split_whitespace().collect();
+        let Some((first, rest)) = words.split_first() else {
+            continue;
+        };
+        if cmd.get_subcommands().any(|b| b.get_name() == *first) {
+            continue;
+        }
+        let mut leaf = super::commands::external::build_clap(&c.spec).no_binary_name(false);
+        if !rest.is_empty() {
+            leaf = leaf.name(rest.join(" "));
+        }
+        groups.entry(first.to_string()).or_default().push(leaf);
+    }
+    for (first, leaves) in groups {
+        let single = leaves.len() == 1 && leaves[0].get_name() == first;
+        cmd = cmd.subcommand(if single {
+            leaves
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| clap::Command::new(first.clone()))
+        } else {
+            clap::Command::new(first)
+                .about("commands from packs")
+                .subcommands(leaves)
+        });
+    }
+    cmd
+}
+
+/// The environment the words being completed name with `--env`, else
+/// `ENVPACK_ENV`, else `local`.
+fn environment_named() -> String {
+    let args: Vec<String> = std::env::args().collect();
+    let from_args = args
+        .windows(2)
+        .rev()
+        .find(|w| w[0] == "--env")
+        .map(|w| w[1].clone());
+    from_args
+        .or_else(|| {
+            args.iter()
+                .rev()
+                .find_map(|a| a.strip_prefix("--env=").map(str::to_string))
+        })
+        .or_else(|| std::env::var("ENVPACK_ENV").ok())
+        .unwrap_or_else(|| "local".into())
 }

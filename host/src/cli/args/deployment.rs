@@ -131,16 +131,28 @@ pub enum TrafficCommand {
         /// The deployment (default: the only one).
         #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::deployments))]
         deployment: Option<String>,
+        /// The same, named as other commands name it.
+        #[arg(
+            long = "deployment",
+            value_name = "NAME",
+            conflicts_with = "deployment"
+        )]
+        deployment_flag: Option<String>,
     },
 }
 
 /// `envpack traffic set`
 #[derive(Debug, Args)]
 pub struct TrafficSetArgs {
-    /// The deployment.
-    #[arg(required_unless_present_any = ["answers", "schema"])]
+    /// The deployment (or --deployment NAME, as other commands take it).
+    #[arg(required_unless_present_any = ["answers", "schema", "deployment_flag"])]
     #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::deployments))]
     pub deployment: Option<String>,
+    /// The deployment, named as `revisions` and `rollback` name it; the
+    /// entries then all follow.
+    #[arg(long = "deployment", value_name = "NAME")]
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::deployments))]
+    pub deployment_flag: Option<String>,
     /// REVISION=WEIGHT entries.
     pub weights: Vec<String>,
     /// Makes retries safe.

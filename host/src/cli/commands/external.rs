@@ -76,7 +76,7 @@ pub fn help_section(ctx: &Ctx, env: &EnvName) -> Option<String> {
     Some(out)
 }
 
-fn build_clap(spec: &CommandSpec) -> clap::Command {
+pub(crate) fn build_clap(spec: &CommandSpec) -> clap::Command {
     let mut cmd = clap::Command::new(spec.name.clone())
         .bin_name(format!("envpack {}", spec.name))
         .about(spec.about.clone())

@@ -29,7 +29,11 @@ pub struct TrafficAnswers {
 /// `envpack traffic ...`.
 pub fn traffic(ctx: &Ctx, cmd: TrafficCommand) -> Result<Report> {
     match cmd {
-        TrafficCommand::Show { deployment } => {
+        TrafficCommand::Show {
+            deployment,
+            deployment_flag,
+        } => {
+            let deployment = deployment.or(deployment_flag);
             let env = ctx.env_name()?;
             let records = EnvRecords::new(&ctx.home, &env);
             records.load()?;
@@ -53,12 +57,17 @@ pub fn traffic(ctx: &Ctx, cmd: TrafficCommand) -> Result<Report> {
                     x.weights,
                     x.idempotency_key,
                 ),
-                Input::Flags => (
-                    ctx.env_name()?,
-                    a.deployment.ok_or_else(|| missing("DEPLOYMENT"))?,
-                    a.weights,
-                    a.idempotency_key,
-                ),
+                Input::Flags => {
+                    // With --deployment, the first positional is an entry.
+                    let (deployment, weights) = match a.deployment_flag {
+                        Some(d) => (d, a.deployment.into_iter().chain(a.weights).collect()),
+                        None => (
+                            a.deployment.ok_or_else(|| missing("DEPLOYMENT"))?,
+                            a.weights,
+                        ),
+                    };
+                    (ctx.env_name()?, deployment, weights, a.idempotency_key)
+                }
             };
             if weights.is_empty() {
                 return Err(missing("REVISION=WEIGHT entries"));
