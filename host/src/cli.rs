@@ -245,6 +245,26 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// `--dry-run` on a command that cannot show a plan first is refused, not
+/// ignored: a pack command or `pack call` runs the pack's own code (which
+/// may change anything its grants allow), `observe` and `drift` record
+/// what they see, `serve` and `pack build` are not changes to plan.
+fn cannot_plan(command: &Command) -> Result<()> {
+    let what = match command {
+        Command::External(words) => format!("the pack command `{}`", words.join(" ")),
+        Command::Pack(args::PackCommand::Call(_)) => "pack call".into(),
+        Command::Pack(args::PackCommand::Build(_)) => "pack build".into(),
+        Command::Observe => "observe".into(),
+        Command::Drift { command: None, .. } => "drift".into(),
+        Command::Serve(_) => "serve".into(),
+        _ => return Ok(()),
+    };
+    Err(Error::invalid(format!(
+        "{what} cannot be planned: --dry-run would not keep it from acting; nothing was run"
+    ))
+    .hint("run it without --dry-run (envpack snapshots shows what was last observed, without observing)"))
+}
+
 /// Global options given after a pack command's words belong to envpack
 /// (pack arguments may not be named json or env).
 fn globals_after_pack_words(cli: &mut Cli) {
@@ -352,6 +372,9 @@ fn run(cli: Cli) -> Result<Report> {
         crate::actor::set_explicit(actor);
     }
     crate::actor::set_command_line(crate::actor::redact(&ctx.args));
+    if ctx.dry_run {
+        cannot_plan(&cli.command)?;
+    }
     match cli.command {
         Command::Pack(cmd) => commands::pack::run(&ctx, cmd),
         Command::Env(cmd) => commands::env::run(&ctx, cmd),

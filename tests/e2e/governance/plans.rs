@@ -250,3 +250,31 @@ fn a_terminal_is_shown_the_plan_and_asked_for_the_name() {
         "{audit}"
     );
 }
+
+#[test]
+fn commands_that_cannot_plan_refuse_dry_run_rather_than_act() {
+    let env = Env::new(BIN);
+    env.json(&["env", "init", "local"]);
+    let before = tree_digest(env.home());
+    for args in [
+        vec!["--dry-run", "telemetry", "test", "--message", "x"],
+        vec!["--dry-run", "observe"],
+        vec![
+            "--dry-run",
+            "pack",
+            "call",
+            "greentic.state.fs",
+            "get(\"k\")",
+        ],
+    ] {
+        let err = env.fails(2, &args);
+        assert!(
+            err["message"]
+                .as_str()
+                .unwrap()
+                .contains("cannot be planned"),
+            "{args:?}: {err}"
+        );
+    }
+    assert_same_tree("refused dry runs", &before, &tree_digest(env.home()));
+}
