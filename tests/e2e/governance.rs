@@ -72,15 +72,25 @@ fn ladder() -> (Env, PathBuf, Vec<String>) {
 }
 
 fn bundle(env: &Env, version: &str) -> PathBuf {
+    bundle_with_evidence(env, version, &[])
+}
+
+/// Builds web `version` (a release tag, outside git) with `evidence` files.
+fn bundle_with_evidence(env: &Env, version: &str, evidence: &[&str]) -> PathBuf {
     let dir = env.home().join(format!("payload-{version}"));
     fs::create_dir_all(&dir).unwrap();
     fs::write(dir.join("index.html"), format!("version {version}\n")).unwrap();
     let out = env.home().join(format!("web-{version}.tgz"));
-    env.json(&[
+    let (dir_s, out_s, tag) = (
+        dir.display().to_string(),
+        out.display().to_string(),
+        format!("v{version}"),
+    );
+    let mut args: Vec<String> = [
         "bundle",
         "build",
         "--no-git",
-        dir.to_str().unwrap(),
+        &dir_s,
         "--name",
         "web",
         "--version",
@@ -88,10 +98,23 @@ fn bundle(env: &Env, version: &str) -> PathBuf {
         "--source",
         "release-tag",
         "--ref",
-        &format!("v{version}"),
+        &tag,
         "--out",
-        out.to_str().unwrap(),
-    ]);
+        &out_s,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for name in evidence {
+        let file = env.home().join(name);
+        fs::write(
+            &file,
+            format!("<testsuite tests=\"3\" failures=\"0\"/> {version}\n"),
+        )
+        .unwrap();
+        args.extend(["--evidence".to_string(), file.display().to_string()]);
+    }
+    env.json(&args.iter().map(String::as_str).collect::<Vec<_>>());
     out
 }
 

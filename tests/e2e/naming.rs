@@ -164,40 +164,7 @@ fn output_formats_quiet_names_wide_and_traffic_in_percent() {
     );
 
     // Revisions: percent for people, basis points next to each revision in JSON.
-    let deployer = build_pack(BIN, "test-deployer");
-    env.json(&["pack", "install", deployer.to_str().unwrap()]);
-    env.json(&[
-        "env",
-        "bind",
-        "dev",
-        "deployer",
-        "acme.deployer.recorder@0.1.0",
-        "--grant-requested",
-    ]);
-    let dir = env.home().join("site");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("index.html"), "hi\n").unwrap();
-    let out = env.home().join("site.tgz");
-    env.json(&[
-        "bundle",
-        "build",
-        "--no-git",
-        dir.to_str().unwrap(),
-        "--name",
-        "site",
-        "--version",
-        "1.0.0",
-        "--source",
-        "main",
-        "--ref",
-        "main",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    let rev = env.json(&["deploy", out.to_str().unwrap(), "--env", "dev"])["revision"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let rev = deploy_site(&env);
     let human = env.ok(&["revisions", "list", "--env", "dev"]);
     assert!(human.contains("100%") && !human.contains("bps"), "{human}");
     let names = env.ok(&["revisions", "list", "--env", "dev", "-o", "name"]);
@@ -274,6 +241,18 @@ fn shells_complete_environments_slots_packs_and_revisions() {
     assert!(complete(&env, &["env", "bind", "dev", ""]).contains(&"state".to_string()));
     let packs = complete(&env, &["env", "bind", "dev", "state", "greentic.state"]);
     assert_eq!(packs, ["greentic.state.fs@0.1.0"], "{packs:?}");
+    let rev = deploy_site(&env);
+    assert_eq!(
+        complete(&env, &["revisions", "drain", "--env", "dev", &rev[..4]]),
+        std::slice::from_ref(&rev)
+    );
+    assert_eq!(complete(&env, &["traffic", "set", "s"]), ["site"]);
+    assert_eq!(complete(&env, &["rollback", "--to", ""]), [rev]);
+}
+
+/// Binds dev to the recorder deployer and deploys a one-page `site` there;
+/// the revision id.
+fn deploy_site(env: &Env) -> String {
     let deployer = build_pack(BIN, "test-deployer");
     env.json(&["pack", "install", deployer.to_str().unwrap()]);
     env.json(&[
@@ -288,11 +267,12 @@ fn shells_complete_environments_slots_packs_and_revisions() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("index.html"), "hi\n").unwrap();
     let out = env.home().join("site.tgz");
+    let (dir, out) = (dir.to_str().unwrap(), out.to_str().unwrap());
     env.json(&[
         "bundle",
         "build",
         "--no-git",
-        dir.to_str().unwrap(),
+        dir,
         "--name",
         "site",
         "--version",
@@ -302,16 +282,8 @@ fn shells_complete_environments_slots_packs_and_revisions() {
         "--ref",
         "main",
         "--out",
-        out.to_str().unwrap(),
+        out,
     ]);
-    let rev = env.json(&["deploy", out.to_str().unwrap(), "--env", "dev"])["revision"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert_eq!(
-        complete(&env, &["revisions", "drain", "--env", "dev", &rev[..4]]),
-        std::slice::from_ref(&rev)
-    );
-    assert_eq!(complete(&env, &["traffic", "set", "s"]), ["site"]);
-    assert_eq!(complete(&env, &["rollback", "--to", ""]), [rev]);
+    let deployed = env.json(&["deploy", out, "--env", "dev"]);
+    deployed["revision"]["id"].as_str().unwrap().to_string()
 }

@@ -1,45 +1,6 @@
 //! The release gate on promotion: traffic, evidence, soak, drift.
 use super::*;
 
-/// Builds web `version` with `evidence` files (name, content).
-fn bundle_with_evidence(env: &Env, version: &str, evidence: &[&str]) -> PathBuf {
-    let dir = env.home().join(format!("payload-{version}"));
-    fs::create_dir_all(&dir).unwrap();
-    fs::write(dir.join("index.html"), format!("version {version}\n")).unwrap();
-    let out = env.home().join(format!("web-{version}.tgz"));
-    let mut args: Vec<String> = [
-        "bundle",
-        "build",
-        "--no-git",
-        dir.to_str().unwrap(),
-        "--name",
-        "web",
-        "--version",
-        version,
-        "--source",
-        "release-tag",
-        "--ref",
-        &format!("v{version}"),
-        "--out",
-        out.to_str().unwrap(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    for name in evidence {
-        let file = env.home().join(name);
-        fs::write(
-            &file,
-            format!("<testsuite tests=\"3\" failures=\"0\"/> {version}\n"),
-        )
-        .unwrap();
-        args.extend(["--evidence".to_string(), file.display().to_string()]);
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    env.json(&args);
-    out
-}
-
 fn refused_checks(env: &Env, args: &[&str]) -> (Vec<String>, Value) {
     let err = env.fails(4, args);
     let message = err["message"].as_str().unwrap();
