@@ -201,6 +201,11 @@ fn help_reaches_pack_commands() {
     assert!(help.contains("Usage: envpack telemetry test"), "{help}");
     let builtin = env.ok(&["help", "env", "down"]);
     assert!(builtin.contains("Examples:"), "{builtin}");
+    let unknown = env.fails(2, &["help", "nosuch"]);
+    assert_eq!(
+        unknown["message"], "unknown command \"nosuch\"",
+        "{unknown}"
+    );
 }
 
 /// What the shell gets for `words` (the last is the word being completed),

@@ -177,7 +177,15 @@ pub fn run(ctx: &Ctx, env: &EnvName, words: &[String]) -> Result<Report> {
 }
 
 fn unknown(ctx: &Ctx, env: &EnvName, words: &[String], cmds: &[PackCommand]) -> Error {
-    let typed = words.iter().take(3).cloned().collect::<Vec<_>>().join(" ");
+    // The command's words, not the flags after them (`envpack help X` is
+    // `envpack X --help`).
+    let typed = words
+        .iter()
+        .take_while(|w| !w.starts_with('-'))
+        .take(3)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ");
     let builtins = <crate::cli::args::Cli as clap::CommandFactory>::command();
     let mut candidates: Vec<String> = builtins
         .get_subcommands()
