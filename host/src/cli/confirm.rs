@@ -27,7 +27,7 @@ impl Ctx {
         }
         if self.is_production(env) {
             let p = plan()?;
-            self.confirm(env, &p.verb, &p.target, || Ok(p.human()))?;
+            self.confirm_production(env, &p.verb, &p.target, || Ok(p.human()))?;
         }
         Ok(None)
     }
@@ -64,6 +64,17 @@ impl Ctx {
         if !self.is_production(env) {
             return Ok(());
         }
+        self.confirm_production(env, verb, target, plan)
+    }
+
+    /// [`Ctx::confirm`] for an environment known to be production.
+    fn confirm_production(
+        &self,
+        env: &EnvName,
+        verb: &str,
+        target: &str,
+        plan: impl FnOnce() -> Result<String>,
+    ) -> Result<()> {
         let records = EnvRecords::new(&self.home, env);
         let how = if self.yes {
             "confirmed with --yes"

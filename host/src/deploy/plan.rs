@@ -13,11 +13,16 @@ use crate::error::Result;
 use crate::home::Home;
 use crate::runtime::slots::deployer::Weight;
 
-/// A split as printed: `r1=9900bps r2=100bps`, or `-` for none.
+/// A split as printed: `r1=99% r2=1%`, or `-` for none.
 pub fn split_text(weights: &[Weight]) -> String {
     if weights.is_empty() {
         return "-".into();
     }
+    weights_text(weights)
+}
+
+/// The weights as people read them: `r1=99% r2=1%` (empty for none).
+pub fn weights_text(weights: &[Weight]) -> String {
     weights
         .iter()
         .map(|w| format!("{}={}", w.revision, crate::types::percent(w.basis_points)))

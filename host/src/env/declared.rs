@@ -71,6 +71,23 @@ pub struct DeclaredSlot {
     pub grants: Vec<String>,
 }
 
+impl DeclaredSlot {
+    /// Whether `binding` is this declaration: the same requirement and
+    /// exactly these grants.
+    pub fn bound_as(&self, binding: Option<&super::model::Binding>) -> Result<bool> {
+        let want: Requirement = self.pack.parse()?;
+        let grants: BTreeSet<String> = self.grants.iter().cloned().collect();
+        Ok(binding.is_some_and(|b| {
+            b.requirement == want
+                && b.grants
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<BTreeSet<_>>()
+                    == grants
+        }))
+    }
+}
+
 /// A release gate.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -220,18 +237,8 @@ pub fn diff(name: &EnvName, want: &DeclaredEnv, have: Option<&EnvView>) -> Resul
         let slot_id: Slot = slot
             .parse()
             .map_err(|e| Error::invalid(format!("slot {slot}: {e}")))?;
-        let want_req: Requirement = s.pack.parse()?;
-        let want_grants: BTreeSet<String> = s.grants.iter().cloned().collect();
         let current = have.lock.slots.get(&slot_id);
-        let same = current.is_some_and(|b| {
-            b.requirement == want_req
-                && b.grants
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<BTreeSet<_>>()
-                    == want_grants
-        });
-        if !same {
+        if !s.bound_as(current)? {
             let before = current.map_or("-".to_string(), |b| {
                 slot_text(
                     &b.requirement.to_string(),

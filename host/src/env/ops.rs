@@ -319,30 +319,13 @@ pub fn config_set(
 }
 
 /// `env limits`: changes an environment's per-pack quotas with `change`
-/// (under the environment lease) and returns them.
+/// (under the environment lease, audited) and returns them.
 pub fn set_limits(
     home: &Home,
     name: &EnvName,
     change: impl FnOnce(&mut super::model::PackLimits),
 ) -> Result<super::model::PackLimits> {
-    let dir = EnvRecords::new(home, name);
-    dir.load()?;
-    let _guard = dir.lock(LockScope::Env)?;
-    let (mut meta, _lock) = dir.load()?;
-    let before = meta.limits.clone();
-    change(&mut meta.limits);
-    if meta.limits != before {
-        let change = Change {
-            verb: "env.limits",
-            target: name.to_string(),
-            before: json(&before),
-            after: json(&meta.limits),
-        };
-        audited(AuditLog::Env(&dir), change, || {
-            dir.write(&RecordKey::Meta, &meta, Precondition::Any)
-        })?;
-    }
-    Ok(meta.limits)
+    edit_meta(home, name, "env.limits", |m| &mut m.limits, change)
 }
 
 /// `env retention`: changes how long revisions at 0% keep running (under
@@ -352,24 +335,38 @@ pub fn set_retention(
     name: &EnvName,
     change: impl FnOnce(&mut super::model::Retention),
 ) -> Result<super::model::Retention> {
+    edit_meta(home, name, "env.retention", |m| &mut m.retention, change)
+}
+
+/// Changes one part of `env.json` with `change` under the environment
+/// lease; a change that changes something is audited as `verb` with both
+/// values. Returns the part as it is now.
+fn edit_meta<T: Clone + PartialEq + Serialize>(
+    home: &Home,
+    name: &EnvName,
+    verb: &'static str,
+    part: impl Fn(&mut EnvMeta) -> &mut T,
+    change: impl FnOnce(&mut T),
+) -> Result<T> {
     let dir = EnvRecords::new(home, name);
     dir.load()?;
     let _guard = dir.lock(LockScope::Env)?;
     let (mut meta, _lock) = dir.load()?;
-    let before = meta.retention.clone();
-    change(&mut meta.retention);
-    if meta.retention != before {
+    let before = part(&mut meta).clone();
+    change(part(&mut meta));
+    let after = part(&mut meta).clone();
+    if after != before {
         let change = Change {
-            verb: "env.retention",
+            verb,
             target: name.to_string(),
             before: json(&before),
-            after: json(&meta.retention),
+            after: json(&after),
         };
         audited(AuditLog::Env(&dir), change, || {
             dir.write(&RecordKey::Meta, &meta, Precondition::Any)
         })?;
     }
-    Ok(meta.retention)
+    Ok(after)
 }
 
 /// `pack remove`: removes an installed pack version unless an environment

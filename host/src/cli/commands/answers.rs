@@ -111,9 +111,5 @@ pub(crate) fn missing(what: &str) -> Error {
 
 /// Renders a split the way every command prints it.
 pub(crate) fn split(weights: &[crate::runtime::slots::deployer::Weight]) -> String {
-    weights
-        .iter()
-        .map(|w| format!("{}={}", w.revision, crate::types::percent(w.basis_points)))
-        .collect::<Vec<_>>()
-        .join(" ")
+    crate::deploy::plan::weights_text(weights)
 }

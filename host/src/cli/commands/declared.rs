@@ -213,15 +213,21 @@ fn apply_env(ctx: &Ctx, name: &EnvName, want: &DeclaredEnv, exists: bool) -> Res
     };
     env::policy(&ctx.home, name, &edit, false)?;
     for (slot, s) in &want.slots {
+        let slot_id = slot
+            .parse::<Slot>()
+            .map_err(|e| Error::invalid(e.to_string()))?;
+        // A slot already bound as declared is left as it is: rebinding it
+        // would write the lock and audit a change that changes nothing.
+        if s.bound_as(have.lock.slots.get(&slot_id))? {
+            continue;
+        }
         let grants = s
             .grants
             .iter()
             .map(|g| g.parse().map_err(Error::from))
             .collect::<Result<Vec<_>>>()?;
         let opts = env::BindOptions {
-            slot: slot
-                .parse::<Slot>()
-                .map_err(|e| Error::invalid(e.to_string()))?,
+            slot: slot_id,
             requirement: &s.pack,
             grants: &grants,
             grant_requested: false,
