@@ -216,6 +216,17 @@ impl EnvRecords {
         }
     }
 
+    /// A pack's scratch directory if it already exists, never creating it
+    /// (dry runs read what packs keep there and create nothing).
+    pub fn existing_scratch_dir(&self, pack: &envpack_descriptor::PackId) -> Option<PathBuf> {
+        let dir = self
+            .local_dir()
+            .join("packs")
+            .join(pack.to_string())
+            .join("scratch");
+        dir.is_dir().then_some(dir)
+    }
+
     /// Private kv files of packs that cannot route kv to a state pack (the
     /// state pack itself).
     pub fn local_kv_root(&self) -> PathBuf {

@@ -13,7 +13,7 @@ pub mod status;
 pub mod store;
 
 pub use drift::{DriftState, compare, state_of};
-pub use observe::{ObserveOutcome, observe};
+pub use observe::{ObserveOutcome, observe, observe_unrecorded};
 pub use status::{DeploymentStatus, ladder_order, status};
 
 use std::collections::BTreeMap;

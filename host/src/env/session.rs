@@ -56,7 +56,8 @@ struct Env {
     meta: EnvMeta,
     lock: Lock,
     events: Events,
-    /// A dry run: packs run without a /scratch, so nothing is created.
+    /// A dry run: packs get their /scratch only if it exists already, so
+    /// the session creates nothing.
     dry_run: bool,
 }
 
@@ -248,7 +249,7 @@ impl Env {
             granter,
             services,
             scratch_dir: if self.dry_run {
-                None
+                self.records.existing_scratch_dir(&id)
             } else {
                 self.records.scratch_dir(&id)?
             },
@@ -448,8 +449,9 @@ impl<'r> Session<'r> {
         Self::scoped_as(home, runtime, name, false, f)
     }
 
-    /// [`scoped`](Self::scoped), for a dry run when `dry_run`: the packs
-    /// run without a /scratch, so the session creates nothing in the home.
+    /// [`scoped`](Self::scoped), for a dry run when `dry_run`: a pack whose
+    /// /scratch does not exist yet runs without one, so the session creates
+    /// nothing in the home.
     pub fn scoped_as<T>(
         home: &Home,
         runtime: &'r Runtime,

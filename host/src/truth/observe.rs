@@ -212,8 +212,18 @@ pub fn observe(home: &Home, runtime: &Runtime, env: &EnvName) -> Result<ObserveO
     Session::scoped(home, runtime, env, observe_in)
 }
 
-/// One observation inside an open session.
+/// One observation of `env`, not kept: for a dry run, which records
+/// nothing (the session creates no /scratch either).
+pub fn observe_unrecorded(home: &Home, runtime: &Runtime, env: &EnvName) -> Result<ObserveOutcome> {
+    Session::scoped_as(home, runtime, env, true, |s| observe_with(s, false))
+}
+
+/// One observation inside an open session, kept as a snapshot.
 pub fn observe_in(session: &Session<'_>) -> Result<ObserveOutcome> {
+    observe_with(session, true)
+}
+
+fn observe_with(session: &Session<'_>, record: bool) -> Result<ObserveOutcome> {
     let env = session.name();
     let records = DeploymentRecords::new(session.records());
     let expectation = expectation(session, &records)?;
@@ -245,7 +255,14 @@ pub fn observe_in(session: &Session<'_>) -> Result<ObserveOutcome> {
         expectation,
     };
     let at = now_rfc3339();
-    let (id, seen_before) = store::save(session.records(), &snapshot, &at)?;
+    let (id, seen_before) = if record {
+        store::save(session.records(), &snapshot, &at)?
+    } else {
+        (
+            snapshot.id(),
+            store::known(session.records(), &snapshot.id())?,
+        )
+    };
     let drift = compare(&snapshot.expectation, &snapshot.observation);
     let accepted = store::acceptances(session.records())?;
     Ok(ObserveOutcome {

@@ -19,10 +19,9 @@ fn encode(v: &impl serde::Serialize) -> Result<Vec<u8>> {
 pub fn save(env: &EnvRecords, snapshot: &Snapshot, at: &str) -> Result<(Digest, bool)> {
     let id = snapshot.id();
     let backend = env.backend();
-    let key = BlobKey::Snapshot(id);
-    let seen_before = backend.blob(env.name(), &key)?.is_some();
+    let seen_before = known(env, &id)?;
     if !seen_before {
-        backend.put_blob(env.name(), &key, &encode(snapshot)?)?;
+        backend.put_blob(env.name(), &BlobKey::Snapshot(id), &encode(snapshot)?)?;
     }
     let sighting = Sighting {
         id,
@@ -30,6 +29,14 @@ pub fn save(env: &EnvRecords, snapshot: &Snapshot, at: &str) -> Result<(Digest, 
     };
     backend.append(env.name(), Journal::Snapshots, &encode(&sighting)?)?;
     Ok((id, seen_before))
+}
+
+/// Whether the environment keeps a snapshot with this id.
+pub fn known(env: &EnvRecords, id: &Digest) -> Result<bool> {
+    Ok(env
+        .backend()
+        .blob(env.name(), &BlobKey::Snapshot(*id))?
+        .is_some())
 }
 
 /// Every sighting, oldest first.

@@ -91,6 +91,15 @@ fn the_release_gate_needs_traffic_evidence_soak_and_no_drift() {
     );
     assert!(!env.home().join("envs/prod/deployments/web.json").exists());
     std::thread::sleep(std::time::Duration::from_millis(2500));
+    // Planning it observes dev for the gate without keeping the snapshot.
+    let before = tree_digest(env.home());
+    let planned = env.json(&["--dry-run", "promote", &id, "--to", "prod"]);
+    assert_eq!(planned["dry_run"], true, "{planned}");
+    assert_same_tree(
+        "promote --dry-run with a gate",
+        &before,
+        &tree_digest(env.home()),
+    );
     let done = env.json(&["--yes", "promote", &id, "--to", "prod"]);
     let report = &done["report"];
     assert_eq!(report["result"], "ok", "{report}");

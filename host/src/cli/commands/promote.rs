@@ -37,8 +37,8 @@ pub fn promote(ctx: &Ctx, a: PromoteArgs) -> Result<Report> {
         ),
     };
     let to: EnvName = to.parse()?;
-    let observe = |env: &EnvName| observe_source(ctx, env);
     let run = |dry_run| {
+        let observe = |env: &EnvName| observe_source(ctx, env, dry_run);
         let opts = deploy::PromoteOptions {
             bundle_id: &bundle_id,
             to: &to,
@@ -102,8 +102,17 @@ pub fn promote(ctx: &Ctx, a: PromoteArgs) -> Result<Report> {
 
 /// The previous rung observed now, for the release gate: what runs there
 /// and the drift nobody accepted.
-fn observe_source(ctx: &Ctx, env: &EnvName) -> Result<deploy::gate::SourceObservation> {
-    let out = crate::truth::observe(&ctx.home, ctx.runtime()?, env)?;
+fn observe_source(
+    ctx: &Ctx,
+    env: &EnvName,
+    dry_run: bool,
+) -> Result<deploy::gate::SourceObservation> {
+    // A dry run observes without keeping the snapshot: it changes nothing.
+    let out = if dry_run {
+        crate::truth::observe_unrecorded(&ctx.home, ctx.runtime()?, env)?
+    } else {
+        crate::truth::observe(&ctx.home, ctx.runtime()?, env)?
+    };
     let accepted = crate::truth::store::acceptances(&crate::env::EnvRecords::new(&ctx.home, env))?;
     let unobservable = match &out.observation {
         crate::truth::model::Observation::Unobservable { reason } => Some(reason.clone()),
