@@ -249,7 +249,7 @@ pub fn main() -> ExitCode {
 /// ignored: a pack command or `pack call` runs the pack's own code (which
 /// may change anything its grants allow), `observe` and `drift` record
 /// what they see, `serve` and `pack build` are not changes to plan.
-fn cannot_plan(command: &Command) -> Result<()> {
+fn cannot_plan(command: &Command, env: &str) -> Result<()> {
     let what = match command {
         Command::External(words) => format!("the pack command `{}`", words.join(" ")),
         Command::Pack(args::PackCommand::Call(_)) => "pack call".into(),
@@ -262,7 +262,9 @@ fn cannot_plan(command: &Command) -> Result<()> {
     Err(Error::invalid(format!(
         "{what} cannot be planned: --dry-run would not keep it from acting; nothing was run"
     ))
-    .hint("run it without --dry-run (envpack snapshots shows what was last observed, without observing)"))
+    .hint(format!(
+        "run it without --dry-run (envpack snapshots --env {env} shows what was last observed, without observing)"
+    )))
 }
 
 /// Global options given after a pack command's words belong to envpack
@@ -373,7 +375,7 @@ fn run(cli: Cli) -> Result<Report> {
     }
     crate::actor::set_command_line(crate::actor::redact(&ctx.args));
     if ctx.dry_run {
-        cannot_plan(&cli.command)?;
+        cannot_plan(&cli.command, &ctx.env)?;
     }
     match cli.command {
         Command::Pack(cmd) => commands::pack::run(&ctx, cmd),

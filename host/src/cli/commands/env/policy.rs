@@ -9,15 +9,16 @@ use crate::env::plan::Plan;
 use crate::env::{self, EnvName};
 use crate::error::{Error, Result};
 
-/// Evidence globs, each checked to compile.
-fn check_globs(list: Vec<String>) -> Result<Vec<String>> {
-    for g in &list {
+/// Evidence globs of environment `n`, each checked to compile.
+fn check_globs(n: &EnvName, list: &[String]) -> Result<()> {
+    for g in list {
         globset::Glob::new(g.strip_prefix("evidence/").unwrap_or(g)).map_err(|e| {
-            Error::invalid(format!("--require-evidence {g:?} is not a valid glob: {e}"))
-                .hint("e.g. --require-evidence 'evidence/*.xml'")
+            Error::invalid(format!("--require-evidence {g:?} is not a valid glob: {e}")).hint(
+                format!("envpack env policy {n} --require-evidence 'evidence/*.xml'"),
+            )
         })?;
     }
-    Ok(list)
+    Ok(())
 }
 
 /// What the `env policy` flags change.
@@ -35,7 +36,7 @@ pub(super) fn policy_edit(
         } else {
             after(policy)?.map(Some)
         },
-        add_evidence: check_globs(gate.require_evidence)?,
+        add_evidence: gate.require_evidence,
         remove_evidence: gate.drop_evidence,
         soak: if gate.no_soak {
             Some(None)
@@ -80,6 +81,7 @@ pub(super) fn signing_edit(edit: &mut env::PolicyEdit, signing: SigningPolicyArg
 
 pub(super) fn set_policy(ctx: &Ctx, n: String, edit: &env::PolicyEdit) -> Result<Report> {
     let n = name(&n)?;
+    check_globs(&n, &edit.add_evidence)?;
     if edit.require_signature == Some(true) {
         let current = env::show(&ctx.home, &n)?.meta.policy.trusted_keys;
         if current.is_empty() && edit.trust_keys.is_empty() {
