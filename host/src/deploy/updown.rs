@@ -183,6 +183,7 @@ pub fn up(
                         Err(why) => failed.push((r.id.clone(), why)),
                     }
                 }
+                reapply_traffic(deployer, env, &dep, &mut failed);
                 records.save(&mut dep)?;
             }
             journal::history(
@@ -206,6 +207,51 @@ pub fn up(
             })
         },
     )
+}
+
+/// Routes a deployment's traffic as its records say, again: a target that
+/// was torn down (or recreated by `env reset`) has lost its routes, and
+/// re-sending the same generation is idempotent where it had not.
+fn reapply_traffic(
+    deployer: &mut DeployerClient<'_>,
+    env: &EnvName,
+    dep: &super::model::Deployment,
+    failed: &mut Vec<(String, String)>,
+) {
+    if dep.weights.is_empty() {
+        return;
+    }
+    let split = crate::runtime::slots::deployer::TrafficSplit {
+        environment: env.as_str(),
+        deployment: &dep.name,
+        generation: dep.generation,
+        weights: &dep.weights,
+    };
+    if let Err(e) = deployer.set_traffic(&split) {
+        failed.push((
+            format!("{} traffic", dep.name),
+            format!(
+                "could not route generation {} again: {}",
+                dep.generation,
+                e.message()
+            ),
+        ));
+    }
+}
+
+/// `env reset`: `env down`, then `env up`: what the environment runs is
+/// torn down and recreated from its records (the recorded plans, warmed,
+/// and the recorded traffic split).
+pub fn reset(
+    home: &Home,
+    runtime: &Runtime,
+    env: &EnvName,
+    timeout: Option<std::time::Duration>,
+) -> Result<EnvRunReport> {
+    let stopped = down(home, runtime, env)?;
+    let mut report = up(home, runtime, env, timeout)?;
+    report.swept.extend(stopped.swept);
+    Ok(report)
 }
 
 /// `env rm`: a forced removal first stops what the environment runs, so no

@@ -266,4 +266,30 @@ impl<'a> DeployerClient<'a> {
         self.calls
             .call("deployer.observe", |s| self.guest.observe(s, environment))
     }
+
+    /// `deployer.validate` (API 0.2); an API 0.1 deployer has no checks of
+    /// its own, so its answer is that it describes itself.
+    pub fn validate(&mut self, environment: &str) -> Result<Vec<TargetCheck>> {
+        let _ = environment;
+        let info = self.describe()?;
+        Ok(vec![TargetCheck {
+            name: "describe".into(),
+            ok: true,
+            detail: format!("{}: {}", info.target, info.description),
+            fix: None,
+        }])
+    }
+}
+
+/// One check a deployer ran on its target.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetCheck {
+    /// Short stable name.
+    pub name: String,
+    /// Whether it passed.
+    pub ok: bool,
+    /// What was observed.
+    pub detail: String,
+    /// How to fix it, when it failed and the fix is known.
+    pub fix: Option<String>,
 }
