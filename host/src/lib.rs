@@ -19,6 +19,7 @@ pub mod actor;
 pub mod backend;
 pub mod builder;
 pub mod cli;
+pub mod conformance;
 pub mod deploy;
 pub mod env;
 pub mod error;

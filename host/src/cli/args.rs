@@ -371,6 +371,38 @@ pub enum PackCommand {
         after_help = "Examples:\n  envpack pack call acme.state.memory@^1 'put(\"k\", [104, 105], none)' 'get(\"k\")'\n  envpack pack call ./my.wasm 'command.run(\"memory stats\", [])' --grant-requested\n  envpack pack call acme.secrets.vault 'get(\"x\")' --grant http:vault.internal:8200"
     )]
     Call(CallArgs),
+    /// Run the conformance suite of a pack's slot (and of its commands):
+    /// every rule of the contract, each case pass or fail with what the
+    /// pack did. Exit 10 when a case fails.
+    #[command(
+        after_help = "Examples:\n  envpack pack test\n  envpack pack test dist/acme.state.memory-1.2.0.wasm --junit conformance.xml\n  envpack --json pack test packs/my-pack --slot commands\n  envpack pack test greentic.state.fs\n\nThe pack runs in the sandbox with what its manifest requests granted, its kv and\nscratch directory in a temporary directory; no environment is touched."
+    )]
+    Test(TestArgs),
+}
+
+/// `envpack pack test`
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// A pack file (.wasm), a pack crate directory (built first, like `pack
+    /// build`), or an installed pack's requirement.
+    #[arg(default_value = ".")]
+    pub pack: String,
+    /// The suite: state, secrets, telemetry, deployer or commands (default:
+    /// the pack's slot, plus commands when it declares any). Repeatable.
+    #[arg(long = "slot", value_name = "SUITE")]
+    pub slots: Vec<String>,
+    /// Also write the cases as JUnit XML to FILE, for CI.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Set a config value the pack reads (repeatable).
+    #[arg(long = "config", value_name = "KEY=VALUE")]
+    pub config: Vec<String>,
+    /// Build a crate directory with the dev profile.
+    #[arg(long)]
+    pub debug: bool,
+    /// Cargo's target directory, for a crate directory.
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Option<PathBuf>,
 }
 
 /// `envpack pack build`

@@ -12,6 +12,7 @@ pub mod journal;
 pub mod logs;
 pub mod observe;
 pub mod pack;
+pub mod pack_test;
 pub mod promote;
 pub mod revisions;
 pub mod rollback;

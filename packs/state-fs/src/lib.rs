@@ -2,7 +2,10 @@
 //!
 //! Each key is one file under the pack's scratch directory (which the host
 //! places under the environment's directory): `/scratch/state/<hex key>`,
-//! holding an 8-byte little-endian generation followed by the value. Writes
+//! holding an 8-byte little-endian generation followed by the value. A key
+//! whose hex would not fit one file name (over 125 bytes; the host writes
+//! keys of up to 661 bytes for other packs' kv) is split into directories of
+//! 200 hex digits, each named with a trailing `+`, and a final file. Writes
 //! go to a temp file that is renamed over the old one, so a crash never
 //! leaves a torn value. The host serialises writes to an environment's state
 //! across processes, which makes compare-and-swap atomic.
@@ -14,6 +17,15 @@ use envpack_sdk::state::{Entry, Expect, check_expect};
 use envpack_sdk::{Error, StatePack};
 
 const DIR: &str = "/scratch/state";
+
+/// Longest key accepted: more than the longest the host writes (661 bytes).
+const MAX_KEY: usize = 1024;
+
+/// Longest file name used, in hex digits (with `.tmp`, within 255 bytes).
+const NAME: usize = 250;
+
+/// Hex digits per directory level of a long key.
+const CHUNK: usize = 200;
 
 #[derive(Default)]
 struct FsState;
@@ -33,21 +45,56 @@ fn unhex(name: &str) -> Option<String> {
     String::from_utf8(bytes?).ok()
 }
 
+/// The file holding `key`.
+fn path_of(key: &str) -> String {
+    let h = hex(key);
+    let mut path = String::from(DIR);
+    let mut rest = h.as_str();
+    while rest.len() > NAME {
+        path.push('/');
+        path.push_str(&rest[..CHUNK]);
+        path.push('+');
+        rest = &rest[CHUNK..];
+    }
+    path.push('/');
+    path.push_str(rest);
+    path
+}
+
+/// Every key stored under `dir`, whose directories spell `hex_prefix`.
+fn walk(dir: &str, hex_prefix: &str, out: &mut Vec<String>) -> Result<(), Error> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::internal(format!("cannot list state: {e}"))),
+    };
+    for entry in entries.filter_map(|e| e.ok()) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        match name.strip_suffix('+') {
+            Some(part) if entry.path().is_dir() => {
+                walk(&format!("{dir}/{name}"), &format!("{hex_prefix}{part}"), out)?;
+            }
+            _ => out.extend(unhex(&format!("{hex_prefix}{name}"))),
+        }
+    }
+    Ok(())
+}
+
 fn io(what: &str, key: &str, e: std::io::Error) -> Error {
     Error::internal(format!("cannot {what} state key {key:?}: {e}"))
 }
 
 fn check_key(key: &str) -> Result<(), Error> {
-    if key.is_empty() || key.len() > 512 || key.chars().any(char::is_control) {
+    if key.is_empty() || key.len() > MAX_KEY || key.chars().any(char::is_control) {
         return Err(Error::invalid_input(format!(
-            "state key {key:?} must be 1 to 512 bytes without control characters"
+            "state key {key:?} must be 1 to {MAX_KEY} bytes without control characters"
         )));
     }
     Ok(())
 }
 
 fn read(key: &str) -> Result<Option<Entry>, Error> {
-    match fs::read(format!("{DIR}/{}", hex(key))) {
+    match fs::read(path_of(key)) {
         Ok(bytes) if bytes.len() >= 8 => {
             let mut g = [0u8; 8];
             g.copy_from_slice(&bytes[..8]);
@@ -73,8 +120,9 @@ impl StatePack for FsState {
         let current = read(&key)?.map(|e| e.generation);
         check_expect(&key, current, expect.as_ref())?;
         let generation = current.unwrap_or(0) + 1;
-        fs::create_dir_all(DIR).map_err(|e| io("create directory for", &key, e))?;
-        let path = format!("{DIR}/{}", hex(&key));
+        let path = path_of(&key);
+        let parent = path.rsplit_once('/').map_or(DIR, |(p, _)| p);
+        fs::create_dir_all(parent).map_err(|e| io("create directory for", &key, e))?;
         let tmp = format!("{path}.tmp");
         let mut f = fs::File::create(&tmp).map_err(|e| io("write", &key, e))?;
         f.write_all(&generation.to_le_bytes())
@@ -92,21 +140,14 @@ impl StatePack for FsState {
         if current.is_none() {
             return Ok(false);
         }
-        fs::remove_file(format!("{DIR}/{}", hex(&key))).map_err(|e| io("delete", &key, e))?;
+        fs::remove_file(path_of(&key)).map_err(|e| io("delete", &key, e))?;
         Ok(true)
     }
 
     fn list(&self, prefix: String) -> Result<Vec<String>, Error> {
-        let entries = match fs::read_dir(DIR) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(Error::internal(format!("cannot list state: {e}"))),
-        };
-        let mut keys: Vec<String> = entries
-            .filter_map(|e| e.ok())
-            .filter_map(|e| unhex(&e.file_name().to_string_lossy()))
-            .filter(|k| k.starts_with(&prefix))
-            .collect();
+        let mut keys = Vec::new();
+        walk(DIR, "", &mut keys)?;
+        keys.retain(|k| k.starts_with(&prefix));
         keys.sort();
         Ok(keys)
     }

@@ -222,7 +222,10 @@ fn unknown(ctx: &Ctx, env: &EnvName, words: &[String], cmds: &[PackCommand]) -> 
 
 /// The parsed arguments as (name, values) pairs, the shape the `command`
 /// interface takes; flags are `["true"]` when given.
-fn collected(spec: &CommandSpec, matches: &clap::ArgMatches) -> Vec<(String, Vec<String>)> {
+pub(crate) fn collected(
+    spec: &CommandSpec,
+    matches: &clap::ArgMatches,
+) -> Vec<(String, Vec<String>)> {
     let mut args = Vec::new();
     for a in &spec.args {
         let values: Vec<String> = match a.kind {

@@ -26,6 +26,7 @@ pub fn run(ctx: &Ctx, cmd: PackCommand) -> Result<Report> {
         PackCommand::Remove { descriptor, force } => remove(ctx, descriptor, force),
         PackCommand::Verify => verify(ctx),
         PackCommand::Call(a) => call(ctx, a),
+        PackCommand::Test(a) => super::pack_test::run(ctx, a),
     }
 }
 
