@@ -139,6 +139,9 @@ pub(crate) fn run(sb: &Sandbox<'_>, c: &mut Cases) {
         },
     );
     let r1 = revision("conformance-r1", 1);
+    // Before any other plan, so a side effect cannot hide behind the same
+    // one made earlier.
+    c.check("plan-pure", "plan has no side effects: nothing the pack can write changes, and observe reports the same", || pure(&r, &r1));
     let planned = c.check(
         "plan-deterministic",
         "plan is deterministic: the same revision and bundle twice give the same plan",
@@ -160,7 +163,6 @@ pub(crate) fn run(sb: &Sandbox<'_>, c: &mut Cases) {
     if !planned && r.plan.is_none() {
         r.plan = r.plan(&r1).ok();
     }
-    c.check("plan-pure", "plan has no side effects: nothing the pack can write changes, and observe reports the same", || pure(&r, &r1));
     c.check(
         "plan-steps",
         "plan step ids are non-empty and unique within the plan",
@@ -233,8 +235,10 @@ fn apply_cases(r: &Run<'_, '_>, r1: &RevisionRef, c: &mut Cases) -> bool {
         );
         return false;
     };
-    let applied = c.check("apply-applies-plan", apply_rule, || {
-        let report = r.apply(r1, &plan)?;
+    let first = r.apply(r1, &plan);
+    let applied = first.is_ok();
+    c.check("apply-applies-plan", apply_rule, || {
+        let report = first?;
         let want: Vec<&str> = plan.steps.iter().map(|s| s.id.as_str()).collect();
         let got: Vec<&str> = report.steps.iter().map(|s| s.id.as_str()).collect();
         let mut a = want.clone();
@@ -263,7 +267,8 @@ fn apply_cases(r: &Run<'_, '_>, r1: &RevisionRef, c: &mut Cases) -> bool {
             ensure(applied, || {
                 "the first apply failed (see apply-applies-plan)".into()
             })?;
-            r.apply(r1, &plan)?;
+            r.apply(r1, &plan)
+                .map_err(|e| Fail(format!("applying {} again: {}", r1.id, e.0)))?;
             Ok("the second apply succeeded".into())
         },
     );

@@ -1,20 +1,17 @@
 //! `acme.state.memory`: a state pack written by a "third party" using only the
 //! public envpack SDK.
 //!
-//! Entries live in memory for the life of one instance; every write is also
-//! copied to the pack's private kv so that separate CLI invocations (each a
-//! fresh instance) see the same data.
-
-use std::cell::RefCell;
-use std::collections::BTreeMap;
+//! Entries live in the pack's private kv (an 8-byte generation, then the
+//! value), read on every call so that separate CLI invocations (each a
+//! fresh instance) see each other's writes. Its limits are kv's: values up
+//! to 1 MiB less the 8-byte header, keys up to 506 bytes, so `envpack pack
+//! test` reports `large-values` failing (a known limit of this example).
 
 use envpack_sdk::state::{Entry, Expect, check_expect};
 use envpack_sdk::{Args, Error, Output, StatePack, kv, log};
 
 #[derive(Default)]
-struct Memory {
-    loaded: RefCell<Option<BTreeMap<String, Entry>>>,
-}
+struct Memory;
 
 const PREFIX: &str = "entry/";
 
@@ -36,53 +33,38 @@ fn decode(bytes: &[u8]) -> Result<Entry, Error> {
     })
 }
 
-impl Memory {
-    fn with<R>(&self, f: impl FnOnce(&mut BTreeMap<String, Entry>) -> Result<R, Error>) -> Result<R, Error> {
-        let mut slot = self.loaded.borrow_mut();
-        if slot.is_none() {
-            let mut map = BTreeMap::new();
-            for key in kv::list_keys(PREFIX)? {
-                if let Some(bytes) = kv::get(&key)? {
-                    map.insert(key[PREFIX.len()..].to_string(), decode(&bytes)?);
-                }
-            }
-            *slot = Some(map);
-        }
-        match slot.as_mut() {
-            Some(map) => f(map),
-            None => Err(Error::internal("state not loaded")),
-        }
-    }
+/// The entry under `key`, read from kv on every call: another instance
+/// (another `envpack` command) may have written it since, and a cached
+/// copy would let a stale compare-and-swap win (a lost update).
+fn load(key: &str) -> Result<Option<Entry>, Error> {
+    kv::get(&format!("{PREFIX}{key}"))?.map(|b| decode(&b)).transpose()
 }
 
 impl StatePack for Memory {
     fn get(&self, key: String) -> Result<Option<Entry>, Error> {
-        self.with(|m| Ok(m.get(&key).cloned()))
+        load(&key)
     }
 
     fn put(&self, key: String, value: Vec<u8>, expect: Option<Expect>) -> Result<u64, Error> {
-        self.with(|m| {
-            let current = m.get(&key).map(|e| e.generation);
-            check_expect(&key, current, expect.as_ref())?;
-            let entry = Entry { value, generation: current.unwrap_or(0) + 1 };
-            kv::set(&format!("{PREFIX}{key}"), &encode(&entry))?;
-            log::debug("stored", &[("key", &key)]);
-            let generation = entry.generation;
-            m.insert(key, entry);
-            Ok(generation)
-        })
+        let current = load(&key)?.map(|e| e.generation);
+        check_expect(&key, current, expect.as_ref())?;
+        let entry = Entry { value, generation: current.unwrap_or(0) + 1 };
+        kv::set(&format!("{PREFIX}{key}"), &encode(&entry))?;
+        log::debug("stored", &[("key", &key)]);
+        Ok(entry.generation)
     }
 
     fn delete(&self, key: String, expect: Option<Expect>) -> Result<bool, Error> {
-        self.with(|m| {
-            check_expect(&key, m.get(&key).map(|e| e.generation), expect.as_ref())?;
-            kv::delete(&format!("{PREFIX}{key}"))?;
-            Ok(m.remove(&key).is_some())
-        })
+        check_expect(&key, load(&key)?.map(|e| e.generation), expect.as_ref())?;
+        kv::delete(&format!("{PREFIX}{key}"))
     }
 
     fn list(&self, prefix: String) -> Result<Vec<String>, Error> {
-        self.with(|m| Ok(m.keys().filter(|k| k.starts_with(&prefix)).cloned().collect()))
+        // kv lists sorted.
+        Ok(kv::list_keys(&format!("{PREFIX}{prefix}"))?
+            .into_iter()
+            .map(|k| k[PREFIX.len()..].to_string())
+            .collect())
     }
 
     fn command(&self, name: &str, args: &Args) -> Result<Output, Error> {
