@@ -323,7 +323,7 @@ pub fn run(runtime: &Runtime, pack: &LoadedPack, opts: &Options<'_>) -> Result<O
     let count = |s: Status| cases.iter().filter(|c| c.status == s).count();
     Ok(Outcome {
         pack: pack.label().descriptor.clone(),
-        digest: pack.label().digest.clone(),
+        digest: pack.label().digest,
         passed: count(Status::Pass),
         failed: count(Status::Fail),
         skipped: count(Status::Skip),

@@ -275,7 +275,7 @@ fn list(sb: &Sandbox<'_>) -> Verdict {
     }
     s.put(&key("list-other", "a"), b"v", None)?;
     s.put(
-        &key("list", "").trim_end_matches('/').to_string(),
+        key("list", "").trim_end_matches('/'),
         b"v",
         None,
     )?;
