@@ -39,6 +39,33 @@ impl Client {
         }
     }
 
+    /// Gets a token from `TokenResource.svc` (Basic auth) and returns a client that sends
+    /// `x-api-key` and that bearer token on every request.
+    pub fn login(base: &str, api_key: &str, user: &str, password: &str) -> std::io::Result<Self> {
+        let answer = Self::new(base)
+            .with_api_key(api_key)
+            .with_basic(user, password)
+            .post("/TokenResource.svc/", &Value::Object(Default::default()))?;
+        let token = answer.body["AccessToken"].as_str().ok_or_else(|| {
+            std::io::Error::other(format!(
+                "token call answered {}: {}",
+                answer.status, answer.body
+            ))
+        })?;
+        Ok(Self::new(base).with_api_key(api_key).with_bearer(token))
+    }
+
+    /// `POST /api/v2/odata/{company}/{service}/{method}` with a JSON body.
+    pub fn odata(
+        &self,
+        company: &str,
+        service: &str,
+        method: &str,
+        body: &Value,
+    ) -> std::io::Result<Response> {
+        self.post(&format!("/api/v2/odata/{company}/{service}/{method}"), body)
+    }
+
     /// Adds a header sent on every request.
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_string(), value.to_string()));

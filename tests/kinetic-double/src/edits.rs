@@ -15,8 +15,9 @@ fn company_key(state: &State, co: &str) -> Result<String, DoubleError> {
         .ok_or_else(|| DoubleError::UnknownCompany(co.to_string()))
 }
 
-/// Changes a layer as the UI would: new content (or a marker edit when `None`), a new
-/// `LastUpdated` and `SysRevID`, `LastUpdatedBy` the UI user.
+/// Changes a layer of a company as the UI would: new content (or a marker edit when `None`),
+/// a new `LastUpdated` and `SysRevID`, `LastUpdatedBy` the UI user. The company's own layer is
+/// preferred over another owner's layer of the same name.
 pub fn edit_layer(
     state: &mut State,
     company: &str,
@@ -24,20 +25,26 @@ pub fn edit_layer(
     layer: &str,
     content: Option<Value>,
 ) -> Result<Map<String, Value>, DoubleError> {
+    let co = company_key(state, company)?;
     let n = state.next_id();
-    let row = state
-        .layers
-        .iter_mut()
-        .find(|l| {
-            text(l, "Company").eq_ignore_ascii_case(company)
-                && text(l, "ViewId").eq_ignore_ascii_case(app)
-                && text(l, "LayerName").eq_ignore_ascii_case(layer)
-        })
+    let layers = &mut state
+        .company_mut(&co)
+        .ok_or_else(|| DoubleError::UnknownCompany(co.clone()))?
+        .layers;
+    let named = |l: &Map<String, Value>| {
+        text(l, "ViewId").eq_ignore_ascii_case(app)
+            && text(l, "LayerName").eq_ignore_ascii_case(layer)
+    };
+    let pos = layers
+        .iter()
+        .position(|l| named(l) && text(l, "Company").eq_ignore_ascii_case(&co))
+        .or_else(|| layers.iter().position(named))
         .ok_or_else(|| {
             DoubleError::NotFound(format!(
-                "no layer '{layer}' of app '{app}' in company '{company}'"
+                "no layer '{layer}' of app '{app}' in company '{co}'"
             ))
         })?;
+    let row = &mut layers[pos];
     let content = content.unwrap_or_else(|| {
         let mut c = row.get("Content").cloned().unwrap_or_else(|| json!({}));
         if let Some(obj) = c.as_object_mut() {
@@ -52,27 +59,33 @@ pub fn edit_layer(
     Ok(row.clone())
 }
 
-/// Adds (or replaces) a layer owned by `company` (any string: `T_EPIC07`, `""` for all
-/// companies), e.g. to set up an install-time layer conflict.
+/// Adds (or replaces) a layer in `company`'s view owned by `owner`: the company itself, or
+/// another one (`T_EPIC07`, `""` for all companies) to set up an install-time layer conflict.
 pub fn put_layer(
     state: &mut State,
     company: &str,
+    owner: &str,
     app: &str,
     layer: &str,
     content: Value,
-) -> Map<String, Value> {
-    state.layers.retain(|l| {
-        !(text(l, "Company") == company
-            && text(l, "ViewId").eq_ignore_ascii_case(app)
-            && text(l, "LayerName").eq_ignore_ascii_case(layer))
-    });
-    let mut row = crate::fixtures::layer_row(state, app, layer, company, content);
+) -> Result<Map<String, Value>, DoubleError> {
+    let co = company_key(state, company)?;
+    let mut row = crate::fixtures::layer_row(state, app, layer, owner, content);
     row.insert("LastUpdatedBy".into(), json!("ui-admin"));
-    state.layers.push(row.clone());
     if !state.apps.iter().any(|a| a.eq_ignore_ascii_case(app)) {
         state.apps.push(app.to_string());
     }
-    row
+    let layers = &mut state
+        .company_mut(&co)
+        .ok_or_else(|| DoubleError::UnknownCompany(co.clone()))?
+        .layers;
+    layers.retain(|l| {
+        !(text(l, "Company").eq_ignore_ascii_case(owner)
+            && text(l, "ViewId").eq_ignore_ascii_case(app)
+            && text(l, "LayerName").eq_ignore_ascii_case(layer))
+    });
+    layers.push(row.clone());
+    Ok(row)
 }
 
 /// Adds a UD field, or alters the named one (the given fields over the current ones); the
@@ -181,10 +194,11 @@ pub fn regenerate_data_model(state: &mut State, company: &str) -> Result<Vec<Str
 }
 
 /// Control routes for edits and reads of a company's data:
-/// `POST /_double/companies/{co}/layers/edit`, `POST /_double/layers`,
+/// `POST /_double/companies/{co}/layers/edit`, `POST /_double/companies/{co}/layers`,
+/// `GET /_double/companies/{co}/layers`,
 /// `POST /_double/companies/{co}/ud-fields`, `DELETE /_double/companies/{co}/ud-fields/{table}/{field}`,
 /// `POST /_double/companies/{co}/regenerate-data-model`, `GET /_double/companies/{co}/ud-tables`,
-/// `GET /_double/companies/{co}/installed`, `GET /_double/layers`, `POST /_double/install-outcomes`.
+/// `GET /_double/companies/{co}/installed`, `POST /_double/install-outcomes`.
 pub fn control_route(
     state: &mut State,
     method: &str,
@@ -203,7 +217,7 @@ pub fn control_route(
             )?;
             json!({"layer": row})
         }
-        ("POST", ["layers"]) => {
+        ("POST", ["companies", co, "layers"]) => {
             let content = body.get("Content").cloned().unwrap_or_else(|| json!({}));
             let (app, layer) = (field(body, "ViewId"), field(body, "LayerName"));
             if app.is_empty() || layer.is_empty() {
@@ -211,9 +225,16 @@ pub fn control_route(
                     "a layer needs \"ViewId\" and \"LayerName\"".into(),
                 ));
             }
-            json!({"layer": put_layer(state, field(body, "Company"), app, layer, content)})
+            let owner = match body.get("Company").and_then(Value::as_str) {
+                Some(owner) => owner.to_string(),
+                None => company_key(state, co)?,
+            };
+            json!({"layer": put_layer(state, co, &owner, app, layer, content)?})
         }
-        ("GET", ["layers"]) => json!({"layers": state.layers}),
+        ("GET", ["companies", co, "layers"]) => {
+            let co = company_key(state, co)?;
+            json!({"layers": state.companies[&co].layers})
+        }
         ("POST", ["companies", co, "ud-fields"]) => {
             let table = field(body, "DataTableID").to_string();
             json!({"field": set_ud_field(state, co, &table, body)?})
@@ -238,7 +259,7 @@ pub fn control_route(
             let co = company_key(state, co)?;
             json!({"installs": state.companies[&co].installs})
         }
-        _ => return Ok(None), // SLICE-INSTALL
+        _ => return crate::install::control_route(state, method, segments, body),
     };
     Ok(Some(value))
 }

@@ -30,7 +30,14 @@ pub fn call(state: &mut State, call: &Call) -> Result<Value, EpicorError> {
         "GetSolutionItemsAsDynamicDataSet" => items_dataset(state, co, body, false),
         "GetTrackedItemsAsDynamicDataSet" => items_dataset(state, co, body, true),
         "AddItemsToSolutionAndSave" => add_items(state, co, body),
-        // SLICE-BUILD
+        "GetBuildSettings" | "ValidateBuildSettings" | "Build" | "BuildSolution" => {
+            crate::solution_build::call(state, call)
+        }
+        "GetInstallSettings"
+        | "ValidateInstallSettings"
+        | "Install"
+        | "GetInstalledSolutions"
+        | "GetSolutionHistory" => crate::install::call(state, call),
         _ => Err(call.unknown_method()),
     }
 }
@@ -292,13 +299,7 @@ pub fn canonical_id(state: &State, co: &str, id: &str) -> Result<String, EpicorE
 
 /// The company's data; `co` is canonical, checked by the router.
 pub fn company<'a>(state: &'a mut State, co: &str) -> &'a mut crate::state::Company {
-    state
-        .companies
-        .entry(co.to_string())
-        .or_insert_with(|| crate::state::Company {
-            id: co.to_string(),
-            ..Default::default()
-        })
+    state.companies.entry(co.to_string()).or_default()
 }
 
 fn delete(state: &mut State, co: &str, id: &str) -> Result<Value, EpicorError> {

@@ -221,7 +221,6 @@ fn seed_dev(state: &mut State, co: &str) {
         co,
         json!({"components": [{"id": "trackCode", "type": "ep-textbox", "model": "Customer.TrackCode_c"}]}),
     );
-    state.layers.push(cust_layer);
     let order_layer = layer_row(
         state,
         "Erp.UI.SalesOrderEntry",
@@ -229,7 +228,7 @@ fn seed_dev(state: &mut State, co: &str) {
         co,
         json!({"components": [{"id": "creditHold", "type": "ep-checkbox", "model": "OrderHed.CreditOverride"}]}),
     );
-    state.layers.push(order_layer);
+    let layers = vec![cust_layer, order_layer];
     let baqs = [
         baq(state, co, "zCustTracking", "Customers with a tracking code"),
         baq(state, co, "zOpenOrders", "Open sales orders"),
@@ -246,6 +245,7 @@ fn seed_dev(state: &mut State, co: &str) {
         if let Some(t) = c.ud_table_mut("UD01") {
             t.fields.push(character01);
         }
+        c.layers = layers;
         c.baqs.extend(baqs);
         c.directives.extend(directives);
         c.libraries.push(library);
@@ -267,7 +267,6 @@ fn seed_prod(state: &mut State, co: &str) {
         co,
         json!({"components": [{"id": "creditHold", "type": "ep-checkbox", "model": "OrderHed.CreditOverride"}]}),
     );
-    state.layers.push(order_layer);
     let baq = baq(state, co, "zOpenOrders", "Open sales orders");
     let directive = directive(state, "Erp.BO.SalesOrder.Update", "CheckCreditHold");
     let library = library(state, "OrderTools");
@@ -281,6 +280,7 @@ fn seed_prod(state: &mut State, co: &str) {
         if let Some(t) = c.ud_table_mut("Customer_UD") {
             t.fields = fields;
         }
+        c.layers.push(order_layer);
         c.baqs.push(baq);
         c.directives.push(directive);
         c.libraries.push(library);

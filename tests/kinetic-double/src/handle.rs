@@ -12,6 +12,7 @@ use crate::config::DoubleConfig;
 use crate::edits;
 use crate::error::DoubleError;
 use crate::faults::Fault;
+use crate::install::InstallOutcome;
 use crate::journal::JournalEntry;
 use crate::server::{self, Shared, lock};
 use crate::state::State;
@@ -75,6 +76,17 @@ impl KineticDouble {
         lock(&self.shared).config.clone()
     }
 
+    /// A client logged in to this double: `x-api-key` and a fresh bearer token set.
+    pub fn client(&self) -> std::io::Result<crate::client::Client> {
+        let config = self.config();
+        crate::client::Client::login(
+            &self.base_url(),
+            &config.api_key,
+            &config.user,
+            &config.password,
+        )
+    }
+
     /// Every request answered since the last [`clear_journal`](Self::clear_journal), in order.
     pub fn journal(&self) -> Vec<JournalEntry> {
         lock(&self.shared).journal.entries().to_vec()
@@ -100,6 +112,14 @@ impl KineticDouble {
         lock(&self.shared).faults.clear();
     }
 
+    /// Scripts the next `Install` (in `company`, or in any company when `None`); outcomes
+    /// queue and each is used once.
+    pub fn script_install(&self, company: Option<&str>, outcome: InstallOutcome) {
+        let mut state = lock(&self.shared);
+        let company = company.map(|c| state.company_id(c).unwrap_or_else(|| c.to_string()));
+        state.install_script.push_back((company, outcome));
+    }
+
     /// Ends every issued token now (the next call with one answers 401).
     pub fn expire_tokens(&self) {
         crate::token::expire_all(&mut lock(&self.shared));
@@ -123,20 +143,27 @@ impl KineticDouble {
         edits::edit_layer(&mut lock(&self.shared), company, app, layer, content)
     }
 
-    /// Adds or replaces a layer owned by `company` (`T_EPIC07`, `""` for all companies...).
+    /// Adds or replaces a layer in `company`'s view owned by `owner`: the company itself, or
+    /// another one (`T_EPIC07`, `""` for all companies) to set up an install-time conflict.
     pub fn put_layer(
         &self,
         company: &str,
+        owner: &str,
         app: &str,
         layer: &str,
         content: Value,
-    ) -> Map<String, Value> {
-        edits::put_layer(&mut lock(&self.shared), company, app, layer, content)
+    ) -> Result<Map<String, Value>, DoubleError> {
+        edits::put_layer(&mut lock(&self.shared), company, owner, app, layer, content)
     }
 
-    /// Every layer, server-wide.
-    pub fn layers(&self) -> Vec<Map<String, Value>> {
-        lock(&self.shared).layers.clone()
+    /// The layers visible in a company (each row names its owner in `Company`).
+    pub fn layers(&self, company: &str) -> Vec<Map<String, Value>> {
+        let state = lock(&self.shared);
+        state
+            .company_id(company)
+            .and_then(|co| state.companies.get(&co))
+            .map(|c| c.layers.clone())
+            .unwrap_or_default()
     }
 
     /// UI edit: adds a UD field or alters the named one (`spec` has `FieldName` and the
@@ -180,6 +207,16 @@ impl KineticDouble {
             .company_id(company)
             .and_then(|co| state.companies.get(&co))
             .map(|c| c.installs.clone())
+            .unwrap_or_default()
+    }
+
+    /// Files left on the server in a company (`(folder, serverPath)`), e.g. by `BuildSolution`.
+    pub fn server_files(&self, company: &str) -> Vec<(i64, String)> {
+        let state = lock(&self.shared);
+        state
+            .company_id(company)
+            .and_then(|co| state.companies.get(&co))
+            .map(|c| c.files.keys().cloned().collect())
             .unwrap_or_default()
     }
 

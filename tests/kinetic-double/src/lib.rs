@@ -20,6 +20,7 @@
 
 #![deny(missing_docs)]
 
+mod apply;
 pub mod client;
 mod config;
 mod control;
@@ -27,19 +28,28 @@ mod edits;
 mod error;
 mod export_package;
 mod faults;
+mod files;
 mod fixtures;
 mod handle;
+mod install;
+mod inventory;
 mod journal;
+mod metafx;
+mod package;
 mod query;
 mod router;
 mod server;
 mod services;
+mod solution_build;
 mod state;
 mod token;
 mod util;
+mod zdata;
+mod zip;
 
 pub use config::DoubleConfig;
 pub use error::{DoubleError, EpicorError};
 pub use faults::{Fault, FaultAction};
 pub use handle::KineticDouble;
+pub use install::{ConflictForm, InstallOutcome, REGENERATE_WARNING, conflict_message};
 pub use journal::{AuthUsed, Check, JournalEntry};

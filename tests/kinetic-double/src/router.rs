@@ -36,13 +36,11 @@ impl Route {
     /// Parses a path; `{base}` may be any prefix (`/KineticERP`...).
     pub fn parse(path: &str) -> Self {
         let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-        if let Some(pos) = segments
+        let token = segments
             .iter()
-            .position(|s| s.eq_ignore_ascii_case("TokenResource.svc"))
-        {
-            if pos + 1 == segments.len() {
-                return Self::Token;
-            }
+            .position(|s| s.eq_ignore_ascii_case("TokenResource.svc"));
+        if token.is_some_and(|pos| pos + 1 == segments.len()) {
+            return Self::Token;
         }
         let api = segments.windows(3).position(|w| {
             w[0].eq_ignore_ascii_case("api")

@@ -52,7 +52,14 @@ pub fn call(state: &mut State, call: &Call) -> Result<Value, EpicorError> {
     }
     match call.service.to_ascii_lowercase().as_str() {
         "ice.bo.exportpackagesvc" => crate::export_package::call(state, call),
-        // SLICE-SERVICES
+        "ice.lib.filetransfersvc" => crate::files::call(state, call),
+        "ice.bo.zdatatablesvc" => crate::zdata::call(state, call),
+        "ice.lib.metafxsvc" => crate::metafx::call(state, call),
+        "erp.bo.userfilesvc"
+        | "ice.bo.baqdesignersvc"
+        | "ice.bo.efxlibrarydesignersvc"
+        | "ice.bo.bpmethodsvc"
+        | "baqsvc" => crate::inventory::call(state, call),
         _ => Err(EpicorError::not_found(format!(
             "Service '{}' was not found.",
             call.service

@@ -1,4 +1,4 @@
-//! The double's whole world: companies and their data, server-wide layers, issued tokens,
+//! The double's whole world: companies and their data, issued tokens,
 //! the journal, injected faults and scripted install outcomes.
 //!
 //! Rows are kept as JSON maps in Kinetic's own field names, so what a client sends in a
@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 
 use crate::config::DoubleConfig;
 use crate::faults::Fault;
+use crate::install::InstallOutcome;
 use crate::journal::Journal;
 use crate::util::guid;
 
@@ -60,12 +61,14 @@ impl UdTable {
 /// Everything one company holds.
 #[derive(Debug, Clone, Default)]
 pub struct Company {
-    /// The company id as configured (`EPIC06`).
-    pub id: String,
     /// Solutions by `PackageID`.
     pub solutions: BTreeMap<String, Solution>,
     /// Install history rows, oldest first.
     pub installs: Vec<Map<String, Value>>,
+    /// UI layers visible in this company. Each row names its owner in `Company`: normally this
+    /// company, but a layer of another company (`T_EPIC07`, `""` for all companies) can sit here
+    /// too, as on a shared Kinetic server, and then conflicts with an install of the same layer.
+    pub layers: Vec<Map<String, Value>>,
     /// UD tables.
     pub ud_tables: Vec<UdTable>,
     /// BAQ rows (`QueryHdr`).
@@ -103,9 +106,6 @@ pub struct State {
     pub config: DoubleConfig,
     /// Companies by id.
     pub companies: BTreeMap<String, Company>,
-    /// UI layers, server-wide: each row names its `Company` (or `""` for all companies), so a
-    /// layer in another company is visible, and can conflict, as in Kinetic.
-    pub layers: Vec<Map<String, Value>>,
     /// Application ids known to `GetApplications` beyond those that have layers.
     pub apps: Vec<String>,
     /// Issued bearer tokens and when they expire.
@@ -115,7 +115,7 @@ pub struct State {
     /// Injected faults, matched in order.
     pub faults: Vec<Fault>,
     /// Scripted outcomes for the next `Install` calls, first one next.
-    pub install_script: VecDeque<(Option<String>, Value)>,
+    pub install_script: VecDeque<(Option<String>, InstallOutcome)>,
     counter: u64,
 }
 
@@ -124,7 +124,6 @@ impl State {
     pub fn new(config: DoubleConfig) -> Self {
         let mut state = Self {
             companies: BTreeMap::new(),
-            layers: Vec::new(),
             apps: Vec::new(),
             tokens: HashMap::new(),
             journal: Journal::default(),
@@ -145,15 +144,8 @@ impl State {
             .config
             .companies
             .iter()
-            .map(|id| {
-                let company = Company {
-                    id: id.clone(),
-                    ..Company::default()
-                };
-                (id.clone(), company)
-            })
+            .map(|id| (id.clone(), Company::default()))
             .collect();
-        self.layers.clear();
         self.apps.clear();
         self.tokens.clear();
         self.faults.clear();
