@@ -205,6 +205,7 @@ fn import(state: &mut State, co: &str, file: &Value) -> Result<Value, EpicorErro
         let text = String::from_utf8_lossy(data);
         let content: Value = serde_json::from_str(&strip_comments(&text))
             .map_err(|e| bad(format!("entry '{name}' is not JSON(C): {e}")))?;
+        let content = unwrap_get_app(content, layer);
         let exists = state.companies[co].layers.iter().any(|l| {
             crate::util::text(l, "Company").eq_ignore_ascii_case(&target)
                 && crate::util::text(l, "ViewId").eq_ignore_ascii_case(app)
@@ -224,6 +225,23 @@ fn import(state: &mut State, co: &str, file: &Value) -> Result<Value, EpicorErro
         imported.push(json!({"ViewId": app, "LayerName": layer, "Company": target}));
     }
     Ok(json!({"returnObj": imported}))
+}
+
+/// A `.jsonc` that is a whole `GetApp` answer for the layer (`{Id, Layers: [{LayerName,
+/// Content}]}`, what a client that exports through `GetApp` saves) imports as that layer's
+/// content; anything else is the content itself.
+fn unwrap_get_app(content: Value, layer: &str) -> Value {
+    let named = content
+        .get("Layers")
+        .and_then(Value::as_array)
+        .and_then(|layers| {
+            layers
+                .iter()
+                .find(|l| field(l, "LayerName").eq_ignore_ascii_case(layer))
+        })
+        .and_then(|l| l.get("Content"))
+        .cloned();
+    named.unwrap_or(content)
 }
 
 /// Removes `//` and `/* */` comments outside strings (layers travel as `.jsonc`).

@@ -31,6 +31,16 @@ pub fn call(state: &mut State, call: &Call) -> Result<Value, EpicorError> {
                 None => Err(missing_table(field(body, "dataTableID"))),
             }
         }
+        "GetList" => {
+            let tables = state.companies[co]
+                .ud_tables
+                .iter()
+                .map(|t| t.table.clone())
+                .collect();
+            let (where_clause, size, page) = crate::query::list_args(body, "whereClause");
+            let (rows, more) = crate::query::select(tables, &where_clause, size, page)?;
+            Ok(json!({"returnObj": {"ZDataTableList": rows}, "parameters": {"morePages": more}}))
+        }
         "GetNewZDataField" => get_new_field(state, co, body),
         "Update" => update(state, co, body),
         "GetExtendedTableSyncDetailsMessage" => Ok(sync_details(

@@ -99,6 +99,52 @@ fn ud_tables_read_both_ways() {
 }
 
 #[test]
+fn ud_table_list() {
+    let (_double, client) = start();
+    let list = ok(client.odata(
+        "EPIC06",
+        ZD,
+        "GetList",
+        &json!({"whereClause": "", "pageSize": 0, "absolutePage": 0}),
+    ));
+    let ids: Vec<&str> = list["returnObj"]["ZDataTableList"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["DataTableID"].as_str())
+        .collect();
+    assert_eq!(ids, ["Customer_UD", "UD01"]);
+}
+
+#[test]
+fn a_layer_exported_through_get_app_imports_back() {
+    let (double, client) = start();
+    let request = json!({"id": "Erp.UI.SalesOrderEntry", "ViewId": "Erp.UI.SalesOrderEntry", "LayerName": "OrderFixes", "Company": "EPIC07"});
+    let exported = ok(client.get(&format!(
+        "/api/v2/odata/EPIC07/{MFX}/GetApp?request={}",
+        encode(&request.to_string())
+    )));
+    let original = double.layers("EPIC07")[0]["Content"].clone();
+    let body = serde_json::to_string_pretty(&exported["returnObj"]).expect("json");
+    let zip = layer_zip("Erp.UI.SalesOrderEntry", "OrderFixes", &body);
+    ok(client.odata("EPIC07", MFX, "DeleteLayer", &json!({"request": {"ViewId": "Erp.UI.SalesOrderEntry", "Company": "EPIC07", "LayerName": "OrderFixes"}})));
+    assert!(double.layers("EPIC07").is_empty());
+    let content = base64::engine::general_purpose::STANDARD.encode(zip);
+    ok(client.odata(
+        "EPIC07",
+        MFX,
+        "ImportLayers",
+        &json!({"fileContent": {"content": content, "overwrite": false}}),
+    ));
+    let restored = double.layers("EPIC07");
+    assert_eq!(restored.len(), 1);
+    assert_eq!(
+        restored[0]["Content"], original,
+        "the layer's content, not the GetApp envelope"
+    );
+}
+
+#[test]
 fn adding_a_field_puts_the_data_model_out_of_sync_until_regenerated() {
     let (double, client) = start();
     assert_eq!(
