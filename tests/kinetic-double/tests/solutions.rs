@@ -351,7 +351,16 @@ fn install_settings_and_install_record_the_version() {
     ));
     assert_eq!(history["returnObj"].as_array().map(Vec::len), Some(2));
     assert_eq!(double.installs("EPIC07").len(), 2);
+}
 
+#[test]
+fn install_refuses_tampered_settings_and_garbage() {
+    let (_double, client) = start();
+    let cab = build(&client, "EPIC06", "OrderFixes")["Content"]
+        .as_str()
+        .expect("Content")
+        .to_string();
+    let settings = ok(client.odata("EPIC07", EP, "GetInstallSettings", &json!({"cabData": cab})));
     let mut tampered = settings["returnObj"].clone();
     tampered["MainInstallSettings"][0]["ValidationHash"] = json!("0000");
     let refused = client
