@@ -256,3 +256,98 @@ fn the_standalone_binary_serves_the_configured_companies() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--token-ttl 'soon'"));
 }
+
+#[test]
+fn malformed_bodies_get_epicor_errors_not_crashes() {
+    let (double, client, _control) = start();
+    let routes = [
+        (
+            "Ice.BO.ExportPackageSvc",
+            [
+                "GetList",
+                "GetByID",
+                "GetNewExportPackage",
+                "Update",
+                "DeleteByID",
+                "GetSolutionItemsAsDynamicDataSet",
+                "AddItemsToSolutionAndSave",
+                "GetBuildSettings",
+                "Build",
+                "BuildSolution",
+                "GetInstallSettings",
+                "ValidateInstallSettings",
+                "Install",
+                "GetSolutionHistory",
+            ]
+            .as_slice(),
+        ),
+        (
+            "Ice.BO.ZDataTableSvc",
+            [
+                "GetList",
+                "GetByIDUd",
+                "GetByID",
+                "GetNewZDataField",
+                "Update",
+                "GetExtendedTableSyncDetailsMessage",
+            ]
+            .as_slice(),
+        ),
+        (
+            "Ice.Lib.MetaFXSvc",
+            [
+                "GetLayers",
+                "DeleteLayer",
+                "BulkDeleteLayers",
+                "ImportLayers",
+                "GetApplications",
+                "GetApp",
+            ]
+            .as_slice(),
+        ),
+        (
+            "Ice.Lib.FileTransferSvc",
+            ["DownloadFile", "UploadFile", "FileExists"].as_slice(),
+        ),
+        ("Ice.BO.BAQDesignerSvc", ["GetList"].as_slice()),
+    ];
+    let bodies = [
+        json!(null),
+        json!([1, 2]),
+        json!("text"),
+        json!({"ds": 5, "settings": [], "cabData": 7}),
+        json!({"ds": {"ExportPackage": [{"RowMod": "A"}], "ZDataField": [{"RowMod": "U"}]}}),
+        json!({"whereClause": "PackageID = 'é", "request": "x", "fileContent": {"content": "%%%"}}),
+        json!({"folder": -1, "serverPath": "", "data": 3, "layersToDelete": "all"}),
+    ];
+    for (service, methods) in routes {
+        for method in methods {
+            for body in &bodies {
+                let answer = client
+                    .odata("EPIC06", service, method, body)
+                    .expect("the double answers");
+                assert!(
+                    answer.status < 500,
+                    "{service}/{method} {body}: {} {}",
+                    answer.status,
+                    answer.body
+                );
+                assert!(
+                    answer.body.is_object(),
+                    "{service}/{method} {body}: JSON body"
+                );
+            }
+        }
+        let raw = client
+            .send(
+                "POST",
+                &format!("/api/v2/odata/EPIC06/{service}/{}", methods[0]),
+                &[],
+                b"{not json",
+            )
+            .expect("call");
+        assert_eq!(raw.status, 400);
+        assert_eq!(raw.body["HttpStatus"], 400);
+    }
+    assert!(double.client().is_ok(), "still serving");
+}
