@@ -168,13 +168,18 @@ fn create_update_items_and_delete() {
             .map(Vec::len),
         Some(1)
     );
+    let track = json!({"ds": {"EPSolutionTracker": [{"SolutionID": "NewSol", "TableName": "QueryHdr", "Key1": "zCustTracking", "RowMod": "A"}]}});
+    ok(client.odata("EPIC06", EP, "Update", &track));
     let tracked = ok(client.odata(
         "EPIC06",
         EP,
         "GetTrackedItemsAsDynamicDataSet",
         &json!({"tableName": "", "solutionId": "NewSol"}),
     ));
-    assert!(tracked["returnObj"]["EPSolutionTracker"].is_array());
+    assert_eq!(
+        tracked["returnObj"]["EPSolutionTracker"][0]["Key1"],
+        "zCustTracking"
+    );
 
     let deleted = ok(client.odata("EPIC06", EP, "DeleteByID", &json!({"solutionID": "NewSol"})));
     assert_eq!(deleted, json!({}));
