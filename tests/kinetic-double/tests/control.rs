@@ -41,6 +41,19 @@ fn faults_answer_n_times_then_stop() {
     double.inject(Fault::status("TokenResource.svc", 1, 500));
     assert!(double.client().is_err(), "the token endpoint faulted");
     assert!(double.client().is_ok());
+    double.inject(Fault::message(
+        "Ice.BO.ExportPackageSvc/GetList",
+        1,
+        410,
+        "Session expired",
+    ));
+    let gone = get_list(&client);
+    assert_eq!(
+        (gone.status, gone.body["ErrorMessage"].as_str()),
+        (410, Some("Session expired"))
+    );
+    double.inject(Fault::body("*", 1, 502, json!({"gateway": "down"})));
+    assert_eq!(get_list(&client).body, json!({"gateway": "down"}));
     ok(control.post(
         "/_double/faults",
         &json!({"route": "*", "status": 200, "body": {"custom": true}}),
@@ -66,7 +79,7 @@ fn faults_answer_n_times_then_stop() {
         .expect("call");
     assert_eq!(bad.status, 400);
     let faulted: Vec<_> = double.journal().into_iter().filter(|e| e.faulted).collect();
-    assert_eq!(faulted.len(), 4);
+    assert_eq!(faulted.len(), 6);
 }
 
 #[test]
