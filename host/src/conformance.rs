@@ -21,6 +21,7 @@ pub mod junit;
 mod sandbox;
 pub mod secrets;
 pub mod state;
+pub mod target_setup;
 pub mod telemetry;
 
 use std::collections::BTreeMap;

@@ -60,7 +60,7 @@ fn every_first_party_pack_passes_its_suite() {
             vec!["telemetry", "commands"],
             9,
         ),
-        ("greentic.deployer.local-process", vec!["deployer"], 12),
+        ("greentic.deployer.local-process", vec!["deployer"], 15),
     ] {
         let result = passes(&env, &[pack]);
         assert_eq!(result["suites"], serde_json::json!(suites), "{pack}");
@@ -92,6 +92,7 @@ fn test_packs_that_fill_slots_pass() {
         "bench-pack",
         "conformance-broken-state",
         "conformance-broken-deployer",
+        "legacy-deployer-v01",
     ] {
         let file = build_pack(BIN, name);
         passes(&env, &[file.to_str().unwrap()]);
@@ -275,6 +276,21 @@ fn a_deployer_with_one_bug_fails_exactly_its_case() {
                 "teardown-not-idempotent",
                 "teardown-idempotent",
                 "a second teardown returned not-found(",
+            ),
+            (
+                "validate-side-effect",
+                "validate-changes-nothing",
+                "validate changed [\"kv/acme.deployer.broken/kv/",
+            ),
+            (
+                "prepare-not-idempotent",
+                "prepare-idempotent",
+                "prepare again reported failed steps [\"environment: the environment's record already exists\"]",
+            ),
+            (
+                "decommission-not-idempotent",
+                "decommission-idempotent",
+                "decommission again: the call failed with not-found",
             ),
         ],
     );

@@ -142,6 +142,7 @@ pub(crate) fn run(sb: &Sandbox<'_>, c: &mut Cases) {
     // Before any other plan, so a side effect cannot hide behind the same
     // one made earlier.
     c.check("plan-pure", "plan has no side effects: nothing the pack can write changes, and observe reports the same", || pure(&r, &r1));
+    super::target_setup::validate(sb, r.observes(), c);
     let planned = c.check(
         "plan-deterministic",
         "plan is deterministic: the same revision and bundle twice give the same plan",
@@ -168,9 +169,11 @@ pub(crate) fn run(sb: &Sandbox<'_>, c: &mut Cases) {
         "plan step ids are non-empty and unique within the plan",
         || steps(&r),
     );
+    super::target_setup::prepare(sb, c);
     let applied = apply_cases(&r, &r1, c);
     traffic_cases(&r, &r1, applied, c);
     teardown_cases(&r, &r1, applied, c);
+    super::target_setup::decommission(sb, c);
 }
 
 fn json<T: serde::Serialize>(v: &T) -> String {

@@ -274,11 +274,7 @@ fn list(sb: &Sandbox<'_>) -> Verdict {
         s.put(&format!("{p}{name}"), b"v", None)?;
     }
     s.put(&key("list-other", "a"), b"v", None)?;
-    s.put(
-        key("list", "").trim_end_matches('/'),
-        b"v",
-        None,
-    )?;
+    s.put(key("list", "").trim_end_matches('/'), b"v", None)?;
     let want: Vec<String> = ["a", "b", "m", "z/1"]
         .iter()
         .map(|n| format!("{p}{n}"))

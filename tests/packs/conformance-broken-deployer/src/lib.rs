@@ -14,9 +14,12 @@
 //! | `split-dishonest`         | claims no traffic split, then accepts one                 | `traffic-split-honest`     |
 //! | `teardown-leaves`         | teardown leaves the revision in place                     | `teardown-removes`         |
 //! | `teardown-not-idempotent` | teardown of a revision that is gone is `not-found`        | `teardown-idempotent`      |
+//! | `validate-side-effect`    | validate writes to kv                                     | `validate-changes-nothing` |
+//! | `prepare-not-idempotent`  | a second prepare reports its step failed                  | `prepare-idempotent`       |
+//! | `decommission-not-idempotent` | decommission of what is gone is `not-found`           | `decommission-idempotent`  |
 
 use envpack_sdk::deployer::{
-    ApplyReport, Bundle, Change, HealthReport, HealthStatus, ObservedRevision, Plan, PlanStep, Revision,
+    ApplyReport, Check, Bundle, Change, HealthReport, HealthStatus, ObservedRevision, Plan, PlanStep, Revision,
     StepResult, TargetInfo, TrafficReport, TrafficWeight,
 };
 use envpack_sdk::{DeployerPack, Error, config, kv};
@@ -111,6 +114,40 @@ impl DeployerPack for Broken {
             return Err(Error::not_found(format!("revision {} is not recorded", revision.id)));
         }
         Ok(())
+    }
+
+    fn validate(&self, environment: String) -> Result<Vec<Check>, Error> {
+        if bug("validate-side-effect") {
+            kv::set("validated", b"yes")?;
+        }
+        let prepared = kv::get(&format!("env/{environment}"))?.is_some();
+        Ok(vec![Check {
+            name: "recorder".into(),
+            ok: true,
+            detail: format!("kv answers; environment {environment} prepared: {prepared}"),
+            fix: None,
+        }])
+    }
+
+    fn prepare(&self, environment: String) -> Result<Vec<StepResult>, Error> {
+        let key = format!("env/{environment}");
+        let exists = kv::get(&key)?.is_some();
+        kv::set(&key, b"prepared")?;
+        let (ok, message) = match (exists, bug("prepare-not-idempotent")) {
+            (false, _) => (true, "created the environment's record".to_string()),
+            (true, false) => (true, "the environment's record exists: nothing to do".to_string()),
+            (true, true) => (false, "the environment's record already exists".to_string()),
+        };
+        Ok(vec![StepResult { id: "environment".into(), ok, message }])
+    }
+
+    fn decommission(&self, environment: String) -> Result<Vec<StepResult>, Error> {
+        let existed = kv::delete(&format!("env/{environment}"))?;
+        if !existed && bug("decommission-not-idempotent") {
+            return Err(Error::not_found(format!("environment {environment} was never prepared")));
+        }
+        let message = if existed { "removed the environment's record" } else { "already gone" };
+        Ok(vec![StepResult { id: "environment".into(), ok: true, message: message.into() }])
     }
 
     fn observe(&self, _environment: String) -> Result<Vec<ObservedRevision>, Error> {
