@@ -240,7 +240,7 @@ fn a_deployer_with_one_bug_fails_exactly_its_case() {
             (
                 "plan-side-effect",
                 "plan-pure",
-                "plan changed [\"kv/acme.deployer.broken/kv/",
+                "plan changed [\"kv key \\\"planned/conformance-r1\\\"\"]",
             ),
             (
                 "apply-extra-step",
@@ -280,7 +280,7 @@ fn a_deployer_with_one_bug_fails_exactly_its_case() {
             (
                 "validate-side-effect",
                 "validate-changes-nothing",
-                "validate changed [\"kv/acme.deployer.broken/kv/",
+                "validate changed [\"kv key \\\"validated\\\"\"]",
             ),
             (
                 "prepare-not-idempotent",

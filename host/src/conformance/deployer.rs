@@ -189,12 +189,7 @@ fn pure(r: &Run<'_, '_>, rev: &RevisionRef) -> Verdict {
     };
     r.plan(rev)?;
     let after = r.sb.snapshot();
-    let changed: Vec<&String> = after
-        .iter()
-        .filter(|(k, v)| before.get(*k) != Some(*v))
-        .map(|(k, _)| k)
-        .chain(before.keys().filter(|k| !after.contains_key(*k)))
-        .collect();
+    let changed = Sandbox::changes(&before, &after);
     ensure(changed.is_empty(), || format!("plan changed {changed:?}"))?;
     if let Some(seen) = seen {
         let now = json(&instance(r.sb)?.deployer()?.observe(ENVIRONMENT)?);

@@ -129,6 +129,36 @@ impl<'a> Sandbox<'a> {
         out
     }
 
+    /// What differs between two snapshots, for people.
+    pub fn changes(
+        before: &BTreeMap<String, String>,
+        after: &BTreeMap<String, String>,
+    ) -> Vec<String> {
+        let mut out: Vec<String> = after
+            .keys()
+            .chain(before.keys())
+            .filter(|k| before.get(*k) != after.get(*k))
+            .map(|k| Self::describe_path(k))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// A snapshot path for people: a kv file as the key it holds.
+    pub fn describe_path(path: &str) -> String {
+        let mut parts = path.rsplitn(2, '/');
+        let name = parts.next().unwrap_or(path);
+        if path.starts_with("kv/")
+            && let Some(key) = hex::decode(name)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+        {
+            return format!("kv key {key:?}");
+        }
+        path.to_string()
+    }
+
     fn relative(&self, path: &Path) -> String {
         path.strip_prefix(self.dir.path())
             .unwrap_or(path)

@@ -40,12 +40,8 @@ fn validate_case(sb: &Sandbox<'_>, observes: bool) -> Verdict {
     let seen = if observes { Some(observe()?) } else { None };
     let checks = sb.instance()?.deployer()?.validate(ENVIRONMENT)?;
     let after = sb.snapshot();
-    ensure(before == after, || {
-        let changed: Vec<&String> = after
-            .keys()
-            .chain(before.keys())
-            .filter(|k| before.get(*k) != after.get(*k))
-            .collect();
+    let changed = Sandbox::changes(&before, &after);
+    ensure(changed.is_empty(), || {
         format!("validate changed {changed:?}")
     })?;
     if let Some(seen) = seen {
