@@ -233,6 +233,17 @@ fn a_deployer_with_one_bug_fails_exactly_its_case() {
         "conformance-broken-deployer",
         &[
             (
+                "describe-blank",
+                "describe",
+                "describe returned target \"\"",
+            ),
+            (
+                "plan-duplicate-steps",
+                "plan-steps",
+                "step ids repeat: [\"record\", \"record\"]",
+            ),
+            ("health-fails", "health", "the call failed with unavailable"),
+            (
                 "plan-nondeterministic",
                 "plan-deterministic",
                 "two plans differ",

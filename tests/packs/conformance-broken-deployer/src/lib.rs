@@ -5,6 +5,9 @@
 //!
 //! | `bug`                     | what it does wrong                                        | failing case               |
 //! |---------------------------|-----------------------------------------------------------|----------------------------|
+//! | `describe-blank`          | describe names no target                                  | `describe`                 |
+//! | `plan-duplicate-steps`    | two plan steps share an id                                | `plan-steps`               |
+//! | `health-fails`            | health of an applied revision is an error                 | `health`                   |
 //! | `plan-nondeterministic`   | the plan's summary carries the time                       | `plan-deterministic`       |
 //! | `plan-side-effect`        | plan writes to kv                                         | `plan-pure`                |
 //! | `apply-extra-step`        | apply reports a step the plan does not have               | `apply-applies-plan`       |
@@ -38,7 +41,7 @@ fn key(r: &Revision) -> String {
 impl DeployerPack for Broken {
     fn describe(&self) -> TargetInfo {
         TargetInfo {
-            target: "broken".into(),
+            target: if bug("describe-blank") { String::new() } else { "broken".into() },
             description: "records revisions in kv, with one deliberate bug".into(),
             supports_traffic_split: !bug("split-dishonest"),
             supports_observe: true,
@@ -56,16 +59,18 @@ impl DeployerPack for Broken {
         if bug("plan-side-effect") {
             kv::set(&format!("planned/{}", revision.id), b"planned")?;
         }
-        Ok(Plan {
-            summary,
-            steps: vec![PlanStep {
-                id: "record".into(),
-                change: Change::Create,
-                resource: format!("record/{}", key(&revision)),
-                summary: format!("record {} files", bundle.files.len()),
-                attributes: vec![],
-            }],
-        })
+        let step = |resource: String| PlanStep {
+            id: "record".into(),
+            change: Change::Create,
+            resource,
+            summary: format!("record {} files", bundle.files.len()),
+            attributes: vec![],
+        };
+        let mut steps = vec![step(format!("record/{}", key(&revision)))];
+        if bug("plan-duplicate-steps") {
+            steps.push(step(format!("index/{}", key(&revision))));
+        }
+        Ok(Plan { summary, steps })
     }
 
     fn apply(&self, revision: Revision, bundle: Bundle, plan: Plan) -> Result<ApplyReport, Error> {
@@ -82,6 +87,9 @@ impl DeployerPack for Broken {
     }
 
     fn health(&self, revision: Revision) -> Result<HealthReport, Error> {
+        if bug("health-fails") {
+            return Err(Error::unavailable(format!("cannot tell the health of {}", revision.id)));
+        }
         let found = kv::get(&key(&revision))?.is_some();
         Ok(HealthReport {
             status: if found { HealthStatus::Healthy } else { HealthStatus::Unknown },
