@@ -176,7 +176,11 @@ fn a_state_pack_with_one_bug_fails_exactly_its_case() {
     each_bug_fails_its_case(
         "conformance-broken-state",
         &[
-            ("get-missing", "get-missing-none", "get returned Some("),
+            (
+                "get-missing",
+                "get-missing-none",
+                "get returned generation 0, value \"\"",
+            ),
             (
                 "first-generation",
                 "generation-starts-at-1",
@@ -221,6 +225,11 @@ fn a_state_pack_with_one_bug_fails_exactly_its_case() {
                 "large-truncated",
                 "large-values",
                 "a 1 MiB value came back as 65536 bytes",
+            ),
+            (
+                "stale-reads",
+                "durable-across-instances",
+                "instance B wrote generation 2; instance A then read generation 1, value \"from a\"",
             ),
             ("lost-update", "cas-across-instances", "(a lost update)"),
         ],

@@ -34,6 +34,17 @@ fn instance(sb: &Sandbox<'_>) -> Result<PackInstance, Fail> {
     Ok(sb.instance()?)
 }
 
+/// An entry for people: its generation and value (as text when it is).
+fn entry(e: &Option<StateEntry>) -> String {
+    match e {
+        None => "none".into(),
+        Some(e) => match std::str::from_utf8(&e.value) {
+            Ok(t) if t.len() <= 64 => format!("generation {}, value {t:?}", e.generation),
+            _ => format!("generation {}, {} bytes", e.generation, e.value.len()),
+        },
+    }
+}
+
 fn is(e: &Error, kind: Kind) -> bool {
     e.kind() == kind
 }
@@ -92,7 +103,7 @@ pub(crate) fn run(sb: &Sandbox<'_>, c: &mut Cases) {
 fn get_missing(sb: &Sandbox<'_>) -> Verdict {
     let mut i = instance(sb)?;
     let got = i.state()?.get(&key("get-missing", "never-written"))?;
-    ensure(got.is_none(), || format!("get returned {got:?}"))?;
+    ensure(got.is_none(), || format!("get returned {}", entry(&got)))?;
     Ok("get returned none".into())
 }
 
@@ -104,7 +115,7 @@ fn starts_at_1(sb: &Sandbox<'_>) -> Verdict {
     ensure(g == 1, || format!("the first put returned generation {g}"))?;
     let got = s.get(&k)?;
     ensure(matches!(&got, Some(e) if e.generation == 1), || {
-        format!("put returned 1, then get returned {got:?}")
+        format!("put returned 1, then get returned {}", entry(&got))
     })?;
     Ok("put returned 1; get reported generation 1".into())
 }
@@ -126,7 +137,12 @@ fn increases(sb: &Sandbox<'_>) -> Verdict {
             value: b"3".to_vec(),
             generation: gens[2],
         }),
-        || format!("after puts returning {gens:?}, get returned {got:?}"),
+        || {
+            format!(
+                "after puts returning {gens:?}, get returned {}",
+                entry(&got)
+            )
+        },
     )?;
     Ok(format!("puts returned {gens:?}; get agreed"))
 }
@@ -143,7 +159,7 @@ fn expect_absent(sb: &Sandbox<'_>) -> Verdict {
     let got = s.get(&k)?;
     ensure(
         matches!(&got, Some(e) if e.value == b"first" && e.generation == g),
-        || format!("after the refused put, get returned {got:?}"),
+        || format!("after the refused put, get returned {}", entry(&got)),
     )?;
     Ok(format!(
         "new key written at generation {g}; existing key refused with conflict"
@@ -169,7 +185,7 @@ fn expect_generation(sb: &Sandbox<'_>) -> Verdict {
     let got = s.get(&k)?;
     ensure(
         matches!(&got, Some(e) if e.value == b"b" && e.generation == g2),
-        || format!("after the refused put, get returned {got:?}"),
+        || format!("after the refused put, get returned {}", entry(&got)),
     )?;
     let m = key("expect-generation", "missing");
     let missing = s.put(&m, b"x", Some(Expect::Generation(1)));
@@ -181,7 +197,10 @@ fn expect_generation(sb: &Sandbox<'_>) -> Verdict {
     })?;
     let got = s.get(&m)?;
     ensure(!matches!(&got, Some(e) if e.value == b"x"), || {
-        format!("the refused put created the key: get returned {got:?}")
+        format!(
+            "the refused put created the key: get returned {}",
+            entry(&got)
+        )
     })?;
     Ok(format!(
         "generation {g1} -> {g2}; stale and missing refused with conflict"
@@ -223,7 +242,7 @@ fn delete(sb: &Sandbox<'_>) -> Verdict {
     })?;
     let got = s.get(&k)?;
     ensure(got.is_none(), || {
-        format!("after delete, get returned {got:?}")
+        format!("after delete, get returned {}", entry(&got))
     })?;
     let again = s.delete(&k, None)?;
     ensure(!again, || "delete of a deleted key returned true".into())?;
@@ -333,13 +352,23 @@ fn durable(sb: &Sandbox<'_>) -> Verdict {
     let seen = b.state()?.get(&k)?;
     ensure(
         matches!(&seen, Some(e) if e.value == b"from a" && e.generation == g),
-        || format!("instance A wrote generation {g}; instance B read {seen:?}"),
+        || {
+            format!(
+                "instance A wrote generation {g}; instance B read {}",
+                entry(&seen)
+            )
+        },
     )?;
     let g2 = b.state()?.put(&k, b"from b", Some(Expect::Generation(g)))?;
     let seen = a.state()?.get(&k)?;
     ensure(
         matches!(&seen, Some(e) if e.value == b"from b" && e.generation == g2),
-        || format!("instance B wrote generation {g2}; instance A then read {seen:?}"),
+        || {
+            format!(
+                "instance B wrote generation {g2}; instance A then read {}",
+                entry(&seen)
+            )
+        },
     )?;
     Ok("each instance read the other's write".into())
 }

@@ -15,6 +15,7 @@
 //! | `delete-ignores-expect` | delete ignores `expect`                             | `delete-expect`             |
 //! | `list-unsorted`         | list returns keys in reverse order                  | `list-prefix-sorted`        |
 //! | `large-truncated`       | values over 64 KiB are stored truncated             | `large-values`              |
+//! | `stale-reads`           | get answers from what this instance last read or wrote (refreshed only on a conflict) | `durable-across-instances` |
 //! | `lost-update`           | checks `expect` against generations this instance cached | `cas-across-instances` |
 
 use std::cell::RefCell;
@@ -32,6 +33,8 @@ const CHUNK: usize = 200;
 struct Broken {
     /// Generations this instance read or wrote (used by `lost-update`).
     cache: RefCell<HashMap<String, u64>>,
+    /// Entries this instance read or wrote (used by `stale-reads`).
+    reads: RefCell<HashMap<String, Entry>>,
 }
 
 fn bug(name: &str) -> bool {
@@ -135,7 +138,15 @@ impl Broken {
 
 impl StatePack for Broken {
     fn get(&self, key: String) -> Result<Option<Entry>, Error> {
+        if bug("stale-reads")
+            && let Some(e) = self.reads.borrow().get(&key)
+        {
+            return Ok(Some(e.clone()));
+        }
         let entry = read(&key)?;
+        if let Some(e) = &entry {
+            self.reads.borrow_mut().insert(key.clone(), e.clone());
+        }
         if let Some(e) = &entry {
             self.cache.borrow_mut().insert(key.clone(), e.generation);
         }
@@ -147,7 +158,10 @@ impl StatePack for Broken {
 
     fn put(&self, key: String, mut value: Vec<u8>, expect: Option<Expect>) -> Result<u64, Error> {
         let current = self.current(&key)?;
-        check(&key, current, expect.as_ref(), true)?;
+        if let Err(e) = check(&key, current, expect.as_ref(), true) {
+            self.reads.borrow_mut().remove(&key);
+            return Err(e);
+        }
         let generation = match (current, &expect) {
             (None, Some(Expect::Generation(n))) => n + 1,
             (None, _) if bug("first-generation") => 0,
@@ -159,6 +173,7 @@ impl StatePack for Broken {
             value.truncate(64 << 10);
         }
         write(&key, generation, &value)?;
+        self.reads.borrow_mut().insert(key.clone(), Entry { value, generation });
         self.cache.borrow_mut().insert(key, generation);
         Ok(generation)
     }
@@ -169,6 +184,7 @@ impl StatePack for Broken {
             check(&key, current, expect.as_ref(), false)?;
         }
         self.cache.borrow_mut().remove(&key);
+        self.reads.borrow_mut().remove(&key);
         if current.is_none() {
             return Ok(bug("delete-missing-true"));
         }
