@@ -54,7 +54,13 @@ pub fn status_message(resp: &Response) -> String {
 }
 
 impl Kube<'_> {
-    fn send(&self, method: &str, path: &str, content_type: Option<&str>, body: Vec<u8>) -> Result<Response, Error> {
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Result<Response, Error> {
         let url = format!("{}{path}", self.settings.server);
         let mut req = Request::new(method, &url)
             .header("accept", "application/json")
@@ -83,7 +89,11 @@ impl Kube<'_> {
         let what = if name.is_empty() {
             format!("{} in namespace {:?}", kind.resource(), s.namespace)
         } else {
-            format!("{} {name:?} in namespace {:?}", kind.resource(), s.namespace)
+            format!(
+                "{} {name:?} in namespace {:?}",
+                kind.resource(),
+                s.namespace
+            )
         };
         let detail = status_message(resp);
         match resp.status {
@@ -101,7 +111,9 @@ impl Kube<'_> {
                 "server-side apply of {what} conflicts with other field managers: {detail}; help: take the fields over with envpack env config {} {PACK} force_conflicts true, or change them back with the manager that owns them",
                 s.environment
             )),
-            422 | 400 => Error::invalid_input(format!("the API server rejected {verb} on {what}: {detail}")),
+            422 | 400 => Error::invalid_input(format!(
+                "the API server rejected {verb} on {what}: {detail}"
+            )),
             code => Error::unavailable(format!(
                 "{verb} on {what} failed with HTTP {code}: {detail}"
             )),
@@ -110,7 +122,12 @@ impl Kube<'_> {
 
     /// GET `path`; `None` on 404.
     pub fn get(&self, kind: &Kind, name: &str) -> Result<Option<Value>, Error> {
-        let resp = self.send("GET", &kind.object(&self.settings.namespace, name), None, vec![])?;
+        let resp = self.send(
+            "GET",
+            &kind.object(&self.settings.namespace, name),
+            None,
+            vec![],
+        )?;
         match resp.status {
             200 => parse(&resp).map(Some),
             404 => Ok(None),
@@ -121,12 +138,20 @@ impl Kube<'_> {
     /// GET any path, such as discovery; the status and parsed body.
     pub fn raw_get(&self, path: &str) -> Result<(u16, Value), Error> {
         let resp = self.send("GET", path, None, vec![])?;
-        Ok((resp.status, serde_json::from_slice(&resp.body).unwrap_or(Value::Null)))
+        Ok((
+            resp.status,
+            serde_json::from_slice(&resp.body).unwrap_or(Value::Null),
+        ))
     }
 
     /// POST a JSON body to any path.
     pub fn raw_post(&self, path: &str, body: &Value) -> Result<Response, Error> {
-        self.send("POST", path, Some("application/json"), body.to_string().into_bytes())
+        self.send(
+            "POST",
+            path,
+            Some("application/json"),
+            body.to_string().into_bytes(),
+        )
     }
 
     /// The objects of `kind` matching `selector`, sorted by name.
@@ -149,7 +174,14 @@ impl Kube<'_> {
     }
 
     /// Server-side apply of `body` as `manager`; returns the object.
-    pub fn apply(&self, kind: &Kind, name: &str, body: &Value, manager: &str, force: bool) -> Result<Value, Error> {
+    pub fn apply(
+        &self,
+        kind: &Kind,
+        name: &str,
+        body: &Value,
+        manager: &str,
+        force: bool,
+    ) -> Result<Value, Error> {
         let mut path = format!(
             "{}?fieldManager={}",
             kind.object(&self.settings.namespace, name),
@@ -158,17 +190,34 @@ impl Kube<'_> {
         if force {
             path.push_str("&force=true");
         }
-        let resp = self.send("PATCH", &path, Some("application/apply-patch+yaml"), body.to_string().into_bytes())?;
+        let resp = self.send(
+            "PATCH",
+            &path,
+            Some("application/apply-patch+yaml"),
+            body.to_string().into_bytes(),
+        )?;
         match resp.status {
             200 | 201 => parse(&resp),
             _ => Err(self.failure("patch", kind, name, &resp)),
         }
     }
 
+    /// DELETE any path; the raw answer.
+    pub fn delete_path(&self, path: &str) -> Result<Response, Error> {
+        self.send("DELETE", path, None, vec![])
+    }
+
     /// DELETE an object; `false` when it was already gone.
     pub fn delete(&self, kind: &Kind, name: &str) -> Result<bool, Error> {
-        let body = br#"{"apiVersion":"v1","kind":"DeleteOptions","propagationPolicy":"Background"}"#.to_vec();
-        let resp = self.send("DELETE", &kind.object(&self.settings.namespace, name), Some("application/json"), body)?;
+        let body =
+            br#"{"apiVersion":"v1","kind":"DeleteOptions","propagationPolicy":"Background"}"#
+                .to_vec();
+        let resp = self.send(
+            "DELETE",
+            &kind.object(&self.settings.namespace, name),
+            Some("application/json"),
+            body,
+        )?;
         match resp.status {
             200 | 202 => Ok(true),
             404 => Ok(false),
@@ -184,7 +233,10 @@ pub fn name_of(v: &Value) -> &str {
 
 fn parse(resp: &Response) -> Result<Value, Error> {
     serde_json::from_slice(&resp.body).map_err(|e| {
-        Error::unavailable(format!("the API server answered {} with a body that is not JSON: {e}", resp.status))
+        Error::unavailable(format!(
+            "the API server answered {} with a body that is not JSON: {e}",
+            resp.status
+        ))
     })
 }
 

@@ -14,8 +14,8 @@
 //! [`settings`] (the operator's configuration).
 
 use envpack_sdk::deployer::{
-    ApplyReport, Bundle, HealthReport, HealthStatus, ObservedRevision, Plan, Revision, TargetInfo,
-    TrafficReport, TrafficWeight,
+    ApplyReport, Bundle, Check, HealthReport, HealthStatus, ObservedRevision, Plan, Revision,
+    StepResult, TargetInfo, TrafficReport, TrafficWeight,
 };
 use envpack_sdk::{DeployerPack, Error};
 
@@ -23,6 +23,7 @@ pub mod fingerprint;
 pub mod kube;
 pub mod objects;
 pub mod observe;
+pub mod preflight;
 pub mod revision;
 pub mod rollout;
 pub mod settings;
@@ -104,6 +105,18 @@ impl DeployerPack for Kubernetes {
 
     fn observe(&self, environment: String) -> Result<Vec<ObservedRevision>, Error> {
         observe::observe(&environment)
+    }
+
+    fn validate(&self, environment: String) -> Result<Vec<Check>, Error> {
+        preflight::validate(&environment)
+    }
+
+    fn prepare(&self, environment: String) -> Result<Vec<StepResult>, Error> {
+        preflight::prepare(&environment)
+    }
+
+    fn decommission(&self, environment: String) -> Result<Vec<StepResult>, Error> {
+        preflight::decommission(&environment)
     }
 }
 

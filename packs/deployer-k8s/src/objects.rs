@@ -148,17 +148,28 @@ pub fn object_name(deployment: &str, revision: &str) -> String {
 /// The HTTPRoute of a deployment.
 pub fn route_name(deployment: &str) -> String {
     let name = dns_label(deployment);
-    if name.is_empty() { "envpack".into() } else { name }
+    if name.is_empty() {
+        "envpack".into()
+    } else {
+        name
+    }
 }
 
 /// A label value: at most 63 of `[A-Za-z0-9._-]`, alphanumeric at the ends.
 pub fn label_value(s: &str) -> String {
     let mut out: String = s
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     out.truncate(63);
-    out.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_string()
+    out.trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string()
 }
 
 /// The labels of a revision's objects.
@@ -183,7 +194,10 @@ pub fn revision_selector(r: &Revision) -> String {
 
 /// The label selector of everything of one environment.
 pub fn environment_selector(environment: &str) -> String {
-    format!("{MANAGED_BY}=envpack,{ENVIRONMENT}={}", label_value(environment))
+    format!(
+        "{MANAGED_BY}=envpack,{ENVIRONMENT}={}",
+        label_value(environment)
+    )
 }
 
 pub fn attr<'a>(b: &'a Bundle, key: &str) -> Option<&'a str> {
@@ -218,16 +232,25 @@ pub fn image(b: &Bundle) -> Result<String, Error> {
     }
 }
 
-fn number(b: &Bundle, key: &str, default: u32, range: std::ops::RangeInclusive<u32>) -> Result<u32, Error> {
+fn number(
+    b: &Bundle,
+    key: &str,
+    default: u32,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<u32, Error> {
     match attr(b, key) {
         None => Ok(default),
-        Some(v) => v.parse::<u32>().ok().filter(|n| range.contains(n)).ok_or_else(|| {
-            Error::invalid_input(format!(
-                "bundle attribute {key}={v:?} is not a number from {} to {}",
-                range.start(),
-                range.end()
-            ))
-        }),
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| {
+                Error::invalid_input(format!(
+                    "bundle attribute {key}={v:?} is not a number from {} to {}",
+                    range.start(),
+                    range.end()
+                ))
+            }),
     }
 }
 
@@ -251,7 +274,9 @@ fn env_vars(b: &Bundle) -> Result<Vec<Value>, Error> {
                 "bundle attribute secret.{name}={reference:?} must name an existing Secret and key as secret-name/key (the value is never put in the bundle)"
             ))
         })?;
-        env.push(json!({"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}));
+        env.push(
+            json!({"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}),
+        );
     }
     Ok(env)
 }
@@ -276,7 +301,10 @@ pub fn build(r: &Revision, b: &Bundle, namespace: &str) -> Result<Vec<Object>, E
         container["env"] = Value::Array(env);
     }
     if let Some(args) = attr(b, "args") {
-        container["args"] = args.split_whitespace().map(|a| Value::String(a.into())).collect();
+        container["args"] = args
+            .split_whitespace()
+            .map(|a| Value::String(a.into()))
+            .collect();
     }
     if let Some(path) = attr(b, "health") {
         container["readinessProbe"] = json!({"httpGet": {"path": path, "port": port}});
@@ -340,7 +368,10 @@ mod tests {
             commit: None,
             files: vec![],
             payload_dir: None,
-            attributes: attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            attributes: attrs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         }
     }
 
@@ -353,17 +384,23 @@ mod tests {
         }
     }
 
-    const IMAGE: &str =
-        "registry.example/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    const IMAGE: &str = "registry.example/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
     #[test]
     fn builds_objects_in_apply_order_with_secrets_by_reference() {
-        let b = bundle(&[("image", IMAGE), ("config.MODE", "fast"), ("secret.DB_PASSWORD", "db/password")]);
+        let b = bundle(&[
+            ("image", IMAGE),
+            ("config.MODE", "fast"),
+            ("secret.DB_PASSWORD", "db/password"),
+        ]);
         let objs = build(&revision(), &b, "apps").expect("objects");
         let kinds: Vec<&str> = objs.iter().map(|o| o.kind.kind).collect();
         assert_eq!(kinds, ["ConfigMap", "Deployment", "Service"]);
         let c = &objs[1].body["spec"]["template"]["spec"]["containers"][0];
-        assert_eq!(c["env"][0]["valueFrom"]["secretKeyRef"], json!({"name": "db", "key": "password"}));
+        assert_eq!(
+            c["env"][0]["valueFrom"]["secretKeyRef"],
+            json!({"name": "db", "key": "password"})
+        );
         assert_eq!(objs[1].body["metadata"]["labels"][REVISION], "r1a2b");
         assert_eq!(objs[0].name, "web-r1a2b");
         assert_eq!(build(&revision(), &b, "apps").expect("again"), objs);
@@ -373,8 +410,22 @@ mod tests {
     fn refuses_tags_and_bad_numbers() {
         assert!(build(&revision(), &bundle(&[("image", "nginx:1.27")]), "ns").is_err());
         assert!(build(&revision(), &bundle(&[]), "ns").is_err());
-        assert!(build(&revision(), &bundle(&[("image", IMAGE), ("port", "0")]), "ns").is_err());
-        assert!(build(&revision(), &bundle(&[("image", IMAGE), ("secret.X", "nokey")]), "ns").is_err());
+        assert!(
+            build(
+                &revision(),
+                &bundle(&[("image", IMAGE), ("port", "0")]),
+                "ns"
+            )
+            .is_err()
+        );
+        assert!(
+            build(
+                &revision(),
+                &bundle(&[("image", IMAGE), ("secret.X", "nokey")]),
+                "ns"
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -382,7 +433,10 @@ mod tests {
         assert_eq!(object_name("My_App", "r1"), "my-app-r1");
         assert_eq!(object_name(&"a".repeat(80), "r1").len(), 63);
         assert_eq!(Kind::resource(&DEPLOYMENT_KIND), "deployments.apps");
-        assert_eq!(DEPLOYMENT_KIND.object("ns", "x"), "/apis/apps/v1/namespaces/ns/deployments/x");
+        assert_eq!(
+            DEPLOYMENT_KIND.object("ns", "x"),
+            "/apis/apps/v1/namespaces/ns/deployments/x"
+        );
         assert_eq!(SERVICE.collection("ns"), "/api/v1/namespaces/ns/services");
     }
 }

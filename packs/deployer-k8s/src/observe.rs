@@ -33,12 +33,26 @@ fn by_revision(items: Vec<Value>) -> BTreeMap<String, Value> {
 }
 
 /// One Deployment as observed.
-fn revision(dep: &Value, services: &BTreeMap<String, Value>, configs: &BTreeMap<String, Value>, namespace: &str) -> Result<ObservedRevision, Error> {
+fn revision(
+    dep: &Value,
+    services: &BTreeMap<String, Value>,
+    configs: &BTreeMap<String, Value>,
+    namespace: &str,
+) -> Result<ObservedRevision, Error> {
     let rev = label(dep, REVISION).to_string();
     let spec = &dep["spec"];
     let mut attributes = vec![
-        ("image".to_string(), spec["template"]["spec"]["containers"][0]["image"].as_str().unwrap_or("").to_string()),
-        ("replicas".to_string(), spec["replicas"].as_u64().unwrap_or(1).to_string()),
+        (
+            "image".to_string(),
+            spec["template"]["spec"]["containers"][0]["image"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+        ),
+        (
+            "replicas".to_string(),
+            spec["replicas"].as_u64().unwrap_or(1).to_string(),
+        ),
     ];
     if let Some(applied) = kv::get(&applied_key(&rev))? {
         let applied: Value = serde_json::from_slice(&applied).unwrap_or(Value::Null);
@@ -55,8 +69,14 @@ fn revision(dep: &Value, services: &BTreeMap<String, Value>, configs: &BTreeMap<
     Ok(ObservedRevision {
         deployment: label(dep, DEPLOYMENT).to_string(),
         revision: rev,
-        state: if spec["replicas"].as_u64() == Some(0) { "scaled-to-zero".into() } else { "running".into() },
-        digest: dep["metadata"]["annotations"][BUNDLE].as_str().map(str::to_string),
+        state: if spec["replicas"].as_u64() == Some(0) {
+            "scaled-to-zero".into()
+        } else {
+            "running".into()
+        },
+        digest: dep["metadata"]["annotations"][BUNDLE]
+            .as_str()
+            .map(str::to_string),
         endpoint: service.map(|s| endpoint(name_of(s), namespace, s)),
         attributes,
     })

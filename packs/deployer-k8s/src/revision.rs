@@ -34,15 +34,23 @@ fn step(o: &Object, namespace: &str) -> PlanStep {
     let summary = match o.kind.kind {
         "Deployment" => {
             let spec = &o.body["spec"];
-            let image = spec["template"]["spec"]["containers"][0]["image"].as_str().unwrap_or("");
+            let image = spec["template"]["spec"]["containers"][0]["image"]
+                .as_str()
+                .unwrap_or("");
             attributes.push(("expect.image".into(), image.to_string()));
             attributes.push(("expect.replicas".into(), spec["replicas"].to_string()));
             attributes.push(("expect.spec-hash".into(), hash(spec)));
-            format!("Deployment {} of {image}, {} replica(s)", o.name, spec["replicas"])
+            format!(
+                "Deployment {} of {image}, {} replica(s)",
+                o.name, spec["replicas"]
+            )
         }
         "Service" => {
             attributes.push(("expect.service".into(), o.name.clone()));
-            format!("Service {} on port {}", o.name, o.body["spec"]["ports"][0]["port"])
+            format!(
+                "Service {} on port {}",
+                o.name, o.body["spec"]["ports"][0]["port"]
+            )
         }
         _ => {
             attributes.push(("expect.configmap".into(), o.name.clone()));
@@ -91,9 +99,15 @@ pub fn apply(revision: &Revision, bundle: &Bundle, plan: &Plan) -> Result<ApplyR
     let mut steps = Vec::new();
     for (o, st) in objects.iter().zip(&plan.steps) {
         let live = kube.apply(&o.kind, &o.name, &o.body, FIELD_MANAGER, s.force)?;
-        log::info("applied", &[("object", &st.resource), ("manager", FIELD_MANAGER)]);
+        log::info(
+            "applied",
+            &[("object", &st.resource), ("manager", FIELD_MANAGER)],
+        );
         if o.kind == DEPLOYMENT_KIND {
-            kv::set(&applied_key(&revision.id), o.body["spec"].to_string().as_bytes())?;
+            kv::set(
+                &applied_key(&revision.id),
+                o.body["spec"].to_string().as_bytes(),
+            )?;
         }
         steps.push(StepResult {
             id: st.id.clone(),
@@ -113,8 +127,11 @@ pub fn apply(revision: &Revision, bundle: &Bundle, plan: &Plan) -> Result<ApplyR
     })
 }
 
-/// What identifies a plan's steps: ids, resources and attributes.
-fn fingerprint_of(steps: &[PlanStep]) -> Vec<(&str, &str, &[(String, String)])> {
+/// A step as `apply` compares it: id, resource and attributes.
+type StepKey<'a> = (&'a str, &'a str, &'a [(String, String)]);
+
+/// What identifies a plan's steps.
+fn fingerprint_of(steps: &[PlanStep]) -> Vec<StepKey<'_>> {
     steps
         .iter()
         .map(|s| (s.id.as_str(), s.resource.as_str(), s.attributes.as_slice()))
@@ -147,7 +164,10 @@ pub fn teardown(revision: &Revision) -> Result<(), Error> {
             Ok(_) => log::info("scaled to zero", &[("deployment", &name)]),
             // Deleting below still removes it; say why it was not drained.
             Err(e @ (Error::InvalidInput(_) | Error::Conflict(_))) => {
-                log::warn("could not scale to zero before deleting", &[("deployment", &name), ("error", e.message())]);
+                log::warn(
+                    "could not scale to zero before deleting",
+                    &[("deployment", &name), ("error", e.message())],
+                );
             }
             Err(e) => return Err(e),
         }
@@ -184,13 +204,32 @@ mod tests {
                 "r.example/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef".into(),
             )],
         };
-        let r = Revision { environment: "dev".into(), deployment: "web".into(), id: "r1".into(), sequence: 1 };
+        let r = Revision {
+            environment: "dev".into(),
+            deployment: "web".into(),
+            id: "r1".into(),
+            sequence: 1,
+        };
         let objects = objects::build(&r, &b, "apps").expect("objects");
         let steps: Vec<PlanStep> = objects.iter().map(|o| step(o, "apps")).collect();
-        assert_eq!(steps.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["deployment", "service"]);
-        let keys: Vec<&str> = steps[0].attributes.iter().map(|(k, _)| k.as_str()).collect();
-        assert!(keys.contains(&"manifest") && keys.contains(&"expect.spec-hash"), "{keys:?}");
+        assert_eq!(
+            steps.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+            ["deployment", "service"]
+        );
+        let keys: Vec<&str> = steps[0]
+            .attributes
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect();
+        assert!(
+            keys.contains(&"manifest") && keys.contains(&"expect.spec-hash"),
+            "{keys:?}"
+        );
         assert_eq!(steps[0].resource, "deployments.apps/apps/web-r1");
-        assert!(steps[0].attributes[0].1.starts_with("apiVersion: apps/v1\nkind: Deployment\n"));
+        assert!(
+            steps[0].attributes[0]
+                .1
+                .starts_with("apiVersion: apps/v1\nkind: Deployment\n")
+        );
     }
 }

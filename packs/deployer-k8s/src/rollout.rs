@@ -36,14 +36,22 @@ pub fn status(dep: &Value) -> (HealthStatus, String) {
     if observed < generation {
         return (
             HealthStatus::Unknown,
-            format!("the deployment controller has not observed generation {generation} yet (it has seen {observed})"),
+            format!(
+                "the deployment controller has not observed generation {generation} yet (it has seen {observed})"
+            ),
         );
     }
     if let Some(c) = condition(dep, "Progressing").filter(|c| c["status"] == "False") {
-        return (HealthStatus::Unhealthy, format!("the rollout failed: {}", describe(c)));
+        return (
+            HealthStatus::Unhealthy,
+            format!("the rollout failed: {}", describe(c)),
+        );
     }
     if let Some(c) = condition(dep, "ReplicaFailure").filter(|c| c["status"] == "True") {
-        return (HealthStatus::Unhealthy, format!("replicas cannot be created: {}", describe(c)));
+        return (
+            HealthStatus::Unhealthy,
+            format!("replicas cannot be created: {}", describe(c)),
+        );
     }
     let desired = dep["spec"]["replicas"].as_u64().unwrap_or(1);
     let updated = count(&dep["status"]["updatedReplicas"]);
@@ -67,11 +75,22 @@ pub fn evidence(kube: &Kube<'_>, selector: &str, object: &str) -> String {
     let mut names = vec![object.to_string()];
     for pod in kube.list(&POD, selector).unwrap_or_default() {
         let name = name_of(&pod).to_string();
-        let mut facts = vec![format!("phase {}", pod["status"]["phase"].as_str().unwrap_or("Unknown"))];
-        for c in pod["status"]["containerStatuses"].as_array().into_iter().flatten() {
+        let mut facts = vec![format!(
+            "phase {}",
+            pod["status"]["phase"].as_str().unwrap_or("Unknown")
+        )];
+        for c in pod["status"]["containerStatuses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
             let state = &c["state"];
             if let Some(w) = state.get("waiting") {
-                facts.push(format!("{} waiting: {}", c["name"].as_str().unwrap_or("?"), describe(w)));
+                facts.push(format!(
+                    "{} waiting: {}",
+                    c["name"].as_str().unwrap_or("?"),
+                    describe(w)
+                ));
             }
             if let Some(t) = c["lastState"].get("terminated") {
                 facts.push(format!(
@@ -90,9 +109,9 @@ pub fn evidence(kube: &Kube<'_>, selector: &str, object: &str) -> String {
         .unwrap_or_default()
         .into_iter()
         .filter(|e| {
-            e["involvedObject"]["name"]
-                .as_str()
-                .is_some_and(|n| names.iter().any(|m| m == n) || n.starts_with(&format!("{object}-")))
+            e["involvedObject"]["name"].as_str().is_some_and(|n| {
+                names.iter().any(|m| m == n) || n.starts_with(&format!("{object}-"))
+            })
         })
         .filter_map(|e| {
             Some(format!(
@@ -114,15 +133,28 @@ mod tests {
     #[test]
     fn reads_rollouts() {
         let d = |status: Value| json!({"metadata": {"generation": 2}, "spec": {"replicas": 2}, "status": status});
-        assert_eq!(status(&d(json!({"observedGeneration": 1}))).0, HealthStatus::Unknown);
+        assert_eq!(
+            status(&d(json!({"observedGeneration": 1}))).0,
+            HealthStatus::Unknown
+        );
         let ok = d(json!({"observedGeneration": 2, "updatedReplicas": 2, "availableReplicas": 2}));
-        assert_eq!(status(&ok), (HealthStatus::Healthy, "2 of 2 replicas updated, 2 available".into()));
-        let slow = d(json!({"observedGeneration": 2, "updatedReplicas": 2, "availableReplicas": 0,
-            "conditions": [{"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable", "message": "Deployment does not have minimum availability."}]}));
+        assert_eq!(
+            status(&ok),
+            (
+                HealthStatus::Healthy,
+                "2 of 2 replicas updated, 2 available".into()
+            )
+        );
+        let slow = d(
+            json!({"observedGeneration": 2, "updatedReplicas": 2, "availableReplicas": 0,
+            "conditions": [{"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable", "message": "Deployment does not have minimum availability."}]}),
+        );
         let (s, m) = status(&slow);
         assert_eq!(s, HealthStatus::Degraded);
         assert!(m.contains("MinimumReplicasUnavailable"), "{m}");
-        let failed = d(json!({"observedGeneration": 2, "conditions": [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "ReplicaSet \"web\" has timed out progressing."}]}));
+        let failed = d(
+            json!({"observedGeneration": 2, "conditions": [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "ReplicaSet \"web\" has timed out progressing."}]}),
+        );
         let (s, m) = status(&failed);
         assert_eq!(s, HealthStatus::Unhealthy);
         assert!(m.contains("ProgressDeadlineExceeded"), "{m}");

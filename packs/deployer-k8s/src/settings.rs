@@ -71,7 +71,10 @@ impl Settings {
 
     /// `host:port` of the server, as an `http:` grant names it.
     pub fn authority(&self) -> &str {
-        let rest = self.server.split_once("://").map_or(self.server.as_str(), |(_, r)| r);
+        let rest = self
+            .server
+            .split_once("://")
+            .map_or(self.server.as_str(), |(_, r)| r);
         rest.split('/').next().unwrap_or(rest)
     }
 

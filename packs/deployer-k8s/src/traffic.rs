@@ -18,7 +18,8 @@ pub const GENERATION: &str = "envpack.greentic.dev/traffic-generation";
 fn route(s: &Settings, deployment: &str, generation: u64, backends: Vec<Value>) -> Value {
     let mut spec = json!({"rules": [{"backendRefs": backends}]});
     if let Some(gateway) = &s.gateway {
-        let mut parent = json!({"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": gateway});
+        let mut parent =
+            json!({"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": gateway});
         if let Some(ns) = &s.gateway_namespace {
             parent["namespace"] = json!(ns);
         }
@@ -44,7 +45,12 @@ fn route(s: &Settings, deployment: &str, generation: u64, backends: Vec<Value>) 
 }
 
 /// Routes `weights` (validated by the host: they sum to 10,000).
-pub fn set(s: &Settings, deployment: &str, generation: u64, weights: &[TrafficWeight]) -> Result<TrafficReport, Error> {
+pub fn set(
+    s: &Settings,
+    deployment: &str,
+    generation: u64,
+    weights: &[TrafficWeight],
+) -> Result<TrafficReport, Error> {
     let kube = Kube { settings: s };
     let name = objects::route_name(deployment);
     if let Some(existing) = kube.get(&HTTP_ROUTE, &name)? {
@@ -69,19 +75,36 @@ pub fn set(s: &Settings, deployment: &str, generation: u64, weights: &[TrafficWe
             ))
         })?;
         let port = svc["spec"]["ports"][0]["port"].as_u64().unwrap_or(80);
-        backends.push(json!({"kind": "Service", "name": service, "port": port, "weight": w.basis_points}));
+        backends.push(
+            json!({"kind": "Service", "name": service, "port": port, "weight": w.basis_points}),
+        );
         by_service.push((service, w.revision.clone()));
     }
-    kube.apply(&HTTP_ROUTE, &name, &route(s, deployment, generation, backends), FIELD_MANAGER, s.force)?;
+    kube.apply(
+        &HTTP_ROUTE,
+        &name,
+        &route(s, deployment, generation, backends),
+        FIELD_MANAGER,
+        s.force,
+    )?;
     let back = kube.get(&HTTP_ROUTE, &name)?.ok_or_else(|| {
-        Error::unavailable(format!("HTTPRoute {name:?} was applied but cannot be read back"))
+        Error::unavailable(format!(
+            "HTTPRoute {name:?} was applied but cannot be read back"
+        ))
     })?;
     let applied = read_weights(&back, &by_service);
-    let text: Vec<String> = applied.iter().map(|w| format!("{}={}", w.revision, w.basis_points)).collect();
+    let text: Vec<String> = applied
+        .iter()
+        .map(|w| format!("{}={}", w.revision, w.basis_points))
+        .collect();
     Ok(TrafficReport {
         generation,
         applied,
-        message: format!("HTTPRoute {}/{name} backend weights {}", s.namespace, text.join(" ")),
+        message: format!(
+            "HTTPRoute {}/{name} backend weights {}",
+            s.namespace,
+            text.join(" ")
+        ),
     })
 }
 
@@ -101,7 +124,9 @@ pub fn read_weights(route: &Value, by_service: &[(String, String)]) -> Vec<Traff
                     .find(|(s, _)| s == service)
                     .map_or(service.to_string(), |(_, r)| r.clone()),
                 // Gateway API's default weight is 1.
-                basis_points: b["weight"].as_u64().map_or(1, |w| u32::try_from(w).unwrap_or(u32::MAX)),
+                basis_points: b["weight"]
+                    .as_u64()
+                    .map_or(1, |w| u32::try_from(w).unwrap_or(u32::MAX)),
             }
         })
         .collect();
@@ -120,8 +145,21 @@ mod tests {
             {"name": "web-r1", "port": 8080, "weight": 9900},
             {"name": "other", "port": 80}
         ]}]}});
-        let map = vec![("web-r1".to_string(), "r1".to_string()), ("web-r2".to_string(), "r2".to_string())];
-        let got: Vec<(String, u32)> = read_weights(&route, &map).into_iter().map(|w| (w.revision, w.basis_points)).collect();
-        assert_eq!(got, [("other".to_string(), 1), ("r1".into(), 9900), ("r2".into(), 100)]);
+        let map = vec![
+            ("web-r1".to_string(), "r1".to_string()),
+            ("web-r2".to_string(), "r2".to_string()),
+        ];
+        let got: Vec<(String, u32)> = read_weights(&route, &map)
+            .into_iter()
+            .map(|w| (w.revision, w.basis_points))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("other".to_string(), 1),
+                ("r1".into(), 9900),
+                ("r2".into(), 100)
+            ]
+        );
     }
 }

@@ -135,7 +135,12 @@ mod tests {
         for s in ["true", "No", "8080", "", "a: b", "-x", "#c", "x:", "{a}"] {
             assert!(!is_plain(s), "{s:?}");
         }
-        for s in ["web", "registry.example/app@sha256:ab12", "/healthz", "app.kubernetes.io/name"] {
+        for s in [
+            "web",
+            "registry.example/app@sha256:ab12",
+            "/healthz",
+            "app.kubernetes.io/name",
+        ] {
             assert!(is_plain(s), "{s:?}");
         }
     }
