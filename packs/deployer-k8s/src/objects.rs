@@ -145,13 +145,18 @@ pub fn object_name(deployment: &str, revision: &str) -> String {
     }
 }
 
-/// The HTTPRoute of a deployment.
-pub fn route_name(deployment: &str) -> String {
-    let name = dns_label(deployment);
-    if name.is_empty() {
-        "envpack".into()
-    } else {
-        name
+/// The HTTPRoute of a deployment in an environment: `<deployment>-<env>`,
+/// so environments can share a namespace.
+pub fn route_name(environment: &str, deployment: &str) -> String {
+    let env = dns_label(environment);
+    let mut dep = dns_label(deployment);
+    dep.truncate(62usize.saturating_sub(env.len()));
+    let dep = dep.trim_end_matches('-');
+    match (dep.is_empty(), env.is_empty()) {
+        (false, false) => format!("{dep}-{env}"),
+        (false, true) => dep.to_string(),
+        (true, false) => env,
+        (true, true) => "envpack".into(),
     }
 }
 
@@ -433,6 +438,8 @@ mod tests {
         assert_eq!(object_name("My_App", "r1"), "my-app-r1");
         assert_eq!(object_name(&"a".repeat(80), "r1").len(), 63);
         assert_eq!(Kind::resource(&DEPLOYMENT_KIND), "deployments.apps");
+        assert_eq!(route_name("prod", "web"), "web-prod");
+        assert_eq!(route_name("prod", &"w".repeat(80)).len(), 63);
         assert_eq!(
             DEPLOYMENT_KIND.object("ns", "x"),
             "/apis/apps/v1/namespaces/ns/deployments/x"

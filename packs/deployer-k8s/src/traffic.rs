@@ -1,4 +1,5 @@
-//! `set-traffic`: one Gateway API `HTTPRoute` per deployment, whose single
+//! `set-traffic`: one Gateway API `HTTPRoute` per deployment and
+//! environment (`<deployment>-<environment>`), whose single
 //! rule sends each revision's Service its weight. Weights are the basis
 //! points themselves (99% / 1% is 9900 / 100), so the split is exact. The
 //! route records the traffic generation in an annotation; a lower one is
@@ -31,7 +32,7 @@ fn route(s: &Settings, deployment: &str, generation: u64, backends: Vec<Value>) 
     json!({
         "apiVersion": HTTP_ROUTE.api_version, "kind": HTTP_ROUTE.kind,
         "metadata": {
-            "name": objects::route_name(deployment),
+            "name": objects::route_name(&s.environment, deployment),
             "namespace": s.namespace,
             "labels": {
                 MANAGED_BY: "envpack",
@@ -52,7 +53,7 @@ pub fn set(
     weights: &[TrafficWeight],
 ) -> Result<TrafficReport, Error> {
     let kube = Kube { settings: s };
-    let name = objects::route_name(deployment);
+    let name = objects::route_name(&s.environment, deployment);
     if let Some(existing) = kube.get(&HTTP_ROUTE, &name)? {
         let applied = existing["metadata"]["annotations"][GENERATION]
             .as_str()
