@@ -56,7 +56,7 @@ impl Cluster {
             env,
             kubeconfig,
         };
-        c.env.json(&["env", "init", "dev"]);
+        c.env.json(&["env", "init", "dev", "--mode", "kubernetes"]);
         c.bind("dev", "dev");
         c
     }
@@ -65,8 +65,9 @@ impl Cluster {
     /// server and the token secret, and configures it for `namespace`.
     fn bind(&self, name: &str, namespace: &str) {
         let http = format!("http:{}", self.double.addr());
+        // --yes: production environments confirm every change.
         let mut args = vec![
-            "env", "bind", name, "deployer", "greentic.deployer.k8s@^1", "--grant", &http,
+            "--yes", "env", "bind", name, "deployer", "greentic.deployer.k8s@^1", "--grant", &http,
             "--grant", "credential:K8S_TOKEN", "--grant", "log", "--grant", "kv",
         ];
         let keys = [
@@ -81,11 +82,12 @@ impl Cluster {
         self.config(name, "server", &self.double.base_url());
         self.config(name, "namespace", namespace);
         let token = self.double.token();
-        self.env.json(&["secrets", "put", "--env", name, "K8S_TOKEN", &token]);
+        self.env
+            .json(&["--yes", "secrets", "put", "--env", name, "K8S_TOKEN", &token]);
     }
 
     fn config(&self, env: &str, key: &str, value: &str) {
-        self.env.json(&["env", "config", env, PACK, key, value]);
+        self.env.json(&["--yes", "env", "config", env, PACK, key, value]);
     }
 
     /// A bundle `web` at `version` from `source` (`main`, `release-tag`)

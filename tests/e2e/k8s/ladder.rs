@@ -9,7 +9,7 @@ use super::*;
 fn deploy_split_promote_rollback_in_sync() {
     let c = Cluster::new();
     c.env.json(&[
-        "env", "init", "prod", "--after", "dev", "--production", "--allow-source", "release-tag",
+        "env", "init", "prod", "--after", "dev", "--production", "--allow-source", "release-tag", "--mode", "kubernetes",
     ]);
     c.bind("prod", "prod");
 
