@@ -29,6 +29,7 @@ mod handlers;
 mod managed;
 mod openapi;
 mod patch;
+mod proto;
 mod resources;
 mod rollout;
 mod routes;
@@ -38,6 +39,7 @@ mod server;
 mod status;
 mod store;
 mod table;
+mod tls;
 mod validate;
 mod watch;
 mod write;
@@ -91,6 +93,8 @@ pub enum Error {
     UnknownResource(String),
     #[error("{0}")]
     Refused(String),
+    #[error("{0}")]
+    Tls(String),
 }
 
 /// A running double; dropping it stops the server.
@@ -98,6 +102,7 @@ pub enum Error {
 pub struct K8sDouble {
     addr: SocketAddr,
     state: State,
+    ca_pem: String,
     runtime: tokio::runtime::Handle,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -127,6 +132,8 @@ impl K8sDouble {
             shared.store.ensure_namespace(ns);
         }
         let state = State::new(shared);
+        let tls = tls::generate(addr.ip()).map_err(Error::Tls)?;
+        let ca_pem = tls.ca_pem.clone();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -139,7 +146,7 @@ impl K8sDouble {
             .spawn(move || {
                 runtime.block_on(async move {
                     if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
-                        server::serve(listener, served, stopped).await;
+                        server::serve(listener, served, tls, stopped).await;
                     }
                 });
             })
@@ -147,15 +154,27 @@ impl K8sDouble {
         Ok(K8sDouble {
             addr,
             state,
+            ca_pem,
             runtime: handle,
             stop: Some(stop),
             thread: Some(thread),
         })
     }
 
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT`: plain HTTP (the same port speaks HTTPS too).
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// `https://127.0.0.1:PORT`, served with a certificate signed by
+    /// [`K8sDouble::ca_pem`] (kubectl sends tokens to HTTPS servers only).
+    pub fn https_url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    /// The PEM of the CA the HTTPS side is trusted with (made at start).
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -172,10 +191,10 @@ impl K8sDouble {
         self.state.lock().token = token.to_string();
     }
 
-    /// A kubeconfig (YAML) for kubectl: this server, the token, and
-    /// `namespace` as the context's default namespace.
+    /// A kubeconfig (YAML) for kubectl: this server over HTTPS with its CA,
+    /// the token, and `namespace` as the context's default namespace.
     pub fn kubeconfig(&self, namespace: &str) -> String {
-        kubeconfig(&self.base_url(), &self.token(), namespace)
+        kubeconfig(&self.https_url(), &self.ca_pem, &self.token(), namespace)
     }
 
     /// Writes [`K8sDouble::kubeconfig`] to `path`.
@@ -299,15 +318,18 @@ impl Drop for K8sDouble {
     }
 }
 
-/// A kubeconfig for a server at `server` with a bearer token.
-pub fn kubeconfig(server: &str, token: &str, namespace: &str) -> String {
+/// A kubeconfig for a server at `server` (trusted with the CA `ca_pem`)
+/// with a bearer token.
+pub fn kubeconfig(server: &str, ca_pem: &str, token: &str, namespace: &str) -> String {
     // JSON strings are valid YAML scalars, and quote whatever the token holds.
     let q = |s: &str| Value::String(s.to_string()).to_string();
     format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: envpack-double\n  cluster:\n    server: {}\n\
-         users:\n- name: envpack-double\n  user:\n    token: {}\ncontexts:\n- name: envpack-double\n  context:\n\
-         \x20   cluster: envpack-double\n    user: envpack-double\n    namespace: {}\ncurrent-context: envpack-double\npreferences: {{}}\n",
+         \x20   certificate-authority-data: {}\nusers:\n- name: envpack-double\n  user:\n    token: {}\n\
+         contexts:\n- name: envpack-double\n  context:\n    cluster: envpack-double\n    user: envpack-double\n\
+         \x20   namespace: {}\ncurrent-context: envpack-double\npreferences: {{}}\n",
         q(server),
+        tls::base64(ca_pem.as_bytes()),
         q(token),
         q(namespace)
     )

@@ -23,6 +23,7 @@ use crate::routes::{self, Route};
 use crate::script::Script;
 use crate::status::ApiError;
 use crate::store::Store;
+use crate::tls::{self, Tls};
 
 /// One request as the double saw it (the test handle can read them all).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,22 +102,39 @@ impl From<ApiError> for Reply {
 
 type Body = BoxBody<Bytes, Infallible>;
 
-/// Serves until `stop` fires (or is dropped).
-pub async fn serve(listener: TcpListener, state: State, mut stop: oneshot::Receiver<()>) {
+/// Serves until `stop` fires (or is dropped): plain HTTP, or HTTPS for a
+/// connection that opens with a TLS handshake.
+pub async fn serve(listener: TcpListener, state: State, tls: Tls, mut stop: oneshot::Receiver<()>) {
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
             _ = &mut stop => return,
         };
         let Ok((stream, _)) = accepted else { continue };
-        let state = state.clone();
+        let (state, tls) = (state.clone(), tls.clone());
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| handle(req, state.clone()));
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let mut first = [0u8; 1];
+            let handshake =
+                matches!(stream.peek(&mut first).await, Ok(1) if first[0] == tls::HANDSHAKE);
+            if handshake {
+                if let Ok(secure) = tls.acceptor.accept(stream).await {
+                    connection(secure, state).await;
+                }
+            } else {
+                connection(stream, state).await;
+            }
         });
     }
+}
+
+async fn connection<I>(io: I, state: State)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| handle(req, state.clone()));
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(io), service)
+        .await;
 }
 
 async fn handle(req: Request<Incoming>, state: State) -> Result<Response<Body>, Infallible> {

@@ -20,6 +20,9 @@ use crate::validate;
 /// The request body as a JSON value (YAML for `application/apply-patch+yaml`
 /// and `application/yaml`; JSON is YAML too).
 pub fn body(call: &Call) -> Result<Value, ApiError> {
+    if call.content_type.contains("protobuf") || call.content_type.contains("cbor") {
+        return Err(ApiError::unsupported_media(&call.content_type));
+    }
     let parsed = if call.content_type.contains("yaml") {
         serde_norway::from_slice::<Value>(&call.body).map_err(|e| e.to_string())
     } else {

@@ -523,3 +523,54 @@ fn http_routes_keep_their_weights() {
     assert_eq!(r.json["spec"]["rules"][0]["backendRefs"][0]["weight"], 0);
     assert_eq!(r.json["metadata"]["generation"], 2);
 }
+
+#[test]
+fn watches_replay_changes_and_mark_the_end_of_initial_events() {
+    let (_double, c) = start();
+    let created = apply(
+        &c,
+        "web",
+        "envpack",
+        false,
+        &deployment("web", 1, "reg/web:1"),
+    );
+    let rv = created.json["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("rv")
+        .to_string();
+    apply(
+        &c,
+        "web",
+        "envpack",
+        false,
+        &deployment("web", 2, "reg/web:1"),
+    );
+    c.delete(&format!("{DEPLOY}/web"));
+    let events = |query: &str| -> Vec<Value> {
+        let r = c.get(&format!("{DEPLOY}?watch=true&timeoutSeconds=1&{query}"));
+        assert_eq!(r.code, 200, "{}", r.text);
+        r.text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("one JSON event per line"))
+            .collect()
+    };
+    let replay = events(&format!("resourceVersion={rv}"));
+    let kinds: Vec<&str> = replay.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(kinds, ["MODIFIED", "DELETED"]);
+    assert_eq!(replay[0]["object"]["spec"]["replicas"], 2);
+    apply(
+        &c,
+        "api",
+        "envpack",
+        false,
+        &deployment("api", 1, "reg/api:1"),
+    );
+    let initial =
+        events("sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true");
+    let kinds: Vec<&str> = initial.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(kinds, ["ADDED", "BOOKMARK"]);
+    assert_eq!(
+        initial[1]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
+        "true"
+    );
+}
