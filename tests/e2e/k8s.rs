@@ -28,7 +28,10 @@ const PACK: &str = "greentic.deployer.k8s";
 
 /// An image pinned by digest; `n` picks the digest.
 fn image(name: &str, n: char) -> String {
-    format!("registry.example/{name}@sha256:{}", n.to_string().repeat(64))
+    format!(
+        "registry.example/{name}@sha256:{}",
+        n.to_string().repeat(64)
+    )
 }
 
 /// A double, an envpack home, and kubectl pointed at the double.
@@ -67,12 +70,29 @@ impl Cluster {
         let http = format!("http:{}", self.double.addr());
         // --yes: production environments confirm every change.
         let mut args = vec![
-            "--yes", "env", "bind", name, "deployer", "greentic.deployer.k8s@^1", "--grant", &http,
-            "--grant", "credential:K8S_TOKEN", "--grant", "log", "--grant", "kv",
+            "--yes",
+            "env",
+            "bind",
+            name,
+            "deployer",
+            "greentic.deployer.k8s@^1",
+            "--grant",
+            &http,
+            "--grant",
+            "credential:K8S_TOKEN",
+            "--grant",
+            "log",
+            "--grant",
+            "kv",
         ];
         let keys = [
-            "server", "namespace", "token_secret", "force_conflicts", "gateway",
-            "gateway_namespace", "hostname",
+            "server",
+            "namespace",
+            "token_secret",
+            "force_conflicts",
+            "gateway",
+            "gateway_namespace",
+            "hostname",
         ];
         let grants: Vec<String> = keys.iter().map(|k| format!("config:{k}")).collect();
         for g in &grants {
@@ -82,12 +102,20 @@ impl Cluster {
         self.config(name, "server", &self.double.base_url());
         self.config(name, "namespace", namespace);
         let token = self.double.token();
-        self.env
-            .json(&["--yes", "secrets", "put", "--env", name, "K8S_TOKEN", &token]);
+        self.env.json(&[
+            "--yes",
+            "secrets",
+            "put",
+            "--env",
+            name,
+            "K8S_TOKEN",
+            &token,
+        ]);
     }
 
     fn config(&self, env: &str, key: &str, value: &str) {
-        self.env.json(&["--yes", "env", "config", env, PACK, key, value]);
+        self.env
+            .json(&["--yes", "env", "config", env, PACK, key, value]);
     }
 
     /// A bundle `web` at `version` from `source` (`main`, `release-tag`)
@@ -104,9 +132,22 @@ impl Cluster {
         };
         let image_attr = format!("image={image}");
         let mut args = vec![
-            "bundle", "build", "--no-git", dir.to_str().unwrap(), "--name", "web", "--version",
-            version, "--source", source, "--ref", &reference, "--attr", &image_attr,
-            "--out", out.to_str().unwrap(),
+            "bundle",
+            "build",
+            "--no-git",
+            dir.to_str().unwrap(),
+            "--name",
+            "web",
+            "--version",
+            version,
+            "--source",
+            source,
+            "--ref",
+            &reference,
+            "--attr",
+            &image_attr,
+            "--out",
+            out.to_str().unwrap(),
         ];
         for a in attrs {
             args.extend(["--attr", a]);
@@ -136,7 +177,7 @@ impl Cluster {
     }
 
     fn kubectl_run(&self, args: &[&str]) -> std::process::Output {
-        let kubectl = std::env::var("ENVPACK_KUBECTL").unwrap_or_else(|_| "kubectl".into());
+        let kubectl = kubectl_binary();
         Command::new(&kubectl)
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
@@ -144,7 +185,10 @@ impl Cluster {
             .env_remove("KUBECONFIG")
             .output()
             .unwrap_or_else(|e| {
-                panic!("cannot run {kubectl} (install it with scripts/bootstrap, or set ENVPACK_KUBECTL): {e}")
+                panic!(
+                    "cannot run {} ({e}); help: bash scripts/bootstrap (installs kubectl 1.37 into target/tools/kubectl), or set ENVPACK_KUBECTL",
+                    kubectl.display()
+                )
             })
     }
 
@@ -155,6 +199,19 @@ impl Cluster {
         all.extend(["-o", "json"]);
         serde_json::from_str(&self.kubectl(&all)).unwrap()
     }
+}
+
+/// kubectl: `ENVPACK_KUBECTL`, else the one `scripts/bootstrap` installs
+/// (`target/tools/kubectl`), else `kubectl` on PATH.
+fn kubectl_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("ENVPACK_KUBECTL") {
+        return PathBuf::from(p);
+    }
+    let bootstrapped = envpack_e2e::repo_root().join("target/tools/kubectl/bin/kubectl");
+    if bootstrapped.exists() {
+        return bootstrapped;
+    }
+    PathBuf::from("kubectl")
 }
 
 /// The name of a revision's objects.
@@ -168,7 +225,12 @@ fn route_weights(route: &Value) -> Vec<(String, u64)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|b| (b["name"].as_str().unwrap().to_string(), b["weight"].as_u64().unwrap()))
+        .map(|b| {
+            (
+                b["name"].as_str().unwrap().to_string(),
+                b["weight"].as_u64().unwrap(),
+            )
+        })
         .collect();
     out.sort();
     out

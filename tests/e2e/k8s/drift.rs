@@ -22,20 +22,36 @@ fn kubectl_edits_show_as_drift() {
     assert_eq!(seen["state"], "in-sync", "{seen}");
 
     let edited = image("web", 'e');
-    c.kubectl(&["set", "image", &format!("deployment/{}", object(&r1)), &format!("app={edited}")]);
-    c.kubectl(&["scale", &format!("deployment/{}", object(&r2)), "--replicas=3"]);
+    c.kubectl(&[
+        "set",
+        "image",
+        &format!("deployment/{}", object(&r1)),
+        &format!("app={edited}"),
+    ]);
+    c.kubectl(&[
+        "scale",
+        &format!("deployment/{}", object(&r2)),
+        "--replicas=3",
+    ]);
     c.kubectl(&["delete", "service", &object(&r2)]);
 
     let r = c.env.run(&["--json", "drift", "--env", "dev"]);
     assert_eq!(r.code, 2, "drift exits 2: {}{}", r.stdout, r.stderr);
     let drift = r.envelope()["error"]["details"].clone();
-    let drift = if drift.is_null() { r.envelope()["result"].clone() } else { drift };
+    let drift = if drift.is_null() {
+        r.envelope()["result"].clone()
+    } else {
+        drift
+    };
     let img = entry(&drift, &r1, "image");
     assert_eq!(img["kind"], "changed");
     assert_eq!(img["expected"], image("web", '1'));
     assert_eq!(img["observed"], edited);
     let replicas = entry(&drift, &r2, "replicas");
-    assert_eq!((replicas["expected"].as_str(), replicas["observed"].as_str()), (Some("1"), Some("3")));
+    assert_eq!(
+        (replicas["expected"].as_str(), replicas["observed"].as_str()),
+        (Some("1"), Some("3"))
+    );
     let svc = entry(&drift, &r2, "service");
     assert_eq!(svc["kind"], "missing");
     assert_eq!(svc["expected"], object(&r2));

@@ -115,9 +115,19 @@ fn render_is_stable_and_the_api_server_accepts_it() {
         "1.0.0",
         "main",
         &image("web", '1'),
-        &["replicas=2", "port=9090", "health=/healthz", "env.LOG=debug", "config.MODE=blue", "secret.DB_PASSWORD=web-db/password"],
+        &[
+            "replicas=2",
+            "port=9090",
+            "health=/healthz",
+            "env.LOG=debug",
+            "config.MODE=blue",
+            "secret.DB_PASSWORD=web-db/password",
+        ],
     );
-    let bundle = c.env.json(&["bundle", "verify", v1.to_str().unwrap()])["id"].as_str().unwrap().to_string();
+    let bundle = c.env.json(&["bundle", "verify", v1.to_str().unwrap()])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let rev = c.deploy("dev", &v1);
 
     let first = c.env.ok(&["env", "render", "dev"]);
@@ -131,6 +141,15 @@ fn render_is_stable_and_the_api_server_accepts_it() {
 
     let file = c.env.home().join("rendered.yaml");
     std::fs::write(&file, &first).unwrap();
-    let applied = c.kubectl(&["apply", "--server-side", "--dry-run=server", "-f", file.to_str().unwrap()]);
-    assert!(applied.contains("serverside-applied (server dry run)"), "{applied}");
+    let applied = c.kubectl(&[
+        "apply",
+        "--server-side",
+        "--dry-run=server",
+        "-f",
+        file.to_str().unwrap(),
+    ]);
+    assert!(
+        applied.contains("serverside-applied (server dry run)"),
+        "{applied}"
+    );
 }
