@@ -9,6 +9,8 @@
 //! - `k8s/drift.rs`: out-of-band kubectl edits become drift (acceptance 2).
 //! - `k8s/failures.rs`: a rollout that never becomes available, a wrong
 //!   token, RBAC denial (acceptance 3).
+//! - `k8s/updown.rs`: `env up`/`validate`/`down`/`reset` through the pack's
+//!   prepare, validate and decommission.
 //! - `k8s/render.rs`: `env render` is stable and the double accepts it with
 //!   `kubectl apply --server-side --dry-run=server` (acceptance 5).
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
@@ -244,3 +246,5 @@ mod failures;
 mod ladder;
 #[path = "k8s/render.rs"]
 mod render;
+#[path = "k8s/updown.rs"]
+mod updown;
