@@ -340,6 +340,13 @@ impl From<Capability> for String {
     }
 }
 
+/// Whether a requested capability is granted: covered by a grant, or, for
+/// an operator's-choice request, narrowed by one.
+fn satisfied(requested: &Capability, granted: &Grants) -> bool {
+    granted.covers(requested)
+        || (requested.is_operator_choice() && granted.iter().any(|g| requested.covers(g)))
+}
+
 /// A set of capabilities: what a manifest requests, or what an operator
 /// granted to one pack in one environment.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -382,10 +389,7 @@ impl Grants {
     pub fn unsatisfied_by(&self, granted: &Grants) -> Vec<Capability> {
         self.0
             .iter()
-            .filter(|c| {
-                !granted.covers(c)
-                    && !(c.is_operator_choice() && granted.iter().any(|g| c.covers(g)))
-            })
+            .filter(|c| !satisfied(c, granted))
             .cloned()
             .collect()
     }
