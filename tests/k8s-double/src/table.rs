@@ -77,48 +77,9 @@ fn cells(t: &ResourceType, o: &Value) -> Vec<Value> {
             .as_str()
             .unwrap_or_default()
     ));
-    let num = |v: &Value| v.as_u64().unwrap_or(0);
     match t.plural {
-        "deployments" => {
-            let s = &o["status"];
-            let cs = o["spec"]["template"]["spec"]["containers"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
-            let names: Vec<String> = cs.iter().map(|c| text(&c["name"])).collect();
-            let images: Vec<String> = cs.iter().map(|c| text(&c["image"])).collect();
-            let sel = crate::write::scale_of(o)["status"]["selector"].clone();
-            vec![
-                json!(format!(
-                    "{}/{}",
-                    num(&s["readyReplicas"]),
-                    rollout::replicas(o)
-                )),
-                json!(num(&s["updatedReplicas"])),
-                json!(num(&s["availableReplicas"])),
-                age,
-                json!(names.join(",")),
-                json!(images.join(",")),
-                sel,
-            ]
-        }
-        "pods" => {
-            let st = o["status"]["containerStatuses"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
-            let ready = st.iter().filter(|c| c["ready"] == true).count();
-            let waiting = st
-                .iter()
-                .find_map(|c| c["state"]["waiting"]["reason"].as_str().map(str::to_string));
-            let restarts: u64 = st.iter().map(|c| num(&c["restartCount"])).sum();
-            vec![
-                json!(format!("{ready}/{}", st.len())),
-                json!(waiting.unwrap_or_else(|| text(&o["status"]["phase"]))),
-                json!(restarts),
-                age,
-            ]
-        }
+        "deployments" => deployment_cells(o, age),
+        "pods" => pod_cells(o, age),
         "services" => {
             let ports: Vec<String> = o["spec"]["ports"]
                 .as_array()
@@ -165,6 +126,53 @@ fn cells(t: &ResourceType, o: &Value) -> Vec<Value> {
         }
         _ => vec![age],
     }
+}
+
+fn deployment_cells(o: &Value, age: Value) -> Vec<Value> {
+    let num = |v: &Value| v.as_u64().unwrap_or(0);
+    let s = &o["status"];
+    let cs = o["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let names: Vec<String> = cs.iter().map(|c| text(&c["name"])).collect();
+    let images: Vec<String> = cs.iter().map(|c| text(&c["image"])).collect();
+    let sel = crate::write::scale_of(o)["status"]["selector"].clone();
+    vec![
+        json!(format!(
+            "{}/{}",
+            num(&s["readyReplicas"]),
+            rollout::replicas(o)
+        )),
+        json!(num(&s["updatedReplicas"])),
+        json!(num(&s["availableReplicas"])),
+        age,
+        json!(names.join(",")),
+        json!(images.join(",")),
+        sel,
+    ]
+}
+
+fn pod_cells(o: &Value, age: Value) -> Vec<Value> {
+    let st = o["status"]["containerStatuses"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let ready = st.iter().filter(|c| c["ready"] == true).count();
+    let waiting = st
+        .iter()
+        .find_map(|c| c["state"]["waiting"]["reason"].as_str().map(str::to_string));
+    let restarts: u64 = st
+        .iter()
+        .map(|c| c["restartCount"].as_u64().unwrap_or(0))
+        .sum();
+    let status = waiting.unwrap_or_else(|| text(&o["status"]["phase"]));
+    vec![
+        json!(format!("{ready}/{}", st.len())),
+        json!(status),
+        json!(restarts),
+        age,
+    ]
 }
 
 /// A Table of objects; each row carries the object's metadata.

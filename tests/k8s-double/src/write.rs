@@ -20,7 +20,11 @@ use crate::validate;
 /// The request body as a JSON value (YAML for `application/apply-patch+yaml`
 /// and `application/yaml`; JSON is YAML too).
 pub fn body(call: &Call) -> Result<Value, ApiError> {
-    if call.content_type.contains("protobuf") || call.content_type.contains("cbor") {
+    if call.content_type.contains("protobuf") {
+        return crate::proto::decode(&call.body)
+            .ok_or_else(|| ApiError::unsupported_media(&call.content_type));
+    }
+    if call.content_type.contains("cbor") {
         return Err(ApiError::unsupported_media(&call.content_type));
     }
     let parsed = if call.content_type.contains("yaml") {
