@@ -426,3 +426,20 @@ fn kubectl_creates_namespaces_configmaps_and_secrets() {
         "a namespace takes its objects with it"
     );
 }
+
+#[test]
+fn kubectl_client_side_apply_and_describe() {
+    let k = Kube::start();
+    let file = k.file("app.yaml", MANIFESTS);
+    let created = k.ok(&["apply", "-f", &file]);
+    assert!(created.contains("deployment.apps/web created"), "{created}");
+    let changed = k.file("changed.yaml", &MANIFESTS.replace("replicas: 2", "replicas: 4"));
+    let configured = k.ok(&["apply", "-f", &changed]);
+    assert!(configured.contains("deployment.apps/web configured"), "{configured}");
+    let d = k.double.get("deployments", "prod", "web").expect("stored");
+    assert_eq!(d["spec"]["replicas"], 4);
+    assert!(d["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"].is_string());
+    let described = k.ok(&["describe", "deployment", "web"]);
+    assert!(described.contains("NewReplicaSetAvailable"), "{described}");
+    assert!(described.contains("ScalingReplicaSet"), "{described}");
+}
