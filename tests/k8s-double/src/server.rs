@@ -102,6 +102,13 @@ impl From<ApiError> for Reply {
 
 type Body = BoxBody<Bytes, Infallible>;
 
+/// The largest request body read (the real server's limit).
+const MAX_BODY: usize = 3 * 1024 * 1024;
+
+/// How many requests are remembered; a long-running standalone double
+/// forgets the older half when it gets there.
+const MAX_RECORDS: usize = 20_000;
+
 /// Serves until `stop` fires (or is dropped): plain HTTP, or HTTPS for a
 /// connection that opens with a TLS handshake.
 pub async fn serve(listener: TcpListener, state: State, tls: Tls, mut stop: oneshot::Receiver<()>) {
@@ -155,9 +162,20 @@ async fn handle(req: Request<Incoming>, state: State) -> Result<Response<Body>, 
     let path = req.uri().path().to_string();
     let query = routes::query(req.uri().query());
     let route = routes::parse(&path);
-    let body = match req.into_body().collect().await {
+    // The real server refuses bodies over 3 MiB the same way.
+    let body = match http_body_util::Limited::new(req.into_body(), MAX_BODY)
+        .collect()
+        .await
+    {
         Ok(b) => b.to_bytes(),
-        Err(_) => Bytes::new(),
+        Err(_) => {
+            let e = ApiError::new(
+                413,
+                "RequestEntityTooLarge",
+                format!("Request entity too large: limit is {MAX_BODY}"),
+            );
+            return Ok(respond(Reply::from(e)));
+        }
     };
     let call = Call {
         method,
@@ -185,7 +203,11 @@ async fn handle(req: Request<Incoming>, state: State) -> Result<Response<Body>, 
         Reply::Json(code, _) | Reply::Text(code, _) => *code,
         Reply::Watch(..) => 200,
     };
-    state.lock().requests.push(RequestRecord {
+    let mut shared = state.lock();
+    if shared.requests.len() >= MAX_RECORDS {
+        shared.requests.drain(..MAX_RECORDS / 2);
+    }
+    shared.requests.push(RequestRecord {
         method: call.method.to_string(),
         path: call.path.clone(),
         query: call.query.clone(),
@@ -193,6 +215,7 @@ async fn handle(req: Request<Incoming>, state: State) -> Result<Response<Body>, 
         user_agent: call.user_agent.clone(),
         code,
     });
+    drop(shared);
     Ok(respond(reply))
 }
 

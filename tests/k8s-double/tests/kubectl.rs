@@ -433,13 +433,44 @@ fn kubectl_client_side_apply_and_describe() {
     let file = k.file("app.yaml", MANIFESTS);
     let created = k.ok(&["apply", "-f", &file]);
     assert!(created.contains("deployment.apps/web created"), "{created}");
-    let changed = k.file("changed.yaml", &MANIFESTS.replace("replicas: 2", "replicas: 4"));
+    let changed = k.file(
+        "changed.yaml",
+        &MANIFESTS.replace("replicas: 2", "replicas: 4"),
+    );
     let configured = k.ok(&["apply", "-f", &changed]);
-    assert!(configured.contains("deployment.apps/web configured"), "{configured}");
+    assert!(
+        configured.contains("deployment.apps/web configured"),
+        "{configured}"
+    );
     let d = k.double.get("deployments", "prod", "web").expect("stored");
     assert_eq!(d["spec"]["replicas"], 4);
-    assert!(d["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"].is_string());
+    assert!(
+        d["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+            .is_string()
+    );
     let described = k.ok(&["describe", "deployment", "web"]);
     assert!(described.contains("NewReplicaSetAvailable"), "{described}");
     assert!(described.contains("ScalingReplicaSet"), "{described}");
+}
+
+#[test]
+fn kubectl_apply_meets_conflicts_and_forces_them() {
+    let k = Kube::start();
+    let file = k.file("app.yaml", MANIFESTS);
+    k.ok(&["apply", "--server-side", "-f", &file]);
+    k.ok(&["scale", "deployment/web", "--replicas=7"]);
+    let refused = k.run(&["apply", "--server-side", "-f", &file]);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("Apply failed with 1 conflict"), "{err}");
+    assert!(err.contains(".spec.replicas"), "{err}");
+    assert_eq!(
+        k.double.get("deployments", "prod", "web").expect("stored")["spec"]["replicas"],
+        7
+    );
+    k.ok(&["apply", "--server-side", "--force-conflicts", "-f", &file]);
+    assert_eq!(
+        k.double.get("deployments", "prod", "web").expect("stored")["spec"]["replicas"],
+        2
+    );
 }
