@@ -25,6 +25,7 @@ mod apply;
 mod clock;
 mod discovery;
 mod fields;
+mod gateway;
 mod handlers;
 mod managed;
 mod openapi;

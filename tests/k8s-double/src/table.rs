@@ -60,6 +60,8 @@ fn columns(t: &ResourceType) -> Vec<Value> {
         "secrets" => vec![c("Type"), column("Data", "integer", 0), c("Age")],
         "namespaces" => vec![c("Status"), c("Age")],
         "httproutes" => vec![c("Hostnames"), c("Age")],
+        "gateways" => vec![c("Class"), c("Address"), c("Programmed"), c("Age")],
+        "gatewayclasses" => vec![c("Controller"), c("Accepted"), c("Age")],
         "events" => vec![
             c("Last Seen"),
             c("Type"),
@@ -99,6 +101,29 @@ fn cells(t: &ResourceType, o: &Value) -> Vec<Value> {
         "configmaps" => vec![json!(count(&o["data"]) + count(&o["binaryData"])), age],
         "secrets" => vec![json!(text(&o["type"])), json!(count(&o["data"])), age],
         "namespaces" => vec![json!(text(&o["status"]["phase"])), age],
+        "gateways" => {
+            let programmed = o["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|c| c["type"] == "Programmed");
+            let address = text(&o["status"]["addresses"][0]["value"]);
+            vec![
+                json!(text(&o["spec"]["gatewayClassName"])),
+                json!(address),
+                json!(
+                    programmed
+                        .map(|c| text(&c["status"]))
+                        .unwrap_or_else(|| "Unknown".into())
+                ),
+                age,
+            ]
+        }
+        "gatewayclasses" => vec![
+            json!(text(&o["spec"]["controllerName"])),
+            json!("True"),
+            age,
+        ],
         "httproutes" => {
             let hosts: Vec<String> = o["spec"]["hostnames"]
                 .as_array()
@@ -202,21 +227,12 @@ pub fn of(t: &ResourceType, items: &[Value], rv: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::by_plural;
 
     #[test]
     fn every_row_has_a_cell_per_column() {
-        for plural in [
-            "deployments",
-            "pods",
-            "services",
-            "configmaps",
-            "secrets",
-            "namespaces",
-            "httproutes",
-            "events",
-        ] {
-            let t = by_plural(plural).expect("served");
+        for t in crate::resources::TYPES {
+            let plural = t.plural;
+
             let o = json!({"metadata": {"name": "x", "creationTimestamp": clock::now()}});
             let table = of(t, &[o], "1");
             let defs = table["columnDefinitions"].as_array().map(Vec::len);

@@ -111,6 +111,25 @@ pub fn object(t: &ResourceType, o: &Value) -> Result<(), ApiError> {
             &mut causes,
         ),
         "httproutes" => route(o, &mut causes),
+        "gateways" => {
+            if o["spec"]["gatewayClassName"]
+                .as_str()
+                .is_none_or(str::is_empty)
+            {
+                causes.push(("spec.gatewayClassName", "Required value".into()));
+            }
+            if o["spec"]["listeners"].as_array().is_none_or(Vec::is_empty) {
+                causes.push(("spec.listeners", "Required value".into()));
+            }
+        }
+        "gatewayclasses" => {
+            if o["spec"]["controllerName"]
+                .as_str()
+                .is_none_or(str::is_empty)
+            {
+                causes.push(("spec.controllerName", "Required value".into()));
+            }
+        }
         _ => {}
     }
     if causes.is_empty() {

@@ -7,6 +7,7 @@
 use serde_json::{Value, json};
 
 use crate::apply::{self, Applier};
+use crate::gateway;
 use crate::managed;
 use crate::patch;
 use crate::resources::{self, ResourceType};
@@ -405,6 +406,7 @@ fn finish(
             });
         }
     }
+    controllers(s, p, &mut new);
     if p.old == Some(&new) {
         return Ok((new, None));
     }
@@ -413,6 +415,25 @@ fn finish(
     }
     let kind = if p.old.is_some() { "MODIFIED" } else { "ADDED" };
     Ok((s.store.commit(t, new, kind), settle))
+}
+
+/// The simulated Gateway controller's status, written with the change
+/// that needs it (a new generation).
+fn controllers(s: &Shared, p: &Pending<'_>, new: &mut Value) {
+    let fresh = p
+        .old
+        .is_none_or(|o| o["metadata"]["generation"] != new["metadata"]["generation"]);
+    if !fresh || p.subresource == "status" {
+        return;
+    }
+    let status = match p.t.plural {
+        "httproutes" => gateway::route_status(&s.store, new),
+        "gateways" => gateway::gateway_status(new),
+        _ => return,
+    };
+    let before = new.clone();
+    new["status"] = status;
+    managed::record_update(Some(&before), new, gateway::CONTROLLER, "status");
 }
 
 fn name_of(o: &Value) -> String {
