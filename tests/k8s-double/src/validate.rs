@@ -111,25 +111,8 @@ pub fn object(t: &ResourceType, o: &Value) -> Result<(), ApiError> {
             &mut causes,
         ),
         "httproutes" => route(o, &mut causes),
-        "gateways" => {
-            if o["spec"]["gatewayClassName"]
-                .as_str()
-                .is_none_or(str::is_empty)
-            {
-                causes.push(("spec.gatewayClassName", "Required value".into()));
-            }
-            if o["spec"]["listeners"].as_array().is_none_or(Vec::is_empty) {
-                causes.push(("spec.listeners", "Required value".into()));
-            }
-        }
-        "gatewayclasses" => {
-            if o["spec"]["controllerName"]
-                .as_str()
-                .is_none_or(str::is_empty)
-            {
-                causes.push(("spec.controllerName", "Required value".into()));
-            }
-        }
+        "gateways" => gateway(o, &mut causes),
+        "gatewayclasses" => required(o, "spec.controllerName", &mut causes),
         _ => {}
     }
     if causes.is_empty() {
@@ -237,6 +220,21 @@ fn route(o: &Value, causes: &mut Vec<(&str, String)>) {
                 causes.push(("spec.rules[].backendRefs[].weight", format!("Invalid value: {}: spec.rules[].backendRefs[].weight in body should be between 0 and 1000000", b["weight"])));
             }
         }
+    }
+}
+
+fn gateway(o: &Value, causes: &mut Vec<(&str, String)>) {
+    required(o, "spec.gatewayClassName", causes);
+    if o["spec"]["listeners"].as_array().is_none_or(Vec::is_empty) {
+        causes.push(("spec.listeners", "Required value".into()));
+    }
+}
+
+/// A required, non-empty string at `spec.<field>`.
+fn required(o: &Value, path: &'static str, causes: &mut Vec<(&str, String)>) {
+    let field = path.strip_prefix("spec.").unwrap_or(path);
+    if o["spec"][field].as_str().is_none_or(str::is_empty) {
+        causes.push((path, "Required value".into()));
     }
 }
 

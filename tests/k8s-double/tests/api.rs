@@ -579,18 +579,43 @@ fn watches_replay_changes_and_mark_the_end_of_initial_events() {
 fn routes_attached_to_a_gateway_report_status() {
     let (double, c) = start();
     let gw = "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata:\n  name: gw\nspec:\n  gatewayClassName: envpack\n  listeners:\n  - name: http\n    port: 80\n    protocol: HTTP\n";
-    let r = c.apply("/apis/gateway.networking.k8s.io/v1/namespaces/prod/gateways/gw?fieldManager=ops", gw);
+    let r = c.apply(
+        "/apis/gateway.networking.k8s.io/v1/namespaces/prod/gateways/gw?fieldManager=ops",
+        gw,
+    );
     assert_eq!(r.code, 201, "{}", r.text);
     assert_eq!(r.json["status"]["conditions"][1]["type"], "Programmed");
-    let svc = "apiVersion: v1\nkind: Service\nmetadata:\n  name: web-r1\nspec:\n  ports:\n  - port: 80\n";
-    assert_eq!(c.apply("/api/v1/namespaces/prod/services/web-r1?fieldManager=envpack", svc).code, 201);
+    let svc =
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web-r1\nspec:\n  ports:\n  - port: 80\n";
+    assert_eq!(
+        c.apply(
+            "/api/v1/namespaces/prod/services/web-r1?fieldManager=envpack",
+            svc
+        )
+        .code,
+        201
+    );
     let route = "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  name: web\nspec:\n  parentRefs:\n  - name: gw\n  - name: elsewhere\n  rules:\n  - backendRefs:\n    - name: web-r1\n      port: 80\n      weight: 9900\n    - name: web-r2\n      port: 80\n      weight: 100\n";
-    let r = c.apply("/apis/gateway.networking.k8s.io/v1/namespaces/prod/httproutes/web?fieldManager=envpack", route);
-    let parents = r.json["status"]["parents"].as_array().expect("parents").clone();
-    assert_eq!(parents.len(), 1, "only the Gateway that exists answers: {parents:?}");
+    let r = c.apply(
+        "/apis/gateway.networking.k8s.io/v1/namespaces/prod/httproutes/web?fieldManager=envpack",
+        route,
+    );
+    let parents = r.json["status"]["parents"]
+        .as_array()
+        .expect("parents")
+        .clone();
+    assert_eq!(
+        parents.len(),
+        1,
+        "only the Gateway that exists answers: {parents:?}"
+    );
     assert_eq!(parents[0]["conditions"][0]["type"], "Accepted");
     assert_eq!(parents[0]["conditions"][1]["reason"], "BackendNotFound");
-    assert!(parents[0]["conditions"][1]["message"].as_str().is_some_and(|m| m.contains("prod/web-r2")));
+    assert!(
+        parents[0]["conditions"][1]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("prod/web-r2"))
+    );
     let gateways = double.list("gateways", Some("prod")).expect("served");
     assert_eq!(gateways.len(), 1);
     let bad = c.apply("/apis/gateway.networking.k8s.io/v1/namespaces/prod/gateways/nope?fieldManager=ops", "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata:\n  name: nope\nspec: {}\n");
