@@ -62,8 +62,8 @@ fn resource(state: &State, call: &Call, target: &Target) -> Result<Reply, ApiErr
         return Err(ApiError::forbidden(
             t,
             name,
+            target.namespace.as_deref(),
             verb,
-            "denied by the test double's RBAC table",
         ));
     }
     let ns = target.namespace.as_deref();

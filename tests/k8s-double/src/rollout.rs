@@ -94,11 +94,13 @@ pub fn status(d: &Value, phase: Phase) -> Value {
     };
     let mut s = json!({
         "observedGeneration": d["metadata"]["generation"].as_u64().unwrap_or(1),
-        "replicas": n,
-        "updatedReplicas": n,
         "conditions": [availability, progress],
     });
     // The real controller leaves zero counts out.
+    if n > 0 {
+        s["replicas"] = json!(n);
+        s["updatedReplicas"] = json!(n);
+    }
     if available && n > 0 {
         s["readyReplicas"] = json!(n);
         s["availableReplicas"] = json!(n);

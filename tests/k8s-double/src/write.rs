@@ -289,6 +289,18 @@ fn server_side_apply(state: &State, call: &Call, target: &Target) -> Result<Repl
     }
     let mut s = state.lock();
     let old = s.store.get(t, &ns, &name).cloned();
+    // A resourceVersion in an applied configuration is a precondition.
+    if let Some(rv) = config["metadata"]["resourceVersion"].as_str()
+        && old
+            .as_ref()
+            .and_then(|o| o["metadata"]["resourceVersion"].as_str())
+            != Some(rv)
+    {
+        return Err(ApiError::stale(t, &name));
+    }
+    if let Some(m) = config["metadata"].as_object_mut() {
+        m.remove("resourceVersion");
+    }
     let merged = apply::apply(t, old.as_ref(), &config, Applier { manager, force })?;
     let pending = Pending {
         t,

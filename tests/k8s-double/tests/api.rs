@@ -423,6 +423,10 @@ fn access_reviews_answer_from_the_rbac_table_and_denials_are_enforced() {
     );
     assert_eq!(refused.code, 403);
     assert_eq!(refused.json["reason"], "Forbidden");
+    assert_eq!(
+        refused.json["message"],
+        "deployments.apps \"web\" is forbidden: User \"envpack-double\" cannot patch resource \"deployments\" in API group \"apps\" in the namespace \"prod\""
+    );
     double.allow_all();
     assert!(review("patch", "deployments"));
 }
@@ -485,6 +489,15 @@ fn errors_are_status_bodies() {
         (409, Some("Conflict"))
     );
     assert_eq!(c.get("/apis/batch/v1/jobs").code, 404);
+    let pinned = c.apply(
+        "/api/v1/namespaces/prod/configmaps/c?fieldManager=t",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  resourceVersion: \"1\"\n",
+    );
+    assert_eq!(
+        (pinned.code, pinned.json["reason"].as_str()),
+        (409, Some("Conflict")),
+        "an applied resourceVersion is a precondition"
+    );
 }
 
 #[test]
