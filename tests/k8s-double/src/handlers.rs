@@ -10,7 +10,7 @@ use crate::routes::{Route, Target};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::server::{Call, Reply, Shared, State};
 use crate::status::{self, ApiError};
-use crate::{discovery, openapi, rollout, table, watch, write};
+use crate::{discovery, openapi, pods, table, watch, write};
 
 pub fn dispatch(state: &State, call: &Call) -> Reply {
     let found = |v: Option<Value>| match v {
@@ -112,13 +112,13 @@ pub fn objects(
             .store
             .deployments(ns)
             .iter()
-            .flat_map(|d| rollout::pods(d, &shared.script))
+            .flat_map(|d| pods::pods(d, &shared.script, shared.served_template(d)))
             .collect(),
         "events" => shared
             .store
             .deployments(ns)
             .iter()
-            .flat_map(|d| rollout::events(d, &shared.script))
+            .flat_map(|d| pods::events(d, &shared.script, shared.served_template(d)))
             .collect(),
         _ => return shared.store.list(t, ns, labels, fields),
     };

@@ -30,6 +30,7 @@ mod handlers;
 mod managed;
 mod openapi;
 mod patch;
+mod pods;
 mod proto;
 mod resources;
 mod rollout;

@@ -47,6 +47,16 @@ pub struct Shared {
     pub token: String,
     /// `host:port`, for `serverAddressByClientCIDRs`.
     pub address: String,
+    /// Per Deployment uid, the pod template that last became available.
+    pub served: BTreeMap<String, Value>,
+}
+
+impl Shared {
+    /// The template whose pods served a Deployment before its current one.
+    pub fn served_template(&self, d: &Value) -> Option<&Value> {
+        self.served
+            .get(d["metadata"]["uid"].as_str().unwrap_or_default())
+    }
 }
 
 /// The shared state behind its lock.

@@ -397,27 +397,7 @@ fn finish(
     if !p.managed {
         managed::record_update(p.old, &mut new, p.manager, p.subresource);
     }
-    let mut settle = None;
-    if t.plural == "deployments" && p.subresource != "status" && rollout::needs_rollout(p.old, &new)
-    {
-        let delay = s.script.rollout_delay;
-        let phase = if delay.is_zero() {
-            rollout::settled_phase(&new, &s.script)
-        } else {
-            Phase::Progressing
-        };
-        let before = new.clone();
-        new["status"] = rollout::status(&new, phase);
-        managed::record_update(Some(&before), &mut new, "kube-controller-manager", "status");
-        if !delay.is_zero() {
-            settle = Some(Settle {
-                ns: p.ns.to_string(),
-                name: name_of(&new),
-                generation: new["metadata"]["generation"].clone(),
-                delay,
-            });
-        }
-    }
+    let settle = start_rollout(s, p, &mut new);
     controllers(s, p, &mut new);
     if p.old == Some(&new) {
         return Ok((new, None));
@@ -426,7 +406,60 @@ fn finish(
         return Ok((new, None));
     }
     let kind = if p.old.is_some() { "MODIFIED" } else { "ADDED" };
-    Ok((s.store.commit(t, new, kind), settle))
+    let stored = s.store.commit(t, new, kind);
+    remember_served(s, &stored);
+    Ok((stored, settle))
+}
+
+/// A change that needs the Deployment rolled out again gets the
+/// controller's status: settled at once with no delay, else progressing
+/// (and a [`Settle`] for later).
+fn start_rollout(s: &Shared, p: &Pending<'_>, new: &mut Value) -> Option<Settle> {
+    if p.t.plural != "deployments"
+        || p.subresource == "status"
+        || !rollout::needs_rollout(p.old, new)
+    {
+        return None;
+    }
+    let delay = s.script.rollout_delay;
+    let phase = if delay.is_zero() {
+        rollout::settled_phase(new, &s.script)
+    } else {
+        Phase::Progressing
+    };
+    let serving = p
+        .old
+        .and_then(|o| o["status"]["availableReplicas"].as_u64())
+        .unwrap_or(0);
+    let before = new.clone();
+    new["status"] = rollout::status(new, phase, serving, replaced(s, new));
+    managed::record_update(Some(&before), new, "kube-controller-manager", "status");
+    (!delay.is_zero()).then(|| Settle {
+        ns: p.ns.to_string(),
+        name: name_of(new),
+        generation: new["metadata"]["generation"].clone(),
+        delay,
+    })
+}
+
+/// Whether the pods that last became available run another template.
+fn replaced(s: &Shared, d: &Value) -> bool {
+    let uid = d["metadata"]["uid"].as_str().unwrap_or_default();
+    s.served
+        .get(uid)
+        .is_some_and(|t| *t != d["spec"]["template"])
+}
+
+/// Keeps the template of a Deployment that is available: its pods serve
+/// while a later template rolls out.
+fn remember_served(s: &mut Shared, d: &Value) {
+    if d["kind"] == "Deployment" && rollout::phase_of(d) == Phase::Available {
+        let uid = d["metadata"]["uid"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        s.served.insert(uid, d["spec"]["template"].clone());
+    }
 }
 
 /// The simulated Gateway controller's status, written with the change
@@ -535,7 +568,10 @@ fn settle_one(s: &mut Shared, d: Value) {
         return;
     };
     let mut next = d.clone();
-    next["status"] = rollout::status(&d, rollout::settled_phase(&d, &s.script));
+    let serving = d["status"]["availableReplicas"].as_u64().unwrap_or(0);
+    let phase = rollout::settled_phase(&d, &s.script);
+    next["status"] = rollout::status(&d, phase, serving, replaced(s, &d));
     managed::record_update(Some(&d), &mut next, "kube-controller-manager", "status");
-    s.store.commit(t, next, "MODIFIED");
+    let stored = s.store.commit(t, next, "MODIFIED");
+    remember_served(s, &stored);
 }

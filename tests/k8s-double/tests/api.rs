@@ -634,3 +634,31 @@ fn routes_attached_to_a_gateway_report_status() {
     let bad = c.apply("/apis/gateway.networking.k8s.io/v1/namespaces/prod/gateways/nope?fieldManager=ops", "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata:\n  name: nope\nspec: {}\n");
     assert_eq!(bad.code, 422, "{}", bad.text);
 }
+
+#[test]
+fn a_failed_update_leaves_the_old_pods_serving() {
+    let (double, c) = start();
+    apply(&c, "web", "envpack", false, &deployment("web", 2, "reg/web:1"));
+    double.fail_rollout(RolloutMatch::Image("reg/web:bad".into()), PodFailure::CrashLoopBackOff);
+    double.set_rollout_delay(Duration::from_secs(3600));
+    let updating = apply(&c, "web", "envpack", false, &deployment("web", 2, "reg/web:bad")).json;
+    assert_eq!(condition(&updating, "Progressing")["reason"], "ReplicaSetUpdated");
+    assert_eq!(condition(&updating, "Available")["status"], "True", "the old replicas still serve");
+    assert_eq!(updating["status"]["replicas"], 4);
+    double.settle_rollouts();
+    let d = c.get(&format!("{DEPLOY}/web")).json;
+    assert_eq!(condition(&d, "Progressing")["reason"], "ProgressDeadlineExceeded");
+    assert_eq!(condition(&d, "Available")["status"], "True");
+    assert_eq!(d["status"]["availableReplicas"], 2);
+    let pods = c.get("/api/v1/namespaces/prod/pods?labelSelector=app%3Dweb").json;
+    let pods = pods["items"].as_array().expect("pods");
+    let image = |p: &Value| p["spec"]["containers"][0]["image"].as_str().unwrap_or("").to_string();
+    let old: Vec<&Value> = pods.iter().filter(|p| image(p) == "reg/web:1").collect();
+    let new: Vec<&Value> = pods.iter().filter(|p| image(p) == "reg/web:bad").collect();
+    assert_eq!((old.len(), new.len()), (2, 2));
+    assert!(old.iter().all(|p| p["status"]["phase"] == "Running"));
+    let last = &new[0]["status"]["containerStatuses"][0];
+    assert_eq!(last["state"]["waiting"]["reason"], "CrashLoopBackOff");
+    assert_eq!(last["lastState"]["terminated"]["exitCode"], 1);
+    assert_ne!(old[0]["metadata"]["labels"]["pod-template-hash"], new[0]["metadata"]["labels"]["pod-template-hash"]);
+}
