@@ -35,6 +35,7 @@ mod proto;
 mod resources;
 mod rollout;
 mod routes;
+mod schema;
 mod script;
 mod selector;
 mod server;

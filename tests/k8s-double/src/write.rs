@@ -13,6 +13,7 @@ use crate::patch;
 use crate::resources::{self, ResourceType};
 use crate::rollout::{self, Phase};
 use crate::routes::Target;
+use crate::schema;
 use crate::server::{Call, Reply, Shared, State};
 use crate::status::ApiError;
 use crate::store::Store;
@@ -45,6 +46,18 @@ pub fn dry_run(call: &Call) -> Result<bool, ApiError> {
         Some("All") => Ok(true),
         Some(other) => Err(ApiError::bad_request(format!(
             "Invalid dry run value: {other:?}: supported value is \"All\""
+        ))),
+    }
+}
+
+/// `fieldValidation=Strict` (unknown fields are refused); `Warn`, `Ignore`
+/// or none drop them.
+fn strict(call: &Call) -> Result<bool, ApiError> {
+    match call.param("fieldValidation") {
+        None | Some("" | "Ignore" | "Warn") => Ok(false),
+        Some("Strict") => Ok(true),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "fieldValidation: Unsupported value: {other:?}: supported values: \"Ignore\", \"Strict\", \"Warn\""
         ))),
     }
 }
@@ -107,6 +120,7 @@ pub fn create(state: &State, call: &Call, target: &Target) -> Result<Reply, ApiE
         manager: &manager,
         subresource: "",
         managed: false,
+        strict: strict(call)?,
     };
     let (object, settle) = finish(&mut s, &pending, object, dry_run(call)?)?;
     drop(s);
@@ -248,6 +262,7 @@ fn replace_with(
         manager: &manager,
         subresource: &sub,
         managed: false,
+        strict: strict(call)?,
     };
     let (object, settle) = finish(&mut s, &pending, new, dry_run(call)?)?;
     drop(s);
@@ -301,6 +316,19 @@ fn server_side_apply(state: &State, call: &Call, target: &Target) -> Result<Repl
     if let Some(m) = config["metadata"].as_object_mut() {
         m.remove("resourceVersion");
     }
+    let unknown = schema::prune(t, &mut config);
+    if strict(call)? && !unknown.is_empty() {
+        let fields: Vec<String> = unknown
+            .iter()
+            .map(|f| format!(".{f}: field not declared in schema"))
+            .collect();
+        return Err(ApiError::bad_request(format!(
+            "failed to create typed patch object ({ns}/{name}; {}, Kind={}): {}",
+            t.api_version(),
+            t.kind,
+            fields.join(", ")
+        )));
+    }
     let merged = apply::apply(t, old.as_ref(), &config, Applier { manager, force })?;
     let pending = Pending {
         t,
@@ -309,6 +337,7 @@ fn server_side_apply(state: &State, call: &Call, target: &Target) -> Result<Repl
         manager,
         subresource: "",
         managed: true,
+        strict: false,
     };
     let (object, settle) = finish(&mut s, &pending, merged, dry_run(call)?)?;
     drop(s);
@@ -345,6 +374,8 @@ struct Pending<'a> {
     subresource: &'a str,
     /// Whether `managedFields` were already worked out (server-side apply).
     managed: bool,
+    /// `fieldValidation=Strict`: unknown fields are refused, not dropped.
+    strict: bool,
 }
 
 /// A Deployment whose rollout settles after the scripted delay.
@@ -364,6 +395,20 @@ fn finish(
     let t = p.t;
     if t.namespaced {
         new["metadata"]["namespace"] = json!(p.ns);
+    }
+    let unknown = schema::prune(t, &mut new);
+    if p.strict && !unknown.is_empty() {
+        let fields: Vec<String> = unknown
+            .iter()
+            .map(|f| format!("unknown field {f:?}"))
+            .collect();
+        return Err(ApiError::bad_request(format!(
+            "{} in version {:?} cannot be handled as a {}: strict decoding error: {}",
+            t.kind,
+            t.version,
+            t.kind,
+            fields.join(", ")
+        )));
     }
     validate::defaults(t, &mut new, p.old);
     validate::object(t, &new)?;
@@ -537,6 +582,7 @@ pub fn direct(state: &State, object: Value) -> Result<Value, ApiError> {
         manager: "envpack-k8s-double",
         subresource: "",
         managed: false,
+        strict: false,
     };
     let (object, settle) = finish(&mut s, &pending, object, false)?;
     drop(s);

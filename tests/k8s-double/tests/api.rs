@@ -638,21 +638,54 @@ fn routes_attached_to_a_gateway_report_status() {
 #[test]
 fn a_failed_update_leaves_the_old_pods_serving() {
     let (double, c) = start();
-    apply(&c, "web", "envpack", false, &deployment("web", 2, "reg/web:1"));
-    double.fail_rollout(RolloutMatch::Image("reg/web:bad".into()), PodFailure::CrashLoopBackOff);
+    apply(
+        &c,
+        "web",
+        "envpack",
+        false,
+        &deployment("web", 2, "reg/web:1"),
+    );
+    double.fail_rollout(
+        RolloutMatch::Image("reg/web:bad".into()),
+        PodFailure::CrashLoopBackOff,
+    );
     double.set_rollout_delay(Duration::from_secs(3600));
-    let updating = apply(&c, "web", "envpack", false, &deployment("web", 2, "reg/web:bad")).json;
-    assert_eq!(condition(&updating, "Progressing")["reason"], "ReplicaSetUpdated");
-    assert_eq!(condition(&updating, "Available")["status"], "True", "the old replicas still serve");
+    let updating = apply(
+        &c,
+        "web",
+        "envpack",
+        false,
+        &deployment("web", 2, "reg/web:bad"),
+    )
+    .json;
+    assert_eq!(
+        condition(&updating, "Progressing")["reason"],
+        "ReplicaSetUpdated"
+    );
+    assert_eq!(
+        condition(&updating, "Available")["status"],
+        "True",
+        "the old replicas still serve"
+    );
     assert_eq!(updating["status"]["replicas"], 4);
     double.settle_rollouts();
     let d = c.get(&format!("{DEPLOY}/web")).json;
-    assert_eq!(condition(&d, "Progressing")["reason"], "ProgressDeadlineExceeded");
+    assert_eq!(
+        condition(&d, "Progressing")["reason"],
+        "ProgressDeadlineExceeded"
+    );
     assert_eq!(condition(&d, "Available")["status"], "True");
     assert_eq!(d["status"]["availableReplicas"], 2);
-    let pods = c.get("/api/v1/namespaces/prod/pods?labelSelector=app%3Dweb").json;
+    let pods = c
+        .get("/api/v1/namespaces/prod/pods?labelSelector=app%3Dweb")
+        .json;
     let pods = pods["items"].as_array().expect("pods");
-    let image = |p: &Value| p["spec"]["containers"][0]["image"].as_str().unwrap_or("").to_string();
+    let image = |p: &Value| {
+        p["spec"]["containers"][0]["image"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
     let old: Vec<&Value> = pods.iter().filter(|p| image(p) == "reg/web:1").collect();
     let new: Vec<&Value> = pods.iter().filter(|p| image(p) == "reg/web:bad").collect();
     assert_eq!((old.len(), new.len()), (2, 2));
@@ -660,5 +693,54 @@ fn a_failed_update_leaves_the_old_pods_serving() {
     let last = &new[0]["status"]["containerStatuses"][0];
     assert_eq!(last["state"]["waiting"]["reason"], "CrashLoopBackOff");
     assert_eq!(last["lastState"]["terminated"]["exitCode"], 1);
-    assert_ne!(old[0]["metadata"]["labels"]["pod-template-hash"], new[0]["metadata"]["labels"]["pod-template-hash"]);
+    assert_ne!(
+        old[0]["metadata"]["labels"]["pod-template-hash"],
+        new[0]["metadata"]["labels"]["pod-template-hash"]
+    );
+}
+
+#[test]
+fn unknown_fields_are_dropped_or_refused_when_strict() {
+    let (double, c) = start();
+    let typo =
+        deployment("web", 2, "reg/web:1").replace("  replicas: 2", "  replicas: 2\n  replicaz: 3");
+    let strict = c.apply(
+        &format!("{DEPLOY}/web?fieldManager=envpack&fieldValidation=Strict"),
+        &typo,
+    );
+    assert_eq!(
+        (strict.code, strict.json["reason"].as_str()),
+        (400, Some("BadRequest")),
+        "{}",
+        strict.text
+    );
+    assert!(
+        strict.json["message"]
+            .as_str()
+            .is_some_and(|m| m.ends_with(".spec.replicaz: field not declared in schema")),
+        "{}",
+        strict.text
+    );
+    let lax = apply(&c, "web", "envpack", false, &typo);
+    assert_eq!(lax.code, 201, "{}", lax.text);
+    assert!(lax.json["spec"].get("replicaz").is_none());
+    let stored = double.get("deployments", "prod", "web").expect("stored");
+    assert!(
+        !stored["metadata"]["managedFields"]
+            .to_string()
+            .contains("replicaz")
+    );
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "dta": {}});
+    let refused = c.post(
+        "/api/v1/namespaces/prod/configmaps?fieldValidation=Strict",
+        &cm,
+    );
+    assert_eq!(refused.code, 400);
+    assert!(
+        refused.json["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("unknown field \"dta\"")),
+        "{}",
+        refused.text
+    );
 }

@@ -222,6 +222,20 @@ fn kubectl_server_dry_run_accepts_and_changes_nothing() {
             "name: Web_Bad\n  labels: {app: web}\nspec:\n  replicas: 2",
         ),
     );
+    let typo = k.file(
+        "typo.yaml",
+        &MANIFESTS.replace("  replicas: 2", "  replicaz: 2"),
+    );
+    let strict = k.run(&["apply", "--server-side", "--dry-run=server", "-f", &typo]);
+    assert!(
+        !strict.status.success(),
+        "kubectl validates strictly by default"
+    );
+    let err = String::from_utf8_lossy(&strict.stderr);
+    assert!(
+        err.contains(".spec.replicaz: field not declared in schema"),
+        "{err}"
+    );
     let refused = k.run(&["apply", "--server-side", "--dry-run=server", "-f", &bad]);
     assert!(!refused.status.success());
     assert!(
