@@ -7,11 +7,11 @@
 use serde_json::{Value, json};
 
 use crate::apply::{self, Applier};
-use crate::gateway;
+use crate::controllers::{self, Settle};
 use crate::managed;
 use crate::patch;
 use crate::resources::{self, ResourceType};
-use crate::rollout::{self, Phase};
+use crate::rollout;
 use crate::routes::Target;
 use crate::schema;
 use crate::server::{Call, Reply, Shared, State};
@@ -124,7 +124,7 @@ pub fn create(state: &State, call: &Call, target: &Target) -> Result<Reply, ApiE
     };
     let (object, settle) = finish(&mut s, &pending, object, dry_run(call)?)?;
     drop(s);
-    schedule(state, settle);
+    controllers::schedule(state, settle);
     Ok(Reply::Json(201, object))
 }
 
@@ -266,7 +266,7 @@ fn replace_with(
     };
     let (object, settle) = finish(&mut s, &pending, new, dry_run(call)?)?;
     drop(s);
-    schedule(state, settle);
+    controllers::schedule(state, settle);
     let answer = if sub == "scale" {
         scale_of(&object)
     } else {
@@ -341,7 +341,7 @@ fn server_side_apply(state: &State, call: &Call, target: &Target) -> Result<Repl
     };
     let (object, settle) = finish(&mut s, &pending, merged, dry_run(call)?)?;
     drop(s);
-    schedule(state, settle);
+    controllers::schedule(state, settle);
     Ok(Reply::Json(if old.is_some() { 200 } else { 201 }, object))
 }
 
@@ -366,24 +366,16 @@ pub fn scale_of(d: &Value) -> Value {
 }
 
 /// A write about to be finished.
-struct Pending<'a> {
-    t: &'static ResourceType,
-    ns: &'a str,
-    old: Option<&'a Value>,
-    manager: &'a str,
-    subresource: &'a str,
+pub struct Pending<'a> {
+    pub t: &'static ResourceType,
+    pub ns: &'a str,
+    pub old: Option<&'a Value>,
+    pub manager: &'a str,
+    pub subresource: &'a str,
     /// Whether `managedFields` were already worked out (server-side apply).
     managed: bool,
     /// `fieldValidation=Strict`: unknown fields are refused, not dropped.
     strict: bool,
-}
-
-/// A Deployment whose rollout settles after the scripted delay.
-struct Settle {
-    ns: String,
-    name: String,
-    generation: Value,
-    delay: std::time::Duration,
 }
 
 fn finish(
@@ -442,8 +434,8 @@ fn finish(
     if !p.managed {
         managed::record_update(p.old, &mut new, p.manager, p.subresource);
     }
-    let settle = start_rollout(s, p, &mut new);
-    controllers(s, p, &mut new);
+    let settle = controllers::start_rollout(s, p, &mut new);
+    controllers::gateway_status(s, p, &mut new);
     if p.old == Some(&new) {
         return Ok((new, None));
     }
@@ -452,99 +444,15 @@ fn finish(
     }
     let kind = if p.old.is_some() { "MODIFIED" } else { "ADDED" };
     let stored = s.store.commit(t, new, kind);
-    remember_served(s, &stored);
+    controllers::remember_served(s, &stored);
     Ok((stored, settle))
 }
 
-/// A change that needs the Deployment rolled out again gets the
-/// controller's status: settled at once with no delay, else progressing
-/// (and a [`Settle`] for later).
-fn start_rollout(s: &Shared, p: &Pending<'_>, new: &mut Value) -> Option<Settle> {
-    if p.t.plural != "deployments"
-        || p.subresource == "status"
-        || !rollout::needs_rollout(p.old, new)
-    {
-        return None;
-    }
-    let delay = s.script.rollout_delay;
-    let phase = if delay.is_zero() {
-        rollout::settled_phase(new, &s.script)
-    } else {
-        Phase::Progressing
-    };
-    let serving = p
-        .old
-        .and_then(|o| o["status"]["availableReplicas"].as_u64())
-        .unwrap_or(0);
-    let before = new.clone();
-    new["status"] = rollout::status(new, phase, serving, replaced(s, new));
-    managed::record_update(Some(&before), new, "kube-controller-manager", "status");
-    (!delay.is_zero()).then(|| Settle {
-        ns: p.ns.to_string(),
-        name: name_of(new),
-        generation: new["metadata"]["generation"].clone(),
-        delay,
-    })
-}
-
-/// Whether the pods that last became available run another template.
-fn replaced(s: &Shared, d: &Value) -> bool {
-    let uid = d["metadata"]["uid"].as_str().unwrap_or_default();
-    s.served
-        .get(uid)
-        .is_some_and(|t| *t != d["spec"]["template"])
-}
-
-/// Keeps the template of a Deployment that is available: its pods serve
-/// while a later template rolls out.
-fn remember_served(s: &mut Shared, d: &Value) {
-    if d["kind"] == "Deployment" && rollout::phase_of(d) == Phase::Available {
-        let uid = d["metadata"]["uid"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        s.served.insert(uid, d["spec"]["template"].clone());
-    }
-}
-
-/// The simulated Gateway controller's status, written with the change
-/// that needs it (a new generation).
-fn controllers(s: &Shared, p: &Pending<'_>, new: &mut Value) {
-    let fresh = p
-        .old
-        .is_none_or(|o| o["metadata"]["generation"] != new["metadata"]["generation"]);
-    if !fresh || p.subresource == "status" {
-        return;
-    }
-    let status = match p.t.plural {
-        "httproutes" => gateway::route_status(&s.store, new),
-        "gateways" => gateway::gateway_status(new),
-        _ => return,
-    };
-    let before = new.clone();
-    new["status"] = status;
-    managed::record_update(Some(&before), new, gateway::CONTROLLER, "status");
-}
-
-fn name_of(o: &Value) -> String {
+pub fn name_of(o: &Value) -> String {
     o["metadata"]["name"]
         .as_str()
         .unwrap_or_default()
         .to_string()
-}
-
-/// After the delay, the controller finishes the rollout it started, unless
-/// the Deployment changed (or went) in between.
-fn schedule(state: &State, settle: Option<Settle>) {
-    let Some(settle) = settle else { return };
-    let state = state.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(settle.delay).await;
-        let mut s = state.lock();
-        if let Some(d) = settled(&s, &settle.ns, &settle.name, &settle.generation) {
-            settle_one(&mut s, d);
-        }
-    });
 }
 
 /// Creates or replaces an object directly (the test handle's `insert`).
@@ -586,38 +494,6 @@ pub fn direct(state: &State, object: Value) -> Result<Value, ApiError> {
     };
     let (object, settle) = finish(&mut s, &pending, object, false)?;
     drop(s);
-    schedule(state, settle);
+    controllers::schedule(state, settle);
     Ok(object)
-}
-
-/// Settles every rollout in progress now.
-pub fn settle_all(state: &State) {
-    let mut s = state.lock();
-    for d in s.store.deployments(None) {
-        if rollout::phase_of(&d) == Phase::Progressing {
-            settle_one(&mut s, d);
-        }
-    }
-}
-
-/// The Deployment a scheduled settle is for, if it is still that rollout.
-fn settled(s: &Shared, ns: &str, name: &str, generation: &Value) -> Option<Value> {
-    let t = resources::by_plural("deployments")?;
-    let d = s.store.get(t, ns, name)?;
-    (d["metadata"]["generation"] == *generation && rollout::phase_of(d) == Phase::Progressing)
-        .then(|| d.clone())
-}
-
-/// The controller's status write that ends a rollout.
-fn settle_one(s: &mut Shared, d: Value) {
-    let Some(t) = resources::by_plural("deployments") else {
-        return;
-    };
-    let mut next = d.clone();
-    let serving = d["status"]["availableReplicas"].as_u64().unwrap_or(0);
-    let phase = rollout::settled_phase(&d, &s.script);
-    next["status"] = rollout::status(&d, phase, serving, replaced(s, &d));
-    managed::record_update(Some(&d), &mut next, "kube-controller-manager", "status");
-    let stored = s.store.commit(t, next, "MODIFIED");
-    remember_served(s, &stored);
 }
