@@ -36,6 +36,8 @@ pub struct RequestRecord {
     pub user_agent: String,
     /// The status code answered.
     pub code: u16,
+    /// The request body (lossy UTF-8), so tests can check what was sent.
+    pub body: String,
 }
 
 /// Everything the server and the test handle share.
@@ -224,6 +226,7 @@ async fn handle(req: Request<Incoming>, state: State) -> Result<Response<Body>, 
         content_type: call.content_type.clone(),
         user_agent: call.user_agent.clone(),
         code,
+        body: String::from_utf8_lossy(&call.body).into_owned(),
     });
     drop(shared);
     Ok(respond(reply))

@@ -35,6 +35,15 @@ fn apply_creates_then_reapplies_without_a_write() {
     assert_eq!(meta["managedFields"][0]["operation"], "Apply");
     // Server defaults are filled in, and owned by no applier.
     assert_eq!(created.json["spec"]["revisionHistoryLimit"], 10);
+    let sent = double
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "PATCH")
+        .expect("the apply is recorded");
+    assert_eq!(sent.query["fieldManager"], "envpack");
+    assert_eq!(sent.content_type, "application/apply-patch+yaml");
+    assert!(sent.body.contains("image: reg/web:1"), "{}", sent.body);
+    assert_eq!(sent.code, 201);
     let rv = double.resource_version();
     let again = apply(
         &c,
