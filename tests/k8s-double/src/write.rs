@@ -235,6 +235,11 @@ fn replace_with(
             d
         }
         "status" => {
+            if !sent["status"].is_object() {
+                return Err(ApiError::bad_request(
+                    "the body's \"status\" must be an object",
+                ));
+            }
             let mut o = old.clone();
             o["status"] = sent["status"].clone();
             o
