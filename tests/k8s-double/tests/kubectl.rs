@@ -236,6 +236,20 @@ fn kubectl_server_dry_run_accepts_and_changes_nothing() {
         err.contains(".spec.replicaz: field not declared in schema"),
         "{err}"
     );
+    let warned = k.run(&[
+        "apply",
+        "--server-side",
+        "--dry-run=server",
+        "--validate=warn",
+        "-f",
+        &typo,
+    ]);
+    assert!(warned.status.success());
+    let err = String::from_utf8_lossy(&warned.stderr);
+    assert!(
+        err.contains("Warning: unknown field \"spec.replicaz\""),
+        "{err}"
+    );
     let refused = k.run(&["apply", "--server-side", "--dry-run=server", "-f", &bad]);
     assert!(!refused.status.success());
     assert!(
