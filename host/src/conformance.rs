@@ -221,6 +221,11 @@ pub struct Options<'a> {
     pub suites: Vec<Suite>,
     /// Config values the pack reads through `config`.
     pub config: BTreeMap<String, String>,
+    /// Secrets it reads through `secrets-access`, or has attached as
+    /// credentials.
+    pub secrets: BTreeMap<String, String>,
+    /// Extra attributes of the deployer suite's test bundle.
+    pub attributes: Vec<(String, String)>,
     /// The host's command-line parser for declared commands.
     pub command_line: &'a dyn CommandLine,
 }
@@ -309,7 +314,7 @@ pub fn run(runtime: &Runtime, pack: &LoadedPack, opts: &Options<'_>) -> Result<O
                 Suite::of_slot(slot).map_or("commands", Suite::as_str)
             )));
         }
-        let sandbox = Sandbox::new(runtime, pack, &opts.config)?;
+        let sandbox = Sandbox::new(runtime, pack, opts)?;
         let mut c = Cases::new(*suite);
         match suite {
             Suite::State => state::run(&sandbox, &mut c),

@@ -52,6 +52,36 @@ fn passes(env: &Env, args: &[&str]) -> Value {
 fn every_first_party_pack_passes_its_suite() {
     let env = Env::new(BIN);
     env.ok(&["env", "init", "dev"]);
+    // Every embedded pack is covered here or, for the Kubernetes deployer,
+    // against the API double below.
+    let installed: Vec<String> = env
+        .json(&["pack", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            p["descriptor"]
+                .as_str()
+                .unwrap()
+                .split('@')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    for p in &installed {
+        assert!(
+            [
+                "greentic.state.fs",
+                "greentic.secrets.dev-store",
+                "greentic.telemetry.stdout",
+                "greentic.deployer.local-process",
+                "greentic.deployer.k8s"
+            ]
+            .contains(&p.as_str()),
+            "first-party pack {p} has no conformance test here"
+        );
+    }
     for (pack, suites, at_least) in [
         ("greentic.state.fs", vec!["state"], 12),
         ("greentic.secrets.dev-store", vec!["secrets"], 8),
@@ -80,6 +110,60 @@ fn every_first_party_pack_passes_its_suite() {
             .unwrap()
             .contains("conformance-r1 running"),
         "{observe}"
+    );
+}
+
+/// The Kubernetes deployer against the Kubernetes API double: its server,
+/// namespace and token given as config and a secret, the image as a bundle
+/// attribute, exactly as an operator binds it.
+#[test]
+fn the_kubernetes_deployer_passes_against_the_api_double() {
+    use envpack_e2e::k8s_double::{K8sDouble, Options};
+    let double = K8sDouble::start(Options {
+        rollout_delay: std::time::Duration::from_millis(50),
+        namespaces: vec!["dev".into()],
+        ..Options::default()
+    })
+    .unwrap();
+    let env = Env::new(BIN);
+    env.ok(&["env", "init", "dev"]);
+    let server = format!("server={}", double.base_url());
+    let token = format!("K8S_TOKEN={}", double.token());
+    let image = format!("image=registry.example/web@sha256:{}", "a".repeat(64));
+    let result = passes(
+        &env,
+        &[
+            "greentic.deployer.k8s",
+            "--config",
+            &server,
+            "--config",
+            "namespace=dev",
+            "--secret",
+            &token,
+            "--attr",
+            &image,
+        ],
+    );
+    assert_eq!(result["skipped"], 0, "{result}");
+    assert_eq!(cases(&result).len(), 15, "{result}");
+    // Without the token the double refuses every call: the suite says so.
+    let err = env.fails(
+        10,
+        &[
+            "pack",
+            "test",
+            "greentic.deployer.k8s",
+            "--config",
+            &server,
+            "--config",
+            "namespace=dev",
+            "--attr",
+            &image,
+        ],
+    );
+    assert!(
+        failed(&err["details"]["result"]).contains(&"deployer/apply-applies-plan".to_string()),
+        "{err}"
     );
 }
 

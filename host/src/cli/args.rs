@@ -397,6 +397,14 @@ pub struct TestArgs {
     /// Set a config value the pack reads (repeatable).
     #[arg(long = "config", value_name = "KEY=VALUE")]
     pub config: Vec<String>,
+    /// A secret the pack may read or have attached as a credential
+    /// (repeatable).
+    #[arg(long = "secret", value_name = "NAME=VALUE")]
+    pub secrets: Vec<String>,
+    /// An attribute of the deployer suite's test bundle (repeatable), for
+    /// settings the target needs, e.g. image=registry.example/web@sha256:...
+    #[arg(long = "attr", value_name = "KEY=VALUE")]
+    pub attributes: Vec<String>,
     /// Build a crate directory with the dev profile.
     #[arg(long)]
     pub debug: bool,

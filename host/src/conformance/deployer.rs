@@ -37,8 +37,8 @@ fn revision(id: &str, sequence: u64) -> RevisionRef {
     }
 }
 
-/// The test bundle.
-pub fn bundle() -> BundleRef {
+/// The test bundle, with `extra` attributes (which replace its own).
+pub fn bundle(extra: &[(String, String)]) -> BundleRef {
     let (name, bytes) = Sandbox::payload();
     let sha = hex::encode(sha2::Sha256::digest(bytes));
     BundleRef {
@@ -59,7 +59,12 @@ pub fn bundle() -> BundleRef {
             size: bytes.len() as u64,
         }],
         payload_dir: None,
-        attributes: vec![("run".into(), format!("./{name}"))],
+        attributes: {
+            let mut a: Vec<(String, String)> = vec![("run".into(), format!("./{name}"))];
+            a.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
+            a.extend(extra.iter().cloned());
+            a
+        },
     }
 }
 
@@ -113,7 +118,7 @@ pub(crate) fn run(sb: &Sandbox<'_>, c: &mut Cases) {
     let mut r = Run {
         sb,
         info: None,
-        bundle: bundle(),
+        bundle: bundle(sb.attributes()),
         plan: None,
     };
     c.check(
@@ -300,12 +305,38 @@ fn apply_cases(r: &Run<'_, '_>, r1: &RevisionRef, c: &mut Cases) -> bool {
     applied
 }
 
+/// How long a target may take to show what `apply` or `teardown` did:
+/// the suite asks `observe` again until then, as the host polls `health`
+/// after `apply`.
+pub const SETTLE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Asks `done` at once, then after 50 ms doubling up to 500 ms, until it
+/// says yes or [`SETTLE`] has passed; the last answer.
+fn settle<T>(mut done: impl FnMut() -> Result<(bool, T), Fail>) -> Result<T, Fail> {
+    let deadline = std::time::Instant::now() + SETTLE;
+    let mut pause = std::time::Duration::from_millis(50);
+    loop {
+        let (ok, last) = done()?;
+        if ok || std::time::Instant::now() >= deadline {
+            return Ok(last);
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(std::time::Duration::from_millis(500));
+    }
+}
+
 fn observed(r: &Run<'_, '_>, r1: &RevisionRef) -> Verdict {
-    let all = instance(r.sb)?.deployer()?.observe(ENVIRONMENT)?;
+    let all = settle(|| {
+        let all = instance(r.sb)?.deployer()?.observe(ENVIRONMENT)?;
+        let up = all
+            .iter()
+            .any(|o| o.revision == r1.id && o.state == "running");
+        Ok((up, all))
+    })?;
     let mine: Vec<_> = all.iter().filter(|o| o.revision == r1.id).collect();
     ensure(mine.iter().any(|o| o.state == "running"), || {
         format!(
-            "observe returned {} revision(s), none is {} running: {}",
+            "observe returned {} revision(s), none is {} running (asked for up to 10 s): {}",
             all.len(),
             r1.id,
             json(&all)
@@ -433,9 +464,12 @@ fn teardown_cases(r: &Run<'_, '_>, r1: &RevisionRef, applied: bool, c: &mut Case
             if !r.observes() {
                 return Ok("teardown succeeded (supports-observe=false: not observed)".into());
             }
-            let still = r.running(&r1.id)?;
+            let still = settle(|| {
+                let still = r.running(&r1.id)?;
+                Ok((still.is_empty(), still))
+            })?;
             ensure(still.is_empty(), || {
-                format!("after teardown observe still reports {}", json(&still))
+                format!("10 s after teardown observe still reports {}", json(&still))
             })?;
             Ok("teardown succeeded; observe no longer reports it".into())
         });

@@ -30,6 +30,7 @@ pub struct Sandbox<'a> {
     dir: tempfile::TempDir,
     services: Services,
     processes: Option<Processes>,
+    attributes: Vec<(String, String)>,
     /// The host serialises writes to an environment's state (one lock per
     /// environment); suites take this around writes that race.
     writes: Mutex<()>,
@@ -45,12 +46,9 @@ impl std::fmt::Debug for Sandbox<'_> {
 }
 
 impl<'a> Sandbox<'a> {
-    /// A fresh sandbox for `pack`, which reads `config`.
-    pub fn new(
-        runtime: &Runtime,
-        pack: &'a LoadedPack,
-        config: &BTreeMap<String, String>,
-    ) -> Result<Self> {
+    /// A fresh sandbox for `pack`, with the config, secrets and bundle
+    /// attributes of `opts`.
+    pub fn new(runtime: &Runtime, pack: &'a LoadedPack, opts: &super::Options<'_>) -> Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("envpack-pack-test-")
             .tempdir()
@@ -61,7 +59,8 @@ impl<'a> Sandbox<'a> {
             .covers(&Capability::Process)
             .then(|| Processes::new(&dir.path().join("local")));
         let mut services = Services {
-            config: Arc::new(config.clone()),
+            config: Arc::new(opts.config.clone()),
+            secrets: Arc::new(opts.secrets.clone()),
             kv: Arc::new(FileKv::with_quota(
                 dir.path().join("kv"),
                 runtime.limits().kv_quota,
@@ -76,6 +75,7 @@ impl<'a> Sandbox<'a> {
             dir,
             services,
             processes,
+            attributes: opts.attributes.clone(),
             writes: Mutex::new(()),
         })
     }
@@ -164,6 +164,11 @@ impl<'a> Sandbox<'a> {
             .unwrap_or(path)
             .to_string_lossy()
             .into_owned()
+    }
+
+    /// Extra attributes of the test bundle (`--attr`).
+    pub fn attributes(&self) -> &[(String, String)] {
+        &self.attributes
     }
 
     /// Whether revisions run as local processes here (the pack requests

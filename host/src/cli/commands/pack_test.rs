@@ -47,13 +47,9 @@ impl CommandLine for HostCommandLine {
 
 /// Runs `envpack pack test`.
 pub fn run(ctx: &Ctx, a: TestArgs) -> Result<Report> {
-    let mut config = BTreeMap::new();
-    for kv in &a.config {
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or_else(|| Error::invalid(format!("--config {kv:?} is not KEY=VALUE")))?;
-        config.insert(k.to_string(), v.to_string());
-    }
+    let config = pairs("--config", &a.config)?;
+    let secrets = pairs("--secret", &a.secrets)?;
+    let attributes = pairs("--attr", &a.attributes)?.into_iter().collect();
     let suites = a
         .slots
         .iter()
@@ -66,6 +62,8 @@ pub fn run(ctx: &Ctx, a: TestArgs) -> Result<Report> {
         &conformance::Options {
             suites,
             config,
+            secrets,
+            attributes,
             command_line: &HostCommandLine,
         },
     )?;
@@ -80,6 +78,18 @@ pub fn run(ctx: &Ctx, a: TestArgs) -> Result<Report> {
         return Err(e);
     }
     Ok(Report::new(human, &outcome))
+}
+
+/// `KEY=VALUE` options as a map.
+fn pairs(option: &str, given: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for kv in given {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| Error::invalid(format!("{option} {kv:?} is not KEY=VALUE")))?;
+        out.insert(k.to_string(), v.to_string());
+    }
+    Ok(out)
 }
 
 /// The pack to test: a crate directory (built), a pack file, or an
