@@ -254,6 +254,7 @@ fn cannot_plan(command: &Command, env: &str) -> Result<()> {
         Command::External(words) => format!("the pack command `{}`", words.join(" ")),
         Command::Pack(args::PackCommand::Call(_)) => "pack call".into(),
         Command::Pack(args::PackCommand::Build(_)) => "pack build".into(),
+        Command::Pack(args::PackCommand::Test(_)) => "pack test".into(),
         Command::Observe => "observe".into(),
         Command::Drift { command: None, .. } => "drift".into(),
         Command::Serve(_) => "serve".into(),

@@ -461,6 +461,14 @@ fn suites_are_chosen_by_slot_and_refused_for_another_slot() {
             .contains("fills the deployer slot, so the state suite cannot run on it"),
         "{err}"
     );
+    // It runs the pack's code against whatever its settings point at.
+    let dry = env.run(&["--dry-run", "pack", "test", file]);
+    assert_eq!(dry.code, 2, "{}", dry.stderr);
+    assert!(
+        dry.stderr.contains("pack test cannot be planned"),
+        "{}",
+        dry.stderr
+    );
     let err = env.fails(2, &["pack", "test", file, "--slot", "kinetics"]);
     assert!(
         err["message"]
