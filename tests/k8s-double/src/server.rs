@@ -36,6 +36,8 @@ pub struct RequestRecord {
     pub user_agent: String,
     /// The status code answered.
     pub code: u16,
+    /// The request body (lossy UTF-8), so tests can check what was sent.
+    pub body: String,
 }
 
 /// Everything the server and the test handle share.
@@ -47,6 +49,16 @@ pub struct Shared {
     pub token: String,
     /// `host:port`, for `serverAddressByClientCIDRs`.
     pub address: String,
+    /// Per Deployment uid, the pod template that last became available.
+    pub served: BTreeMap<String, Value>,
+}
+
+impl Shared {
+    /// The template whose pods served a Deployment before its current one.
+    pub fn served_template(&self, d: &Value) -> Option<&Value> {
+        self.served
+            .get(d["metadata"]["uid"].as_str().unwrap_or_default())
+    }
 }
 
 /// The shared state behind its lock.
@@ -102,6 +114,13 @@ impl From<ApiError> for Reply {
 
 type Body = BoxBody<Bytes, Infallible>;
 
+/// The largest request body read (the real server's limit).
+const MAX_BODY: usize = 3 * 1024 * 1024;
+
+/// How many requests are remembered; a long-running standalone double
+/// forgets the older half when it gets there.
+const MAX_RECORDS: usize = 20_000;
+
 /// Serves until `stop` fires (or is dropped): plain HTTP, or HTTPS for a
 /// connection that opens with a TLS handshake.
 pub async fn serve(listener: TcpListener, state: State, tls: Tls, mut stop: oneshot::Receiver<()>) {
@@ -155,9 +174,20 @@ async fn handle(req: Request<Incoming>, state: State) -> Result<Response<Body>, 
     let path = req.uri().path().to_string();
     let query = routes::query(req.uri().query());
     let route = routes::parse(&path);
-    let body = match req.into_body().collect().await {
+    // The real server refuses bodies over 3 MiB the same way.
+    let body = match http_body_util::Limited::new(req.into_body(), MAX_BODY)
+        .collect()
+        .await
+    {
         Ok(b) => b.to_bytes(),
-        Err(_) => Bytes::new(),
+        Err(_) => {
+            let e = ApiError::new(
+                413,
+                "RequestEntityTooLarge",
+                format!("Request entity too large: limit is {MAX_BODY}"),
+            );
+            return Ok(respond(Reply::from(e)));
+        }
     };
     let call = Call {
         method,
@@ -185,14 +215,20 @@ async fn handle(req: Request<Incoming>, state: State) -> Result<Response<Body>, 
         Reply::Json(code, _) | Reply::Text(code, _) => *code,
         Reply::Watch(..) => 200,
     };
-    state.lock().requests.push(RequestRecord {
+    let mut shared = state.lock();
+    if shared.requests.len() >= MAX_RECORDS {
+        shared.requests.drain(..MAX_RECORDS / 2);
+    }
+    shared.requests.push(RequestRecord {
         method: call.method.to_string(),
         path: call.path.clone(),
         query: call.query.clone(),
         content_type: call.content_type.clone(),
         user_agent: call.user_agent.clone(),
         code,
+        body: String::from_utf8_lossy(&call.body).into_owned(),
     });
+    drop(shared);
     Ok(respond(reply))
 }
 

@@ -222,6 +222,20 @@ fn kubectl_server_dry_run_accepts_and_changes_nothing() {
             "name: Web_Bad\n  labels: {app: web}\nspec:\n  replicas: 2",
         ),
     );
+    let typo = k.file(
+        "typo.yaml",
+        &MANIFESTS.replace("  replicas: 2", "  replicaz: 2"),
+    );
+    let strict = k.run(&["apply", "--server-side", "--dry-run=server", "-f", &typo]);
+    assert!(
+        !strict.status.success(),
+        "kubectl validates strictly by default"
+    );
+    let err = String::from_utf8_lossy(&strict.stderr);
+    assert!(
+        err.contains(".spec.replicaz: field not declared in schema"),
+        "{err}"
+    );
     let refused = k.run(&["apply", "--server-side", "--dry-run=server", "-f", &bad]);
     assert!(!refused.status.success());
     assert!(
@@ -297,30 +311,6 @@ fn out_of_band_kubectl_edits_change_the_state_and_the_owners() {
         fields.contains(&".spec.template.spec.containers[name=\"app\"].image"),
         "{fields:?}"
     );
-    k.ok(&[
-        "patch",
-        "deployment",
-        "web",
-        "--type=merge",
-        "-p",
-        r#"{"metadata":{"labels":{"patched":"yes"}}}"#,
-    ]);
-    k.ok(&[
-        "patch",
-        "deployment",
-        "web",
-        "--type=json",
-        "-p",
-        r#"[{"op":"replace","path":"/spec/replicas","value":1}]"#,
-    ]);
-    let d = k.double.get("deployments", "prod", "web").expect("stored");
-    assert_eq!(
-        (
-            d["metadata"]["labels"]["patched"].as_str(),
-            d["spec"]["replicas"].as_u64()
-        ),
-        (Some("yes"), Some(1))
-    );
 }
 
 #[test]
@@ -364,5 +354,137 @@ fn kubectl_sees_failing_rollouts_denials_and_bad_tokens() {
     assert!(
         err.contains("Unauthorized") || err.contains("provide credentials"),
         "{err}"
+    );
+}
+
+#[test]
+fn kubectl_patches_merge_and_json() {
+    let k = Kube::start();
+    let file = k.file("app.yaml", MANIFESTS);
+    k.ok(&["apply", "--server-side", "-f", &file]);
+    k.ok(&[
+        "patch",
+        "deployment",
+        "web",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"labels":{"patched":"yes"}}}"#,
+    ]);
+    k.ok(&[
+        "patch",
+        "deployment",
+        "web",
+        "--type=json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/replicas","value":1}]"#,
+    ]);
+    let d = k.double.get("deployments", "prod", "web").expect("stored");
+    assert_eq!(
+        (
+            d["metadata"]["labels"]["patched"].as_str(),
+            d["spec"]["replicas"].as_u64()
+        ),
+        (Some("yes"), Some(1))
+    );
+}
+
+#[test]
+fn kubectl_creates_namespaces_configmaps_and_secrets() {
+    let k = Kube::start();
+    // kubectl's typed clients send these as protobuf.
+    k.ok(&["create", "namespace", "apps"]);
+    k.ok(&[
+        "create",
+        "configmap",
+        "settings",
+        "-n",
+        "apps",
+        "--from-literal=MODE=fast",
+    ]);
+    k.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "token",
+        "-n",
+        "apps",
+        "--from-literal=value=s3cret",
+    ]);
+    assert!(k.double.get("namespaces", "", "apps").is_some());
+    let cm = k
+        .double
+        .get("configmaps", "apps", "settings")
+        .expect("configmap stored");
+    assert_eq!(cm["data"]["MODE"], "fast");
+    let secret = k
+        .double
+        .get("secrets", "apps", "token")
+        .expect("secret stored");
+    assert_eq!(secret["type"], "Opaque");
+    assert_eq!(secret["data"]["value"], "czNjcmV0");
+    let file = k.file("app.yaml", MANIFESTS);
+    k.ok(&["apply", "--server-side", "-f", &file]);
+    let all = k.ok(&["get", "all"]);
+    for row in ["pod/web-", "service/web", "deployment.apps/web"] {
+        assert!(
+            all.contains(row),
+            "{row} missing from kubectl get all:\n{all}"
+        );
+    }
+    k.ok(&["delete", "namespace", "apps"]);
+    assert!(
+        k.double
+            .list("configmaps", Some("apps"))
+            .expect("served")
+            .is_empty(),
+        "a namespace takes its objects with it"
+    );
+}
+
+#[test]
+fn kubectl_client_side_apply_and_describe() {
+    let k = Kube::start();
+    let file = k.file("app.yaml", MANIFESTS);
+    let created = k.ok(&["apply", "-f", &file]);
+    assert!(created.contains("deployment.apps/web created"), "{created}");
+    let changed = k.file(
+        "changed.yaml",
+        &MANIFESTS.replace("replicas: 2", "replicas: 4"),
+    );
+    let configured = k.ok(&["apply", "-f", &changed]);
+    assert!(
+        configured.contains("deployment.apps/web configured"),
+        "{configured}"
+    );
+    let d = k.double.get("deployments", "prod", "web").expect("stored");
+    assert_eq!(d["spec"]["replicas"], 4);
+    assert!(
+        d["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+            .is_string()
+    );
+    let described = k.ok(&["describe", "deployment", "web"]);
+    assert!(described.contains("NewReplicaSetAvailable"), "{described}");
+    assert!(described.contains("ScalingReplicaSet"), "{described}");
+}
+
+#[test]
+fn kubectl_apply_meets_conflicts_and_forces_them() {
+    let k = Kube::start();
+    let file = k.file("app.yaml", MANIFESTS);
+    k.ok(&["apply", "--server-side", "-f", &file]);
+    k.ok(&["scale", "deployment/web", "--replicas=7"]);
+    let refused = k.run(&["apply", "--server-side", "-f", &file]);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("Apply failed with 1 conflict"), "{err}");
+    assert!(err.contains(".spec.replicas"), "{err}");
+    assert_eq!(
+        k.double.get("deployments", "prod", "web").expect("stored")["spec"]["replicas"],
+        7
+    );
+    k.ok(&["apply", "--server-side", "--force-conflicts", "-f", &file]);
+    assert_eq!(
+        k.double.get("deployments", "prod", "web").expect("stored")["spec"]["replicas"],
+        2
     );
 }
