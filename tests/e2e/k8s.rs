@@ -11,6 +11,8 @@
 //!   token, RBAC denial (acceptance 3).
 //! - `k8s/updown.rs`: `env up`/`validate`/`down`/`reset` through the pack's
 //!   prepare, validate and decommission.
+//! - `k8s/conflicts.rs`: server-side apply as the server sees it, forced
+//!   only with `force_conflicts`.
 //! - `k8s/render.rs`: `env render` is stable and the double accepts it with
 //!   `kubectl apply --server-side --dry-run=server` (acceptance 5).
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
@@ -238,6 +240,8 @@ fn route_weights(route: &Value) -> Vec<(String, u64)> {
     out
 }
 
+#[path = "k8s/conflicts.rs"]
+mod conflicts;
 #[path = "k8s/drift.rs"]
 mod drift;
 #[path = "k8s/failures.rs"]
