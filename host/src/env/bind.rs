@@ -179,7 +179,10 @@ fn not_granted(
     (added, removed): (&[Capability], &[Capability]),
     missing: &[Capability],
 ) -> Error {
-    let flags: Vec<String> = missing.iter().map(|c| format!("--grant {c}")).collect();
+    let flags: Vec<String> = missing
+        .iter()
+        .map(|c| format!("--grant {}", grant_flag(c)))
+        .collect();
     Error::new(
         Kind::Denied,
         format!(
@@ -195,6 +198,17 @@ fn not_granted(
         opts.requirement,
         flags.join(" ")
     ))
+}
+
+/// What to grant for a missing request: itself, or, for an operator's
+/// choice (`http:*`, `credential:*`), a placeholder for the narrower grant
+/// the operator picks, since granting the `*` gives every host or secret.
+fn grant_flag(c: &Capability) -> String {
+    match (c.is_operator_choice(), c.kind()) {
+        (false, _) => c.to_string(),
+        (true, "http") => "http:<HOST:PORT>".into(),
+        (true, kind) => format!("{kind}:<NAME>"),
+    }
 }
 
 fn list_or_none(g: &Grants) -> String {
