@@ -13,6 +13,7 @@
 //!   prepare, validate and decommission.
 //! - `k8s/conflicts.rs`: server-side apply as the server sees it, forced
 //!   only with `force_conflicts`.
+//! - `k8s/gateway.rs`: routes attach to the configured Gateway.
 //! - `k8s/render.rs`: `env render` is stable and the double accepts it with
 //!   `kubectl apply --server-side --dry-run=server` (acceptance 5).
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
@@ -246,6 +247,8 @@ mod conflicts;
 mod drift;
 #[path = "k8s/failures.rs"]
 mod failures;
+#[path = "k8s/gateway.rs"]
+mod gateway;
 #[path = "k8s/ladder.rs"]
 mod ladder;
 #[path = "k8s/render.rs"]
