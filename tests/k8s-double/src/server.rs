@@ -100,6 +100,8 @@ impl Call {
 #[derive(Debug)]
 pub enum Reply {
     Json(u16, Value),
+    /// JSON with `Warning` headers (fields dropped by field validation).
+    Warned(u16, Value, Vec<String>),
     /// A plain-text answer (`/healthz`).
     Text(u16, &'static str),
     /// A watch: events until the channel closes or `timeout` passes.
@@ -212,7 +214,7 @@ async fn handle(req: Request<Incoming>, state: State) -> Result<Response<Body>, 
         handlers::dispatch(&state, &call)
     };
     let code = match &reply {
-        Reply::Json(code, _) | Reply::Text(code, _) => *code,
+        Reply::Json(code, _) | Reply::Text(code, _) | Reply::Warned(code, _, _) => *code,
         Reply::Watch(..) => 200,
     };
     let mut shared = state.lock();
@@ -233,23 +235,34 @@ async fn handle(req: Request<Incoming>, state: State) -> Result<Response<Body>, 
 }
 
 fn respond(reply: Reply) -> Response<Body> {
-    let (code, body, kind): (u16, Body, &str) = match reply {
+    let json = |v: Value| Full::new(Bytes::from(v.to_string())).boxed();
+    let (code, body, kind, warnings): (u16, Body, &str, Vec<String>) = match reply {
         Reply::Text(code, text) => (
             code,
             Full::new(Bytes::from(text)).boxed(),
             "text/plain; charset=utf-8",
+            Vec::new(),
         ),
-        Reply::Json(code, v) => (
-            code,
-            Full::new(Bytes::from(v.to_string())).boxed(),
+        Reply::Json(code, v) => (code, json(v), "application/json", Vec::new()),
+        Reply::Warned(code, v, w) => (code, json(v), "application/json", w),
+        Reply::Watch(rx, timeout) => (
+            200,
+            WatchBody::new(rx, timeout).boxed(),
             "application/json",
+            Vec::new(),
         ),
-        Reply::Watch(rx, timeout) => (200, WatchBody::new(rx, timeout).boxed(), "application/json"),
     };
     let mut resp = Response::new(body);
     *resp.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     resp.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(kind));
+    for w in warnings {
+        // RFC 7234 warn-code 299, as the API server sends them.
+        let text = format!("299 - {}", Value::String(w));
+        if let Ok(v) = HeaderValue::from_str(&text) {
+            resp.headers_mut().append("warning", v);
+        }
+    }
     resp
 }
 

@@ -122,10 +122,10 @@ pub fn create(state: &State, call: &Call, target: &Target) -> Result<Reply, ApiE
         managed: false,
         strict: strict(call)?,
     };
-    let (object, settle) = finish(&mut s, &pending, object, dry_run(call)?)?;
+    let done = finish(&mut s, &pending, object, dry_run(call)?)?;
     drop(s);
-    controllers::schedule(state, settle);
-    Ok(Reply::Json(201, object))
+    controllers::schedule(state, done.settle);
+    Ok(Reply::Warned(201, done.object, done.warnings))
 }
 
 /// PUT: replace, checking `resourceVersion` when the body carries one.
@@ -235,6 +235,11 @@ fn replace_with(
             d
         }
         "status" => {
+            if !sent["status"].is_object() {
+                return Err(ApiError::bad_request(
+                    "the body's \"status\" must be an object",
+                ));
+            }
             let mut o = old.clone();
             o["status"] = sent["status"].clone();
             o
@@ -264,15 +269,15 @@ fn replace_with(
         managed: false,
         strict: strict(call)?,
     };
-    let (object, settle) = finish(&mut s, &pending, new, dry_run(call)?)?;
+    let done = finish(&mut s, &pending, new, dry_run(call)?)?;
     drop(s);
-    controllers::schedule(state, settle);
+    controllers::schedule(state, done.settle);
     let answer = if sub == "scale" {
-        scale_of(&object)
+        scale_of(&done.object)
     } else {
-        object
+        done.object
     };
-    Ok(Reply::Json(200, answer))
+    Ok(Reply::Warned(200, answer, done.warnings))
 }
 
 fn server_side_apply(state: &State, call: &Call, target: &Target) -> Result<Reply, ApiError> {
@@ -339,10 +344,18 @@ fn server_side_apply(state: &State, call: &Call, target: &Target) -> Result<Repl
         managed: true,
         strict: false,
     };
-    let (object, settle) = finish(&mut s, &pending, merged, dry_run(call)?)?;
+    let done = finish(&mut s, &pending, merged, dry_run(call)?)?;
     drop(s);
-    controllers::schedule(state, settle);
-    Ok(Reply::Json(if old.is_some() { 200 } else { 201 }, object))
+    controllers::schedule(state, done.settle);
+    let warnings = unknown
+        .iter()
+        .map(|f| format!("unknown field {f:?}"))
+        .collect();
+    Ok(Reply::Warned(
+        if old.is_some() { 200 } else { 201 },
+        done.object,
+        warnings,
+    ))
 }
 
 /// The `autoscaling/v1` `Scale` of a Deployment.
@@ -365,6 +378,14 @@ pub fn scale_of(d: &Value) -> Value {
     })
 }
 
+/// A finished write: the object as stored (or as it would be, for a dry
+/// run), the rollout to settle later, the warnings for the client.
+struct Finished {
+    object: Value,
+    settle: Option<Settle>,
+    warnings: Vec<String>,
+}
+
 /// A write about to be finished.
 pub struct Pending<'a> {
     pub t: &'static ResourceType,
@@ -383,12 +404,16 @@ fn finish(
     p: &Pending<'_>,
     mut new: Value,
     dry_run: bool,
-) -> Result<(Value, Option<Settle>), ApiError> {
+) -> Result<Finished, ApiError> {
     let t = p.t;
     if t.namespaced {
         new["metadata"]["namespace"] = json!(p.ns);
     }
     let unknown = schema::prune(t, &mut new);
+    let warnings: Vec<String> = unknown
+        .iter()
+        .map(|f| format!("unknown field {f:?}"))
+        .collect();
     if p.strict && !unknown.is_empty() {
         let fields: Vec<String> = unknown
             .iter()
@@ -436,16 +461,21 @@ fn finish(
     }
     let settle = controllers::start_rollout(s, p, &mut new);
     controllers::gateway_status(s, p, &mut new);
-    if p.old == Some(&new) {
-        return Ok((new, None));
-    }
-    if dry_run {
-        return Ok((new, None));
+    if p.old == Some(&new) || dry_run {
+        return Ok(Finished {
+            object: new,
+            settle: None,
+            warnings,
+        });
     }
     let kind = if p.old.is_some() { "MODIFIED" } else { "ADDED" };
     let stored = s.store.commit(t, new, kind);
     controllers::remember_served(s, &stored);
-    Ok((stored, settle))
+    Ok(Finished {
+        object: stored,
+        settle,
+        warnings,
+    })
 }
 
 pub fn name_of(o: &Value) -> String {
@@ -492,8 +522,8 @@ pub fn direct(state: &State, object: Value) -> Result<Value, ApiError> {
         managed: false,
         strict: false,
     };
-    let (object, settle) = finish(&mut s, &pending, object, false)?;
+    let done = finish(&mut s, &pending, object, false)?;
     drop(s);
-    controllers::schedule(state, settle);
-    Ok(object)
+    controllers::schedule(state, done.settle);
+    Ok(done.object)
 }

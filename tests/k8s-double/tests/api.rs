@@ -448,3 +448,51 @@ fn unknown_fields_are_dropped_or_refused_when_strict() {
         refused.text
     );
 }
+
+#[test]
+fn hostile_requests_get_status_answers_never_a_dropped_connection() {
+    let (double, c) = start();
+    apply(
+        &c,
+        "web",
+        "envpack",
+        false,
+        &deployment("web", 1, "reg/web:1"),
+    );
+    let cases: &[(&str, &str, Option<&str>, &[u8])] = &[
+        ("PATCH", "/apis/apps/v1/namespaces/prod/deployments/web?fieldManager=x", Some("application/apply-patch+yaml"), b"\xff\xfe{{{"),
+        ("PATCH", "/apis/apps/v1/namespaces/prod/deployments/web?fieldManager=x", Some("application/apply-patch+yaml"), b"- just\n- a list\n"),
+        ("PATCH", "/apis/apps/v1/namespaces/prod/deployments/web", Some("application/merge-patch+json"), b"{\"metadata\": \"flat\"}"),
+        ("PATCH", "/apis/apps/v1/namespaces/prod/deployments/web", Some("application/merge-patch+json"), b"{\"spec\": {\"template\": \"x\"}}"),
+        ("PATCH", "/apis/apps/v1/namespaces/prod/deployments/web", Some("application/strategic-merge-patch+json"), b"{\"$patch\": \"delete\"}"),
+        ("PATCH", "/apis/apps/v1/namespaces/prod/deployments/web", Some("application/strategic-merge-patch+json"), b"{\"spec\": {\"template\": {\"spec\": {\"containers\": [{\"$patch\": \"bogus\"}]}}}}"),
+        ("PATCH", "/apis/apps/v1/namespaces/prod/deployments/web", Some("application/json-patch+json"), b"[{\"op\": \"replace\", \"path\": \"\", \"value\": 5}]"),
+        ("PATCH", "/apis/apps/v1/namespaces/prod/deployments/web", Some("application/json-patch+json"), b"[{\"op\": \"add\", \"path\": \"/spec/template/spec/containers/99\", \"value\": {}}]"),
+        ("PATCH", "/apis/apps/v1/namespaces/prod/deployments/web/scale", Some("application/merge-patch+json"), b"{\"spec\": {\"replicas\": -3}}"),
+        ("PATCH", "/apis/apps/v1/namespaces/prod/deployments/web/status", Some("application/merge-patch+json"), b"{\"status\": \"broken\"}"),
+        ("PUT", "/apis/apps/v1/namespaces/prod/deployments/web", Some("application/json"), b"[]"),
+        ("POST", "/apis/apps/v1/namespaces/prod/deployments", Some("application/vnd.kubernetes.protobuf"), b"k8s\x00\x0a\xff"),
+        ("POST", "/api/v1/namespaces/prod/configmaps", Some("application/json"), b"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\"},\"data\":{\"k\":{\"nested\":1}}}"),
+        ("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", Some("application/json"), b"{\"apiVersion\":\"authorization.k8s.io/v1\",\"kind\":\"SelfSubjectAccessReview\",\"spec\":{}}"),
+        ("GET", "/api/v1/namespaces/prod/pods?labelSelector=%zz%%&fieldSelector=nonsense", None, b""),
+        ("GET", "/apis/apps/v1/namespaces/prod/deployments?watch=true&resourceVersion=abc", None, b""),
+        ("GET", "/api/v1/namespaces//configmaps", None, b""),
+        ("DELETE", "/apis/apps/v1/namespaces/prod/deployments/web?dryRun=Sometimes", None, b""),
+        ("TRACE", "/apis/apps/v1/namespaces/prod/deployments/web", None, b""),
+    ];
+    for (method, path, content_type, body) in cases {
+        let r = c.send(method, path, *content_type, body);
+        assert!(
+            (400..500).contains(&r.code),
+            "{method} {path}: {} {}",
+            r.code,
+            r.text
+        );
+        assert_eq!(r.json["kind"], "Status", "{method} {path}: {}", r.text);
+    }
+    let d = double
+        .get("deployments", "prod", "web")
+        .expect("still there");
+    assert_eq!(d["spec"]["replicas"], 1, "nothing hostile was stored");
+    assert_eq!(c.get("/version").code, 200);
+}

@@ -236,6 +236,20 @@ fn kubectl_server_dry_run_accepts_and_changes_nothing() {
         err.contains(".spec.replicaz: field not declared in schema"),
         "{err}"
     );
+    let warned = k.run(&[
+        "apply",
+        "--server-side",
+        "--dry-run=server",
+        "--validate=warn",
+        "-f",
+        &typo,
+    ]);
+    assert!(warned.status.success());
+    let err = String::from_utf8_lossy(&warned.stderr);
+    assert!(
+        err.contains("Warning: unknown field \"spec.replicaz\""),
+        "{err}"
+    );
     let refused = k.run(&["apply", "--server-side", "--dry-run=server", "-f", &bad]);
     assert!(!refused.status.success());
     assert!(
@@ -487,4 +501,60 @@ fn kubectl_apply_meets_conflicts_and_forces_them() {
         k.double.get("deployments", "prod", "web").expect("stored")["spec"]["replicas"],
         2
     );
+}
+
+#[test]
+fn the_standalone_binary_writes_a_kubeconfig_kubectl_uses() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_envpack-k8s-double"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--token",
+            "standalone-token",
+            "--rollout-delay",
+            "0",
+            "--namespace",
+            "apps",
+        ])
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["--deny", "delete/deployments", "--fail-image", "broken"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the double starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let url = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.strip_prefix("serving the Kubernetes API on ")
+                .map(str::to_string)
+        })
+        .expect("the double says where it serves");
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let kubectl = |args: &[&str]| {
+        Command::new(kubectl_binary())
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .arg("--cache-dir")
+            .arg(dir.path().join("cache"))
+            .args(args)
+            .env("HOME", dir.path())
+            .output()
+            .expect("kubectl runs")
+    };
+    let namespaces = kubectl(&["get", "namespaces", "-o", "name"]);
+    let listed = String::from_utf8_lossy(&namespaces.stdout).to_string();
+    let can = kubectl(&["auth", "can-i", "delete", "deployments"]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        listed.contains("namespace/apps"),
+        "{listed}{}",
+        String::from_utf8_lossy(&namespaces.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&can.stdout).trim(), "no");
 }
