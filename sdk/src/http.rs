@@ -14,11 +14,13 @@
 //! # Ok::<(), envpack_sdk::Error>(())
 //! ```
 
+use std::io::Read;
 use std::time::Duration;
 
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
-    ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
+    ErrorCode, Fields, FutureIncomingResponse, IncomingBody, Method, OutgoingBody, OutgoingRequest,
+    RequestOptions, Scheme,
 };
 use wasip2::io::streams::StreamError;
 
@@ -121,59 +123,74 @@ impl Request {
         self
     }
 
-    /// Sends the request and reads the whole response.
-    pub fn send(self) -> Result<Response, Error> {
+    /// Sends the request and reads the whole response. A body goes with a
+    /// `content-length` header (its length is known), so every server sees
+    /// it, `http.server` and gateways that refuse chunked uploads included.
+    /// A request without a body sends none, except `POST`, `PUT` and `PATCH`,
+    /// which say `content-length: 0`.
+    pub fn send(mut self) -> Result<Response, Error> {
+        let body = std::mem::take(&mut self.body);
+        let length = u64::try_from(body.len()).unwrap_or(u64::MAX);
+        self.exchange(Some(length), &mut body.as_slice())
+    }
+
+    /// Sends the request with a body read from `reader` while it is sent
+    /// (a file or a generated stream, never held whole in memory), and
+    /// reads the whole response. With `Some(length)` the request says
+    /// `content-length` and the host checks that exactly that many bytes
+    /// came; with `None` the body goes chunked (`transfer-encoding:
+    /// chunked`), which some servers do not accept. The body set with
+    /// [`body`](Self::body) is ignored.
+    ///
+    /// ```no_run
+    /// use envpack_sdk::http::Request;
+    /// let report = b"a large report".repeat(1000);
+    /// let resp = Request::post("https://uploads.example.com/reports")
+    ///     .send_reader(&report[..], Some(report.len() as u64))?;
+    /// assert!(resp.is_success());
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
+    pub fn send_reader(
+        self,
+        mut reader: impl Read,
+        length: Option<u64>,
+    ) -> Result<Response, Error> {
+        self.exchange(length, &mut reader)
+    }
+
+    fn exchange(self, length: Option<u64>, reader: &mut dyn Read) -> Result<Response, Error> {
         let target = Target::parse(&self.url)?;
-        let fields: Vec<(String, Vec<u8>)> = self
+        let mut fields: Vec<(String, Vec<u8>)> = self
             .headers
             .iter()
             .map(|(n, v)| (n.to_ascii_lowercase(), v.clone().into_bytes()))
             .collect();
-        let headers = Fields::from_list(&fields)
-            .map_err(|e| Error::invalid_input(format!("invalid request header: {e:?}")))?;
-        let request = OutgoingRequest::new(headers);
-        let method = match self.method.as_str() {
-            "GET" => Method::Get,
-            "POST" => Method::Post,
-            "PUT" => Method::Put,
-            "DELETE" => Method::Delete,
-            "PATCH" => Method::Patch,
-            "HEAD" => Method::Head,
-            "OPTIONS" => Method::Options,
-            other => Method::Other(other.to_string()),
-        };
-        let set = |ok: Result<(), ()>, what: &str| {
-            ok.map_err(|()| Error::invalid_input(format!("invalid {what} in {:?}", self.url)))
-        };
-        set(request.set_method(&method), "method")?;
-        set(request.set_scheme(Some(&target.scheme)), "scheme")?;
-        set(request.set_authority(Some(&target.authority)), "host")?;
-        set(request.set_path_with_query(Some(&target.path)), "path")?;
-
-        let options = RequestOptions::new();
-        let nanos = u64::try_from(self.timeout.as_nanos()).unwrap_or(u64::MAX);
-        // Hosts may not support every timeout; a refusal is not an error.
-        let _ = options.set_connect_timeout(Some(nanos));
-        let _ = options.set_first_byte_timeout(Some(nanos));
-        let _ = options.set_between_bytes_timeout(Some(nanos));
-
-        let body = request
-            .body()
-            .map_err(|()| Error::internal("the request body was already taken"))?;
-        let pending = outgoing_handler::handle(request, Some(options))
-            .map_err(|e| error_from_code(e, &target))?;
+        let has_body =
+            length != Some(0) || matches!(self.method.as_str(), "POST" | "PUT" | "PATCH");
+        if let Some(n) = length.filter(|_| has_body)
+            && !fields.iter().any(|(n, _)| n == "content-length")
         {
-            let stream = body
-                .write()
-                .map_err(|()| Error::internal("the request body stream was already taken"))?;
-            for chunk in self.body.chunks(4096) {
-                stream
-                    .blocking_write_and_flush(chunk)
-                    .map_err(|e| stream_error(e, &target))?;
-            }
+            fields.push(("content-length".into(), n.to_string().into_bytes()));
         }
-        OutgoingBody::finish(body, None).map_err(|e| error_from_code(e, &target))?;
-
+        let request = self.outgoing(&target, &fields)?;
+        let body = if has_body {
+            let body = request
+                .body()
+                .map_err(|()| Error::internal("the request body was already taken"))?;
+            Some(body)
+        } else {
+            None
+        };
+        let pending = outgoing_handler::handle(request, Some(self.options()))
+            .map_err(|e| error_from_code(e, &target))?;
+        if let Some(body) = body
+            && let Err(e) = write_body(body, reader, &target)
+        {
+            // A request the host refused (an ungranted host) or could not
+            // send (connection refused) has no one reading its body: the
+            // write fails with "closed", and only the response says why.
+            return Err(refusal(&pending, &target).unwrap_or(e));
+        }
         pending.subscribe().block();
         let response = match pending.get() {
             Some(Ok(Ok(r))) => r,
@@ -199,6 +216,83 @@ impl Request {
             headers,
             body,
         })
+    }
+
+    /// The `wasi:http` request: method, scheme, authority, path, headers.
+    fn outgoing(
+        &self,
+        target: &Target,
+        fields: &[(String, Vec<u8>)],
+    ) -> Result<OutgoingRequest, Error> {
+        let headers = Fields::from_list(fields)
+            .map_err(|e| Error::invalid_input(format!("invalid request header: {e:?}")))?;
+        let request = OutgoingRequest::new(headers);
+        let method = match self.method.as_str() {
+            "GET" => Method::Get,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "DELETE" => Method::Delete,
+            "PATCH" => Method::Patch,
+            "HEAD" => Method::Head,
+            "OPTIONS" => Method::Options,
+            other => Method::Other(other.to_string()),
+        };
+        let set = |ok: Result<(), ()>, what: &str| {
+            ok.map_err(|()| Error::invalid_input(format!("invalid {what} in {:?}", self.url)))
+        };
+        set(request.set_method(&method), "method")?;
+        set(request.set_scheme(Some(&target.scheme)), "scheme")?;
+        set(request.set_authority(Some(&target.authority)), "host")?;
+        set(request.set_path_with_query(Some(&target.path)), "path")?;
+        Ok(request)
+    }
+
+    fn options(&self) -> RequestOptions {
+        let options = RequestOptions::new();
+        let nanos = u64::try_from(self.timeout.as_nanos()).unwrap_or(u64::MAX);
+        // Hosts may not support every timeout; a refusal is not an error.
+        let _ = options.set_connect_timeout(Some(nanos));
+        let _ = options.set_first_byte_timeout(Some(nanos));
+        let _ = options.set_between_bytes_timeout(Some(nanos));
+        options
+    }
+}
+
+/// Writes all of `reader` into the request body and finishes it.
+fn write_body(body: OutgoingBody, reader: &mut dyn Read, target: &Target) -> Result<(), Error> {
+    {
+        let stream = body
+            .write()
+            .map_err(|()| Error::internal("the request body stream was already taken"))?;
+        // wasi:io's blocking write takes at most 4096 bytes at a time.
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(Error::internal(format!(
+                        "reading the body of the request to {} failed: {e}",
+                        target.authority
+                    )));
+                }
+            };
+            stream
+                .blocking_write_and_flush(&buf[..n])
+                .map_err(|e| stream_error(e, target))?;
+        }
+    }
+    OutgoingBody::finish(body, None).map_err(|e| error_from_code(e, target))
+}
+
+/// The error the host answered a request with, if it did (waiting for the
+/// answer): a refusal or a failure to connect explains a closed body.
+fn refusal(pending: &FutureIncomingResponse, target: &Target) -> Option<Error> {
+    pending.subscribe().block();
+    match pending.get() {
+        Some(Ok(Err(code))) => Some(error_from_code(code, target)),
+        _ => None,
     }
 }
 
