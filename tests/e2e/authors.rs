@@ -9,3 +9,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_envpack");
 
 #[path = "authors/http.rs"]
 mod http;
+
+#[path = "authors/call.rs"]
+mod call;

@@ -368,7 +368,7 @@ pub enum PackCommand {
     /// Call a pack's exports directly, in one instance (for pack authors
     /// and debugging). Calls are written in WAVE.
     #[command(
-        after_help = "Examples:\n  envpack pack call acme.state.memory@^1 'put(\"k\", [104, 105], none)' 'get(\"k\")'\n  envpack pack call ./my.wasm 'command.run(\"memory stats\", [])' --grant-requested\n  envpack pack call acme.secrets.vault 'get(\"x\")' --grant http:vault.internal:8200"
+        after_help = "Examples:\n  envpack pack call acme.state.memory@^1 'put(\"k\", [104, 105], none)' 'get(\"k\")'\n  envpack pack call ./my.wasm 'command.run(\"memory stats\", [])' --grant-requested\n  envpack pack call acme.secrets.vault 'get(\"x\")' --grant http:vault.internal:8200\n  envpack pack call ./target/envpack/acme.telemetry.hook-0.1.0.wasm 'flush()' --secret HOOK_TOKEN --grant-requested --config url=http://127.0.0.1:9000/\n\nOutside any environment: kv is kept under the home's packs/, secrets are only those given with --secret, config only --config."
     )]
     Call(CallArgs),
 }
@@ -408,6 +408,12 @@ pub struct CallArgs {
     /// Set a config value for the pack (repeatable).
     #[arg(long = "config", value_name = "KEY=VALUE")]
     pub config: Vec<String>,
+    /// Give the pack a secret (repeatable): NAME=VALUE, or NAME alone to
+    /// take the value from the environment variable NAME (kept out of
+    /// shell history). Reading it still needs its grant: --grant
+    /// secret:NAME (or credential:NAME for a header the host fills in).
+    #[arg(long = "secret", value_name = "NAME[=VALUE]")]
+    pub secrets: Vec<String>,
 }
 
 mod deployment;

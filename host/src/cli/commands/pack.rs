@@ -186,13 +186,17 @@ fn inspect(file: &Path) -> Result<Report> {
 }
 
 fn call(ctx: &Ctx, a: CallArgs) -> Result<Report> {
-    let mut config = BTreeMap::new();
-    for kv in &a.config {
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or_else(|| Error::invalid(format!("--config {kv:?} is not KEY=VALUE")))?;
-        config.insert(k.to_string(), v.to_string());
-    }
+    let config = pairs("--config", &a.config, |kv| {
+        Err(Error::invalid(format!("--config {kv:?} is not KEY=VALUE")))
+    })?;
+    let secrets = pairs("--secret", &a.secrets, |name| {
+        std::env::var(name).map_err(|_| {
+            Error::invalid(format!(
+                "--secret {name:?} has no value and no environment variable {name} is set"
+            ))
+            .hint(format!("give the value: --secret {name}=VALUE"))
+        })
+    })?;
     let grants = a
         .grants
         .iter()
@@ -206,6 +210,7 @@ fn call(ctx: &Ctx, a: CallArgs) -> Result<Report> {
             grants,
             grant_requested: a.grant_requested,
             config,
+            secrets,
             calls: &a.calls,
         },
     )?;
@@ -216,4 +221,24 @@ fn call(ctx: &Ctx, a: CallArgs) -> Result<Report> {
         .collect::<Vec<_>>()
         .join("\n");
     Ok(Report::new(human, &out))
+}
+
+/// `KEY=VALUE` options as a map; `alone` decides what a bare `KEY` means.
+fn pairs(
+    flag: &str,
+    values: &[String],
+    alone: impl Fn(&str) -> Result<String>,
+) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for kv in values {
+        let (k, v) = match kv.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (kv.clone(), alone(kv)?),
+        };
+        if k.is_empty() {
+            return Err(Error::invalid(format!("{flag} {kv:?} has an empty name")));
+        }
+        out.insert(k, v);
+    }
+    Ok(out)
 }
