@@ -12,3 +12,6 @@ mod http;
 
 #[path = "authors/call.rs"]
 mod call;
+
+#[path = "authors/new.rs"]
+mod new;
