@@ -32,7 +32,7 @@ pub struct BuildOptions {
     /// Build with the dev profile instead of release.
     pub debug: bool,
     /// Stamp a dev version, `<version>-dev.<hex>` where hex begins the
-    /// sha256 of the component: a new version for every change, which no
+    /// sha256 of the component and pack.toml: a new version for every change, which no
     /// requirement without a pre-release ever selects (`envpack pack dev`).
     pub dev: bool,
     /// Cargo's target directory; default cargo's own choice.
@@ -144,7 +144,13 @@ pub fn build(opts: &BuildOptions, reporter: &dyn Reporter) -> Result<Built> {
     let wasm_path = wasm_path?;
     let component = std::fs::read(&wasm_path).map_err(|e| Error::io("read", &wasm_path, e))?;
     let version = if opts.dev {
-        dev_version(&package.version, &Digest::of(&component))
+        // pack.toml too: a change to the manifest alone is a new build.
+        let toml =
+            std::fs::read(&pack_toml_path).map_err(|e| Error::io("read", &pack_toml_path, e))?;
+        dev_version(
+            &package.version,
+            &Digest::of(&[component.as_slice(), &toml].concat()),
+        )
     } else {
         package.version
     };

@@ -2,7 +2,7 @@
 //! rebind it in a non-production environment, keeping that binding's
 //! grants; older dev versions of the pack that nothing binds are removed.
 //!
-//! A dev version is `<version>-dev.<hex of the component's sha256>`: every
+//! A dev version is `<version>-dev.<hex of the sha256 of the component and pack.toml>`: every
 //! change gets a new one without touching `Cargo.toml`, and no requirement
 //! without a pre-release (`@1.2.0`, `@^1`, `@*`) ever resolves to it, so a
 //! production environment's requirements never pick one up; binding one in

@@ -15,3 +15,6 @@ mod call;
 
 #[path = "authors/new.rs"]
 mod new;
+
+#[path = "authors/dev.rs"]
+mod dev;
