@@ -83,7 +83,7 @@ pub(crate) fn classify(
             "this is a bug in the pack: report this message to the pack's author (-v logs every frame of the backtrace, -vv the raw error with code offsets)"
         }
         _ => {
-            "this is a bug in the pack: report this message to the pack's author; the backtrace has no function names because the pack was built without its name section (a pack author keeps it by not setting `strip = \"symbols\"`; `envpack pack build --debug` adds file:line)"
+            "this is a bug in the pack: report this message to the pack's author; the backtrace has no function names because the pack was built without its name section (a pack author keeps it by not setting `strip = \"symbols\"`; a build with `debug = true` adds file:line)"
         }
     };
     if !frames.is_empty() {
