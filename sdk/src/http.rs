@@ -28,9 +28,18 @@ use crate::Error;
 
 /// Largest response body read, so a misbehaving server cannot exhaust the
 /// pack's memory.
+///
+/// ```
+/// assert_eq!(envpack_sdk::http::MAX_RESPONSE_BYTES, 32 << 20);
+/// ```
 pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 
 /// An HTTP request under construction.
+///
+/// ```no_run
+/// let resp = envpack_sdk::http::Request::get("https://api.example.com/health").send()?;
+/// # Ok::<(), envpack_sdk::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Request {
     method: String,
@@ -41,6 +50,14 @@ pub struct Request {
 }
 
 /// A complete HTTP response.
+///
+/// ```no_run
+/// let resp = envpack_sdk::http::Request::get("https://api.example.com/items").send()?;
+/// if resp.is_success() && resp.header("content-type") == Some("application/json") {
+///     let _json = resp.text();
+/// }
+/// # Ok::<(), envpack_sdk::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Response {
     /// Status code.
@@ -53,6 +70,13 @@ pub struct Response {
 
 impl Response {
     /// The first header named `name` (case-insensitive).
+    ///
+    /// ```no_run
+    /// let resp = envpack_sdk::http::Request::get("https://api.example.com/").send()?;
+    /// let etag = resp.header("ETag"); // same as "etag"
+    /// # let _ = etag;
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -61,11 +85,25 @@ impl Response {
     }
 
     /// The body as UTF-8 text (lossy).
+    ///
+    /// ```no_run
+    /// let body = envpack_sdk::http::Request::get("https://api.example.com/").send()?.text();
+    /// # let _ = body;
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
     /// Whether the status is 2xx.
+    ///
+    /// ```no_run
+    /// let resp = envpack_sdk::http::Request::get("https://api.example.com/").send()?;
+    /// if !resp.is_success() {
+    ///     return Err(envpack_sdk::Error::unavailable(format!("status {}", resp.status)));
+    /// }
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
@@ -73,6 +111,12 @@ impl Response {
 
 impl Request {
     /// A request with any method.
+    ///
+    /// ```no_run
+    /// let resp = envpack_sdk::http::Request::new("delete", "https://api.example.com/items/7").send()?;
+    /// # let _ = resp;
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
     pub fn new(method: &str, url: &str) -> Self {
         Self {
             method: method.to_ascii_uppercase(),
@@ -84,16 +128,39 @@ impl Request {
     }
 
     /// A GET request.
+    ///
+    /// ```no_run
+    /// let resp = envpack_sdk::http::Request::get("https://api.example.com/items?page=2").send()?;
+    /// # let _ = resp;
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
     pub fn get(url: &str) -> Self {
         Self::new("GET", url)
     }
 
     /// A POST request.
+    ///
+    /// ```no_run
+    /// let resp = envpack_sdk::http::Request::post("https://api.example.com/items")
+    ///     .header("content-type", "application/json")
+    ///     .body(br#"{"name":"x"}"#.to_vec())
+    ///     .send()?;
+    /// # let _ = resp;
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
     pub fn post(url: &str) -> Self {
         Self::new("POST", url)
     }
 
     /// Adds a header.
+    ///
+    /// ```no_run
+    /// let resp = envpack_sdk::http::Request::get("https://api.example.com/")
+    ///     .header("accept", "application/json")
+    ///     .send()?;
+    /// # let _ = resp;
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_string(), value.to_string()));
         self
@@ -106,18 +173,43 @@ impl Request {
     /// leaves, to hosts the operator granted, when the pack requests
     /// `credentials = ["API_TOKEN"]` in `pack.toml` and the environment grants
     /// `credential:API_TOKEN`.
+    ///
+    /// ```no_run
+    /// let resp = envpack_sdk::http::Request::get("https://api.example.com/me")
+    ///     .credential_header("authorization", "Bearer {}", "API_TOKEN")
+    ///     .send()?;
+    /// # let _ = resp;
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
     pub fn credential_header(self, name: &str, template: &str, secret: &str) -> Self {
         let value = template.replacen("{}", &credential(secret), 1);
         self.header(name, &value)
     }
 
     /// Sets the body.
+    ///
+    /// ```no_run
+    /// let resp = envpack_sdk::http::Request::new("PUT", "https://api.example.com/blob")
+    ///     .body(vec![0u8; 1024])
+    ///     .send()?;
+    /// # let _ = resp;
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
     pub fn body(mut self, body: Vec<u8>) -> Self {
         self.body = body;
         self
     }
 
     /// Sets the connect and first-byte timeout (default 30 s).
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// let resp = envpack_sdk::http::Request::get("https://slow.example.com/")
+    ///     .timeout(Duration::from_secs(5))
+    ///     .send()?;
+    /// # let _ = resp;
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -128,6 +220,14 @@ impl Request {
     /// it, `http.server` and gateways that refuse chunked uploads included.
     /// A request without a body sends none, except `POST`, `PUT` and `PATCH`,
     /// which say `content-length: 0`.
+    ///
+    /// ```no_run
+    /// let resp = envpack_sdk::http::Request::post("https://hooks.example.com/events")
+    ///     .body(b"hello".to_vec()) // sent with content-length: 5
+    ///     .send()?;
+    /// assert!(resp.is_success());
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
     pub fn send(mut self) -> Result<Response, Error> {
         let body = std::mem::take(&mut self.body);
         let length = u64::try_from(body.len()).unwrap_or(u64::MAX);
@@ -400,6 +500,10 @@ fn error_from_code(code: ErrorCode, target: &Target) -> Error {
 
 /// The placeholder the host replaces with secret `name` in an outgoing
 /// request header: `{{credential:NAME}}`.
+///
+/// ```
+/// assert_eq!(envpack_sdk::http::credential("API_TOKEN"), "{{credential:API_TOKEN}}");
+/// ```
 pub fn credential(name: &str) -> String {
     format!("{{{{credential:{name}}}}}")
 }
