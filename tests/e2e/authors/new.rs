@@ -58,6 +58,30 @@ fn a_new_pack_of_every_slot_builds_binds_and_runs() {
         assert!(out.contains(says), "{name} info said: {out}");
     }
 
+    // Inside this repository the crate depends on its sdk/ by a relative
+    // path (no build needed to check that).
+    let inside = repo_root().join("target/e2e-scaffold-inside");
+    let _ = std::fs::remove_dir_all(&inside);
+    let made = env.json(&[
+        "pack",
+        "new",
+        "inside",
+        "--slot",
+        "state",
+        "--dir",
+        inside.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        made["sdk_found"], "the envpack checkout containing the new crate",
+        "{made}"
+    );
+    let cargo = std::fs::read_to_string(inside.join("inside/Cargo.toml")).unwrap();
+    assert!(
+        cargo.contains(r#"envpack-sdk = { path = "../../../sdk" }"#),
+        "{cargo}"
+    );
+    std::fs::remove_dir_all(&inside).unwrap();
+
     // The directory exists now: a conflict, naming it.
     let error = env.fails(
         5,
