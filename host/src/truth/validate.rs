@@ -110,7 +110,12 @@ fn validate_in(session: &Session<'_>) -> Result<ValidateReport> {
     let Some(binding) = session.lock().slots.get(&Slot::Deployer) else {
         let fix = mode.known().map_or_else(
             || format!("envpack env bind {env} deployer <DEPLOYER> --grant-requested"),
-            |k| format!("envpack env bind {env} deployer {} --grant-requested", k.deployer),
+            |k| {
+                format!(
+                    "envpack env bind {env} deployer {} --grant-requested",
+                    k.deployer
+                )
+            },
         );
         checks.push(Check::fail(
             "mode",
@@ -125,20 +130,23 @@ fn validate_in(session: &Session<'_>) -> Result<ValidateReport> {
         });
     };
     let descriptor = binding.descriptor.to_string();
-    let mut instance = session.instance(Slot::Deployer)?;
-    let mut deployer = instance.deployer()?;
-    let info = deployer.describe()?;
-    checks.push(mode_check(&env, &mode, &info.target, &descriptor));
-    for c in deployer.validate(env.as_str())? {
-        checks.push(Check {
-            name: format!("target:{}", c.name),
-            ok: c.ok,
-            detail: c.detail,
-            fix: c.fix,
-        });
-    }
-    drop(deployer);
-    drop(instance);
+    // The deployer's instance is released before the observation below
+    // takes its own.
+    let info = {
+        let mut instance = session.instance(Slot::Deployer)?;
+        let mut deployer = instance.deployer()?;
+        let info = deployer.describe()?;
+        checks.push(mode_check(&env, &mode, &info.target, &descriptor));
+        for c in deployer.validate(env.as_str())? {
+            checks.push(Check {
+                name: format!("target:{}", c.name),
+                ok: c.ok,
+                detail: c.detail,
+                fix: c.fix,
+            });
+        }
+        info
+    };
     checks.extend(secret_checks(session)?);
     let observed = observe_in(session)?;
     checks.push(observation_check(&env, &observed.observation));
@@ -159,7 +167,10 @@ fn mode_check(env: &EnvName, mode: &Mode, target: &str, descriptor: &str) -> Che
         );
     }
     let bind = match mode.known() {
-        Some(k) => format!("envpack env bind {env} deployer {} --grant-requested", k.deployer),
+        Some(k) => format!(
+            "envpack env bind {env} deployer {} --grant-requested",
+            k.deployer
+        ),
         None => format!("envpack env bind {env} deployer <DEPLOYER FOR {mode}> --grant-requested"),
     };
     // Or the other way round: the mode its deployer does serve.
@@ -227,7 +238,10 @@ fn readiness_checks(env: &EnvName, deployments: &[DeploymentStatus]) -> Vec<Chec
                 checks.push(Check::fail(
                     name,
                     format!("carries {share} but is {health} (observed {})", r.observed),
-                    format!("envpack env up {env}   (then: envpack logs --env {env} {})", r.revision),
+                    format!(
+                        "envpack env up {env}   (then: envpack logs --env {env} {})",
+                        r.revision
+                    ),
                 ));
             }
         }
