@@ -501,3 +501,42 @@ fn a_crate_directory_is_built_then_tested() {
         "{result}"
     );
 }
+
+/// `pack new` generates, for every slot, a crate that passes its suite as
+/// generated.
+#[test]
+fn every_generated_pack_passes_its_suite() {
+    let env = Env::new(BIN);
+    let dir = env.home().join("crates");
+    std::fs::create_dir_all(&dir).unwrap();
+    let sdk = envpack_e2e::repo_root().join("sdk");
+    let target = envpack_e2e::repo_root().join("tests/packs/target");
+    for slot in ["state", "secrets", "telemetry", "deployer"] {
+        let name = format!("gen-{slot}");
+        env.json(&[
+            "pack",
+            "new",
+            &name,
+            "--slot",
+            slot,
+            "--dir",
+            dir.to_str().unwrap(),
+            "--sdk-path",
+            sdk.to_str().unwrap(),
+        ]);
+        let crate_dir = dir.join(&name);
+        let result = passes(
+            &env,
+            &[
+                crate_dir.to_str().unwrap(),
+                "--target-dir",
+                target.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(
+            result["suites"],
+            serde_json::json!([slot, "commands"]),
+            "{result}"
+        );
+    }
+}

@@ -102,6 +102,7 @@ fn load(ctx: &Ctx, a: &TestArgs) -> Result<LoadedPack> {
                 dir: path.to_path_buf(),
                 out_dir: None,
                 debug: a.debug,
+                dev: false,
                 target_dir: a.target_dir.clone(),
                 quiet: ctx.json,
             },
