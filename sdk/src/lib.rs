@@ -1,7 +1,8 @@
 //! # envpack-sdk
 //!
 //! Everything you need to write an envpack pack in Rust: one trait per slot
-//! ([`StatePack`], [`SecretsPack`], [`TelemetryPack`], [`DeployerPack`]), one
+//! ([`StatePack`], [`SecretsPack`], [`TelemetryPack`], [`DeployerPack`],
+//! [`KineticPack`]), one
 //! export macro per slot, and typed helpers for the host imports ([`log`],
 //! [`config`], [`kv`], [`secret`], [`http`]). You never write WIT glue.
 //!
@@ -56,6 +57,7 @@ mod command;
 mod error;
 pub mod http;
 mod imports;
+pub mod kinetic;
 mod slots;
 
 #[doc(hidden)]
@@ -63,6 +65,7 @@ pub mod __wit;
 
 pub use command::{Args, Output};
 pub use imports::{config, kv, log, process, secret};
+pub use kinetic::KineticPack;
 pub use slots::{DeployerPack, SecretsPack, StatePack, TelemetryPack, deployer, state, telemetry};
 
 /// The error every pack function returns: one variant per kind of failure
@@ -82,7 +85,7 @@ pub use __wit::greentic::envpack::types::Level;
 pub type Attributes = Vec<(String, String)>;
 
 /// The WIT API version this SDK implements, read at build time from the
-/// WIT package it binds (`package greentic:envpack@0.1.0;`); `envpack pack
+/// WIT package it binds (`package greentic:envpack@0.2.0;`); `envpack pack
 /// build` reads it from the stamp the export macros place in the pack.
 pub const API_VERSION: &str = env!("ENVPACK_WIT_API_VERSION");
 

@@ -58,9 +58,9 @@ pub mod telemetry {
 /// Types of the `deployer` slot.
 pub mod deployer {
     pub use crate::__wit::deployer::exports::greentic::envpack::deployer::{
-        ApplyReport, Bundle, BundleFile, Change, DeployPlan as Plan, HealthReport, HealthStatus,
-        ObservedRevision, PlanStep, Revision, SourceKind, StepResult, TargetInfo, TrafficReport,
-        TrafficWeight,
+        ApplyReport, Bundle, BundleFile, Change, Check, DeployPlan as Plan, HealthReport,
+        HealthStatus, ObservedRevision, PlanStep, Revision, SourceKind, StepResult, TargetInfo,
+        TrafficReport, TrafficWeight,
     };
 }
 
@@ -164,6 +164,35 @@ pub trait DeployerPack: Default + 'static {
     fn teardown(&self, revision: deployer::Revision) -> Result<(), Error>;
     /// What really runs. The default reports nothing.
     fn observe(&self, environment: String) -> Result<Vec<deployer::ObservedRevision>, Error> {
+        let _ = environment;
+        Ok(Vec::new())
+    }
+    /// Checks that the target can run the environment's revisions
+    /// (reachable, permissions, required APIs); changes nothing. A failing
+    /// check is a [`deployer::Check`] with `ok: false`; return an error only
+    /// when the checks could not run. The default reports one passing check,
+    /// `describe`, naming the target: override it when your target can be
+    /// unreachable or misconfigured.
+    fn validate(&self, environment: String) -> Result<Vec<deployer::Check>, Error> {
+        let _ = environment;
+        let info = self.describe();
+        Ok(vec![deployer::Check {
+            name: "describe".into(),
+            ok: true,
+            detail: format!("{}: {}", info.target, info.description),
+            fix: None,
+        }])
+    }
+    /// Creates what the environment needs before any revision (a
+    /// namespace, a route), idempotently, and reports each step. The
+    /// default reports nothing to do, for targets that need no set-up.
+    fn prepare(&self, environment: String) -> Result<Vec<deployer::StepResult>, Error> {
+        let _ = environment;
+        Ok(Vec::new())
+    }
+    /// Removes what [`prepare`](Self::prepare) created, once every revision
+    /// is torn down; idempotent. The default reports nothing to do.
+    fn decommission(&self, environment: String) -> Result<Vec<deployer::StepResult>, Error> {
         let _ = environment;
         Ok(Vec::new())
     }
@@ -324,6 +353,15 @@ macro_rules! export_deployer {
                 }
                 fn observe(environment: ::std::string::String) -> ::core::result::Result<::std::vec::Vec<__s::ObservedRevision>, $crate::Error> {
                     __envpack_with(|p| <$ty as $crate::DeployerPack>::observe(p, environment))
+                }
+                fn validate(environment: ::std::string::String) -> ::core::result::Result<::std::vec::Vec<__s::Check>, $crate::Error> {
+                    __envpack_with(|p| <$ty as $crate::DeployerPack>::validate(p, environment))
+                }
+                fn prepare(environment: ::std::string::String) -> ::core::result::Result<::std::vec::Vec<__s::StepResult>, $crate::Error> {
+                    __envpack_with(|p| <$ty as $crate::DeployerPack>::prepare(p, environment))
+                }
+                fn decommission(environment: ::std::string::String) -> ::core::result::Result<::std::vec::Vec<__s::StepResult>, $crate::Error> {
+                    __envpack_with(|p| <$ty as $crate::DeployerPack>::decommission(p, environment))
                 }
             }
             $crate::__wit::deployer::__export_deployer_world!(__EnvpackExport with_types_in $crate::__wit::deployer);

@@ -195,6 +195,19 @@ pub struct Observed {
     pub attributes: Vec<(String, String)>,
 }
 
+/// One readiness check of a deployer's target (`deployer.validate`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    /// Short stable name, such as `api-reachable`.
+    pub name: String,
+    /// Whether it passed.
+    pub ok: bool,
+    /// What was observed.
+    pub detail: String,
+    /// How to fix a failing check, when known.
+    pub fix: Option<String>,
+}
+
 /// A traffic split for `set-traffic`.
 #[derive(Clone, Copy, Debug)]
 pub struct TrafficSplit<'a> {
@@ -265,5 +278,28 @@ impl<'a> DeployerClient<'a> {
     pub fn observe(&mut self, environment: &str) -> Result<Vec<Observed>> {
         self.calls
             .call("deployer.observe", |s| self.guest.observe(s, environment))
+    }
+
+    /// `deployer.validate`: checks the target can run the environment's
+    /// revisions; changes nothing. A 0.1 deployer answers with one check
+    /// built from `describe`.
+    pub fn validate(&mut self, environment: &str) -> Result<Vec<Check>> {
+        self.calls
+            .call("deployer.validate", |s| self.guest.validate(s, environment))
+    }
+
+    /// `deployer.prepare`: creates what the environment needs before any
+    /// revision, idempotently. A 0.1 deployer has nothing to do.
+    pub fn prepare(&mut self, environment: &str) -> Result<Vec<StepResult>> {
+        self.calls
+            .call("deployer.prepare", |s| self.guest.prepare(s, environment))
+    }
+
+    /// `deployer.decommission`: removes what `prepare` created, once every
+    /// revision is torn down; idempotent. A 0.1 deployer has nothing to do.
+    pub fn decommission(&mut self, environment: &str) -> Result<Vec<StepResult>> {
+        self.calls.call("deployer.decommission", |s| {
+            self.guest.decommission(s, environment)
+        })
     }
 }
