@@ -10,6 +10,7 @@ pub mod conflicts;
 pub mod digest;
 pub mod inventory;
 pub mod json;
+pub mod pack;
 pub mod layers;
 pub mod preflight;
 pub mod rest;
