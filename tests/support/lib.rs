@@ -14,6 +14,9 @@ use serde_json::Value;
 
 pub mod hostile;
 
+/// The Kinetic REST test double, for the Kinetic suites.
+pub use envpack_kinetic_double as kinetic_double;
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

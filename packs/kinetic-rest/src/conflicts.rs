@@ -55,7 +55,15 @@ fn parse_one(message: &str) -> Vec<LayerConflict> {
         if let [app, name, type_code] = parts[..] {
             if !app.is_empty() && !name.is_empty() {
                 out.push(LayerConflict {
-                    layer: layer(app, name, if type_code.is_empty() { DEFAULT_TYPE } else { type_code }),
+                    layer: layer(
+                        app,
+                        name,
+                        if type_code.is_empty() {
+                            DEFAULT_TYPE
+                        } else {
+                            type_code
+                        },
+                    ),
                     form: ConflictForm::Identifier,
                     message: message.to_string(),
                 });
@@ -66,7 +74,9 @@ fn parse_one(message: &str) -> Vec<LayerConflict> {
     let mut from = 0;
     while let Some(i) = lower[from..].find(ALL) {
         let start = from + i + ALL.len();
-        let Some(end) = lower[start..].find(TAIL) else { break };
+        let Some(end) = lower[start..].find(TAIL) else {
+            break;
+        };
         let words: Vec<&str> = message[start..start + end].split_whitespace().collect();
         if let Some((app, name)) = words.split_last() {
             if !name.is_empty() {

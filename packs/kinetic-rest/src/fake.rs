@@ -36,7 +36,11 @@ impl Fake {
             .map(|r| {
                 let path = r.url.split_once("://").map_or("", |(_, p)| p);
                 let path = &path[path.find('/').unwrap_or(path.len())..];
-                format!("{} {}", r.method.as_str(), path.split('?').next().unwrap_or(""))
+                format!(
+                    "{} {}",
+                    r.method.as_str(),
+                    path.split('?').next().unwrap_or("")
+                )
             })
             .collect()
     }

@@ -46,28 +46,55 @@ pub fn parse_kind(s: &str) -> Option<ItemKind> {
 }
 
 fn rank(k: ItemKind) -> usize {
-    KINDS.iter().position(|x| kind_name(*x) == kind_name(k)).unwrap_or(usize::MAX)
+    KINDS
+        .iter()
+        .position(|x| kind_name(*x) == kind_name(k))
+        .unwrap_or(usize::MAX)
 }
 
-fn item(kind: ItemKind, id: String, version: Option<String>, digest: String, summary: String) -> InventoryItem {
-    InventoryItem { kind, id, version, digest, summary, attributes: vec![] }
+fn item(
+    kind: ItemKind,
+    id: String,
+    version: Option<String>,
+    digest: String,
+    summary: String,
+) -> InventoryItem {
+    InventoryItem {
+        kind,
+        id,
+        version,
+        digest,
+        summary,
+        attributes: vec![],
+    }
 }
 
 /// The inventory: items of `kinds` (all when empty), sorted by kind then id,
 /// and the kinds skipped because the server lacks their service.
-pub fn inventory<I: Io>(c: &Client<'_, I>, kinds: &[ItemKind], ud_tables: &[(String, String)]) -> Result<(Vec<InventoryItem>, Vec<String>), KineticError> {
-    let wanted: Vec<ItemKind> = if kinds.is_empty() { KINDS.to_vec() } else { kinds.to_vec() };
+pub fn inventory<I: Io>(
+    c: &Client<'_, I>,
+    kinds: &[ItemKind],
+    ud_tables: &[(String, String)],
+) -> Result<(Vec<InventoryItem>, Vec<String>), KineticError> {
+    let wanted: Vec<ItemKind> = if kinds.is_empty() {
+        KINDS.to_vec()
+    } else {
+        kinds.to_vec()
+    };
     let mut out = Vec::new();
     let mut skipped = Vec::new();
     let has = |k: ItemKind| wanted.iter().any(|w| kind_name(*w) == kind_name(k));
-    let mut run = |kind: &str, r: Result<Vec<InventoryItem>, KineticError>| -> Result<(), KineticError> {
-        match r {
-            Ok(items) => out.extend(items),
-            Err(e) if e.status() == Some(404) && e.server_text().contains("not found") => skipped.push(kind.to_string()),
-            Err(e) => return Err(e),
-        }
-        Ok(())
-    };
+    let mut run =
+        |kind: &str, r: Result<Vec<InventoryItem>, KineticError>| -> Result<(), KineticError> {
+            match r {
+                Ok(items) => out.extend(items),
+                Err(e) if e.status() == Some(404) && e.server_text().contains("not found") => {
+                    skipped.push(kind.to_string())
+                }
+                Err(e) => return Err(e),
+            }
+            Ok(())
+        };
     if has(ItemKind::Solution) {
         run("solution", solutions(c))?;
     }
@@ -75,18 +102,31 @@ pub fn inventory<I: Io>(c: &Client<'_, I>, kinds: &[ItemKind], ud_tables: &[(Str
         run("installed-solution", installed(c))?;
     }
     if has(ItemKind::UdTable) || has(ItemKind::UdField) {
-        let r = ud(c, ud_tables).map(|items| {
-            items.into_iter().filter(|i| has(i.kind)).collect()
-        });
+        let r = ud(c, ud_tables).map(|items| items.into_iter().filter(|i| has(i.kind)).collect());
         run("ud-table", r)?;
     }
     if has(ItemKind::Layer) {
         run("layer", layer_items(c))?;
     }
     for (kind, svc, method, id_keys) in [
-        (ItemKind::Baq, "Ice.BO.BAQDesignerSvc", "GetList", &["QueryID"][..]),
-        (ItemKind::Directive, "Ice.BO.BpMethodSvc", "GetList", &["BpMethodCode", "Name"][..]),
-        (ItemKind::EfxLibrary, "Ice.BO.EfxLibraryDesignerSvc", "GetLibraryList", &["LibraryID"][..]),
+        (
+            ItemKind::Baq,
+            "Ice.BO.BAQDesignerSvc",
+            "GetList",
+            &["QueryID"][..],
+        ),
+        (
+            ItemKind::Directive,
+            "Ice.BO.BpMethodSvc",
+            "GetList",
+            &["BpMethodCode", "Name"][..],
+        ),
+        (
+            ItemKind::EfxLibrary,
+            "Ice.BO.EfxLibraryDesignerSvc",
+            "GetLibraryList",
+            &["LibraryID"][..],
+        ),
     ] {
         if has(kind) {
             run(kind_name(kind), listed(c, kind, svc, method, id_keys))?;
@@ -119,17 +159,25 @@ fn installed<I: Io>(c: &Client<'_, I>) -> Result<Vec<InventoryItem>, KineticErro
 
 /// UD tables to look at: the configured `ud_tables`, or every table the
 /// server lists whose id looks like a UD table (`*_UD`, `UDnn`).
-fn ud_table_ids<I: Io>(c: &Client<'_, I>, configured: &[(String, String)]) -> Result<Vec<(String, String)>, KineticError> {
+fn ud_table_ids<I: Io>(
+    c: &Client<'_, I>,
+    configured: &[(String, String)],
+) -> Result<Vec<(String, String)>, KineticError> {
     if !configured.is_empty() {
         return Ok(configured.to_vec());
     }
-    let v = c.call(schema::SVC, "GetList", &json!({"whereClause": "", "pageSize": 0, "absolutePage": 0}))?;
+    let v = c.call(
+        schema::SVC,
+        "GetList",
+        &json!({"whereClause": "", "pageSize": 0, "absolutePage": 0}),
+    )?;
     let mut ids: Vec<(String, String)> = first_list(return_obj(&v))
         .into_iter()
         .map(|r| (text(r, "SystemCode"), text(r, "DataTableID")))
         .filter(|(_, t)| {
             let u = t.to_ascii_uppercase();
-            u.ends_with("_UD") || (u.starts_with("UD") && u[2..].chars().all(|c| c.is_ascii_digit()))
+            u.ends_with("_UD")
+                || (u.starts_with("UD") && u[2..].chars().all(|c| c.is_ascii_digit()))
         })
         .collect();
     ids.sort();
@@ -137,20 +185,39 @@ fn ud_table_ids<I: Io>(c: &Client<'_, I>, configured: &[(String, String)]) -> Re
     Ok(ids)
 }
 
-fn ud<I: Io>(c: &Client<'_, I>, configured: &[(String, String)]) -> Result<Vec<InventoryItem>, KineticError> {
+fn ud<I: Io>(
+    c: &Client<'_, I>,
+    configured: &[(String, String)],
+) -> Result<Vec<InventoryItem>, KineticError> {
     let mut out = Vec::new();
     for (system_code, table) in ud_table_ids(c, configured)? {
-        let Some(ds) = read_table(c, &system_code, &table)? else { continue };
+        let Some(ds) = read_table(c, &system_code, &table)? else {
+            continue;
+        };
         let drop = &["Company", "SysRevID", "SysRowID"];
         let header: Vec<&Map<String, Value>> = crate::json::rows(&ds, "ZDataTable");
         let fields = crate::json::rows(&ds, "ZDataField");
         let table_digest = digest::of_json(&json!({"table": header, "fields": fields}), drop);
-        out.push(item(ItemKind::UdTable, format!("{system_code}.{table}"), None, table_digest, format!("{} fields", fields.len())));
+        out.push(item(
+            ItemKind::UdTable,
+            format!("{system_code}.{table}"),
+            None,
+            table_digest,
+            format!("{} fields", fields.len()),
+        ));
         for f in fields {
             let name = text(f, "FieldName");
-            let summary = format!("{} {}", text(f, "DataType"), text(f, "Description")).trim().to_string();
+            let summary = format!("{} {}", text(f, "DataType"), text(f, "Description"))
+                .trim()
+                .to_string();
             let d = digest::of_json(&Value::Object(f.clone()), drop);
-            out.push(item(ItemKind::UdField, format!("{table}.{name}"), None, d, summary));
+            out.push(item(
+                ItemKind::UdField,
+                format!("{table}.{name}"),
+                None,
+                d,
+                summary,
+            ));
         }
     }
     Ok(out)
@@ -164,7 +231,11 @@ fn layer_items<I: Io>(c: &Client<'_, I>) -> Result<Vec<InventoryItem>, KineticEr
         other => first_list(other),
     }
     .into_iter()
-    .filter(|a| a.get("Layers").and_then(Value::as_array).is_some_and(|l| !l.is_empty()))
+    .filter(|a| {
+        a.get("Layers")
+            .and_then(Value::as_array)
+            .is_some_and(|l| !l.is_empty())
+    })
     .map(|a| text(a, "Id"))
     .filter(|id| !id.is_empty())
     .collect();
@@ -172,27 +243,79 @@ fn layer_items<I: Io>(c: &Client<'_, I>) -> Result<Vec<InventoryItem>, KineticEr
     apps.dedup();
     let mut out = Vec::new();
     for app in apps {
+        // GetApp carries each layer's content, so an edit changes the digest.
+        let v = layers::read(c, "GetApp", &json!({"id": app}))?;
+        let content = return_obj(&v).get("Layers").cloned().unwrap_or(Value::Null);
+        let contents: Vec<&Map<String, Value>> = content
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_object).collect())
+            .unwrap_or_default();
         for l in layers::list(c, &app)? {
+            let body = contents.iter().find(|r| {
+                text(r, "LayerName") == l.layer.layer_name
+                    && Some(text(r, "Company")) == l.layer.company
+            });
+            let d = match body {
+                Some(r) => digest::of_json(
+                    &Value::Object((*r).clone()),
+                    &["LastUpdated", "LastUpdatedBy"],
+                ),
+                None => l.digest.clone(),
+            };
             let summary = format!(
                 "{}{}{}",
-                if l.published { "published" } else { "unpublished" },
+                if l.published {
+                    "published"
+                } else {
+                    "unpublished"
+                },
                 if l.has_draft { ", draft" } else { "" },
-                l.last_updated_by.as_deref().map(|u| format!(", last by {u}")).unwrap_or_default()
+                l.last_updated_by
+                    .as_deref()
+                    .map(|u| format!(", last by {u}"))
+                    .unwrap_or_default()
             );
-            out.push(item(ItemKind::Layer, layers::key(&l.layer), None, l.digest, summary));
+            out.push(item(
+                ItemKind::Layer,
+                layers::key(&l.layer),
+                None,
+                d,
+                summary,
+            ));
         }
     }
     Ok(out)
 }
 
-fn listed<I: Io>(c: &Client<'_, I>, kind: ItemKind, svc: &str, method: &str, id_keys: &[&str]) -> Result<Vec<InventoryItem>, KineticError> {
-    let v = c.call(svc, method, &json!({"whereClause": "", "pageSize": 0, "absolutePage": 0}))?;
+fn listed<I: Io>(
+    c: &Client<'_, I>,
+    kind: ItemKind,
+    svc: &str,
+    method: &str,
+    id_keys: &[&str],
+) -> Result<Vec<InventoryItem>, KineticError> {
+    let v = c.call(
+        svc,
+        method,
+        &json!({"whereClause": "", "pageSize": 0, "absolutePage": 0}),
+    )?;
     Ok(first_list(return_obj(&v))
         .into_iter()
         .map(|r| {
-            let id = id_keys.iter().map(|k| text(r, k)).filter(|s| !s.is_empty()).collect::<Vec<_>>().join("/");
+            let id = id_keys
+                .iter()
+                .map(|k| text(r, k))
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join("/");
             let summary = text(r, "Description");
-            item(kind, id, None, digest::of_json(&Value::Object(r.clone()), &["Company"]), summary)
+            item(
+                kind,
+                id,
+                None,
+                digest::of_json(&Value::Object(r.clone()), &["Company"]),
+                summary,
+            )
         })
         .filter(|i| !i.id.is_empty())
         .collect())

@@ -22,9 +22,15 @@ pub const SVC: &str = "Ice.Lib.MetaFXSvc";
 const WHEN: &[&str] = &["LastUpdated"];
 
 /// A read that is a GET with `request=<json>`, falling back to the POST form.
-pub fn read<I: Io>(c: &Client<'_, I>, method: &str, request: &Value) -> Result<Value, KineticError> {
+pub fn read<I: Io>(
+    c: &Client<'_, I>,
+    method: &str,
+    request: &Value,
+) -> Result<Value, KineticError> {
     match c.get(SVC, method, &[("request", request.to_string())]) {
-        Err(e) if matches!(e.status(), Some(404 | 405)) && !e.server_text().contains("not found:") => {
+        Err(e)
+            if matches!(e.status(), Some(404 | 405)) && !e.server_text().contains("not found:") =>
+        {
             c.call(SVC, method, &json!({"request": request}))
         }
         other => other,
@@ -64,9 +70,18 @@ pub fn list<I: Io>(c: &Client<'_, I>, app_id: &str) -> Result<Vec<Layer>, Kineti
             let opt = |k: &str| Some(text(r, k)).filter(|v| !v.is_empty());
             Layer {
                 layer,
-                published: r.get("IsPublished").and_then(Value::as_bool).unwrap_or(false),
-                has_draft: r.get("HasDraftContent").and_then(Value::as_bool).unwrap_or(false),
-                system: r.get("SystemFlag").and_then(Value::as_bool).unwrap_or(false),
+                published: r
+                    .get("IsPublished")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+                has_draft: r
+                    .get("HasDraftContent")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+                system: r
+                    .get("SystemFlag")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
                 last_updated: opt("LastUpdated"),
                 last_updated_by: opt("LastUpdatedBy"),
                 digest: digest::of_json(&Value::Object(r.clone()), WHEN),
@@ -79,18 +94,31 @@ pub fn list<I: Io>(c: &Client<'_, I>, app_id: &str) -> Result<Vec<Layer>, Kineti
 
 /// `<app>~<layer>~<type>~<company>`, the inventory id of a layer.
 pub fn key(l: &LayerRef) -> String {
-    format!("{}~{}~{}~{}", l.app_id, l.layer_name, l.type_code, l.company.as_deref().unwrap_or(""))
+    format!(
+        "{}~{}~{}~{}",
+        l.app_id,
+        l.layer_name,
+        l.type_code,
+        l.company.as_deref().unwrap_or("")
+    )
 }
 
 /// Layers of `app_id` that live in another company or a `T_` company.
-pub fn conflicts_for_app<I: Io>(c: &Client<'_, I>, app_id: &str) -> Result<Vec<LayerConflict>, KineticError> {
+pub fn conflicts_for_app<I: Io>(
+    c: &Client<'_, I>,
+    app_id: &str,
+) -> Result<Vec<LayerConflict>, KineticError> {
     Ok(list(c, app_id)?
         .into_iter()
         .filter(|l| {
             let co = l.layer.company.as_deref().unwrap_or("");
             !l.system && !co.is_empty() && (co != c.company() || co.starts_with("T_"))
         })
-        .map(|l| LayerConflict { layer: l.layer, form: ConflictForm::AppLayers, message: String::new() })
+        .map(|l| LayerConflict {
+            layer: l.layer,
+            form: ConflictForm::AppLayers,
+            message: String::new(),
+        })
         .collect())
 }
 
@@ -101,7 +129,9 @@ pub fn find<I: Io>(c: &Client<'_, I>, r: &LayerRef) -> Result<Option<Layer>, Kin
     let matches = |l: &&Layer| {
         l.layer.layer_name == r.layer_name
             && (r.type_code.is_empty() || l.layer.type_code == r.type_code)
-            && r.company.as_ref().is_none_or(|co| l.layer.company.as_ref() == Some(co))
+            && r.company
+                .as_ref()
+                .is_none_or(|co| l.layer.company.as_ref() == Some(co))
     };
     // Without a company, prefer the one that is not ours (that is the conflict).
     let mut found: Vec<&Layer> = all.iter().filter(matches).collect();
@@ -112,7 +142,10 @@ pub fn find<I: Io>(c: &Client<'_, I>, r: &LayerRef) -> Result<Option<Layer>, Kin
 fn missing(r: &LayerRef) -> KineticError {
     KineticError::Host(
         HostKind::NotFound,
-        format!("layer {} of {} (type {}) does not exist", r.layer_name, r.app_id, r.type_code),
+        format!(
+            "layer {} of {} (type {}) does not exist",
+            r.layer_name, r.app_id, r.type_code
+        ),
     )
 }
 
@@ -127,9 +160,20 @@ pub fn export<I: Io>(c: &Client<'_, I>, r: &LayerRef) -> Result<LayerExport, Kin
     });
     let content = read(c, "GetApp", &request)?;
     let body = serde_json::to_string_pretty(return_obj(&content)).unwrap_or_default();
-    let bytes = zip::write(&[(format!("Layers/{}/{}.jsonc", l.app_id, l.layer_name), body.into_bytes())]);
+    let bytes = zip::write(&[(
+        format!("Layers/{}/{}.jsonc", l.app_id, l.layer_name),
+        body.into_bytes(),
+    )]);
     Ok(LayerExport {
-        file_name: format!("{}~{}~{}.zip", l.app_id, l.layer_name, l.company.as_deref().filter(|c| !c.is_empty()).unwrap_or("all")),
+        file_name: format!(
+            "{}~{}~{}.zip",
+            l.app_id,
+            l.layer_name,
+            l.company
+                .as_deref()
+                .filter(|c| !c.is_empty())
+                .unwrap_or("all")
+        ),
         digest: digest::of_bytes(&bytes),
         content: bytes,
         layer: layer.layer,
@@ -138,11 +182,16 @@ pub fn export<I: Io>(c: &Client<'_, I>, r: &LayerRef) -> Result<LayerExport, Kin
 
 /// Deletes one layer; `false` when it did not exist, denied for a system layer.
 pub fn clear<I: Io>(c: &Client<'_, I>, r: &LayerRef) -> Result<bool, KineticError> {
-    let Some(layer) = find(c, r)? else { return Ok(false) };
+    let Some(layer) = find(c, r)? else {
+        return Ok(false);
+    };
     if layer.system {
         return Err(KineticError::Host(
             HostKind::Denied,
-            format!("layer {} of {} is a system layer (SystemFlag); envpack never clears those", r.layer_name, r.app_id),
+            format!(
+                "layer {} of {} is a system layer (SystemFlag); envpack never clears those",
+                r.layer_name, r.app_id
+            ),
         ));
     }
     let l = &layer.layer;
@@ -153,7 +202,11 @@ pub fn clear<I: Io>(c: &Client<'_, I>, r: &LayerRef) -> Result<bool, KineticErro
     });
     match c.call(SVC, "DeleteLayer", &json!({"request": request})) {
         Err(e) if e.status() == Some(404) && e.server_text().contains("Method") => {
-            c.call(SVC, "BulkDeleteLayers", &json!({"layersToDelete": [request]}))?;
+            c.call(
+                SVC,
+                "BulkDeleteLayers",
+                &json!({"layersToDelete": [request]}),
+            )?;
         }
         other => {
             other?;

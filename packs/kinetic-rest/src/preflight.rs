@@ -31,11 +31,20 @@ fn structured(build: &BuiltPackage) -> PreflightReport {
     let ok = !has_errors && errors == 0;
     let warnings = problems.len() - errors;
     let summary = if ok {
-        format!("build of {} has no errors ({warnings} warnings)", build.solution)
+        format!(
+            "build of {} has no errors ({warnings} warnings)",
+            build.solution
+        )
     } else if errors == 0 {
-        format!("the server reports errors building {} (HasErrors)", build.solution)
+        format!(
+            "the server reports errors building {} (HasErrors)",
+            build.solution
+        )
     } else {
-        format!("build of {} has {errors} errors and {warnings} warnings", build.solution)
+        format!(
+            "build of {} has {errors} errors and {warnings} warnings",
+            build.solution
+        )
     };
     PreflightReport {
         ok,
@@ -53,7 +62,10 @@ pub fn line_kind(line: &str) -> RecordKind {
         .map(str::to_ascii_lowercase)
         .collect();
     let negated = |i: usize| {
-        let before = i.checked_sub(1).and_then(|j| words.get(j)).map(String::as_str);
+        let before = i
+            .checked_sub(1)
+            .and_then(|j| words.get(j))
+            .map(String::as_str);
         let after = words.get(i + 1).map(String::as_str);
         matches!(before, Some("0" | "no" | "zero" | "without" | "none"))
             || matches!(after, Some("0" | "none"))
@@ -95,7 +107,10 @@ fn heuristics(log: &str) -> PreflightReport {
     let summary = if log.trim().is_empty() {
         "the server returned no build result and no log; build again".to_string()
     } else if errors == 0 {
-        format!("no error lines in the build log ({} warnings; judged from text)", problems.len())
+        format!(
+            "no error lines in the build log ({} warnings; judged from text)",
+            problems.len()
+        )
     } else {
         format!("{errors} error lines in the build log (judged from text)")
     };
@@ -138,16 +153,28 @@ mod tests {
     }
 
     fn rec(kind: RecordKind, m: &str) -> LogRecord {
-        LogRecord { kind, at: None, message: m.into() }
+        LogRecord {
+            kind,
+            at: None,
+            message: m.into(),
+        }
     }
 
     #[test]
     fn structured_result_wins_over_text() {
         // The text says "error", the structured result says fine.
-        let b = build("Error handling: none", vec![rec(RecordKind::Info, "done")], Some(false));
+        let b = build(
+            "Error handling: none",
+            vec![rec(RecordKind::Info, "done")],
+            Some(false),
+        );
         let r = preflight(&b);
         assert!(r.ok && matches!(r.basis, VerdictBasis::Structured));
-        let b = build("", vec![rec(RecordKind::Warning, "w"), rec(RecordKind::Error, "e")], Some(false));
+        let b = build(
+            "",
+            vec![rec(RecordKind::Warning, "w"), rec(RecordKind::Error, "e")],
+            Some(false),
+        );
         let r = preflight(&b);
         assert!(!r.ok);
         assert_eq!(r.problems.len(), 2);
@@ -156,14 +183,31 @@ mod tests {
 
     #[test]
     fn heuristics_do_not_take_zero_failed_for_an_error() {
-        for line in ["Build complete: 12 succeeded, 0 failed", "No errors found", "Errors: 0", "0 errors, 2 warnings"] {
+        for line in [
+            "Build complete: 12 succeeded, 0 failed",
+            "No errors found",
+            "Errors: 0",
+            "0 errors, 2 warnings",
+        ] {
             assert!(!matches!(line_kind(line), RecordKind::Error), "{line}");
         }
-        for line in ["ERROR: item BAQ1 missing", "Export failed for Erp.UI.X", "System.Exception at ..."] {
+        for line in [
+            "ERROR: item BAQ1 missing",
+            "Export failed for Erp.UI.X",
+            "System.Exception at ...",
+        ] {
             assert!(matches!(line_kind(line), RecordKind::Error), "{line}");
         }
-        let r = preflight(&build("Started\nBuild complete: 3 succeeded, 0 failed\n", vec![], None));
-        assert!(r.ok && matches!(r.basis, VerdictBasis::TextHeuristics), "{}", r.summary);
+        let r = preflight(&build(
+            "Started\nBuild complete: 3 succeeded, 0 failed\n",
+            vec![],
+            None,
+        ));
+        assert!(
+            r.ok && matches!(r.basis, VerdictBasis::TextHeuristics),
+            "{}",
+            r.summary
+        );
         let r = preflight(&build("Started\nerror: layer X not found\n", vec![], None));
         assert!(!r.ok && r.problems.len() == 1);
         assert!(!preflight(&build("", vec![], None)).ok);

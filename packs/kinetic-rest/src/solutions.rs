@@ -28,7 +28,11 @@ const TABLES: &[&str] = &[
 
 /// Every definition, sorted by id, each with the digest of its backup.
 pub fn list<I: Io>(c: &Client<'_, I>) -> Result<Vec<Solution>, KineticError> {
-    let answer = c.call(SVC, "GetList", &json!({"whereClause": "", "pageSize": 0, "absolutePage": 0}))?;
+    let answer = c.call(
+        SVC,
+        "GetList",
+        &json!({"whereClause": "", "pageSize": 0, "absolutePage": 0}),
+    )?;
     let mut ids: Vec<(String, String)> = first_list(return_obj(&answer))
         .into_iter()
         .map(|r| (text(r, "PackageID"), text(r, "Description")))
@@ -44,14 +48,22 @@ pub fn list<I: Io>(c: &Client<'_, I>) -> Result<Vec<Solution>, KineticError> {
 }
 
 fn summary(id: &str, description: String, doc: &Value) -> Solution {
-    let header = rows(&doc["tableset"], "ExportPackage").into_iter().next().cloned().unwrap_or_default();
+    let header = rows(&doc["tableset"], "ExportPackage")
+        .into_iter()
+        .next()
+        .cloned()
+        .unwrap_or_default();
     let version = Some(text(&header, "Version")).filter(|v| !v.is_empty());
     Solution {
         id: id.to_string(),
         description,
         version,
-        item_count: u32::try_from(rows(&doc["tableset"], "EPSolutionDetail").len()).unwrap_or(u32::MAX),
-        digest: digest::of_json(&doc["tableset"], &["Company", "LastBuildDate", "CreatedOn", "BuildIteration"]),
+        item_count: u32::try_from(rows(&doc["tableset"], "EPSolutionDetail").len())
+            .unwrap_or(u32::MAX),
+        digest: digest::of_json(
+            &doc["tableset"],
+            &["Company", "LastBuildDate", "CreatedOn", "BuildIteration"],
+        ),
         attributes: vec![],
     }
 }
@@ -62,10 +74,13 @@ pub fn backup_document<I: Io>(c: &Client<'_, I>, id: &str) -> Result<Value, Kine
     let ds = return_obj(&answer);
     let mut tableset = Map::new();
     for table in TABLES {
-        let kept: Vec<Value> = rows(ds, table)
+        let mut kept: Vec<Value> = rows(ds, table)
             .into_iter()
             .map(|r| digest::canonical(&Value::Object(r.clone()), &[]))
             .collect();
+        // The server's row order is not content: a recreated definition
+        // lists its items in another order.
+        kept.sort_by_key(|r| digest::canonical(r, &["Company"]).to_string());
         tableset.insert(table.to_string(), Value::Array(kept));
     }
     if rows(ds, "ExportPackage").is_empty() {
@@ -79,7 +94,11 @@ pub fn backup_document<I: Io>(c: &Client<'_, I>, id: &str) -> Result<Value, Kine
             correlation_id: String::new(),
         });
     }
-    let items = c.call(SVC, "GetSolutionItemsAsDynamicDataSet", &json!({"tableName": "", "solutionId": id}))?;
+    let items = c.call(
+        SVC,
+        "GetSolutionItemsAsDynamicDataSet",
+        &json!({"tableName": "", "solutionId": id}),
+    )?;
     Ok(json!({
         "format": BACKUP_FORMAT,
         "solution": id,
@@ -119,13 +138,19 @@ pub fn read_backup(document: &str) -> Result<Value, KineticError> {
         )));
     }
     if rows(&doc["tableset"], "ExportPackage").is_empty() {
-        return Err(KineticError::Input("the backup has no ExportPackage row".into()));
+        return Err(KineticError::Input(
+            "the backup has no ExportPackage row".into(),
+        ));
     }
     Ok(doc)
 }
 
 /// Recreates a definition from a backup in the client's company.
-pub fn recreate<I: Io>(c: &Client<'_, I>, document: &str, replace: bool) -> Result<Solution, KineticError> {
+pub fn recreate<I: Io>(
+    c: &Client<'_, I>,
+    document: &str,
+    replace: bool,
+) -> Result<Solution, KineticError> {
     let doc = read_backup(document)?;
     let header = rows(&doc["tableset"], "ExportPackage")[0].clone();
     let id = text(&header, "PackageID");
@@ -135,7 +160,10 @@ pub fn recreate<I: Io>(c: &Client<'_, I>, document: &str, replace: bool) -> Resu
                 status: 409,
                 call: format!("{SVC}/GetByID"),
                 reason: "Conflict".into(),
-                message: format!("solution {id:?} already exists in company {}; pass --replace to delete and recreate it", c.company()),
+                message: format!(
+                    "solution {id:?} already exists in company {}; pass --replace to delete and recreate it",
+                    c.company()
+                ),
                 error_type: String::new(),
                 details: vec![],
                 correlation_id: String::new(),
@@ -143,14 +171,27 @@ pub fn recreate<I: Io>(c: &Client<'_, I>, document: &str, replace: bool) -> Resu
         }
         c.call(SVC, "DeleteByID", &json!({"solutionID": id}))?;
     }
-    let fresh = c.call(SVC, "GetNewExportPackage", &json!({"ds": {"ExportPackage": []}}))?;
-    let mut ds = fresh.get("parameters").and_then(|p| p.get("ds")).cloned().unwrap_or_else(|| json!({}));
+    let fresh = c.call(
+        SVC,
+        "GetNewExportPackage",
+        &json!({"ds": {"ExportPackage": []}}),
+    )?;
+    let mut ds = fresh
+        .get("parameters")
+        .and_then(|p| p.get("ds"))
+        .cloned()
+        .unwrap_or_else(|| json!({}));
     let new_row = ds
         .get_mut("ExportPackage")
         .and_then(Value::as_array_mut)
         .and_then(|rows| rows.last_mut())
         .and_then(Value::as_object_mut)
-        .ok_or_else(|| KineticError::protocol(&format!("{SVC}/GetNewExportPackage"), "no new ExportPackage row in parameters.ds"))?;
+        .ok_or_else(|| {
+            KineticError::protocol(
+                &format!("{SVC}/GetNewExportPackage"),
+                "no new ExportPackage row in parameters.ds",
+            )
+        })?;
     for (k, v) in &header {
         if !digest::VOLATILE.contains(&k.as_str()) && k != "Company" {
             new_row.insert(k.clone(), v.clone());
@@ -164,12 +205,18 @@ pub fn recreate<I: Io>(c: &Client<'_, I>, document: &str, replace: bool) -> Resu
         for item in items {
             let table = text(item, "TableName");
             let mut row = item.clone();
-            row.retain(|k, _| !digest::VOLATILE.contains(&k.as_str()) && k != "Company" && k != "SolutionID");
+            row.retain(|k, _| {
+                !digest::VOLATILE.contains(&k.as_str()) && k != "Company" && k != "SolutionID"
+            });
             if let Value::Array(list) = to_add.entry(table).or_insert_with(|| json!([])) {
                 list.push(Value::Object(row));
             }
         }
-        c.call(SVC, "AddItemsToSolutionAndSave", &json!({"solutionId": id, "dsToAdd": to_add, "recordsToDelete": []}))?;
+        c.call(
+            SVC,
+            "AddItemsToSolutionAndSave",
+            &json!({"solutionId": id, "dsToAdd": to_add, "recordsToDelete": []}),
+        )?;
     }
     let doc = backup_document(c, &id)?;
     Ok(summary(&id, text(&header, "Description"), &doc))

@@ -12,7 +12,13 @@ const ROOT: &str = "/scratch/kinetic";
 
 fn safe(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.~".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.~".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect::<String>()
         .trim_start_matches('.')
         .to_string()
@@ -21,11 +27,17 @@ fn safe(s: &str) -> String {
 /// Where an artifact of `kind` (`backups`, `packages`, `layers`) for
 /// `company` named `name` lives.
 pub fn path(kind: &str, company: &str, name: &str) -> PathBuf {
-    PathBuf::from(ROOT).join(kind).join(safe(company)).join(safe(name))
+    PathBuf::from(ROOT)
+        .join(kind)
+        .join(safe(company))
+        .join(safe(name))
 }
 
 fn io_error(what: &str, p: &std::path::Path, e: std::io::Error) -> KineticError {
-    KineticError::Host(HostKind::Unavailable, format!("cannot {what} {}: {e}", p.display()))
+    KineticError::Host(
+        HostKind::Unavailable,
+        format!("cannot {what} {}: {e}", p.display()),
+    )
 }
 
 /// Writes an artifact (temp file, then rename) and returns its path.

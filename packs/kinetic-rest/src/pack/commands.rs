@@ -30,7 +30,11 @@ pub fn run(name: &str, args: &Args) -> Result<Output, Error> {
         "kinetic layers export" => layers::export(args),
         "kinetic layers clear" => layers::clear(args),
         "kinetic inventory" => inventory_cmd(args),
-        other => return Err(Error::invalid_input(format!("this pack declares no command {other:?}"))),
+        other => {
+            return Err(Error::invalid_input(format!(
+                "this pack declares no command {other:?}"
+            )));
+        }
     };
     r.map_err(to_sdk)
 }
@@ -42,7 +46,8 @@ pub fn output(text: String, json: Value) -> Output {
 
 /// A required argument.
 pub fn required<'a>(args: &'a Args, name: &str) -> Result<&'a str, KineticError> {
-    args.get(name).ok_or_else(|| KineticError::Input(format!("missing argument {name:?}")))
+    args.get(name)
+        .ok_or_else(|| KineticError::Input(format!("missing argument {name:?}")))
 }
 
 fn inventory_cmd(args: &Args) -> Result<Output, KineticError> {
@@ -71,7 +76,10 @@ fn inventory_cmd(args: &Args) -> Result<Output, KineticError> {
         ));
     }
     if !skipped.is_empty() {
-        text.push_str(&format!("  skipped (the server has no service for them): {}\n", skipped.join(", ")));
+        text.push_str(&format!(
+            "  skipped (the server has no service for them): {}\n",
+            skipped.join(", ")
+        ));
     }
     Ok(output(text.trim_end().to_string(), doc))
 }

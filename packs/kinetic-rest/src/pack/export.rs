@@ -58,7 +58,12 @@ impl KineticPack for KineticRest {
         Ok(preflight::preflight(&build))
     }
 
-    fn plan_install(&self, file_name: String, content: Vec<u8>, options: InstallOptions) -> Result<InstallPlan, Error> {
+    fn plan_install(
+        &self,
+        file_name: String,
+        content: Vec<u8>,
+        options: InstallOptions,
+    ) -> Result<InstallPlan, Error> {
         solutions::install::plan(&c()?, &file_name, &content, options).map_err(to_sdk)
     }
 
@@ -72,7 +77,9 @@ impl KineticPack for KineticRest {
 
     fn diff_schema(&self, spec: TableSpec) -> Result<SchemaDiff, Error> {
         let declared = schema::spec::parse(&spec).map_err(to_sdk)?;
-        schema::diff::diff(&c()?, &declared).map(|(d, _)| d).map_err(to_sdk)
+        schema::diff::diff(&c()?, &declared)
+            .map(|(d, _)| d)
+            .map_err(to_sdk)
     }
 
     fn apply_schema(&self, spec: TableSpec, plan: SchemaDiff) -> Result<SchemaReport, Error> {
@@ -103,7 +110,10 @@ impl KineticPack for KineticRest {
         let tables = ud_tables().map_err(to_sdk)?;
         let (items, skipped) = inventory::inventory(&c()?, &kinds, &tables).map_err(to_sdk)?;
         if !skipped.is_empty() {
-            envpack_sdk::log::warn("inventory skipped kinds the server has no service for", &[("kinds", &skipped.join(","))]);
+            envpack_sdk::log::warn(
+                "inventory skipped kinds the server has no service for",
+                &[("kinds", &skipped.join(","))],
+            );
         }
         Ok(items)
     }

@@ -102,7 +102,9 @@ pub fn build_method() -> Result<BuildMethod, KineticError> {
 
 /// `ud_tables` from the configuration: `Erp.Part_UD,Ice.UD01`.
 pub fn ud_tables() -> Result<Vec<(String, String)>, KineticError> {
-    let Some(v) = config_get("ud_tables")? else { return Ok(vec![]) };
+    let Some(v) = config_get("ud_tables")? else {
+        return Ok(vec![]);
+    };
     v.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())

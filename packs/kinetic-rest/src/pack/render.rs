@@ -122,9 +122,21 @@ pub fn item(i: &InventoryItem) -> Value {
 
 /// The sync state in one line.
 pub fn sync_text(s: &SyncState) -> String {
-    let model = if s.data_model_synced { "data model in sync" } else { "data model out of sync: regenerate the data model" };
-    let msg = if s.message.is_empty() { String::new() } else { format!(" ({})", s.message) };
-    format!("db {}, zdata {}, {model}{msg}", yes(s.db_exists), yes(s.zdata_synced))
+    let model = if s.data_model_synced {
+        "data model in sync"
+    } else {
+        "data model out of sync: regenerate the data model"
+    };
+    let msg = if s.message.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", s.message)
+    };
+    format!(
+        "db {}, zdata {}, {model}{msg}",
+        yes(s.db_exists),
+        yes(s.zdata_synced)
+    )
 }
 
 fn yes(b: bool) -> &'static str {
@@ -133,7 +145,16 @@ fn yes(b: bool) -> &'static str {
 
 /// A schema diff for people.
 pub fn schema_diff_text(d: &SchemaDiff) -> String {
-    let mut out = format!("UD table {}.{}{}\n", d.system_code, d.table, if d.table_exists { "" } else { " (does not exist)" });
+    let mut out = format!(
+        "UD table {}.{}{}\n",
+        d.system_code,
+        d.table,
+        if d.table_exists {
+            ""
+        } else {
+            " (does not exist)"
+        }
+    );
     for f in &d.missing {
         out.push_str(&format!("  missing  {f}\n"));
     }
@@ -160,7 +181,11 @@ pub fn schema_diff_text(d: &SchemaDiff) -> String {
 
 /// Records for people, one per line.
 pub fn records_text(records: &[LogRecord]) -> String {
-    records.iter().map(|r| format!("  [{}] {}", record_kind(r.kind), r.message)).collect::<Vec<_>>().join("\n")
+    records
+        .iter()
+        .map(|r| format!("  [{}] {}", record_kind(r.kind), r.message))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A layer reference for people.

@@ -78,7 +78,12 @@ impl<'a, I: Io> Client<'a, I> {
             url.push('=');
             url.push_str(&percent_encode(v));
         }
-        self.send(&format!("{service}/{method}"), Method::Get, &url, Vec::new())
+        self.send(
+            &format!("{service}/{method}"),
+            Method::Get,
+            &url,
+            Vec::new(),
+        )
     }
 
     /// `{base}/api/v2/odata/{company}/{service}/{method}`.
@@ -115,7 +120,10 @@ impl<'a, I: Io> Client<'a, I> {
             call_settings["Plant"] = json!(plant);
         }
         let mut headers = vec![
-            ("x-api-key".to_string(), placeholder(&self.settings.api_key_secret)),
+            (
+                "x-api-key".to_string(),
+                placeholder(&self.settings.api_key_secret),
+            ),
             ("authorization".to_string(), format!("Bearer {token}")),
             ("callsettings".to_string(), call_settings.to_string()),
             ("accept".to_string(), "application/json".to_string()),
@@ -142,10 +150,18 @@ impl<'a, I: Io> Client<'a, I> {
         let now = self.io.now_ms();
         let margin = self.settings.refresh_margin_ms;
         if !renew {
-            if let Some(t) = self.token.borrow().as_ref().filter(|t| t.fresh(now, margin)) {
+            if let Some(t) = self
+                .token
+                .borrow()
+                .as_ref()
+                .filter(|t| t.fresh(now, margin))
+            {
                 return Ok(t.access_token.clone());
             }
-            let stored = self.io.load(&key)?.and_then(|b| CachedToken::from_bytes(&b));
+            let stored = self
+                .io
+                .load(&key)?
+                .and_then(|b| CachedToken::from_bytes(&b));
             if let Some(t) = stored.filter(|t| t.fresh(now, margin)) {
                 let token = t.access_token.clone();
                 *self.token.borrow_mut() = Some(t);

@@ -11,21 +11,40 @@ fn requests_carry_company_placeholders_and_bearer() {
     let io = Fake::new(|r| fake::token(r).unwrap_or_else(|| ok(json!({"returnObj": 1}))));
     let c = Client::new(&io, fake::settings());
     let v = c
-        .call("Ice.BO.ExportPackageSvc", "GetList", &json!({"whereClause": ""}))
+        .call(
+            "Ice.BO.ExportPackageSvc",
+            "GetList",
+            &json!({"whereClause": ""}),
+        )
         .expect("call");
     assert_eq!(v["returnObj"], 1);
     assert_eq!(
         io.calls(),
-        ["POST /ERP/TokenResource.svc/", "POST /ERP/api/v2/odata/EPIC06/Ice.BO.ExportPackageSvc/GetList"]
+        [
+            "POST /ERP/TokenResource.svc/",
+            "POST /ERP/api/v2/odata/EPIC06/Ice.BO.ExportPackageSvc/GetList"
+        ]
     );
     let journal = io.journal.borrow();
     let token = &journal[0];
-    assert_eq!(token.header("username"), Some("{{credential:KINETIC_USER}}"));
-    assert_eq!(token.header("password"), Some("{{credential:KINETIC_PASSWORD}}"));
-    assert_eq!(token.header("x-api-key"), Some("{{credential:KINETIC_API_KEY}}"));
+    assert_eq!(
+        token.header("username"),
+        Some("{{credential:KINETIC_USER}}")
+    );
+    assert_eq!(
+        token.header("password"),
+        Some("{{credential:KINETIC_PASSWORD}}")
+    );
+    assert_eq!(
+        token.header("x-api-key"),
+        Some("{{credential:KINETIC_API_KEY}}")
+    );
     assert!(token.body.is_empty());
     let call = &journal[1];
-    assert_eq!(call.header("x-api-key"), Some("{{credential:KINETIC_API_KEY}}"));
+    assert_eq!(
+        call.header("x-api-key"),
+        Some("{{credential:KINETIC_API_KEY}}")
+    );
     assert_eq!(call.header("authorization"), Some("Bearer tok-1"));
     let cs: Value = serde_json::from_str(call.header("callsettings").expect("cs")).expect("json");
     assert_eq!(cs, json!({"Company": "EPIC06", "Plant": "MfgSys"}));
@@ -61,7 +80,10 @@ fn a_401_refreshes_once_then_gives_up_naming_the_secret() {
             return ok(json!({"AccessToken": format!("tok-{}", seen.get()), "ExpiresIn": 1200}));
         }
         if r.header("authorization") == Some("Bearer tok-1") {
-            status(401, json!({"HttpStatus": 401, "ErrorMessage": "token expired", "CorrelationId": "c1"}))
+            status(
+                401,
+                json!({"HttpStatus": 401, "ErrorMessage": "token expired", "CorrelationId": "c1"}),
+            )
         } else {
             ok(json!({"ok": true}))
         }
@@ -84,7 +106,10 @@ fn a_401_refreshes_once_then_gives_up_naming_the_secret() {
         .expect_err("denied");
     assert_eq!(e.kind(), super::super::error::HostKind::Denied);
     let text = e.to_string();
-    assert!(text.contains("KINETIC_API_KEY") && text.contains("envpack secrets put"), "{text}");
+    assert!(
+        text.contains("KINETIC_API_KEY") && text.contains("envpack secrets put"),
+        "{text}"
+    );
     assert!(text.contains("c9"), "{text}");
     assert_eq!(io.calls().len(), 4, "one refresh, one retry, no more");
 }
@@ -105,7 +130,11 @@ fn token_endpoint_refusal_names_all_credentials() {
 fn get_encodes_the_query() {
     let io = Fake::new(|r| fake::token(r).unwrap_or_else(|| ok(json!([]))));
     Client::new(&io, fake::settings())
-        .get("Ice.Lib.MetaFXSvc", "GetLayers", &[("request", r#"{"ViewId":"Erp.UI.X"}"#.into())])
+        .get(
+            "Ice.Lib.MetaFXSvc",
+            "GetLayers",
+            &[("request", r#"{"ViewId":"Erp.UI.X"}"#.into())],
+        )
         .expect("get");
     let url = io.journal.borrow()[1].url.clone();
     assert!(

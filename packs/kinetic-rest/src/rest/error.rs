@@ -195,11 +195,12 @@ impl fmt::Display for KineticError {
                 server,
             } => {
                 let names: Vec<String> = secrets.iter().map(|s| format!("{s:?}")).collect();
-                write!(
-                    f,
-                    "kinetic refused the credentials for {url} (401)"
-                )?;
-                if let Some(KineticError::Server { correlation_id, message, .. }) = server.as_deref()
+                write!(f, "kinetic refused the credentials for {url} (401)")?;
+                if let Some(KineticError::Server {
+                    correlation_id,
+                    message,
+                    ..
+                }) = server.as_deref()
                 {
                     if !message.is_empty() {
                         write!(f, ": {message}")?;
@@ -212,7 +213,10 @@ impl fmt::Display for KineticError {
                     f,
                     "; the API key and user come from the secrets {}; help: check them and set the right values with `envpack secrets put --env <env> {}`",
                     names.join(", "),
-                    secrets.first().map(String::as_str).unwrap_or("KINETIC_API_KEY")
+                    secrets
+                        .first()
+                        .map(String::as_str)
+                        .unwrap_or("KINETIC_API_KEY")
                 )
             }
             KineticError::Server {
@@ -286,7 +290,10 @@ mod tests {
             (410, HostKind::Unavailable),
             (503, HostKind::Unavailable),
         ] {
-            assert_eq!(KineticError::from_response("S/M", status, b"{}").kind(), kind);
+            assert_eq!(
+                KineticError::from_response("S/M", status, b"{}").kind(),
+                kind
+            );
         }
         let raw = KineticError::from_response("S/M", 502, b"<html>bad gateway</html>");
         assert!(raw.to_string().contains("bad gateway"));

@@ -67,7 +67,9 @@ impl Settings {
             let name = get(key)?.unwrap_or_else(|| default.to_string());
             let ok = !name.is_empty()
                 && name.len() <= 128
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
             if !ok {
                 return Err(KineticError::Input(format!(
                     "configuration key {key:?} is {name:?}; expected a secret name of letters, digits, '_', '-' or '.'"
@@ -148,8 +150,11 @@ mod tests {
 
     #[test]
     fn defaults_and_requirements() {
-        let s = load(&[("base_url", "http://127.0.0.1:8080/ERP/"), ("company", "EPIC06")])
-            .expect("settings");
+        let s = load(&[
+            ("base_url", "http://127.0.0.1:8080/ERP/"),
+            ("company", "EPIC06"),
+        ])
+        .expect("settings");
         assert_eq!(s.base_url, "http://127.0.0.1:8080/ERP");
         assert_eq!(s.host(), "127.0.0.1:8080");
         assert_eq!(s.api_key_secret, "KINETIC_API_KEY");
@@ -159,11 +164,19 @@ mod tests {
         assert!(load(&[("base_url", "ftp://x"), ("company", "A")]).is_err());
         assert!(load(&[("base_url", "http://x"), ("company", "A/../B")]).is_err());
         assert!(
-            load(&[("base_url", "http://x"), ("company", "A"), ("api_key_secret", "{{x}}")])
-                .is_err()
+            load(&[
+                ("base_url", "http://x"),
+                ("company", "A"),
+                ("api_key_secret", "{{x}}")
+            ])
+            .is_err()
         );
-        let s = load(&[("base_url", "http://x"), ("company", "A"), ("api_key_secret", "PROD_KEY")])
-            .expect("settings");
+        let s = load(&[
+            ("base_url", "http://x"),
+            ("company", "A"),
+            ("api_key_secret", "PROD_KEY"),
+        ])
+        .expect("settings");
         assert_eq!(s.api_key_secret, "PROD_KEY");
         assert_eq!(s.for_company("EPIC07").expect("co").company, "EPIC07");
     }

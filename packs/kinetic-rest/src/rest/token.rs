@@ -88,14 +88,21 @@ mod tests {
 
     #[test]
     fn parses_and_expires() {
-        let t = CachedToken::parse(br#"{"AccessToken":"abc","ExpiresIn":300,"TokenType":"Bearer"}"#, 1_000)
-            .expect("token");
+        let t = CachedToken::parse(
+            br#"{"AccessToken":"abc","ExpiresIn":300,"TokenType":"Bearer"}"#,
+            1_000,
+        )
+        .expect("token");
         assert_eq!(t.expires_at_ms, 301_000);
         assert!(t.fresh(1_000, 60_000));
-        assert!(!t.fresh(241_000, 60_000), "refreshed a minute before expiry");
+        assert!(
+            !t.fresh(241_000, 60_000),
+            "refreshed a minute before expiry"
+        );
         let d = CachedToken::parse(br#"{"AccessToken":"abc"}"#, 0).expect("default ttl");
         assert_eq!(d.expires_at_ms, DEFAULT_TTL_S * 1000);
-        let s = CachedToken::parse(br#"{"AccessToken":"abc","ExpiresIn":"60"}"#, 0).expect("string");
+        let s =
+            CachedToken::parse(br#"{"AccessToken":"abc","ExpiresIn":"60"}"#, 0).expect("string");
         assert_eq!(s.expires_at_ms, 60_000);
         assert!(CachedToken::parse(br#"{"ExpiresIn":60}"#, 0).is_err());
         assert!(CachedToken::parse(b"<html>", 0).is_err());

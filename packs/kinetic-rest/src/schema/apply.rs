@@ -12,18 +12,29 @@ use crate::rest::{Client, Io, KineticError};
 use crate::wit::{SchemaDiff, SchemaReport};
 
 fn names(d: &SchemaDiff) -> (Vec<String>, Vec<String>, Vec<String>) {
-    (d.missing.clone(), d.extra.clone(), d.drifted.iter().map(|f| f.field.clone()).collect())
+    (
+        d.missing.clone(),
+        d.extra.clone(),
+        d.drifted.iter().map(|f| f.field.clone()).collect(),
+    )
 }
 
 /// Applies `plan` (a diff of `declared`) to the target.
-pub fn apply<I: Io>(c: &Client<'_, I>, declared: &Declared, plan: &SchemaDiff) -> Result<SchemaReport, KineticError> {
+pub fn apply<I: Io>(
+    c: &Client<'_, I>,
+    declared: &Declared,
+    plan: &SchemaDiff,
+) -> Result<SchemaReport, KineticError> {
     let (now, ds) = diff(c, declared)?;
     if names(&now) != names(plan) || now.table != plan.table {
         return Err(KineticError::Server {
             status: 409,
             call: format!("{SVC}/GetByIDUd"),
             reason: "Conflict".into(),
-            message: format!("table {} changed since the plan was made; diff again", declared.table),
+            message: format!(
+                "table {} changed since the plan was made; diff again",
+                declared.table
+            ),
             error_type: String::new(),
             details: vec![],
             correlation_id: String::new(),
@@ -36,23 +47,40 @@ pub fn apply<I: Io>(c: &Client<'_, I>, declared: &Declared, plan: &SchemaDiff) -
         )));
     };
     for name in &plan.missing {
-        let v = c.call(SVC, "GetNewZDataField", &json!({"ds": ds, "systemCode": declared.system_code, "dataTableID": declared.table}))?;
-        ds = v.get("parameters").and_then(|p| p.get("ds")).cloned().ok_or_else(|| {
-            KineticError::protocol(&format!("{SVC}/GetNewZDataField"), "no parameters.ds in the answer")
-        })?;
+        let v = c.call(
+            SVC,
+            "GetNewZDataField",
+            &json!({"ds": ds, "systemCode": declared.system_code, "dataTableID": declared.table}),
+        )?;
+        ds = v
+            .get("parameters")
+            .and_then(|p| p.get("ds"))
+            .cloned()
+            .ok_or_else(|| {
+                KineticError::protocol(
+                    &format!("{SVC}/GetNewZDataField"),
+                    "no parameters.ds in the answer",
+                )
+            })?;
         let row = ds["ZDataField"]
             .as_array_mut()
             .and_then(|rows| rows.iter_mut().rev().find(|r| r["RowMod"] == "A"))
             .and_then(Value::as_object_mut)
-            .ok_or_else(|| KineticError::protocol(&format!("{SVC}/GetNewZDataField"), "no new ZDataField row (RowMod \"A\")"))?;
+            .ok_or_else(|| {
+                KineticError::protocol(
+                    &format!("{SVC}/GetNewZDataField"),
+                    "no new ZDataField row (RowMod \"A\")",
+                )
+            })?;
         row.insert("FieldName".into(), json!(name));
         set(row, &declared.fields[name]);
     }
     for drift in &plan.drifted {
-        if let Some(row) = ds["ZDataField"]
-            .as_array_mut()
-            .and_then(|rows| rows.iter_mut().filter_map(Value::as_object_mut).find(|r| text(r, "FieldName") == drift.field))
-        {
+        if let Some(row) = ds["ZDataField"].as_array_mut().and_then(|rows| {
+            rows.iter_mut()
+                .filter_map(Value::as_object_mut)
+                .find(|r| text(r, "FieldName") == drift.field)
+        }) {
             set(row, &declared.fields[&drift.field]);
             row.insert("RowMod".into(), json!("U"));
         }
@@ -78,14 +106,20 @@ pub fn apply<I: Io>(c: &Client<'_, I>, declared: &Declared, plan: &SchemaDiff) -
     })
 }
 
-fn set(row: &mut serde_json::Map<String, Value>, props: &std::collections::BTreeMap<&'static str, String>) {
+fn set(
+    row: &mut serde_json::Map<String, Value>,
+    props: &std::collections::BTreeMap<&'static str, String>,
+) {
     for (property, column) in PROPERTIES {
         if let Some(v) = props.get(property) {
             let value = match v.as_str() {
                 "true" => json!(true),
                 "false" => json!(false),
                 s => match row.get(*column) {
-                    Some(Value::Number(_)) => s.parse::<i64>().map(Value::from).unwrap_or_else(|_| json!(s)),
+                    Some(Value::Number(_)) => s
+                        .parse::<i64>()
+                        .map(Value::from)
+                        .unwrap_or_else(|_| json!(s)),
                     _ => json!(s),
                 },
             };

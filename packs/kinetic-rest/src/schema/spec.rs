@@ -44,7 +44,17 @@ pub const PROPERTIES: &[(&str, &str)] = &[
 ];
 
 /// Columns that identify a field or are bookkeeping: read, never compared.
-const IGNORED: &[&str] = &["systemcode", "datatableid", "fieldname", "name", "sysrevid", "sysrowid", "bitflag", "rowmod", "company"];
+const IGNORED: &[&str] = &[
+    "systemcode",
+    "datatableid",
+    "fieldname",
+    "name",
+    "sysrevid",
+    "sysrowid",
+    "bitflag",
+    "rowmod",
+    "company",
+];
 
 /// A declared table: field name -> property -> value (only declared ones).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -58,13 +68,19 @@ pub struct Declared {
 }
 
 fn norm(k: &str) -> String {
-    k.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_lowercase()).collect()
+    k.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
 }
 
 /// The reported name of a property key, if it is a compared one.
 pub fn property(key: &str) -> Option<&'static str> {
     let k = norm(key);
-    PROPERTIES.iter().find(|(p, _)| norm(p) == k).map(|(p, _)| *p)
+    PROPERTIES
+        .iter()
+        .find(|(p, _)| norm(p) == k)
+        .map(|(p, _)| *p)
 }
 
 /// A value in the form compared: booleans lowercase, text trimmed.
@@ -92,7 +108,9 @@ pub fn parse(spec: &TableSpec) -> Result<Declared, KineticError> {
         }
     };
     if declared.table.is_empty() || declared.system_code.is_empty() {
-        return Err(bad("it names no table and system code (`table`, `system-code`)".into()));
+        return Err(bad(
+            "it names no table and system code (`table`, `system-code`)".into(),
+        ));
     }
     crate::rest::settings::check_segment("table", &declared.table)?;
     Ok(declared)
@@ -107,7 +125,12 @@ fn from_xml(text: &str) -> Result<Declared, String> {
         ));
     }
     let mut d = Declared::default();
-    let get = |el: &xml::Element, name: &str| el.all(name).next().map(|c| c.text.clone()).unwrap_or_default();
+    let get = |el: &xml::Element, name: &str| {
+        el.all(name)
+            .next()
+            .map(|c| c.text.clone())
+            .unwrap_or_default()
+    };
     if let Some(t) = root.all("ZDataTable").next() {
         d.system_code = get(t, "SystemCode");
         d.table = get(t, "DataTableID");
@@ -133,19 +156,32 @@ fn from_xml(text: &str) -> Result<Declared, String> {
 }
 
 fn from_value(v: &Value) -> Result<Declared, String> {
-    let top = v.as_object().ok_or("expected a table of `system-code`, `table` and `field` entries")?;
+    let top = v
+        .as_object()
+        .ok_or("expected a table of `system-code`, `table` and `field` entries")?;
     let mut d = Declared::default();
     let mut fields: &[Value] = &[];
     for (k, v) in top {
         match norm(k).as_str() {
             "systemcode" => d.system_code = value_text(Some(v)),
             "table" | "datatableid" => d.table = value_text(Some(v)),
-            "field" | "fields" => fields = v.as_array().map(Vec::as_slice).ok_or("`field` must be a list of tables")?,
-            _ => return Err(format!("unknown key {k:?} (expected system-code, table, field)")),
+            "field" | "fields" => {
+                fields = v
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .ok_or("`field` must be a list of tables")?
+            }
+            _ => {
+                return Err(format!(
+                    "unknown key {k:?} (expected system-code, table, field)"
+                ));
+            }
         }
     }
     for (i, f) in fields.iter().enumerate() {
-        let f = f.as_object().ok_or(format!("field {} is not a table", i + 1))?;
+        let f = f
+            .as_object()
+            .ok_or(format!("field {} is not a table", i + 1))?;
         let name = f
             .iter()
             .find(|(k, _)| matches!(norm(k).as_str(), "name" | "fieldname"))
@@ -159,7 +195,12 @@ fn from_value(v: &Value) -> Result<Declared, String> {
     Ok(d)
 }
 
-fn collect(m: &Map<String, Value>, prefix: &str, field: &str, out: &mut BTreeMap<&'static str, String>) -> Result<(), String> {
+fn collect(
+    m: &Map<String, Value>,
+    prefix: &str,
+    field: &str,
+    out: &mut BTreeMap<&'static str, String>,
+) -> Result<(), String> {
     for (k, v) in m {
         if prefix.is_empty() && IGNORED.contains(&norm(k).as_str()) {
             continue;
@@ -171,7 +212,11 @@ fn collect(m: &Map<String, Value>, prefix: &str, field: &str, out: &mut BTreeMap
         }
         let p = property(&key).ok_or(format!(
             "field {field:?} has unknown property {key:?} (compared: {})",
-            PROPERTIES.iter().map(|(p, _)| *p).collect::<Vec<_>>().join(", ")
+            PROPERTIES
+                .iter()
+                .map(|(p, _)| *p)
+                .collect::<Vec<_>>()
+                .join(", ")
         ))?;
         out.insert(p, normal(&value_text(Some(v))));
     }
@@ -183,7 +228,10 @@ mod tests {
     use super::*;
 
     fn spec(format: SpecFormat, text: &str) -> Result<Declared, KineticError> {
-        parse(&TableSpec { format, text: text.into() })
+        parse(&TableSpec {
+            format,
+            text: text.into(),
+        })
     }
 
     #[test]
@@ -205,9 +253,17 @@ mod tests {
 
     #[test]
     fn errors_name_the_problem() {
-        let e = spec(SpecFormat::ZdatatableXml, "<ZDataTableDataSet><ZDataField/></ZDataTableDataSet>").expect_err("ns");
+        let e = spec(
+            SpecFormat::ZdatatableXml,
+            "<ZDataTableDataSet><ZDataField/></ZDataTableDataSet>",
+        )
+        .expect_err("ns");
         assert!(e.to_string().contains(NAMESPACE), "{e}");
-        let e = spec(SpecFormat::Toml, "table = \"X\"\nsystem-code = \"Erp\"\n[[field]]\nname = \"A\"\ncolour = 1\n").expect_err("key");
+        let e = spec(
+            SpecFormat::Toml,
+            "table = \"X\"\nsystem-code = \"Erp\"\n[[field]]\nname = \"A\"\ncolour = 1\n",
+        )
+        .expect_err("key");
         assert!(e.to_string().contains("\"colour\""), "{e}");
         let e = spec(SpecFormat::Toml, "table = \n").expect_err("syntax");
         assert!(e.to_string().contains("line 1"), "{e}");

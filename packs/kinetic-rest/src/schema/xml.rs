@@ -24,7 +24,11 @@ impl Element {
 
 /// Parses a document into its root element; the error names the line.
 pub fn parse(text: &str) -> Result<Element, String> {
-    let mut p = Parser { s: text.as_bytes(), i: 0, src: text };
+    let mut p = Parser {
+        s: text.as_bytes(),
+        i: 0,
+        src: text,
+    };
     p.skip_misc()?;
     let root = p.element("")?;
     p.skip_misc()?;
@@ -52,7 +56,9 @@ impl Parser<'_> {
 
     fn skip_to(&mut self, pat: &str) -> Result<(), String> {
         let rest = &self.src[self.i..];
-        let at = rest.find(pat).ok_or_else(|| self.err(&format!("missing {pat:?}")))?;
+        let at = rest
+            .find(pat)
+            .ok_or_else(|| self.err(&format!("missing {pat:?}")))?;
         self.i += at + pat.len();
         Ok(())
     }
@@ -83,7 +89,10 @@ impl Parser<'_> {
 
     fn name(&mut self) -> Result<String, String> {
         let start = self.i;
-        while self.i < self.s.len() && !self.s[self.i].is_ascii_whitespace() && !b"/>=".contains(&self.s[self.i]) {
+        while self.i < self.s.len()
+            && !self.s[self.i].is_ascii_whitespace()
+            && !b"/>=".contains(&self.s[self.i])
+        {
             self.i += 1;
         }
         if start == self.i {
@@ -120,7 +129,10 @@ impl Parser<'_> {
             }
             self.i += 1;
             self.skip_ws();
-            let quote = *self.s.get(self.i).ok_or_else(|| self.err("unexpected end"))?;
+            let quote = *self
+                .s
+                .get(self.i)
+                .ok_or_else(|| self.err("unexpected end"))?;
             if quote != b'"' && quote != b'\'' {
                 return Err(self.err("expected a quoted attribute value"));
             }
@@ -190,7 +202,9 @@ fn decode(s: &str) -> String {
             "amp" => Some('&'),
             "quot" => Some('"'),
             "apos" => Some('\''),
-            e if e.starts_with("#x") => u32::from_str_radix(&e[2..], 16).ok().and_then(char::from_u32),
+            e if e.starts_with("#x") => u32::from_str_radix(&e[2..], 16)
+                .ok()
+                .and_then(char::from_u32),
             e if e.starts_with('#') => e[1..].parse().ok().and_then(char::from_u32),
             _ => None,
         };
@@ -225,10 +239,16 @@ mod tests {
 </ZDataTableDataSet>"#;
         let root = parse(doc).expect("xml");
         assert_eq!(root.name, "ZDataTableDataSet");
-        assert_eq!(root.namespace, "http://www.epicor.com/Ice/300/BO/ZDataTable/ZDataTable");
+        assert_eq!(
+            root.namespace,
+            "http://www.epicor.com/Ice/300/BO/ZDataTable/ZDataTable"
+        );
         let f = root.all("ZDataField").next().expect("field");
         assert_eq!(f.namespace, root.namespace);
-        assert_eq!(f.all("Description").next().expect("d").text, "Colour & shade");
+        assert_eq!(
+            f.all("Description").next().expect("d").text,
+            "Colour & shade"
+        );
         assert_eq!(f.all("Note").next().expect("n").text, "a <b>");
         let e = parse("<a>\n<b></a>").expect_err("mismatch");
         assert!(e.starts_with("line 2"), "{e}");

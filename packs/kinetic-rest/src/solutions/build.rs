@@ -43,7 +43,11 @@ impl BuildMethod {
 pub const FILES: &str = "Ice.Lib.FileTransferSvc";
 
 /// Builds `id`.
-pub fn build<I: Io>(c: &Client<'_, I>, id: &str, method: BuildMethod) -> Result<BuiltPackage, KineticError> {
+pub fn build<I: Io>(
+    c: &Client<'_, I>,
+    id: &str,
+    method: BuildMethod,
+) -> Result<BuiltPackage, KineticError> {
     let settings = c.call(SVC, "GetBuildSettings", &json!({"solutionID": id}))?;
     let settings = return_obj(&settings).clone();
     if method != BuildMethod::BuildSolution {
@@ -75,7 +79,11 @@ fn inline(id: &str, v: &Value) -> Result<BuiltPackage, KineticError> {
     let content = unb64(&field(v, "Content"))
         .ok_or_else(|| KineticError::protocol(&call, "returnObj.Content is not base64"))?;
     let records = records(v.get("LogRecords"));
-    let build_log = records.iter().map(|r| r.message.clone()).collect::<Vec<_>>().join("\n");
+    let build_log = records
+        .iter()
+        .map(|r| r.message.clone())
+        .collect::<Vec<_>>()
+        .join("\n");
     Ok(BuiltPackage {
         solution: id.to_string(),
         file_name: format!("{id}.cab"),
@@ -88,7 +96,11 @@ fn inline(id: &str, v: &Value) -> Result<BuiltPackage, KineticError> {
     })
 }
 
-fn server_files<I: Io>(c: &Client<'_, I>, id: &str, answer: &Value) -> Result<BuiltPackage, KineticError> {
+fn server_files<I: Io>(
+    c: &Client<'_, I>,
+    id: &str,
+    answer: &Value,
+) -> Result<BuiltPackage, KineticError> {
     let p = answer.get("parameters").unwrap_or(answer);
     let package_path = field(p, "solutionFileNameServer");
     if package_path.is_empty() {
@@ -129,12 +141,19 @@ fn server_files<I: Io>(c: &Client<'_, I>, id: &str, answer: &Value) -> Result<Bu
 
 /// `DownloadFile {folder: 4, serverPath}`: a server file's bytes.
 pub fn download<I: Io>(c: &Client<'_, I>, server_path: &str) -> Result<Vec<u8>, KineticError> {
-    let v = c.call(FILES, "DownloadFile", &json!({"folder": 4, "serverPath": server_path}))?;
+    let v = c.call(
+        FILES,
+        "DownloadFile",
+        &json!({"folder": 4, "serverPath": server_path}),
+    )?;
     let b64 = match return_obj(&v) {
         Value::String(s) => s.clone(),
         other => field(other, "Content"),
     };
     unb64(&b64).ok_or_else(|| {
-        KineticError::protocol(&format!("{FILES}/DownloadFile"), format!("{server_path:?} did not come back as base64"))
+        KineticError::protocol(
+            &format!("{FILES}/DownloadFile"),
+            format!("{server_path:?} did not come back as base64"),
+        )
     })
 }

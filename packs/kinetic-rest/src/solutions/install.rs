@@ -25,14 +25,23 @@ pub fn plan<I: Io>(
             "{file_name:?} is not a solution package (expected the ZIP a Kinetic build produces)"
         )));
     }
-    let answer = c.call(SVC, "GetInstallSettings", &json!({"cabData": b64(content), "solutionFile": file_name}))?;
+    let answer = c.call(
+        SVC,
+        "GetInstallSettings",
+        &json!({"cabData": b64(content), "solutionFile": file_name}),
+    )?;
     let ret = return_obj(&answer);
     let mut main = ret
         .get("MainInstallSettings")
         .and_then(Value::as_array)
         .and_then(|a| a.first())
         .cloned()
-        .ok_or_else(|| KineticError::protocol(&format!("{SVC}/GetInstallSettings"), "no MainInstallSettings row"))?;
+        .ok_or_else(|| {
+            KineticError::protocol(
+                &format!("{SVC}/GetInstallSettings"),
+                "no MainInstallSettings row",
+            )
+        })?;
     apply_options(&mut main, &options);
     let mut settings = ret.clone();
     settings["MainInstallSettings"] = json!([main]);
@@ -41,8 +50,14 @@ pub fn plan<I: Io>(
     let version = field(&main, "SourceVersion");
     let destination = field(&main, "DestinationVersion");
     let summary = match &installed {
-        Some(v) => format!("install {solution} {version} over {v} in company {}", c.company()),
-        None => format!("install {solution} {version} (new) in company {}", c.company()),
+        Some(v) => format!(
+            "install {solution} {version} over {v} in company {}",
+            c.company()
+        ),
+        None => format!(
+            "install {solution} {version} (new) in company {}",
+            c.company()
+        ),
     };
     Ok(InstallPlan {
         solution,
@@ -74,7 +89,10 @@ fn apply_options(main: &mut Value, o: &InstallOptions) {
 }
 
 /// The installed version of `solution` (`GetInstalledSolutions`).
-pub fn installed_version<I: Io>(c: &Client<'_, I>, solution: &str) -> Result<Option<String>, KineticError> {
+pub fn installed_version<I: Io>(
+    c: &Client<'_, I>,
+    solution: &str,
+) -> Result<Option<String>, KineticError> {
     Ok(installed(c)?
         .into_iter()
         .find(|(id, _)| id.eq_ignore_ascii_case(solution))
@@ -87,11 +105,18 @@ pub fn installed<I: Io>(c: &Client<'_, I>) -> Result<Vec<(String, String)>, Kine
     let mut out: Vec<(String, String)> = first_list(return_obj(&v))
         .into_iter()
         .map(|r| {
-            let id = [text(r, "SolutionID"), text(r, "PackageID")].into_iter().find(|s| !s.is_empty()).unwrap_or_default();
-            let version = [text(r, "Version"), text(r, "DestinationVersion"), text(r, "SolutionVersion")]
+            let id = [text(r, "SolutionID"), text(r, "PackageID")]
                 .into_iter()
                 .find(|s| !s.is_empty())
                 .unwrap_or_default();
+            let version = [
+                text(r, "Version"),
+                text(r, "DestinationVersion"),
+                text(r, "SolutionVersion"),
+            ]
+            .into_iter()
+            .find(|s| !s.is_empty())
+            .unwrap_or_default();
             (id, version)
         })
         .filter(|(id, _)| !id.is_empty())
@@ -109,7 +134,11 @@ pub fn installed<I: Io>(c: &Client<'_, I>) -> Result<Vec<(String, String)>, Kine
 }
 
 /// Installs exactly `plan` with `content`.
-pub fn install<I: Io>(c: &Client<'_, I>, plan: &InstallPlan, content: &[u8]) -> Result<InstallReport, KineticError> {
+pub fn install<I: Io>(
+    c: &Client<'_, I>,
+    plan: &InstallPlan,
+    content: &[u8],
+) -> Result<InstallReport, KineticError> {
     let found = digest::of_bytes(content);
     if found != plan.package_digest {
         return Err(KineticError::Input(format!(
@@ -119,12 +148,24 @@ pub fn install<I: Io>(c: &Client<'_, I>, plan: &InstallPlan, content: &[u8]) -> 
     }
     let settings: Value = serde_json::from_str(&plan.settings)
         .map_err(|e| KineticError::Input(format!("the plan's settings are not JSON: {e}")))?;
-    let (has_errors, records) = match c.call(SVC, "Install", &json!({"cabData": b64(content), "settings": settings})) {
+    let (has_errors, records) = match c.call(
+        SVC,
+        "Install",
+        &json!({"cabData": b64(content), "settings": settings}),
+    ) {
         Ok(v) => {
-            let r = v.get("SolutionResult").or_else(|| return_obj(&v).get("SolutionResult")).unwrap_or(return_obj(&v));
+            let r = v
+                .get("SolutionResult")
+                .or_else(|| return_obj(&v).get("SolutionResult"))
+                .unwrap_or(return_obj(&v));
             let recs = records(r.get("LogRecords"));
             let errors = recs.iter().any(|r| matches!(r.kind, RecordKind::Error));
-            (r.get("HasErrors").and_then(Value::as_bool).unwrap_or(errors), recs)
+            (
+                r.get("HasErrors")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(errors),
+                recs,
+            )
         }
         Err(e @ KineticError::Server { .. }) => {
             let mut message = e.server_text();
@@ -133,7 +174,14 @@ pub fn install<I: Io>(c: &Client<'_, I>, plan: &InstallPlan, content: &[u8]) -> 
                     message.push_str(&format!(" (correlation id {correlation_id})"));
                 }
             }
-            (true, vec![LogRecord { kind: RecordKind::Error, at: None, message }])
+            (
+                true,
+                vec![LogRecord {
+                    kind: RecordKind::Error,
+                    at: None,
+                    message,
+                }],
+            )
         }
         Err(e) => return Err(e),
     };
@@ -146,7 +194,8 @@ pub fn install<I: Io>(c: &Client<'_, I>, plan: &InstallPlan, content: &[u8]) -> 
         has_errors,
         conflicts: conflicts::parse(&messages),
         regenerate_data_model: regenerate,
-        installed_version: (!has_errors).then(|| plan.destination_version.clone()),
+        // The target now has the package's version.
+        installed_version: (!has_errors).then(|| plan.package_version.clone()),
         records,
         attributes: vec![("company".into(), c.company().to_string())],
     })

@@ -32,7 +32,10 @@ pub fn diff(args: &Args) -> Result<Output, KineticError> {
     let c = client(args.get("company"))?;
     let declared = spec::parse(&table_spec(args)?)?;
     let (d, _) = diff_schema(&c, &declared)?;
-    Ok(output(render::schema_diff_text(&d), render::schema_diff(&d)))
+    Ok(output(
+        render::schema_diff_text(&d),
+        render::schema_diff(&d),
+    ))
 }
 
 pub fn apply(args: &Args) -> Result<Output, KineticError> {
@@ -50,15 +53,36 @@ pub fn apply(args: &Args) -> Result<Output, KineticError> {
     );
     if args.flag("dry-run") {
         text.push_str("\ndry run: nothing changed");
-        return Ok(output(text, json!({"dry_run": true, "plan": render::schema_diff(&plan)})));
+        return Ok(output(
+            text,
+            json!({"dry_run": true, "plan": render::schema_diff(&plan)}),
+        ));
     }
     let report = apply_schema(&c, &declared, &plan)?;
-    log::info("applied a UD schema", &[("table", &report.table), ("created", &report.created.join(",")), ("updated", &report.updated.join(","))]);
+    log::info(
+        "applied a UD schema",
+        &[
+            ("table", &report.table),
+            ("created", &report.created.join(",")),
+            ("updated", &report.updated.join(",")),
+        ],
+    );
     text.push_str(&format!(
         "\ncreated {}; updated {}\nsync: {}",
-        if report.created.is_empty() { "none".into() } else { report.created.join(", ") },
-        if report.updated.is_empty() { "none".into() } else { report.updated.join(", ") },
+        if report.created.is_empty() {
+            "none".into()
+        } else {
+            report.created.join(", ")
+        },
+        if report.updated.is_empty() {
+            "none".into()
+        } else {
+            report.updated.join(", ")
+        },
         render::sync_text(&report.sync)
     ));
-    Ok(output(text, json!({"plan": render::schema_diff(&plan), "report": render::schema_report(&report)})))
+    Ok(output(
+        text,
+        json!({"plan": render::schema_diff(&plan), "report": render::schema_report(&report)}),
+    ))
 }

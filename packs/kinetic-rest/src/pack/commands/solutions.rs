@@ -35,10 +35,23 @@ pub fn backup(args: &Args) -> Result<Output, KineticError> {
     let c = client(args.get("company"))?;
     let id = required(args, "solution")?;
     let b = solutions::backup(&c, id)?;
-    let path = artifacts::save("backups", c.company(), &format!("{id}.json"), b.document.as_bytes())?;
-    let text = format!("backed up {id} from company {} ({})\n  kept as {}", c.company(), b.digest, path.display());
+    let path = artifacts::save(
+        "backups",
+        c.company(),
+        &format!("{id}.json"),
+        b.document.as_bytes(),
+    )?;
+    let text = format!(
+        "backed up {id} from company {} ({})\n  kept as {}",
+        c.company(),
+        b.digest,
+        path.display()
+    );
     let doc: Value = serde_json::from_str(&b.document).unwrap_or(Value::Null);
-    Ok(output(text, json!({"solution": id, "company": c.company(), "digest": b.digest, "path": path.display().to_string(), "document": doc})))
+    Ok(output(
+        text,
+        json!({"solution": id, "company": c.company(), "digest": b.digest, "path": path.display().to_string(), "document": doc}),
+    ))
 }
 
 pub fn recreate(args: &Args) -> Result<Output, KineticError> {
@@ -55,23 +68,51 @@ pub fn recreate(args: &Args) -> Result<Output, KineticError> {
     let plan = format!(
         "plan: recreate {id} in company {} from the backup of company {from}{}",
         c.company(),
-        if exists { if replace { " (delete the existing definition first)" } else { " (refused: it exists; pass --replace)" } } else { "" }
+        if exists {
+            if replace {
+                " (delete the existing definition first)"
+            } else {
+                " (refused: it exists; pass --replace)"
+            }
+        } else {
+            ""
+        }
     );
     let plan_json = json!({"action": "recreate", "solution": id, "company": c.company(), "from_company": from, "exists": exists, "replace": replace});
     if args.flag("dry-run") {
-        return Ok(output(format!("{plan}\ndry run: nothing changed"), json!({"dry_run": true, "plan": plan_json})));
+        return Ok(output(
+            format!("{plan}\ndry run: nothing changed"),
+            json!({"dry_run": true, "plan": plan_json}),
+        ));
     }
     let s = solutions::recreate(&c, &String::from_utf8_lossy(&doc), replace)?;
-    log::info("recreated a solution", &[("solution", id), ("company", c.company())]);
-    Ok(output(format!("{plan}\nrecreated {id} ({} items, {})", s.item_count, s.digest), json!({"plan": plan_json, "solution": render::solution(&s)})))
+    log::info(
+        "recreated a solution",
+        &[("solution", id), ("company", c.company())],
+    );
+    Ok(output(
+        format!(
+            "{plan}\nrecreated {id} ({} items, {})",
+            s.item_count, s.digest
+        ),
+        json!({"plan": plan_json, "solution": render::solution(&s)}),
+    ))
 }
 
 /// Builds and keeps the package; returns it with its digest.
-fn build_and_keep(c: &Client<'_, HostIo>, id: &str) -> Result<(BuiltPackage, String), KineticError> {
+fn build_and_keep(
+    c: &Client<'_, HostIo>,
+    id: &str,
+) -> Result<(BuiltPackage, String), KineticError> {
     let b = build_solution(c, id, build_method()?)?;
     let d = digest::of_bytes(&b.content);
     artifacts::save("packages", c.company(), &format!("{id}.cab"), &b.content)?;
-    artifacts::save("packages", c.company(), &format!("{id}.log"), b.build_log.as_bytes())?;
+    artifacts::save(
+        "packages",
+        c.company(),
+        &format!("{id}.log"),
+        b.build_log.as_bytes(),
+    )?;
     Ok((b, d))
 }
 
@@ -93,7 +134,10 @@ pub fn build(args: &Args) -> Result<Output, KineticError> {
         text.push('\n');
         text.push_str(&render::records_text(&verdict.problems));
     }
-    Ok(output(text, json!({"company": c.company(), "build": render::build(&b, &d), "preflight": render::preflight(&verdict)})))
+    Ok(output(
+        text,
+        json!({"company": c.company(), "build": render::build(&b, &d), "preflight": render::preflight(&verdict)}),
+    ))
 }
 
 fn options(args: &Args) -> InstallOptions {
@@ -130,13 +174,18 @@ pub fn install(args: &Args) -> Result<Output, KineticError> {
     let mut steps = Vec::new();
     let mut report = inst::install(&c, &plan, &package)?;
     steps.push(json!({"step": "install", "report": render::install(&report)}));
-    if report.has_errors && !report.conflicts.is_empty() && policy == "export-clear-and-retry-once" {
+    if report.has_errors && !report.conflicts.is_empty() && policy == "export-clear-and-retry-once"
+    {
         retry_after_clearing(&c, &mut report, &mut steps, &mut text, &plan, &package)?;
     }
     out["steps"] = json!(steps);
     out["report"] = render::install(&report);
     if report.has_errors {
-        let names: Vec<String> = report.conflicts.iter().map(|l| render::layer_text(&l.layer)).collect();
+        let names: Vec<String> = report
+            .conflicts
+            .iter()
+            .map(|l| render::layer_text(&l.layer))
+            .collect();
         let why = if names.is_empty() {
             render::records_text(&report.records)
         } else {
@@ -150,7 +199,11 @@ pub fn install(args: &Args) -> Result<Output, KineticError> {
             format!("installing {id} into company {} failed: {why}", c.company()),
         ));
     }
-    text.push_str(&format!("\ninstalled {id} {} into company {}", report.installed_version.as_deref().unwrap_or("?"), c.company()));
+    text.push_str(&format!(
+        "\ninstalled {id} {} into company {}",
+        report.installed_version.as_deref().unwrap_or("?"),
+        c.company()
+    ));
     if report.regenerate_data_model {
         text.push_str("\n  the server asks for the data model to be regenerated");
     }
@@ -167,14 +220,32 @@ fn retry_after_clearing(
     plan: &crate::wit::InstallPlan,
     package: &[u8],
 ) -> Result<(), KineticError> {
-    for conflict in conflicts::parse(&report.records.iter().map(|r| r.message.clone()).collect::<Vec<_>>()) {
+    for conflict in conflicts::parse(
+        &report
+            .records
+            .iter()
+            .map(|r| r.message.clone())
+            .collect::<Vec<_>>(),
+    ) {
         let export = layers::export(c, &conflict.layer)?;
         let company = export.layer.company.clone().unwrap_or_default();
-        let path = artifacts::save("layers", if company.is_empty() { "all" } else { &company }, &export.file_name, &export.content)?;
+        let path = artifacts::save(
+            "layers",
+            if company.is_empty() { "all" } else { &company },
+            &export.file_name,
+            &export.content,
+        )?;
         let what = render::layer_text(&export.layer);
-        log::info("exported a conflicting layer", &[("layer", &what), ("digest", &export.digest)]);
+        log::info(
+            "exported a conflicting layer",
+            &[("layer", &what), ("digest", &export.digest)],
+        );
         steps.push(json!({"step": "export-layer", "layer": render::layer_ref(&export.layer), "digest": export.digest, "path": path.display().to_string()}));
-        text.push_str(&format!("\n  exported {what} -> {} ({})", path.display(), export.digest));
+        text.push_str(&format!(
+            "\n  exported {what} -> {} ({})",
+            path.display(),
+            export.digest
+        ));
         let cleared = layers::clear(c, &export.layer)?;
         log::info("cleared a conflicting layer", &[("layer", &what)]);
         steps.push(json!({"step": "clear-layer", "layer": render::layer_ref(&export.layer), "cleared": cleared}));
@@ -190,11 +261,28 @@ pub fn remove(args: &Args) -> Result<Output, KineticError> {
     let c = client(args.get("company"))?;
     let id = required(args, "solution")?;
     let exists = solutions::exists(&c, id)?;
-    let plan = format!("plan: remove the definition {id} from company {} ({})", c.company(), if exists { "exists" } else { "does not exist: nothing to do" });
+    let plan = format!(
+        "plan: remove the definition {id} from company {} ({})",
+        c.company(),
+        if exists {
+            "exists"
+        } else {
+            "does not exist: nothing to do"
+        }
+    );
     if args.flag("dry-run") || !exists {
-        return Ok(output(format!("{plan}\nnothing changed"), json!({"dry_run": args.flag("dry-run"), "exists": exists, "removed": false})));
+        return Ok(output(
+            format!("{plan}\nnothing changed"),
+            json!({"dry_run": args.flag("dry-run"), "exists": exists, "removed": false}),
+        ));
     }
     let removed = solutions::remove(&c, id)?;
-    log::info("removed a solution definition", &[("solution", id), ("company", c.company())]);
-    Ok(output(format!("{plan}\nremoved {id}"), json!({"exists": exists, "removed": removed})))
+    log::info(
+        "removed a solution definition",
+        &[("solution", id), ("company", c.company())],
+    );
+    Ok(output(
+        format!("{plan}\nremoved {id}"),
+        json!({"exists": exists, "removed": removed}),
+    ))
 }
