@@ -52,22 +52,20 @@ fn parse_one(message: &str) -> Vec<LayerConflict> {
             .take_while(|c| !c.is_whitespace())
             .collect();
         let parts: Vec<&str> = ident.trim_end_matches(['.', ',', ';']).split('~').collect();
-        if let [app, name, type_code] = parts[..] {
-            if !app.is_empty() && !name.is_empty() {
-                out.push(LayerConflict {
-                    layer: layer(
-                        app,
-                        name,
-                        if type_code.is_empty() {
-                            DEFAULT_TYPE
-                        } else {
-                            type_code
-                        },
-                    ),
-                    form: ConflictForm::Identifier,
-                    message: message.to_string(),
-                });
-            }
+        if let [app, name, type_code] = parts[..]
+            && !app.is_empty()
+            && !name.is_empty()
+        {
+            let type_code = if type_code.is_empty() {
+                DEFAULT_TYPE
+            } else {
+                type_code
+            };
+            out.push(LayerConflict {
+                layer: layer(app, name, type_code),
+                form: ConflictForm::Identifier,
+                message: message.to_string(),
+            });
         }
         from = start;
     }
@@ -78,14 +76,14 @@ fn parse_one(message: &str) -> Vec<LayerConflict> {
             break;
         };
         let words: Vec<&str> = message[start..start + end].split_whitespace().collect();
-        if let Some((app, name)) = words.split_last() {
-            if !name.is_empty() {
-                out.push(LayerConflict {
-                    layer: layer(app, &name.join(" "), DEFAULT_TYPE),
-                    form: ConflictForm::AllCompanies,
-                    message: message.to_string(),
-                });
-            }
+        if let Some((app, name)) = words.split_last()
+            && !name.is_empty()
+        {
+            out.push(LayerConflict {
+                layer: layer(app, &name.join(" "), DEFAULT_TYPE),
+                form: ConflictForm::AllCompanies,
+                message: message.to_string(),
+            });
         }
         from = start + end;
     }

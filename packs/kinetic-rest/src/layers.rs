@@ -88,7 +88,7 @@ pub fn list<I: Io>(c: &Client<'_, I>, app_id: &str) -> Result<Vec<Layer>, Kineti
             }
         })
         .collect();
-    out.sort_by(|a, b| key(&a.layer).cmp(&key(&b.layer)));
+    out.sort_by_key(|l| key(&l.layer));
     Ok(out)
 }
 

@@ -169,10 +169,10 @@ pub fn install<I: Io>(
         }
         Err(e @ KineticError::Server { .. }) => {
             let mut message = e.server_text();
-            if let KineticError::Server { correlation_id, .. } = &e {
-                if !correlation_id.is_empty() {
-                    message.push_str(&format!(" (correlation id {correlation_id})"));
-                }
+            if let KineticError::Server { correlation_id, .. } = &e
+                && !correlation_id.is_empty()
+            {
+                message.push_str(&format!(" (correlation id {correlation_id})"));
             }
             (
                 true,
