@@ -257,6 +257,8 @@ fn cannot_plan(command: &Command, env: &str) -> Result<()> {
         Command::Observe => "observe".into(),
         Command::Drift { command: None, .. } => "drift".into(),
         Command::Serve(_) => "serve".into(),
+        Command::Env(args::EnvCommand::Validate { .. }) => "env validate".into(),
+        Command::Env(args::EnvCommand::Status { .. }) => "env status".into(),
         _ => return Ok(()),
     };
     Err(Error::invalid(format!(

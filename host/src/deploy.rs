@@ -38,4 +38,4 @@ pub use promote::{PromoteOptions, PromotionReport, promote};
 pub use records::DeploymentRecords;
 pub use rollback::{RollbackOptions, RollbackOutcome, rollback};
 pub use traffic::{TrafficOptions, TrafficOutcome, set_traffic};
-pub use updown::{EnvRunReport, down, remove_environment, up};
+pub use updown::{EnvRunReport, down, remove_environment, reset, up};

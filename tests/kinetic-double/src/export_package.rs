@@ -182,10 +182,13 @@ fn update(state: &mut State, co: &str, body: &Value) -> Result<Value, EpicorErro
             touched.push(id);
         }
     }
-    for row in rows(&ds, "EPSolutionDetail") {
-        let id = text(row, "SolutionID").to_string();
-        update_item(state, co, row)?;
-        touched.push(id);
+    for table in ["EPSolutionDetail", "EPSolutionTracker"] {
+        for row in rows(&ds, table) {
+            if matches!(text(row, "RowMod"), "A" | "U" | "D") {
+                update_item(state, co, table, row)?;
+                touched.push(text(row, "SolutionID").to_string());
+            }
+        }
     }
     touched.sort();
     touched.dedup();
@@ -242,7 +245,13 @@ fn update_header(
     Ok(Some(id))
 }
 
-fn update_item(state: &mut State, co: &str, row: &Map<String, Value>) -> Result<(), EpicorError> {
+/// Applies an `EPSolutionDetail` row (or, with `table` `EPSolutionTracker`, a tracked-item row).
+fn update_item(
+    state: &mut State,
+    co: &str,
+    table: &str,
+    row: &Map<String, Value>,
+) -> Result<(), EpicorError> {
     let key = canonical_id(state, co, text(row, "SolutionID"))?;
     let sys_row_id = text(row, "SysRowID").to_string();
     match text(row, "RowMod") {
@@ -251,7 +260,7 @@ fn update_item(state: &mut State, co: &str, row: &Map<String, Value>) -> Result<
             item.insert("Company".into(), json!(co));
             item.insert("SolutionID".into(), json!(key));
             if let Some(s) = company(state, co).solutions.get_mut(&key) {
-                s.items.push(item);
+                rows_of(s, table).push(item);
             }
         }
         "U" | "D" => {
@@ -261,26 +270,34 @@ fn update_item(state: &mut State, co: &str, row: &Map<String, Value>) -> Result<
                 .solutions
                 .get_mut(&key)
                 .ok_or_else(|| not_found(&key))?;
-            let pos = s
-                .items
+            let list = rows_of(s, table);
+            let pos = list
                 .iter()
                 .position(|i| text(i, "SysRowID") == sys_row_id)
                 .ok_or_else(|| {
                     EpicorError::record_not_found(format!(
                         "Record not found: solution item '{sys_row_id}'."
                     ))
-                    .with_detail("EPSolutionDetail", "SysRowID")
+                    .with_detail(table, "SysRowID")
                 })?;
             if delete {
-                s.items.remove(pos);
+                list.remove(pos);
             } else {
-                merge(&mut s.items[pos], row);
-                s.items[pos].insert("SysRevID".into(), json!(n));
+                merge(&mut list[pos], row);
+                list[pos].insert("SysRevID".into(), json!(n));
             }
         }
         _ => {}
     }
     Ok(())
+}
+
+fn rows_of<'a>(s: &'a mut Solution, table: &str) -> &'a mut Vec<Map<String, Value>> {
+    if table == "EPSolutionTracker" {
+        &mut s.tracked
+    } else {
+        &mut s.items
+    }
 }
 
 fn merge(target: &mut Map<String, Value>, row: &Map<String, Value>) {

@@ -54,6 +54,33 @@ impl Fault {
         }
     }
 
+    /// The next `times` calls to `route` answer `status` with this JSON body verbatim.
+    pub fn body(route: &str, times: u32, status: u16, body: Value) -> Self {
+        Self {
+            route: route.to_string(),
+            remaining: times,
+            action: FaultAction::Respond {
+                status,
+                body: Some(body),
+                message: None,
+            },
+        }
+    }
+
+    /// The next `times` calls to `route` answer `status` with an Epicor error body whose
+    /// `ErrorMessage` is `message`.
+    pub fn message(route: &str, times: u32, status: u16, message: &str) -> Self {
+        Self {
+            route: route.to_string(),
+            remaining: times,
+            action: FaultAction::Respond {
+                status,
+                body: None,
+                message: Some(message.to_string()),
+            },
+        }
+    }
+
     /// The next `times` calls to `route` wait `delay` first.
     pub fn delay(route: &str, times: u32, delay: Duration) -> Self {
         Self {

@@ -151,7 +151,7 @@ fn add_solution(
     }
 }
 
-fn seed_dev(state: &mut State, co: &str) {
+fn dev_solutions(state: &mut State, co: &str) {
     add_solution(
         state,
         co,
@@ -200,6 +200,10 @@ fn seed_dev(state: &mut State, co: &str) {
             ),
         ],
     );
+}
+
+fn seed_dev(state: &mut State, co: &str) {
+    dev_solutions(state, co);
     let track_code = json!({"FieldName": "TrackCode_c", "Description": "Tracking code",
         "FieldFormat": "x(20)", "DefaultFormat": "x(20)", "DefaultLabel": "Track Code", "Seq": 1});
     let track_since = json!({"FieldName": "TrackSince_c", "DataType": "date", "Description": "Tracked since",

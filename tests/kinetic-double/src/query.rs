@@ -99,9 +99,9 @@ fn split_and(s: &str) -> Vec<String> {
         if c == '\'' {
             in_quote = !in_quote;
         }
-        if !in_quote && rest.len() >= 5 && rest[..5].eq_ignore_ascii_case(" and ") {
+        if let (false, Some(tail)) = (in_quote, strip_word(rest, " and ")) {
             parts.push(std::mem::take(&mut current));
-            rest = &rest[5..];
+            rest = tail;
             continue;
         }
         current.push(c);
@@ -109,6 +109,12 @@ fn split_and(s: &str) -> Vec<String> {
     }
     parts.push(current);
     parts
+}
+
+/// `s` without a leading ASCII `word` (case-insensitive); never splits a character.
+fn strip_word<'a>(s: &'a str, word: &str) -> Option<&'a str> {
+    let head = s.get(..word.len())?;
+    head.eq_ignore_ascii_case(word).then(|| &s[word.len()..])
 }
 
 fn parse_clause(part: &str) -> Result<Clause, EpicorError> {
@@ -124,10 +130,10 @@ fn parse_clause(part: &str) -> Result<Clause, EpicorError> {
         (Op::Ne, v)
     } else if let Some(v) = rest.strip_prefix('=') {
         (Op::Eq, v)
-    } else if rest.len() > 5 && rest[..5].eq_ignore_ascii_case("like ") {
-        (Op::Begins, &rest[5..])
-    } else if rest.len() > 7 && rest[..7].eq_ignore_ascii_case("begins ") {
-        (Op::Begins, &rest[7..])
+    } else if let Some(v) = strip_word(rest, "like ") {
+        (Op::Begins, v)
+    } else if let Some(v) = strip_word(rest, "begins ") {
+        (Op::Begins, v)
     } else {
         return Err(invalid());
     };
@@ -184,5 +190,17 @@ mod tests {
         assert_eq!((page.len(), more), (1, false));
         assert!(select(rows(), "PackageID ~ 'x'", 0, 0).is_err());
         assert!(select(rows(), "PackageID = x", 0, 0).is_err());
+        assert!(
+            select(
+                rows(),
+                "Description = 'héllo wörld' and PackageID likeé 'x'",
+                0,
+                0
+            )
+            .is_err()
+        );
+        let (none, _) =
+            select(rows(), "Description = 'é' AND PackageID = 'ü'", 0, 0).expect("utf-8");
+        assert!(none.is_empty());
     }
 }

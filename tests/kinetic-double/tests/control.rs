@@ -41,6 +41,19 @@ fn faults_answer_n_times_then_stop() {
     double.inject(Fault::status("TokenResource.svc", 1, 500));
     assert!(double.client().is_err(), "the token endpoint faulted");
     assert!(double.client().is_ok());
+    double.inject(Fault::message(
+        "Ice.BO.ExportPackageSvc/GetList",
+        1,
+        410,
+        "Session expired",
+    ));
+    let gone = get_list(&client);
+    assert_eq!(
+        (gone.status, gone.body["ErrorMessage"].as_str()),
+        (410, Some("Session expired"))
+    );
+    double.inject(Fault::body("*", 1, 502, json!({"gateway": "down"})));
+    assert_eq!(get_list(&client).body, json!({"gateway": "down"}));
     ok(control.post(
         "/_double/faults",
         &json!({"route": "*", "status": 200, "body": {"custom": true}}),
@@ -66,7 +79,7 @@ fn faults_answer_n_times_then_stop() {
         .expect("call");
     assert_eq!(bad.status, 400);
     let faulted: Vec<_> = double.journal().into_iter().filter(|e| e.faulted).collect();
-    assert_eq!(faulted.len(), 4);
+    assert_eq!(faulted.len(), 6);
 }
 
 #[test]
@@ -255,4 +268,99 @@ fn the_standalone_binary_serves_the_configured_companies() {
         .expect("run the binary");
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--token-ttl 'soon'"));
+}
+
+#[test]
+fn malformed_bodies_get_epicor_errors_not_crashes() {
+    let (double, client, _control) = start();
+    let routes = [
+        (
+            "Ice.BO.ExportPackageSvc",
+            [
+                "GetList",
+                "GetByID",
+                "GetNewExportPackage",
+                "Update",
+                "DeleteByID",
+                "GetSolutionItemsAsDynamicDataSet",
+                "AddItemsToSolutionAndSave",
+                "GetBuildSettings",
+                "Build",
+                "BuildSolution",
+                "GetInstallSettings",
+                "ValidateInstallSettings",
+                "Install",
+                "GetSolutionHistory",
+            ]
+            .as_slice(),
+        ),
+        (
+            "Ice.BO.ZDataTableSvc",
+            [
+                "GetList",
+                "GetByIDUd",
+                "GetByID",
+                "GetNewZDataField",
+                "Update",
+                "GetExtendedTableSyncDetailsMessage",
+            ]
+            .as_slice(),
+        ),
+        (
+            "Ice.Lib.MetaFXSvc",
+            [
+                "GetLayers",
+                "DeleteLayer",
+                "BulkDeleteLayers",
+                "ImportLayers",
+                "GetApplications",
+                "GetApp",
+            ]
+            .as_slice(),
+        ),
+        (
+            "Ice.Lib.FileTransferSvc",
+            ["DownloadFile", "UploadFile", "FileExists"].as_slice(),
+        ),
+        ("Ice.BO.BAQDesignerSvc", ["GetList"].as_slice()),
+    ];
+    let bodies = [
+        json!(null),
+        json!([1, 2]),
+        json!("text"),
+        json!({"ds": 5, "settings": [], "cabData": 7}),
+        json!({"ds": {"ExportPackage": [{"RowMod": "A"}], "ZDataField": [{"RowMod": "U"}]}}),
+        json!({"whereClause": "PackageID = 'é", "request": "x", "fileContent": {"content": "%%%"}}),
+        json!({"folder": -1, "serverPath": "", "data": 3, "layersToDelete": "all"}),
+    ];
+    for (service, methods) in routes {
+        for method in methods {
+            for body in &bodies {
+                let answer = client
+                    .odata("EPIC06", service, method, body)
+                    .expect("the double answers");
+                assert!(
+                    answer.status < 500,
+                    "{service}/{method} {body}: {} {}",
+                    answer.status,
+                    answer.body
+                );
+                assert!(
+                    answer.body.is_object(),
+                    "{service}/{method} {body}: JSON body"
+                );
+            }
+        }
+        let raw = client
+            .send(
+                "POST",
+                &format!("/api/v2/odata/EPIC06/{service}/{}", methods[0]),
+                &[],
+                b"{not json",
+            )
+            .expect("call");
+        assert_eq!(raw.status, 400);
+        assert_eq!(raw.body["HttpStatus"], 400);
+    }
+    assert!(double.client().is_ok(), "still serving");
 }

@@ -168,13 +168,18 @@ fn create_update_items_and_delete() {
             .map(Vec::len),
         Some(1)
     );
+    let track = json!({"ds": {"EPSolutionTracker": [{"SolutionID": "NewSol", "TableName": "QueryHdr", "Key1": "zCustTracking", "RowMod": "A"}]}});
+    ok(client.odata("EPIC06", EP, "Update", &track));
     let tracked = ok(client.odata(
         "EPIC06",
         EP,
         "GetTrackedItemsAsDynamicDataSet",
         &json!({"tableName": "", "solutionId": "NewSol"}),
     ));
-    assert!(tracked["returnObj"]["EPSolutionTracker"].is_array());
+    assert_eq!(
+        tracked["returnObj"]["EPSolutionTracker"][0]["Key1"],
+        "zCustTracking"
+    );
 
     let deleted = ok(client.odata("EPIC06", EP, "DeleteByID", &json!({"solutionID": "NewSol"})));
     assert_eq!(deleted, json!({}));
@@ -351,7 +356,16 @@ fn install_settings_and_install_record_the_version() {
     ));
     assert_eq!(history["returnObj"].as_array().map(Vec::len), Some(2));
     assert_eq!(double.installs("EPIC07").len(), 2);
+}
 
+#[test]
+fn install_refuses_tampered_settings_and_garbage() {
+    let (_double, client) = start();
+    let cab = build(&client, "EPIC06", "OrderFixes")["Content"]
+        .as_str()
+        .expect("Content")
+        .to_string();
+    let settings = ok(client.odata("EPIC07", EP, "GetInstallSettings", &json!({"cabData": cab})));
     let mut tampered = settings["returnObj"].clone();
     tampered["MainInstallSettings"][0]["ValidationHash"] = json!("0000");
     let refused = client
