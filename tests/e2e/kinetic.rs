@@ -10,6 +10,7 @@ mod kinetic {
     mod auth;
     mod conflicts;
     mod inventory;
+    mod lifecycle;
     mod schema;
     mod solutions;
 }

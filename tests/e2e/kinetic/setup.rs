@@ -120,7 +120,7 @@ impl Kinetic {
 }
 
 /// Every file under `dir` except the secrets store, concatenated.
-fn all_text(dir: &std::path::Path, out: &mut String) {
+pub fn all_text(dir: &std::path::Path, out: &mut String) {
     for e in std::fs::read_dir(dir).unwrap().flatten() {
         let path = e.path();
         if e.file_type().unwrap().is_dir() {

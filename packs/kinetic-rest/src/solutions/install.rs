@@ -48,7 +48,6 @@ pub fn plan<I: Io>(
     let solution = field(&main, "SolutionID");
     let installed = installed_version(c, &solution)?;
     let version = field(&main, "SourceVersion");
-    let destination = field(&main, "DestinationVersion");
     let summary = match &installed {
         Some(v) => format!(
             "install {solution} {version} over {v} in company {}",
@@ -63,8 +62,11 @@ pub fn plan<I: Io>(
         solution,
         file_name: file_name.to_string(),
         package_digest: digest::of_bytes(content),
+        // The version the target will have: the package's. Servers differ
+        // on what their `DestinationVersion` holds; it is kept in the
+        // settings sent back unchanged.
+        destination_version: version.clone(),
         package_version: version,
-        destination_version: destination,
         installed_version: installed,
         min_app_version: Some(field(&main, "MinAppVersion")).filter(|v| !v.is_empty()),
         source_company: field(&main, "SourceCompany"),
