@@ -273,3 +273,61 @@ fn layer_conflicts_follow_the_environment_policy() {
         "the layer as it was"
     );
 }
+
+/// A command declared `effect = "mutate"` is confirmed on production before
+/// the pack runs, can be dry-run (the pack is told to plan only), and is
+/// audited; a read command is not.
+#[test]
+fn mutating_pack_commands_are_gated_dry_runnable_and_audited() {
+    let env = ladder();
+    let add = [
+        "--env",
+        "prod",
+        "fake",
+        "layer",
+        "add",
+        "Erp.UI.PartEntry",
+        "L1",
+        "EPIC06",
+    ];
+    let refused = env.fails(4, &add);
+    assert!(
+        refused["message"].as_str().unwrap().contains("production"),
+        "{refused}"
+    );
+    let audit = env.json(&["--env", "prod", "audit"]);
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["verb"] == "pack.command"
+                && e["result"].as_str().unwrap().starts_with("refused")),
+        "{audit}"
+    );
+
+    let mut dry = add.to_vec();
+    dry.push("--dry-run");
+    let planned = env.json(&dry);
+    assert!(
+        planned.as_str().unwrap().starts_with("would add"),
+        "{planned}"
+    );
+
+    let mut yes = vec!["--yes"];
+    yes.extend(add);
+    let added = env.json(&yes);
+    assert!(added.as_str().unwrap().starts_with("added"), "{added}");
+    let audit = env.json(&["--env", "prod", "audit"]);
+    let ok: Vec<&Value> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["verb"] == "pack.command" && e["result"] == "ok")
+        .collect();
+    assert_eq!(ok.len(), 1, "the dry run is not audited: {audit}");
+    assert_eq!(ok[0]["after"]["command"], "fake layer add");
+
+    // A read command runs on production without confirmation.
+    env.json(&["--env", "prod", "fake", "installed"]);
+}
