@@ -187,6 +187,21 @@ fn recreate_and_remove_with_dry_runs() {
     assert!(!k.calls().iter().any(|c| c.ends_with("DeleteByID")));
     let gone = k.ok(&["solutions", "remove", "OrderFixes"]);
     assert_eq!(gone["removed"], true);
+    // Mutating commands are audited by the host; dry runs are not.
+    let audit = k.env.json(&["--env", "kin", "audit"]);
+    let commands: Vec<String> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["verb"] == "pack.command")
+        .map(|e| e["target"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        commands.iter().filter(|t| t.starts_with("kinetic solutions remove")).count(),
+        2,
+        "started and ended, not the dry run: {commands:?}"
+    );
+    assert!(commands.iter().any(|t| t.starts_with("kinetic solutions recreate")), "{commands:?}");
     assert_eq!(
         k.ok(&["solutions", "list"])["solutions"]
             .as_array()
