@@ -45,7 +45,6 @@ impl Fake {
             .collect()
     }
 
-    #[allow(dead_code)]
     /// The JSON body of the last request to a path ending in `suffix`.
     pub fn body_of(&self, suffix: &str) -> Value {
         let journal = self.journal.borrow();

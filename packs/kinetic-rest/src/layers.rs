@@ -133,9 +133,11 @@ pub fn find<I: Io>(c: &Client<'_, I>, r: &LayerRef) -> Result<Option<Layer>, Kin
                 .as_ref()
                 .is_none_or(|co| l.layer.company.as_ref() == Some(co))
     };
-    // Without a company, prefer the one that is not ours (that is the conflict).
+    // Without a company, prefer the one that is not ours (that is the
+    // conflict).
     let mut found: Vec<&Layer> = all.iter().filter(matches).collect();
-    found.sort_by_key(|l| l.layer.company.as_deref() == Some(c.company()));
+    // System layers are never the conflict either (nor ever cleared).
+    found.sort_by_key(|l| (l.layer.company.as_deref() == Some(c.company()), l.system));
     Ok(found.first().map(|l| (*l).clone()))
 }
 
@@ -213,4 +215,88 @@ pub fn clear<I: Io>(c: &Client<'_, I>, r: &LayerRef) -> Result<bool, KineticErro
         }
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::fake::{self, Fake, method, ok, status};
+
+    fn row(company: &str, system: bool) -> Value {
+        json!({"ViewId": "Erp.UI.PartEntry", "LayerName": "L1", "TypeCode": "KNTCCustLayer",
+               "Company": company, "SystemFlag": system, "IsPublished": true, "LastUpdated": "t1"})
+    }
+
+    /// GetLayers as a GET first; a server that refuses the GET is asked
+    /// with the POST form.
+    #[test]
+    fn get_then_post_and_conflicts_of_other_companies() {
+        let io = Fake::new(|r| {
+            fake::token(r).unwrap_or_else(|| match (r.method.as_str(), method(r)) {
+                ("GET", "GetLayers") => status(405, json!({"ErrorMessage": "only POST"})),
+                ("POST", "GetLayers") => ok(json!({"returnObj": [row("EPIC06", false), row("T_EPIC06", false), row("EPIC07", true)]})),
+                _ => status(404, json!({})),
+            })
+        });
+        let c = Client::new(&io, fake::settings());
+        let all = list(&c, "Erp.UI.PartEntry").expect("layers");
+        assert_eq!(all.len(), 3);
+        let calls = io.calls();
+        assert!(
+            calls[1].starts_with("GET ") && calls[2].starts_with("POST "),
+            "{calls:?}"
+        );
+        let found = conflicts_for_app(&c, "Erp.UI.PartEntry").expect("conflicts");
+        let companies: Vec<_> = found
+            .iter()
+            .map(|f| f.layer.company.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            companies,
+            ["T_EPIC06"],
+            "ours and system layers are not conflicts"
+        );
+    }
+
+    /// Export is a ZIP of the GetApp content; clearing a system layer is
+    /// refused; clearing sends DeleteLayer with the layer's company.
+    #[test]
+    fn export_then_clear() {
+        let io = Fake::new(|r| {
+            fake::token(r).unwrap_or_else(|| match method(r) {
+                "GetLayers" => ok(json!([row("T_X", false), row("SYS", true)])),
+                "GetApp" => ok(json!({"returnObj": {"Id": "Erp.UI.PartEntry", "Layers": [{"LayerName": "L1", "Content": {"k": "v"}}]}})),
+                "DeleteLayer" => ok(json!({})),
+                _ => status(404, json!({})),
+            })
+        });
+        let c = Client::new(&io, fake::settings());
+        let mut r = LayerRef {
+            app_id: "Erp.UI.PartEntry".into(),
+            layer_name: "L1".into(),
+            type_code: "KNTCCustLayer".into(),
+            company: None,
+            device_type: None,
+            cgc_code: None,
+        };
+        let e = export(&c, &r).expect("export");
+        assert_eq!(
+            e.layer.company.as_deref(),
+            Some("T_X"),
+            "the other company's layer"
+        );
+        assert_eq!(&e.content[..2], b"PK");
+        assert!(String::from_utf8_lossy(&e.content).contains("Layers/Erp.UI.PartEntry/L1.jsonc"));
+        assert!(clear(&c, &r).expect("clear"));
+        assert_eq!(io.body_of("/DeleteLayer")["request"]["Company"], "T_X");
+        r.company = Some("SYS".into());
+        assert!(matches!(
+            clear(&c, &r),
+            Err(KineticError::Host(HostKind::Denied, _))
+        ));
+        r.company = Some("NONE".into());
+        assert!(!clear(&c, &r).expect("absent"));
+    }
 }

@@ -127,3 +127,95 @@ fn set(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::fake::{self, Fake, method, ok, status};
+    use crate::schema::spec::parse;
+    use crate::wit::{SpecFormat, TableSpec};
+
+    const SPEC: &str = "system-code = \"Erp\"\ntable = \"Part_UD\"\n[[field]]\nname = \"A_c\"\ndata-type = \"nvarchar\"\nrequired = true\n[[field]]\nname = \"B_c\"\ndescription = \"new\"\n";
+
+    /// A table with A_c (drifted) and X_c (extra); B_c is missing.
+    fn server(
+        updates: Rc<RefCell<Vec<Value>>>,
+    ) -> impl Fn(&crate::rest::HttpRequest) -> crate::rest::HttpResponse {
+        move |r| {
+            if let Some(t) = fake::token(r) {
+                return t;
+            }
+            let body: Value = serde_json::from_slice(&r.body).unwrap_or_default();
+            match method(r) {
+                "GetByIDUd" => ok(json!({"returnObj": {
+                "ZDataTable": [{"SystemCode": "Erp", "DataTableID": "Part_UD", "SysRevID": 3}],
+                "ZDataField": [
+                    {"DataTableID": "Part_UD", "FieldName": "A_c", "DataType": "nvarchar", "Required": false, "RowMod": ""},
+                    {"DataTableID": "Part_UD", "FieldName": "X_c", "DataType": "int", "RowMod": ""},
+                ]}})),
+                "GetNewZDataField" => {
+                    let mut ds = body["ds"].clone();
+                    if let Some(a) = ds["ZDataField"].as_array_mut() {
+                        a.push(json!({"DataTableID": "Part_UD", "FieldName": "", "RowMod": "A"}));
+                    }
+                    ok(json!({"parameters": {"ds": ds}}))
+                }
+                "Update" => {
+                    updates.borrow_mut().push(body["ds"].clone());
+                    ok(json!({"parameters": {"ds": body["ds"]}}))
+                }
+                "GetExtendedTableSyncDetailsMessage" => {
+                    ok(json!({"returnObj": false, "parameters": {
+                    "dbExists": true, "zDataSynced": true, "dataModelSynced": updates.borrow().is_empty(), "syncMessage": "regenerate"}}))
+                }
+                _ => status(404, json!({})),
+            }
+        }
+    }
+
+    #[test]
+    fn creates_missing_updates_drifted_leaves_extra() {
+        let updates = Rc::new(RefCell::new(Vec::new()));
+        let io = Fake::new(server(updates.clone()));
+        let c = Client::new(&io, fake::settings());
+        let declared = parse(&TableSpec {
+            format: SpecFormat::Toml,
+            text: SPEC.into(),
+        })
+        .expect("spec");
+        let (plan, _) = diff(&c, &declared).expect("diff");
+        assert_eq!(
+            (plan.missing.clone(), plan.extra.clone()),
+            (vec!["B_c".to_string()], vec!["X_c".to_string()])
+        );
+        let report = apply(&c, &declared, &plan).expect("apply");
+        assert_eq!(report.created, ["B_c"]);
+        assert_eq!(report.updated, ["A_c"]);
+        assert!(!report.sync.data_model_synced);
+        let sent = updates.borrow()[0]["ZDataField"].clone();
+        let rows = sent.as_array().expect("rows");
+        assert_eq!(rows.len(), 2, "only the changed rows travel: {sent}");
+        assert!(
+            rows.iter().any(|r| r["FieldName"] == "B_c"
+                && r["RowMod"] == "A"
+                && r["Description"] == "new")
+        );
+        assert!(
+            rows.iter()
+                .any(|r| r["FieldName"] == "A_c" && r["RowMod"] == "U" && r["Required"] == true)
+        );
+
+        // A plan that no longer matches the target is refused.
+        let mut stale = plan.clone();
+        stale.missing.clear();
+        assert_eq!(
+            apply(&c, &declared, &stale).expect_err("stale").kind(),
+            crate::rest::error::HostKind::Conflict
+        );
+    }
+}
