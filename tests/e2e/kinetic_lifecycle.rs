@@ -350,6 +350,11 @@ fn edits_made_on_the_server_show_as_drift_with_their_history() {
         "{first}"
     );
 
+    let status = env.json(&["status", "--env", "dev"]);
+    let sol = &status["deployments"][0];
+    assert_eq!(sol["drift"], "in-sync", "{status}");
+    assert_eq!(sol["revisions"][0]["health"], "healthy", "{status}");
+
     // Someone adds a layer in the Kinetic UI.
     env.json(&[
         "--env",
