@@ -19,7 +19,7 @@ pub mod bundle;
 pub mod deploy;
 pub mod gate;
 pub mod journal;
-mod kinetic;
+pub(crate) mod kinetic;
 pub mod lifecycle;
 pub mod model;
 pub mod plan;

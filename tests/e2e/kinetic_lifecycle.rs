@@ -331,3 +331,59 @@ fn mutating_pack_commands_are_gated_dry_runnable_and_audited() {
     // A read command runs on production without confirmation.
     env.json(&["--env", "prod", "fake", "installed"]);
 }
+
+/// Reality of a Kinetic environment is the kinetic pack's inventory: in
+/// sync after envpack's own install; a UI edit made directly on the
+/// server is drift on the next observation, and `history` names when it
+/// first appeared.
+#[test]
+fn edits_made_on_the_server_show_as_drift_with_their_history() {
+    let env = ladder();
+    let v1 = release(&env, "1.0.0", "release-tag", "Erp.UI.PartEntry");
+    env.json(&["deploy", v1.to_str().unwrap(), "--env", "dev"]);
+    let first = env.json(&["observe", "--env", "dev"]);
+    assert_eq!(first["state"], "in-sync", "{first}");
+    let seen = &first["observation"]["revisions"][0];
+    assert_eq!(seen["state"], "running", "{first}");
+    assert!(
+        seen["files"]["kinetic/installed-solution/Sol"].is_string(),
+        "{first}"
+    );
+
+    let status = env.json(&["status", "--env", "dev"]);
+    let sol = &status["deployments"][0];
+    assert_eq!(sol["drift"], "in-sync", "{status}");
+    assert_eq!(sol["revisions"][0]["health"], "healthy", "{status}");
+
+    // Someone adds a layer in the Kinetic UI.
+    env.json(&[
+        "--env",
+        "dev",
+        "fake",
+        "layer",
+        "add",
+        "Erp.UI.PartEntry",
+        "Edit",
+        "EPIC03",
+        "--content",
+        "{\"field\":\"moved\"}",
+    ]);
+    let r = env.run(&["--json", "drift", "--env", "dev"]);
+    let v = r.envelope();
+    let body = if v["ok"] == true {
+        &v["result"]
+    } else {
+        &v["error"]
+    };
+    let key = "kinetic/layer/Erp.UI.PartEntry~Edit~KNTCCustLayer~EPIC03";
+    let text = body.to_string();
+    assert!(text.contains(&format!("file:{key}")), "{body}");
+
+    let history = env.json(&["history", key, "--env", "dev"]);
+    let seen = history["seen"].as_array().unwrap();
+    assert_eq!(seen.len(), 1, "{history}");
+    assert!(
+        seen[0]["first_seen"].as_str().unwrap() >= first["at"].as_str().unwrap(),
+        "{history}"
+    );
+}

@@ -178,6 +178,7 @@ impl<'s, 'r> Rollout<'s, 'r> {
             endpoint: None,
             reason: None,
             attributes: v.manifest.attributes.clone(),
+            applied: Default::default(),
         };
         // The deployer slot, or the kinetic slot for a Kinetic solution
         // release: the same steps either way.
@@ -355,6 +356,7 @@ impl<'s, 'r> Rollout<'s, 'r> {
             return Err(format!("apply step {} failed: {}", bad.id, bad.message));
         }
         rev.endpoint = report.endpoint;
+        rev.applied = report.attributes.into_iter().collect();
         let recorded = (|| -> Result<()> {
             RevState::Staged.check(RevState::Warming, &rev.id)?;
             rev.state = RevState::Warming;

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use envpack_manifest::Digest;
 
 use super::records::DeploymentRecords;
-use super::target::{KINETIC_PACKAGE, Target};
+use super::target::{KINETIC_BASELINE, KINETIC_PACKAGE, Target};
 use crate::env::{LayerConflicts, Session};
 use crate::error::{Error, Result};
 use crate::runtime::slots::deployer::{
@@ -117,6 +117,17 @@ impl<'c, 's, 'r> KineticTarget<'c, 's, 'r> {
             .and_then(|i| i.version))
     }
 
+    /// Keeps the whole inventory as it is now, after a change the host
+    /// made, as an artifact: what observation expects from here on, so a
+    /// change made outside envpack shows as drift.
+    fn baseline(&mut self) -> Result<Digest> {
+        let items = self.client.inventory(&[])?;
+        let map = crate::runtime::slots::kinetic::inventory_map(&items);
+        let json = serde_json::to_vec(&map)
+            .map_err(|e| Error::internal(format!("cannot encode the inventory: {e}")))?;
+        self.records.store_artifact(&json)
+    }
+
     /// Installs `plan` with `content` under the environment's conflict
     /// policy; the steps it took.
     fn install(
@@ -153,7 +164,7 @@ fn payload_file(bundle: &[u8], id: &str, path: &str) -> Result<Vec<u8>> {
 }
 
 /// The install plan recorded in a deploy plan.
-fn install_plan_of(plan: &Plan) -> Result<InstallPlan> {
+pub(crate) fn install_plan_of(plan: &Plan) -> Result<InstallPlan> {
     let json = plan
         .steps
         .iter()
@@ -249,10 +260,14 @@ impl Target for KineticTarget<'_, '_, '_> {
         let (_, content) = self.package(bundle)?;
         self.plans.insert(revision.id.clone(), p.clone());
         let steps = self.install(&p, &content, &revision.id)?;
+        let baseline = self.baseline()?;
         Ok(ApplyReport {
             steps,
             endpoint: None,
-            attributes: vec![("kinetic.solution".into(), p.solution)],
+            attributes: vec![
+                ("kinetic.solution".into(), p.solution),
+                (KINETIC_BASELINE.into(), baseline.to_string()),
+            ],
         })
     }
 

@@ -25,6 +25,11 @@ use crate::runtime::slots::deployer::{
 /// path of the built solution package.
 pub const KINETIC_PACKAGE: &str = "kinetic.package";
 
+/// The attribute a Kinetic revision's `applied` record carries: the
+/// artifact holding the inventory its install left (item key -> digest,
+/// JSON), which observation expects.
+pub const KINETIC_BASELINE: &str = "kinetic.baseline";
+
 /// What the lifecycle verbs drive.
 pub(crate) trait Target {
     /// Plans a revision; no side effects.

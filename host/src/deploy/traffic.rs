@@ -266,6 +266,7 @@ mod tests {
                 endpoint: None,
                 reason: None,
                 attributes: Default::default(),
+                applied: Default::default(),
             });
         }
         d
