@@ -127,7 +127,7 @@ pub fn bind(
     let effective = effective_grants(previous.as_ref(), &descriptor, &requested, opts)?;
     let added = requested.not_covered_by(&previous_requested);
     let removed = previous_requested.not_covered_by(&requested);
-    let missing = requested.not_covered_by(&effective);
+    let missing = requested.unsatisfied_by(&effective);
     if !missing.is_empty() {
         let from = previous.as_ref().map(|b| &b.descriptor);
         return Err(not_granted(
