@@ -92,20 +92,33 @@ fn a_wrong_api_key_is_denied_naming_the_secret_not_the_key() {
     assert!(!home.contains(WRONG));
 }
 
-/// A missing secret names it and how to set it.
+/// A renamed secret that is not granted names the grant; granted but not
+/// set, it names `envpack secrets put`.
 #[test]
-fn a_missing_secret_says_how_to_set_it() {
+fn a_missing_secret_says_how_to_fix_it() {
     let k = Kinetic::new();
+    let pack = "greentic.kinetic.rest";
+    k.env
+        .ok(&["env", "config", "kin", pack, "user_secret", "OTHER_USER"]);
+    let (code, v) = k.run(&["solutions", "list"]);
+    assert_eq!(code, 4, "{v}");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("--grant credential:OTHER_USER"),
+        "{message}"
+    );
+
     k.env.ok(&[
         "env",
-        "config",
+        "bind",
         "kin",
-        "greentic.kinetic.rest",
-        "user_secret",
-        "OTHER_USER",
+        "kinetic",
+        "greentic.kinetic.rest@^1",
+        "--grant",
+        "credential:OTHER_USER",
     ]);
     let (code, v) = k.run(&["solutions", "list"]);
-    assert_ne!(code, 0);
+    assert_ne!(code, 0, "{v}");
     let message = v["error"]["message"].as_str().unwrap();
     assert!(
         message.contains("OTHER_USER") && message.contains("envpack secrets put"),

@@ -11,7 +11,7 @@ use envpack_e2e::Env;
 use envpack_e2e::kinetic_double::{ConflictForm, DoubleConfig, InstallOutcome, KineticDouble};
 use serde_json::json;
 
-use super::setup::{API_KEY, BIN, PASSWORD, USER, all_text};
+use super::setup::{API_KEY, BIN, GRANTS, PASSWORD, USER, all_text};
 
 const PACK: &str = "greentic.kinetic.rest";
 
@@ -29,15 +29,16 @@ fn ladder() -> (Env, KineticDouble) {
     env.json(&["env", "init", "test", "--after", "dev"]);
     env.json(&["env", "init", "prod", "--after", "test", "--production"]);
     for (e, company) in [("dev", "EPIC06"), ("test", "EPIC05"), ("prod", "EPIC07")] {
-        env.json(&[
+        let mut bind = vec![
             "--yes",
             "env",
             "bind",
             e,
             "kinetic",
             "greentic.kinetic.rest@^1",
-            "--grant-requested",
-        ]);
+        ];
+        bind.extend_from_slice(GRANTS);
+        env.json(&bind);
         env.json(&[
             "--yes",
             "env",
@@ -317,5 +318,44 @@ fn an_install_conflict_follows_the_environment_policy_and_is_audited() {
         "kinetic.install.retry",
     ] {
         assert!(verbs.iter().any(|v| v == want), "{want} in {verbs:?}");
+    }
+}
+
+/// Acceptance 5: reality of a Kinetic environment is the pack's inventory.
+/// In sync after envpack's own install; a layer changed and a UD field
+/// added directly on the server are drift on the next observation, and
+/// `history` names when each first appeared.
+#[test]
+fn ui_edits_on_the_server_are_drift_with_history() {
+    let (env, double) = ladder();
+    let v1 = release(&env, "1.2.0", "release-tag");
+    env.json(&["deploy", v1.to_str().unwrap(), "--env", "dev"]);
+    let first = env.json(&["observe", "--env", "dev"]);
+    assert_eq!(first["state"], "in-sync", "{first}");
+
+    double
+        .edit_layer("EPIC06", "Erp.UI.CustomerEntry", "CustTracking", None)
+        .unwrap();
+    double
+        .set_ud_field("EPIC06", "Customer_UD", json!({"FieldName": "AddedInUi_c"}))
+        .unwrap();
+    let r = env.run(&["--json", "drift", "--env", "dev"]);
+    assert_ne!(r.code, 0, "drift is reported: {}", r.stdout);
+    let text = r.envelope().to_string();
+    let layer = "kinetic/layer/Erp.UI.CustomerEntry~CustTracking~KNTCCustLayer~EPIC06";
+    let field = "kinetic/ud-field/Customer_UD.AddedInUi_c";
+    // The edited layer was seen before (as installed) and again as edited;
+    // the added field only since the edit.
+    for (key, versions) in [(layer, 2), (field, 1)] {
+        assert!(text.contains(&format!("file:{key}")), "{key} in {text}");
+        let history = env.json(&["history", key, "--env", "dev"]);
+        let seen = history["seen"].as_array().unwrap();
+        assert_eq!(seen.len(), versions, "{history}");
+        let newest = seen
+            .iter()
+            .map(|s| s["first_seen"].as_str().unwrap())
+            .max()
+            .unwrap();
+        assert!(newest >= first["at"].as_str().unwrap(), "{history}");
     }
 }

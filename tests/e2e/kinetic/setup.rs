@@ -12,6 +12,26 @@ pub const API_KEY: &str = "kin-apikey-9f27c3d1e8";
 pub const USER: &str = "kin-user-4b1e70";
 pub const PASSWORD: &str = "kin-password-c0ffee5a7";
 
+/// Exactly what the environment gives the pack: its server, its three
+/// secrets, its configuration (not `--grant-requested`, which would grant
+/// every host and secret the `*` requests leave to the operator).
+pub const GRANTS: &[&str] = &[
+    "--grant",
+    "log",
+    "--grant",
+    "kv",
+    "--grant",
+    "config:*",
+    "--grant",
+    "http:127.0.0.1",
+    "--grant",
+    "credential:KINETIC_API_KEY",
+    "--grant",
+    "credential:KINETIC_USER",
+    "--grant",
+    "credential:KINETIC_PASSWORD",
+];
+
 /// The environment, the double, and what every run printed.
 pub struct Kinetic {
     pub env: Env,
@@ -31,14 +51,9 @@ impl Kinetic {
         .unwrap();
         let env = Env::new(BIN);
         env.ok(&["env", "init", "kin"]);
-        env.ok(&[
-            "env",
-            "bind",
-            "kin",
-            "kinetic",
-            "greentic.kinetic.rest@^1",
-            "--grant-requested",
-        ]);
+        let mut bind = vec!["env", "bind", "kin", "kinetic", "greentic.kinetic.rest@^1"];
+        bind.extend_from_slice(GRANTS);
+        env.ok(&bind);
         let pack = "greentic.kinetic.rest";
         env.ok(&["env", "config", "kin", pack, "base_url", &double.base_url()]);
         env.ok(&["env", "config", "kin", pack, "company", "EPIC07"]);

@@ -197,11 +197,19 @@ fn recreate_and_remove_with_dry_runs() {
         .map(|e| e["target"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(
-        commands.iter().filter(|t| t.starts_with("kinetic solutions remove")).count(),
+        commands
+            .iter()
+            .filter(|t| t.starts_with("kinetic solutions remove"))
+            .count(),
         2,
         "started and ended, not the dry run: {commands:?}"
     );
-    assert!(commands.iter().any(|t| t.starts_with("kinetic solutions recreate")), "{commands:?}");
+    assert!(
+        commands
+            .iter()
+            .any(|t| t.starts_with("kinetic solutions recreate")),
+        "{commands:?}"
+    );
     assert_eq!(
         k.ok(&["solutions", "list"])["solutions"]
             .as_array()

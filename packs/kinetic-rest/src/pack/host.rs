@@ -48,7 +48,10 @@ impl Io for HostIo {
         for (n, v) in &r.headers {
             req = req.header(n, v);
         }
-        let resp = req.body(r.body.clone()).send().map_err(from_sdk)?;
+        let resp = req
+            .body(r.body.clone())
+            .send()
+            .map_err(|e| denied_why(e, r))?;
         Ok(HttpResponse {
             status: resp.status,
             body: resp.body,
@@ -73,6 +76,35 @@ impl Io for HostIo {
     fn forget(&self, key: &str) -> Result<(), KineticError> {
         kv::delete(key).map(|_| ()).map_err(from_sdk)
     }
+}
+
+/// A refused request names the credentials it carried too: the host says
+/// only "denied", and a missing `credential:` grant looks like a missing
+/// `http:` one.
+fn denied_why(e: Error, r: &HttpRequest) -> KineticError {
+    let Error::Denied(message) = &e else {
+        return from_sdk(e);
+    };
+    let names: Vec<&str> = r
+        .headers
+        .iter()
+        .filter_map(|(_, v)| v.strip_prefix("{{credential:")?.strip_suffix("}}"))
+        .collect();
+    if names.is_empty() {
+        return from_sdk(e);
+    }
+    let grants: Vec<String> = names
+        .iter()
+        .map(|n| format!("--grant credential:{n}"))
+        .collect();
+    KineticError::Host(
+        HostKind::Denied,
+        format!(
+            "{message}, or the credentials this request carries ({}); help: envpack env bind <env> kinetic greentic.kinetic.rest@^1 {}",
+            names.join(", "),
+            grants.join(" ")
+        ),
+    )
 }
 
 /// One config key through the host.
