@@ -11,6 +11,9 @@
 //!   token, RBAC denial (acceptance 3).
 //! - `k8s/updown.rs`: `env up`/`validate`/`down`/`reset` through the pack's
 //!   prepare, validate and decommission.
+//! - `k8s/conflicts.rs`: server-side apply as the server sees it, forced
+//!   only with `force_conflicts`.
+//! - `k8s/gateway.rs`: routes attach to the configured Gateway.
 //! - `k8s/render.rs`: `env render` is stable and the double accepts it with
 //!   `kubectl apply --server-side --dry-run=server` (acceptance 5).
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
@@ -238,10 +241,14 @@ fn route_weights(route: &Value) -> Vec<(String, u64)> {
     out
 }
 
+#[path = "k8s/conflicts.rs"]
+mod conflicts;
 #[path = "k8s/drift.rs"]
 mod drift;
 #[path = "k8s/failures.rs"]
 mod failures;
+#[path = "k8s/gateway.rs"]
+mod gateway;
 #[path = "k8s/ladder.rs"]
 mod ladder;
 #[path = "k8s/render.rs"]

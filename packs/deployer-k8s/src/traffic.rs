@@ -139,6 +139,38 @@ pub fn read_weights(route: &Value, by_service: &[(String, String)]) -> Vec<Traff
 mod tests {
     use super::*;
 
+    fn settings(gateway: Option<&str>) -> Settings {
+        Settings {
+            environment: "prod".into(),
+            server: "https://k8s.example:6443".into(),
+            namespace: "web".into(),
+            token_secret: "K8S_TOKEN".into(),
+            force: false,
+            gateway: gateway.map(str::to_string),
+            gateway_namespace: gateway.map(|_| "infra".to_string()),
+            hostname: gateway.map(|_| "web.example.com".to_string()),
+        }
+    }
+
+    #[test]
+    fn routes_attach_to_the_configured_gateway() {
+        let backends =
+            vec![json!({"kind": "Service", "name": "web-r1", "port": 8080, "weight": 10000})];
+        let r = route(&settings(Some("edge")), "web", 7, backends.clone());
+        assert_eq!(r["metadata"]["name"], "web-prod");
+        assert_eq!(r["metadata"]["annotations"][GENERATION], "7");
+        assert_eq!(
+            r["spec"]["parentRefs"],
+            json!([{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "edge", "namespace": "infra"}])
+        );
+        assert_eq!(r["spec"]["hostnames"], json!(["web.example.com"]));
+        assert_eq!(r["spec"]["rules"][0]["backendRefs"], json!(backends));
+        let bare = route(&settings(None), "web", 1, vec![]);
+        assert!(
+            bare["spec"].get("parentRefs").is_none() && bare["spec"].get("hostnames").is_none()
+        );
+    }
+
     #[test]
     fn reads_weights_back_by_revision() {
         let route = json!({"spec": {"rules": [{"backendRefs": [

@@ -67,7 +67,8 @@ fn api_resource(t: &ResourceType) -> Value {
     if !t.short_names.is_empty() {
         r["shortNames"] = json!(t.short_names);
     }
-    if t.stored && t.plural != "namespaces" {
+    // kubectl get all: the workload types, as on the real server.
+    if matches!(t.plural, "pods" | "services" | "deployments") {
         r["categories"] = json!(["all"]);
     }
     r

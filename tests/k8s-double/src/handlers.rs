@@ -10,7 +10,7 @@ use crate::routes::{Route, Target};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::server::{Call, Reply, Shared, State};
 use crate::status::{self, ApiError};
-use crate::{discovery, openapi, proto, rollout, table, watch, write};
+use crate::{discovery, openapi, pods, table, watch, write};
 
 pub fn dispatch(state: &State, call: &Call) -> Reply {
     let found = |v: Option<Value>| match v {
@@ -62,8 +62,8 @@ fn resource(state: &State, call: &Call, target: &Target) -> Result<Reply, ApiErr
         return Err(ApiError::forbidden(
             t,
             name,
+            target.namespace.as_deref(),
             verb,
-            "denied by the test double's RBAC table",
         ));
     }
     let ns = target.namespace.as_deref();
@@ -112,13 +112,13 @@ pub fn objects(
             .store
             .deployments(ns)
             .iter()
-            .flat_map(|d| rollout::pods(d, &shared.script))
+            .flat_map(|d| pods::pods(d, &shared.script, shared.served_template(d)))
             .collect(),
         "events" => shared
             .store
             .deployments(ns)
             .iter()
-            .flat_map(|d| rollout::events(d, &shared.script))
+            .flat_map(|d| pods::events(d, &shared.script, shared.served_template(d)))
             .collect(),
         _ => return shared.store.list(t, ns, labels, fields),
     };
@@ -251,13 +251,7 @@ fn delete_collection(
 fn review(state: &State, call: &Call) -> Result<Reply, ApiError> {
     let t = resources::by_plural("selfsubjectaccessreviews")
         .ok_or_else(|| ApiError::no_route(&call.path))?;
-    let mut body = if call.content_type.contains("protobuf") {
-        proto::self_subject_access_review(&call.body).ok_or_else(|| {
-            ApiError::bad_request("the protobuf body is not a SelfSubjectAccessReview")
-        })?
-    } else {
-        write::body(call)?
-    };
+    let mut body = write::body(call)?;
     if body.is_object() && body.get("metadata").is_none() {
         body["metadata"] = json!({});
     }

@@ -23,16 +23,20 @@ use tokio::sync::oneshot;
 
 mod apply;
 mod clock;
+mod controllers;
 mod discovery;
 mod fields;
+mod gateway;
 mod handlers;
 mod managed;
 mod openapi;
 mod patch;
+mod pods;
 mod proto;
 mod resources;
 mod rollout;
 mod routes;
+mod schema;
 mod script;
 mod selector;
 mod server;
@@ -283,7 +287,7 @@ impl K8sDouble {
     /// passed (tests need no timing).
     pub fn settle_rollouts(&self) {
         let _in_runtime = self.runtime.enter();
-        write::settle_all(&self.state);
+        controllers::settle_all(&self.state);
     }
 
     /// Denies `verb` (`patch`, or `*`) on `resource` (`deployments`,

@@ -63,85 +63,7 @@ fn operation(t: &ResourceType, action: &str, kind: &str, params: &[&str]) -> Val
 fn group_version(group: &str, version: &str) -> Value {
     let mut paths = Map::new();
     for t in resources::in_group_version(group, version) {
-        let base = if t.namespaced {
-            format!("{}/namespaces/{{namespace}}/{}", t.prefix(), t.plural)
-        } else {
-            format!("{}/{}", t.prefix(), t.plural)
-        };
-        let writes = t.verbs.contains(&"patch");
-        let mut collection = Map::new();
-        if t.verbs.contains(&"list") {
-            collection.insert(
-                "get".into(),
-                operation(
-                    t,
-                    "list",
-                    t.kind,
-                    &["labelSelector", "fieldSelector", "watch", "resourceVersion"],
-                ),
-            );
-        }
-        if t.verbs.contains(&"create") {
-            collection.insert(
-                "post".into(),
-                operation(
-                    t,
-                    "post",
-                    t.kind,
-                    &["dryRun", "fieldManager", "fieldValidation"],
-                ),
-            );
-        }
-        paths.insert(base.clone(), Value::Object(collection));
-        if t.verbs.contains(&"get") {
-            let mut item = Map::new();
-            item.insert("get".into(), operation(t, "get", t.kind, &[]));
-            if writes {
-                item.insert(
-                    "put".into(),
-                    operation(
-                        t,
-                        "put",
-                        t.kind,
-                        &["dryRun", "fieldManager", "fieldValidation"],
-                    ),
-                );
-                item.insert(
-                    "patch".into(),
-                    operation(
-                        t,
-                        "patch",
-                        t.kind,
-                        &["dryRun", "fieldManager", "fieldValidation", "force"],
-                    ),
-                );
-                item.insert("delete".into(), operation(t, "delete", t.kind, &["dryRun"]));
-            }
-            paths.insert(format!("{base}/{{name}}"), Value::Object(item));
-        }
-        for s in t.subresources {
-            let mut sub = Map::new();
-            sub.insert("get".into(), operation(t, "get", s.kind, &[]));
-            sub.insert(
-                "patch".into(),
-                operation(
-                    t,
-                    "patch",
-                    s.kind,
-                    &["dryRun", "fieldManager", "fieldValidation", "force"],
-                ),
-            );
-            sub.insert(
-                "put".into(),
-                operation(
-                    t,
-                    "put",
-                    s.kind,
-                    &["dryRun", "fieldManager", "fieldValidation"],
-                ),
-            );
-            paths.insert(format!("{base}/{{name}}/{}", s.name), Value::Object(sub));
-        }
+        type_paths(t, &mut paths);
     }
     json!({
         "openapi": "3.0.0",
@@ -149,6 +71,44 @@ fn group_version(group: &str, version: &str) -> Value {
         "paths": paths,
         "components": {"schemas": {}},
     })
+}
+
+const WRITE: &[&str] = &["dryRun", "fieldManager", "fieldValidation"];
+const PATCH: &[&str] = &["dryRun", "fieldManager", "fieldValidation", "force"];
+
+/// The collection, item and subresource paths of one type.
+fn type_paths(t: &ResourceType, paths: &mut Map<String, Value>) {
+    let base = if t.namespaced {
+        format!("{}/namespaces/{{namespace}}/{}", t.prefix(), t.plural)
+    } else {
+        format!("{}/{}", t.prefix(), t.plural)
+    };
+    let mut collection = Map::new();
+    if t.verbs.contains(&"list") {
+        let list = &["labelSelector", "fieldSelector", "watch", "resourceVersion"];
+        collection.insert("get".into(), operation(t, "list", t.kind, list));
+    }
+    if t.verbs.contains(&"create") {
+        collection.insert("post".into(), operation(t, "post", t.kind, WRITE));
+    }
+    paths.insert(base.clone(), Value::Object(collection));
+    if t.verbs.contains(&"get") {
+        let mut item = Map::new();
+        item.insert("get".into(), operation(t, "get", t.kind, &[]));
+        if t.verbs.contains(&"patch") {
+            item.insert("put".into(), operation(t, "put", t.kind, WRITE));
+            item.insert("patch".into(), operation(t, "patch", t.kind, PATCH));
+            item.insert("delete".into(), operation(t, "delete", t.kind, &["dryRun"]));
+        }
+        paths.insert(format!("{base}/{{name}}"), Value::Object(item));
+    }
+    for s in t.subresources {
+        let mut sub = Map::new();
+        sub.insert("get".into(), operation(t, "get", s.kind, &[]));
+        sub.insert("patch".into(), operation(t, "patch", s.kind, PATCH));
+        sub.insert("put".into(), operation(t, "put", s.kind, WRITE));
+        paths.insert(format!("{base}/{{name}}/{}", s.name), Value::Object(sub));
+    }
 }
 
 #[cfg(test)]

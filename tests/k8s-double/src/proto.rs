@@ -1,6 +1,8 @@
-//! Just enough of the Kubernetes protobuf encoding to read the one body
-//! kubectl sends that way: a `SelfSubjectAccessReview` (`kubectl auth
-//! can-i`). Answers are JSON, which kubectl also accepts.
+//! Just enough of the Kubernetes protobuf encoding to read the bodies
+//! kubectl's typed clients send that way: `SelfSubjectAccessReview`
+//! (`kubectl auth can-i`), `Namespace`, `ConfigMap` and `Secret` (`kubectl
+//! create namespace|configmap|secret`). Answers are JSON, which kubectl
+//! also accepts. Other kinds sent as protobuf get 415.
 //!
 //! The envelope is the magic `k8s\0` followed by a `runtime.Unknown`
 //! (1: typeMeta {1: apiVersion, 2: kind}, 2: raw), and `raw` is the
@@ -76,22 +78,50 @@ fn strings(b: &[u8], names: &[(u64, &str)]) -> Option<Value> {
     let fs = fields(b)?;
     let mut m = Map::new();
     for (n, name) in names {
-        if let Some(v) = sub(&fs, *n) {
+        // Empty strings are encoded too; the JSON form leaves them out.
+        if let Some(v) = sub(&fs, *n).filter(|v| !v.is_empty()) {
             m.insert((*name).to_string(), json!(String::from_utf8_lossy(v)));
         }
     }
     Some(Value::Object(m))
 }
 
-/// A protobuf `SelfSubjectAccessReview` as its JSON object.
-pub fn self_subject_access_review(body: &[u8]) -> Option<Value> {
+/// A protobuf body as its JSON object; `None` for a body that does not
+/// parse or a kind this module does not read.
+pub fn decode(body: &[u8]) -> Option<Value> {
     let unknown = fields(body.strip_prefix(MAGIC)?)?;
     let type_meta = fields(sub(&unknown, 1)?)?;
-    let kind = String::from_utf8_lossy(sub(&type_meta, 2)?).to_string();
     let api_version = String::from_utf8_lossy(sub(&type_meta, 1)?).to_string();
-    let review = fields(sub(&unknown, 2)?)?;
-    let spec = fields(sub(&review, 2).unwrap_or_default())?;
-    let mut spec_json = Map::new();
+    let kind = String::from_utf8_lossy(sub(&type_meta, 2)?).to_string();
+    let raw = fields(sub(&unknown, 2)?)?;
+    let mut object = match kind.as_str() {
+        "SelfSubjectAccessReview" => {
+            json!({"spec": review_spec(sub(&raw, 2).unwrap_or_default())?})
+        }
+        "Namespace" => json!({}),
+        "ConfigMap" => json!({"data": string_map(&raw, 2), "binaryData": bytes_map(&raw, 3)}),
+        "Secret" => json!({
+            "data": bytes_map(&raw, 2),
+            "type": sub(&raw, 3).filter(|b| !b.is_empty()).map(|b| String::from_utf8_lossy(b).to_string()),
+            "stringData": string_map(&raw, 4),
+        }),
+        _ => return None,
+    };
+    object["apiVersion"] = json!(api_version);
+    object["kind"] = json!(kind);
+    object["metadata"] = object_meta(sub(&raw, 1).unwrap_or_default())?;
+    // Fields the message did not carry are absent, as in the JSON form.
+    if let Some(m) = object.as_object_mut() {
+        m.retain(|k, v| {
+            k == "metadata" || !(v.is_null() || v.as_object().is_some_and(Map::is_empty))
+        });
+    }
+    Some(object)
+}
+
+fn review_spec(b: &[u8]) -> Option<Value> {
+    let spec = fields(b)?;
+    let mut out = Map::new();
     if let Some(ra) = sub(&spec, 1) {
         let names = [
             (1, "namespace"),
@@ -102,15 +132,52 @@ pub fn self_subject_access_review(body: &[u8]) -> Option<Value> {
             (6, "subresource"),
             (7, "name"),
         ];
-        spec_json.insert("resourceAttributes".into(), strings(ra, &names)?);
+        out.insert("resourceAttributes".into(), strings(ra, &names)?);
     }
     if let Some(nra) = sub(&spec, 2) {
-        spec_json.insert(
+        out.insert(
             "nonResourceAttributes".into(),
             strings(nra, &[(1, "path"), (2, "verb")])?,
         );
     }
-    Some(json!({"apiVersion": api_version, "kind": kind, "metadata": {}, "spec": spec_json}))
+    Some(Value::Object(out))
+}
+
+/// `ObjectMeta`: name (1), generateName (2), namespace (3), labels (11),
+/// annotations (12); the server-owned rest is the server's to fill.
+fn object_meta(b: &[u8]) -> Option<Value> {
+    let fs = fields(b)?;
+    let mut meta = strings(b, &[(1, "name"), (2, "generateName"), (3, "namespace")])?;
+    for (n, name) in [(11, "labels"), (12, "annotations")] {
+        let m = string_map(&fs, n);
+        if m.as_object().is_some_and(|m| !m.is_empty()) {
+            meta[name] = m;
+        }
+    }
+    Some(meta)
+}
+
+/// A `map<string, string>` field: repeated entries {1: key, 2: value}.
+fn string_map(fs: &[(u64, Field<'_>)], n: u64) -> Value {
+    map_entries(fs, n, |v| json!(String::from_utf8_lossy(v)))
+}
+
+/// A `map<string, bytes>` field, values base64 like the JSON form.
+fn bytes_map(fs: &[(u64, Field<'_>)], n: u64) -> Value {
+    map_entries(fs, n, |v| json!(crate::tls::base64(v)))
+}
+
+fn map_entries(fs: &[(u64, Field<'_>)], n: u64, value: impl Fn(&[u8]) -> Value) -> Value {
+    let mut m = Map::new();
+    for (k, f) in fs {
+        if let (true, Field::Bytes(entry)) = (*k == n, f)
+            && let Some(e) = fields(entry)
+        {
+            let key = String::from_utf8_lossy(sub(&e, 1).unwrap_or_default()).to_string();
+            m.insert(key, value(sub(&e, 2).unwrap_or_default()));
+        }
+    }
+    Value::Object(m)
 }
 
 #[cfg(test)]
@@ -125,6 +192,22 @@ mod tests {
             out.extend_from_slice(b);
         }
         out
+    }
+
+    #[test]
+    fn reads_what_kubectl_create_configmap_sends() {
+        let entry = msg(&[(1, b"GREETING".to_vec()), (2, b"hello".to_vec())]);
+        let label = msg(&[(1, b"app".to_vec()), (2, b"web".to_vec())]);
+        let meta = msg(&[(1, b"cfg".to_vec()), (3, b"prod".to_vec()), (11, label)]);
+        let cm = msg(&[(1, meta), (2, entry)]);
+        let type_meta = msg(&[(1, b"v1".to_vec()), (2, b"ConfigMap".to_vec())]);
+        let mut body = MAGIC.to_vec();
+        body.extend(msg(&[(1, type_meta), (2, cm)]));
+        let v = decode(&body).expect("decodes");
+        assert_eq!(
+            v,
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "namespace": "prod", "labels": {"app": "web"}}, "data": {"GREETING": "hello"}})
+        );
     }
 
     #[test]
@@ -143,13 +226,13 @@ mod tests {
         ]);
         let mut body = MAGIC.to_vec();
         body.extend(msg(&[(1, type_meta), (2, review)]));
-        let v = self_subject_access_review(&body).expect("decodes");
+        let v = decode(&body).expect("decodes");
         assert_eq!(v["kind"], "SelfSubjectAccessReview");
         assert_eq!(
             v["spec"]["resourceAttributes"],
             json!({"namespace": "prod", "verb": "patch", "group": "apps", "resource": "deployments"})
         );
-        assert_eq!(self_subject_access_review(b"k8s\0\xff\xff"), None);
-        assert_eq!(self_subject_access_review(b"{}"), None);
+        assert_eq!(decode(b"k8s\0\xff\xff"), None);
+        assert_eq!(decode(b"{}"), None);
     }
 }

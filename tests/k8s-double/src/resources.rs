@@ -74,6 +74,13 @@ const STATUS_OF_ROUTE: Subresource = Subresource {
     version: "v1",
     verbs: &["get", "patch", "update"],
 };
+const STATUS_OF_GATEWAY: Subresource = Subresource {
+    name: "status",
+    kind: "Gateway",
+    group: "gateway.networking.k8s.io",
+    version: "v1",
+    verbs: &["get", "patch", "update"],
+};
 
 /// Every resource type the double serves.
 pub const TYPES: &[ResourceType] = &[
@@ -180,6 +187,32 @@ pub const TYPES: &[ResourceType] = &[
         short_names: &[],
         verbs: RW,
         subresources: &[STATUS_OF_ROUTE],
+        generation: true,
+        stored: true,
+    },
+    ResourceType {
+        group: "gateway.networking.k8s.io",
+        version: "v1",
+        plural: "gateways",
+        singular: "gateway",
+        kind: "Gateway",
+        namespaced: true,
+        short_names: &["gtw"],
+        verbs: RW,
+        subresources: &[STATUS_OF_GATEWAY],
+        generation: true,
+        stored: true,
+    },
+    ResourceType {
+        group: "gateway.networking.k8s.io",
+        version: "v1",
+        plural: "gatewayclasses",
+        singular: "gatewayclass",
+        kind: "GatewayClass",
+        namespaced: false,
+        short_names: &["gc"],
+        verbs: RW,
+        subresources: &[],
         generation: true,
         stored: true,
     },

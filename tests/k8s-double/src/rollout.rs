@@ -1,17 +1,12 @@
 //! The deployment controller, simulated: a Deployment's status after a
-//! change (progressing, then available or `ProgressDeadlineExceeded`), and
-//! the pods and events a deployer reads to say why a rollout failed.
-//!
-//! Pods and events are derived from the Deployments on every read, never
-//! stored: a pod is `Running` once its Deployment is available, and waits
-//! in `ImagePullBackOff` or `CrashLoopBackOff` when the script says the
-//! rollout fails.
+//! change (progressing, then available or `ProgressDeadlineExceeded`). The
+//! pods and events that say why are derived in [`crate::pods`].
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::clock;
-use crate::script::{PodFailure, Script};
+use crate::script::Script;
 
 /// Where a rollout stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,9 +36,16 @@ pub fn needs_rollout(old: Option<&Value>, new: &Value) -> bool {
     }
 }
 
-/// The Deployment's `status` in a phase.
-pub fn status(d: &Value, phase: Phase) -> Value {
+/// The Deployment's `status` in a phase. `serving` is how many replicas
+/// were available before this rollout, and `replaced` whether they run a
+/// previous template (whose pods keep serving until the new ones are
+/// ready, as in a rolling update) rather than this one (a scale).
+pub fn status(d: &Value, phase: Phase, serving: u64, replaced: bool) -> Value {
     let n = replicas(d);
+    let settled = phase == Phase::Available;
+    let serving = if settled { n } else { serving.min(n) };
+    // maxUnavailable 25%, rounded down, like the default strategy.
+    let enough = n == 0 || (serving > 0 && serving >= n - n / 4);
     let rs = replica_set_name(d);
     let now = clock::now();
     let cond = |kind: &str, ok: bool, reason: &str, message: String| {
@@ -56,8 +58,7 @@ pub fn status(d: &Value, phase: Phase) -> Value {
             "message": message,
         })
     };
-    let available = phase == Phase::Available;
-    let availability = if available || n == 0 {
+    let availability = if enough {
         cond(
             "Available",
             true,
@@ -94,16 +95,21 @@ pub fn status(d: &Value, phase: Phase) -> Value {
     };
     let mut s = json!({
         "observedGeneration": d["metadata"]["generation"].as_u64().unwrap_or(1),
-        "replicas": n,
-        "updatedReplicas": n,
         "conditions": [availability, progress],
     });
     // The real controller leaves zero counts out.
-    if available && n > 0 {
-        s["readyReplicas"] = json!(n);
-        s["availableReplicas"] = json!(n);
-    } else if n > 0 {
-        s["unavailableReplicas"] = json!(n);
+    let old_pods = if replaced && !settled { serving } else { 0 };
+    let counts = [
+        ("replicas", n + old_pods),
+        ("updatedReplicas", n),
+        ("readyReplicas", serving),
+        ("availableReplicas", serving),
+        ("unavailableReplicas", n - serving),
+    ];
+    for (field, count) in counts {
+        if count > 0 {
+            s[field] = json!(count);
+        }
     }
     s
 }
@@ -117,29 +123,30 @@ pub fn settled_phase(d: &Value, script: &Script) -> Phase {
     }
 }
 
-/// The phase a stored Deployment's status shows.
+/// The phase a stored Deployment's status shows (its `Progressing`
+/// condition, for the generation it has).
 pub fn phase_of(d: &Value) -> Phase {
     let conds = d["status"]["conditions"]
         .as_array()
         .cloned()
         .unwrap_or_default();
-    let has = |t: &str, s: &str| conds.iter().any(|c| c["type"] == t && c["status"] == s);
-    if has("Progressing", "False") {
-        Phase::Failed
-    } else if has("Available", "True")
-        && d["status"]["observedGeneration"] == d["metadata"]["generation"]
-    {
-        Phase::Available
-    } else {
-        Phase::Progressing
+    let reason = conds
+        .iter()
+        .find(|c| c["type"] == "Progressing")
+        .and_then(|c| c["reason"].as_str().map(str::to_string));
+    let current = d["status"]["observedGeneration"] == d["metadata"]["generation"];
+    match reason.as_deref() {
+        Some("ProgressDeadlineExceeded") if current => Phase::Failed,
+        Some("NewReplicaSetAvailable") if current => Phase::Available,
+        _ => Phase::Progressing,
     }
 }
 
-/// `pod-template-hash`: a stable hash of the pod template, spelled with
-/// the alphabet the real controller uses.
-pub fn template_hash(d: &Value) -> String {
+/// `pod-template-hash`: a stable hash of a pod template, spelled with the
+/// alphabet the real controller uses.
+pub fn hash_of(template: &Value) -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let digest = Sha256::digest(d["spec"]["template"].to_string().as_bytes());
+    let digest = Sha256::digest(template.to_string().as_bytes());
     digest
         .iter()
         .take(10)
@@ -151,7 +158,7 @@ pub fn replica_set_name(d: &Value) -> String {
     format!(
         "{}-{}",
         d["metadata"]["name"].as_str().unwrap_or_default(),
-        template_hash(d)
+        hash_of(&d["spec"]["template"])
     )
 }
 
@@ -165,170 +172,10 @@ pub fn suffix(seed: &str) -> String {
         .collect()
 }
 
-/// The pods of a Deployment, in the state its rollout is in.
-pub fn pods(d: &Value, script: &Script) -> Vec<Value> {
-    let phase = phase_of(d);
-    let failure = script.failure_of(d);
-    let rs = replica_set_name(d);
-    let hash = template_hash(d);
-    let ns = d["metadata"]["namespace"].as_str().unwrap_or("default");
-    let mut labels = d["spec"]["template"]["metadata"]["labels"].clone();
-    if !labels.is_object() {
-        labels = json!({});
-    }
-    labels["pod-template-hash"] = json!(hash);
-    let started = d["metadata"]["creationTimestamp"].clone();
-    (0..replicas(d))
-        .map(|i| {
-            let name = format!("{rs}-{}", suffix(&format!("{rs}/{i}")));
-            let containers = d["spec"]["template"]["spec"]["containers"].as_array().cloned().unwrap_or_default();
-            let statuses: Vec<Value> = containers
-                .iter()
-                .map(|c| container_status(c, phase, failure, &name, &started))
-                .collect();
-            let ready = statuses.iter().all(|s| s["ready"] == true);
-            let pod_phase = if statuses.iter().any(|s| s["state"].get("running").is_some() || s["lastState"].get("terminated").is_some()) {
-                "Running"
-            } else {
-                "Pending"
-            };
-            json!({
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "metadata": {
-                    "name": name,
-                    "namespace": ns,
-                    "uid": format!("pod-{}", suffix(&name)),
-                    "labels": labels,
-                    "creationTimestamp": started,
-                    "resourceVersion": d["metadata"]["resourceVersion"],
-                    "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs, "uid": format!("rs-{hash}"), "controller": true, "blockOwnerDeletion": true}],
-                },
-                "spec": d["spec"]["template"]["spec"],
-                "status": {
-                    "phase": pod_phase,
-                    "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}],
-                    "containerStatuses": statuses,
-                },
-            })
-        })
-        .collect()
-}
-
-fn container_status(
-    c: &Value,
-    phase: Phase,
-    failure: Option<PodFailure>,
-    pod: &str,
-    started: &Value,
-) -> Value {
-    let name = c["name"].as_str().unwrap_or_default();
-    let image = c["image"].as_str().unwrap_or_default();
-    let base = json!({"name": name, "image": image, "imageID": "", "restartCount": 0, "started": false, "ready": false});
-    let fails = phase != Phase::Available && failure.is_some();
-    let mut s = base;
-    match (phase, fails.then_some(failure).flatten()) {
-        (Phase::Available, _) => {
-            s["ready"] = json!(true);
-            s["started"] = json!(true);
-            s["state"] = json!({"running": {"startedAt": started}});
-        }
-        (_, Some(PodFailure::ImagePullBackOff)) => {
-            s["state"] = json!({"waiting": {"reason": "ImagePullBackOff", "message": format!("Back-off pulling image {image:?}: ErrImagePull: failed to pull and unpack image {image:?}: not found")}});
-        }
-        (_, Some(PodFailure::CrashLoopBackOff)) => {
-            s["restartCount"] = json!(5);
-            s["state"] = json!({"waiting": {"reason": "CrashLoopBackOff", "message": format!("back-off 2m40s restarting failed container={name} pod={pod}")}});
-            s["lastState"] = json!({"terminated": {"exitCode": 1, "reason": "Error", "startedAt": started, "finishedAt": started}});
-        }
-        _ => {
-            s["state"] = json!({"waiting": {"reason": "ContainerCreating"}});
-        }
-    }
-    s
-}
-
-/// The events of a Deployment's rollout: the scale-up, and for failing
-/// pods the kubelet's warnings.
-pub fn events(d: &Value, script: &Script) -> Vec<Value> {
-    let ns = d["metadata"]["namespace"].as_str().unwrap_or("default");
-    let at = d["metadata"]["creationTimestamp"].clone();
-    let rs = replica_set_name(d);
-    let event = |kind: &str,
-                 name: &str,
-                 uid: &Value,
-                 typ: &str,
-                 reason: &str,
-                 message: String,
-                 component: &str| {
-        json!({
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"name": format!("{name}.{}", suffix(&format!("{name}{reason}{message}"))), "namespace": ns, "creationTimestamp": at},
-            "involvedObject": {"kind": kind, "namespace": ns, "name": name, "uid": uid, "apiVersion": if kind == "Pod" { "v1" } else { "apps/v1" }},
-            "type": typ,
-            "reason": reason,
-            "message": message,
-            "source": {"component": component},
-            "count": 1,
-            "firstTimestamp": at,
-            "lastTimestamp": at,
-        })
-    };
-    let mut out = vec![event(
-        "Deployment",
-        d["metadata"]["name"].as_str().unwrap_or_default(),
-        &d["metadata"]["uid"],
-        "Normal",
-        "ScalingReplicaSet",
-        format!("Scaled up replica set {rs} to {}", replicas(d)),
-        "deployment-controller",
-    )];
-    for pod in pods(d, script) {
-        let name = pod["metadata"]["name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        for cs in pod["status"]["containerStatuses"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-        {
-            let image = cs["image"].as_str().unwrap_or_default();
-            let (reason, message) = match cs["state"]["waiting"]["reason"].as_str() {
-                Some("ImagePullBackOff") => (
-                    "Failed",
-                    format!(
-                        "Failed to pull image {image:?}: rpc error: code = NotFound desc = failed to pull and unpack image {image:?}: not found"
-                    ),
-                ),
-                Some("CrashLoopBackOff") => (
-                    "BackOff",
-                    format!(
-                        "Back-off restarting failed container {} in pod {name}",
-                        cs["name"].as_str().unwrap_or_default()
-                    ),
-                ),
-                _ => continue,
-            };
-            out.push(event(
-                "Pod",
-                &name,
-                &pod["metadata"]["uid"],
-                "Warning",
-                reason,
-                message,
-                "kubelet",
-            ));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::script::{RolloutFailure, RolloutMatch};
+    use crate::script::{PodFailure, RolloutFailure, RolloutMatch};
 
     fn deployment(replicas: u64) -> Value {
         json!({"apiVersion": "apps/v1", "kind": "Deployment",
@@ -339,24 +186,38 @@ mod tests {
 
     #[test]
     fn available_status_counts_every_replica() {
-        let d = deployment(3);
-        let s = status(&d, Phase::Available);
+        let mut d = deployment(3);
+        let s = status(&d, Phase::Available, 0, false);
         assert_eq!(s["observedGeneration"], 2);
-        assert_eq!(s["availableReplicas"], 3);
+        assert_eq!(
+            (
+                s["availableReplicas"].as_u64(),
+                s["updatedReplicas"].as_u64()
+            ),
+            (Some(3), Some(3))
+        );
+        assert!(s.get("unavailableReplicas").is_none());
         assert_eq!(s["conditions"][0]["type"], "Available");
         assert_eq!(s["conditions"][1]["reason"], "NewReplicaSetAvailable");
-        let mut d = d;
         d["status"] = s;
         assert_eq!(phase_of(&d), Phase::Available);
-        assert!(
-            pods(&d, &Script::default())
-                .iter()
-                .all(|p| p["status"]["phase"] == "Running")
-        );
     }
 
     #[test]
-    fn a_failing_rollout_explains_itself_in_pods_and_events() {
+    fn a_rolling_update_keeps_the_old_replicas_available() {
+        let mut d = deployment(4);
+        d["status"] = status(&d, Phase::Progressing, 4, true);
+        assert_eq!(d["status"]["replicas"], 8);
+        assert_eq!(d["status"]["availableReplicas"], 4);
+        assert_eq!(d["status"]["conditions"][0]["status"], "True");
+        assert_eq!(phase_of(&d), Phase::Progressing);
+        let fresh = status(&d, Phase::Progressing, 0, false);
+        assert_eq!(fresh["conditions"][0]["status"], "False");
+        assert_eq!(fresh["unavailableReplicas"], 4);
+    }
+
+    #[test]
+    fn scripted_failures_settle_as_missed_deadlines() {
         let script = Script {
             failures: vec![RolloutFailure {
                 matches: RolloutMatch::Image("bad".into()),
@@ -366,23 +227,12 @@ mod tests {
         };
         let mut d = deployment(2);
         assert_eq!(settled_phase(&d, &script), Phase::Failed);
-        d["status"] = status(&d, Phase::Failed);
+        d["status"] = status(&d, Phase::Failed, 0, false);
         assert_eq!(
             d["status"]["conditions"][1]["reason"],
             "ProgressDeadlineExceeded"
         );
-        let pods = pods(&d, &script);
-        assert_eq!(pods.len(), 2);
-        assert_eq!(
-            pods[0]["status"]["containerStatuses"][0]["state"]["waiting"]["reason"],
-            "ImagePullBackOff"
-        );
-        assert_eq!(pods[0]["metadata"]["labels"]["app"], "web");
-        let events = events(&d, &script);
-        assert!(
-            events
-                .iter()
-                .any(|e| e["reason"] == "Failed" && e["involvedObject"]["kind"] == "Pod")
-        );
+        assert_eq!(phase_of(&d), Phase::Failed);
+        assert_eq!(settled_phase(&deployment(0), &script), Phase::Available);
     }
 }

@@ -36,6 +36,8 @@ pub struct RequestRecord {
     pub user_agent: String,
     /// The status code answered.
     pub code: u16,
+    /// The request body (lossy UTF-8), so tests can check what was sent.
+    pub body: String,
 }
 
 /// Everything the server and the test handle share.
@@ -47,6 +49,16 @@ pub struct Shared {
     pub token: String,
     /// `host:port`, for `serverAddressByClientCIDRs`.
     pub address: String,
+    /// Per Deployment uid, the pod template that last became available.
+    pub served: BTreeMap<String, Value>,
+}
+
+impl Shared {
+    /// The template whose pods served a Deployment before its current one.
+    pub fn served_template(&self, d: &Value) -> Option<&Value> {
+        self.served
+            .get(d["metadata"]["uid"].as_str().unwrap_or_default())
+    }
 }
 
 /// The shared state behind its lock.
@@ -88,6 +100,8 @@ impl Call {
 #[derive(Debug)]
 pub enum Reply {
     Json(u16, Value),
+    /// JSON with `Warning` headers (fields dropped by field validation).
+    Warned(u16, Value, Vec<String>),
     /// A plain-text answer (`/healthz`).
     Text(u16, &'static str),
     /// A watch: events until the channel closes or `timeout` passes.
@@ -101,6 +115,13 @@ impl From<ApiError> for Reply {
 }
 
 type Body = BoxBody<Bytes, Infallible>;
+
+/// The largest request body read (the real server's limit).
+const MAX_BODY: usize = 3 * 1024 * 1024;
+
+/// How many requests are remembered; a long-running standalone double
+/// forgets the older half when it gets there.
+const MAX_RECORDS: usize = 20_000;
 
 /// Serves until `stop` fires (or is dropped): plain HTTP, or HTTPS for a
 /// connection that opens with a TLS handshake.
@@ -155,9 +176,20 @@ async fn handle(req: Request<Incoming>, state: State) -> Result<Response<Body>, 
     let path = req.uri().path().to_string();
     let query = routes::query(req.uri().query());
     let route = routes::parse(&path);
-    let body = match req.into_body().collect().await {
+    // The real server refuses bodies over 3 MiB the same way.
+    let body = match http_body_util::Limited::new(req.into_body(), MAX_BODY)
+        .collect()
+        .await
+    {
         Ok(b) => b.to_bytes(),
-        Err(_) => Bytes::new(),
+        Err(_) => {
+            let e = ApiError::new(
+                413,
+                "RequestEntityTooLarge",
+                format!("Request entity too large: limit is {MAX_BODY}"),
+            );
+            return Ok(respond(Reply::from(e)));
+        }
     };
     let call = Call {
         method,
@@ -182,38 +214,55 @@ async fn handle(req: Request<Incoming>, state: State) -> Result<Response<Body>, 
         handlers::dispatch(&state, &call)
     };
     let code = match &reply {
-        Reply::Json(code, _) | Reply::Text(code, _) => *code,
+        Reply::Json(code, _) | Reply::Text(code, _) | Reply::Warned(code, _, _) => *code,
         Reply::Watch(..) => 200,
     };
-    state.lock().requests.push(RequestRecord {
+    let mut shared = state.lock();
+    if shared.requests.len() >= MAX_RECORDS {
+        shared.requests.drain(..MAX_RECORDS / 2);
+    }
+    shared.requests.push(RequestRecord {
         method: call.method.to_string(),
         path: call.path.clone(),
         query: call.query.clone(),
         content_type: call.content_type.clone(),
         user_agent: call.user_agent.clone(),
         code,
+        body: String::from_utf8_lossy(&call.body).into_owned(),
     });
+    drop(shared);
     Ok(respond(reply))
 }
 
 fn respond(reply: Reply) -> Response<Body> {
-    let (code, body, kind): (u16, Body, &str) = match reply {
+    let json = |v: Value| Full::new(Bytes::from(v.to_string())).boxed();
+    let (code, body, kind, warnings): (u16, Body, &str, Vec<String>) = match reply {
         Reply::Text(code, text) => (
             code,
             Full::new(Bytes::from(text)).boxed(),
             "text/plain; charset=utf-8",
+            Vec::new(),
         ),
-        Reply::Json(code, v) => (
-            code,
-            Full::new(Bytes::from(v.to_string())).boxed(),
+        Reply::Json(code, v) => (code, json(v), "application/json", Vec::new()),
+        Reply::Warned(code, v, w) => (code, json(v), "application/json", w),
+        Reply::Watch(rx, timeout) => (
+            200,
+            WatchBody::new(rx, timeout).boxed(),
             "application/json",
+            Vec::new(),
         ),
-        Reply::Watch(rx, timeout) => (200, WatchBody::new(rx, timeout).boxed(), "application/json"),
     };
     let mut resp = Response::new(body);
     *resp.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     resp.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(kind));
+    for w in warnings {
+        // RFC 7234 warn-code 299, as the API server sends them.
+        let text = format!("299 - {}", Value::String(w));
+        if let Ok(v) = HeaderValue::from_str(&text) {
+            resp.headers_mut().append("warning", v);
+        }
+    }
     resp
 }
 

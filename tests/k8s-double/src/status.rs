@@ -97,16 +97,23 @@ impl ApiError {
         .with_details(d)
     }
 
-    pub fn forbidden(t: &ResourceType, name: &str, verb: &str, why: &str) -> Self {
+    /// `deployments.apps "web" is forbidden: User "envpack-double" cannot
+    /// patch resource "deployments" in API group "apps" in the namespace "prod"`
+    pub fn forbidden(t: &ResourceType, name: &str, namespace: Option<&str>, verb: &str) -> Self {
+        let what = if name.is_empty() {
+            t.qualified()
+        } else {
+            format!("{} \"{name}\"", t.qualified())
+        };
+        let place = namespace
+            .map(|n| format!(" in the namespace \"{n}\""))
+            .unwrap_or_default();
         Self::new(
             403,
             "Forbidden",
             format!(
-                "{} \"{name}\" is forbidden: User \"envpack-double\" cannot {verb} resource \"{}\" \
-                 in API group \"{}\": {why}",
-                t.qualified(),
-                t.plural,
-                t.group
+                "{what} is forbidden: User \"envpack-double\" cannot {verb} resource \"{}\" in API group \"{}\"{place}",
+                t.plural, t.group
             ),
         )
         .with_details(details(t, name))

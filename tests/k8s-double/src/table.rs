@@ -60,6 +60,8 @@ fn columns(t: &ResourceType) -> Vec<Value> {
         "secrets" => vec![c("Type"), column("Data", "integer", 0), c("Age")],
         "namespaces" => vec![c("Status"), c("Age")],
         "httproutes" => vec![c("Hostnames"), c("Age")],
+        "gateways" => vec![c("Class"), c("Address"), c("Programmed"), c("Age")],
+        "gatewayclasses" => vec![c("Controller"), c("Accepted"), c("Age")],
         "events" => vec![
             c("Last Seen"),
             c("Type"),
@@ -77,48 +79,9 @@ fn cells(t: &ResourceType, o: &Value) -> Vec<Value> {
             .as_str()
             .unwrap_or_default()
     ));
-    let num = |v: &Value| v.as_u64().unwrap_or(0);
     match t.plural {
-        "deployments" => {
-            let s = &o["status"];
-            let cs = o["spec"]["template"]["spec"]["containers"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
-            let names: Vec<String> = cs.iter().map(|c| text(&c["name"])).collect();
-            let images: Vec<String> = cs.iter().map(|c| text(&c["image"])).collect();
-            let sel = crate::write::scale_of(o)["status"]["selector"].clone();
-            vec![
-                json!(format!(
-                    "{}/{}",
-                    num(&s["readyReplicas"]),
-                    rollout::replicas(o)
-                )),
-                json!(num(&s["updatedReplicas"])),
-                json!(num(&s["availableReplicas"])),
-                age,
-                json!(names.join(",")),
-                json!(images.join(",")),
-                sel,
-            ]
-        }
-        "pods" => {
-            let st = o["status"]["containerStatuses"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
-            let ready = st.iter().filter(|c| c["ready"] == true).count();
-            let waiting = st
-                .iter()
-                .find_map(|c| c["state"]["waiting"]["reason"].as_str().map(str::to_string));
-            let restarts: u64 = st.iter().map(|c| num(&c["restartCount"])).sum();
-            vec![
-                json!(format!("{ready}/{}", st.len())),
-                json!(waiting.unwrap_or_else(|| text(&o["status"]["phase"]))),
-                json!(restarts),
-                age,
-            ]
-        }
+        "deployments" => deployment_cells(o, age),
+        "pods" => pod_cells(o, age),
         "services" => {
             let ports: Vec<String> = o["spec"]["ports"]
                 .as_array()
@@ -138,6 +101,29 @@ fn cells(t: &ResourceType, o: &Value) -> Vec<Value> {
         "configmaps" => vec![json!(count(&o["data"]) + count(&o["binaryData"])), age],
         "secrets" => vec![json!(text(&o["type"])), json!(count(&o["data"])), age],
         "namespaces" => vec![json!(text(&o["status"]["phase"])), age],
+        "gateways" => {
+            let programmed = o["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|c| c["type"] == "Programmed");
+            let address = text(&o["status"]["addresses"][0]["value"]);
+            vec![
+                json!(text(&o["spec"]["gatewayClassName"])),
+                json!(address),
+                json!(
+                    programmed
+                        .map(|c| text(&c["status"]))
+                        .unwrap_or_else(|| "Unknown".into())
+                ),
+                age,
+            ]
+        }
+        "gatewayclasses" => vec![
+            json!(text(&o["spec"]["controllerName"])),
+            json!("True"),
+            age,
+        ],
         "httproutes" => {
             let hosts: Vec<String> = o["spec"]["hostnames"]
                 .as_array()
@@ -167,6 +153,53 @@ fn cells(t: &ResourceType, o: &Value) -> Vec<Value> {
     }
 }
 
+fn deployment_cells(o: &Value, age: Value) -> Vec<Value> {
+    let num = |v: &Value| v.as_u64().unwrap_or(0);
+    let s = &o["status"];
+    let cs = o["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let names: Vec<String> = cs.iter().map(|c| text(&c["name"])).collect();
+    let images: Vec<String> = cs.iter().map(|c| text(&c["image"])).collect();
+    let sel = crate::write::scale_of(o)["status"]["selector"].clone();
+    vec![
+        json!(format!(
+            "{}/{}",
+            num(&s["readyReplicas"]),
+            rollout::replicas(o)
+        )),
+        json!(num(&s["updatedReplicas"])),
+        json!(num(&s["availableReplicas"])),
+        age,
+        json!(names.join(",")),
+        json!(images.join(",")),
+        sel,
+    ]
+}
+
+fn pod_cells(o: &Value, age: Value) -> Vec<Value> {
+    let st = o["status"]["containerStatuses"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let ready = st.iter().filter(|c| c["ready"] == true).count();
+    let waiting = st
+        .iter()
+        .find_map(|c| c["state"]["waiting"]["reason"].as_str().map(str::to_string));
+    let restarts: u64 = st
+        .iter()
+        .map(|c| c["restartCount"].as_u64().unwrap_or(0))
+        .sum();
+    let status = waiting.unwrap_or_else(|| text(&o["status"]["phase"]));
+    vec![
+        json!(format!("{ready}/{}", st.len())),
+        json!(status),
+        json!(restarts),
+        age,
+    ]
+}
+
 /// A Table of objects; each row carries the object's metadata.
 pub fn of(t: &ResourceType, items: &[Value], rv: &str) -> Value {
     let mut defs = vec![column("Name", "string", 0)];
@@ -194,21 +227,12 @@ pub fn of(t: &ResourceType, items: &[Value], rv: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::by_plural;
 
     #[test]
     fn every_row_has_a_cell_per_column() {
-        for plural in [
-            "deployments",
-            "pods",
-            "services",
-            "configmaps",
-            "secrets",
-            "namespaces",
-            "httproutes",
-            "events",
-        ] {
-            let t = by_plural(plural).expect("served");
+        for t in crate::resources::TYPES {
+            let plural = t.plural;
+
             let o = json!({"metadata": {"name": "x", "creationTimestamp": clock::now()}});
             let table = of(t, &[o], "1");
             let defs = table["columnDefinitions"].as_array().map(Vec::len);

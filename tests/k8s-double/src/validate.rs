@@ -101,16 +101,14 @@ pub fn object(t: &ResourceType, o: &Value) -> Result<(), ApiError> {
     match t.plural {
         "deployments" => deployment(o, &mut causes),
         "services" => service(o, &mut causes),
-        "configmaps" | "secrets" => string_map(
-            o,
-            if t.plural == "secrets" {
-                "stringData"
-            } else {
-                "data"
-            },
-            &mut causes,
-        ),
+        "secrets" => {
+            secret_data(o, &mut causes);
+            string_map(o, "stringData", &mut causes);
+        }
+        "configmaps" => string_map(o, "data", &mut causes),
         "httproutes" => route(o, &mut causes),
+        "gateways" => gateway(o, &mut causes),
+        "gatewayclasses" => required(o, "spec.controllerName", &mut causes),
         _ => {}
     }
     if causes.is_empty() {
@@ -208,6 +206,23 @@ fn string_map(o: &Value, field: &'static str, causes: &mut Vec<(&str, String)>) 
     }
 }
 
+/// Secret `data` values are base64, as the JSON form of bytes.
+fn secret_data(o: &Value, causes: &mut Vec<(&str, String)>) {
+    let is_base64 = |s: &str| {
+        let body = s.trim_end_matches('=');
+        s.len().is_multiple_of(4)
+            && s.len() - body.len() <= 2
+            && body
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/')
+    };
+    for (k, v) in o["data"].as_object().into_iter().flatten() {
+        if v.as_str().is_some_and(|v| !is_base64(v)) {
+            causes.push(("data", format!("Invalid value: {k:?}: illegal base64 data")));
+        }
+    }
+}
+
 fn route(o: &Value, causes: &mut Vec<(&str, String)>) {
     for rule in o["spec"]["rules"].as_array().into_iter().flatten() {
         for b in rule["backendRefs"].as_array().into_iter().flatten() {
@@ -218,6 +233,21 @@ fn route(o: &Value, causes: &mut Vec<(&str, String)>) {
                 causes.push(("spec.rules[].backendRefs[].weight", format!("Invalid value: {}: spec.rules[].backendRefs[].weight in body should be between 0 and 1000000", b["weight"])));
             }
         }
+    }
+}
+
+fn gateway(o: &Value, causes: &mut Vec<(&str, String)>) {
+    required(o, "spec.gatewayClassName", causes);
+    if o["spec"]["listeners"].as_array().is_none_or(Vec::is_empty) {
+        causes.push(("spec.listeners", "Required value".into()));
+    }
+}
+
+/// A required, non-empty string at `spec.<field>`.
+fn required(o: &Value, path: &'static str, causes: &mut Vec<(&str, String)>) {
+    let field = path.strip_prefix("spec.").unwrap_or(path);
+    if o["spec"][field].as_str().is_none_or(str::is_empty) {
+        causes.push((path, "Required value".into()));
     }
 }
 
@@ -269,7 +299,7 @@ pub fn defaults(t: &ResourceType, o: &mut Value, old: Option<&Value>) {
             }
         }
         "services" => service_defaults(o, old),
-        "secrets" => set_default(o, "type", json!("Opaque")),
+        "secrets" => secret_defaults(o),
         "namespaces" => {
             set_default(o, "spec", json!({"finalizers": ["kubernetes"]}));
             if let Some(m) = o.as_object_mut() {
@@ -277,6 +307,36 @@ pub fn defaults(t: &ResourceType, o: &mut Value, old: Option<&Value>) {
             }
         }
         _ => {}
+    }
+}
+
+/// `type: Opaque`, and `stringData` folded into `data` (base64) as the
+/// server stores it: `stringData` is write-only.
+fn secret_defaults(o: &mut Value) {
+    set_default(o, "type", json!("Opaque"));
+    let Some(m) = o.as_object_mut() else { return };
+    let Some(Value::Object(plain)) = m.remove("stringData") else {
+        return;
+    };
+    let mut data = match m.remove("data") {
+        Some(Value::Object(d)) => d,
+        _ => serde_json::Map::new(),
+    };
+    let mut rest = serde_json::Map::new();
+    for (k, v) in plain {
+        match v.as_str() {
+            Some(text) => {
+                data.insert(k, json!(crate::tls::base64(text.as_bytes())));
+            }
+            // Left for admission to refuse.
+            None => {
+                rest.insert(k, v);
+            }
+        }
+    }
+    m.insert("data".into(), Value::Object(data));
+    if !rest.is_empty() {
+        m.insert("stringData".into(), Value::Object(rest));
     }
 }
 
@@ -381,6 +441,20 @@ mod tests {
             err.message
                 .contains("spec.template.spec.containers[].image: Required value")
         );
+    }
+
+    #[test]
+    fn secrets_store_string_data_as_base64_data() {
+        let t = by_plural("secrets").expect("served");
+        let mut s = json!({"metadata": {"name": "s"}, "data": {"a": "eA=="}, "stringData": {"b": "hunter2"}});
+        defaults(t, &mut s, None);
+        assert_eq!(
+            s,
+            json!({"metadata": {"name": "s"}, "type": "Opaque", "data": {"a": "eA==", "b": "aHVudGVyMg=="}})
+        );
+        assert!(object(t, &s).is_ok());
+        let bad = json!({"metadata": {"name": "s"}, "data": {"a": "not base64!"}});
+        assert_eq!(object(t, &bad).map_err(|e| e.code), Err(422));
     }
 
     #[test]

@@ -7,11 +7,13 @@
 use serde_json::{Value, json};
 
 use crate::apply::{self, Applier};
+use crate::controllers::{self, Settle};
 use crate::managed;
 use crate::patch;
 use crate::resources::{self, ResourceType};
-use crate::rollout::{self, Phase};
+use crate::rollout;
 use crate::routes::Target;
+use crate::schema;
 use crate::server::{Call, Reply, Shared, State};
 use crate::status::ApiError;
 use crate::store::Store;
@@ -20,7 +22,11 @@ use crate::validate;
 /// The request body as a JSON value (YAML for `application/apply-patch+yaml`
 /// and `application/yaml`; JSON is YAML too).
 pub fn body(call: &Call) -> Result<Value, ApiError> {
-    if call.content_type.contains("protobuf") || call.content_type.contains("cbor") {
+    if call.content_type.contains("protobuf") {
+        return crate::proto::decode(&call.body)
+            .ok_or_else(|| ApiError::unsupported_media(&call.content_type));
+    }
+    if call.content_type.contains("cbor") {
         return Err(ApiError::unsupported_media(&call.content_type));
     }
     let parsed = if call.content_type.contains("yaml") {
@@ -40,6 +46,18 @@ pub fn dry_run(call: &Call) -> Result<bool, ApiError> {
         Some("All") => Ok(true),
         Some(other) => Err(ApiError::bad_request(format!(
             "Invalid dry run value: {other:?}: supported value is \"All\""
+        ))),
+    }
+}
+
+/// `fieldValidation=Strict` (unknown fields are refused); `Warn`, `Ignore`
+/// or none drop them.
+fn strict(call: &Call) -> Result<bool, ApiError> {
+    match call.param("fieldValidation") {
+        None | Some("" | "Ignore" | "Warn") => Ok(false),
+        Some("Strict") => Ok(true),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "fieldValidation: Unsupported value: {other:?}: supported values: \"Ignore\", \"Strict\", \"Warn\""
         ))),
     }
 }
@@ -102,11 +120,12 @@ pub fn create(state: &State, call: &Call, target: &Target) -> Result<Reply, ApiE
         manager: &manager,
         subresource: "",
         managed: false,
+        strict: strict(call)?,
     };
-    let (object, settle) = finish(&mut s, &pending, object, dry_run(call)?)?;
+    let done = finish(&mut s, &pending, object, dry_run(call)?)?;
     drop(s);
-    schedule(state, settle);
-    Ok(Reply::Json(201, object))
+    controllers::schedule(state, done.settle);
+    Ok(Reply::Warned(201, done.object, done.warnings))
 }
 
 /// PUT: replace, checking `resourceVersion` when the body carries one.
@@ -216,6 +235,11 @@ fn replace_with(
             d
         }
         "status" => {
+            if !sent["status"].is_object() {
+                return Err(ApiError::bad_request(
+                    "the body's \"status\" must be an object",
+                ));
+            }
             let mut o = old.clone();
             o["status"] = sent["status"].clone();
             o
@@ -243,16 +267,17 @@ fn replace_with(
         manager: &manager,
         subresource: &sub,
         managed: false,
+        strict: strict(call)?,
     };
-    let (object, settle) = finish(&mut s, &pending, new, dry_run(call)?)?;
+    let done = finish(&mut s, &pending, new, dry_run(call)?)?;
     drop(s);
-    schedule(state, settle);
+    controllers::schedule(state, done.settle);
     let answer = if sub == "scale" {
-        scale_of(&object)
+        scale_of(&done.object)
     } else {
-        object
+        done.object
     };
-    Ok(Reply::Json(200, answer))
+    Ok(Reply::Warned(200, answer, done.warnings))
 }
 
 fn server_side_apply(state: &State, call: &Call, target: &Target) -> Result<Reply, ApiError> {
@@ -284,6 +309,31 @@ fn server_side_apply(state: &State, call: &Call, target: &Target) -> Result<Repl
     }
     let mut s = state.lock();
     let old = s.store.get(t, &ns, &name).cloned();
+    // A resourceVersion in an applied configuration is a precondition.
+    if let Some(rv) = config["metadata"]["resourceVersion"].as_str()
+        && old
+            .as_ref()
+            .and_then(|o| o["metadata"]["resourceVersion"].as_str())
+            != Some(rv)
+    {
+        return Err(ApiError::stale(t, &name));
+    }
+    if let Some(m) = config["metadata"].as_object_mut() {
+        m.remove("resourceVersion");
+    }
+    let unknown = schema::prune(t, &mut config);
+    if strict(call)? && !unknown.is_empty() {
+        let fields: Vec<String> = unknown
+            .iter()
+            .map(|f| format!(".{f}: field not declared in schema"))
+            .collect();
+        return Err(ApiError::bad_request(format!(
+            "failed to create typed patch object ({ns}/{name}; {}, Kind={}): {}",
+            t.api_version(),
+            t.kind,
+            fields.join(", ")
+        )));
+    }
     let merged = apply::apply(t, old.as_ref(), &config, Applier { manager, force })?;
     let pending = Pending {
         t,
@@ -292,11 +342,20 @@ fn server_side_apply(state: &State, call: &Call, target: &Target) -> Result<Repl
         manager,
         subresource: "",
         managed: true,
+        strict: false,
     };
-    let (object, settle) = finish(&mut s, &pending, merged, dry_run(call)?)?;
+    let done = finish(&mut s, &pending, merged, dry_run(call)?)?;
     drop(s);
-    schedule(state, settle);
-    Ok(Reply::Json(if old.is_some() { 200 } else { 201 }, object))
+    controllers::schedule(state, done.settle);
+    let warnings = unknown
+        .iter()
+        .map(|f| format!("unknown field {f:?}"))
+        .collect();
+    Ok(Reply::Warned(
+        if old.is_some() { 200 } else { 201 },
+        done.object,
+        warnings,
+    ))
 }
 
 /// The `autoscaling/v1` `Scale` of a Deployment.
@@ -319,23 +378,25 @@ pub fn scale_of(d: &Value) -> Value {
     })
 }
 
-/// A write about to be finished.
-struct Pending<'a> {
-    t: &'static ResourceType,
-    ns: &'a str,
-    old: Option<&'a Value>,
-    manager: &'a str,
-    subresource: &'a str,
-    /// Whether `managedFields` were already worked out (server-side apply).
-    managed: bool,
+/// A finished write: the object as stored (or as it would be, for a dry
+/// run), the rollout to settle later, the warnings for the client.
+struct Finished {
+    object: Value,
+    settle: Option<Settle>,
+    warnings: Vec<String>,
 }
 
-/// A Deployment whose rollout settles after the scripted delay.
-struct Settle {
-    ns: String,
-    name: String,
-    generation: Value,
-    delay: std::time::Duration,
+/// A write about to be finished.
+pub struct Pending<'a> {
+    pub t: &'static ResourceType,
+    pub ns: &'a str,
+    pub old: Option<&'a Value>,
+    pub manager: &'a str,
+    pub subresource: &'a str,
+    /// Whether `managedFields` were already worked out (server-side apply).
+    managed: bool,
+    /// `fieldValidation=Strict`: unknown fields are refused, not dropped.
+    strict: bool,
 }
 
 fn finish(
@@ -343,10 +404,28 @@ fn finish(
     p: &Pending<'_>,
     mut new: Value,
     dry_run: bool,
-) -> Result<(Value, Option<Settle>), ApiError> {
+) -> Result<Finished, ApiError> {
     let t = p.t;
     if t.namespaced {
         new["metadata"]["namespace"] = json!(p.ns);
+    }
+    let unknown = schema::prune(t, &mut new);
+    let warnings: Vec<String> = unknown
+        .iter()
+        .map(|f| format!("unknown field {f:?}"))
+        .collect();
+    if p.strict && !unknown.is_empty() {
+        let fields: Vec<String> = unknown
+            .iter()
+            .map(|f| format!("unknown field {f:?}"))
+            .collect();
+        return Err(ApiError::bad_request(format!(
+            "{} in version {:?} cannot be handled as a {}: strict decoding error: {}",
+            t.kind,
+            t.version,
+            t.kind,
+            fields.join(", ")
+        )));
     }
     validate::defaults(t, &mut new, p.old);
     validate::object(t, &new)?;
@@ -380,56 +459,30 @@ fn finish(
     if !p.managed {
         managed::record_update(p.old, &mut new, p.manager, p.subresource);
     }
-    let mut settle = None;
-    if t.plural == "deployments" && p.subresource != "status" && rollout::needs_rollout(p.old, &new)
-    {
-        let delay = s.script.rollout_delay;
-        let phase = if delay.is_zero() {
-            rollout::settled_phase(&new, &s.script)
-        } else {
-            Phase::Progressing
-        };
-        let before = new.clone();
-        new["status"] = rollout::status(&new, phase);
-        managed::record_update(Some(&before), &mut new, "kube-controller-manager", "status");
-        if !delay.is_zero() {
-            settle = Some(Settle {
-                ns: p.ns.to_string(),
-                name: name_of(&new),
-                generation: new["metadata"]["generation"].clone(),
-                delay,
-            });
-        }
-    }
-    if p.old == Some(&new) {
-        return Ok((new, None));
-    }
-    if dry_run {
-        return Ok((new, None));
+    let settle = controllers::start_rollout(s, p, &mut new);
+    controllers::gateway_status(s, p, &mut new);
+    if p.old == Some(&new) || dry_run {
+        return Ok(Finished {
+            object: new,
+            settle: None,
+            warnings,
+        });
     }
     let kind = if p.old.is_some() { "MODIFIED" } else { "ADDED" };
-    Ok((s.store.commit(t, new, kind), settle))
+    let stored = s.store.commit(t, new, kind);
+    controllers::remember_served(s, &stored);
+    Ok(Finished {
+        object: stored,
+        settle,
+        warnings,
+    })
 }
 
-fn name_of(o: &Value) -> String {
+pub fn name_of(o: &Value) -> String {
     o["metadata"]["name"]
         .as_str()
         .unwrap_or_default()
         .to_string()
-}
-
-/// After the delay, the controller finishes the rollout it started, unless
-/// the Deployment changed (or went) in between.
-fn schedule(state: &State, settle: Option<Settle>) {
-    let Some(settle) = settle else { return };
-    let state = state.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(settle.delay).await;
-        let mut s = state.lock();
-        if let Some(d) = settled(&s, &settle.ns, &settle.name, &settle.generation) {
-            settle_one(&mut s, d);
-        }
-    });
 }
 
 /// Creates or replaces an object directly (the test handle's `insert`).
@@ -467,38 +520,10 @@ pub fn direct(state: &State, object: Value) -> Result<Value, ApiError> {
         manager: "envpack-k8s-double",
         subresource: "",
         managed: false,
+        strict: false,
     };
-    let (object, settle) = finish(&mut s, &pending, object, false)?;
+    let done = finish(&mut s, &pending, object, false)?;
     drop(s);
-    schedule(state, settle);
-    Ok(object)
-}
-
-/// Settles every rollout in progress now.
-pub fn settle_all(state: &State) {
-    let mut s = state.lock();
-    for d in s.store.deployments(None) {
-        if rollout::phase_of(&d) == Phase::Progressing {
-            settle_one(&mut s, d);
-        }
-    }
-}
-
-/// The Deployment a scheduled settle is for, if it is still that rollout.
-fn settled(s: &Shared, ns: &str, name: &str, generation: &Value) -> Option<Value> {
-    let t = resources::by_plural("deployments")?;
-    let d = s.store.get(t, ns, name)?;
-    (d["metadata"]["generation"] == *generation && rollout::phase_of(d) == Phase::Progressing)
-        .then(|| d.clone())
-}
-
-/// The controller's status write that ends a rollout.
-fn settle_one(s: &mut Shared, d: Value) {
-    let Some(t) = resources::by_plural("deployments") else {
-        return;
-    };
-    let mut next = d.clone();
-    next["status"] = rollout::status(&d, rollout::settled_phase(&d, &s.script));
-    managed::record_update(Some(&d), &mut next, "kube-controller-manager", "status");
-    s.store.commit(t, next, "MODIFIED");
+    controllers::schedule(state, done.settle);
+    Ok(done.object)
 }

@@ -1,42 +1,19 @@
 //! The double over HTTP, as a deployer drives it: server-side apply with
 //! managers and conflicts, versions and generations, selectors, deletes,
-//! rollouts (and failing ones), access reviews and error bodies.
+//! access reviews, dry runs, field validation and error bodies (the
+//! simulated controllers are in `controllers.rs`).
 
+// Each suite uses part of the shared client.
+#[allow(dead_code)]
+#[path = "support/fixtures.rs"]
+mod fixtures;
+#[allow(dead_code)]
 #[path = "support/http.rs"]
 mod http;
 
-use std::time::Duration;
-
-use envpack_k8s_double::{K8sDouble, Options, PodFailure, RolloutMatch};
+use fixtures::{DEPLOY, apply, deployment, start};
 use http::Client;
-use serde_json::{Value, json};
-
-const DEPLOY: &str = "/apis/apps/v1/namespaces/prod/deployments";
-
-fn start() -> (K8sDouble, Client) {
-    let double = K8sDouble::start(Options {
-        namespaces: vec!["prod".into()],
-        ..Options::default()
-    })
-    .expect("double starts");
-    let client = Client::new(double.addr(), &double.token());
-    (double, client)
-}
-
-fn deployment(name: &str, replicas: u64, image: &str) -> String {
-    format!(
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  labels:\n    app: {name}\n    envpack.dev/revision: r1\n\
-         spec:\n  replicas: {replicas}\n  selector:\n    matchLabels:\n      app: {name}\n  template:\n    metadata:\n      labels:\n        app: {name}\n\
-         \x20   spec:\n      containers:\n      - name: app\n        image: {image}\n        ports:\n        - containerPort: 8080\n"
-    )
-}
-
-fn apply(c: &Client, name: &str, manager: &str, force: bool, body: &str) -> http::Response {
-    c.apply(
-        &format!("{DEPLOY}/{name}?fieldManager={manager}&force={force}"),
-        body,
-    )
-}
+use serde_json::json;
 
 #[test]
 fn apply_creates_then_reapplies_without_a_write() {
@@ -58,6 +35,15 @@ fn apply_creates_then_reapplies_without_a_write() {
     assert_eq!(meta["managedFields"][0]["operation"], "Apply");
     // Server defaults are filled in, and owned by no applier.
     assert_eq!(created.json["spec"]["revisionHistoryLimit"], 10);
+    let sent = double
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "PATCH")
+        .expect("the apply is recorded");
+    assert_eq!(sent.query["fieldManager"], "envpack");
+    assert_eq!(sent.content_type, "application/apply-patch+yaml");
+    assert!(sent.body.contains("image: reg/web:1"), "{}", sent.body);
+    assert_eq!(sent.code, 201);
     let rv = double.resource_version();
     let again = apply(
         &c,
@@ -302,103 +288,6 @@ fn deletes_answer_success_then_not_found() {
 }
 
 #[test]
-fn rollouts_become_available_after_the_delay() {
-    let (double, c) = start();
-    double.set_rollout_delay(Duration::from_secs(3600));
-    apply(
-        &c,
-        "web",
-        "envpack",
-        false,
-        &deployment("web", 3, "reg/web:1"),
-    );
-    let d = c.get(&format!("{DEPLOY}/web")).json;
-    assert_eq!(d["status"]["observedGeneration"], 1);
-    assert!(d["status"].get("availableReplicas").is_none());
-    assert_eq!(condition(&d, "Progressing")["reason"], "ReplicaSetUpdated");
-    let pods = c
-        .get("/api/v1/namespaces/prod/pods?labelSelector=app%3Dweb")
-        .json;
-    assert_eq!(pods["items"][0]["status"]["phase"], "Pending");
-    double.settle_rollouts();
-    let d = c.get(&format!("{DEPLOY}/web")).json;
-    assert_eq!(d["status"]["availableReplicas"], 3);
-    assert_eq!(d["status"]["readyReplicas"], 3);
-    assert_eq!(d["status"]["updatedReplicas"], 3);
-    assert_eq!(condition(&d, "Available")["status"], "True");
-    assert_eq!(
-        condition(&d, "Progressing")["reason"],
-        "NewReplicaSetAvailable"
-    );
-    let pods = c
-        .get("/api/v1/namespaces/prod/pods?labelSelector=app%3Dweb")
-        .json;
-    assert_eq!(pods["items"].as_array().map(Vec::len), Some(3));
-    assert!(
-        pods["items"]
-            .as_array()
-            .expect("pods")
-            .iter()
-            .all(|p| p["status"]["phase"] == "Running")
-    );
-}
-
-fn condition<'a>(d: &'a Value, kind: &str) -> &'a Value {
-    d["status"]["conditions"]
-        .as_array()
-        .and_then(|cs| cs.iter().find(|c| c["type"] == kind))
-        .expect("condition present")
-}
-
-#[test]
-fn a_scripted_rollout_fails_and_says_why() {
-    let (double, c) = start();
-    double.fail_rollout(
-        RolloutMatch::Image("reg/web:bad".into()),
-        PodFailure::ImagePullBackOff,
-    );
-    apply(
-        &c,
-        "web",
-        "envpack",
-        false,
-        &deployment("web", 1, "reg/web:bad"),
-    );
-    let d = c.get(&format!("{DEPLOY}/web")).json;
-    let progressing = condition(&d, "Progressing");
-    assert_eq!(progressing["status"], "False");
-    assert_eq!(progressing["reason"], "ProgressDeadlineExceeded");
-    assert_eq!(condition(&d, "Available")["status"], "False");
-    let pods = c
-        .get("/api/v1/namespaces/prod/pods?labelSelector=app%3Dweb")
-        .json;
-    let waiting = &pods["items"][0]["status"]["containerStatuses"][0]["state"]["waiting"];
-    assert_eq!(waiting["reason"], "ImagePullBackOff");
-    assert!(
-        waiting["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("reg/web:bad"))
-    );
-    let events = c.get("/api/v1/namespaces/prod/events").json;
-    assert!(
-        events["items"]
-            .as_array()
-            .expect("events")
-            .iter()
-            .any(|e| e["reason"] == "Failed" && e["type"] == "Warning")
-    );
-    // A good image rolls out.
-    let fixed = apply(
-        &c,
-        "web",
-        "envpack",
-        false,
-        &deployment("web", 1, "reg/web:2"),
-    );
-    assert_eq!(condition(&fixed.json, "Available")["status"], "True");
-}
-
-#[test]
 fn access_reviews_answer_from_the_rbac_table_and_denials_are_enforced() {
     let (double, c) = start();
     double.deny("patch", "deployments");
@@ -423,6 +312,10 @@ fn access_reviews_answer_from_the_rbac_table_and_denials_are_enforced() {
     );
     assert_eq!(refused.code, 403);
     assert_eq!(refused.json["reason"], "Forbidden");
+    assert_eq!(
+        refused.json["message"],
+        "deployments.apps \"web\" is forbidden: User \"envpack-double\" cannot patch resource \"deployments\" in API group \"apps\" in the namespace \"prod\""
+    );
     double.allow_all();
     assert!(review("patch", "deployments"));
 }
@@ -485,6 +378,15 @@ fn errors_are_status_bodies() {
         (409, Some("Conflict"))
     );
     assert_eq!(c.get("/apis/batch/v1/jobs").code, 404);
+    let pinned = c.apply(
+        "/api/v1/namespaces/prod/configmaps/c?fieldManager=t",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  resourceVersion: \"1\"\n",
+    );
+    assert_eq!(
+        (pinned.code, pinned.json["reason"].as_str()),
+        (409, Some("Conflict")),
+        "an applied resourceVersion is a precondition"
+    );
 }
 
 #[test]
@@ -502,75 +404,95 @@ fn dry_run_changes_nothing() {
 }
 
 #[test]
-fn http_routes_keep_their_weights() {
+fn unknown_fields_are_dropped_or_refused_when_strict() {
     let (double, c) = start();
-    let route = "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  name: web\nspec:\n  parentRefs:\n  - name: gw\n  rules:\n  - backendRefs:\n    - name: web-r1\n      port: 80\n      weight: 9900\n    - name: web-r2\n      port: 80\n      weight: 100\n";
-    let r = c.apply(
-        "/apis/gateway.networking.k8s.io/v1/namespaces/prod/httproutes/web?fieldManager=envpack",
-        route,
+    let typo =
+        deployment("web", 2, "reg/web:1").replace("  replicas: 2", "  replicas: 2\n  replicaz: 3");
+    let strict = c.apply(
+        &format!("{DEPLOY}/web?fieldManager=envpack&fieldValidation=Strict"),
+        &typo,
     );
-    assert_eq!(r.code, 201, "{}", r.text);
-    let stored = double.get("httproutes", "prod", "web").expect("stored");
-    assert_eq!(stored["spec"]["rules"][0]["backendRefs"][1]["weight"], 100);
-    assert_eq!(stored["metadata"]["generation"], 1);
-    let flipped = route
-        .replace("9900", "0")
-        .replace("weight: 100", "weight: 10000");
-    let r = c.apply(
-        "/apis/gateway.networking.k8s.io/v1/namespaces/prod/httproutes/web?fieldManager=envpack",
-        &flipped,
+    assert_eq!(
+        (strict.code, strict.json["reason"].as_str()),
+        (400, Some("BadRequest")),
+        "{}",
+        strict.text
     );
-    assert_eq!(r.json["spec"]["rules"][0]["backendRefs"][0]["weight"], 0);
-    assert_eq!(r.json["metadata"]["generation"], 2);
+    assert!(
+        strict.json["message"]
+            .as_str()
+            .is_some_and(|m| m.ends_with(".spec.replicaz: field not declared in schema")),
+        "{}",
+        strict.text
+    );
+    let lax = apply(&c, "web", "envpack", false, &typo);
+    assert_eq!(lax.code, 201, "{}", lax.text);
+    assert!(lax.json["spec"].get("replicaz").is_none());
+    let stored = double.get("deployments", "prod", "web").expect("stored");
+    assert!(
+        !stored["metadata"]["managedFields"]
+            .to_string()
+            .contains("replicaz")
+    );
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "dta": {}});
+    let refused = c.post(
+        "/api/v1/namespaces/prod/configmaps?fieldValidation=Strict",
+        &cm,
+    );
+    assert_eq!(refused.code, 400);
+    assert!(
+        refused.json["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("unknown field \"dta\"")),
+        "{}",
+        refused.text
+    );
 }
 
 #[test]
-fn watches_replay_changes_and_mark_the_end_of_initial_events() {
-    let (_double, c) = start();
-    let created = apply(
+fn hostile_requests_get_status_answers_never_a_dropped_connection() {
+    let (double, c) = start();
+    apply(
         &c,
         "web",
         "envpack",
         false,
         &deployment("web", 1, "reg/web:1"),
     );
-    let rv = created.json["metadata"]["resourceVersion"]
-        .as_str()
-        .expect("rv")
-        .to_string();
-    apply(
-        &c,
-        "web",
-        "envpack",
-        false,
-        &deployment("web", 2, "reg/web:1"),
-    );
-    c.delete(&format!("{DEPLOY}/web"));
-    let events = |query: &str| -> Vec<Value> {
-        let r = c.get(&format!("{DEPLOY}?watch=true&timeoutSeconds=1&{query}"));
-        assert_eq!(r.code, 200, "{}", r.text);
-        r.text
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("one JSON event per line"))
-            .collect()
-    };
-    let replay = events(&format!("resourceVersion={rv}"));
-    let kinds: Vec<&str> = replay.iter().filter_map(|e| e["type"].as_str()).collect();
-    assert_eq!(kinds, ["MODIFIED", "DELETED"]);
-    assert_eq!(replay[0]["object"]["spec"]["replicas"], 2);
-    apply(
-        &c,
-        "api",
-        "envpack",
-        false,
-        &deployment("api", 1, "reg/api:1"),
-    );
-    let initial =
-        events("sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true");
-    let kinds: Vec<&str> = initial.iter().filter_map(|e| e["type"].as_str()).collect();
-    assert_eq!(kinds, ["ADDED", "BOOKMARK"]);
-    assert_eq!(
-        initial[1]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
-        "true"
-    );
+    let cases: &[(&str, &str, Option<&str>, &[u8])] = &[
+        ("PATCH", "/apis/apps/v1/namespaces/prod/deployments/web?fieldManager=x", Some("application/apply-patch+yaml"), b"\xff\xfe{{{"),
+        ("PATCH", "/apis/apps/v1/namespaces/prod/deployments/web?fieldManager=x", Some("application/apply-patch+yaml"), b"- just\n- a list\n"),
+        ("PATCH", "/apis/apps/v1/namespaces/prod/deployments/web", Some("application/merge-patch+json"), b"{\"metadata\": \"flat\"}"),
+        ("PATCH", "/apis/apps/v1/namespaces/prod/deployments/web", Some("application/merge-patch+json"), b"{\"spec\": {\"template\": \"x\"}}"),
+        ("PATCH", "/apis/apps/v1/namespaces/prod/deployments/web", Some("application/strategic-merge-patch+json"), b"{\"$patch\": \"delete\"}"),
+        ("PATCH", "/apis/apps/v1/namespaces/prod/deployments/web", Some("application/strategic-merge-patch+json"), b"{\"spec\": {\"template\": {\"spec\": {\"containers\": [{\"$patch\": \"bogus\"}]}}}}"),
+        ("PATCH", "/apis/apps/v1/namespaces/prod/deployments/web", Some("application/json-patch+json"), b"[{\"op\": \"replace\", \"path\": \"\", \"value\": 5}]"),
+        ("PATCH", "/apis/apps/v1/namespaces/prod/deployments/web", Some("application/json-patch+json"), b"[{\"op\": \"add\", \"path\": \"/spec/template/spec/containers/99\", \"value\": {}}]"),
+        ("PATCH", "/apis/apps/v1/namespaces/prod/deployments/web/scale", Some("application/merge-patch+json"), b"{\"spec\": {\"replicas\": -3}}"),
+        ("PATCH", "/apis/apps/v1/namespaces/prod/deployments/web/status", Some("application/merge-patch+json"), b"{\"status\": \"broken\"}"),
+        ("PUT", "/apis/apps/v1/namespaces/prod/deployments/web", Some("application/json"), b"[]"),
+        ("POST", "/apis/apps/v1/namespaces/prod/deployments", Some("application/vnd.kubernetes.protobuf"), b"k8s\x00\x0a\xff"),
+        ("POST", "/api/v1/namespaces/prod/configmaps", Some("application/json"), b"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\"},\"data\":{\"k\":{\"nested\":1}}}"),
+        ("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", Some("application/json"), b"{\"apiVersion\":\"authorization.k8s.io/v1\",\"kind\":\"SelfSubjectAccessReview\",\"spec\":{}}"),
+        ("GET", "/api/v1/namespaces/prod/pods?labelSelector=%zz%%&fieldSelector=nonsense", None, b""),
+        ("GET", "/apis/apps/v1/namespaces/prod/deployments?watch=true&resourceVersion=abc", None, b""),
+        ("GET", "/api/v1/namespaces//configmaps", None, b""),
+        ("DELETE", "/apis/apps/v1/namespaces/prod/deployments/web?dryRun=Sometimes", None, b""),
+        ("TRACE", "/apis/apps/v1/namespaces/prod/deployments/web", None, b""),
+    ];
+    for (method, path, content_type, body) in cases {
+        let r = c.send(method, path, *content_type, body);
+        assert!(
+            (400..500).contains(&r.code),
+            "{method} {path}: {} {}",
+            r.code,
+            r.text
+        );
+        assert_eq!(r.json["kind"], "Status", "{method} {path}: {}", r.text);
+    }
+    let d = double
+        .get("deployments", "prod", "web")
+        .expect("still there");
+    assert_eq!(d["spec"]["replicas"], 1, "nothing hostile was stored");
+    assert_eq!(c.get("/version").code, 200);
 }

@@ -222,6 +222,34 @@ fn kubectl_server_dry_run_accepts_and_changes_nothing() {
             "name: Web_Bad\n  labels: {app: web}\nspec:\n  replicas: 2",
         ),
     );
+    let typo = k.file(
+        "typo.yaml",
+        &MANIFESTS.replace("  replicas: 2", "  replicaz: 2"),
+    );
+    let strict = k.run(&["apply", "--server-side", "--dry-run=server", "-f", &typo]);
+    assert!(
+        !strict.status.success(),
+        "kubectl validates strictly by default"
+    );
+    let err = String::from_utf8_lossy(&strict.stderr);
+    assert!(
+        err.contains(".spec.replicaz: field not declared in schema"),
+        "{err}"
+    );
+    let warned = k.run(&[
+        "apply",
+        "--server-side",
+        "--dry-run=server",
+        "--validate=warn",
+        "-f",
+        &typo,
+    ]);
+    assert!(warned.status.success());
+    let err = String::from_utf8_lossy(&warned.stderr);
+    assert!(
+        err.contains("Warning: unknown field \"spec.replicaz\""),
+        "{err}"
+    );
     let refused = k.run(&["apply", "--server-side", "--dry-run=server", "-f", &bad]);
     assert!(!refused.status.success());
     assert!(
@@ -297,30 +325,6 @@ fn out_of_band_kubectl_edits_change_the_state_and_the_owners() {
         fields.contains(&".spec.template.spec.containers[name=\"app\"].image"),
         "{fields:?}"
     );
-    k.ok(&[
-        "patch",
-        "deployment",
-        "web",
-        "--type=merge",
-        "-p",
-        r#"{"metadata":{"labels":{"patched":"yes"}}}"#,
-    ]);
-    k.ok(&[
-        "patch",
-        "deployment",
-        "web",
-        "--type=json",
-        "-p",
-        r#"[{"op":"replace","path":"/spec/replicas","value":1}]"#,
-    ]);
-    let d = k.double.get("deployments", "prod", "web").expect("stored");
-    assert_eq!(
-        (
-            d["metadata"]["labels"]["patched"].as_str(),
-            d["spec"]["replicas"].as_u64()
-        ),
-        (Some("yes"), Some(1))
-    );
 }
 
 #[test]
@@ -365,4 +369,192 @@ fn kubectl_sees_failing_rollouts_denials_and_bad_tokens() {
         err.contains("Unauthorized") || err.contains("provide credentials"),
         "{err}"
     );
+}
+
+#[test]
+fn kubectl_patches_merge_and_json() {
+    let k = Kube::start();
+    let file = k.file("app.yaml", MANIFESTS);
+    k.ok(&["apply", "--server-side", "-f", &file]);
+    k.ok(&[
+        "patch",
+        "deployment",
+        "web",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"labels":{"patched":"yes"}}}"#,
+    ]);
+    k.ok(&[
+        "patch",
+        "deployment",
+        "web",
+        "--type=json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/replicas","value":1}]"#,
+    ]);
+    let d = k.double.get("deployments", "prod", "web").expect("stored");
+    assert_eq!(
+        (
+            d["metadata"]["labels"]["patched"].as_str(),
+            d["spec"]["replicas"].as_u64()
+        ),
+        (Some("yes"), Some(1))
+    );
+}
+
+#[test]
+fn kubectl_creates_namespaces_configmaps_and_secrets() {
+    let k = Kube::start();
+    // kubectl's typed clients send these as protobuf.
+    k.ok(&["create", "namespace", "apps"]);
+    k.ok(&[
+        "create",
+        "configmap",
+        "settings",
+        "-n",
+        "apps",
+        "--from-literal=MODE=fast",
+    ]);
+    k.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "token",
+        "-n",
+        "apps",
+        "--from-literal=value=s3cret",
+    ]);
+    assert!(k.double.get("namespaces", "", "apps").is_some());
+    let cm = k
+        .double
+        .get("configmaps", "apps", "settings")
+        .expect("configmap stored");
+    assert_eq!(cm["data"]["MODE"], "fast");
+    let secret = k
+        .double
+        .get("secrets", "apps", "token")
+        .expect("secret stored");
+    assert_eq!(secret["type"], "Opaque");
+    assert_eq!(secret["data"]["value"], "czNjcmV0");
+    let file = k.file("app.yaml", MANIFESTS);
+    k.ok(&["apply", "--server-side", "-f", &file]);
+    let all = k.ok(&["get", "all"]);
+    for row in ["pod/web-", "service/web", "deployment.apps/web"] {
+        assert!(
+            all.contains(row),
+            "{row} missing from kubectl get all:\n{all}"
+        );
+    }
+    k.ok(&["delete", "namespace", "apps"]);
+    assert!(
+        k.double
+            .list("configmaps", Some("apps"))
+            .expect("served")
+            .is_empty(),
+        "a namespace takes its objects with it"
+    );
+}
+
+#[test]
+fn kubectl_client_side_apply_and_describe() {
+    let k = Kube::start();
+    let file = k.file("app.yaml", MANIFESTS);
+    let created = k.ok(&["apply", "-f", &file]);
+    assert!(created.contains("deployment.apps/web created"), "{created}");
+    let changed = k.file(
+        "changed.yaml",
+        &MANIFESTS.replace("replicas: 2", "replicas: 4"),
+    );
+    let configured = k.ok(&["apply", "-f", &changed]);
+    assert!(
+        configured.contains("deployment.apps/web configured"),
+        "{configured}"
+    );
+    let d = k.double.get("deployments", "prod", "web").expect("stored");
+    assert_eq!(d["spec"]["replicas"], 4);
+    assert!(
+        d["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+            .is_string()
+    );
+    let described = k.ok(&["describe", "deployment", "web"]);
+    assert!(described.contains("NewReplicaSetAvailable"), "{described}");
+    assert!(described.contains("ScalingReplicaSet"), "{described}");
+}
+
+#[test]
+fn kubectl_apply_meets_conflicts_and_forces_them() {
+    let k = Kube::start();
+    let file = k.file("app.yaml", MANIFESTS);
+    k.ok(&["apply", "--server-side", "-f", &file]);
+    k.ok(&["scale", "deployment/web", "--replicas=7"]);
+    let refused = k.run(&["apply", "--server-side", "-f", &file]);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("Apply failed with 1 conflict"), "{err}");
+    assert!(err.contains(".spec.replicas"), "{err}");
+    assert_eq!(
+        k.double.get("deployments", "prod", "web").expect("stored")["spec"]["replicas"],
+        7
+    );
+    k.ok(&["apply", "--server-side", "--force-conflicts", "-f", &file]);
+    assert_eq!(
+        k.double.get("deployments", "prod", "web").expect("stored")["spec"]["replicas"],
+        2
+    );
+}
+
+#[test]
+fn the_standalone_binary_writes_a_kubeconfig_kubectl_uses() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_envpack-k8s-double"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--token",
+            "standalone-token",
+            "--rollout-delay",
+            "0",
+            "--namespace",
+            "apps",
+        ])
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["--deny", "delete/deployments", "--fail-image", "broken"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the double starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let url = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.strip_prefix("serving the Kubernetes API on ")
+                .map(str::to_string)
+        })
+        .expect("the double says where it serves");
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let kubectl = |args: &[&str]| {
+        Command::new(kubectl_binary())
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .arg("--cache-dir")
+            .arg(dir.path().join("cache"))
+            .args(args)
+            .env("HOME", dir.path())
+            .output()
+            .expect("kubectl runs")
+    };
+    let namespaces = kubectl(&["get", "namespaces", "-o", "name"]);
+    let listed = String::from_utf8_lossy(&namespaces.stdout).to_string();
+    let can = kubectl(&["auth", "can-i", "delete", "deployments"]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        listed.contains("namespace/apps"),
+        "{listed}{}",
+        String::from_utf8_lossy(&namespaces.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&can.stdout).trim(), "no");
 }
