@@ -47,6 +47,28 @@ fn an_expired_token_is_refreshed_once() {
             token.header_names
         );
     }
+    // Not in the host's most verbose logs either.
+    let traced = k
+        .env
+        .cmd()
+        .env("RUST_LOG", "trace")
+        .args(["-vv", "--env", "kin", "kinetic", "inventory"])
+        .output()
+        .unwrap();
+    assert!(
+        traced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&traced.stderr)
+    );
+    let logs = format!(
+        "{}{}",
+        String::from_utf8_lossy(&traced.stdout),
+        String::from_utf8_lossy(&traced.stderr)
+    );
+    assert!(logs.contains("outbound http"), "trace logging is on");
+    for value in [super::setup::API_KEY, super::setup::PASSWORD] {
+        assert!(!logs.contains(value), "a credential value is in the logs");
+    }
     k.assert_no_secret_leaked();
 }
 
