@@ -17,6 +17,9 @@ const PACKS: &[&str] = &[
     "secrets-dev-store",
     "telemetry-stdout",
     "state-fs",
+    // Embedded and installed like the others, but bound to no slot by
+    // default: operators bind it to Kinetic environments.
+    "kinetic-rest",
 ];
 
 fn main() {

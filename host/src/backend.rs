@@ -119,6 +119,10 @@ pub enum BlobKey {
     /// An observed snapshot, by its content address
     /// (`snapshots/<hex>.json`).
     Snapshot(Digest),
+    /// An artifact the host kept before a destructive step (such as a
+    /// Kinetic layer exported before it was cleared), by its content
+    /// address (`artifacts/<hex>`).
+    Artifact(Digest),
 }
 
 /// What a lease serialises.

@@ -23,7 +23,8 @@ pub use doctor::{DoctorFinding, DoctorReport, doctor};
 pub use init::{InitOptions, InitOutcome, init};
 pub use mode::Mode;
 pub use model::{
-    Binding, EnvMeta, EnvName, Gate, Lock, PackLimits, Policy, Retention, Soak, SourceKind,
+    Binding, EnvMeta, EnvName, Gate, LayerConflicts, Lock, PackLimits, Policy, Retention, Soak,
+    SourceKind,
 };
 pub use ops::{
     EnvView, PolicyChange, PolicyEdit, check_removable, config_set, install_packs, list, policy,

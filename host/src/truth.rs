@@ -6,6 +6,7 @@
 
 pub mod drift;
 pub mod forensics;
+mod kinetic;
 mod local_checks;
 pub mod model;
 pub mod observe;

@@ -52,8 +52,8 @@ fn passes(env: &Env, args: &[&str]) -> Value {
 fn every_first_party_pack_passes_its_suite() {
     let env = Env::new(BIN);
     env.ok(&["env", "init", "dev"]);
-    // Every embedded pack is covered here or, for the Kubernetes deployer,
-    // against the API double below.
+    // Every embedded pack is covered here or, for the Kubernetes deployer
+    // and the Kinetic pack, against their doubles below.
     let installed: Vec<String> = env
         .json(&["pack", "list"])
         .as_array()
@@ -76,7 +76,8 @@ fn every_first_party_pack_passes_its_suite() {
                 "greentic.secrets.dev-store",
                 "greentic.telemetry.stdout",
                 "greentic.deployer.local-process",
-                "greentic.deployer.k8s"
+                "greentic.deployer.k8s",
+                "greentic.kinetic.rest"
             ]
             .contains(&p.as_str()),
             "first-party pack {p} has no conformance test here"
@@ -539,4 +540,43 @@ fn every_generated_pack_passes_its_suite() {
             "{result}"
         );
     }
+}
+
+/// The Kinetic pack fills the kinetic slot, which has no suite yet: its
+/// commands suite runs against the Kinetic REST double, every mutating
+/// command with `--dry-run`.
+#[test]
+fn the_kinetic_pack_commands_pass_against_the_double() {
+    use envpack_e2e::kinetic_double::{DoubleConfig, KineticDouble};
+    let double = KineticDouble::start(DoubleConfig {
+        api_key: "conformance-key".into(),
+        user: "conformance-user".into(),
+        password: "conformance-password".into(),
+        ..DoubleConfig::default()
+    })
+    .unwrap();
+    let env = Env::new(BIN);
+    env.ok(&["env", "init", "dev"]);
+    let base = format!("base_url={}", double.base_url());
+    let result = passes(
+        &env,
+        &[
+            "greentic.kinetic.rest",
+            "--config",
+            &base,
+            "--config",
+            "company=EPIC07",
+            "--secret",
+            "KINETIC_API_KEY=conformance-key",
+            "--secret",
+            "KINETIC_USER=conformance-user",
+            "--secret",
+            "KINETIC_PASSWORD=conformance-password",
+        ],
+    );
+    assert_eq!(
+        result["suites"],
+        serde_json::json!(["commands"]),
+        "{result}"
+    );
 }

@@ -14,6 +14,9 @@ use serde_json::Value;
 
 pub mod hostile;
 
+/// The Kinetic REST test double, for the Kinetic suites.
+pub use envpack_kinetic_double as kinetic_double;
+
 /// The Kubernetes API double (`tests/k8s-double`), for the k8s suite.
 pub use envpack_k8s_double as k8s_double;
 

@@ -21,8 +21,8 @@ pub use capability::{Capability, CapabilityError, Grants, HostPattern};
 pub use digest::{Digest, DigestError};
 pub use envpack_descriptor::{Descriptor, DescriptorError, PackId, Requirement, Slot};
 pub use manifest::{
-    API_VERSION, ArgKind, ArgSpec, CommandSpec, MANIFEST_FORMAT, ManifestError, PackManifest,
-    RESERVED_COMMANDS, RequestedCapabilities, SUPPORTED_API,
+    API_VERSION, ArgKind, ArgSpec, CommandEffect, CommandSpec, DRY_RUN_ARG, MANIFEST_FORMAT,
+    ManifestError, PackManifest, RESERVED_COMMANDS, RequestedCapabilities, SUPPORTED_API,
 };
 pub use pack_toml::{PackSection, PackToml, PackTomlError};
 pub use section::{

@@ -80,7 +80,33 @@ pub struct CommandSpec {
     /// Declared arguments; the host parses and checks them.
     #[serde(default)]
     pub args: Vec<ArgSpec>,
+    /// Whether the command only reads or changes something. The host
+    /// confirms a mutating command on a production environment before the
+    /// pack runs, gives it `--dry-run` (the pack then only plans), and
+    /// audits it.
+    #[serde(default, skip_serializing_if = "CommandEffect::is_read")]
+    pub effect: CommandEffect,
 }
+
+/// What a pack command does to the world.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CommandEffect {
+    /// Reads only; runs anywhere without confirmation.
+    #[default]
+    Read,
+    /// Changes the target; policy-gated, dry-runnable and audited.
+    Mutate,
+}
+
+impl CommandEffect {
+    fn is_read(&self) -> bool {
+        *self == Self::Read
+    }
+}
+
+/// The argument the host gives a mutating command on a dry run (`["true"]`).
+pub const DRY_RUN_ARG: &str = "dry-run";
 
 /// One declared command argument.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -325,6 +351,7 @@ impl CommandSpec {
             }
             if !names.insert(arg.name.as_str())
                 || matches!(arg.name.as_str(), "help" | "env" | "json")
+                || (self.effect == CommandEffect::Mutate && arg.name == DRY_RUN_ARG)
             {
                 return Err(self.err(&format!(
                     "argument {:?} is declared twice or shadows a global option",
@@ -389,6 +416,7 @@ mod tests {
                     default: None,
                     values: vec![],
                 }],
+                effect: CommandEffect::Read,
             }],
         }
     }

@@ -110,6 +110,7 @@ impl FsBackend {
                 .dir(env)
                 .join("snapshots")
                 .join(format!("{}.json", id.hex())),
+            BlobKey::Artifact(id) => self.dir(env).join("artifacts").join(id.hex()),
         }
     }
 

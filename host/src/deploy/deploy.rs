@@ -4,7 +4,6 @@
 
 use std::path::Path;
 
-use envpack_descriptor::Slot;
 use envpack_manifest::Digest;
 use serde::Serialize;
 
@@ -15,12 +14,13 @@ use super::journal::{self, AuditEvent, HistoryEntry, PolicyDecision};
 use super::model::{Deployment, RevState, Revision, TrafficEntry};
 use super::policy::{check_policy, check_signature, glob_match};
 use super::records::{DeploymentRecords, Tracked, bundle_ref, new_revision_id, rev_ref};
+use super::target::{self, Target};
 use super::warm::Warmup;
 use crate::env::{EnvName, Session};
 use crate::error::{Error, Kind, Result};
 use crate::home::Home;
 use crate::local;
-use crate::runtime::slots::deployer::{DeployerClient, Plan, TrafficSplit, Weight};
+use crate::runtime::slots::deployer::{Plan, TrafficSplit, Weight};
 use crate::runtime::{Level, Runtime};
 use crate::store::now_rfc3339;
 use crate::types::SourceKind;
@@ -159,13 +159,13 @@ impl<'s, 'r> Rollout<'s, 'r> {
         };
         let v = self.release.verified;
         let now = now_rfc3339();
-        let mut dep = self
+        let dep = self
             .records
             .load(&self.name)?
             .unwrap_or_else(|| Tracked::new(Deployment::new(&self.name, &now)));
         self.before_generation = dep.generation;
         let sequence = dep.revisions.iter().map(|r| r.sequence).max().unwrap_or(0) + 1;
-        let mut rev = Revision {
+        let rev = Revision {
             id: new_revision_id(sequence),
             sequence,
             bundle_id: v.id,
@@ -178,18 +178,34 @@ impl<'s, 'r> Rollout<'s, 'r> {
             endpoint: None,
             reason: None,
             attributes: v.manifest.attributes.clone(),
+            applied: Default::default(),
         };
-        let mut instance = self.session.instance(Slot::Deployer)?;
-        let mut deployer = instance.deployer()?;
-        let plan = deployer.plan(&rev_ref(self.env(), &self.name, &rev), &bundle_ref(v))?;
+        // The deployer slot, or the kinetic slot for a Kinetic solution
+        // release: the same steps either way.
+        let slot = target::slot_for(v.manifest.attributes.iter());
+        let pending = Some((&v.id, self.release.bytes));
+        target::with_target(self.session, &self.records, slot, pending, |t| {
+            self.drive(t, dep, rev)
+        })
+    }
+
+    /// Plan (a dry run stops here), stage, apply, warm, ready.
+    fn drive(
+        &self,
+        target: &mut dyn Target,
+        mut dep: Tracked<Deployment>,
+        mut rev: Revision,
+    ) -> Result<DeployOutcome> {
+        let v = self.release.verified;
+        let plan = target.plan(&rev_ref(self.env(), &self.name, &rev), &bundle_ref(v))?;
         rev.plan = Some(plan.clone());
         if self.release.dry_run {
             return Ok(self.outcome(&dep, rev, plan, true));
         }
         self.stage(&mut dep, &mut rev)?;
-        match self.apply(&mut deployer, &mut dep, &mut rev, &plan) {
+        match self.apply(target, &mut dep, &mut rev, &plan) {
             Ok(()) => Ok(self.outcome(&dep, rev, plan, false)),
-            Err(why) => Err(self.fail(&mut deployer, &mut dep, &mut rev, why)?),
+            Err(why) => Err(self.fail(target, &mut dep, &mut rev, why)?),
         }
     }
 
@@ -326,7 +342,7 @@ impl<'s, 'r> Rollout<'s, 'r> {
     /// why the revision failed.
     fn apply(
         &self,
-        deployer: &mut DeployerClient<'_>,
+        deployer: &mut dyn Target,
         dep: &mut Tracked<Deployment>,
         rev: &mut Revision,
         plan: &Plan,
@@ -348,6 +364,7 @@ impl<'s, 'r> Rollout<'s, 'r> {
             return Err(format!("apply step {} failed: {}", bad.id, bad.message).into());
         }
         rev.endpoint = report.endpoint;
+        rev.applied = report.attributes.into_iter().collect();
         let recorded = (|| -> Result<()> {
             RevState::Staged.check(RevState::Warming, &rev.id)?;
             rev.state = RevState::Warming;
@@ -366,27 +383,29 @@ impl<'s, 'r> Rollout<'s, 'r> {
 
     fn ready(
         &self,
-        deployer: &mut DeployerClient<'_>,
+        deployer: &mut dyn Target,
         dep: &mut Tracked<Deployment>,
         rev: &Revision,
     ) -> Result<()> {
         // The first revision of a deployment takes all traffic; later ones
-        // wait for `traffic set`.
-        if dep.generation == 0 {
+        // wait for `traffic set`, except on a target where applying made
+        // the revision live (a Kinetic install), whose records must say so.
+        if dep.generation == 0 || deployer.live_on_apply() {
             let weights = vec![Weight {
                 revision: rev.id.clone(),
                 basis_points: 10_000,
             }];
+            let generation = dep.generation + 1;
             deployer.set_traffic(&TrafficSplit {
                 environment: self.env().as_str(),
                 deployment: &self.name,
-                generation: 1,
+                generation,
                 weights: &weights,
             })?;
-            dep.generation = 1;
+            dep.generation = generation;
             dep.weights = weights.clone();
             dep.traffic_history.push(TrafficEntry {
-                generation: 1,
+                generation,
                 weights,
                 at: now_rfc3339(),
                 cause: "deploy".into(),
@@ -435,7 +454,7 @@ impl<'s, 'r> Rollout<'s, 'r> {
     /// what it printed with the reason, and records it as failed.
     fn fail(
         &self,
-        deployer: &mut DeployerClient<'_>,
+        deployer: &mut dyn Target,
         dep: &mut Tracked<Deployment>,
         rev: &mut Revision,
         failed: Failed,

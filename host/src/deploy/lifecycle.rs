@@ -1,8 +1,6 @@
 //! `revisions drain|archive`: one lifecycle transition, checked against the
 //! transition table.
 
-use envpack_descriptor::Slot;
-
 use super::journal::{self, AuditEvent, HistoryEntry};
 use super::model::{Deployment, RevState, Revision};
 use super::records::{DeploymentRecords, rev_ref};
@@ -85,10 +83,10 @@ pub fn transition(
         let mut dep = records.find(opts.deployment)?;
         let mut rev = dep.revision(env, opts.revision)?.clone();
         let path = check_transition(env, &dep, &rev, opts.to)?;
-        let mut instance = session.instance(Slot::Deployer)?;
-        instance
-            .deployer()?
-            .teardown(&rev_ref(env, &dep.name, &rev))?;
+        let slot = super::target::deployment_slot(&dep);
+        super::target::with_target(session, &records, slot, None, |target| {
+            target.teardown(&rev_ref(env, &dep.name, &rev))
+        })?;
         if path.first() == Some(&RevState::Failed) {
             rev.reason = Some("abandoned: its deploy did not finish".into());
         }

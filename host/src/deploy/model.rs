@@ -116,6 +116,12 @@ pub struct Revision {
     /// The bundle's target settings (routing: `host`, `prefix`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, String>,
+    /// What the target reported when the revision was applied (its
+    /// `apply-report` attributes), such as the Kinetic target's
+    /// `kinetic.baseline`: the inventory it left, which observation
+    /// expects.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub applied: BTreeMap<String, String>,
 }
 
 /// One traffic change, kept for history and rollback.

@@ -260,6 +260,24 @@ impl DeploymentRecords {
         Ok((verified, bytes))
     }
 
+    /// Keeps an artifact (bytes the host must be able to give back, such
+    /// as a layer exported before it is cleared) under its content address,
+    /// and returns that address.
+    pub fn store_artifact(&self, bytes: &[u8]) -> Result<Digest> {
+        let id = Digest::of(bytes);
+        self.env
+            .backend()
+            .put_blob(self.name(), &BlobKey::Artifact(id), bytes)?;
+        Ok(id)
+    }
+
+    /// A kept artifact's bytes, if the environment holds it.
+    pub fn artifact(&self, id: &Digest) -> Result<Option<Vec<u8>>> {
+        self.env
+            .backend()
+            .blob(self.name(), &BlobKey::Artifact(*id))
+    }
+
     /// Stores a promotion report as `promotions/<name>.json`.
     pub fn store_report(&self, name: &str, report: &impl serde::Serialize) -> Result<()> {
         let json = serde_json::to_vec_pretty(report)

@@ -106,7 +106,11 @@ pub fn sweep(session: &Session<'_>) -> Result<Vec<Retired>> {
             ev.before = Some(serde_json::json!({"state": rev.state, "at_zero_since": r.since}));
             ev.after = Some(serde_json::json!({"state": RevState::Inactive}));
             journal::audit(session.records(), &ev)?;
-            deployer.teardown(&rev_ref(env, &dep.name, &rev))?;
+            // A Kinetic install is not stopped by scaling down: only the
+            // record changes (the Kinetic target's teardown does nothing).
+            if super::target::deployment_slot(&dep) != Slot::Kinetic {
+                deployer.teardown(&rev_ref(env, &dep.name, &rev))?;
+            }
             rev.state = *path.last().unwrap_or(&RevState::Inactive);
             rev.updated = now_rfc3339();
             let id = rev.id.clone();

@@ -1,7 +1,6 @@
 //! `rollback --env E [--to REVISION | --steps N]`: back through the traffic
 //! history, warming again revisions that no longer run.
 
-use envpack_descriptor::Slot;
 use serde::Serialize;
 
 use super::model::{Deployment, RevState};
@@ -12,7 +11,7 @@ use crate::env::{EnvName, Session};
 use crate::error::{Error, Result};
 use crate::home::Home;
 use crate::runtime::Runtime;
-use crate::runtime::slots::deployer::{DeployerClient, Weight};
+use crate::runtime::slots::deployer::Weight;
 use crate::store::now_rfc3339;
 
 /// What `rollback` did.
@@ -88,13 +87,15 @@ pub fn rollback(
         let mut rewarmed = Vec::new();
         {
             let warmup = Warmup::new(opts.timeout, session.local_runtime_dir());
-            let mut instance = session.instance(Slot::Deployer)?;
-            let mut deployer = instance.deployer()?;
-            for w in &weights {
-                if rewarm(&records, &mut deployer, &warmup, &mut dep, &w.revision)? {
-                    rewarmed.push(w.revision.clone());
+            let slot = super::target::deployment_slot(&dep);
+            super::target::with_target(session, &records, slot, None, |target| {
+                for w in &weights {
+                    if rewarm(&records, target, &warmup, &mut dep, &w.revision)? {
+                        rewarmed.push(w.revision.clone());
+                    }
                 }
-            }
+                Ok(())
+            })?;
         }
         let traffic = apply_split(session, &records, &mut dep, weights, "rollback", None)?;
         Ok(RollbackOutcome {
@@ -110,7 +111,7 @@ pub fn rollback(
 /// its recorded plan again; `true` when it had to.
 fn rewarm(
     records: &DeploymentRecords,
-    deployer: &mut DeployerClient<'_>,
+    deployer: &mut dyn super::target::Target,
     warmup: &Warmup,
     dep: &mut Tracked<Deployment>,
     revision: &str,

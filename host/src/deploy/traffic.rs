@@ -1,7 +1,6 @@
 //! `traffic set`: a new split, checked, audited before the deployer
 //! applies it, with idempotency keys that make retries safe.
 
-use envpack_descriptor::Slot;
 use serde::Serialize;
 
 use super::journal::{self, AuditEvent, HistoryEntry};
@@ -154,17 +153,19 @@ pub(crate) fn apply_split(
     ev.before_generation = Some(before);
     ev.after_generation = Some(generation);
     ev.idempotency_key = idempotency_key.map(str::to_string);
-    let mut instance = session.instance(Slot::Deployer)?;
-    let mut deployer = instance.deployer()?;
-    // Audit before the side effect: no audit, no change.
-    journal::audit(session.records(), &ev)?;
     let split = TrafficSplit {
         environment: session.name().as_str(),
         deployment: &dep.name,
         generation,
         weights: &weights,
     };
-    let report = match deployer.set_traffic(&split) {
+    let slot = super::target::deployment_slot(dep);
+    let applied = super::target::with_target(session, records, slot, None, |target| {
+        // Audit before the side effect: no audit, no change.
+        journal::audit(session.records(), &ev)?;
+        Ok(target.set_traffic(&split))
+    })?;
+    let report = match applied {
         Ok(r) => r,
         Err(e) => {
             ev.result = format!("failed: {}", e.message());
@@ -265,6 +266,7 @@ mod tests {
                 endpoint: None,
                 reason: None,
                 attributes: Default::default(),
+                applied: Default::default(),
             });
         }
         d

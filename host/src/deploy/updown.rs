@@ -98,6 +98,11 @@ pub fn down(home: &Home, runtime: &Runtime, env: &EnvName) -> Result<EnvRunRepor
         |session, records, deployer| {
             let mut stopped = Vec::new();
             for mut dep in records.all()? {
+                if super::target::deployment_slot(&dep) == Slot::Kinetic {
+                    // A Kinetic install is not a process: it stays
+                    // installed, as the environment expects.
+                    continue;
+                }
                 for r in dep.revisions.iter().filter(|r| {
                     matches!(
                         r.state,
@@ -195,6 +200,9 @@ pub fn up(
                 .collect();
             let swept = sweep(session, &ready);
             for mut dep in records.all()? {
+                if super::target::deployment_slot(&dep) == Slot::Kinetic {
+                    continue;
+                }
                 let ready: Vec<Revision> = dep
                     .revisions
                     .iter()

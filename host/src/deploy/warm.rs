@@ -5,8 +5,9 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use super::target::Target;
 use crate::local::Processes;
-use crate::runtime::slots::deployer::{DeployerClient, HealthStatus, RevisionRef};
+use crate::runtime::slots::deployer::{HealthStatus, RevisionRef};
 
 /// The default warm-up deadline: `ENVPACK_WARM_TIMEOUT_MS`, else 30 s.
 pub fn default_timeout() -> Duration {
@@ -56,11 +57,7 @@ impl Warmup {
     }
 
     /// Polls health with backoff until healthy; the error says why not.
-    pub(crate) fn warm(
-        &self,
-        deployer: &mut DeployerClient<'_>,
-        r: &RevisionRef,
-    ) -> Result<(), String> {
+    pub(crate) fn warm(&self, deployer: &mut dyn Target, r: &RevisionRef) -> Result<(), String> {
         let deadline = Instant::now() + self.timeout;
         let mut wait = Duration::from_millis(50);
         loop {

@@ -38,6 +38,38 @@ pub struct Policy {
     /// of; empty: any tag.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tag_patterns: Vec<String>,
+    /// What an install into this environment's `kinetic` slot does when
+    /// UI layers conflict with it.
+    #[serde(default, skip_serializing_if = "LayerConflicts::is_default")]
+    pub layer_conflicts: LayerConflicts,
+}
+
+/// The conflict policy of Kinetic installs: what the host does when an
+/// install reports layers that already exist in another company.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LayerConflicts {
+    /// Stop, naming the conflicting layers; nothing is cleared.
+    #[default]
+    Fail,
+    /// Export each conflicting layer (kept as an artifact in the
+    /// environment's records), clear it, and retry the install once; every
+    /// step audited.
+    ExportClearAndRetryOnce,
+}
+
+impl LayerConflicts {
+    fn is_default(&self) -> bool {
+        *self == Self::Fail
+    }
+
+    /// The policy as written on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fail => "fail",
+            Self::ExportClearAndRetryOnce => "export-clear-and-retry-once",
+        }
+    }
 }
 
 /// The release gate of promotions into an environment (seed 004's
@@ -127,6 +159,7 @@ impl Policy {
             require_signature: false,
             trusted_keys: BTreeMap::new(),
             tag_patterns: Vec::new(),
+            layer_conflicts: LayerConflicts::Fail,
         }
     }
 }

@@ -169,6 +169,8 @@ pub struct PolicyEdit {
     pub untrust_keys: Vec<String>,
     /// Release-tag patterns (`Some(vec![])`: any tag).
     pub tag_patterns: Option<Vec<String>>,
+    /// The Kinetic layer-conflict policy.
+    pub layer_conflicts: Option<super::model::LayerConflicts>,
 }
 
 impl PolicyEdit {
@@ -227,6 +229,9 @@ impl PolicyEdit {
         }
         if let Some(t) = &self.tag_patterns {
             policy.tag_patterns = t.clone();
+        }
+        if let Some(c) = self.layer_conflicts {
+            policy.layer_conflicts = c;
         }
         Ok(())
     }

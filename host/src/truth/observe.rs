@@ -52,14 +52,20 @@ pub fn expectation(session: &Session<'_>, records: &DeploymentRecords) -> Result
     let mut files: BTreeMap<Digest, Result<BTreeMap<String, String>>> = BTreeMap::new();
     for dep in records.all()? {
         out.generations.insert(dep.name.clone(), dep.generation);
+        let kinetic = super::kinetic::is_kinetic(&dep);
         for r in dep
             .revisions
             .iter()
             .filter(|r| r.state != RevState::Archived)
         {
-            let intent = files
-                .entry(r.bundle_id)
-                .or_insert_with(|| records.bundle_files(&r.bundle_id));
+            // A Kinetic revision's files are the inventory it left.
+            let intent = if kinetic {
+                &mut super::kinetic::expected_files(records, r)
+            } else {
+                files
+                    .entry(r.bundle_id)
+                    .or_insert_with(|| records.bundle_files(&r.bundle_id))
+            };
             let files = match intent {
                 Ok(f) => f.clone(),
                 Err(e) => {
@@ -74,7 +80,8 @@ pub fn expectation(session: &Session<'_>, records: &DeploymentRecords) -> Result
                 lifecycle: r.state,
                 basis_points: dep.weight_of(&r.id),
                 running: matches!(r.state, RevState::Ready | RevState::Warming)
-                    && !dep.stopped.contains(&r.id),
+                    && !dep.stopped.contains(&r.id)
+                    && (!kinetic || super::kinetic::expected_running(&dep, r)),
                 bundle: r.bundle_id,
                 version: r.version.clone(),
                 endpoint: r.endpoint.clone(),
@@ -240,10 +247,15 @@ fn observe_with(session: &Session<'_>, record: bool) -> Result<ObserveOutcome> {
     let reported = session
         .instance(Slot::Deployer)
         .and_then(|mut i| i.deployer()?.observe(env.as_str()));
+    // Kinetic deployments' reality comes from the kinetic pack's inventory.
+    let reported = reported.and_then(|list| {
+        let mut revisions = normalise(list, &expectation, local_dir.as_deref());
+        revisions.extend(super::kinetic::reality(session, &records)?);
+        revisions.sort_by(|a, b| a.revision.cmp(&b.revision));
+        Ok(revisions)
+    });
     let observation = match reported {
-        Ok(list) => Observation::Observed {
-            revisions: normalise(list, &expectation, local_dir.as_deref()),
-        },
+        Ok(revisions) => Observation::Observed { revisions },
         Err(e) => Observation::Unobservable {
             reason: e.message().to_string(),
         },

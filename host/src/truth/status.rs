@@ -121,11 +121,24 @@ pub(crate) fn status_with(
             .iter()
             .filter(|r| !matches!(r.state, RevState::Archived | RevState::Failed))
         {
+            let kinetic = super::kinetic::is_kinetic(&dep);
             let expected = matches!(r.state, RevState::Ready | RevState::Warming)
-                && !dep.stopped.contains(&r.id);
-            let health = expected.then(|| match deployer.health(&rev_ref(env, &dep.name, r)) {
-                Ok(h) => format!("{:?}", h.status).to_lowercase(),
-                Err(e) => format!("unknown: {}", e.message()),
+                && !dep.stopped.contains(&r.id)
+                && (!kinetic || super::kinetic::expected_running(&dep, r));
+            let health = expected.then(|| {
+                if kinetic {
+                    // Installed at the planned version is the only health
+                    // a Kinetic solution has; the observation just said.
+                    return match observed.get(r.id.as_str()) {
+                        Some(s) if *s == "running" => "healthy".to_string(),
+                        Some(s) => format!("unhealthy: {s}"),
+                        None => "unknown: not observed".to_string(),
+                    };
+                }
+                match deployer.health(&rev_ref(env, &dep.name, r)) {
+                    Ok(h) => format!("{:?}", h.status).to_lowercase(),
+                    Err(e) => format!("unknown: {}", e.message()),
+                }
             });
             revisions.push(RevisionStatus {
                 revision: r.id.clone(),

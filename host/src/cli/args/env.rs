@@ -346,4 +346,7 @@ pub struct SigningPolicyArgs {
     /// Any tag again.
     #[arg(long, conflicts_with = "tag_pattern")]
     pub any_tag: bool,
+    /// What a Kinetic install does when UI layers conflict: `fail` (stop, naming them) or `export-clear-and-retry-once` (export each layer as an artifact, clear it, retry once; every step audited).
+    #[arg(long, value_name = "POLICY", value_parser = ["fail", "export-clear-and-retry-once"])]
+    pub layer_conflicts: Option<String>,
 }

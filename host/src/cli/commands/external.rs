@@ -6,13 +6,13 @@
 //! sandbox with the environment's grants.
 
 use envpack_descriptor::Slot;
-use envpack_manifest::{ArgKind, CommandSpec, read_manifest};
+use envpack_manifest::{ArgKind, CommandEffect, CommandSpec, DRY_RUN_ARG, read_manifest};
 use serde_json::Value;
 
 use crate::backend::RecordKey;
 use crate::cli::Ctx;
 use crate::cli::output::Report;
-use crate::env::{EnvName, EnvRecords, Session};
+use crate::env::{EnvName, EnvRecords, Session, audit};
 use crate::error::{Error, Kind, Result};
 use crate::store::Store;
 
@@ -111,6 +111,14 @@ pub(crate) fn build_clap(spec: &CommandSpec) -> clap::Command {
         }
         cmd = cmd.arg(arg);
     }
+    if spec.effect == CommandEffect::Mutate {
+        cmd = cmd.arg(
+            clap::Arg::new(DRY_RUN_ARG)
+                .long(DRY_RUN_ARG)
+                .help("Plan only: the pack is told to change nothing")
+                .action(clap::ArgAction::SetTrue),
+        );
+    }
     cmd
 }
 
@@ -157,10 +165,20 @@ pub fn run(ctx: &Ctx, env: &EnvName, words: &[String]) -> Result<Report> {
             );
         }
     };
-    let args = collected(&cmd.spec, &matches);
-    let out = Session::scoped(&ctx.home, ctx.runtime()?, env, |session| {
-        session.run_command(cmd.slot, &cmd.spec.name, &args)
-    })?;
+    let mut args = collected(&cmd.spec, &matches);
+    let out = match cmd.spec.effect {
+        CommandEffect::Read => Session::scoped(&ctx.home, ctx.runtime()?, env, |session| {
+            session.run_command(cmd.slot, &cmd.spec.name, &args)
+        })?,
+        CommandEffect::Mutate => {
+            let dry_run = ctx.dry_run || matches.get_flag(DRY_RUN_ARG);
+            args.retain(|(n, _)| n != DRY_RUN_ARG);
+            if dry_run {
+                args.push((DRY_RUN_ARG.into(), vec!["true".into()]));
+            }
+            run_mutating(ctx, env, cmd, &args, dry_run)?
+        }
+    };
     let json = match &out.json {
         Some(j) => serde_json::from_str::<Value>(j).map_err(|e| {
             Error::new(
@@ -174,6 +192,53 @@ pub fn run(ctx: &Ctx, env: &EnvName, words: &[String]) -> Result<Report> {
         None => Value::String(out.text.clone()),
     };
     Ok(Report::raw(out.text, json, 0))
+}
+
+/// A mutating pack command: on a production environment confirmed (or
+/// refused, audited) before the pack runs; audited as started and as it
+/// ended. A dry run is neither confirmed nor audited: the pack was given
+/// `--dry-run` and must only plan.
+fn run_mutating(
+    ctx: &Ctx,
+    env: &EnvName,
+    cmd: &PackCommand,
+    args: &[(String, Vec<String>)],
+    dry_run: bool,
+) -> Result<crate::runtime::slots::command::CommandOutput> {
+    let target = format!("{} ({})", cmd.spec.name, cmd.pack);
+    let shown = || {
+        args.iter()
+            .map(|(n, v)| format!("--{n} {}", v.join(" ")))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    if !dry_run {
+        ctx.confirm(env, "pack.command", &target, || {
+            Ok(format!(
+                "run `envpack {} {}`, which changes {env} (declared `effect = \"mutate\"` by {})",
+                cmd.spec.name,
+                shown(),
+                cmd.pack
+            ))
+        })?;
+    }
+    Session::scoped(&ctx.home, ctx.runtime()?, env, |session| {
+        let run = || session.run_command(cmd.slot, &cmd.spec.name, args);
+        if dry_run {
+            return run();
+        }
+        let change = audit::Change {
+            verb: "pack.command",
+            target: target.clone(),
+            before: Value::Null,
+            after: serde_json::json!({
+                "command": cmd.spec.name,
+                "pack": cmd.pack.to_string(),
+                "args": args,
+            }),
+        };
+        audit::audited(audit::AuditLog::Env(session.records()), change, run)
+    })
 }
 
 fn unknown(ctx: &Ctx, env: &EnvName, words: &[String], cmds: &[PackCommand]) -> Error {

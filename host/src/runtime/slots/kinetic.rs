@@ -451,6 +451,18 @@ pub struct InventoryItem {
     pub attributes: Attributes,
 }
 
+impl InventoryItem {
+    /// The item's key in observations: `kinetic/<kind>/<id>`.
+    pub fn key(&self) -> String {
+        format!("kinetic/{}/{}", self.kind.as_str(), self.id)
+    }
+}
+
+/// An inventory as observation compares it: item key -> digest.
+pub fn inventory_map(items: &[InventoryItem]) -> std::collections::BTreeMap<String, String> {
+    items.iter().map(|i| (i.key(), i.digest.clone())).collect()
+}
+
 /// Calls a kinetic pack.
 pub struct KineticClient<'a> {
     calls: &'a mut Calls,

@@ -69,6 +69,11 @@ pub(super) fn signing_edit(edit: &mut env::PolicyEdit, signing: SigningPolicyArg
     edit.require_provenance = flag(signing.require_provenance, signing.no_require_provenance);
     edit.require_signature = flag(signing.require_signature, signing.no_require_signature);
     edit.untrust_keys = signing.untrust_key;
+    edit.layer_conflicts = match signing.layer_conflicts.as_deref() {
+        Some("export-clear-and-retry-once") => Some(env::LayerConflicts::ExportClearAndRetryOnce),
+        Some(_) => Some(env::LayerConflicts::Fail),
+        None => None,
+    };
     edit.tag_patterns = if signing.any_tag {
         Some(Vec::new())
     } else if signing.tag_pattern.is_empty() {
@@ -166,5 +171,6 @@ fn policy_fields(p: &env::Policy) -> Vec<(&'static str, String)> {
             "tag patterns",
             list(p.tag_patterns.iter().map(String::as_str).collect(), "any"),
         ),
+        ("layer conflicts", p.layer_conflicts.as_str().to_string()),
     ]
 }
