@@ -74,7 +74,10 @@ fn get(endpoint: &str) -> Option<String> {
 fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     let start = Instant::now();
     while !f() {
-        assert!(start.elapsed() < Duration::from_secs(10), "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "timed out waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -135,14 +138,27 @@ fn local_mode_up_status_validate_down_reset() {
     // Status names the mode and every revision with its split and address.
     let status = env.json(&["env", "status", "dev"]);
     assert_eq!(status["mode"], "local");
-    assert!(status["deployer"].as_str().unwrap().starts_with("greentic.deployer.local-process"));
+    assert!(
+        status["deployer"]
+            .as_str()
+            .unwrap()
+            .starts_with("greentic.deployer.local-process")
+    );
     let before = running(&env);
     assert_eq!(
-        before.iter().map(|r| r.1).collect::<Vec<_>>().iter().sum::<u64>(),
+        before
+            .iter()
+            .map(|r| r.1)
+            .collect::<Vec<_>>()
+            .iter()
+            .sum::<u64>(),
         10_000
     );
     let human = env.ok(&["env", "status", "dev"]);
-    assert!(human.contains("mode      local") && human.contains("90%"), "{human}");
+    assert!(
+        human.contains("mode      local") && human.contains("90%"),
+        "{human}"
+    );
 
     // Ready: every check passes.
     let ok = env.json(&["env", "validate", "dev"]);
@@ -152,9 +168,15 @@ fn local_mode_up_status_validate_down_reset() {
         .iter()
         .map(|c| c["name"].as_str().unwrap())
         .collect();
-    assert!(names.contains(&"mode") && names.contains(&"observe"), "{ok}");
+    assert!(
+        names.contains(&"mode") && names.contains(&"observe"),
+        "{ok}"
+    );
     assert_eq!(
-        names.iter().filter(|n| n.starts_with("readiness:site/")).count(),
+        names
+            .iter()
+            .filter(|n| n.starts_with("readiness:site/"))
+            .count(),
         2,
         "{ok}"
     );
@@ -172,7 +194,12 @@ fn local_mode_up_status_validate_down_reset() {
     let failed = env.fails(10, &["env", "validate", "dev"]);
     assert_eq!(failed["kind"], "checks-failed");
     assert_eq!(failing_checks(&failed), [format!("readiness:site/{new}")]);
-    assert!(failed["hint"].as_str().unwrap().contains("envpack env up dev"));
+    assert!(
+        failed["hint"]
+            .as_str()
+            .unwrap()
+            .contains("envpack env up dev")
+    );
     env.json(&["env", "up", "dev"]);
     env.json(&["env", "validate", "dev"]);
 
@@ -197,7 +224,10 @@ fn local_mode_up_status_validate_down_reset() {
     );
     for (id, _, endpoint) in &post {
         let body = get(endpoint).unwrap_or_default();
-        assert!(body.starts_with('v'), "{id} serves after the reset: {body:?}");
+        assert!(
+            body.starts_with('v'),
+            "{id} serves after the reset: {body:?}"
+        );
     }
     let observed = env.json(&["observe", "--env", "dev"]);
     assert_eq!(observed["state"], "in-sync", "{observed}");
@@ -211,17 +241,29 @@ fn a_kubernetes_environment_names_the_deployer_it_needs() {
     let env = Env::new(BIN);
     let init = env.json(&["env", "init", "parity", "--mode", "kubernetes"]);
     assert_eq!(init["env"]["meta"]["mode"], "kubernetes");
-    assert!(init["env"]["lock"]["slots"].get("deployer").is_none(), "{init}");
+    assert!(
+        init["env"]["lock"]["slots"].get("deployer").is_none(),
+        "{init}"
+    );
     let human = env.ok(&["env", "init", "parity"]);
-    assert!(!human.contains("local-process"), "re-init binds no local deployer: {human}");
+    assert!(
+        !human.contains("local-process"),
+        "re-init binds no local deployer: {human}"
+    );
 
     let failed = env.fails(10, &["env", "validate", "parity"]);
     assert_eq!(failing_checks(&failed), ["mode"]);
     let hint = failed["hint"].as_str().unwrap();
-    assert!(hint.contains("env bind parity deployer greentic.deployer.k8s@^1"), "{hint}");
+    assert!(
+        hint.contains("env bind parity deployer greentic.deployer.k8s@^1"),
+        "{hint}"
+    );
     let doctor = env.fails(10, &["env", "doctor", "parity"]);
     assert!(
-        doctor["hint"].as_str().unwrap().contains("greentic.deployer.k8s@^1"),
+        doctor["hint"]
+            .as_str()
+            .unwrap()
+            .contains("greentic.deployer.k8s@^1"),
         "{doctor}"
     );
     let status = env.json(&["env", "status", "parity"]);
@@ -230,7 +272,12 @@ fn a_kubernetes_environment_names_the_deployer_it_needs() {
 
     // init never changes a mode; env mode does, audited.
     let refused = env.fails(5, &["env", "init", "parity", "--mode", "local"]);
-    assert!(refused["hint"].as_str().unwrap().contains("env mode parity local"));
+    assert!(
+        refused["hint"]
+            .as_str()
+            .unwrap()
+            .contains("env mode parity local")
+    );
     env.json(&["env", "mode", "parity", "local"]);
     assert_eq!(env.json(&["env", "mode", "parity"])["mode"], "local");
     let audit = env.json(&["audit", "--env", "parity", "--verb", "env.mode"]);
@@ -255,12 +302,19 @@ fn the_mode_is_declared_in_envpack_toml() {
     let dir = env.home().join("project");
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("envpack.toml");
-    std::fs::write(&file, "[env.dev]\n\n[env.parity]\nafter = \"dev\"\nmode = \"kubernetes\"\n")
-        .unwrap();
+    std::fs::write(
+        &file,
+        "[env.dev]\n\n[env.parity]\nafter = \"dev\"\nmode = \"kubernetes\"\n",
+    )
+    .unwrap();
     let f = file.to_str().unwrap();
     let plan = env.run(&["--json", "plan", "--file", f]);
     assert_eq!(plan.code, 2, "changes exit 2");
-    assert!(plan.envelope().to_string().contains("kubernetes"), "{}", plan.envelope());
+    assert!(
+        plan.envelope().to_string().contains("kubernetes"),
+        "{}",
+        plan.envelope()
+    );
     env.json(&["apply", "--file", f, "--yes"]);
     assert_eq!(env.json(&["env", "mode", "parity"])["mode"], "kubernetes");
     assert_eq!(env.json(&["env", "mode", "dev"])["mode"], "local");
@@ -276,7 +330,11 @@ fn the_mode_is_declared_in_envpack_toml() {
     env.json(&["env", "mode", "parity", "nomad"]);
     let drifted = env.run(&["--json", "plan", "--file", f]);
     assert_eq!(drifted.code, 2);
-    assert!(drifted.envelope().to_string().contains("nomad"), "{}", drifted.envelope());
+    assert!(
+        drifted.envelope().to_string().contains("nomad"),
+        "{}",
+        drifted.envelope()
+    );
     let export = env.ok(&["env", "export", "parity"]);
     assert!(export.contains("mode = \"nomad\""), "{export}");
 }

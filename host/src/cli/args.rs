@@ -216,6 +216,13 @@ pub enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Where the home's environments are kept: the files of the home, or
+    /// a PostgreSQL database a team shares.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  envpack backend show\n  envpack backend set 'postgres://envpack@db:5432/envpack' --password-file pw.txt\n  envpack backend migrate\n  envpack backend copy --from fs --to 'postgres://envpack@db:5432/envpack' --password-file pw.txt\n  envpack backend set fs"
+    )]
+    Backend(BackendCommand),
     /// Run the HTTP router in front of the environment's deployments.
     #[command(
         after_help = "Examples:\n  envpack serve --env local\n  envpack serve --env dev --listen 0.0.0.0:8080\n  envpack serve --env dev --trust-revision-header-from 127.0.0.1/32\n\nRoutes by host and path prefix (bundle attributes `host`, `prefix`), then by the\nx-envpack-revision header (only from --trust-revision-header-from networks; none\nby default), a signed sticky cookie, or a weighted random choice following the\ncurrent traffic split. At --max-connections, new connections wait in the listen\nbacklog."
@@ -410,9 +417,11 @@ pub struct CallArgs {
     pub config: Vec<String>,
 }
 
+mod backend;
 mod deployment;
 mod env;
 
+pub use backend::*;
 pub use deployment::*;
 pub use env::*;
 

@@ -232,7 +232,11 @@ pub fn diff(name: &EnvName, want: &DeclaredEnv, have: Option<&EnvView>) -> Resul
     let Some(have) = have else {
         let mut plan =
             Plan::new("apply", name, name.to_string()).change("environment", "-", "created");
-        plan = plan.change("mode", "-", want.mode.clone().unwrap_or_default().to_string());
+        plan = plan.change(
+            "mode",
+            "-",
+            want.mode.clone().unwrap_or_default().to_string(),
+        );
         plan = policy_lines(plan, &Policy::default_for(false), &policy, true);
         for (slot, s) in &want.slots {
             plan = plan.change(format!("slot {slot}"), "-", slot_text(&s.pack, &s.grants));

@@ -110,7 +110,12 @@ fn validate_in(session: &Session<'_>) -> Result<ValidateReport> {
     let Some(binding) = session.lock().slots.get(&Slot::Deployer) else {
         let fix = mode.known().map_or_else(
             || format!("envpack env bind {env} deployer <DEPLOYER> --grant-requested"),
-            |k| format!("envpack env bind {env} deployer {} --grant-requested", k.deployer),
+            |k| {
+                format!(
+                    "envpack env bind {env} deployer {} --grant-requested",
+                    k.deployer
+                )
+            },
         );
         checks.push(Check::fail(
             "mode",
@@ -159,7 +164,10 @@ fn mode_check(env: &EnvName, mode: &Mode, target: &str, descriptor: &str) -> Che
         );
     }
     let bind = match mode.known() {
-        Some(k) => format!("envpack env bind {env} deployer {} --grant-requested", k.deployer),
+        Some(k) => format!(
+            "envpack env bind {env} deployer {} --grant-requested",
+            k.deployer
+        ),
         None => format!("envpack env bind {env} deployer <DEPLOYER FOR {mode}> --grant-requested"),
     };
     // Or the other way round: the mode its deployer does serve.
@@ -227,7 +235,10 @@ fn readiness_checks(env: &EnvName, deployments: &[DeploymentStatus]) -> Vec<Chec
                 checks.push(Check::fail(
                     name,
                     format!("carries {share} but is {health} (observed {})", r.observed),
-                    format!("envpack env up {env}   (then: envpack logs --env {env} {})", r.revision),
+                    format!(
+                        "envpack env up {env}   (then: envpack logs --env {env} {})",
+                        r.revision
+                    ),
                 ));
             }
         }

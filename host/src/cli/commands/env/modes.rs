@@ -27,7 +27,9 @@ pub(super) fn mode(ctx: &Ctx, n: &str, new: Option<Mode>) -> Result<Report> {
     let n = ctx.env_or_positional(Some(n.to_string()))?;
     let have = env::show(&ctx.home, &n)?.meta.mode;
     let Some(new) = new else {
-        let purpose = have.known().map_or("a mode served by a deployer pack", |k| k.purpose);
+        let purpose = have
+            .known()
+            .map_or("a mode served by a deployer pack", |k| k.purpose);
         return Ok(Report::new(
             format!("{n} runs in mode {have}: {purpose}"),
             &json!({ "environment": n, "mode": have, "target": have.target() }),
@@ -56,9 +58,7 @@ pub(super) fn mode(ctx: &Ctx, n: &str, new: Option<Mode>) -> Result<Report> {
         .map(|b| b.descriptor.to_string());
     if now != have {
         human.push_str(&match served {
-            Some(d) => format!(
-                "\ncheck that its deployer {d} serves it: envpack env validate {n}"
-            ),
+            Some(d) => format!("\ncheck that its deployer {d} serves it: envpack env validate {n}"),
             None => deployer_next_step(&n, &now),
         });
     }
@@ -110,7 +110,15 @@ pub(super) fn status(ctx: &Ctx, n: Option<String>) -> Result<Report> {
     } else {
         human.push('\n');
         human.push_str(&table(
-            &["deployment", "revision", "version", "traffic", "health", "endpoint", "drift"],
+            &[
+                "deployment",
+                "revision",
+                "version",
+                "traffic",
+                "health",
+                "endpoint",
+                "drift",
+            ],
             rows,
         ));
     }
