@@ -150,7 +150,18 @@ impl Env {
             Error::not_found(format!("the {slot} slot of environment {name:?} is not bound"))
                 .hint(format!("envpack env init {name} (binds the default), or envpack env bind {name} {slot} <DESCRIPTOR>"))
         })?;
-        let loaded = packs::load(&self.store, &self.runtime, &b.descriptor, Some(&b.digest)).map_err(|e| {
+        let load = || packs::load(&self.store, &self.runtime, &b.descriptor, Some(&b.digest));
+        let loaded = match load() {
+            // Bound by another home sharing the backend: an embedded default
+            // this home has not installed yet is installed now.
+            Err(e) if e.kind() == Kind::NotFound
+                && super::defaults::install_embedded(&self.store, &self.runtime, &b.digest)? =>
+            {
+                load()
+            }
+            other => other,
+        }
+        .map_err(|e| {
             if e.kind() == Kind::Integrity {
                 e.hint(format!(
                     "envpack env doctor {name} (reinstall the original file; or, if {} was reinstalled on purpose, accept it: envpack env bind {name} {slot} {})",

@@ -70,7 +70,7 @@ fn show(ctx: &Ctx) -> Result<Report> {
         ));
     };
     let (found, want) = (pg.schema_version()?, schema::expected());
-    let leases = pg.leases()?;
+    let leases = if found >= 1 { pg.leases()? } else { Vec::new() };
     let mut human = format!(
         "backend: {shown}\nchosen by: {}\npassword from: {}\nschema version: {found} (this envpack expects {want})\n",
         chosen.source,
