@@ -25,6 +25,8 @@ mod lease;
 pub mod schema;
 mod store;
 pub mod target;
+#[cfg(test)]
+mod tests;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -191,16 +191,19 @@ pub fn store(home: &Home, choice: &Choice) -> Result<()> {
 
 /// Opened backends, by home and choice: a PostgreSQL backend holds a
 /// connection and a runtime, opened once per process.
-static OPENED: Mutex<Vec<(PathBuf, String, Arc<dyn Backend>)>> = Mutex::new(Vec::new());
+static OPENED: Mutex<Vec<Opened>> = Mutex::new(Vec::new());
+
+/// A home's root, its choice as shown, the backend opened for them.
+type Opened = (PathBuf, String, Arc<dyn Backend>);
 
 /// The home's backend, opened once; checks the schema version.
 pub fn open_checked(home: &Home) -> Result<Arc<dyn Backend>> {
     let chosen = chosen(home)?;
     let key = (home.root().to_path_buf(), chosen.choice.shown());
-    if let Ok(opened) = OPENED.lock() {
-        if let Some((_, _, b)) = opened.iter().find(|(h, c, _)| (h, c) == (&key.0, &key.1)) {
-            return Ok(Arc::clone(b));
-        }
+    if let Ok(opened) = OPENED.lock()
+        && let Some((_, _, b)) = opened.iter().find(|(h, c, _)| (h, c) == (&key.0, &key.1))
+    {
+        return Ok(Arc::clone(b));
     }
     let backend = chosen.choice.open(home, true)?;
     if let Ok(mut opened) = OPENED.lock() {

@@ -86,6 +86,12 @@ impl Shared {
         &self.target.shown
     }
 
+    /// The target.
+    #[cfg(test)]
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
     /// The schema.
     pub fn schema(&self) -> &str {
         &self.target.schema

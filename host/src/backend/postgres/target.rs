@@ -54,14 +54,14 @@ pub fn redact(url: &str) -> String {
         Some(i) => rest.split_at(i),
         None => (rest, ""),
     };
+    let tail = redact_query_password(tail);
     let Some((userinfo, host)) = authority.rsplit_once('@') else {
-        return url.to_string();
+        return format!("{scheme}://{authority}{tail}");
     };
     let user = match userinfo.split_once(':') {
         Some((user, _)) => format!("{user}:***"),
         None => userinfo.to_string(),
     };
-    let tail = redact_query_password(tail);
     format!("{scheme}://{user}@{host}{tail}")
 }
 
