@@ -9,6 +9,9 @@ use clap::Subcommand;
 pub enum BackendCommand {
     /// Show the home's backend: which, where the choice comes from, the
     /// schema version and the leases held (PostgreSQL).
+    #[command(
+        after_help = "Examples:\n  envpack backend show\n  envpack --json backend show\n  ENVPACK_BACKEND='postgres://ci@db:5432/envpack' envpack backend show\n\nNever shows a password: URLs are printed with it replaced by ***."
+    )]
     Show,
     /// Choose the home's backend: `fs` (the files under the home, the
     /// default) or a PostgreSQL URL shared by a team.
@@ -24,6 +27,9 @@ pub enum BackendCommand {
     },
     /// Create or upgrade the PostgreSQL schema to the version this envpack
     /// expects (safe to run again; one migrator at a time).
+    #[command(
+        after_help = "Examples:\n  envpack backend migrate\n  ENVPACK_BACKEND='postgres://ci@db:5432/envpack' envpack backend migrate\n\nRun it once after upgrading envpack; every other command refuses an older or\nnewer schema with exit 9 and says which version it found."
+    )]
     Migrate,
     /// Copy every environment, journal and blob from one backend into an
     /// empty one, then compare every record.
