@@ -87,6 +87,15 @@ impl Choice {
         })
     }
 
+    /// The PostgreSQL backend it names, connected but its schema version
+    /// not checked (`backend show`, `backend migrate`); none for `fs`.
+    pub fn postgres_unchecked(&self, home: &Home) -> Result<Option<PgBackend>> {
+        match self {
+            Choice::Fs => Ok(None),
+            Choice::Postgres { target, .. } => self.postgres(home, target, false).map(Some),
+        }
+    }
+
     fn postgres(&self, home: &Home, target: &Target, checked: bool) -> Result<PgBackend> {
         let local = home.envs_dir();
         if checked {

@@ -28,13 +28,7 @@ pub fn run(ctx: &Ctx, cmd: BackendCommand) -> Result<Report> {
 }
 
 fn postgres(ctx: &Ctx, choice: &Choice) -> Result<Option<PgBackend>> {
-    match choice {
-        Choice::Fs => Ok(None),
-        Choice::Postgres { target, .. } => Ok(Some(PgBackend::connect_unchecked(
-            (**target).clone(),
-            ctx.home.envs_dir(),
-        )?)),
-    }
+    choice.postgres_unchecked(&ctx.home)
 }
 
 fn password_source(choice: &Choice) -> String {
@@ -58,15 +52,11 @@ fn show(ctx: &Ctx) -> Result<Report> {
     let chosen = settings::chosen(&ctx.home)?;
     let shown = chosen.choice.shown();
     let Some(pg) = postgres(ctx, &chosen.choice)? else {
-        let path = ctx.home.envs_dir();
-        let human = format!(
-            "backend: fs ({})\nchosen by: {}\n",
-            path.display(),
-            chosen.source
-        );
+        let path = chosen.choice.open(&ctx.home, false)?.describe();
+        let human = format!("backend: {path}\nchosen by: {}\n", chosen.source);
         return Ok(Report::new(
             human,
-            &json!({"backend": "fs", "path": path, "source": chosen.source}),
+            &json!({"backend": "fs", "path": path.strip_prefix("fs:").unwrap_or(&path), "source": chosen.source}),
         ));
     };
     let (found, want) = (pg.schema_version()?, schema::expected());
