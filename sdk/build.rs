@@ -5,7 +5,7 @@
 use std::path::Path;
 
 /// The WIT folder `src/__wit.rs` generates its bindings from.
-const WIT_DIR: &str = "../wit/v0.1.0";
+const WIT_DIR: &str = "../wit/v0.2.0";
 
 fn main() {
     let dir = Path::new(WIT_DIR);

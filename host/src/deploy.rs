@@ -25,6 +25,7 @@ pub mod plan;
 pub mod policy;
 pub mod promote;
 pub mod records;
+pub mod render;
 pub mod retention;
 pub mod rollback;
 pub mod traffic;

@@ -2,9 +2,23 @@
 //! helper modules at the crate root instead.
 #![allow(missing_docs, clippy::all)]
 
+/// `wit_bindgen::generate!`, adding serde's derives to every generated
+/// record, variant and enum when the `serde` feature is on.
+macro_rules! generate {
+    ({ $($body:tt)* }) => {
+        #[cfg(feature = "serde")]
+        wit_bindgen::generate!({
+            $($body)*
+            additional_derives: [::serde::Serialize, ::serde::Deserialize],
+        });
+        #[cfg(not(feature = "serde"))]
+        wit_bindgen::generate!({ $($body)* });
+    };
+}
+
 // The host imports, generated once and shared by every slot world below.
-wit_bindgen::generate!({
-    path: "../wit/v0.1.0",
+generate!({
+    path: "../wit/v0.2.0",
     world: "pack-host",
     generate_all,
 });
@@ -12,16 +26,16 @@ wit_bindgen::generate!({
 macro_rules! slot_world {
     ($module:ident, $world:literal, $macro_name:literal, $bindings:literal) => {
         pub mod $module {
-            wit_bindgen::generate!({
-                path: "../wit/v0.1.0",
+            generate!({
+                path: "../wit/v0.2.0",
                 world: $world,
                 with: {
-                    "greentic:envpack/types@0.1.0": crate::__wit::greentic::envpack::types,
-                    "greentic:envpack/log@0.1.0": crate::__wit::greentic::envpack::log,
-                    "greentic:envpack/config@0.1.0": crate::__wit::greentic::envpack::config,
-                    "greentic:envpack/kv@0.1.0": crate::__wit::greentic::envpack::kv,
-                    "greentic:envpack/secrets-access@0.1.0": crate::__wit::greentic::envpack::secrets_access,
-                    "greentic:envpack/process@0.1.0": crate::__wit::greentic::envpack::process,
+                    "greentic:envpack/types@0.2.0": crate::__wit::greentic::envpack::types,
+                    "greentic:envpack/log@0.2.0": crate::__wit::greentic::envpack::log,
+                    "greentic:envpack/config@0.2.0": crate::__wit::greentic::envpack::config,
+                    "greentic:envpack/kv@0.2.0": crate::__wit::greentic::envpack::kv,
+                    "greentic:envpack/secrets-access@0.2.0": crate::__wit::greentic::envpack::secrets_access,
+                    "greentic:envpack/process@0.2.0": crate::__wit::greentic::envpack::process,
                 },
                 pub_export_macro: true,
                 export_macro_name: $macro_name,
@@ -60,4 +74,10 @@ slot_world!(
     "deployer-slot",
     "__export_deployer_world",
     "envpack_sdk::__wit::deployer"
+);
+slot_world!(
+    kinetic,
+    "kinetic-slot",
+    "__export_kinetic_world",
+    "envpack_sdk::__wit::kinetic"
 );

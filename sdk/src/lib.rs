@@ -1,7 +1,8 @@
 //! # envpack-sdk
 //!
 //! Everything you need to write an envpack pack in Rust: one trait per slot
-//! ([`StatePack`], [`SecretsPack`], [`TelemetryPack`], [`DeployerPack`]), one
+//! ([`StatePack`], [`SecretsPack`], [`TelemetryPack`], [`DeployerPack`],
+//! [`KineticPack`]), one
 //! export macro per slot, and typed helpers for the host imports ([`log`],
 //! [`config`], [`kv`], [`secret`], [`http`]). You never write WIT glue.
 //!
@@ -43,6 +44,23 @@
 //! envpack_sdk::export_state!(Memory);
 //! ```
 //!
+//! ## Features
+//! - `serde`: `Serialize` and `Deserialize` for the public records (state
+//!   entries, telemetry events, levels, deployer and Kinetic records,
+//!   [`Error`], [`Output`]), with Rust's names for fields and variants, and
+//!   [`Output::json`].
+//!
+//! ```
+//! # #[cfg(feature = "serde")] {
+//! use envpack_sdk::{Level, telemetry::Event};
+//! let event = Event { name: "a.b".into(), level: Level::Warn, timestamp_ms: 1, attributes: vec![] };
+//! let text = serde_json::to_string(&event).expect("serialize");
+//! assert_eq!(text, r#"{"name":"a.b","level":"Warn","timestamp_ms":1,"attributes":[]}"#);
+//! let back: Event = serde_json::from_str(&text).expect("deserialize");
+//! assert_eq!(back.level, Level::Warn);
+//! # }
+//! ```
+//!
 //! ## Instances and state
 //! The host creates a fresh instance of your pack for each operation (each
 //! CLI command, each deployment step), so in-memory state lives only as long
@@ -52,10 +70,13 @@
 
 #![warn(missing_docs)]
 
+pub mod clock;
 mod command;
 mod error;
 pub mod http;
 mod imports;
+pub mod kinetic;
+mod level;
 mod slots;
 
 #[doc(hidden)]
@@ -63,6 +84,7 @@ pub mod __wit;
 
 pub use command::{Args, Output};
 pub use imports::{config, kv, log, process, secret};
+pub use kinetic::KineticPack;
 pub use slots::{DeployerPack, SecretsPack, StatePack, TelemetryPack, deployer, state, telemetry};
 
 /// The error every pack function returns: one variant per kind of failure
@@ -75,15 +97,32 @@ pub use slots::{DeployerPack, SecretsPack, StatePack, TelemetryPack, deployer, s
 /// ```
 pub use __wit::greentic::envpack::types::Error;
 
-/// Severity of a log line or telemetry event.
+/// Severity of a log line or telemetry event. Shown and parsed as its
+/// lowercase name (`Display`, `FromStr`), ordered by severity.
+///
+/// ```
+/// use envpack_sdk::Level;
+/// let min: Level = "warn".parse()?;
+/// assert!(Level::Error >= min && Level::Info < min);
+/// # Ok::<(), envpack_sdk::Error>(())
+/// ```
 pub use __wit::greentic::envpack::types::Level;
 
 /// Ordered key/value pairs.
+///
+/// ```
+/// let attrs: envpack_sdk::Attributes = vec![("revision".into(), "r1".into())];
+/// assert_eq!(attrs[0].0, "revision");
+/// ```
 pub type Attributes = Vec<(String, String)>;
 
 /// The WIT API version this SDK implements, read at build time from the
-/// WIT package it binds (`package greentic:envpack@0.1.0;`); `envpack pack
+/// WIT package it binds (`package greentic:envpack@0.2.0;`); `envpack pack
 /// build` reads it from the stamp the export macros place in the pack.
+///
+/// ```
+/// assert!(envpack_sdk::API_VERSION.starts_with("0."));
+/// ```
 pub const API_VERSION: &str = env!("ENVPACK_WIT_API_VERSION");
 
 #[doc(hidden)]

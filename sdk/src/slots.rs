@@ -17,6 +17,13 @@ pub fn __no_command(name: &str) -> Result<Output, Error> {
 }
 
 /// Types of the `state` slot.
+///
+/// ```
+/// use envpack_sdk::state::{Entry, Expect};
+/// let entry = Entry { value: b"v".to_vec(), generation: 1 };
+/// let next = Expect::Generation(entry.generation); // write only over this one
+/// # let _ = next;
+/// ```
 pub mod state {
     pub use crate::__wit::state::exports::greentic::envpack::state::{Entry, Expect};
     use crate::Error;
@@ -51,21 +58,55 @@ pub mod state {
 }
 
 /// Types of the `telemetry` slot.
+///
+/// ```
+/// use envpack_sdk::{Level, clock, telemetry::Event};
+/// let event = Event {
+///     name: "sync.done".into(),
+///     level: Level::Info,
+///     timestamp_ms: clock::now_ms(),
+///     attributes: vec![("items".into(), "12".into())],
+/// };
+/// assert_eq!(event.level.to_string(), "info");
+/// ```
 pub mod telemetry {
     pub use crate::__wit::telemetry::exports::greentic::envpack::telemetry::Event;
 }
 
 /// Types of the `deployer` slot.
+///
+/// ```
+/// use envpack_sdk::deployer::TargetInfo;
+/// let info = TargetInfo {
+///     target: "vm".into(),
+///     description: "one VM per revision".into(),
+///     supports_traffic_split: false,
+///     supports_observe: true,
+///     max_live_revisions: Some(2),
+///     attributes: vec![],
+/// };
+/// # let _ = info;
+/// ```
 pub mod deployer {
     pub use crate::__wit::deployer::exports::greentic::envpack::deployer::{
-        ApplyReport, Bundle, BundleFile, Change, DeployPlan as Plan, HealthReport, HealthStatus,
-        ObservedRevision, PlanStep, Revision, SourceKind, StepResult, TargetInfo, TrafficReport,
-        TrafficWeight,
+        ApplyReport, Bundle, BundleFile, Change, Check, DeployPlan as Plan, HealthReport,
+        HealthStatus, ObservedRevision, PlanStep, Revision, SourceKind, StepResult, TargetInfo,
+        TrafficReport, TrafficWeight,
     };
 }
 
 /// A `state` slot pack: durable key/value storage with compare-and-swap.
 /// Export it with [`export_state!`](crate::export_state).
+///
+/// Trait methods are plain Rust, so pack logic can be called directly (in a
+/// unit test, for instance):
+///
+/// ```
+/// use envpack_sdk::StatePack;
+/// fn key_count(pack: &impl StatePack) -> usize {
+///     pack.list(String::new()).map_or(0, |keys| keys.len())
+/// }
+/// ```
 pub trait StatePack: Default + 'static {
     /// The entry under `key`, or `None`.
     fn get(&self, key: String) -> Result<Option<state::Entry>, Error>;
@@ -86,6 +127,20 @@ pub trait StatePack: Default + 'static {
 
 /// A `secrets` slot pack. Export it with
 /// [`export_secrets!`](crate::export_secrets).
+///
+/// ```
+/// use envpack_sdk::{Error, SecretsPack};
+/// #[derive(Default)]
+/// struct Env;
+/// impl SecretsPack for Env {
+///     fn get(&self, name: String) -> Result<Option<String>, Error> { Ok((name == "A").then(|| "1".into())) }
+///     fn put(&self, _: String, _: String) -> Result<(), Error> { Err(Error::denied("read-only")) }
+///     fn delete(&self, _: String) -> Result<bool, Error> { Err(Error::denied("read-only")) }
+///     fn list(&self) -> Result<Vec<String>, Error> { Ok(vec!["A".into()]) }
+/// }
+/// assert_eq!(Env.get("A".into())?, Some("1".to_string()));
+/// # Ok::<(), Error>(())
+/// ```
 pub trait SecretsPack: Default + 'static {
     /// The secret's value, or `None`.
     fn get(&self, name: String) -> Result<Option<String>, Error>;
@@ -104,6 +159,21 @@ pub trait SecretsPack: Default + 'static {
 
 /// A `telemetry` slot pack. Export it with
 /// [`export_telemetry!`](crate::export_telemetry).
+///
+/// ```
+/// use envpack_sdk::{Error, TelemetryPack, telemetry::Event};
+/// #[derive(Default)]
+/// struct Stderr;
+/// impl TelemetryPack for Stderr {
+///     fn emit(&self, events: Vec<Event>) -> Result<(), Error> {
+///         for e in events {
+///             eprintln!("{} {} {}", e.timestamp_ms, e.level, e.name);
+///         }
+///         Ok(())
+///     }
+/// }
+/// assert!(Stderr.flush().is_ok());
+/// ```
 pub trait TelemetryPack: Default + 'static {
     /// Records events, in order.
     fn emit(&self, events: Vec<telemetry::Event>) -> Result<(), Error>;
@@ -121,6 +191,17 @@ pub trait TelemetryPack: Default + 'static {
 
 /// A `deployer` slot pack. Export it with
 /// [`export_deployer!`](crate::export_deployer).
+///
+/// The generated `envpack pack new NAME --slot deployer` crate is a complete
+/// example; `docs/pack-author-guide.md` ("Writing a deployer") has the
+/// rules. The defaults can be called like any method:
+///
+/// ```no_run
+/// use envpack_sdk::DeployerPack;
+/// fn live(pack: &impl DeployerPack) -> usize {
+///     pack.observe("dev".into()).map_or(0, |r| r.len())
+/// }
+/// ```
 pub trait DeployerPack: Default + 'static {
     /// What the target supports.
     fn describe(&self) -> deployer::TargetInfo;
@@ -164,6 +245,35 @@ pub trait DeployerPack: Default + 'static {
     fn teardown(&self, revision: deployer::Revision) -> Result<(), Error>;
     /// What really runs. The default reports nothing.
     fn observe(&self, environment: String) -> Result<Vec<deployer::ObservedRevision>, Error> {
+        let _ = environment;
+        Ok(Vec::new())
+    }
+    /// Checks that the target can run the environment's revisions
+    /// (reachable, permissions, required APIs); changes nothing. A failing
+    /// check is a [`deployer::Check`] with `ok: false`; return an error only
+    /// when the checks could not run. The default reports one passing check,
+    /// `describe`, naming the target: override it when your target can be
+    /// unreachable or misconfigured.
+    fn validate(&self, environment: String) -> Result<Vec<deployer::Check>, Error> {
+        let _ = environment;
+        let info = self.describe();
+        Ok(vec![deployer::Check {
+            name: "describe".into(),
+            ok: true,
+            detail: format!("{}: {}", info.target, info.description),
+            fix: None,
+        }])
+    }
+    /// Creates what the environment needs before any revision (a
+    /// namespace, a route), idempotently, and reports each step. The
+    /// default reports nothing to do, for targets that need no set-up.
+    fn prepare(&self, environment: String) -> Result<Vec<deployer::StepResult>, Error> {
+        let _ = environment;
+        Ok(Vec::new())
+    }
+    /// Removes what [`prepare`](Self::prepare) created, once every revision
+    /// is torn down; idempotent. The default reports nothing to do.
+    fn decommission(&self, environment: String) -> Result<Vec<deployer::StepResult>, Error> {
         let _ = environment;
         Ok(Vec::new())
     }
@@ -324,6 +434,15 @@ macro_rules! export_deployer {
                 }
                 fn observe(environment: ::std::string::String) -> ::core::result::Result<::std::vec::Vec<__s::ObservedRevision>, $crate::Error> {
                     __envpack_with(|p| <$ty as $crate::DeployerPack>::observe(p, environment))
+                }
+                fn validate(environment: ::std::string::String) -> ::core::result::Result<::std::vec::Vec<__s::Check>, $crate::Error> {
+                    __envpack_with(|p| <$ty as $crate::DeployerPack>::validate(p, environment))
+                }
+                fn prepare(environment: ::std::string::String) -> ::core::result::Result<::std::vec::Vec<__s::StepResult>, $crate::Error> {
+                    __envpack_with(|p| <$ty as $crate::DeployerPack>::prepare(p, environment))
+                }
+                fn decommission(environment: ::std::string::String) -> ::core::result::Result<::std::vec::Vec<__s::StepResult>, $crate::Error> {
+                    __envpack_with(|p| <$ty as $crate::DeployerPack>::decommission(p, environment))
                 }
             }
             $crate::__wit::deployer::__export_deployer_world!(__EnvpackExport with_types_in $crate::__wit::deployer);

@@ -14,7 +14,7 @@ fn third_party_pack_builds_inspects_installs_and_runs() {
 
     let inspected = env.json(&["pack", "inspect", file.to_str().unwrap()]);
     assert_eq!(inspected["descriptor"], "acme.state.memory@1.2.0");
-    assert_eq!(inspected["api_version"], "0.1.0");
+    assert_eq!(inspected["api_version"], "0.2.0");
     assert_eq!(inspected["capabilities"]["kv"], true);
     assert_eq!(inspected["commands"][0]["name"], "memory stats");
     // The component linker does not promise an export order.
@@ -28,8 +28,8 @@ fn third_party_pack_builds_inspects_installs_and_runs() {
     assert_eq!(
         exports,
         [
-            "greentic:envpack/command@0.1.0",
-            "greentic:envpack/state@0.1.0"
+            "greentic:envpack/command@0.2.0",
+            "greentic:envpack/state@0.2.0"
         ]
     );
 

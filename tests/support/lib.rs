@@ -14,6 +14,9 @@ use serde_json::Value;
 
 pub mod hostile;
 
+/// The Kubernetes API double (`tests/k8s-double`), for the k8s suite.
+pub use envpack_k8s_double as k8s_double;
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -24,8 +24,10 @@ pub enum Slot {
     Telemetry,
     /// Persists key-value state (`state`).
     State,
-    /// Epicor Kinetic ERP solution handling: exporting, deploying and
-    /// observing Kinetic solutions (`kinetic`).
+    /// Epicor Kinetic ERP solution handling (`kinetic`): solutions (backup,
+    /// build, install), UD schema, UI layers and the inventory of one
+    /// Kinetic company. Defined from API 0.2.0 on; an environment binds it
+    /// optionally, next to the four slots every environment has.
     Kinetic,
 }
 

@@ -10,11 +10,11 @@ use crate::capability::{Capability, Grants, HostPattern};
 /// The manifest format this crate writes; readers refuse newer formats.
 pub const MANIFEST_FORMAT: u32 = 1;
 
-/// The WIT API version this build of envpack speaks (`wit/v0.1.0`).
-pub const API_VERSION: &str = "0.1.0";
+/// The WIT API version this build of envpack speaks (`wit/v0.2.0`).
+pub const API_VERSION: &str = "0.2.0";
 
 /// API versions the host can load.
-pub const SUPPORTED_API: &[&str] = &["0.1.0"];
+pub const SUPPORTED_API: &[&str] = &["0.1.0", "0.2.0"];
 
 /// Everything the host needs to know about a pack before running it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -375,9 +375,63 @@ pub enum PackCommand {
     /// Call a pack's exports directly, in one instance (for pack authors
     /// and debugging). Calls are written in WAVE.
     #[command(
-        after_help = "Examples:\n  envpack pack call acme.state.memory@^1 'put(\"k\", [104, 105], none)' 'get(\"k\")'\n  envpack pack call ./my.wasm 'command.run(\"memory stats\", [])' --grant-requested\n  envpack pack call acme.secrets.vault 'get(\"x\")' --grant http:vault.internal:8200"
+        after_help = "Examples:\n  envpack pack call acme.state.memory@^1 'put(\"k\", [104, 105], none)' 'get(\"k\")'\n  envpack pack call ./my.wasm 'command.run(\"memory stats\", [])' --grant-requested\n  envpack pack call acme.secrets.vault 'get(\"x\")' --grant http:vault.internal:8200\n  envpack pack call ./target/envpack/acme.telemetry.hook-0.1.0.wasm 'flush()' --secret HOOK_TOKEN --grant-requested --config url=http://127.0.0.1:9000/\n\nOutside any environment: kv is kept under the home's packs/, secrets are only those given with --secret, config only --config."
     )]
     Call(CallArgs),
+    /// Create a new pack crate for a slot that builds, installs and runs
+    /// as generated.
+    #[command(
+        after_help = "Examples:\n  envpack pack new my-hook --slot telemetry\n  envpack pack new vault --slot secrets --namespace acme --sdk-path ~/src/envpack/sdk\n\nenvpack-sdk is not on crates.io: the crate depends on it by path (--sdk-path, else the\nenvpack checkout around the new crate, else the one this binary was built from)."
+    )]
+    New(NewArgs),
+    /// Build a pack crate as a dev version, install it, and rebind it in a
+    /// non-production environment (--env), keeping its grants; --watch
+    /// repeats that on every change.
+    #[command(
+        after_help = "Examples:\n  envpack pack dev . --env dev\n  envpack pack dev ./my-hook --env dev --watch\n  envpack pack dev ./my-hook --env dev --grant-requested\n\nA dev version is <version>-dev.<hex of the build's sha256>: no requirement without a\npre-release (@1.2.0, @^1) resolves to it, and production environments refuse it. `pack list`\nmarks dev builds; each dev install removes the pack's older dev builds that nothing binds."
+    )]
+    Dev(DevArgs),
+}
+
+/// `envpack pack dev`
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// The pack crate directory.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Rebuild, reinstall and rebind whenever a file of the crate changes
+    /// (until interrupted).
+    #[arg(long)]
+    pub watch: bool,
+    /// Grant a capability in the environment (repeatable).
+    #[arg(long = "grant", value_name = "CAP")]
+    pub grants: Vec<String>,
+    /// Grant everything the pack requests.
+    #[arg(long)]
+    pub grant_requested: bool,
+    /// Cargo's target directory.
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Option<PathBuf>,
+}
+
+/// `envpack pack new`
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The pack's name: the last part of its descriptor, and the new
+    /// crate's directory.
+    pub name: String,
+    /// The slot it fills: deployer, secrets, telemetry or state.
+    #[arg(long)]
+    pub slot: String,
+    /// The descriptor's namespace (your organisation).
+    #[arg(long, default_value = "local")]
+    pub namespace: String,
+    /// Create the crate's directory under DIR.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+    /// The sdk/ directory of an envpack checkout to depend on.
+    #[arg(long, value_name = "DIR")]
+    pub sdk_path: Option<PathBuf>,
 }
 
 /// `envpack pack build`
@@ -415,6 +469,12 @@ pub struct CallArgs {
     /// Set a config value for the pack (repeatable).
     #[arg(long = "config", value_name = "KEY=VALUE")]
     pub config: Vec<String>,
+    /// Give the pack a secret (repeatable): NAME=VALUE, or NAME alone to
+    /// take the value from the environment variable NAME (kept out of
+    /// shell history). Reading it still needs its grant: --grant
+    /// secret:NAME (or credential:NAME for a header the host fills in).
+    #[arg(long = "secret", value_name = "NAME[=VALUE]")]
+    pub secrets: Vec<String>,
 }
 
 mod backend;

@@ -30,6 +30,30 @@ pub struct EnvRunReport {
     /// Processes of this machine's revisions that nothing accounted for
     /// (a revision that should not run, or an interrupted start), stopped.
     pub swept: Vec<crate::local::Stray>,
+    /// What the deployer did to the target itself: `prepare` for `env up`
+    /// (a namespace, a route), `decommission` for `env down`.
+    pub target: Vec<crate::runtime::slots::deployer::StepResult>,
+}
+
+/// Fails when a target step (`prepare` / `decommission`) failed.
+fn target_steps_ok(
+    env: &EnvName,
+    verb: &str,
+    steps: &[crate::runtime::slots::deployer::StepResult],
+) -> Result<()> {
+    let failed: Vec<String> = steps
+        .iter()
+        .filter(|s| !s.ok)
+        .map(|s| format!("{}: {}", s.id, s.message))
+        .collect();
+    if failed.is_empty() {
+        return Ok(());
+    }
+    Err(crate::error::Error::unavailable(format!(
+        "the deployer could not {verb} the target of {env}: {}",
+        failed.join("; ")
+    ))
+    .hint(format!("envpack env validate {env}")))
 }
 
 /// Stops every process of the environment's local revisions that is not
@@ -95,6 +119,9 @@ pub fn down(home: &Home, runtime: &Runtime, env: &EnvName) -> Result<EnvRunRepor
                     records.save(&mut dep)?;
                 }
             }
+            // What prepare made goes once no revision needs it.
+            let target = deployer.decommission(env.as_str())?;
+            target_steps_ok(env, "decommission", &target)?;
             // Nothing of this environment runs after `env down`, recorded
             // or not.
             let swept = sweep(session, &BTreeSet::new());
@@ -112,6 +139,7 @@ pub fn down(home: &Home, runtime: &Runtime, env: &EnvName) -> Result<EnvRunRepor
                 revisions: stopped,
                 failed: vec![],
                 swept,
+                target,
             })
         },
     )
@@ -153,6 +181,9 @@ pub fn up(
         "env.up",
         |session, records, deployer| {
             let (mut started, mut failed) = (Vec::new(), Vec::new());
+            // What the mode needs on the target comes before any revision.
+            let target = deployer.prepare(env.as_str())?;
+            target_steps_ok(env, "prepare", &target)?;
             let warmup = Warmup::new(timeout, session.local_runtime_dir());
             // Only the ready revisions may run once `env up` is done.
             let ready: BTreeSet<String> = records
@@ -204,6 +235,7 @@ pub fn up(
                 revisions: started,
                 failed,
                 swept,
+                target,
             })
         },
     )
@@ -251,6 +283,7 @@ pub fn reset(
     let stopped = down(home, runtime, env)?;
     let mut report = up(home, runtime, env, timeout)?;
     report.swept.extend(stopped.swept);
+    report.target = stopped.target.into_iter().chain(report.target).collect();
     Ok(report)
 }
 

@@ -180,7 +180,7 @@ impl Checkup<'_> {
         };
         self.world(slot, &pack, &rebind);
         let manifest = pack.manifest();
-        let missing = manifest.requested().not_covered_by(&b.grants);
+        let missing = manifest.requested().unsatisfied_by(&b.grants);
         if !missing.is_empty() {
             let flags: Vec<String> = missing.iter().map(|c| format!("--grant {c}")).collect();
             self.error(

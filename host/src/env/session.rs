@@ -172,7 +172,7 @@ impl Env {
                 e
             }
         })?;
-        let missing = loaded.manifest().requested().not_covered_by(&b.grants);
+        let missing = loaded.manifest().requested().unsatisfied_by(&b.grants);
         if !missing.is_empty() {
             let flags: Vec<String> = missing.iter().map(|c| format!("--grant {c}")).collect();
             return Err(Error::denied(format!(

@@ -5,6 +5,7 @@
 
 pub mod command;
 pub mod deployer;
+pub mod kinetic;
 pub mod secrets;
 pub mod state;
 pub mod telemetry;
@@ -82,6 +83,21 @@ impl PackInstance {
                     ..
                 },
             ) => Ok(deployer::DeployerClient::new(calls, &**g)),
+            _ => Err(err),
+        }
+    }
+
+    /// The kinetic slot's client, if the pack is a kinetic pack.
+    pub fn kinetic(&mut self) -> Result<kinetic::KineticClient<'_>> {
+        let err = not_slot(self, Slot::Kinetic);
+        match self.parts() {
+            (
+                calls,
+                super::wit::Guests {
+                    slot: SlotGuest::Kinetic(g),
+                    ..
+                },
+            ) => Ok(kinetic::KineticClient::new(calls, &**g)),
             _ => Err(err),
         }
     }

@@ -14,6 +14,7 @@
 //! modules of earlier versions do not change.
 
 mod since_v0_1;
+mod since_v0_2;
 
 use std::fmt;
 
@@ -25,6 +26,7 @@ use wasmtime::component::{Instance, InstancePre, Linker};
 use super::PackError;
 use super::slots::command::CommandOutput;
 use super::slots::deployer as d;
+use super::slots::kinetic as k;
 use super::slots::state::{Expect, StateEntry};
 use super::slots::telemetry::TelemetryEvent;
 use super::store_data::StoreData;
@@ -32,8 +34,10 @@ use crate::error::{Error, Result};
 
 /// API 0.1.0.
 use since_v0_1 as v0_1;
+/// API 0.2.0.
+use since_v0_2 as v0_2;
 /// The newest API version, which `envpack-sdk` targets.
-use v0_1 as latest;
+use v0_2 as latest;
 
 /// What a call into a pack returns: a trap (`Err`), or the pack's own
 /// result with its WIT error converted.
@@ -44,14 +48,17 @@ pub(crate) type CallResult<T> = wasmtime::Result<std::result::Result<T, PackErro
 pub enum ApiVersion {
     /// `wit/v0.1.0`.
     V0_1,
+    /// `wit/v0.2.0`: adds the `kinetic` slot and the deployer's
+    /// `validate`, `prepare` and `decommission`.
+    V0_2,
 }
 
 impl ApiVersion {
     /// The newest supported version.
-    pub const LATEST: ApiVersion = ApiVersion::V0_1;
+    pub const LATEST: ApiVersion = ApiVersion::V0_2;
 
     /// Every supported version, oldest first.
-    pub const ALL: [ApiVersion; 1] = [ApiVersion::V0_1];
+    pub const ALL: [ApiVersion; 2] = [ApiVersion::V0_1, ApiVersion::V0_2];
 
     /// The version a pack was built against, from its manifest.
     pub fn of(manifest: &PackManifest) -> Result<Self> {
@@ -72,8 +79,15 @@ impl ApiVersion {
     /// The WIT package version.
     pub fn semver(self) -> semver::Version {
         match self {
-            ApiVersion::V0_1 => latest::VERSION,
+            ApiVersion::V0_1 => v0_1::VERSION,
+            ApiVersion::V0_2 => latest::VERSION,
         }
+    }
+
+    /// Whether packs of this version can fill `slot`: `kinetic` exists
+    /// from 0.2.0 on.
+    pub fn defines(self, slot: Slot) -> bool {
+        slot != Slot::Kinetic || self >= ApiVersion::V0_2
     }
 
     /// The fully qualified name of interface `name` in this version, e.g.
@@ -93,6 +107,7 @@ impl fmt::Display for ApiVersion {
 /// imports.
 pub(crate) struct Linkers {
     v0_1: Linker<StoreData>,
+    v0_2: Linker<StoreData>,
 }
 
 fn wasm_err(what: &str, e: wasmtime::Error) -> Error {
@@ -118,13 +133,17 @@ impl Linkers {
         let mut v0_1 = base_linker(engine)?;
         v0_1::add_to_linker(&mut v0_1)
             .map_err(|e| wasm_err("cannot link the envpack 0.1 host imports", e))?;
-        Ok(Self { v0_1 })
+        let mut v0_2 = base_linker(engine)?;
+        v0_2::add_to_linker(&mut v0_2)
+            .map_err(|e| wasm_err("cannot link the envpack 0.2 host imports", e))?;
+        Ok(Self { v0_1, v0_2 })
     }
 
     /// The linker for `version`.
     pub(crate) fn get(&self, version: ApiVersion) -> &Linker<StoreData> {
         match version {
             ApiVersion::V0_1 => &self.v0_1,
+            ApiVersion::V0_2 => &self.v0_2,
         }
     }
 }
@@ -133,6 +152,7 @@ impl Linkers {
 /// never search by name.
 pub(crate) enum Exports {
     V0_1(v0_1::Exports),
+    V0_2(v0_2::Exports),
 }
 
 impl Exports {
@@ -147,6 +167,9 @@ impl Exports {
             ApiVersion::V0_1 => v0_1::Exports::new(pre, slot)
                 .map(Self::V0_1)
                 .map_err(|e| missing_export(version, pack, e)),
+            ApiVersion::V0_2 => v0_2::Exports::new(pre, slot)
+                .map(Self::V0_2)
+                .map_err(|e| missing_export(version, pack, e)),
         }
     }
 
@@ -158,6 +181,7 @@ impl Exports {
     ) -> wasmtime::Result<Guests> {
         match self {
             Self::V0_1(e) => e.load(store, instance),
+            Self::V0_2(e) => e.load(store, instance),
         }
     }
 }
@@ -210,6 +234,7 @@ pub(crate) enum SlotGuest {
     Secrets(Box<dyn SecretsGuest>),
     Telemetry(Box<dyn TelemetryGuest>),
     Deployer(Box<dyn DeployerGuest>),
+    Kinetic(Box<dyn KineticGuest>),
 }
 
 /// `command`, as every API version's module implements it.
@@ -299,6 +324,109 @@ pub(crate) trait DeployerGuest: Send + Sync {
         store: &mut Store<StoreData>,
         environment: &str,
     ) -> CallResult<Vec<d::Observed>>;
+
+    fn validate(
+        &self,
+        store: &mut Store<StoreData>,
+        environment: &str,
+    ) -> CallResult<Vec<d::Check>>;
+
+    fn prepare(
+        &self,
+        store: &mut Store<StoreData>,
+        environment: &str,
+    ) -> CallResult<Vec<d::StepResult>>;
+
+    fn decommission(
+        &self,
+        store: &mut Store<StoreData>,
+        environment: &str,
+    ) -> CallResult<Vec<d::StepResult>>;
+}
+
+/// `kinetic` (from 0.2.0), as every API version's module that defines it
+/// implements it.
+pub(crate) trait KineticGuest: Send + Sync {
+    fn describe(&self, store: &mut Store<StoreData>) -> CallResult<k::TargetInfo>;
+
+    fn list_solutions(&self, store: &mut Store<StoreData>) -> CallResult<Vec<k::Solution>>;
+
+    fn backup_solution(
+        &self,
+        store: &mut Store<StoreData>,
+        solution: &str,
+    ) -> CallResult<k::SolutionBackup>;
+
+    fn recreate_solution(
+        &self,
+        store: &mut Store<StoreData>,
+        document: &str,
+        replace: bool,
+    ) -> CallResult<k::Solution>;
+
+    fn build_solution(
+        &self,
+        store: &mut Store<StoreData>,
+        solution: &str,
+    ) -> CallResult<k::BuiltPackage>;
+
+    fn preflight(
+        &self,
+        store: &mut Store<StoreData>,
+        build: &k::BuiltPackage,
+    ) -> CallResult<k::PreflightReport>;
+
+    fn plan_install(
+        &self,
+        store: &mut Store<StoreData>,
+        file_name: &str,
+        content: &[u8],
+        options: k::InstallOptions,
+    ) -> CallResult<k::InstallPlan>;
+
+    fn install(
+        &self,
+        store: &mut Store<StoreData>,
+        plan: &k::InstallPlan,
+        content: &[u8],
+    ) -> CallResult<k::InstallReport>;
+
+    fn remove_solution(&self, store: &mut Store<StoreData>, solution: &str) -> CallResult<bool>;
+
+    fn diff_schema(
+        &self,
+        store: &mut Store<StoreData>,
+        spec: &k::TableSpec,
+    ) -> CallResult<k::SchemaDiff>;
+
+    fn apply_schema(
+        &self,
+        store: &mut Store<StoreData>,
+        spec: &k::TableSpec,
+        plan: &k::SchemaDiff,
+    ) -> CallResult<k::SchemaReport>;
+
+    fn conflicting_layers(
+        &self,
+        store: &mut Store<StoreData>,
+        source: &k::ConflictSource,
+    ) -> CallResult<Vec<k::LayerConflict>>;
+
+    fn list_layers(&self, store: &mut Store<StoreData>, app_id: &str) -> CallResult<Vec<k::Layer>>;
+
+    fn export_layer(
+        &self,
+        store: &mut Store<StoreData>,
+        layer: &k::LayerRef,
+    ) -> CallResult<k::LayerExport>;
+
+    fn clear_layer(&self, store: &mut Store<StoreData>, layer: &k::LayerRef) -> CallResult<bool>;
+
+    fn inventory(
+        &self,
+        store: &mut Store<StoreData>,
+        kinds: &[k::ItemKind],
+    ) -> CallResult<Vec<k::InventoryItem>>;
 }
 
 #[cfg(test)]
@@ -318,5 +446,11 @@ mod tests {
             ApiVersion::V0_1.interface("state"),
             "greentic:envpack/state@0.1.0"
         );
+        assert_eq!(
+            ApiVersion::V0_2.interface("kinetic"),
+            "greentic:envpack/kinetic@0.2.0"
+        );
+        assert!(!ApiVersion::V0_1.defines(Slot::Kinetic));
+        assert!(ApiVersion::V0_2.defines(Slot::Kinetic));
     }
 }

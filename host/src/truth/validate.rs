@@ -130,20 +130,23 @@ fn validate_in(session: &Session<'_>) -> Result<ValidateReport> {
         });
     };
     let descriptor = binding.descriptor.to_string();
-    let mut instance = session.instance(Slot::Deployer)?;
-    let mut deployer = instance.deployer()?;
-    let info = deployer.describe()?;
-    checks.push(mode_check(&env, &mode, &info.target, &descriptor));
-    for c in deployer.validate(env.as_str())? {
-        checks.push(Check {
-            name: format!("target:{}", c.name),
-            ok: c.ok,
-            detail: c.detail,
-            fix: c.fix,
-        });
-    }
-    drop(deployer);
-    drop(instance);
+    // The deployer's instance is released before the observation below
+    // takes its own.
+    let info = {
+        let mut instance = session.instance(Slot::Deployer)?;
+        let mut deployer = instance.deployer()?;
+        let info = deployer.describe()?;
+        checks.push(mode_check(&env, &mode, &info.target, &descriptor));
+        for c in deployer.validate(env.as_str())? {
+            checks.push(Check {
+                name: format!("target:{}", c.name),
+                ok: c.ok,
+                detail: c.detail,
+                fix: c.fix,
+            });
+        }
+        info
+    };
     checks.extend(secret_checks(session)?);
     let observed = observe_in(session)?;
     checks.push(observation_check(&env, &observed.observation));

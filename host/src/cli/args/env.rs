@@ -252,6 +252,21 @@ pub enum EnvCommand {
         #[arg(long)]
         unset: bool,
     },
+    /// Print the manifests the deployer would apply for the environment's
+    /// revisions (the `manifest` of each step of their recorded plans).
+    #[command(
+        after_help = "Examples:\n  envpack env render dev\n  envpack env render prod --deployment web > web.yaml\n  envpack --json env render dev\n\nPrints a YAML stream, byte-identical between runs; nothing is called or\nchanged. Only deployers whose plan steps carry a `manifest` attribute\n(greentic.deployer.k8s) have anything to render."
+    )]
+    Render {
+        /// The environment.
+        #[arg(value_name = "ENV")]
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::environments))]
+        name: Option<String>,
+        /// Only this deployment (default: all).
+        #[arg(long)]
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::deployments))]
+        deployment: Option<String>,
+    },
 }
 
 /// Policy flags shared by `env init` and `env policy`.

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 
 mod modes;
 mod policy;
+mod render;
 use policy::{policy_edit, set_policy, signing_edit};
 
 fn name(s: &str) -> Result<EnvName> {
@@ -178,6 +179,10 @@ pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<Report> {
             value,
             unset,
         } => config(ctx, n, pack, key, value, unset),
+        EnvCommand::Render {
+            name: n,
+            deployment,
+        } => render::run(ctx, n, deployment.as_deref()),
     }
 }
 

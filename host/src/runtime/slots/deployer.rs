@@ -195,6 +195,19 @@ pub struct Observed {
     pub attributes: Vec<(String, String)>,
 }
 
+/// One readiness check of a deployer's target (`deployer.validate`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    /// Short stable name, such as `api-reachable`.
+    pub name: String,
+    /// Whether it passed.
+    pub ok: bool,
+    /// What was observed.
+    pub detail: String,
+    /// How to fix a failing check, when known.
+    pub fix: Option<String>,
+}
+
 /// A traffic split for `set-traffic`.
 #[derive(Clone, Copy, Debug)]
 pub struct TrafficSplit<'a> {
@@ -267,29 +280,26 @@ impl<'a> DeployerClient<'a> {
             .call("deployer.observe", |s| self.guest.observe(s, environment))
     }
 
-    /// `deployer.validate` (API 0.2); an API 0.1 deployer has no checks of
-    /// its own, so its answer is that it describes itself.
-    pub fn validate(&mut self, environment: &str) -> Result<Vec<TargetCheck>> {
-        let _ = environment;
-        let info = self.describe()?;
-        Ok(vec![TargetCheck {
-            name: "describe".into(),
-            ok: true,
-            detail: format!("{}: {}", info.target, info.description),
-            fix: None,
-        }])
+    /// `deployer.validate`: checks the target can run the environment's
+    /// revisions; changes nothing. A 0.1 deployer answers with one check
+    /// built from `describe`.
+    pub fn validate(&mut self, environment: &str) -> Result<Vec<Check>> {
+        self.calls
+            .call("deployer.validate", |s| self.guest.validate(s, environment))
     }
-}
 
-/// One check a deployer ran on its target.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TargetCheck {
-    /// Short stable name.
-    pub name: String,
-    /// Whether it passed.
-    pub ok: bool,
-    /// What was observed.
-    pub detail: String,
-    /// How to fix it, when it failed and the fix is known.
-    pub fix: Option<String>,
+    /// `deployer.prepare`: creates what the environment needs before any
+    /// revision, idempotently. A 0.1 deployer has nothing to do.
+    pub fn prepare(&mut self, environment: &str) -> Result<Vec<StepResult>> {
+        self.calls
+            .call("deployer.prepare", |s| self.guest.prepare(s, environment))
+    }
+
+    /// `deployer.decommission`: removes what `prepare` created, once every
+    /// revision is torn down; idempotent. A 0.1 deployer has nothing to do.
+    pub fn decommission(&mut self, environment: &str) -> Result<Vec<StepResult>> {
+        self.calls.call("deployer.decommission", |s| {
+            self.guest.decommission(s, environment)
+        })
+    }
 }

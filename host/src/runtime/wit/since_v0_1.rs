@@ -1,8 +1,9 @@
 //! API version 0.1.0 (`wit/v0.1.0`): its generated bindings, the
 //! conversions between them and the host's domain types, its host imports
-//! (each forwarding to a checked operation in `runtime::capabilities`), and
-//! typed wrappers around its exports. Nothing outside this module touches
-//! the generated types.
+//! (each delegating to the latest version's), and typed wrappers around its
+//! exports, where the host supplies what 0.1 packs lack (the deployer's
+//! `validate`, `prepare`, `decommission`). Nothing outside this module
+//! touches its generated types.
 
 wasmtime::component::bindgen!({
     path: "../wit/v0.1.0",
@@ -20,8 +21,8 @@ use envpack_descriptor::Slot;
 use wasmtime::Store;
 use wasmtime::component::{HasSelf, Instance, InstancePre, Linker};
 
+use super::latest;
 use super::{CallResult, Guests, MissingExport, SlotGuest};
-use crate::runtime::capabilities::{self as caps, process::ProcessSpec};
 use crate::runtime::slots::command::CommandOutput;
 use crate::runtime::slots::deployer as d;
 use crate::runtime::slots::state::{Expect, StateEntry};
@@ -39,7 +40,9 @@ pub(crate) fn add_to_linker(linker: &mut Linker<StoreData>) -> wasmtime::Result<
 
 mod convert;
 
-// Host imports: each forwards to the checked operation of its capability.
+// Host imports: unchanged in 0.2, so each delegates to the latest
+// version's implementation (converting this version's records), as Zed's
+// `since_v0_X` modules do; only `convert_error` is this version's own.
 
 impl host::types::Host for StoreData {
     fn convert_error(&mut self, err: HostError) -> wasmtime::Result<host::types::Error> {
@@ -57,48 +60,42 @@ impl host::log::Host for StoreData {
         message: String,
         fields: Vec<(String, String)>,
     ) -> Result<(), HostError> {
-        caps::log::write(
-            &self.granter,
-            &*self.services.log,
-            &mut self.log_budget,
-            level.into(),
-            message,
-            fields,
-        )
+        let level = crate::runtime::Level::from(level).into();
+        latest::host::log::Host::write(self, level, message, fields)
     }
 }
 
 impl host::config::Host for StoreData {
     fn get(&mut self, key: String) -> Result<Option<String>, HostError> {
-        caps::config::get(&self.granter, &*self.services.config, &key)
+        latest::host::config::Host::get(self, key)
     }
 }
 
 impl host::secrets_access::Host for StoreData {
     fn get(&mut self, name: String) -> Result<Option<String>, HostError> {
-        caps::secrets::get(&self.granter, &*self.services.secrets, &name)
+        latest::host::secrets_access::Host::get(self, name)
     }
 }
 
 impl host::kv::Host for StoreData {
     fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, HostError> {
-        caps::kv::get(&self.granter, &*self.services.kv, &key)
+        latest::host::kv::Host::get(self, key)
     }
 
     fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), HostError> {
-        caps::kv::set(&self.granter, &*self.services.kv, &key, &value)
+        latest::host::kv::Host::set(self, key, value)
     }
 
     fn delete(&mut self, key: String) -> Result<bool, HostError> {
-        caps::kv::delete(&self.granter, &*self.services.kv, &key)
+        latest::host::kv::Host::delete(self, key)
     }
 
     fn list_keys(&mut self, prefix: String) -> Result<Vec<String>, HostError> {
-        caps::kv::list(&self.granter, &*self.services.kv, &prefix)
+        latest::host::kv::Host::list_keys(self, prefix)
     }
 }
 
-fn process_info(i: caps::process::ProcessInfo) -> host::process::Info {
+fn process_info(i: latest::host::process::Info) -> host::process::Info {
     host::process::Info {
         revision: i.revision,
         pid: i.pid,
@@ -111,26 +108,24 @@ fn process_info(i: caps::process::ProcessInfo) -> host::process::Info {
 
 impl host::process::Host for StoreData {
     fn start(&mut self, spec: host::process::Spec) -> Result<host::process::Info, HostError> {
-        let spec = ProcessSpec {
+        let spec = latest::host::process::Spec {
             revision: spec.revision,
             argv: spec.argv,
             env: spec.env,
         };
-        caps::process::start(&self.granter, &*self.services.processes, &spec).map(process_info)
+        latest::host::process::Host::start(self, spec).map(process_info)
     }
 
     fn stop(&mut self, revision: String) -> Result<bool, HostError> {
-        caps::process::stop(&self.granter, &*self.services.processes, &revision)
+        latest::host::process::Host::stop(self, revision)
     }
 
     fn status(&mut self, revision: String) -> Result<Option<host::process::Info>, HostError> {
-        caps::process::status(&self.granter, &*self.services.processes, &revision)
-            .map(|i| i.map(process_info))
+        latest::host::process::Host::status(self, revision).map(|i| i.map(process_info))
     }
 
     fn list(&mut self) -> Result<Vec<host::process::Info>, HostError> {
-        caps::process::list(&self.granter, &*self.services.processes)
-            .map(|v| v.into_iter().map(process_info).collect())
+        latest::host::process::Host::list(self).map(|v| v.into_iter().map(process_info).collect())
     }
 }
 
@@ -363,5 +358,43 @@ impl super::DeployerGuest for Deployer {
             .call_observe(store, environment)?
             .map(|v| v.into_iter().map(Into::into).collect())
             .map_err(Into::into))
+    }
+
+    /// 0.1 has no `validate`: one check, `describe`, from the target's
+    /// own description (a pack that answers is at least loaded and
+    /// callable).
+    fn validate(
+        &self,
+        store: &mut Store<StoreData>,
+        _environment: &str,
+    ) -> CallResult<Vec<d::Check>> {
+        let info: d::TargetInfo = self.0.call_describe(store)?.into();
+        Ok(Ok(vec![d::Check {
+            name: "describe".into(),
+            ok: true,
+            detail: format!(
+                "{}: {} (an API 0.1.0 deployer, which defines no checks of its own)",
+                info.target, info.description
+            ),
+            fix: None,
+        }]))
+    }
+
+    /// 0.1 has no `prepare`: nothing to do.
+    fn prepare(
+        &self,
+        _store: &mut Store<StoreData>,
+        _environment: &str,
+    ) -> CallResult<Vec<d::StepResult>> {
+        Ok(Ok(Vec::new()))
+    }
+
+    /// 0.1 has no `decommission`: nothing to do.
+    fn decommission(
+        &self,
+        _store: &mut Store<StoreData>,
+        _environment: &str,
+    ) -> CallResult<Vec<d::StepResult>> {
+        Ok(Ok(Vec::new()))
     }
 }
