@@ -215,6 +215,26 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// The current change token of `env`.
     fn change_token(&self, env: &EnvName) -> Result<ChangeToken>;
 
+    /// Waits until the change token of any of `since`'s environments is no
+    /// longer the one given, or `timeout` passed; returns whether one
+    /// changed (`status --watch` over several environments). This default
+    /// checks every 100 ms; PostgreSQL waits for a notification.
+    fn wait_changes(&self, since: &[(EnvName, ChangeToken)], timeout: Duration) -> Result<bool> {
+        let until = Instant::now() + timeout;
+        loop {
+            for (env, token) in since {
+                if &self.change_token(env)? != token {
+                    return Ok(true);
+                }
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(false);
+            }
+            std::thread::sleep(Duration::from_millis(100).min(left));
+        }
+    }
+
     /// Waits until the change token of `env` is no longer `since`, or
     /// `timeout` passed; returns the token then. Followers (the ingress)
     /// call this instead of comparing tokens on every request. This

@@ -408,7 +408,8 @@ fn run(cli: Cli) -> Result<Report> {
         Command::Snapshots { command } => commands::observe::run_snapshots(&ctx, command),
         Command::Drift { all: true, .. } => commands::status::drift_matrix(&ctx),
         Command::Drift { command, .. } => commands::observe::run_drift(&ctx, command),
-        Command::Status { all } => commands::status::run(&ctx, all),
+        Command::Status { all, watch: true } => commands::status::watch(&ctx, all),
+        Command::Status { all, .. } => commands::status::run(&ctx, all),
         Command::Logs {
             revision,
             tail,

@@ -192,6 +192,50 @@ fn two_operators_share_environments_and_serve_follows_the_other_home() {
     };
     eprintln!("A's serve followed B's traffic set after {followed:?}");
 
+    // A watches dev's status; B's next change prints it again.
+    let mut watch = a
+        .env
+        .cmd()
+        .args(["--json", "status", "--env", "dev", "--watch"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = watch.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    let first = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the first status");
+    assert!(first.contains(&format!("\"{r2}\"")), "{first}");
+    b.json(&[
+        "traffic",
+        "set",
+        "web",
+        &format!("{r1}=100%"),
+        "--env",
+        "dev",
+    ]);
+    let changed = Instant::now();
+    let next = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("status --watch did not print B's change within 10 s");
+    eprintln!(
+        "status --watch printed B's change after {:?}",
+        changed.elapsed()
+    );
+    let v: Value = serde_json::from_str(&next).unwrap();
+    assert_eq!(v["ok"], true, "{next}");
+    watch.kill().unwrap();
+    watch.wait().unwrap();
+
     // The audit shows both actors.
     let audit = a.json(&["audit", "--env", "dev"]).to_string();
     assert!(audit.contains("alice") && audit.contains("bob"), "{audit}");

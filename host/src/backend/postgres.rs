@@ -197,15 +197,25 @@ impl Backend for PgBackend {
         since: &ChangeToken,
         timeout: Duration,
     ) -> Result<ChangeToken> {
+        self.wait_changes(&[(env.clone(), since.clone())], timeout)?;
+        self.change_token(env)
+    }
+
+    fn wait_changes(&self, since: &[(EnvName, ChangeToken)], timeout: Duration) -> Result<bool> {
         // Woken by the NOTIFY of any write to this schema (or a lost
-        // connection); the token itself is always read from the database.
+        // connection); the tokens themselves are always read from the
+        // database, so a missed notification costs at most `timeout`.
         let until = Instant::now() + timeout;
         loop {
             let seen = self.conn.shared.signals.count();
-            let now = self.change_token(env)?;
+            for (env, token) in since {
+                if &self.change_token(env)? != token {
+                    return Ok(true);
+                }
+            }
             let left = until.saturating_duration_since(Instant::now());
-            if &now != since || left.is_zero() {
-                return Ok(now);
+            if left.is_zero() {
+                return Ok(false);
             }
             self.conn.shared.signals.wait(seen, left);
         }

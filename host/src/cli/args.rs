@@ -209,12 +209,17 @@ pub enum Command {
     /// The overview: per environment and deployment, what runs, what was
     /// observed, health, traffic and drift.
     #[command(
-        after_help = "Examples:\n  envpack status --env prod\n  envpack status --all\n\nObserves and health-checks first (so it takes as long as the deployer's answers).\nEnvironments come in ladder order (each after the rung it follows)."
+        after_help = "Examples:\n  envpack status --env prod\n  envpack status --all\n  envpack status --env dev --watch\n\nObserves and health-checks first (so it takes as long as the deployer's answers).\nEnvironments come in ladder order (each after the rung it follows)."
     )]
     Status {
         /// Every environment, in ladder order.
         #[arg(long)]
         all: bool,
+        /// Print the status again whenever a record of the environment(s)
+        /// changes (any home sharing the backend), until interrupted; with
+        /// --json, one envelope per line.
+        #[arg(long)]
+        watch: bool,
     },
     /// Where the home's environments are kept: the files of the home, or
     /// a PostgreSQL database a team shares.

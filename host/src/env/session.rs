@@ -168,6 +168,17 @@ impl Env {
                     b.descriptor,
                     b.requirement
                 ))
+            } else if e.kind() == Kind::NotFound {
+                // Typically a home sharing the backend: the environment
+                // pins a file this home never installed.
+                e.and(format!(
+                    "; environment {name} is bound to {} with digest {} (bound by another home sharing the backend?)",
+                    b.descriptor, b.digest
+                ))
+                .hint(format!(
+                    "envpack pack install <the file with digest {}> (or run the envpack release that bound it; or rebind: envpack env bind {name} {slot} {})",
+                    b.digest, b.requirement
+                ))
             } else {
                 e
             }
