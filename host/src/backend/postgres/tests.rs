@@ -161,3 +161,31 @@ fn wait_change_wakes_on_another_connections_write() {
         .expect("append");
     assert_eq!(b.lines(&env, Journal::Audit).expect("lines").len(), 1);
 }
+
+#[test]
+fn an_expired_lease_is_taken_over_even_while_its_session_lives() {
+    let (d, b, env) = backend("expiry");
+    let other = second(&b, &d);
+    let _held = b.lock(&env, LockScope::Env).expect("take");
+    // The holder stopped renewing (a machine cut off from the network):
+    // its session still exists, its expiry has passed.
+    let s = b.conn.shared.schema().to_string();
+    b.conn
+        .run(move |c| {
+            Box::pin(async move {
+                c.execute(
+                    &format!("UPDATE {s}.leases SET expires_at = now() - interval '1 second'"),
+                    &[],
+                )
+                .await
+                .map_err(|e| crate::error::Error::internal(e.to_string()))
+            })
+        })
+        .expect("expire");
+    let started = Instant::now();
+    let _taken = other.lock(&env, LockScope::Env).expect("taken over");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let leases = other.leases().expect("list");
+    assert_eq!(leases.len(), 1, "{leases:?}");
+    assert!(leases[0].3 > 0.0, "the new holder's lease runs: {leases:?}");
+}
