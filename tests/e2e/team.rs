@@ -357,14 +357,26 @@ fn read_with(env: &Env, spec: &str, args: &[&str]) -> Value {
 fn backend_copy_moves_a_home_and_every_read_answers_the_same() {
     // A filesystem home with every kind of record: metadata and locks of
     // two environments, deployments with revisions and traffic
-    // generations, bundles, a promotion report, snapshots, audit and
-    // history, the home audit.
+    // generations, bundles, a promotion report, snapshots, a drift
+    // acceptance, audit and history, the home audit.
     let op = Operator {
         env: Env::new(BIN),
         actor: "alice",
     };
     install_recorder(&op);
+    // dev on the scripted deployer (the recorder, with a reality the test
+    // can script), so it can drift and have the drift accepted.
+    let scripted = build_pack(BIN, "scripted-deployer");
+    op.json(&["pack", "install", scripted.to_str().unwrap()]);
     recorder_env(&op, "dev", None);
+    op.json(&[
+        "env",
+        "bind",
+        "dev",
+        "deployer",
+        "acme.deployer.scripted@0.1.0",
+        "--grant-requested",
+    ]);
     recorder_env(&op, "staging", Some("dev"));
     let (p1, p2) = (backend("r1"), backend("r2"));
     let (r1, id1) = deploy(&op, "1.0.0", &[format!("endpoint=http://127.0.0.1:{p1}")]);
@@ -381,6 +393,30 @@ fn backend_copy_moves_a_home_and_every_read_answers_the_same() {
     op.json(&["promote", &id1, "--to", "staging"]);
     op.json(&["observe", "--env", "dev"]);
     op.json(&["env", "policy", "staging", "--production"]);
+    // A rogue revision in reality: drift, accepted with a reason.
+    op.json(&[
+        "env",
+        "config",
+        "dev",
+        "acme.deployer.scripted",
+        "reality",
+        "web|rogue|running|||",
+    ]);
+    let drift = op.env.run(&["--json", "drift", "--env", "dev"]);
+    assert_eq!(drift.code, 2, "{}", drift.stdout);
+    let entry = drift.envelope()["result"]["drift"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    op.json(&[
+        "drift",
+        "accept",
+        &entry,
+        "--reason",
+        "INC-7 hotfix",
+        "--env",
+        "dev",
+    ]);
 
     let url = postgres_url("copy");
     let copied = op.json(&["backend", "copy", "--from", "fs", "--to", &url]);
