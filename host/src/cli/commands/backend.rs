@@ -191,14 +191,21 @@ fn copy_cmd(
         ));
     }
     human.push_str(&format!(
-        "  home audit: {} lines\nthe home still uses {}; to switch: envpack backend set {}\n",
-        copied.home_audit_lines,
-        settings::chosen(&ctx.home)?.choice.shown(),
-        if to == "fs" {
-            "fs".to_string()
-        } else {
-            copied.to.clone()
-        }
+        "  home audit: {} lines\n",
+        copied.home_audit_lines
     ));
+    let current = settings::chosen(&ctx.home)?.choice.shown();
+    let target = if to == "fs" {
+        "fs".to_string()
+    } else {
+        copied.to.clone()
+    };
+    if current == target {
+        human.push_str("the home uses that backend already\n");
+    } else {
+        human.push_str(&format!(
+            "the home still uses {current}; to switch: envpack backend set {target}\n"
+        ));
+    }
     Ok(Report::new(human, &copied))
 }
