@@ -209,13 +209,25 @@ pub enum Command {
     /// The overview: per environment and deployment, what runs, what was
     /// observed, health, traffic and drift.
     #[command(
-        after_help = "Examples:\n  envpack status --env prod\n  envpack status --all\n\nObserves and health-checks first (so it takes as long as the deployer's answers).\nEnvironments come in ladder order (each after the rung it follows)."
+        after_help = "Examples:\n  envpack status --env prod\n  envpack status --all\n  envpack status --env dev --watch\n\nObserves and health-checks first (so it takes as long as the deployer's answers).\nEnvironments come in ladder order (each after the rung it follows)."
     )]
     Status {
         /// Every environment, in ladder order.
         #[arg(long)]
         all: bool,
+        /// Print the status again whenever a record of the environment(s)
+        /// changes (any home sharing the backend), until interrupted; with
+        /// --json, one envelope per line.
+        #[arg(long)]
+        watch: bool,
     },
+    /// Where the home's environments are kept: the files of the home, or
+    /// a PostgreSQL database a team shares.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  envpack backend show\n  envpack backend set 'postgres://envpack@db:5432/envpack' --password-file pw.txt\n  envpack backend migrate\n  envpack backend copy --from fs --to 'postgres://envpack@db:5432/envpack' --password-file pw.txt\n  envpack backend set fs"
+    )]
+    Backend(BackendCommand),
     /// Run the HTTP router in front of the environment's deployments.
     #[command(
         after_help = "Examples:\n  envpack serve --env local\n  envpack serve --env dev --listen 0.0.0.0:8080\n  envpack serve --env dev --trust-revision-header-from 127.0.0.1/32\n\nRoutes by host and path prefix (bundle attributes `host`, `prefix`), then by the\nx-envpack-revision header (only from --trust-revision-header-from networks; none\nby default), a signed sticky cookie, or a weighted random choice following the\ncurrent traffic split. At --max-connections, new connections wait in the listen\nbacklog."
@@ -510,9 +522,11 @@ pub struct CallArgs {
     pub secrets: Vec<String>,
 }
 
+mod backend;
 mod deployment;
 mod env;
 
+pub use backend::*;
 pub use deployment::*;
 pub use env::*;
 
