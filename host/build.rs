@@ -9,11 +9,17 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const TARGET: &str = "wasm32-wasip2";
+/// The first pack of each slot is the one new environments bind; the rest
+/// are installed too, for `env bind` (the Kubernetes deployer).
 const PACKS: &[&str] = &[
     "deployer-local-process",
+    "deployer-k8s",
     "secrets-dev-store",
     "telemetry-stdout",
     "state-fs",
+    // Embedded and installed like the others, but bound to no slot by
+    // default: operators bind it to Kinetic environments.
+    "kinetic-rest",
 ];
 
 fn main() {

@@ -69,6 +69,7 @@ impl Fixture {
                 dir: repo.join("tests/packs/bench-pack"),
                 out_dir: Some(repo.join("target/bench-packs")),
                 debug: false,
+                dev: false,
                 target_dir: Some(repo.join("tests/packs/target")),
                 quiet: true,
             },

@@ -42,6 +42,7 @@ fn records(n: usize) -> (Expectation, Observation) {
             version: "1.0.0".into(),
             endpoint: None,
             files: expected,
+            attributes: BTreeMap::new(),
         }],
         ..Expectation::default()
     };

@@ -24,11 +24,16 @@
 //! written before the seam existed. Nothing outside this module touches the
 //! files of `envs/`.
 
+pub mod copy;
 pub mod fs;
+pub mod postgres;
+pub mod settings;
+mod unavailable;
 
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use envpack_manifest::Digest;
 
@@ -205,6 +210,8 @@ pub trait Backend: Send + Sync + fmt::Debug {
     fn put_blob(&self, env: &EnvName, key: &BlobKey, bytes: &[u8]) -> Result<()>;
     /// A blob, if stored.
     fn blob(&self, env: &EnvName, key: &BlobKey) -> Result<Option<Vec<u8>>>;
+    /// Every blob `env` keeps (for `backend copy`).
+    fn blobs(&self, env: &EnvName) -> Result<Vec<BlobKey>>;
 
     /// Takes a lease, waiting until it is free.
     fn lock(&self, env: &EnvName, scope: LockScope) -> Result<Lease>;
@@ -212,13 +219,57 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// The current change token of `env`.
     fn change_token(&self, env: &EnvName) -> Result<ChangeToken>;
 
+    /// Waits until the change token of any of `since`'s environments is no
+    /// longer the one given, or `timeout` passed; returns whether one
+    /// changed (`status --watch` over several environments). This default
+    /// checks every 100 ms; PostgreSQL waits for a notification.
+    fn wait_changes(&self, since: &[(EnvName, ChangeToken)], timeout: Duration) -> Result<bool> {
+        let until = Instant::now() + timeout;
+        loop {
+            for (env, token) in since {
+                if &self.change_token(env)? != token {
+                    return Ok(true);
+                }
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(false);
+            }
+            std::thread::sleep(Duration::from_millis(100).min(left));
+        }
+    }
+
+    /// Waits until the change token of `env` is no longer `since`, or
+    /// `timeout` passed; returns the token then. Followers (the ingress)
+    /// call this instead of comparing tokens on every request. This
+    /// default checks every 100 ms; a backend that can be told of changes
+    /// (PostgreSQL's `LISTEN`) overrides it.
+    fn wait_change(
+        &self,
+        env: &EnvName,
+        since: &ChangeToken,
+        timeout: Duration,
+    ) -> Result<ChangeToken> {
+        let until = Instant::now() + timeout;
+        loop {
+            let now = self.change_token(env)?;
+            if &now != since || Instant::now() >= until {
+                return Ok(now);
+            }
+            std::thread::sleep(Duration::from_millis(100).min(until - Instant::now()));
+        }
+    }
+
     /// This machine's working directory for `env` (revision payloads,
     /// scratch directories): local files, never shared.
     fn local_dir(&self, env: &EnvName) -> PathBuf;
 }
 
-/// The backend of a home: the filesystem under `envs/` (the embedded
-/// default).
+/// The backend of a home, as its settings (or `ENVPACK_BACKEND`) choose:
+/// the filesystem under `envs/` (the embedded default) or PostgreSQL. One
+/// backend per home and process, opened once; when it cannot be opened the
+/// returned backend fails every call with that error (the CLI checks
+/// [`settings::check`] first, so commands fail early with it).
 pub fn open(home: &crate::home::Home) -> Arc<dyn Backend> {
-    Arc::new(fs::FsBackend::new(home.envs_dir()))
+    settings::open_cached(home)
 }

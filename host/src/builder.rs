@@ -31,6 +31,10 @@ pub struct BuildOptions {
     pub out_dir: Option<PathBuf>,
     /// Build with the dev profile instead of release.
     pub debug: bool,
+    /// Stamp a dev version, `<version>-dev.<hex>` where hex begins the
+    /// sha256 of the component and pack.toml: a new version for every change, which no
+    /// requirement without a pre-release ever selects (`envpack pack dev`).
+    pub dev: bool,
     /// Cargo's target directory; default cargo's own choice.
     pub target_dir: Option<PathBuf>,
     /// Pass `--quiet` to cargo.
@@ -139,14 +143,51 @@ pub fn build(opts: &BuildOptions, reporter: &dyn Reporter) -> Result<Built> {
     drop(building);
     let wasm_path = wasm_path?;
     let component = std::fs::read(&wasm_path).map_err(|e| Error::io("read", &wasm_path, e))?;
+    let version = if opts.dev {
+        // pack.toml too: a change to the manifest alone is a new build.
+        let toml =
+            std::fs::read(&pack_toml_path).map_err(|e| Error::io("read", &pack_toml_path, e))?;
+        dev_version(
+            &package.version,
+            &Digest::of(&[component.as_slice(), &toml].concat()),
+        )
+    } else {
+        package.version
+    };
     finish(
         &component,
         &pack_toml,
         &pack_toml_path,
-        &package.version,
+        &version,
         &dir,
         opts.out_dir.as_deref(),
     )
+}
+
+/// `1.2.0` -> `1.2.0-dev.<12 hex of digest>` (`1.2.0-rc.1` ->
+/// `1.2.0-rc.1.dev.<hex>`). An all-digit hex with a leading zero is not a
+/// valid identifier, so it then gets a `g` in front.
+pub fn dev_version(version: &semver::Version, digest: &Digest) -> semver::Version {
+    let hex = digest.short();
+    let base = if version.pre.is_empty() {
+        "dev".to_string()
+    } else {
+        format!("{}.dev", version.pre)
+    };
+    let pre = semver::Prerelease::new(&format!("{base}.{hex}"))
+        .or_else(|_| semver::Prerelease::new(&format!("{base}.g{hex}")))
+        .unwrap_or(semver::Prerelease::EMPTY);
+    semver::Version {
+        pre,
+        build: semver::BuildMetadata::EMPTY,
+        ..version.clone()
+    }
+}
+
+/// Whether `version` was stamped by [`dev_version`].
+pub fn is_dev_version(version: &semver::Version) -> bool {
+    let pre = version.pre.as_str();
+    pre.starts_with("dev.") || pre.contains(".dev.")
 }
 
 /// The crate's name and version, from cargo itself (which handles workspace

@@ -257,6 +257,10 @@ fn cannot_plan(command: &Command, env: &str) -> Result<()> {
         Command::Observe => "observe".into(),
         Command::Drift { command: None, .. } => "drift".into(),
         Command::Serve(_) => "serve".into(),
+        Command::Backend(args::BackendCommand::Show) => return Ok(()),
+        Command::Backend(_) => "a backend command".into(),
+        Command::Env(args::EnvCommand::Validate { .. }) => "env validate".into(),
+        Command::Env(args::EnvCommand::Status { .. }) => "env status".into(),
         _ => return Ok(()),
     };
     Err(Error::invalid(format!(
@@ -377,7 +381,17 @@ fn run(cli: Cli) -> Result<Report> {
     if ctx.dry_run {
         cannot_plan(&cli.command, &ctx.env)?;
     }
+    // A shared backend that is unreachable, or whose schema is older or
+    // newer than this build's, stops every command but `backend ...` here,
+    // with the reason and the fix.
+    if !matches!(
+        cli.command,
+        Command::Backend(_) | Command::Completions { .. }
+    ) {
+        crate::backend::settings::check(&ctx.home)?;
+    }
     match cli.command {
+        Command::Backend(cmd) => commands::backend::run(&ctx, cmd),
         Command::Pack(cmd) => commands::pack::run(&ctx, cmd),
         Command::Env(cmd) => commands::env::run(&ctx, cmd),
         Command::Bundle(cmd) => commands::bundle::run(&ctx, cmd),
@@ -394,7 +408,8 @@ fn run(cli: Cli) -> Result<Report> {
         Command::Snapshots { command } => commands::observe::run_snapshots(&ctx, command),
         Command::Drift { all: true, .. } => commands::status::drift_matrix(&ctx),
         Command::Drift { command, .. } => commands::observe::run_drift(&ctx, command),
-        Command::Status { all } => commands::status::run(&ctx, all),
+        Command::Status { all, watch: true } => commands::status::watch(&ctx, all),
+        Command::Status { all, .. } => commands::status::run(&ctx, all),
         Command::Logs {
             revision,
             tail,

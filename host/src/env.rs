@@ -10,6 +10,7 @@ pub mod declared;
 mod defaults;
 mod doctor;
 mod init;
+pub mod mode;
 mod model;
 mod ops;
 pub mod plan;
@@ -20,13 +21,14 @@ pub use bind::{BindOptions, BindOutcome, bind, effective_grants, format_diff, un
 pub use defaults::{DEFAULT_PACKS, default_requirement, install_defaults};
 pub use doctor::{DoctorFinding, DoctorReport, doctor};
 pub use init::{InitOptions, InitOutcome, init};
+pub use mode::Mode;
 pub use model::{
     Binding, EnvMeta, EnvName, Gate, LayerConflicts, Lock, PackLimits, Policy, Retention, Soak,
     SourceKind,
 };
 pub use ops::{
     EnvView, PolicyChange, PolicyEdit, check_removable, config_set, install_packs, list, policy,
-    remove, remove_pack, set_limits, set_retention, show,
+    remove, remove_pack, set_limits, set_mode, set_retention, show,
 };
 pub use session::Session;
 

@@ -132,6 +132,9 @@ pub struct CallOptions<'a> {
     pub grant_requested: bool,
     /// `config` values.
     pub config: std::collections::BTreeMap<String, String>,
+    /// Secret values (`secrets-access` and credentials); none means no
+    /// secrets store at all.
+    pub secrets: std::collections::BTreeMap<String, String>,
     /// WAVE calls, in order.
     pub calls: &'a [String],
 }
@@ -195,8 +198,15 @@ pub fn call(
         granted,
         "rerun with --grant {cap}",
     ));
+    let secrets: Arc<dyn crate::runtime::capabilities::secrets::SecretSource> =
+        if opts.secrets.is_empty() {
+            Arc::new(crate::runtime::capabilities::secrets::NoSecrets)
+        } else {
+            Arc::new(opts.secrets.clone())
+        };
     let services = Services {
         config: Arc::new(opts.config.clone()),
+        secrets,
         kv: Arc::new(FileKv::with_quota(
             home.root().join("packs"),
             runtime.limits().kv_quota,

@@ -12,10 +12,12 @@ pub mod model;
 pub mod observe;
 pub mod status;
 pub mod store;
+pub mod validate;
 
 pub use drift::{DriftState, compare, state_of};
 pub use observe::{ObserveOutcome, observe, observe_unrecorded};
 pub use status::{DeploymentStatus, ladder_order, status};
+pub use validate::{Check, ValidateReport, validate};
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};

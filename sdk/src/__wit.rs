@@ -2,8 +2,22 @@
 //! helper modules at the crate root instead.
 #![allow(missing_docs, clippy::all)]
 
+/// `wit_bindgen::generate!`, adding serde's derives to every generated
+/// record, variant and enum when the `serde` feature is on.
+macro_rules! generate {
+    ({ $($body:tt)* }) => {
+        #[cfg(feature = "serde")]
+        wit_bindgen::generate!({
+            $($body)*
+            additional_derives: [::serde::Serialize, ::serde::Deserialize],
+        });
+        #[cfg(not(feature = "serde"))]
+        wit_bindgen::generate!({ $($body)* });
+    };
+}
+
 // The host imports, generated once and shared by every slot world below.
-wit_bindgen::generate!({
+generate!({
     path: "../wit/v0.2.0",
     world: "pack-host",
     generate_all,
@@ -12,7 +26,7 @@ wit_bindgen::generate!({
 macro_rules! slot_world {
     ($module:ident, $world:literal, $macro_name:literal, $bindings:literal) => {
         pub mod $module {
-            wit_bindgen::generate!({
+            generate!({
                 path: "../wit/v0.2.0",
                 world: $world,
                 with: {

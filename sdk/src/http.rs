@@ -14,11 +14,13 @@
 //! # Ok::<(), envpack_sdk::Error>(())
 //! ```
 
+use std::io::Read;
 use std::time::Duration;
 
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
-    ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
+    ErrorCode, Fields, FutureIncomingResponse, IncomingBody, Method, OutgoingBody, OutgoingRequest,
+    RequestOptions, Scheme,
 };
 use wasip2::io::streams::StreamError;
 
@@ -26,9 +28,18 @@ use crate::Error;
 
 /// Largest response body read, so a misbehaving server cannot exhaust the
 /// pack's memory.
+///
+/// ```
+/// assert_eq!(envpack_sdk::http::MAX_RESPONSE_BYTES, 32 << 20);
+/// ```
 pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 
 /// An HTTP request under construction.
+///
+/// ```no_run
+/// let resp = envpack_sdk::http::Request::get("https://api.example.com/health").send()?;
+/// # Ok::<(), envpack_sdk::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Request {
     method: String,
@@ -39,6 +50,14 @@ pub struct Request {
 }
 
 /// A complete HTTP response.
+///
+/// ```no_run
+/// let resp = envpack_sdk::http::Request::get("https://api.example.com/items").send()?;
+/// if resp.is_success() && resp.header("content-type") == Some("application/json") {
+///     let _json = resp.text();
+/// }
+/// # Ok::<(), envpack_sdk::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Response {
     /// Status code.
@@ -51,6 +70,13 @@ pub struct Response {
 
 impl Response {
     /// The first header named `name` (case-insensitive).
+    ///
+    /// ```no_run
+    /// let resp = envpack_sdk::http::Request::get("https://api.example.com/").send()?;
+    /// let etag = resp.header("ETag"); // same as "etag"
+    /// # let _ = etag;
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -59,11 +85,25 @@ impl Response {
     }
 
     /// The body as UTF-8 text (lossy).
+    ///
+    /// ```no_run
+    /// let body = envpack_sdk::http::Request::get("https://api.example.com/").send()?.text();
+    /// # let _ = body;
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
     /// Whether the status is 2xx.
+    ///
+    /// ```no_run
+    /// let resp = envpack_sdk::http::Request::get("https://api.example.com/").send()?;
+    /// if !resp.is_success() {
+    ///     return Err(envpack_sdk::Error::unavailable(format!("status {}", resp.status)));
+    /// }
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
@@ -71,6 +111,12 @@ impl Response {
 
 impl Request {
     /// A request with any method.
+    ///
+    /// ```no_run
+    /// let resp = envpack_sdk::http::Request::new("delete", "https://api.example.com/items/7").send()?;
+    /// # let _ = resp;
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
     pub fn new(method: &str, url: &str) -> Self {
         Self {
             method: method.to_ascii_uppercase(),
@@ -82,16 +128,39 @@ impl Request {
     }
 
     /// A GET request.
+    ///
+    /// ```no_run
+    /// let resp = envpack_sdk::http::Request::get("https://api.example.com/items?page=2").send()?;
+    /// # let _ = resp;
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
     pub fn get(url: &str) -> Self {
         Self::new("GET", url)
     }
 
     /// A POST request.
+    ///
+    /// ```no_run
+    /// let resp = envpack_sdk::http::Request::post("https://api.example.com/items")
+    ///     .header("content-type", "application/json")
+    ///     .body(br#"{"name":"x"}"#.to_vec())
+    ///     .send()?;
+    /// # let _ = resp;
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
     pub fn post(url: &str) -> Self {
         Self::new("POST", url)
     }
 
     /// Adds a header.
+    ///
+    /// ```no_run
+    /// let resp = envpack_sdk::http::Request::get("https://api.example.com/")
+    ///     .header("accept", "application/json")
+    ///     .send()?;
+    /// # let _ = resp;
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_string(), value.to_string()));
         self
@@ -104,76 +173,124 @@ impl Request {
     /// leaves, to hosts the operator granted, when the pack requests
     /// `credentials = ["API_TOKEN"]` in `pack.toml` and the environment grants
     /// `credential:API_TOKEN`.
+    ///
+    /// ```no_run
+    /// let resp = envpack_sdk::http::Request::get("https://api.example.com/me")
+    ///     .credential_header("authorization", "Bearer {}", "API_TOKEN")
+    ///     .send()?;
+    /// # let _ = resp;
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
     pub fn credential_header(self, name: &str, template: &str, secret: &str) -> Self {
         let value = template.replacen("{}", &credential(secret), 1);
         self.header(name, &value)
     }
 
     /// Sets the body.
+    ///
+    /// ```no_run
+    /// let resp = envpack_sdk::http::Request::new("PUT", "https://api.example.com/blob")
+    ///     .body(vec![0u8; 1024])
+    ///     .send()?;
+    /// # let _ = resp;
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
     pub fn body(mut self, body: Vec<u8>) -> Self {
         self.body = body;
         self
     }
 
     /// Sets the connect and first-byte timeout (default 30 s).
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// let resp = envpack_sdk::http::Request::get("https://slow.example.com/")
+    ///     .timeout(Duration::from_secs(5))
+    ///     .send()?;
+    /// # let _ = resp;
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
-    /// Sends the request and reads the whole response.
-    pub fn send(self) -> Result<Response, Error> {
+    /// Sends the request and reads the whole response. A body goes with a
+    /// `content-length` header (its length is known), so every server sees
+    /// it, `http.server` and gateways that refuse chunked uploads included.
+    /// A request without a body sends none, except `POST`, `PUT` and `PATCH`,
+    /// which say `content-length: 0`.
+    ///
+    /// ```no_run
+    /// let resp = envpack_sdk::http::Request::post("https://hooks.example.com/events")
+    ///     .body(b"hello".to_vec()) // sent with content-length: 5
+    ///     .send()?;
+    /// assert!(resp.is_success());
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
+    pub fn send(mut self) -> Result<Response, Error> {
+        let body = std::mem::take(&mut self.body);
+        let length = u64::try_from(body.len()).unwrap_or(u64::MAX);
+        self.exchange(Some(length), &mut body.as_slice())
+    }
+
+    /// Sends the request with a body read from `reader` while it is sent
+    /// (a file or a generated stream, never held whole in memory), and
+    /// reads the whole response. With `Some(length)` the request says
+    /// `content-length` and the host checks that exactly that many bytes
+    /// came; with `None` the body goes chunked (`transfer-encoding:
+    /// chunked`), which some servers do not accept. The body set with
+    /// [`body`](Self::body) is ignored.
+    ///
+    /// ```no_run
+    /// use envpack_sdk::http::Request;
+    /// let report = b"a large report".repeat(1000);
+    /// let resp = Request::post("https://uploads.example.com/reports")
+    ///     .send_reader(&report[..], Some(report.len() as u64))?;
+    /// assert!(resp.is_success());
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
+    pub fn send_reader(
+        self,
+        mut reader: impl Read,
+        length: Option<u64>,
+    ) -> Result<Response, Error> {
+        self.exchange(length, &mut reader)
+    }
+
+    fn exchange(self, length: Option<u64>, reader: &mut dyn Read) -> Result<Response, Error> {
         let target = Target::parse(&self.url)?;
-        let fields: Vec<(String, Vec<u8>)> = self
+        let mut fields: Vec<(String, Vec<u8>)> = self
             .headers
             .iter()
             .map(|(n, v)| (n.to_ascii_lowercase(), v.clone().into_bytes()))
             .collect();
-        let headers = Fields::from_list(&fields)
-            .map_err(|e| Error::invalid_input(format!("invalid request header: {e:?}")))?;
-        let request = OutgoingRequest::new(headers);
-        let method = match self.method.as_str() {
-            "GET" => Method::Get,
-            "POST" => Method::Post,
-            "PUT" => Method::Put,
-            "DELETE" => Method::Delete,
-            "PATCH" => Method::Patch,
-            "HEAD" => Method::Head,
-            "OPTIONS" => Method::Options,
-            other => Method::Other(other.to_string()),
-        };
-        let set = |ok: Result<(), ()>, what: &str| {
-            ok.map_err(|()| Error::invalid_input(format!("invalid {what} in {:?}", self.url)))
-        };
-        set(request.set_method(&method), "method")?;
-        set(request.set_scheme(Some(&target.scheme)), "scheme")?;
-        set(request.set_authority(Some(&target.authority)), "host")?;
-        set(request.set_path_with_query(Some(&target.path)), "path")?;
-
-        let options = RequestOptions::new();
-        let nanos = u64::try_from(self.timeout.as_nanos()).unwrap_or(u64::MAX);
-        // Hosts may not support every timeout; a refusal is not an error.
-        let _ = options.set_connect_timeout(Some(nanos));
-        let _ = options.set_first_byte_timeout(Some(nanos));
-        let _ = options.set_between_bytes_timeout(Some(nanos));
-
-        let body = request
-            .body()
-            .map_err(|()| Error::internal("the request body was already taken"))?;
-        let pending = outgoing_handler::handle(request, Some(options))
-            .map_err(|e| error_from_code(e, &target))?;
+        let has_body =
+            length != Some(0) || matches!(self.method.as_str(), "POST" | "PUT" | "PATCH");
+        if let Some(n) = length.filter(|_| has_body)
+            && !fields.iter().any(|(n, _)| n == "content-length")
         {
-            let stream = body
-                .write()
-                .map_err(|()| Error::internal("the request body stream was already taken"))?;
-            for chunk in self.body.chunks(4096) {
-                stream
-                    .blocking_write_and_flush(chunk)
-                    .map_err(|e| stream_error(e, &target))?;
-            }
+            fields.push(("content-length".into(), n.to_string().into_bytes()));
         }
-        OutgoingBody::finish(body, None).map_err(|e| error_from_code(e, &target))?;
-
+        let request = self.outgoing(&target, &fields)?;
+        let body = if has_body {
+            let body = request
+                .body()
+                .map_err(|()| Error::internal("the request body was already taken"))?;
+            Some(body)
+        } else {
+            None
+        };
+        let pending = outgoing_handler::handle(request, Some(self.options()))
+            .map_err(|e| error_from_code(e, &target))?;
+        if let Some(body) = body
+            && let Err(e) = write_body(body, reader, &target)
+        {
+            // A request the host refused (an ungranted host) or could not
+            // send (connection refused) has no one reading its body: the
+            // write fails with "closed", and only the response says why.
+            return Err(refusal(&pending, &target).unwrap_or(e));
+        }
         pending.subscribe().block();
         let response = match pending.get() {
             Some(Ok(Ok(r))) => r,
@@ -199,6 +316,83 @@ impl Request {
             headers,
             body,
         })
+    }
+
+    /// The `wasi:http` request: method, scheme, authority, path, headers.
+    fn outgoing(
+        &self,
+        target: &Target,
+        fields: &[(String, Vec<u8>)],
+    ) -> Result<OutgoingRequest, Error> {
+        let headers = Fields::from_list(fields)
+            .map_err(|e| Error::invalid_input(format!("invalid request header: {e:?}")))?;
+        let request = OutgoingRequest::new(headers);
+        let method = match self.method.as_str() {
+            "GET" => Method::Get,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "DELETE" => Method::Delete,
+            "PATCH" => Method::Patch,
+            "HEAD" => Method::Head,
+            "OPTIONS" => Method::Options,
+            other => Method::Other(other.to_string()),
+        };
+        let set = |ok: Result<(), ()>, what: &str| {
+            ok.map_err(|()| Error::invalid_input(format!("invalid {what} in {:?}", self.url)))
+        };
+        set(request.set_method(&method), "method")?;
+        set(request.set_scheme(Some(&target.scheme)), "scheme")?;
+        set(request.set_authority(Some(&target.authority)), "host")?;
+        set(request.set_path_with_query(Some(&target.path)), "path")?;
+        Ok(request)
+    }
+
+    fn options(&self) -> RequestOptions {
+        let options = RequestOptions::new();
+        let nanos = u64::try_from(self.timeout.as_nanos()).unwrap_or(u64::MAX);
+        // Hosts may not support every timeout; a refusal is not an error.
+        let _ = options.set_connect_timeout(Some(nanos));
+        let _ = options.set_first_byte_timeout(Some(nanos));
+        let _ = options.set_between_bytes_timeout(Some(nanos));
+        options
+    }
+}
+
+/// Writes all of `reader` into the request body and finishes it.
+fn write_body(body: OutgoingBody, reader: &mut dyn Read, target: &Target) -> Result<(), Error> {
+    {
+        let stream = body
+            .write()
+            .map_err(|()| Error::internal("the request body stream was already taken"))?;
+        // wasi:io's blocking write takes at most 4096 bytes at a time.
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(Error::internal(format!(
+                        "reading the body of the request to {} failed: {e}",
+                        target.authority
+                    )));
+                }
+            };
+            stream
+                .blocking_write_and_flush(&buf[..n])
+                .map_err(|e| stream_error(e, target))?;
+        }
+    }
+    OutgoingBody::finish(body, None).map_err(|e| error_from_code(e, target))
+}
+
+/// The error the host answered a request with, if it did (waiting for the
+/// answer): a refusal or a failure to connect explains a closed body.
+fn refusal(pending: &FutureIncomingResponse, target: &Target) -> Option<Error> {
+    pending.subscribe().block();
+    match pending.get() {
+        Some(Ok(Err(code))) => Some(error_from_code(code, target)),
+        _ => None,
     }
 }
 
@@ -306,6 +500,10 @@ fn error_from_code(code: ErrorCode, target: &Target) -> Error {
 
 /// The placeholder the host replaces with secret `name` in an outgoing
 /// request header: `{{credential:NAME}}`.
+///
+/// ```
+/// assert_eq!(envpack_sdk::http::credential("API_TOKEN"), "{{credential:API_TOKEN}}");
+/// ```
 pub fn credential(name: &str) -> String {
     format!("{{{{credential:{name}}}}}")
 }

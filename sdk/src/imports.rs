@@ -13,6 +13,10 @@ pub mod log {
 
     /// Writes a log line with fields. Errors (a missing `log` grant) are
     /// ignored: logging never fails a pack.
+    ///
+    /// ```no_run
+    /// envpack_sdk::log::write(envpack_sdk::Level::Info, "synced", &[("items", "12")]);
+    /// ```
     pub fn write(level: Level, message: &str, fields: &[(&str, &str)]) {
         let fields: Vec<(String, String)> = fields
             .iter()
@@ -22,21 +26,37 @@ pub mod log {
     }
 
     /// Debug-level line.
+    ///
+    /// ```no_run
+    /// envpack_sdk::log::debug("cache miss", &[("key", "a/b")]);
+    /// ```
     pub fn debug(message: &str, fields: &[(&str, &str)]) {
         write(Level::Debug, message, fields)
     }
 
     /// Info-level line.
+    ///
+    /// ```no_run
+    /// envpack_sdk::log::info("deployed", &[("revision", "r3")]);
+    /// ```
     pub fn info(message: &str, fields: &[(&str, &str)]) {
         write(Level::Info, message, fields)
     }
 
     /// Warning.
+    ///
+    /// ```no_run
+    /// envpack_sdk::log::warn("retrying", &[("attempt", "2")]);
+    /// ```
     pub fn warn(message: &str, fields: &[(&str, &str)]) {
         write(Level::Warn, message, fields)
     }
 
     /// Error-level line.
+    ///
+    /// ```no_run
+    /// envpack_sdk::log::error("upload failed", &[("status", "503")]);
+    /// ```
     pub fn error(message: &str, fields: &[(&str, &str)]) {
         write(Level::Error, message, fields)
     }
@@ -53,11 +73,23 @@ pub mod config {
     use crate::Error;
 
     /// The value of `key`, or `None` when the operator has not set it.
+    ///
+    /// ```no_run
+    /// let region = envpack_sdk::config::get("region")?.unwrap_or_else(|| "eu-west-1".into());
+    /// # let _ = region;
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
     pub fn get(key: &str) -> Result<Option<String>, Error> {
         wit::get(key)
     }
 
     /// The value of `key`, or an error telling the operator how to set it.
+    ///
+    /// ```no_run
+    /// let url = envpack_sdk::config::require("base_url")?;
+    /// # let _ = url;
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
     pub fn require(key: &str) -> Result<String, Error> {
         get(key)?.ok_or_else(|| {
             Error::invalid_input(format!(
@@ -79,21 +111,45 @@ pub mod kv {
     use crate::Error;
 
     /// The value under `key`.
+    ///
+    /// ```no_run
+    /// let cursor = envpack_sdk::kv::get("sync/cursor")?;
+    /// # let _ = cursor;
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
     pub fn get(key: &str) -> Result<Option<Vec<u8>>, Error> {
         wit::get(key)
     }
 
     /// Stores `value` under `key`.
+    ///
+    /// ```no_run
+    /// envpack_sdk::kv::set("sync/cursor", b"42")?;
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
     pub fn set(key: &str, value: &[u8]) -> Result<(), Error> {
         wit::set(key, value)
     }
 
     /// Removes `key`; `true` when it existed.
+    ///
+    /// ```no_run
+    /// let existed = envpack_sdk::kv::delete("sync/cursor")?;
+    /// # let _ = existed;
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
     pub fn delete(key: &str) -> Result<bool, Error> {
         wit::delete(key)
     }
 
     /// Keys starting with `prefix`, sorted.
+    ///
+    /// ```no_run
+    /// for key in envpack_sdk::kv::list_keys("sync/")? {
+    ///     envpack_sdk::log::debug("key", &[("key", &key)]);
+    /// }
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
     pub fn list_keys(prefix: &str) -> Result<Vec<String>, Error> {
         wit::list_keys(prefix)
     }
@@ -110,11 +166,24 @@ pub mod secret {
     use crate::Error;
 
     /// The secret's value, or `None` when the environment has none.
+    ///
+    /// ```no_run
+    /// if let Some(token) = envpack_sdk::secret::get("API_TOKEN")? {
+    ///     # let _ = token;
+    /// }
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
     pub fn get(name: &str) -> Result<Option<String>, Error> {
         wit::get(name)
     }
 
     /// The secret's value, or an error telling the operator how to set it.
+    ///
+    /// ```no_run
+    /// let token = envpack_sdk::secret::require("API_TOKEN")?;
+    /// # let _ = token;
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
     pub fn require(name: &str) -> Result<String, Error> {
         get(name)?.ok_or_else(|| {
             Error::not_found(format!(
@@ -142,21 +211,47 @@ pub mod process {
     pub use wit::{Info, Spec};
 
     /// Starts the revision's process.
+    ///
+    /// ```no_run
+    /// use envpack_sdk::process::{self, Spec};
+    /// let info = process::start(&Spec { revision: "r1".into(), argv: vec!["./run".into()], env: vec![] })?;
+    /// # let _ = info;
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
     pub fn start(spec: &Spec) -> Result<Info, Error> {
         wit::start(spec)
     }
 
     /// Stops it; `false` when none was running.
+    ///
+    /// ```no_run
+    /// let was_running = envpack_sdk::process::stop("r1")?;
+    /// # let _ = was_running;
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
     pub fn stop(revision: &str) -> Result<bool, Error> {
         wit::stop(revision)
     }
 
     /// Its state, if it was started.
+    ///
+    /// ```no_run
+    /// if let Some(info) = envpack_sdk::process::status("r1")? {
+    ///     println!("port {}", info.port);
+    /// }
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
     pub fn status(revision: &str) -> Result<Option<Info>, Error> {
         wit::status(revision)
     }
 
     /// Every process of the environment.
+    ///
+    /// ```no_run
+    /// let running = envpack_sdk::process::list()?.len();
+    /// # let _ = running;
+    /// # Ok::<(), envpack_sdk::Error>(())
+    /// ```
     pub fn list() -> Result<Vec<Info>, Error> {
         wit::list()
     }

@@ -44,6 +44,23 @@
 //! envpack_sdk::export_state!(Memory);
 //! ```
 //!
+//! ## Features
+//! - `serde`: `Serialize` and `Deserialize` for the public records (state
+//!   entries, telemetry events, levels, deployer and Kinetic records,
+//!   [`Error`], [`Output`]), with Rust's names for fields and variants, and
+//!   [`Output::json`].
+//!
+//! ```
+//! # #[cfg(feature = "serde")] {
+//! use envpack_sdk::{Level, telemetry::Event};
+//! let event = Event { name: "a.b".into(), level: Level::Warn, timestamp_ms: 1, attributes: vec![] };
+//! let text = serde_json::to_string(&event).expect("serialize");
+//! assert_eq!(text, r#"{"name":"a.b","level":"Warn","timestamp_ms":1,"attributes":[]}"#);
+//! let back: Event = serde_json::from_str(&text).expect("deserialize");
+//! assert_eq!(back.level, Level::Warn);
+//! # }
+//! ```
+//!
 //! ## Instances and state
 //! The host creates a fresh instance of your pack for each operation (each
 //! CLI command, each deployment step), so in-memory state lives only as long
@@ -53,11 +70,13 @@
 
 #![warn(missing_docs)]
 
+pub mod clock;
 mod command;
 mod error;
 pub mod http;
 mod imports;
 pub mod kinetic;
+mod level;
 mod slots;
 
 #[doc(hidden)]
@@ -78,15 +97,32 @@ pub use slots::{DeployerPack, SecretsPack, StatePack, TelemetryPack, deployer, s
 /// ```
 pub use __wit::greentic::envpack::types::Error;
 
-/// Severity of a log line or telemetry event.
+/// Severity of a log line or telemetry event. Shown and parsed as its
+/// lowercase name (`Display`, `FromStr`), ordered by severity.
+///
+/// ```
+/// use envpack_sdk::Level;
+/// let min: Level = "warn".parse()?;
+/// assert!(Level::Error >= min && Level::Info < min);
+/// # Ok::<(), envpack_sdk::Error>(())
+/// ```
 pub use __wit::greentic::envpack::types::Level;
 
 /// Ordered key/value pairs.
+///
+/// ```
+/// let attrs: envpack_sdk::Attributes = vec![("revision".into(), "r1".into())];
+/// assert_eq!(attrs[0].0, "revision");
+/// ```
 pub type Attributes = Vec<(String, String)>;
 
 /// The WIT API version this SDK implements, read at build time from the
 /// WIT package it binds (`package greentic:envpack@0.2.0;`); `envpack pack
 /// build` reads it from the stamp the export macros place in the pack.
+///
+/// ```
+/// assert!(envpack_sdk::API_VERSION.starts_with("0."));
+/// ```
 pub const API_VERSION: &str = env!("ENVPACK_WIT_API_VERSION");
 
 #[doc(hidden)]

@@ -17,6 +17,13 @@ pub fn __no_command(name: &str) -> Result<Output, Error> {
 }
 
 /// Types of the `state` slot.
+///
+/// ```
+/// use envpack_sdk::state::{Entry, Expect};
+/// let entry = Entry { value: b"v".to_vec(), generation: 1 };
+/// let next = Expect::Generation(entry.generation); // write only over this one
+/// # let _ = next;
+/// ```
 pub mod state {
     pub use crate::__wit::state::exports::greentic::envpack::state::{Entry, Expect};
     use crate::Error;
@@ -51,11 +58,35 @@ pub mod state {
 }
 
 /// Types of the `telemetry` slot.
+///
+/// ```
+/// use envpack_sdk::{Level, clock, telemetry::Event};
+/// let event = Event {
+///     name: "sync.done".into(),
+///     level: Level::Info,
+///     timestamp_ms: clock::now_ms(),
+///     attributes: vec![("items".into(), "12".into())],
+/// };
+/// assert_eq!(event.level.to_string(), "info");
+/// ```
 pub mod telemetry {
     pub use crate::__wit::telemetry::exports::greentic::envpack::telemetry::Event;
 }
 
 /// Types of the `deployer` slot.
+///
+/// ```
+/// use envpack_sdk::deployer::TargetInfo;
+/// let info = TargetInfo {
+///     target: "vm".into(),
+///     description: "one VM per revision".into(),
+///     supports_traffic_split: false,
+///     supports_observe: true,
+///     max_live_revisions: Some(2),
+///     attributes: vec![],
+/// };
+/// # let _ = info;
+/// ```
 pub mod deployer {
     pub use crate::__wit::deployer::exports::greentic::envpack::deployer::{
         ApplyReport, Bundle, BundleFile, Change, Check, DeployPlan as Plan, HealthReport,
@@ -66,6 +97,16 @@ pub mod deployer {
 
 /// A `state` slot pack: durable key/value storage with compare-and-swap.
 /// Export it with [`export_state!`](crate::export_state).
+///
+/// Trait methods are plain Rust, so pack logic can be called directly (in a
+/// unit test, for instance):
+///
+/// ```
+/// use envpack_sdk::StatePack;
+/// fn key_count(pack: &impl StatePack) -> usize {
+///     pack.list(String::new()).map_or(0, |keys| keys.len())
+/// }
+/// ```
 pub trait StatePack: Default + 'static {
     /// The entry under `key`, or `None`.
     fn get(&self, key: String) -> Result<Option<state::Entry>, Error>;
@@ -86,6 +127,20 @@ pub trait StatePack: Default + 'static {
 
 /// A `secrets` slot pack. Export it with
 /// [`export_secrets!`](crate::export_secrets).
+///
+/// ```
+/// use envpack_sdk::{Error, SecretsPack};
+/// #[derive(Default)]
+/// struct Env;
+/// impl SecretsPack for Env {
+///     fn get(&self, name: String) -> Result<Option<String>, Error> { Ok((name == "A").then(|| "1".into())) }
+///     fn put(&self, _: String, _: String) -> Result<(), Error> { Err(Error::denied("read-only")) }
+///     fn delete(&self, _: String) -> Result<bool, Error> { Err(Error::denied("read-only")) }
+///     fn list(&self) -> Result<Vec<String>, Error> { Ok(vec!["A".into()]) }
+/// }
+/// assert_eq!(Env.get("A".into())?, Some("1".to_string()));
+/// # Ok::<(), Error>(())
+/// ```
 pub trait SecretsPack: Default + 'static {
     /// The secret's value, or `None`.
     fn get(&self, name: String) -> Result<Option<String>, Error>;
@@ -104,6 +159,21 @@ pub trait SecretsPack: Default + 'static {
 
 /// A `telemetry` slot pack. Export it with
 /// [`export_telemetry!`](crate::export_telemetry).
+///
+/// ```
+/// use envpack_sdk::{Error, TelemetryPack, telemetry::Event};
+/// #[derive(Default)]
+/// struct Stderr;
+/// impl TelemetryPack for Stderr {
+///     fn emit(&self, events: Vec<Event>) -> Result<(), Error> {
+///         for e in events {
+///             eprintln!("{} {} {}", e.timestamp_ms, e.level, e.name);
+///         }
+///         Ok(())
+///     }
+/// }
+/// assert!(Stderr.flush().is_ok());
+/// ```
 pub trait TelemetryPack: Default + 'static {
     /// Records events, in order.
     fn emit(&self, events: Vec<telemetry::Event>) -> Result<(), Error>;
@@ -121,6 +191,17 @@ pub trait TelemetryPack: Default + 'static {
 
 /// A `deployer` slot pack. Export it with
 /// [`export_deployer!`](crate::export_deployer).
+///
+/// The generated `envpack pack new NAME --slot deployer` crate is a complete
+/// example; `docs/pack-author-guide.md` ("Writing a deployer") has the
+/// rules. The defaults can be called like any method:
+///
+/// ```no_run
+/// use envpack_sdk::DeployerPack;
+/// fn live(pack: &impl DeployerPack) -> usize {
+///     pack.observe("dev".into()).map_or(0, |r| r.len())
+/// }
+/// ```
 pub trait DeployerPack: Default + 'static {
     /// What the target supports.
     fn describe(&self) -> deployer::TargetInfo;

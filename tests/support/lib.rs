@@ -14,6 +14,12 @@ use serde_json::Value;
 
 pub mod hostile;
 
+/// The Kinetic REST test double, for the Kinetic suites.
+pub use envpack_kinetic_double as kinetic_double;
+
+/// The Kubernetes API double (`tests/k8s-double`), for the k8s suite.
+pub use envpack_k8s_double as k8s_double;
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -329,6 +335,36 @@ fn copy_tree(from: &Path, to: &Path) {
             let _ = std::fs::copy(&src, &dst);
         }
     }
+}
+
+/// The PostgreSQL server of this test run (`ENVPACK_TEST_POSTGRES`, set by
+/// `.ci/run` from `scripts/services`) with a fresh schema of its own, so
+/// tests never see each other's environments. Fails, never skips, when
+/// there is no server: the suites that share environments cannot be
+/// tested without one.
+pub fn postgres_url(tag: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let base = std::env::var("ENVPACK_TEST_POSTGRES")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| {
+            panic!(
+                "ENVPACK_TEST_POSTGRES is not set: this test needs a PostgreSQL server.\n\
+                 Start a throwaway one and run the tests again:\n  \
+                 d=$(mktemp -d); eval \"$(scripts/services start $d)\"; cargo test ...; scripts/services stop $d\n\
+                 (.ci/run does this; scripts/bootstrap installs PostgreSQL)"
+            )
+        });
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!(
+        "{base}{sep}schema=t_{tag}_{}_{n}_{nanos}",
+        std::process::id()
+    )
 }
 
 #[cfg(test)]

@@ -11,10 +11,16 @@
 //! | `config:<key>`       | reading one configuration key (`config:*`: any)     |
 //! | `secret:<name>`      | reading one secret (`secret:*`: any)                 |
 //! | `credential:<name>`  | having the host put one secret into outbound HTTP headers, without reading it |
-//! | `http:<host>[:port]` | outbound HTTP to a host (`*.example.com` for subdomains; no port: any port) |
+//! | `http:<host>[:port]` | outbound HTTP to a host (`*.example.com` for subdomains, `*` for any host; no port: any port) |
 //!
 //! A call is allowed only when the pack's manifest requests a capability that
 //! covers it AND the operator granted one that covers it ([`Grants::check`]).
+//!
+//! A manifest that requests `*` (`http:*`, `credential:*`, `config:*`,
+//! `secret:*`) leaves the choice to the operator: such a request is
+//! satisfied by any grant it covers ([`Grants::unsatisfied_by`]), and the
+//! pack then gets only what was granted. A deployer whose API server and
+//! token secret the operator configures asks this way.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -104,6 +110,9 @@ impl HostPattern {
         if self.port.is_some_and(|p| p != port) {
             return false;
         }
+        if self.is_any() {
+            return true;
+        }
         let host = host.trim_end_matches('.').to_ascii_lowercase();
         match self.host.strip_prefix("*.") {
             Some(domain) => host
@@ -113,9 +122,20 @@ impl HostPattern {
         }
     }
 
+    /// Whether this is `*`: any host.
+    pub fn is_any(&self) -> bool {
+        self.host == "*"
+    }
+
     /// Whether every request this pattern matches is also matched by `other`.
     fn within(&self, other: &HostPattern) -> bool {
         if other.port.is_some() && other.port != self.port {
+            return false;
+        }
+        if other.is_any() {
+            return true;
+        }
+        if self.is_any() {
             return false;
         }
         match (self.host.strip_prefix("*."), other.host.strip_prefix("*.")) {
@@ -159,6 +179,9 @@ impl HostPattern {
             })
             .transpose()?;
         let host = host.to_ascii_lowercase();
+        if host == "*" {
+            return Ok(Self { host, port });
+        }
         let bare = host.strip_prefix("*.").unwrap_or(&host);
         if bare.is_empty() {
             return Err(err("the host is empty"));
@@ -219,6 +242,16 @@ impl Capability {
             Capability::Secret(_) => "secret",
             Capability::Credential(_) => "credential",
             Capability::Http(_) => "http",
+        }
+    }
+
+    /// Whether this is a `*` request whose value the operator chooses:
+    /// `http:*` (any port or one), `config:*`, `secret:*`, `credential:*`.
+    pub fn is_operator_choice(&self) -> bool {
+        match self {
+            Capability::Config(k) | Capability::Secret(k) | Capability::Credential(k) => k == "*",
+            Capability::Http(h) => h.is_any(),
+            _ => false,
         }
     }
 
@@ -307,6 +340,13 @@ impl From<Capability> for String {
     }
 }
 
+/// Whether a requested capability is granted: covered by a grant, or, for
+/// an operator's-choice request, narrowed by one.
+fn satisfied(requested: &Capability, granted: &Grants) -> bool {
+    granted.covers(requested)
+        || (requested.is_operator_choice() && granted.iter().any(|g| requested.covers(g)))
+}
+
 /// A set of capabilities: what a manifest requests, or what an operator
 /// granted to one pack in one environment.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -341,6 +381,20 @@ impl Grants {
 
     /// The capabilities of `self` that `other` does not cover: what granting
     /// `self` would add on top of `other`.
+    /// What a manifest requests (`self`) that `granted` does not satisfy:
+    /// each request must be covered by a grant, except that a request
+    /// written with `*` (operator's choice: `http:*`, `credential:*`,
+    /// `config:*`, `secret:*`) is also satisfied by any narrower grant it
+    /// covers.
+    pub fn unsatisfied_by(&self, granted: &Grants) -> Vec<Capability> {
+        self.0
+            .iter()
+            .filter(|c| !satisfied(c, granted))
+            .cloned()
+            .collect()
+    }
+
+    /// What `self` holds that `other` does not cover.
     pub fn not_covered_by(&self, other: &Grants) -> Vec<Capability> {
         self.0
             .iter()
@@ -404,6 +458,12 @@ mod tests {
             ("http:[::1]:8080", "http:[::1]:8080", true),
             ("http:*.example.com", "http:*.api.example.com", true),
             ("http:api.example.com", "http:*.example.com", false),
+            ("http:*", "http:anything.example:6443", true),
+            ("http:*", "http:*.example.com", true),
+            ("http:*:6443", "http:k8s.example:6443", true),
+            ("http:*:6443", "http:k8s.example:443", false),
+            ("http:*.example.com", "http:*", false),
+            ("http:api.example.com", "http:*", false),
         ];
         for (granted, used, want) in cases {
             let used = match used.parse::<Capability>() {
@@ -447,9 +507,45 @@ mod tests {
             "http:*.example.com",
             "http:[::1]:8080",
             "http:127.0.0.1:1",
+            "http:*",
+            "http:*:6443",
         ] {
             assert_eq!(cap(s).to_string(), s);
         }
+    }
+
+    /// A `*` request is satisfied by a narrower grant; others need cover.
+    #[test]
+    fn operator_choice_requests() {
+        let requested: Grants = [
+            cap("http:*"),
+            cap("credential:*"),
+            cap("log"),
+            cap("http:*.example.com"),
+        ]
+        .into_iter()
+        .collect();
+        let granted: Grants = [
+            cap("http:127.0.0.1:6443"),
+            cap("credential:K8S_TOKEN"),
+            cap("log"),
+            cap("http:api.example.com"),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            requested.unsatisfied_by(&granted),
+            vec![cap("http:*.example.com")]
+        );
+        let nothing: Grants = [cap("log")].into_iter().collect();
+        assert_eq!(
+            requested.unsatisfied_by(&nothing),
+            vec![
+                cap("credential:*"),
+                cap("http:*"),
+                cap("http:*.example.com")
+            ]
+        );
     }
 
     #[test]

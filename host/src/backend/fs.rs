@@ -281,6 +281,45 @@ impl Backend for FsBackend {
         read_opt(&self.blob_path(env, key))
     }
 
+    fn blobs(&self, env: &EnvName) -> Result<Vec<BlobKey>> {
+        let mut out = Vec::new();
+        for (sub, ext) in [
+            ("bundles", ".tgz"),
+            ("bundles", ".sig"),
+            ("promotions", ".json"),
+            ("snapshots", ".json"),
+        ] {
+            let dir = self.dir(env).join(sub);
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io("list", &dir, e)),
+            };
+            let mut names: Vec<String> = entries
+                .filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    e.file_name()
+                        .to_str()?
+                        .strip_suffix(ext)
+                        .map(str::to_string)
+                })
+                .collect();
+            names.sort();
+            let digest = |n: &str| {
+                format!("sha256:{n}")
+                    .parse::<envpack_manifest::Digest>()
+                    .ok()
+            };
+            out.extend(names.iter().filter_map(|n| match (sub, ext) {
+                ("bundles", ".tgz") => digest(n).map(BlobKey::Bundle),
+                ("bundles", _) => digest(n).map(BlobKey::BundleSignature),
+                ("promotions", _) => Some(BlobKey::Promotion(n.clone())),
+                _ => digest(n).map(BlobKey::Snapshot),
+            }));
+        }
+        Ok(out)
+    }
+
     fn lock(&self, env: &EnvName, scope: LockScope) -> Result<Lease> {
         let dir = self.dir(env);
         let path = match scope {

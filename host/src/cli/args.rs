@@ -209,13 +209,25 @@ pub enum Command {
     /// The overview: per environment and deployment, what runs, what was
     /// observed, health, traffic and drift.
     #[command(
-        after_help = "Examples:\n  envpack status --env prod\n  envpack status --all\n\nObserves and health-checks first (so it takes as long as the deployer's answers).\nEnvironments come in ladder order (each after the rung it follows)."
+        after_help = "Examples:\n  envpack status --env prod\n  envpack status --all\n  envpack status --env dev --watch\n\nObserves and health-checks first (so it takes as long as the deployer's answers).\nEnvironments come in ladder order (each after the rung it follows)."
     )]
     Status {
         /// Every environment, in ladder order.
         #[arg(long)]
         all: bool,
+        /// Print the status again whenever a record of the environment(s)
+        /// changes (any home sharing the backend), until interrupted; with
+        /// --json, one envelope per line.
+        #[arg(long)]
+        watch: bool,
     },
+    /// Where the home's environments are kept: the files of the home, or
+    /// a PostgreSQL database a team shares.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  envpack backend show\n  envpack backend set 'postgres://envpack@db:5432/envpack' --password-file pw.txt\n  envpack backend migrate\n  envpack backend copy --from fs --to 'postgres://envpack@db:5432/envpack' --password-file pw.txt\n  envpack backend set fs"
+    )]
+    Backend(BackendCommand),
     /// Run the HTTP router in front of the environment's deployments.
     #[command(
         after_help = "Examples:\n  envpack serve --env local\n  envpack serve --env dev --listen 0.0.0.0:8080\n  envpack serve --env dev --trust-revision-header-from 127.0.0.1/32\n\nRoutes by host and path prefix (bundle attributes `host`, `prefix`), then by the\nx-envpack-revision header (only from --trust-revision-header-from networks; none\nby default), a signed sticky cookie, or a weighted random choice following the\ncurrent traffic split. At --max-connections, new connections wait in the listen\nbacklog."
@@ -368,9 +380,63 @@ pub enum PackCommand {
     /// Call a pack's exports directly, in one instance (for pack authors
     /// and debugging). Calls are written in WAVE.
     #[command(
-        after_help = "Examples:\n  envpack pack call acme.state.memory@^1 'put(\"k\", [104, 105], none)' 'get(\"k\")'\n  envpack pack call ./my.wasm 'command.run(\"memory stats\", [])' --grant-requested\n  envpack pack call acme.secrets.vault 'get(\"x\")' --grant http:vault.internal:8200"
+        after_help = "Examples:\n  envpack pack call acme.state.memory@^1 'put(\"k\", [104, 105], none)' 'get(\"k\")'\n  envpack pack call ./my.wasm 'command.run(\"memory stats\", [])' --grant-requested\n  envpack pack call acme.secrets.vault 'get(\"x\")' --grant http:vault.internal:8200\n  envpack pack call ./target/envpack/acme.telemetry.hook-0.1.0.wasm 'flush()' --secret HOOK_TOKEN --grant-requested --config url=http://127.0.0.1:9000/\n\nOutside any environment: kv is kept under the home's packs/, secrets are only those given with --secret, config only --config."
     )]
     Call(CallArgs),
+    /// Create a new pack crate for a slot that builds, installs and runs
+    /// as generated.
+    #[command(
+        after_help = "Examples:\n  envpack pack new my-hook --slot telemetry\n  envpack pack new vault --slot secrets --namespace acme --sdk-path ~/src/envpack/sdk\n\nenvpack-sdk is not on crates.io: the crate depends on it by path (--sdk-path, else the\nenvpack checkout around the new crate, else the one this binary was built from)."
+    )]
+    New(NewArgs),
+    /// Build a pack crate as a dev version, install it, and rebind it in a
+    /// non-production environment (--env), keeping its grants; --watch
+    /// repeats that on every change.
+    #[command(
+        after_help = "Examples:\n  envpack pack dev . --env dev\n  envpack pack dev ./my-hook --env dev --watch\n  envpack pack dev ./my-hook --env dev --grant-requested\n\nA dev version is <version>-dev.<hex of the build's sha256>: no requirement without a\npre-release (@1.2.0, @^1) resolves to it, and production environments refuse it. `pack list`\nmarks dev builds; each dev install removes the pack's older dev builds that nothing binds."
+    )]
+    Dev(DevArgs),
+}
+
+/// `envpack pack dev`
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// The pack crate directory.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Rebuild, reinstall and rebind whenever a file of the crate changes
+    /// (until interrupted).
+    #[arg(long)]
+    pub watch: bool,
+    /// Grant a capability in the environment (repeatable).
+    #[arg(long = "grant", value_name = "CAP")]
+    pub grants: Vec<String>,
+    /// Grant everything the pack requests.
+    #[arg(long)]
+    pub grant_requested: bool,
+    /// Cargo's target directory.
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Option<PathBuf>,
+}
+
+/// `envpack pack new`
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The pack's name: the last part of its descriptor, and the new
+    /// crate's directory.
+    pub name: String,
+    /// The slot it fills: deployer, secrets, telemetry or state.
+    #[arg(long)]
+    pub slot: String,
+    /// The descriptor's namespace (your organisation).
+    #[arg(long, default_value = "local")]
+    pub namespace: String,
+    /// Create the crate's directory under DIR.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+    /// The sdk/ directory of an envpack checkout to depend on.
+    #[arg(long, value_name = "DIR")]
+    pub sdk_path: Option<PathBuf>,
 }
 
 /// `envpack pack build`
@@ -408,11 +474,19 @@ pub struct CallArgs {
     /// Set a config value for the pack (repeatable).
     #[arg(long = "config", value_name = "KEY=VALUE")]
     pub config: Vec<String>,
+    /// Give the pack a secret (repeatable): NAME=VALUE, or NAME alone to
+    /// take the value from the environment variable NAME (kept out of
+    /// shell history). Reading it still needs its grant: --grant
+    /// secret:NAME (or credential:NAME for a header the host fills in).
+    #[arg(long = "secret", value_name = "NAME[=VALUE]")]
+    pub secrets: Vec<String>,
 }
 
+mod backend;
 mod deployment;
 mod env;
 
+pub use backend::*;
 pub use deployment::*;
 pub use env::*;
 

@@ -2,6 +2,7 @@
 //! operation and its result into a [`Report`](super::output::Report).
 
 pub mod answers;
+pub mod backend;
 pub mod bundle;
 pub mod completions;
 pub mod declared;

@@ -346,14 +346,22 @@ impl<'s, 'r> Rollout<'s, 'r> {
         dep: &mut Tracked<Deployment>,
         rev: &mut Revision,
         plan: &Plan,
-    ) -> std::result::Result<(), String> {
+    ) -> std::result::Result<(), Failed> {
         let env = self.env().clone();
         let rref = rev_ref(&env, &self.name, rev);
         let report = deployer
             .apply(&rref, &bundle_ref(self.release.verified), plan)
-            .map_err(|e| format!("apply failed: {}", e.message()))?;
+            .map_err(|e| Failed {
+                // A target that refused the credentials or permissions is
+                // `denied` (the operator's fix), anything else unavailable.
+                kind: match e.kind() {
+                    Kind::Denied => Kind::Denied,
+                    _ => Kind::Unavailable,
+                },
+                why: format!("apply failed: {}", e.message()),
+            })?;
         if let Some(bad) = report.steps.iter().find(|s| !s.ok) {
-            return Err(format!("apply step {} failed: {}", bad.id, bad.message));
+            return Err(format!("apply step {} failed: {}", bad.id, bad.message).into());
         }
         rev.endpoint = report.endpoint;
         rev.applied = report.attributes.into_iter().collect();
@@ -370,7 +378,7 @@ impl<'s, 'r> Rollout<'s, 'r> {
         rev.state = RevState::Ready;
         rev.updated = now_rfc3339();
         self.ready(deployer, dep, rev)
-            .map_err(|e| e.message().to_string())
+            .map_err(|e| e.message().to_string().into())
     }
 
     fn ready(
@@ -449,8 +457,9 @@ impl<'s, 'r> Rollout<'s, 'r> {
         deployer: &mut dyn Target,
         dep: &mut Tracked<Deployment>,
         rev: &mut Revision,
-        why: String,
+        failed: Failed,
     ) -> Result<Error> {
+        let Failed { kind, why } = failed;
         let env = self.env();
         if let Err(e) = deployer.teardown(&rev_ref(env, &dep.name, rev)) {
             tracing::warn!("teardown of failed revision {} failed: {e}", rev.id);
@@ -470,7 +479,7 @@ impl<'s, 'r> Rollout<'s, 'r> {
         rev.updated = now_rfc3339();
         self.finish(dep, rev, &format!("failed: {why}"))?;
         Ok(Error::new(
-            Kind::Unavailable,
+            kind,
             format!("revision {} of {} failed: {why}", rev.id, self.name),
         )
         .hint(format!("envpack revisions show {} --env {env}", rev.id)))
@@ -487,6 +496,21 @@ impl<'s, 'r> Rollout<'s, 'r> {
             dry_run,
             policy: self.policy.clone(),
             signed_by: self.signed_by.clone(),
+        }
+    }
+}
+
+/// Why a revision failed, and the kind of error the deploy reports.
+struct Failed {
+    kind: Kind,
+    why: String,
+}
+
+impl From<String> for Failed {
+    fn from(why: String) -> Self {
+        Self {
+            kind: Kind::Unavailable,
+            why,
         }
     }
 }

@@ -185,6 +185,7 @@ mod tests {
             config: Default::default(),
             limits: Default::default(),
             retention: Default::default(),
+            mode: Default::default(),
         }
     }
 

@@ -30,6 +30,30 @@ pub struct EnvRunReport {
     /// Processes of this machine's revisions that nothing accounted for
     /// (a revision that should not run, or an interrupted start), stopped.
     pub swept: Vec<crate::local::Stray>,
+    /// What the deployer did to the target itself: `prepare` for `env up`
+    /// (a namespace, a route), `decommission` for `env down`.
+    pub target: Vec<crate::runtime::slots::deployer::StepResult>,
+}
+
+/// Fails when a target step (`prepare` / `decommission`) failed.
+fn target_steps_ok(
+    env: &EnvName,
+    verb: &str,
+    steps: &[crate::runtime::slots::deployer::StepResult],
+) -> Result<()> {
+    let failed: Vec<String> = steps
+        .iter()
+        .filter(|s| !s.ok)
+        .map(|s| format!("{}: {}", s.id, s.message))
+        .collect();
+    if failed.is_empty() {
+        return Ok(());
+    }
+    Err(crate::error::Error::unavailable(format!(
+        "the deployer could not {verb} the target of {env}: {}",
+        failed.join("; ")
+    ))
+    .hint(format!("envpack env validate {env}")))
 }
 
 /// Stops every process of the environment's local revisions that is not
@@ -100,6 +124,9 @@ pub fn down(home: &Home, runtime: &Runtime, env: &EnvName) -> Result<EnvRunRepor
                     records.save(&mut dep)?;
                 }
             }
+            // What prepare made goes once no revision needs it.
+            let target = deployer.decommission(env.as_str())?;
+            target_steps_ok(env, "decommission", &target)?;
             // Nothing of this environment runs after `env down`, recorded
             // or not.
             let swept = sweep(session, &BTreeSet::new());
@@ -117,6 +144,7 @@ pub fn down(home: &Home, runtime: &Runtime, env: &EnvName) -> Result<EnvRunRepor
                 revisions: stopped,
                 failed: vec![],
                 swept,
+                target,
             })
         },
     )
@@ -158,6 +186,9 @@ pub fn up(
         "env.up",
         |session, records, deployer| {
             let (mut started, mut failed) = (Vec::new(), Vec::new());
+            // What the mode needs on the target comes before any revision.
+            let target = deployer.prepare(env.as_str())?;
+            target_steps_ok(env, "prepare", &target)?;
             let warmup = Warmup::new(timeout, session.local_runtime_dir());
             // Only the ready revisions may run once `env up` is done.
             let ready: BTreeSet<String> = records
@@ -191,6 +222,7 @@ pub fn up(
                         Err(why) => failed.push((r.id.clone(), why)),
                     }
                 }
+                reapply_traffic(deployer, env, &dep, &mut failed);
                 records.save(&mut dep)?;
             }
             journal::history(
@@ -211,9 +243,56 @@ pub fn up(
                 revisions: started,
                 failed,
                 swept,
+                target,
             })
         },
     )
+}
+
+/// Routes a deployment's traffic as its records say, again: a target that
+/// was torn down (or recreated by `env reset`) has lost its routes, and
+/// re-sending the same generation is idempotent where it had not.
+fn reapply_traffic(
+    deployer: &mut DeployerClient<'_>,
+    env: &EnvName,
+    dep: &super::model::Deployment,
+    failed: &mut Vec<(String, String)>,
+) {
+    if dep.weights.is_empty() {
+        return;
+    }
+    let split = crate::runtime::slots::deployer::TrafficSplit {
+        environment: env.as_str(),
+        deployment: &dep.name,
+        generation: dep.generation,
+        weights: &dep.weights,
+    };
+    if let Err(e) = deployer.set_traffic(&split) {
+        failed.push((
+            format!("{} traffic", dep.name),
+            format!(
+                "could not route generation {} again: {}",
+                dep.generation,
+                e.message()
+            ),
+        ));
+    }
+}
+
+/// `env reset`: `env down`, then `env up`: what the environment runs is
+/// torn down and recreated from its records (the recorded plans, warmed,
+/// and the recorded traffic split).
+pub fn reset(
+    home: &Home,
+    runtime: &Runtime,
+    env: &EnvName,
+    timeout: Option<std::time::Duration>,
+) -> Result<EnvRunReport> {
+    let stopped = down(home, runtime, env)?;
+    let mut report = up(home, runtime, env, timeout)?;
+    report.swept.extend(stopped.swept);
+    report.target = stopped.target.into_iter().chain(report.target).collect();
+    Ok(report)
 }
 
 /// `env rm`: a forced removal first stops what the environment runs, so no

@@ -111,8 +111,15 @@ pub fn bind(
     let records = EnvRecords::new(home, name);
     records.load()?;
     let _guard = records.lock(LockScope::Env)?;
-    let (_meta, mut lock) = records.load()?;
+    let (meta, mut lock) = records.load()?;
     let descriptor = store.resolve(&req)?;
+    if crate::devloop::is_dev(&descriptor) && meta.policy.production {
+        return Err(Error::new(
+            Kind::Denied,
+            format!("{descriptor} is a dev build (`envpack pack dev`) and environment {name:?} is production"),
+        )
+        .hint(format!("bind a release build instead (`pack build` without dev, `pack install`): envpack env bind {name} {slot} {}@<VERSION>", descriptor.id())));
+    }
     let pack = store.load(&descriptor, None)?;
     let requested = pack.manifest().requested();
 
@@ -127,7 +134,7 @@ pub fn bind(
     let effective = effective_grants(previous.as_ref(), &descriptor, &requested, opts)?;
     let added = requested.not_covered_by(&previous_requested);
     let removed = previous_requested.not_covered_by(&requested);
-    let missing = requested.not_covered_by(&effective);
+    let missing = requested.unsatisfied_by(&effective);
     if !missing.is_empty() {
         let from = previous.as_ref().map(|b| &b.descriptor);
         return Err(not_granted(
@@ -179,7 +186,10 @@ fn not_granted(
     (added, removed): (&[Capability], &[Capability]),
     missing: &[Capability],
 ) -> Error {
-    let flags: Vec<String> = missing.iter().map(|c| format!("--grant {c}")).collect();
+    let flags: Vec<String> = missing
+        .iter()
+        .map(|c| format!("--grant {}", grant_flag(c)))
+        .collect();
     Error::new(
         Kind::Denied,
         format!(
@@ -195,6 +205,17 @@ fn not_granted(
         opts.requirement,
         flags.join(" ")
     ))
+}
+
+/// What to grant for a missing request: itself, or, for an operator's
+/// choice (`http:*`, `credential:*`), a placeholder for the narrower grant
+/// the operator picks, since granting the `*` gives every host or secret.
+fn grant_flag(c: &Capability) -> String {
+    match (c.is_operator_choice(), c.kind()) {
+        (false, _) => c.to_string(),
+        (true, "http") => "http:<HOST:PORT>".into(),
+        (true, kind) => format!("{kind}:<NAME>"),
+    }
 }
 
 fn list_or_none(g: &Grants) -> String {

@@ -33,6 +33,12 @@ pub struct EnvFile {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeclaredEnv {
+    /// Where its revisions run: `local` (processes on this machine, the
+    /// default) or `kubernetes` (a cluster, through
+    /// `greentic.deployer.k8s`), or another mode a deployer pack serves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub mode: Option<super::Mode>,
     /// A production environment.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub production: bool,
@@ -185,6 +191,7 @@ impl DeclaredEnv {
             no_drift: p.gate.no_drift,
         });
         DeclaredEnv {
+            mode: Some(v.meta.mode.clone()),
             production: p.production,
             after: p.after.as_ref().map(ToString::to_string),
             sources: Some(p.allowed_sources.clone()),
@@ -225,6 +232,11 @@ pub fn diff(name: &EnvName, want: &DeclaredEnv, have: Option<&EnvView>) -> Resul
     let Some(have) = have else {
         let mut plan =
             Plan::new("apply", name, name.to_string()).change("environment", "-", "created");
+        plan = plan.change(
+            "mode",
+            "-",
+            want.mode.clone().unwrap_or_default().to_string(),
+        );
         plan = policy_lines(plan, &Policy::default_for(false), &policy, true);
         for (slot, s) in &want.slots {
             plan = plan.change(format!("slot {slot}"), "-", slot_text(&s.pack, &s.grants));
@@ -232,6 +244,9 @@ pub fn diff(name: &EnvName, want: &DeclaredEnv, have: Option<&EnvView>) -> Resul
         return Ok(config_lines(plan, &BTreeMap::new(), &want.config));
     };
     let mut plan = Plan::new("apply", name, name.to_string());
+    if let Some(mode) = want.mode.as_ref().filter(|m| **m != have.meta.mode) {
+        plan = plan.change("mode", have.meta.mode.to_string(), mode.to_string());
+    }
     plan = policy_lines(plan, &have.meta.policy, &policy, false);
     for (slot, s) in &want.slots {
         let slot_id: Slot = slot

@@ -48,3 +48,27 @@ pub fn install_defaults(store: &Store, runtime: &Runtime) -> Result<Vec<InstallO
         })
         .collect()
 }
+
+/// Installs the embedded default pack whose file has `digest`, if one has:
+/// a home that shares environments through a backend (PostgreSQL) may
+/// never have run `env init` itself, yet its environments are bound to the
+/// defaults another home installed. Returns whether one was installed.
+pub(crate) fn install_embedded(
+    store: &Store,
+    runtime: &Runtime,
+    digest: &envpack_manifest::Digest,
+) -> Result<bool> {
+    let Some((id, bytes)) = DEFAULT_PACKS
+        .iter()
+        .find(|(_, bytes)| envpack_manifest::Digest::of(bytes) == *digest)
+    else {
+        return Ok(false);
+    };
+    packs::install_bytes(
+        store,
+        runtime,
+        bytes.to_vec(),
+        &format!("embedded default ({id})"),
+    )?;
+    Ok(true)
+}

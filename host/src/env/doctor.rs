@@ -89,7 +89,7 @@ fn findings(home: &Home, runtime: &Runtime, name: &EnvName) -> Result<Vec<Doctor
         out: Vec::new(),
         secrets_needed: Vec::new(),
     };
-    let (_meta, lock) = match EnvRecords::new(home, name).load() {
+    let (meta, lock) = match EnvRecords::new(home, name).load() {
         Ok(v) => v,
         Err(e) => {
             let fix = e.hint_text().unwrap_or("").to_string();
@@ -100,6 +100,20 @@ fn findings(home: &Home, runtime: &Runtime, name: &EnvName) -> Result<Vec<Doctor
     for slot in SLOTS {
         match lock.slots.get(&slot) {
             Some(b) => c.binding(slot, b),
+            // `env init` binds the built-in deployer in local mode only.
+            None if slot == Slot::Deployer && meta.mode != super::Mode::local() => c.error(
+                Some(slot),
+                "binding",
+                format!(
+                    "the deployer slot is not bound; mode {} needs a deployer whose target is {}",
+                    meta.mode,
+                    meta.mode.target()
+                ),
+                format!(
+                    "envpack env bind {name} deployer {} --grant-requested",
+                    meta.mode.known().map_or("<DEPLOYER>", |k| k.deployer)
+                ),
+            ),
             None => c.error(
                 Some(slot),
                 "binding",
@@ -166,7 +180,7 @@ impl Checkup<'_> {
         };
         self.world(slot, &pack, &rebind);
         let manifest = pack.manifest();
-        let missing = manifest.requested().not_covered_by(&b.grants);
+        let missing = manifest.requested().unsatisfied_by(&b.grants);
         if !missing.is_empty() {
             let flags: Vec<String> = missing.iter().map(|c| format!("--grant {c}")).collect();
             self.error(

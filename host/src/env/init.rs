@@ -41,6 +41,8 @@ pub struct InitOptions {
     pub sources: Vec<SourceKind>,
     /// The previous rung.
     pub after: Option<EnvName>,
+    /// Where its revisions run (`local` when not given).
+    pub mode: Option<super::Mode>,
 }
 
 impl InitOptions {
@@ -97,6 +99,7 @@ pub fn init(
                 "production": opts.production,
                 "sources": opts.sources,
                 "after": opts.after,
+                "mode": opts.mode.clone().unwrap_or_default(),
             }),
         };
         let log = AuditLog::Home(backend.as_ref(), Some(name));
@@ -157,7 +160,7 @@ impl<'a> Init<'a> {
         let _guard = self.records.lock(LockScope::Env)?;
         self.check_still_new()?;
         let meta = self.meta()?;
-        let lock = self.lock(&store)?;
+        let lock = self.lock(&store, &meta.mode)?;
         // Precompile whatever the bindings need for this engine, so commands
         // never compile; a wasmtime upgrade shows up here as a repair.
         for b in lock.slots.values() {
@@ -221,6 +224,15 @@ impl<'a> Init<'a> {
         let name = self.records.name().clone();
         let found = self.records.read::<EnvMeta>(&RecordKey::Meta)?;
         if let Read::Ok(m, _) = found {
+            if let Some(mode) = &self.opts.mode
+                && mode != &m.mode
+            {
+                return Err(Error::conflict(format!(
+                    "environment {name:?} exists in mode {}; init does not change its mode",
+                    m.mode
+                ))
+                .hint(format!("envpack env mode {name} {mode}")));
+            }
             if self.opts.given() {
                 let wanted = self.opts.policy(
                     self.opts.production.unwrap_or(m.policy.production),
@@ -268,6 +280,7 @@ impl<'a> Init<'a> {
                     config: BTreeMap::new(),
                     limits: Default::default(),
                     retention: Default::default(),
+                    mode: self.opts.mode.clone().unwrap_or_default(),
                 }
             }
         };
@@ -277,8 +290,10 @@ impl<'a> Init<'a> {
     }
 
     /// The lock: kept, or restored from its backup, with every empty slot
-    /// bound to its default.
-    fn lock(&mut self, store: &Store) -> Result<Lock> {
+    /// bound to its default. The deployer slot gets the built-in deployer
+    /// only in the mode it serves (`local`): another mode's deployer needs
+    /// grants (its API server) that only the operator can give.
+    fn lock(&mut self, store: &Store, mode: &super::Mode) -> Result<Lock> {
         let empty = || Lock {
             format: FORMAT,
             ..Lock::default()
@@ -304,7 +319,10 @@ impl<'a> Init<'a> {
             }
         };
         let mut changed = !present || !self.repairs.is_empty();
-        for slot in SLOTS {
+        let defaulted = SLOTS
+            .into_iter()
+            .filter(|s| *s != Slot::Deployer || mode == &super::Mode::local());
+        for slot in defaulted {
             if let std::collections::btree_map::Entry::Vacant(e) = lock.slots.entry(slot) {
                 let b = default_binding(store, slot)?;
                 if self.existed {

@@ -185,6 +185,10 @@ pub struct EnvMeta {
     /// How long revisions that dropped to 0% keep running.
     #[serde(default, skip_serializing_if = "Retention::is_default")]
     pub retention: Retention,
+    /// Where its revisions run (`local` when absent, as environments made
+    /// before modes existed).
+    #[serde(default)]
+    pub mode: super::mode::Mode,
 }
 
 /// Per-environment quotas, applied to each pack bound in the environment;

@@ -343,6 +343,24 @@ pub fn set_retention(
     edit_meta(home, name, "env.retention", |m| &mut m.retention, change)
 }
 
+/// `env mode`: changes where an environment's revisions run (under the
+/// environment lease, audited) and returns the mode. Refused while
+/// revisions run, since they would be stranded on the old target.
+pub fn set_mode(home: &Home, name: &EnvName, mode: super::Mode) -> Result<super::Mode> {
+    let dir = EnvRecords::new(home, name);
+    let (meta, _) = dir.load()?;
+    if meta.mode != mode && dir.has_deployments() {
+        return Err(Error::conflict(format!(
+            "environment {name:?} has deployments in mode {}; moving it to {mode} would strand them",
+            meta.mode
+        ))
+        .hint(format!(
+            "envpack env down {name}   (then remove its deployments, or create a new environment: envpack env init NAME --mode {mode})"
+        )));
+    }
+    edit_meta(home, name, "env.mode", |m| &mut m.mode, |m| *m = mode)
+}
+
 /// Changes one part of `env.json` with `change` under the environment
 /// lease; a change that changes something is audited as `verb` with both
 /// values. Returns the part as it is now.

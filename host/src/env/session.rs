@@ -150,18 +150,40 @@ impl Env {
             Error::not_found(format!("the {slot} slot of environment {name:?} is not bound"))
                 .hint(format!("envpack env init {name} (binds the default), or envpack env bind {name} {slot} <DESCRIPTOR>"))
         })?;
-        let loaded = packs::load(&self.store, &self.runtime, &b.descriptor, Some(&b.digest)).map_err(|e| {
+        let load = || packs::load(&self.store, &self.runtime, &b.descriptor, Some(&b.digest));
+        let loaded = match load() {
+            // Bound by another home sharing the backend: an embedded default
+            // this home has not installed yet is installed now.
+            Err(e) if e.kind() == Kind::NotFound
+                && super::defaults::install_embedded(&self.store, &self.runtime, &b.digest)? =>
+            {
+                load()
+            }
+            other => other,
+        }
+        .map_err(|e| {
             if e.kind() == Kind::Integrity {
                 e.hint(format!(
                     "envpack env doctor {name} (reinstall the original file; or, if {} was reinstalled on purpose, accept it: envpack env bind {name} {slot} {})",
                     b.descriptor,
                     b.requirement
                 ))
+            } else if e.kind() == Kind::NotFound {
+                // Typically a home sharing the backend: the environment
+                // pins a file this home never installed.
+                e.and(format!(
+                    "; environment {name} is bound to {} with digest {} (bound by another home sharing the backend?)",
+                    b.descriptor, b.digest
+                ))
+                .hint(format!(
+                    "envpack pack install <the file with digest {}> (or run the envpack release that bound it; or rebind: envpack env bind {name} {slot} {})",
+                    b.digest, b.requirement
+                ))
             } else {
                 e
             }
         })?;
-        let missing = loaded.manifest().requested().not_covered_by(&b.grants);
+        let missing = loaded.manifest().requested().unsatisfied_by(&b.grants);
         if !missing.is_empty() {
             let flags: Vec<String> = missing.iter().map(|c| format!("--grant {c}")).collect();
             return Err(Error::denied(format!(

@@ -12,7 +12,10 @@
 //! 3. else a weighted random choice in basis points.
 //!
 //! The routing table is rebuilt when the environment's change token moves
-//! (every record write changes it), checked at most every 100 ms, so
+//! (every record write changes it): a follower thread waits for that with
+//! [`Backend::wait_change`](crate::backend::Backend::wait_change) (woken
+//! by `NOTIFY` on PostgreSQL, so a `traffic set` on another machine lands
+//! in milliseconds; checked every 100 ms on the filesystem), so
 //! `traffic set` takes effect without a restart. Only revisions with weight get new traffic; a revision that
 //! stops answering yields a 502 naming it, and a warning, never a silent
 //! retry elsewhere.
@@ -47,7 +50,7 @@ use crate::backend::ChangeToken;
 use crate::deploy::DeploymentRecords;
 use crate::deploy::model::{Deployment, RevState};
 use crate::env::{EnvName, EnvRecords};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::fsutil;
 use throttle::Throttle;
 
@@ -58,8 +61,8 @@ const COOKIE_TTL: Duration = Duration::from_secs(3600);
 /// How long a revision that refused a connection is left out of the
 /// weighted choice.
 const UNREACHABLE_FOR: Duration = Duration::from_secs(5);
-/// How often the routing table may be rechecked.
-const RELOAD_EVERY: Duration = Duration::from_millis(100);
+/// How long the follower waits for a change before waiting again.
+const FOLLOW_WAIT: Duration = Duration::from_secs(30);
 /// The header operators use to pick a revision (trusted peers only).
 pub const REVISION_HEADER: &str = "x-envpack-revision";
 
@@ -88,7 +91,6 @@ struct Route {
 struct Table {
     routes: Arc<Vec<Route>>,
     token: ChangeToken,
-    checked: Instant,
 }
 
 /// The running router's shared state.
@@ -335,34 +337,71 @@ impl Router {
     }
 
     fn table(&self) -> Arc<Vec<Route>> {
-        let Ok(mut t) = self.table.lock() else {
-            return Arc::default();
-        };
-        if t.checked.elapsed() >= RELOAD_EVERY {
-            t.checked = Instant::now();
-            let backend = self.records.env().backend();
-            let now = backend.change_token(&self.env).unwrap_or_else(|e| {
-                tracing::warn!("cannot read the change token: {e}");
-                t.token.clone()
-            });
-            if now != t.token {
-                match deployments(&self.records) {
-                    Ok(deps) => {
-                        t.routes = Arc::new(routing_table(&deps));
-                        for c in conflicts(&t.routes) {
-                            tracing::warn!(
-                                "{c}: only the first receives requests; give one a distinct `prefix` or `host` bundle attribute"
-                            );
-                        }
-                        t.token = now;
-                        tracing::info!(env = %self.env, "routing table reloaded");
-                    }
-                    Err(e) => tracing::warn!("keeping the old routing table: {e}"),
+        // An Arc, so a request never copies the table.
+        match self.table.lock() {
+            Ok(t) => Arc::clone(&t.routes),
+            Err(_) => Arc::default(),
+        }
+    }
+
+    fn token(&self) -> ChangeToken {
+        self.table
+            .lock()
+            .map(|t| t.token.clone())
+            .unwrap_or_else(|_| ChangeToken(String::new()))
+    }
+
+    /// Rebuilds the table from the records, as of change token `now`;
+    /// false (the old table kept) when they cannot be read.
+    fn reload(&self, now: ChangeToken) -> bool {
+        match deployments(&self.records) {
+            Ok(deps) => {
+                let routes = Arc::new(routing_table(&deps));
+                for c in conflicts(&routes) {
+                    tracing::warn!(
+                        "{c}: only the first receives requests; give one a distinct `prefix` or `host` bundle attribute"
+                    );
                 }
+                if let Ok(mut t) = self.table.lock() {
+                    t.routes = routes;
+                    t.token = now;
+                }
+                tracing::info!(env = %self.env, "routing table reloaded");
+                true
+            }
+            Err(e) => {
+                tracing::warn!("keeping the old routing table: {e}");
+                false
             }
         }
-        // An Arc, so a request never copies the table.
-        Arc::clone(&t.routes)
+    }
+
+    /// Follows the environment's changes on a thread of its own, for as
+    /// long as the process runs.
+    fn follow(self: &Arc<Self>) -> Result<()> {
+        let router = Arc::clone(self);
+        std::thread::Builder::new()
+            .name("envpack-follow".into())
+            .spawn(move || {
+                let backend = Arc::clone(router.records.env().backend());
+                loop {
+                    let since = router.token();
+                    match backend.wait_change(&router.env, &since, FOLLOW_WAIT) {
+                        Ok(now) if now != since => {
+                            if !router.reload(now) {
+                                std::thread::sleep(Duration::from_millis(500));
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::warn!("cannot read the change token: {e}");
+                            std::thread::sleep(Duration::from_secs(1));
+                        }
+                    }
+                }
+            })
+            .map(|_| ())
+            .map_err(|e| Error::internal(format!("cannot start the change follower: {e}")))
     }
 
     async fn handle(self: Arc<Self>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use envpack_manifest::PackManifest;
 use sha2::{Digest as _, Sha256};
 use wasmtime::component::Component;
-use wasmtime::{Config, Engine, OptLevel};
+use wasmtime::{Config, Engine, OptLevel, WasmBacktraceDetails};
 
 use super::PackLabel;
 use super::instance::LoadedPack;
@@ -176,6 +176,13 @@ impl Runtime {
             .wasm_component_model(true)
             .epoch_interruption(true)
             .max_wasm_stack(limits.stack_bytes)
+            // A trap's report names the functions (name section) and, in a
+            // pack built with debug info, file and line; wasmtime would
+            // otherwise decide from WASMTIME_BACKTRACE_DETAILS in the host's
+            // environment, which no pack author controls.
+            // 64 frames: a Rust panic spends a dozen in its own machinery.
+            .wasm_backtrace_max_frames(std::num::NonZeroUsize::new(64))
+            .wasm_backtrace_details(WasmBacktraceDetails::Enable)
             .cranelift_opt_level(OptLevel::Speed)
             // Packs are instantiated and dropped per operation; copy-on-write
             // images make instantiation cheap without a pooling allocator's

@@ -1,6 +1,8 @@
 //! Turning traps and limit hits into errors that name the pack and the limit.
 
-use wasmtime::Trap;
+mod backtrace;
+
+use wasmtime::{Trap, WasmBacktrace};
 
 use super::deadline::DeadlinePassed;
 use super::store_data::StoreData;
@@ -9,9 +11,16 @@ use crate::error::{Error, Kind};
 
 /// The last part of what the pack wrote to stderr (a Rust panic message
 /// lands there), for the error message.
+/// Rust's advice to set `RUST_BACKTRACE` is dropped: a pack sees no
+/// environment variables, and the host prints the wasm backtrace instead.
 fn stderr_tail(data: &StoreData) -> Option<String> {
     let bytes = data.stderr.contents();
     let text = String::from_utf8_lossy(&bytes);
+    let text: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.contains("RUST_BACKTRACE"))
+        .collect();
+    let text = text.join("\n");
     let text = text.trim();
     if text.is_empty() {
         return None;
@@ -37,7 +46,11 @@ pub(crate) fn classify(
         Some(_) => Some(Trap::Interrupt),
         None => err.downcast_ref::<Trap>().copied(),
     };
-    let message = match (trap, &data.limiter.hit) {
+    let frames = err
+        .downcast_ref::<WasmBacktrace>()
+        .map(backtrace::frames)
+        .unwrap_or_default();
+    let mut message = match (trap, &data.limiter.hit) {
         (Some(Trap::Interrupt), _) => format!(
             "{pack} ran past its deadline of {} ms in {op} and was stopped",
             limits.call_timeout.as_millis()
@@ -51,8 +64,14 @@ pub(crate) fn classify(
             Some(stderr) => format!("{pack} crashed in {op} ({trap}); it wrote:\n{stderr}"),
             None => format!("{pack} crashed in {op}: {trap}"),
         },
-        (None, None) => format!("{pack} failed in {op}: {err:#}"),
+        (None, None) => format!("{pack} failed in {op}: {}", headline(&err)),
     };
+    // A runaway recursion's thousands of frames say nothing the message
+    // does not; every other fault shows where it happened.
+    if !frames.is_empty() && trap != Some(Trap::StackOverflow) {
+        message.push('\n');
+        message.push_str(&backtrace::render(&frames, false));
+    }
     let hint = match trap {
         Some(Trap::Interrupt) => {
             "if the pack legitimately needs longer, raise ENVPACK_CALL_TIMEOUT_MS; otherwise report it to the pack's author"
@@ -60,8 +79,26 @@ pub(crate) fn classify(
         _ if data.limiter.hit.is_some() => {
             "if the pack legitimately needs more memory, raise ENVPACK_MEMORY_MB; otherwise report it to the pack's author"
         }
-        _ => "this is a bug in the pack; report it to the pack's author (run with -v for details)",
+        _ if frames.is_empty() || backtrace::named(&frames) => {
+            "this is a bug in the pack: report this message to the pack's author (-v logs every frame of the backtrace, -vv the raw error with code offsets)"
+        }
+        _ => {
+            "this is a bug in the pack: report this message to the pack's author; the backtrace has no function names because the pack was built without its name section (a pack author keeps it by not setting `strip = \"symbols\"`; a build with `debug = true` adds file:line)"
+        }
     };
-    tracing::debug!(error = ?err, "pack fault");
+    if !frames.is_empty() {
+        tracing::info!(pack = %pack.descriptor, "{}", backtrace::render(&frames, true));
+    }
+    tracing::debug!(pack = %pack.descriptor, "the fault in full: {err:?}");
     Error::new(Kind::PackFault, message).hint(hint)
+}
+
+/// The error's message without the backtrace wasmtime attaches as context
+/// (the message shows a shorter one).
+fn headline(err: &wasmtime::Error) -> String {
+    err.chain()
+        .map(ToString::to_string)
+        .filter(|e| !e.starts_with("error while executing at wasm backtrace"))
+        .collect::<Vec<_>>()
+        .join(": ")
 }

@@ -143,7 +143,32 @@ fn changed(e: &ExpectedRevision, o: &ObservedRevision) -> Vec<DriftEntry> {
     if !o.files.is_empty() {
         files(e, o, &mut out);
     }
+    if e.running {
+        attributes(e, o, &mut out);
+    }
     out
+}
+
+/// Attributes the recorded plan expected (`expect.<key>`) against what
+/// the deployer observed: a different value is `changed`, an absent one
+/// `missing` (a deleted Service, say). The host knows nothing of the keys.
+fn attributes(e: &ExpectedRevision, o: &ObservedRevision, out: &mut Vec<DriftEntry>) {
+    let r = (e.deployment.as_str(), e.revision.as_str());
+    for (key, want) in &e.attributes {
+        let got = o.attributes.get(key);
+        if got == Some(want) {
+            continue;
+        }
+        let kind = if got.is_some() {
+            DriftKind::Changed
+        } else {
+            DriftKind::Missing
+        };
+        out.push(with_bundle(
+            DriftEntry::new(kind, "reality", r, key, (Some(want.clone()), got.cloned())),
+            e,
+        ));
+    }
 }
 
 /// Payload files that differ, in path order. Both maps are sorted, so one
@@ -228,6 +253,7 @@ mod tests {
                 .iter()
                 .map(|(p, s)| (p.to_string(), s.to_string()))
                 .collect(),
+            attributes: BTreeMap::new(),
         }
     }
 
@@ -271,6 +297,44 @@ mod tests {
         let d = compare(&e, &o).expect("observed");
         assert!(d.is_empty(), "{d:?}");
         assert_eq!(state_of(Some(&d), &[]), DriftState::InSync);
+    }
+
+    /// Attributes a plan expected: equal is in sync, different `changed`,
+    /// absent `missing`; attributes nobody expected are ignored.
+    #[test]
+    fn expected_attributes() {
+        let mut e = expected("r1", true, &[]);
+        e.attributes = [
+            ("image", "a@sha256:1"),
+            ("replicas", "1"),
+            ("service", "web-r1"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .into();
+        let mut o = observed("r1", "running", &[]);
+        o.attributes = [
+            ("image", "a@sha256:1"),
+            ("replicas", "1"),
+            ("service", "web-r1"),
+            ("extra", "x"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .into();
+        let obs = |o: &ObservedRevision| Observation::Observed {
+            revisions: vec![o.clone()],
+        };
+        assert_eq!(compare(&exp(vec![e.clone()]), &obs(&o)), Some(vec![]));
+        o.attributes.insert("replicas".into(), "3".into());
+        o.attributes.remove("service");
+        let d = compare(&exp(vec![e]), &obs(&o)).expect("observed");
+        assert_eq!(
+            kinds(&d),
+            [
+                (DriftKind::Changed, "r1".into(), "replicas".into()),
+                (DriftKind::Missing, "r1".into(), "service".into())
+            ]
+        );
+        assert_eq!(d[0].observed.as_deref(), Some("3"));
     }
 
     /// Missing, unexpected, changed state, changed and extra files.

@@ -34,6 +34,29 @@ pub struct ExpectedRevision {
     /// empty when the stored bundle cannot be read.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub files: BTreeMap<String, String>,
+    /// What the deployer's recorded plan said `observe` will report for the
+    /// revision: the `expect.<key>` attributes of its steps, by `<key>`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// The prefix of a plan step attribute that states an expected observed
+/// attribute: `expect.image=...` in a plan means `observe` should report
+/// `image=...` for that revision.
+pub const EXPECT_PREFIX: &str = "expect.";
+
+/// The `expect.*` attributes of a plan's steps, by key without the prefix.
+pub fn expected_attributes(
+    plan: Option<&crate::runtime::slots::deployer::Plan>,
+) -> BTreeMap<String, String> {
+    plan.into_iter()
+        .flat_map(|p| &p.steps)
+        .flat_map(|s| &s.attributes)
+        .filter_map(|(k, v)| {
+            k.strip_prefix(EXPECT_PREFIX)
+                .map(|k| (k.to_string(), v.clone()))
+        })
+        .collect()
 }
 
 /// Everything the environment expects at one moment.
@@ -208,7 +231,8 @@ pub struct DriftEntry {
     pub deployment: String,
     /// Revision.
     pub revision: String,
-    /// The field: `revision`, `state`, `bundle`, `endpoint`, `file:<path>`.
+    /// The field: `revision`, `state`, `bundle`, `endpoint`, `file:<path>`,
+    /// or an attribute the plan expected (`image`, `replicas`...).
     pub field: String,
     /// What was expected.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -86,6 +86,7 @@ pub fn expectation(session: &Session<'_>, records: &DeploymentRecords) -> Result
                 version: r.version.clone(),
                 endpoint: r.endpoint.clone(),
                 files,
+                attributes: super::model::expected_attributes(r.plan.as_ref()),
             });
         }
     }

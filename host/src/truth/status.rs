@@ -88,8 +88,16 @@ pub fn status(home: &Home, runtime: &Runtime, env: &EnvName) -> Result<Vec<Deplo
 }
 
 fn status_in(session: &Session<'_>) -> Result<Vec<DeploymentStatus>> {
-    let env = session.name();
     let outcome = observe_in(session)?;
+    status_with(session, &outcome)
+}
+
+/// Each deployment's status, from an observation already made.
+pub(crate) fn status_with(
+    session: &Session<'_>,
+    outcome: &super::ObserveOutcome,
+) -> Result<Vec<DeploymentStatus>> {
+    let env = session.name();
     let observed = outcome.observation.states();
     let accepted = store::acceptances(session.records())?;
     let records = DeploymentRecords::new(session.records());

@@ -132,6 +132,30 @@ impl DeployerPack for LocalProcess {
         Ok(())
     }
 
+    fn validate(&self, _environment: String) -> Result<Vec<envpack_sdk::deployer::Check>, Error> {
+        // The process table is this target's only moving part: when the
+        // host refuses it (no `process` grant), nothing can run here.
+        let check = match process::list() {
+            Ok(all) => envpack_sdk::deployer::Check {
+                name: "process-table".into(),
+                ok: true,
+                detail: format!(
+                    "the host runs {} process(es) for this environment ({} running)",
+                    all.len(),
+                    all.iter().filter(|p| p.running).count()
+                ),
+                fix: None,
+            },
+            Err(e) => envpack_sdk::deployer::Check {
+                name: "process-table".into(),
+                ok: false,
+                detail: format!("the host refused the process table: {e}"),
+                fix: Some("grant the deployer `process`: envpack env bind ENV deployer greentic.deployer.local-process@^0.1 --grant-requested".into()),
+            },
+        };
+        Ok(vec![check])
+    }
+
     fn observe(&self, _environment: String) -> Result<Vec<ObservedRevision>, Error> {
         Ok(process::list()?
             .into_iter()

@@ -264,7 +264,7 @@ pub struct AuditArgs {
     #[arg(long)]
     pub all: bool,
     /// Only events by this actor (`--actor` names who is acting).
-    #[arg(long = "by", value_name = "ACTOR")]
+    #[arg(id = "by", long = "by", value_name = "ACTOR")]
     pub actor: Option<String>,
     /// Only this verb, or verbs under it (`env` matches `env.policy`).
     #[arg(long, value_name = "VERB")]

@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 pub enum EnvCommand {
     /// Create an environment bound to the built-in packs, or heal one.
     #[command(
-        after_help = "Examples:\n  envpack env init\n  envpack env init dev\n  envpack env init staging --after dev --allow-source main --allow-source release-tag\n  envpack env init prod --after staging --production\n\nPrints created, healed (what was repaired) or untouched."
+        after_help = "Examples:\n  envpack env init\n  envpack env init dev\n  envpack env init staging --after dev --allow-source main --allow-source release-tag\n  envpack env init prod --after staging --production\n  envpack env init parity --after dev --mode kubernetes\n\nPrints created, healed (what was repaired) or untouched. A local environment\nis bound to the built-in packs; another mode leaves the deployer slot for\nthe deployer that serves it (envpack env bind ENV deployer ...)."
     )]
     Init {
         /// The environment.
@@ -18,6 +18,56 @@ pub enum EnvCommand {
         name: Option<String>,
         #[command(flatten)]
         policy: PolicyArgs,
+        /// Where its revisions run: local (processes here, the default) or
+        /// kubernetes (a cluster, through greentic.deployer.k8s).
+        #[arg(long, value_name = "MODE")]
+        mode: Option<crate::env::Mode>,
+    },
+    /// Show or change an environment's mode (where its revisions run).
+    #[command(
+        after_help = "Examples:\n  envpack env mode dev\n  envpack env mode parity kubernetes\n\nModes: local (processes on this machine, the fast loop) and kubernetes\n(a cluster, production-shaped validation); any other mode names the\ntarget its deployer pack reports. Changing the mode is refused while the\nenvironment has deployments."
+    )]
+    Mode {
+        /// The environment.
+        #[arg(value_name = "ENV")]
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::environments))]
+        name: String,
+        /// The new mode.
+        #[arg(value_name = "MODE")]
+        mode: Option<crate::env::Mode>,
+    },
+    /// Show an environment's mode, target, readiness and endpoints.
+    #[command(
+        after_help = "Examples:\n  envpack env status dev\n  envpack --json env status parity"
+    )]
+    Status {
+        /// The environment.
+        #[arg(value_name = "ENV")]
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::environments))]
+        name: Option<String>,
+    },
+    /// Check that an environment is ready; fails closed, naming each fix.
+    #[command(
+        after_help = "Examples:\n  envpack env validate dev\n  envpack --json env validate parity\n\nChecks the mode against the deployer, the deployer's own checks of its\ntarget (reachability, permissions, routes), every granted secret, the\nobservation, and the health of every revision that carries traffic.\nExits 10 when any check fails."
+    )]
+    Validate {
+        /// The environment.
+        #[arg(value_name = "ENV")]
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::environments))]
+        name: Option<String>,
+    },
+    /// Destroy what an environment runs and recreate it from its records.
+    #[command(
+        after_help = "Examples:\n  envpack env reset dev\n  envpack env reset parity --timeout 3m\n  envpack env reset prod --dry-run\n\nenv down, then env up: every revision the environment expects is applied\nagain from its recorded plan and warmed, and each deployment's recorded\ntraffic split is applied again."
+    )]
+    Reset {
+        /// The environment.
+        #[arg(value_name = "ENV")]
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::environments))]
+        name: Option<String>,
+        /// How long each revision's warm-up may take, e.g. `90s`.
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        timeout: Option<std::time::Duration>,
     },
     /// List environments.
     #[command(after_help = "Examples:\n  envpack env list\n  envpack env list -o name")]
@@ -201,6 +251,21 @@ pub enum EnvCommand {
         /// Remove the key.
         #[arg(long)]
         unset: bool,
+    },
+    /// Print the manifests the deployer would apply for the environment's
+    /// revisions (the `manifest` of each step of their recorded plans).
+    #[command(
+        after_help = "Examples:\n  envpack env render dev\n  envpack env render prod --deployment web > web.yaml\n  envpack --json env render dev\n\nPrints a YAML stream, byte-identical between runs; nothing is called or\nchanged. Only deployers whose plan steps carry a `manifest` attribute\n(greentic.deployer.k8s) have anything to render."
+    )]
+    Render {
+        /// The environment.
+        #[arg(value_name = "ENV")]
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::environments))]
+        name: Option<String>,
+        /// Only this deployment (default: all).
+        #[arg(long)]
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::deployments))]
+        deployment: Option<String>,
     },
 }
 

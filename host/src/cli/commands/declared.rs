@@ -187,10 +187,14 @@ fn apply_env(ctx: &Ctx, name: &EnvName, want: &DeclaredEnv, exists: bool) -> Res
             production: Some(policy.production),
             sources: policy.allowed_sources.iter().copied().collect(),
             after: policy.after.clone(),
+            mode: want.mode.clone(),
         };
         env::init(&ctx.home, ctx.runtime()?, name, &opts)?;
     }
-    let have = env::show(&ctx.home, name)?;
+    let mut have = env::show(&ctx.home, name)?;
+    if let Some(mode) = want.mode.as_ref().filter(|m| **m != have.meta.mode) {
+        have.meta.mode = env::set_mode(&ctx.home, name, mode.clone())?;
+    }
     let gate = &have.meta.policy.gate;
     let edit = env::PolicyEdit {
         production: Some(policy.production),

@@ -13,7 +13,9 @@ use crate::env::plan::Plan;
 use crate::env::{self, EnvName, EnvView};
 use crate::error::{Error, Result};
 
+mod modes;
 mod policy;
+mod render;
 use policy::{policy_edit, set_policy, signing_edit};
 
 fn name(s: &str) -> Result<EnvName> {
@@ -69,8 +71,9 @@ fn render(v: &EnvView) -> String {
     let p = &v.meta.policy;
     let sources: Vec<&str> = p.allowed_sources.iter().map(|s| s.as_str()).collect();
     let mut out = format!(
-        "environment {}\n  production       {}\n  allowed sources  {}\n  after            {}\n  lock generation  {}\n\n",
+        "environment {}\n  mode             {}\n  production       {}\n  allowed sources  {}\n  after            {}\n  lock generation  {}\n\n",
         v.name,
+        v.meta.mode,
         if p.production { "yes" } else { "no" },
         if sources.is_empty() {
             "none".to_string()
@@ -117,7 +120,11 @@ fn render(v: &EnvView) -> String {
 /// Dispatches `envpack env`.
 pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<Report> {
     match cmd {
-        EnvCommand::Init { name: n, policy } => init(ctx, n, policy),
+        EnvCommand::Init {
+            name: n,
+            policy,
+            mode,
+        } => init(ctx, n, policy, mode),
         EnvCommand::List => list(ctx),
         EnvCommand::Show { name: n } => show(ctx, n),
         EnvCommand::Bind {
@@ -152,6 +159,10 @@ pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<Report> {
             reset,
         } => retention(ctx, n, scale_down_delay, keep, reset),
         EnvCommand::Export { names, all, out } => super::declared::export(ctx, names, all, out),
+        EnvCommand::Mode { name: n, mode } => modes::mode(ctx, &n, mode),
+        EnvCommand::Status { name: n } => modes::status(ctx, n),
+        EnvCommand::Validate { name: n } => modes::validate(ctx, n),
+        EnvCommand::Reset { name: n, timeout } => modes::reset(ctx, n, timeout),
         EnvCommand::Down { name: n } => down(ctx, n),
         EnvCommand::Up { name: n, timeout } => up(ctx, n, timeout),
         EnvCommand::Doctor { name: n } => doctor(ctx, n),
@@ -168,16 +179,26 @@ pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<Report> {
             value,
             unset,
         } => config(ctx, n, pack, key, value, unset),
+        EnvCommand::Render {
+            name: n,
+            deployment,
+        } => render::run(ctx, n, deployment.as_deref()),
     }
 }
 
-fn init(ctx: &Ctx, n: Option<String>, policy: PolicyArgs) -> Result<Report> {
+fn init(
+    ctx: &Ctx,
+    n: Option<String>,
+    policy: PolicyArgs,
+    mode: Option<env::Mode>,
+) -> Result<Report> {
     let n = ctx.env_or_positional(n)?;
     let production = policy.production.then_some(true);
     let opts = env::InitOptions {
         production,
         sources: policy.allow_source.clone(),
         after: after(&policy)?,
+        mode: mode.clone(),
     };
     if ctx.dry_run {
         let exists = env::show(&ctx.home, &n).is_ok();
@@ -202,6 +223,9 @@ fn init(ctx: &Ctx, n: Option<String>, policy: PolicyArgs) -> Result<Report> {
     }
     if o.outcome == "created" {
         human.push_str(&format!("\n\n{}", render(&o.env)));
+    }
+    if !o.env.lock.slots.contains_key(&Slot::Deployer) {
+        human.push_str(&modes::deployer_next_step(&n, &o.env.meta.mode));
     }
     Ok(Report::new(human, &o))
 }

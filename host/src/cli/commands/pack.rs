@@ -16,6 +16,9 @@ use crate::error::{Error, Result};
 use crate::packs;
 use crate::store::findings_error;
 
+mod dev;
+mod new;
+
 /// Dispatches `envpack pack`.
 pub fn run(ctx: &Ctx, cmd: PackCommand) -> Result<Report> {
     match cmd {
@@ -26,6 +29,8 @@ pub fn run(ctx: &Ctx, cmd: PackCommand) -> Result<Report> {
         PackCommand::Remove { descriptor, force } => remove(ctx, descriptor, force),
         PackCommand::Verify => verify(ctx),
         PackCommand::Call(a) => call(ctx, a),
+        PackCommand::New(a) => new::run(a),
+        PackCommand::Dev(a) => dev::run(ctx, a),
     }
 }
 
@@ -35,6 +40,7 @@ fn build(ctx: &Ctx, a: crate::cli::args::BuildArgs) -> Result<Report> {
             dir: a.dir,
             out_dir: a.out,
             debug: a.debug,
+            dev: false,
             target_dir: a.target_dir,
             quiet: ctx.json,
         },
@@ -83,7 +89,7 @@ fn list(ctx: &Ctx) -> Result<Report> {
         "no packs installed; help: envpack pack install <FILE.wasm>".to_string()
     } else {
         table(
-            &["descriptor", "digest", "size", "installed"],
+            &["descriptor", "digest", "size", "installed", "build"],
             list.iter()
                 .map(|p| {
                     vec![
@@ -91,13 +97,31 @@ fn list(ctx: &Ctx) -> Result<Report> {
                         format!("sha256:{}", p.digest.short()),
                         p.size.to_string(),
                         p.installed_at.clone(),
+                        build_kind(&p.descriptor).to_string(),
                     ]
                 })
                 .collect(),
         )
     };
     let names = list.iter().map(|p| p.descriptor.to_string()).collect();
-    Ok(Report::new(human, &list).with_names(names))
+    let rows: Vec<serde_json::Value> = list
+        .iter()
+        .map(|p| {
+            let mut v = json!(p);
+            v["dev"] = json!(crate::devloop::is_dev(&p.descriptor));
+            v
+        })
+        .collect();
+    Ok(Report::new(human, &rows).with_names(names))
+}
+
+/// `dev` for a build of `envpack pack dev`, else `release`.
+fn build_kind(d: &Descriptor) -> &'static str {
+    if crate::devloop::is_dev(d) {
+        "dev"
+    } else {
+        "release"
+    }
 }
 
 fn remove(ctx: &Ctx, descriptor: String, force: bool) -> Result<Report> {
@@ -186,13 +210,17 @@ fn inspect(file: &Path) -> Result<Report> {
 }
 
 fn call(ctx: &Ctx, a: CallArgs) -> Result<Report> {
-    let mut config = BTreeMap::new();
-    for kv in &a.config {
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or_else(|| Error::invalid(format!("--config {kv:?} is not KEY=VALUE")))?;
-        config.insert(k.to_string(), v.to_string());
-    }
+    let config = pairs("--config", &a.config, |kv| {
+        Err(Error::invalid(format!("--config {kv:?} is not KEY=VALUE")))
+    })?;
+    let secrets = pairs("--secret", &a.secrets, |name| {
+        std::env::var(name).map_err(|_| {
+            Error::invalid(format!(
+                "--secret {name:?} has no value and no environment variable {name} is set"
+            ))
+            .hint(format!("give the value: --secret {name}=VALUE"))
+        })
+    })?;
     let grants = a
         .grants
         .iter()
@@ -206,6 +234,7 @@ fn call(ctx: &Ctx, a: CallArgs) -> Result<Report> {
             grants,
             grant_requested: a.grant_requested,
             config,
+            secrets,
             calls: &a.calls,
         },
     )?;
@@ -216,4 +245,24 @@ fn call(ctx: &Ctx, a: CallArgs) -> Result<Report> {
         .collect::<Vec<_>>()
         .join("\n");
     Ok(Report::new(human, &out))
+}
+
+/// `KEY=VALUE` options as a map; `alone` decides what a bare `KEY` means.
+fn pairs(
+    flag: &str,
+    values: &[String],
+    alone: impl Fn(&str) -> Result<String>,
+) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for kv in values {
+        let (k, v) = match kv.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (kv.clone(), alone(kv)?),
+        };
+        if k.is_empty() {
+            return Err(Error::invalid(format!("{flag} {kv:?} has an empty name")));
+        }
+        out.insert(k, v);
+    }
+    Ok(out)
 }

@@ -36,6 +36,38 @@ fn collect(ctx: &Ctx, all: bool) -> Result<(Vec<DeploymentStatus>, Failures)> {
     Ok((ok, failed))
 }
 
+/// How long `status --watch` waits for a change before waiting again.
+const WATCH_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// `envpack status --watch`: the status, then again after every change to
+/// the environments' records (woken by the backend: a notification on
+/// PostgreSQL), until interrupted.
+pub fn watch(ctx: &Ctx, all: bool) -> Result<Report> {
+    let backend = crate::backend::open(&ctx.home);
+    let format = if ctx.json {
+        crate::cli::output::Format::Json
+    } else {
+        crate::cli::output::Format::Human
+    };
+    loop {
+        // Tokens first: a change while the status is computed shows next.
+        let mut since = Vec::new();
+        for env in environments(ctx, all)? {
+            let token = backend.change_token(&env)?;
+            since.push((env, token));
+        }
+        let report = run(ctx, all)?;
+        if !ctx.json {
+            println!(
+                "-- {} (envpack status --watch; Ctrl-C stops)",
+                crate::store::now_rfc3339()
+            );
+        }
+        crate::cli::output::print_ok(&report, format, false);
+        while !backend.wait_changes(&since, WATCH_WAIT)? {}
+    }
+}
+
 /// `envpack status`.
 pub fn run(ctx: &Ctx, all: bool) -> Result<Report> {
     let (deployments, failed) = collect(ctx, all)?;

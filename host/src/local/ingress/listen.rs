@@ -126,6 +126,7 @@ pub fn serve(
     on_listening: impl FnOnce(SocketAddr, &[String]),
 ) -> Result<()> {
     let router = Arc::new(router(home, env, &opts)?);
+    router.follow()?;
     let routes = router.table();
     let clashes = conflicts(&routes);
     if !clashes.is_empty() {
@@ -166,7 +167,6 @@ fn router(home: &crate::home::Home, env: &EnvName, opts: &ServeOptions) -> Resul
         table: Mutex::new(Table {
             routes: Arc::new(routing_table(&deps)),
             token,
-            checked: Instant::now(),
         }),
         records,
         rng: Mutex::new(match opts.seed {

@@ -100,6 +100,31 @@ impl Drop for Slot {
     }
 }
 
+/// Most bytes of a refused request's body read and thrown away.
+const MAX_DISCARDED_BYTES: usize = 64 << 20;
+
+/// Answers a request with `error` at once, and reads and drops its body in
+/// the background. The pack writes the body after `handle` returns; were
+/// the body dropped with the request, its next write would fail with
+/// "closed" before the pack ever looked at the answer, and the pack would
+/// report a broken connection instead of the refusal.
+fn refuse(request: http::Request<WasiBody>, error: HttpError) -> ResponseFuture {
+    Box::new(async move {
+        let mut body = request.into_body();
+        tokio::spawn(async move {
+            use http_body_util::BodyExt;
+            let mut seen = 0usize;
+            while let Some(Ok(frame)) = body.frame().await {
+                seen += frame.data_ref().map_or(0, |d| d.len());
+                if seen > MAX_DISCARDED_BYTES {
+                    break;
+                }
+            }
+        });
+        Err(error)
+    })
+}
+
 type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
 
 type ResponseFuture =
@@ -114,14 +139,14 @@ impl WasiHttpHooks for HttpHooks {
     ) -> ResponseFuture {
         let uri = request.uri();
         if !allowed(&self.granter, uri) {
-            return Box::new(async { Err(HttpError::HttpRequestDenied) });
+            return refuse(request, HttpError::HttpRequestDenied);
         }
         match credentials::attach(&self.granter, &*self.secrets, request.headers_mut()) {
             Ok(()) => {}
-            Err(Refusal::Denied) => return Box::new(async { Err(HttpError::HttpRequestDenied) }),
+            Err(Refusal::Denied) => return refuse(request, HttpError::HttpRequestDenied),
             Err(Refusal::Missing(why)) => {
                 tracing::warn!(pack = %self.granter.pack().descriptor, "refused an outbound request: {why}");
-                return Box::new(async move { Err(HttpError::InternalError(Some(why))) });
+                return refuse(request, HttpError::InternalError(Some(why)));
             }
         }
         let uri = request.uri();

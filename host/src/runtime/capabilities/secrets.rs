@@ -36,7 +36,7 @@ impl SecretSource for NoSecrets {
     fn get(&self, _pack: &PackLabel, _name: &str) -> Result<Option<String>, HostError> {
         Err(PackError::new(
             PackErrorKind::Unavailable,
-            "no secrets store is configured (secrets exist only inside an environment)",
+            "no secrets store is configured (secrets exist inside an environment; `envpack pack call` gives them with --secret NAME=VALUE)",
         )
         .into())
     }

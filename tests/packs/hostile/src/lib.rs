@@ -146,6 +146,22 @@ fn floods(name: &str, args: &Args) -> Result<Output, Error> {
                 Err(e) => format!("err {}: {}", kind(&e), e.message()),
             }))
         }
+        "hostile http-post" => {
+            // Errors propagate, so the host's exit code is the error's kind.
+            let body = vec![b'x'; number(args, "bytes")?];
+            let request = envpack_sdk::http::Request::post(args.required("url")?)
+                .header("content-type", "text/plain");
+            let resp = if args.flag("stream") {
+                request.send_reader(&body[..], None)?
+            } else {
+                request.body(body).send()?
+            };
+            Ok(Output::text(format!(
+                "status {}: {}",
+                resp.status,
+                resp.text()
+            )))
+        }
         "hostile http-flood" => Ok(Output::text(flood::http(
             args.required("url")?,
             number(args, "count")?,
