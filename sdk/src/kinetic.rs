@@ -319,3 +319,91 @@ macro_rules! export_kinetic {
         };
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(log: &str, records: Vec<LogRecord>, has_errors: Option<bool>) -> BuiltPackage {
+        BuiltPackage {
+            solution: "S".into(),
+            file_name: "S.cab".into(),
+            content: vec![],
+            build_log: log.into(),
+            hash: String::new(),
+            records,
+            has_errors,
+            source: BuildSource::Inline,
+        }
+    }
+
+    fn record(kind: RecordKind, message: &str) -> LogRecord {
+        LogRecord {
+            kind,
+            at: None,
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn structured_results_win_over_the_text() {
+        // The text says "error", the structured result says clean.
+        let r = preflight(&build(
+            "error handling module built",
+            vec![record(RecordKind::Info, "ok")],
+            Some(false),
+        ));
+        assert!(r.ok && matches!(r.basis, VerdictBasis::Structured));
+        let r = preflight(&build(
+            "",
+            vec![record(RecordKind::Error, "Missing BAQ")],
+            Some(true),
+        ));
+        assert!(!r.ok);
+        assert_eq!(r.problems.len(), 1);
+        // HasErrors alone fails, even without an error record.
+        assert!(!preflight(&build("", vec![], Some(true))).ok);
+    }
+
+    #[test]
+    fn text_heuristics_ignore_counts_of_nothing() {
+        for clean in [
+            "12 succeeded, 0 failed",
+            "0 errors, 0 warnings",
+            "Build complete",
+        ] {
+            let r = preflight(&build(clean, vec![], None));
+            assert!(r.ok, "{clean}: {:?}", r.problems);
+            assert!(matches!(r.basis, VerdictBasis::TextHeuristics));
+        }
+        let r = preflight(&build(
+            "step 3: ERROR: table UD01 missing\n1 warning",
+            vec![],
+            None,
+        ));
+        assert!(!r.ok);
+        assert_eq!(r.problems.len(), 2);
+        assert!(matches!(r.problems[1].kind, RecordKind::Warning));
+    }
+
+    #[test]
+    fn conflicts_in_both_forms_and_noise() {
+        let found = parse_conflicts(&[
+            "Layer with identifier A~L~KNTCCustLayer already exists in another company\nLayer with identifier A~L~KNTCCustLayer already exists in another company".into(),
+            "Layer with identifier broken already exists in another company".into(),
+            "Cannot override all companies customization for application layer L2 B as the layer already exists in another company.".into(),
+            "Cannot override all companies customization for application layer too many words here as the layer already exists in another company.".into(),
+        ]);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found[0].layer.layer_name, "L");
+        assert!(matches!(found[0].form, ConflictForm::Identifier));
+        assert_eq!(
+            (
+                found[1].layer.app_id.as_str(),
+                found[1].layer.layer_name.as_str()
+            ),
+            ("B", "L2")
+        );
+        assert_eq!(found[1].layer.type_code, DEFAULT_LAYER_TYPE);
+    }
+}

@@ -8,7 +8,7 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use envpack_e2e::{Env, build_pack};
 use serde_json::Value;
@@ -93,7 +93,7 @@ fn release(env: &Env, version: &str, source: &str, apps: &str) -> PathBuf {
     out
 }
 
-fn id_of(env: &Env, file: &PathBuf) -> String {
+fn id_of(env: &Env, file: &Path) -> String {
     env.json(&["bundle", "verify", file.to_str().unwrap()])["id"]
         .as_str()
         .unwrap()

@@ -288,6 +288,7 @@ impl Backend for FsBackend {
             ("bundles", ".sig"),
             ("promotions", ".json"),
             ("snapshots", ".json"),
+            ("artifacts", ""),
         ] {
             let dir = self.dir(env).join(sub);
             let entries = match std::fs::read_dir(&dir) {
@@ -314,6 +315,7 @@ impl Backend for FsBackend {
                 ("bundles", ".tgz") => digest(n).map(BlobKey::Bundle),
                 ("bundles", _) => digest(n).map(BlobKey::BundleSignature),
                 ("promotions", _) => Some(BlobKey::Promotion(n.clone())),
+                ("artifacts", _) => digest(n).map(BlobKey::Artifact),
                 _ => digest(n).map(BlobKey::Snapshot),
             }));
         }

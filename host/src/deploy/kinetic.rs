@@ -348,3 +348,76 @@ impl Target for KineticTarget<'_, '_, '_> {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::slots::kinetic::{ConflictForm, LayerConflict, LayerRef};
+
+    fn plan(installed: Option<&str>) -> InstallPlan {
+        InstallPlan {
+            solution: "Sol".into(),
+            file_name: "Sol.cab".into(),
+            package_digest: "sha256:00".into(),
+            package_version: "1.1.0".into(),
+            destination_version: "1.1.0".into(),
+            installed_version: installed.map(str::to_string),
+            min_app_version: None,
+            source_company: "EPIC03".into(),
+            options: InstallOptions::default(),
+            settings: "{\"MainInstallSettings\":[]}".into(),
+            predicted_conflicts: vec![LayerConflict {
+                layer: LayerRef {
+                    app_id: "Erp.UI.PartEntry".into(),
+                    layer_name: "Shop".into(),
+                    type_code: "KNTCCustLayer".into(),
+                    company: Some("T_X".into()),
+                    device_type: None,
+                    cgc_code: None,
+                },
+                form: ConflictForm::AppLayers,
+                message: String::new(),
+            }],
+            summary: "install Sol".into(),
+            attributes: vec![],
+        }
+    }
+
+    /// The recorded deploy plan carries the install plan unchanged, so a
+    /// later apply (or rollback) installs exactly what was shown.
+    #[test]
+    fn the_install_plan_travels_in_the_recorded_plan() {
+        let p = plan(Some("1.0.0"));
+        let shown = deploy_plan(&p, LayerConflicts::Fail).expect("plan");
+        assert_eq!(shown.steps[0].change, Change::Update);
+        assert_eq!(install_plan_of(&shown).expect("read back"), p);
+        assert_eq!(
+            deploy_plan(&plan(None), LayerConflicts::Fail)
+                .expect("plan")
+                .steps[0]
+                .change,
+            Change::Create
+        );
+    }
+
+    /// Predicted conflicts are shown as what the policy will do to them.
+    #[test]
+    fn predicted_conflicts_show_the_policy() {
+        let p = plan(None);
+        let fail = deploy_plan(&p, LayerConflicts::Fail).expect("plan");
+        assert_eq!(fail.steps[1].change, Change::NoOp);
+        assert!(fail.steps[1].summary.contains("stops the install"));
+        let clear = deploy_plan(&p, LayerConflicts::ExportClearAndRetryOnce).expect("plan");
+        assert_eq!(clear.steps[1].change, Change::Delete);
+        assert!(clear.steps[1].summary.contains("exported, kept, cleared"));
+    }
+
+    #[test]
+    fn a_plan_without_an_install_plan_is_refused() {
+        let bare = Plan {
+            summary: String::new(),
+            steps: vec![],
+        };
+        assert!(install_plan_of(&bare).is_err());
+    }
+}

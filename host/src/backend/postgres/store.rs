@@ -288,6 +288,7 @@ fn blob_parts(key: &BlobKey) -> (&'static str, String) {
         BlobKey::BundleSignature(d) => ("signature", d.hex()),
         BlobKey::Promotion(n) => ("promotion", n.clone()),
         BlobKey::Snapshot(d) => ("snapshot", d.hex()),
+        BlobKey::Artifact(d) => ("artifact", d.hex()),
     }
 }
 
@@ -298,6 +299,7 @@ fn blob_key(kind: &str, name: &str) -> Option<BlobKey> {
         "signature" => BlobKey::BundleSignature(digest()?),
         "promotion" => BlobKey::Promotion(name.to_string()),
         "snapshot" => BlobKey::Snapshot(digest()?),
+        "artifact" => BlobKey::Artifact(digest()?),
         _ => return None,
     })
 }

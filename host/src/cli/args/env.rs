@@ -347,6 +347,15 @@ pub struct SigningPolicyArgs {
     #[arg(long, conflicts_with = "tag_pattern")]
     pub any_tag: bool,
     /// What a Kinetic install does when UI layers conflict: `fail` (stop, naming them) or `export-clear-and-retry-once` (export each layer as an artifact, clear it, retry once; every step audited).
-    #[arg(long, value_name = "POLICY", value_parser = ["fail", "export-clear-and-retry-once"])]
-    pub layer_conflicts: Option<String>,
+    #[arg(long, value_name = "POLICY", value_enum)]
+    pub layer_conflicts: Option<LayerConflictsArg>,
+}
+
+/// `--layer-conflicts`: the Kinetic layer-conflict policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LayerConflictsArg {
+    /// Stop, naming the conflicting layers.
+    Fail,
+    /// Export each layer as an artifact, clear it, retry once.
+    ExportClearAndRetryOnce,
 }

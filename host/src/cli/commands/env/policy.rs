@@ -3,7 +3,7 @@
 
 use super::{after, name};
 use crate::cli::Ctx;
-use crate::cli::args::{GateArgs, PolicyArgs, SigningPolicyArgs};
+use crate::cli::args::{GateArgs, LayerConflictsArg, PolicyArgs, SigningPolicyArgs};
 use crate::cli::output::Report;
 use crate::env::plan::Plan;
 use crate::env::{self, EnvName};
@@ -69,11 +69,10 @@ pub(super) fn signing_edit(edit: &mut env::PolicyEdit, signing: SigningPolicyArg
     edit.require_provenance = flag(signing.require_provenance, signing.no_require_provenance);
     edit.require_signature = flag(signing.require_signature, signing.no_require_signature);
     edit.untrust_keys = signing.untrust_key;
-    edit.layer_conflicts = match signing.layer_conflicts.as_deref() {
-        Some("export-clear-and-retry-once") => Some(env::LayerConflicts::ExportClearAndRetryOnce),
-        Some(_) => Some(env::LayerConflicts::Fail),
-        None => None,
-    };
+    edit.layer_conflicts = signing.layer_conflicts.map(|c| match c {
+        LayerConflictsArg::Fail => env::LayerConflicts::Fail,
+        LayerConflictsArg::ExportClearAndRetryOnce => env::LayerConflicts::ExportClearAndRetryOnce,
+    });
     edit.tag_patterns = if signing.any_tag {
         Some(Vec::new())
     } else if signing.tag_pattern.is_empty() {
