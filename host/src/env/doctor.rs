@@ -109,10 +109,7 @@ fn findings(home: &Home, runtime: &Runtime, name: &EnvName) -> Result<Vec<Doctor
                     meta.mode,
                     meta.mode.target()
                 ),
-                format!(
-                    "envpack env bind {name} deployer {} --grant-requested",
-                    meta.mode.known().map_or("<DEPLOYER>", |k| k.deployer)
-                ),
+                super::mode::bind_command(name.as_str(), &meta.mode),
             ),
             None => c.error(
                 Some(slot),

@@ -26,6 +26,10 @@ pub struct KnownMode {
     pub target: &'static str,
     /// The deployer requirement to bind for it.
     pub deployer: &'static str,
+    /// The grants to bind it with: exactly what it needs, with
+    /// placeholders where only the operator knows the value (a remote
+    /// deployer's API server and token secret).
+    pub grants: &'static str,
     /// What it is for.
     pub purpose: &'static str,
 }
@@ -35,16 +39,29 @@ pub const KNOWN: [KnownMode; 2] = [
     KnownMode {
         name: "local",
         target: "local-process",
-        deployer: "greentic.deployer.local-process@^1",
+        deployer: "greentic.deployer.local-process@^0.1",
+        grants: "--grant-requested",
         purpose: "processes on this machine: the fast loop",
     },
     KnownMode {
         name: "kubernetes",
         target: "kubernetes",
         deployer: "greentic.deployer.k8s@^1",
+        grants: "--grant http:<API_SERVER_HOST:PORT> --grant credential:<TOKEN_SECRET> --grant log --grant kv --grant config:*",
         purpose: "a Kubernetes cluster: production-shaped validation",
     },
 ];
+
+/// The command that binds the deployer `mode` needs in `env`.
+pub fn bind_command(env: &str, mode: &Mode) -> String {
+    match mode.known() {
+        Some(k) => format!(
+            "envpack env bind {env} deployer {} {}",
+            k.deployer, k.grants
+        ),
+        None => format!("envpack env bind {env} deployer <DEPLOYER FOR {mode}> --grant <CAP>"),
+    }
+}
 
 impl Mode {
     /// `local`, the default.

@@ -11,15 +11,16 @@ use crate::error::{Error, Result};
 /// What `env init` adds when it left the deployer slot empty: the binding
 /// the mode needs.
 pub(super) fn deployer_next_step(env: &EnvName, mode: &Mode) -> String {
-    match mode.known() {
-        Some(k) => format!(
-            "\n\nmode {mode} needs its deployer bound, with the grants it asks for:\n  envpack env bind {env} deployer {} --grant-requested",
-            k.deployer
-        ),
-        None => format!(
-            "\n\nmode {mode} needs a deployer whose target is {mode}:\n  envpack env bind {env} deployer <DEPLOYER> --grant-requested"
-        ),
-    }
+    let how = match mode.known() {
+        Some(k) if k.grants.contains('<') => {
+            "with the API server and the secret it may use (see docs/operator-guide.md, modes)"
+        }
+        _ => "with the grants it asks for",
+    };
+    format!(
+        "\n\nmode {mode} needs its deployer bound, {how}:\n  {}",
+        env::mode::bind_command(env.as_str(), mode)
+    )
 }
 
 /// `env mode E [MODE]`.
