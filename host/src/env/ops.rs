@@ -355,7 +355,7 @@ pub fn set_mode(home: &Home, name: &EnvName, mode: super::Mode) -> Result<super:
             meta.mode
         ))
         .hint(format!(
-            "envpack env down {name}   (then remove its deployments, or create a new environment: envpack env init NAME --mode {mode})"
+            "envpack env init {name}-{mode} --after {name} --mode {mode}   (a new rung; to move {name} itself: envpack env rm {name} --force, then envpack env init {name} --mode {mode})"
         )));
     }
     edit_meta(home, name, "env.mode", |m| &mut m.mode, |m| *m = mode)
