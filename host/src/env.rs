@@ -5,6 +5,7 @@
 //! [`EnvRecords`].
 
 pub mod audit;
+pub mod audit_query;
 mod bind;
 pub mod declared;
 mod defaults;
