@@ -87,9 +87,11 @@ pub fn redact(args: &[String]) -> String {
         .windows(2)
         .position(|w| w[0] == "secrets" && w[1] == "put")
     {
-        // The positionals after `secrets put`: NAME, then VALUE.
+        // The positionals after `secrets put`: NAME, then VALUE. An
+        // option's value (`--env dev`) is not one.
+        const TAKE_VALUES: [&str; 6] = ["--from-file", "--env", "--home", "--actor", "--output", "-o"];
         let mut positionals = (at + 2..args.len())
-            .filter(|&i| !args[i].starts_with('-') && !args[i - 1].starts_with("--from-file"));
+            .filter(|&i| !args[i].starts_with('-') && !TAKE_VALUES.contains(&args[i - 1].as_str()));
         let _name = positionals.next();
         if let Some(value) = positionals.next() {
             out[value] = "<redacted>".into();
@@ -149,6 +151,17 @@ mod tests {
         .collect();
         let line = redact(&args);
         assert_eq!(line, "envpack --env dev secrets put API_KEY <redacted>");
+        // Options between the verb and the name hold no secret.
+        let after: Vec<String> = [
+            "envpack", "secrets", "put", "--env", "local", "--actor", "me", "API_KEY", "s3cr3t",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            redact(&after),
+            "envpack secrets put --env local --actor me API_KEY <redacted>"
+        );
         let state: Vec<String> = ["envpack", "state", "put", "k", "v"]
             .iter()
             .map(|s| s.to_string())

@@ -100,8 +100,6 @@ fn site(env: &Env, version: &str, body: &str) -> PathBuf {
         "main",
         "--attr",
         "run=./serve.sh {port}",
-        "--attr",
-        "health=/index.html",
         "--out",
         out.to_str().unwrap(),
     ]);
@@ -537,7 +535,7 @@ fn a_network_bind_needs_a_token_and_the_token_is_checked() {
     let short = env.home().join("short-token");
     std::fs::write(&short, "abc\n").unwrap();
     let bad = env.fails(
-        1,
+        2,
         &[
             "ui",
             "--listen",
