@@ -132,10 +132,10 @@
 
   function page(title, crumbs, ...body) {
     document.title = title + ' · envpack';
-    main.replaceChildren(
-      crumbs ? h('p', { class: 'crumbs' }, crumbs) : null,
-      h('h1', { text: title }),
-      ...body);
+    const kids = [crumbs ? h('p', { class: 'crumbs' }, crumbs) : null, h('h1', { text: title }), body]
+      .flat(Infinity)
+      .filter((k) => k !== null && k !== undefined && k !== false);
+    main.replaceChildren(...kids);
   }
 
   // ---- ladder ------------------------------------------------------------
