@@ -38,7 +38,10 @@
     return el;
   }
   const enc = encodeURIComponent;
-  const pct = (bps) => (bps / 100).toFixed(bps % 100 === 0 ? 0 : 2).replace(/\.?0+$/, '') + '%';
+  const pct = (bps) => {
+    const v = bps / 100;
+    return (Number.isInteger(v) ? String(v) : v.toFixed(2).replace(/0+$/, '').replace(/\.$/, '')) + '%';
+  };
   const short = (digest) => (digest || '').replace(/^sha256:/, '').slice(0, 12);
   const slug = (text) => String(text || 'none').toLowerCase().replace(/[^a-z0-9]+/g, '-');
   function badge(state, label) {
@@ -130,12 +133,13 @@
     }
   }
 
+  // Replaces an element's children, skipping absent ones.
+  function fill(el, ...kids) {
+    el.replaceChildren(...kids.flat(Infinity).filter((k) => k !== null && k !== undefined && k !== false));
+  }
   function page(title, crumbs, ...body) {
     document.title = title + ' · envpack';
-    const kids = [crumbs ? h('p', { class: 'crumbs' }, crumbs) : null, h('h1', { text: title }), body]
-      .flat(Infinity)
-      .filter((k) => k !== null && k !== undefined && k !== false);
-    main.replaceChildren(...kids);
+    fill(main, crumbs ? h('p', { class: 'crumbs' }, crumbs) : null, h('h1', { text: title }), body);
   }
 
   // ---- ladder ------------------------------------------------------------
@@ -246,7 +250,7 @@
   // The traffic split over time: one stacked bar per generation, rollbacks
   // outlined and labelled.
   function chart(history, colour) {
-    const W = 800, H = 260, L = 44, B = 36, T = 14, R = 10;
+    const W = 800, H = 270, L = 44, B = 36, T = 24, R = 10;
     const n = Math.max(history.length, 1);
     const step = (W - L - R) / n;
     const bar = Math.max(4, Math.min(60, step * 0.7));
@@ -272,7 +276,7 @@
       }
       if (t.rollback) {
         g.append(s('rect', { x: x - 2, y: y(10000) - 2, width: bar + 4, height: y(0) - y(10000) + 4, fill: 'none', stroke: '#a4161a', 'stroke-width': 2, 'stroke-dasharray': '4 3' }),
-          s('text', { x: x + bar / 2, y: T - 2, 'text-anchor': 'middle', 'font-size': 11, fill: '#a4161a' }, '↺ rollback'));
+          s('text', { x: x + bar / 2, y: T - 8, 'text-anchor': 'middle', 'font-size': 11, fill: '#a4161a' }, '↺ rollback'));
       }
       if (n <= 40 || i % Math.ceil(n / 40) === 0) {
         g.append(s('text', { x: x + bar / 2, y: H - B + 16, 'text-anchor': 'middle', 'font-size': 12, fill: '#1b1f24' }, String(t.generation)));
@@ -317,7 +321,7 @@
     const dlg = document.getElementById('confirm');
     const body = document.getElementById('confirm-body');
     const p = plan.plan;
-    body.replaceChildren(
+    fill(body,
       plan.production ? notice(p.environment + ' is a production environment.', 'error') : null,
       h('p', {}, p.verb + ' ' + p.target + ' in ' + p.environment + ', as ', h('strong', { text: plan.actor.name }), ' (' + plan.actor.source + '):'),
       table('Planned changes', ['what', 'before', 'after'], p.changes.map((c) => h('tr', {},

@@ -146,6 +146,20 @@ fn ladder(env: &Env) -> Ladder {
         "acme.deployer.scripted@0.1.0",
         "--grant-requested",
     ]);
+    // staging's state pack has a newer version installed than it binds:
+    // the packs view shows the upgrade's capability diff.
+    let memory = build_pack(BIN, "acme-state-memory");
+    let memory_v13 = build_pack(BIN, "acme-state-memory-v13");
+    env.json(&["pack", "install", memory.to_str().unwrap()]);
+    env.json(&[
+        "env",
+        "bind",
+        "staging",
+        "state",
+        "acme.state.memory@^1.2",
+        "--grant-requested",
+    ]);
+    env.json(&["pack", "install", memory_v13.to_str().unwrap()]);
     env.ok(&["secrets", "put", "--env", "local", "API_KEY", SECRET]);
     let d1 = env.json(&["deploy", site(env, "1.0.0", "one\n").to_str().unwrap()]);
     let d2 = env.json(&["deploy", site(env, "2.0.0", "two\n").to_str().unwrap()]);
@@ -427,6 +441,19 @@ fn the_api_gives_the_cli_answers_and_never_a_secret() {
         .unwrap();
     assert_eq!(deployer["digest"], show["lock"]["slots"]["deployer"]["digest"]);
     assert_eq!(deployer["grants"], show["lock"]["slots"]["deployer"]["grants"]);
+    assert!(deployer["upgrade"].is_null(), "{deployer}");
+    let state = packs["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["slot"] == "state")
+        .unwrap();
+    assert_eq!(state["descriptor"], "acme.state.memory@1.2.0");
+    let upgrade = &state["upgrade"];
+    assert_eq!(upgrade["descriptor"], "acme.state.memory@1.3.0", "{state}");
+    assert_eq!(upgrade["added"], serde_json::json!(["http:api.acme.example"]));
+    assert_eq!(upgrade["not_granted"], serde_json::json!(["http:api.acme.example"]));
+    assert_eq!(upgrade["removed"], serde_json::json!([]));
 
     // A missing deployment: the CLI's error, in the envelope.
     let (s, _, body) = get(a, "/api/v1/env/local/deployments/nope", "");
@@ -448,6 +475,35 @@ fn the_api_gives_the_cli_answers_and_never_a_secret() {
         let (_, _, body) = get(a, path, "");
         assert!(!body.contains(SECRET), "{path} shows the secret's value");
     }
+
+    // What the gate still needs: 2.0.0 serves in local, staging asks for a
+    // soak it has not had; the check that fails comes with its fix.
+    env.json(&["env", "policy", "staging", "--soak", "10%:1h"]);
+    env.json(&["traffic", "set", "site", &format!("{}=100%", l.r2)]);
+    let (s, _, body) = get(a, "/api/v1/ladder", "");
+    let ladder = result(s, &body);
+    let next = ladder["promotions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["bundle"] == l.b2.as_str())
+        .unwrap_or_else(|| panic!("no promotion of 2.0.0: {}", ladder["promotions"]));
+    assert_eq!(next["state"], "blocked", "{next}");
+    let soak = next["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "soak")
+        .unwrap_or_else(|| panic!("no soak check: {next}"));
+    assert_eq!(soak["passed"], false, "{soak}");
+    assert!(next["refusal"].as_str().unwrap().contains("release gate"), "{next}");
+    assert!(next["checks"].as_array().unwrap().iter().any(|c| c["check"] == "carried-traffic" && c["passed"] == true));
+    // The preview was a dry run: no promotion report, no audit entry.
+    let audit = env.json(&["audit", "--env", "staging", "--verb", "promote"]);
+    assert!(
+        audit.as_array().unwrap().iter().all(|e| e["result"] != "denied"),
+        "{audit}"
+    );
 }
 
 #[test]

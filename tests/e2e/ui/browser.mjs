@@ -176,6 +176,8 @@ try {
   await go('#/env/staging/packs', 'packs');
   const deployer = await page.textContent('#packs tr[data-slot="deployer"]');
   check(deployer.includes('acme.deployer.scripted'), 'packs: ' + deployer);
+  const state = await page.textContent('#packs tr[data-slot="state"]');
+  check(state.includes('acme.state.memory@1.3.0') && state.includes('http:api.acme.example'), 'no pending upgrade: ' + state);
   await shot('packs');
   await axe('packs');
   await noSecret('the packs view');
