@@ -89,7 +89,14 @@ pub fn redact(args: &[String]) -> String {
     {
         // The positionals after `secrets put`: NAME, then VALUE. An
         // option's value (`--env dev`) is not one.
-        const TAKE_VALUES: [&str; 6] = ["--from-file", "--env", "--home", "--actor", "--output", "-o"];
+        const TAKE_VALUES: [&str; 6] = [
+            "--from-file",
+            "--env",
+            "--home",
+            "--actor",
+            "--output",
+            "-o",
+        ];
         let mut positionals = (at + 2..args.len())
             .filter(|&i| !args[i].starts_with('-') && !TAKE_VALUES.contains(&args[i - 1].as_str()));
         let _name = positionals.next();

@@ -118,16 +118,14 @@ struct Ladder {
 fn ladder(env: &Env) -> Ladder {
     let deployer = build_pack(BIN, "scripted-deployer");
     env.json(&["env", "init"]);
-    for e in ["local"] {
-        env.json(&[
-            "env",
-            "config",
-            e,
-            "greentic.telemetry.stdout",
-            "level",
-            "warn",
-        ]);
-    }
+    env.json(&[
+        "env",
+        "config",
+        "local",
+        "greentic.telemetry.stdout",
+        "level",
+        "warn",
+    ]);
     env.json(&[
         "env",
         "init",
@@ -233,12 +231,18 @@ fn node_tools() -> PathBuf {
 fn browser_tools_or_fail() {
     let missing: Vec<&str> = [
         ("/usr/bin/chromium", Path::new("/usr/bin/chromium").exists()),
-        ("node", Command::new("node").arg("--version").output().is_ok()),
+        (
+            "node",
+            Command::new("node").arg("--version").output().is_ok(),
+        ),
         (
             "playwright-core",
             node_tools().join("playwright-core/package.json").exists(),
         ),
-        ("axe-core", node_tools().join("axe-core/axe.min.js").exists()),
+        (
+            "axe-core",
+            node_tools().join("axe-core/axe.min.js").exists(),
+        ),
     ]
     .iter()
     .filter(|(_, ok)| !ok)
@@ -252,7 +256,10 @@ fn browser_tools_or_fail() {
 
 #[test]
 fn the_dashboard_in_a_real_browser() {
-    assert!(python_available(), "the local runtime's payloads need python3");
+    assert!(
+        python_available(),
+        "the local runtime's payloads need python3"
+    );
     browser_tools_or_fail();
     let env = Env::new(BIN);
     let _down = Down(&env);
@@ -324,7 +331,10 @@ fn the_dashboard_in_a_real_browser() {
 
 #[test]
 fn the_api_gives_the_cli_answers_and_never_a_secret() {
-    assert!(python_available(), "the local runtime's payloads need python3");
+    assert!(
+        python_available(),
+        "the local runtime's payloads need python3"
+    );
     let env = Env::new(BIN);
     let _down = Down(&env);
     let l = ladder(&env);
@@ -408,7 +418,11 @@ fn the_api_gives_the_cli_answers_and_never_a_secret() {
         .unwrap()
         .iter()
         .find(|p| p["bundle"] == l.b2.as_str());
-    assert!(next.is_none(), "1.0.0 still serves most: {}", ladder["promotions"]);
+    assert!(
+        next.is_none(),
+        "1.0.0 still serves most: {}",
+        ladder["promotions"]
+    );
 
     // A rollback is a generation of its own, marked as one.
     env.json(&["rollback", "--deployment", "site"]);
@@ -418,8 +432,16 @@ fn the_api_gives_the_cli_answers_and_never_a_secret() {
     let last = history.last().unwrap();
     assert_eq!(last["rollback"], true, "{last}");
     assert_eq!(last["cause"], "rollback");
-    assert!(history[..history.len() - 1].iter().all(|t| t["rollback"] == false));
-    assert!(dep["canary"].is_null(), "one revision serves again: {}", dep["canary"]);
+    assert!(
+        history[..history.len() - 1]
+            .iter()
+            .all(|t| t["rollback"] == false)
+    );
+    assert!(
+        dep["canary"].is_null(),
+        "one revision serves again: {}",
+        dep["canary"]
+    );
 
     // Drift: the three records and every entry; in sync so far.
     let (s, _, body) = get(a, "/api/v1/env/local/deployments/site/drift", "");
@@ -439,8 +461,14 @@ fn the_api_gives_the_cli_answers_and_never_a_secret() {
         .iter()
         .find(|s| s["slot"] == "deployer")
         .unwrap();
-    assert_eq!(deployer["digest"], show["lock"]["slots"]["deployer"]["digest"]);
-    assert_eq!(deployer["grants"], show["lock"]["slots"]["deployer"]["grants"]);
+    assert_eq!(
+        deployer["digest"],
+        show["lock"]["slots"]["deployer"]["digest"]
+    );
+    assert_eq!(
+        deployer["grants"],
+        show["lock"]["slots"]["deployer"]["grants"]
+    );
     assert!(deployer["upgrade"].is_null(), "{deployer}");
     let state = packs["slots"]
         .as_array()
@@ -451,8 +479,14 @@ fn the_api_gives_the_cli_answers_and_never_a_secret() {
     assert_eq!(state["descriptor"], "acme.state.memory@1.2.0");
     let upgrade = &state["upgrade"];
     assert_eq!(upgrade["descriptor"], "acme.state.memory@1.3.0", "{state}");
-    assert_eq!(upgrade["added"], serde_json::json!(["http:api.acme.example"]));
-    assert_eq!(upgrade["not_granted"], serde_json::json!(["http:api.acme.example"]));
+    assert_eq!(
+        upgrade["added"],
+        serde_json::json!(["http:api.acme.example"])
+    );
+    assert_eq!(
+        upgrade["not_granted"],
+        serde_json::json!(["http:api.acme.example"])
+    );
     assert_eq!(upgrade["removed"], serde_json::json!([]));
 
     // A missing deployment: the CLI's error, in the envelope.
@@ -496,19 +530,35 @@ fn the_api_gives_the_cli_answers_and_never_a_secret() {
         .find(|c| c["check"] == "soak")
         .unwrap_or_else(|| panic!("no soak check: {next}"));
     assert_eq!(soak["passed"], false, "{soak}");
-    assert!(next["refusal"].as_str().unwrap().contains("release gate"), "{next}");
-    assert!(next["checks"].as_array().unwrap().iter().any(|c| c["check"] == "carried-traffic" && c["passed"] == true));
+    assert!(
+        next["refusal"].as_str().unwrap().contains("release gate"),
+        "{next}"
+    );
+    assert!(
+        next["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["check"] == "carried-traffic" && c["passed"] == true)
+    );
     // The preview was a dry run: no promotion report, no audit entry.
     let audit = env.json(&["audit", "--env", "staging", "--verb", "promote"]);
     assert!(
-        audit.as_array().unwrap().iter().all(|e| e["result"] != "denied"),
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["result"] != "denied"),
         "{audit}"
     );
 }
 
 #[test]
 fn changes_are_planned_confirmed_and_refused_from_elsewhere() {
-    assert!(python_available(), "the local runtime's payloads need python3");
+    assert!(
+        python_available(),
+        "the local runtime's payloads need python3"
+    );
     let env = Env::new(BIN);
     let _down = Down(&env);
     let l = ladder(&env);
@@ -530,7 +580,12 @@ fn changes_are_planned_confirmed_and_refused_from_elsewhere() {
     // A form post from another site, or any other origin, is refused.
     let (s, _) = post(a, path, "Content-Type: text/plain\r\n", &split);
     assert_eq!(s, 403);
-    let (s, _) = post(a, path, &format!("{json}Origin: http://evil.example\r\n"), &split);
+    let (s, _) = post(
+        a,
+        path,
+        &format!("{json}Origin: http://evil.example\r\n"),
+        &split,
+    );
     assert_eq!(s, 403);
     // A name other than loopback is refused without a token (rebinding).
     let (s, _, _) = http(
@@ -600,7 +655,10 @@ fn a_network_bind_needs_a_token_and_the_token_is_checked() {
             short.to_str().unwrap(),
         ],
     );
-    assert!(bad["message"].as_str().unwrap().contains("too short"), "{bad}");
+    assert!(
+        bad["message"].as_str().unwrap().contains("too short"),
+        "{bad}"
+    );
 
     let token = "e2e-token-0123456789abcdef";
     let file = env.home().join("ui-token");
@@ -623,7 +681,11 @@ fn a_network_bind_needs_a_token_and_the_token_is_checked() {
     assert_eq!(s, 401);
     assert!(body.contains("Token required"), "{body}");
     assert!(!body.contains(token));
-    let (s, _, body) = get(a, "/api/v1/ladder", &format!("Authorization: Bearer {token}\r\n"));
+    let (s, _, body) = get(
+        a,
+        "/api/v1/ladder",
+        &format!("Authorization: Bearer {token}\r\n"),
+    );
     result(s, &body);
     // A login sets the cookie and leaves the token out of the URL.
     let (s, headers, _) = get(a, &format!("/?token={token}"), "");
@@ -637,7 +699,10 @@ fn a_network_bind_needs_a_token_and_the_token_is_checked() {
     };
     assert_eq!(header("location"), "/");
     let cookie = header("set-cookie");
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
     let pair = cookie.split(';').next().unwrap().to_string();
     let (s, _, body) = get(a, "/api/v1/ladder", &format!("Cookie: {pair}\r\n"));
     result(s, &body);
@@ -646,7 +711,9 @@ fn a_network_bind_needs_a_token_and_the_token_is_checked() {
     // Any Host is fine with the token (a reverse proxy's name).
     let (s, _, body) = http(
         a,
-        &format!("GET /api/v1/ladder HTTP/1.1\r\nHost: dash.example\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"),
+        &format!(
+            "GET /api/v1/ladder HTTP/1.1\r\nHost: dash.example\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        ),
     );
     result(s, &body);
 }

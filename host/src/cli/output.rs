@@ -8,7 +8,6 @@ use serde_json::Value;
 use crate::error::Error;
 use crate::text::for_terminal;
 
-
 /// What a command produced: text for people and a JSON value for scripts.
 #[derive(Debug)]
 pub struct Report {

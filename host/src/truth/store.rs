@@ -132,8 +132,8 @@ pub fn first_seen(env: &EnvRecords) -> Result<std::collections::BTreeMap<String,
         let Ok(snapshot) = read(env, &s.id) else {
             continue;
         };
-        for d in super::drift::compare(&snapshot.expectation, &snapshot.observation)
-            .unwrap_or_default()
+        for d in
+            super::drift::compare(&snapshot.expectation, &snapshot.observation).unwrap_or_default()
         {
             out.entry(d.id).or_insert_with(|| s.at.clone());
         }

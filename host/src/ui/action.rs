@@ -34,8 +34,11 @@ struct TrafficRequest {
 pub(super) fn post(app: &App, path: &str, body: &[u8]) -> Result<Value> {
     let parts: Vec<&str> = path.split('/').collect();
     let ["env", env, "deployments", dep, "traffic"] = parts.as_slice() else {
-        return Err(Error::not_found(format!("nothing to POST at /api/v1/{path}"))
-            .hint("the one change is POST /api/v1/env/ENV/deployments/DEP/traffic (docs/ui-api.md)"));
+        return Err(
+            Error::not_found(format!("nothing to POST at /api/v1/{path}")).hint(
+                "the one change is POST /api/v1/env/ENV/deployments/DEP/traffic (docs/ui-api.md)",
+            ),
+        );
     };
     let env: EnvName = env.parse()?;
     let req: TrafficRequest = serde_json::from_slice(body).map_err(|e| {

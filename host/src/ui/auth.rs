@@ -93,7 +93,11 @@ impl Access {
             if let Some(given) = query_param(req.query, "token") {
                 if req.method == "GET" && same(given, token) {
                     // A path only: `//host` would leave the dashboard.
-                    let location = if req.path.starts_with("//") { "/" } else { req.path };
+                    let location = if req.path.starts_with("//") {
+                        "/"
+                    } else {
+                        req.path
+                    };
                     return Verdict::Login {
                         location: location.to_string(),
                     };
@@ -128,13 +132,15 @@ impl Access {
                 );
             }
             if let Some(origin) = req.origin {
-                let own = req
-                    .host
-                    .is_some_and(|h| origin == format!("http://{h}") || origin == format!("https://{h}"));
+                let own = req.host.is_some_and(|h| {
+                    origin == format!("http://{h}") || origin == format!("https://{h}")
+                });
                 if !own {
                     return refused(
                         403,
-                        &format!("origin {origin:?} is not this dashboard's; changes come from its own page"),
+                        &format!(
+                            "origin {origin:?} is not this dashboard's; changes come from its own page"
+                        ),
                     );
                 }
             }
@@ -191,7 +197,11 @@ fn read_token(path: &Path) -> Result<String> {
 
 /// Compares without stopping at the first difference.
 fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// A parameter of a query string (no percent-decoding: tokens are base64
@@ -260,7 +270,12 @@ mod tests {
     #[test]
     fn without_a_token_only_loopback_hosts_are_answered() {
         let a = access(None);
-        for host in ["127.0.0.1:8470", "localhost:8470", "[::1]:8470", "LOCALHOST"] {
+        for host in [
+            "127.0.0.1:8470",
+            "localhost:8470",
+            "[::1]:8470",
+            "LOCALHOST",
+        ] {
             assert_eq!(status(a.judge(&get(host))), 200, "{host}");
         }
         for host in ["evil.example:8470", "10.0.0.1:8470", ""] {
@@ -345,6 +360,10 @@ mod tests {
         let err = Access::new("0.0.0.0:1".parse().unwrap(), Some(&f)).unwrap_err();
         assert!(err.message().contains("too short"), "{err:?}");
         std::fs::write(&f, "0123456789abcdef0123\n").unwrap();
-        assert!(Access::new("0.0.0.0:1".parse().unwrap(), Some(&f)).unwrap().has_token());
+        assert!(
+            Access::new("0.0.0.0:1".parse().unwrap(), Some(&f))
+                .unwrap()
+                .has_token()
+        );
     }
 }

@@ -85,7 +85,7 @@ pub fn serve(
     })
 }
 
-fn header_str<'a>(req: &'a Request<Incoming>, name: header::HeaderName) -> Option<&'a str> {
+fn header_str(req: &Request<Incoming>, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -132,7 +132,9 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
         .unwrap_or_else(|_| internal());
     }
     let Some(api) = path.strip_prefix("/api/v1/") else {
-        return answer(Err(Error::not_found(format!("no page at {path}")).hint("open / for the dashboard")));
+        return answer(Err(
+            Error::not_found(format!("no page at {path}")).hint("open / for the dashboard")
+        ));
     };
     let api = api.to_string();
     if api == "events" && method == Method::GET {
