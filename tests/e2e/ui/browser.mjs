@@ -13,7 +13,7 @@ const require = createRequire(path.join(E.UI_NODE_TOOLS, 'noop.js'));
 const { chromium } = require('playwright-core');
 const AXE = fs.readFileSync(path.join(E.UI_NODE_TOOLS, 'axe-core/axe.min.js'), 'utf8');
 // Generous: a page shows a change within a second; the wait allows slow CI.
-const WAIT = 15000;
+const WAIT = 30000;
 
 function cli(...args) {
   const out = execFileSync(E.ENVPACK_BIN, ['--json', ...args], {
