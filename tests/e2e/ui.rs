@@ -451,6 +451,45 @@ fn the_api_gives_the_cli_answers_and_never_a_secret() {
     assert!(drift["records"][0]["intent"]["bundle"].is_string());
     assert_eq!(drift["records"][0]["reality"]["state"], "running");
 
+    // Out of band: a file of r2's running payload edited by hand. The
+    // entry shows both values and when it appeared; an acceptance with a
+    // reason shows too, and the first sighting stays the first.
+    let payload = env
+        .home()
+        .join(format!("envs/local/revisions/{}/payload/index.html", l.r2));
+    std::fs::write(&payload, "hotfixed by hand\n").unwrap();
+    let (s, _, body) = get(a, "/api/v1/env/local/deployments/site/drift", "");
+    let drift = result(s, &body);
+    assert_eq!(drift["state"], "drifted", "{drift}");
+    let entry = drift["drift"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["entry"]["field"] == "file:index.html")
+        .unwrap_or_else(|| panic!("{drift}"))
+        .clone();
+    assert_eq!(entry["entry"]["revision"], l.r2.as_str());
+    assert!(entry["entry"]["expected"].is_string() && entry["entry"]["observed"].is_string());
+    assert_eq!(entry["accepted"], false);
+    let first_seen = entry["first_seen"].as_str().unwrap().to_string();
+    let id = entry["entry"]["id"].as_str().unwrap();
+    env.json(&[
+        "drift",
+        "accept",
+        id,
+        "--reason",
+        "hotfix INC-42",
+        "--env",
+        "local",
+    ]);
+    let (s, _, body) = get(a, "/api/v1/env/local/deployments/site/drift", "");
+    let drift = result(s, &body);
+    assert_eq!(drift["state"], "accepted", "{drift}");
+    let entry = &drift["drift"][0];
+    assert_eq!(entry["accepted"], true, "{entry}");
+    assert_eq!(entry["acceptance"]["reason"], "hotfix INC-42");
+    assert_eq!(entry["first_seen"], first_seen.as_str());
+
     // Packs: bindings and grants as `env show`.
     let (s, _, body) = get(a, "/api/v1/env/staging/packs", "");
     let packs = result(s, &body);
