@@ -756,3 +756,62 @@ fn a_network_bind_needs_a_token_and_the_token_is_checked() {
     );
     result(s, &body);
 }
+
+/// Reads an event stream until `want` arrives (or the generous timeout).
+fn read_until(s: &mut TcpStream, seen: &mut String, want: &str) {
+    let mut buf = [0u8; 4096];
+    let start = std::time::Instant::now();
+    while !seen.contains(want) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no {want:?} on the event stream; got:\n{seen}"
+        );
+        match s.read(&mut buf) {
+            Ok(0) => panic!("the event stream ended; got:\n{seen}"),
+            Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(e) => panic!("reading the event stream: {e}"),
+        }
+    }
+}
+
+/// On a shared PostgreSQL backend the dashboard answers from it, and a
+/// teammate's change (another process, the same database) reaches the
+/// page's event stream, woken by NOTIFY.
+#[test]
+fn events_follow_a_postgres_backend() {
+    let url = envpack_e2e::postgres_url("ui");
+    let env = Env::new(BIN);
+    env.json(&["backend", "set", &url]);
+    env.json(&["backend", "migrate"]);
+    env.json(&["env", "init", "dev"]);
+    let ui = dashboard(&env, &["--listen", "127.0.0.1:0"]);
+    let a = &ui.addr;
+    let mut s = TcpStream::connect(a).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(format!("GET /api/v1/events HTTP/1.1\r\nHost: {a}\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut seen = String::new();
+    read_until(&mut s, &mut seen, "event: ready");
+    assert!(seen.contains("text/event-stream"), "{seen}");
+    // A teammate on another machine: only the database is shared.
+    let teammate = Env::new(BIN);
+    teammate.json(&["backend", "set", &url]);
+    teammate.json(&[
+        "env",
+        "policy",
+        "dev",
+        "--require-evidence",
+        "evidence/*.json",
+    ]);
+    read_until(&mut s, &mut seen, "event: change");
+    assert!(seen.contains(r#""environments":["dev"]"#), "{seen}");
+    let (st, _, body) = get(a, "/api/v1/ladder", "");
+    let ladder = result(st, &body);
+    assert_eq!(ladder["environments"][0]["name"], "dev");
+    assert_eq!(
+        ladder["environments"][0]["gate"]["evidence"],
+        serde_json::json!(["evidence/*.json"])
+    );
+}
