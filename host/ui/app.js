@@ -181,7 +181,8 @@
         badge(c.passed ? 'ok' : 'failed', c.passed ? 'passes' : 'needs'), ' ', h('strong', { text: c.check }), ': ', c.detail,
         c.fix ? [' — ', h('code', { text: c.fix })] : null))) : null,
       p.refusal && !p.checks.some((c) => !c.passed) ? h('p', {}, p.refusal) : null,
-      p.next ? h('p', {}, p.state === 'blocked' ? 'fix: ' : 'next: ', h('code', { text: p.next })) : null));
+      // A blocked card's fixes are on its failed checks already.
+      p.next && !p.checks.some((c) => !c.passed && c.fix) ? h('p', {}, p.state === 'blocked' ? 'fix: ' : 'next: ', h('code', { text: p.next })) : null));
     const failed = d.failed.map((f) => notice(f.environment + ': cannot report: ' + f.error, 'error'));
     const gates = d.environments.filter((e) => e.after).map((e) => h('li', {},
       h('strong', { text: e.after + ' → ' + e.name }), ': ', gateText(e.gate)));
@@ -190,10 +191,16 @@
       gates.length ? h('ul', {}, gates) : h('p', { class: 'muted' }, 'No environment promotes from another (envpack env policy ENV --after PREV).'),
       promos.length ? h('ul', { class: 'cards', id: 'promotions' }, promos) : h('p', { class: 'muted' }, 'Nothing waits to be promoted.'));
   }
+  function duration(secs) {
+    if (secs % 86400 === 0) return secs / 86400 + 'd';
+    if (secs % 3600 === 0) return secs / 3600 + 'h';
+    if (secs % 60 === 0) return secs / 60 + 'm';
+    return secs + 's';
+  }
   function gateText(g) {
     const parts = ['carried traffic'];
     if (g && g.evidence && g.evidence.length) parts.push('evidence ' + g.evidence.join(', '));
-    if (g && g.soak) parts.push('soak ' + JSON.stringify(g.soak).replace(/[{}"]/g, '').replace(/,/g, ', '));
+    if (g && g.soak) parts.push('soak of ' + pct(g.soak.min_basis_points) + ' for ' + duration(g.soak.min_seconds));
     if (g && g.no_drift) parts.push('no drift');
     return 'gate: ' + parts.join('; ');
   }

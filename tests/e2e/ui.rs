@@ -294,6 +294,7 @@ fn the_dashboard_in_a_real_browser() {
     for check in [
         "ladder",
         "traffic-live",
+        "gate-live",
         "promotion-live",
         "drift-out-of-band",
         "traffic-action-cancel",

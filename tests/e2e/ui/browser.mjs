@@ -74,6 +74,7 @@ async function axe(where) {
 }
 
 try {
+  cli('env', 'policy', 'staging', '--soak', '10%:1h');
   // The ladder: columns in ladder order, the promoted 1.0.0 in staging.
   await go('#/', 'ladder');
   const heads = await page.$$eval('#ladder thead th', (ths) => ths.map((t) => t.textContent));
@@ -99,14 +100,27 @@ try {
   await axe('deployment');
   passed('traffic-live');
 
-  // A promotion from the CLI shows in the ladder, live.
+  // What the gate still needs: 2.0.0 now shares traffic in local, and
+  // staging asks for a soak it has not had. Relaxed from the CLI, the card
+  // turns ready; promoted from the CLI, staging shows 2.0.0. All live.
   await go('#/', 'ladder');
   await page.evaluate(() => { window.__sameDocument = true; });
+  const card = `#promotions li[data-to="staging"][data-deployment="site"]`;
+  await page.waitForSelector(card + '[data-state="blocked"]', { timeout: WAIT });
+  const needs = await page.textContent(card);
+  check(needs.includes('2.0.0') && needs.includes('soak') && needs.includes('needs'), 'blocked card: ' + needs);
+  check((await page.$$(card + ' code')).length > 0, 'the blocked card shows no fix: ' + needs);
+  check((await page.textContent('main')).includes('soak of 10% for 1h'), 'the gate is not described');
+  await shot('ladder');
+  await axe('ladder (blocked promotion)');
+  cli('env', 'policy', 'staging', '--no-soak');
+  await page.waitForSelector(card + '[data-state="ready"]', { timeout: WAIT });
+  check((await page.textContent(card)).includes('envpack promote'), 'the ready card names no command');
+  passed('gate-live');
   cli('promote', E.UI_B2, '--to', 'staging');
   await page.waitForFunction((sel) => (document.querySelector(sel) || {}).textContent.includes('2.0.0'), staging, { timeout: WAIT });
   check(await page.evaluate(() => window.__sameDocument === true), 'the ladder reloaded');
-  await page.waitForSelector('#promotions li[data-to="staging"]', { timeout: WAIT });
-  await shot('ladder');
+  await page.waitForSelector(card + '[data-state="promoted"]', { timeout: WAIT });
   passed('promotion-live');
 
   // Drift made out of band (a file edited in the running payload).
