@@ -268,7 +268,61 @@ fn packs(app: &App, env: &EnvName) -> Result<Value> {
 
 #[cfg(test)]
 mod tests {
-    use super::decode;
+    #![allow(clippy::unwrap_used)]
+
+    use super::{canary, decode};
+    use serde_json::json;
+
+    fn deployment(
+        weights: &[(&str, u32)],
+        history: &[(&[(&str, u32)], &str)],
+    ) -> crate::deploy::model::Deployment {
+        let rev = |id: &str, seq: u64| {
+            json!({"id": id, "sequence": seq, "bundle_id": format!("sha256:{}", "a".repeat(64)),
+                   "version": format!("1.{seq}.0"), "source": "main", "state": "ready",
+                   "created": "2026-01-01T00:00:00Z", "updated": "2026-01-01T00:00:00Z", "plan": null})
+        };
+        let split = |w: &[(&str, u32)]| -> Vec<serde_json::Value> {
+            w.iter()
+                .map(|(r, b)| json!({"revision": r, "basis_points": b}))
+                .collect()
+        };
+        let traffic: Vec<_> = history
+            .iter()
+            .enumerate()
+            .map(|(i, (w, at))| json!({"generation": i + 1, "weights": split(w), "at": at, "cause": "traffic"}))
+            .collect();
+        serde_json::from_value(json!({
+            "format": 1, "name": "web", "created": "2026-01-01T00:00:00Z",
+            "revisions": [rev("r1", 1), rev("r2", 2)],
+            "generation": history.len(), "weights": split(weights), "traffic_history": traffic,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_canary_is_the_newest_revision_in_a_split_since_its_traffic_began() {
+        let one = deployment(
+            &[("r1", 10000)],
+            &[(&[("r1", 10000)], "2026-01-01T00:00:00Z")],
+        );
+        assert!(canary(&one).is_null(), "one revision serving is no canary");
+        let d = deployment(
+            &[("r1", 9000), ("r2", 1000)],
+            &[
+                (&[("r2", 10000)], "2026-01-01T00:00:00Z"),
+                (&[("r1", 10000)], "2026-01-02T00:00:00Z"),
+                (&[("r1", 9500), ("r2", 500)], "2026-01-03T00:00:00Z"),
+                (&[("r1", 9000), ("r2", 1000)], "2026-01-04T00:00:00Z"),
+            ],
+        );
+        let c = canary(&d);
+        assert_eq!(c["revision"], "r2");
+        assert_eq!(c["basis_points"], 1000);
+        assert_eq!(c["share"], "10%");
+        // Since the unbroken run began, not its first traffic ever.
+        assert_eq!(c["since"], "2026-01-03T00:00:00Z");
+    }
 
     #[test]
     fn filter_values_are_decoded() {
