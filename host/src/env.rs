@@ -18,7 +18,9 @@ pub mod plan;
 mod services;
 mod session;
 
-pub use bind::{BindOptions, BindOutcome, bind, effective_grants, format_diff, unbind};
+pub use bind::{
+    BindOptions, BindOutcome, bind, capability_diff, effective_grants, format_diff, unbind,
+};
 pub use defaults::{DEFAULT_PACKS, default_requirement, install_defaults};
 pub use doctor::{DoctorFinding, DoctorReport, doctor};
 pub use init::{InitOptions, InitOutcome, init};

@@ -233,11 +233,12 @@ fn packs(app: &App, env: &EnvName) -> Result<Value> {
             Ok(newest) if newest != b.descriptor => match store.load(&newest, None) {
                 Ok(pack) => {
                     let wants = pack.manifest().requested();
+                    let (added, removed) = env::capability_diff(&requested, &wants);
                     json!({
                         "descriptor": newest,
                         "digest": pack.label().digest,
-                        "added": wants.not_covered_by(&requested),
-                        "removed": requested.not_covered_by(&wants),
+                        "added": added,
+                        "removed": removed,
                         "not_granted": wants.unsatisfied_by(&b.grants),
                         "command": format!("envpack env bind {env} {slot} {}", b.requirement),
                     })
