@@ -207,10 +207,14 @@
 
   // ---- deployment --------------------------------------------------------
   let shiftFor = null; // the route key whose traffic form is on the page
+  let shiftNotice = null; // { hash, node }: the last outcome, kept across refreshes
   async function deployment(r, fresh) {
     const d = await api('env/' + enc(r.env) + '/deployments/' + enc(r.dep));
     const colour = colours(d.revisions);
-    const keep = !fresh && shiftFor === location.hash && document.getElementById('shift');
+    // A form being filled in stays as it is; an untouched one follows the split.
+    const open = document.getElementById('shift');
+    const keep = !fresh && shiftFor === location.hash && open &&
+      (open.contains(document.activeElement) || open.dataset.dirty === '1');
     const form = keep ? document.getElementById('shift-section') : shiftSection(r, d);
     const st = d.status;
     const summary = facts([
@@ -297,11 +301,14 @@
   // The one change: shift traffic, plan first, then explicit confirmation.
   function shiftSection(r, d) {
     const ready = d.revisions.filter((x) => x.lifecycle === 'ready' || x.basis_points > 0);
-    const msg = h('div', { id: 'shift-result', 'aria-live': 'polite' });
+    const msg = h('div', { id: 'shift-result', 'aria-live': 'polite' },
+      shiftNotice && shiftNotice.hash === location.hash ? shiftNotice.node : null);
+    const say = (node) => { shiftNotice = { hash: location.hash, node }; msg.replaceChildren(node); };
     const inputs = ready.map((x) => h('label', {}, x.id + ' (' + x.version + ') %',
       h('input', { type: 'number', min: '0', max: '100', step: '0.01', name: x.id, value: String(x.basis_points / 100), 'data-revision': x.id })));
     const submit = async (ev) => {
       ev.preventDefault();
+      shiftNotice = null;
       msg.replaceChildren();
       const weights = [...ev.target.querySelectorAll('input[data-revision]')]
         .filter((i) => i.value !== '' && Number(i.value) > 0)
@@ -309,18 +316,21 @@
       try {
         const plan = await api('env/' + enc(r.env) + '/deployments/' + enc(r.dep) + '/traffic', { weights });
         const ok = await confirmPlan(plan);
-        if (!ok) { msg.replaceChildren(notice('Cancelled: nothing was changed.')); return; }
+        if (!ok) { say(notice('Cancelled: nothing was changed.')); return; }
         const out = await api('env/' + enc(r.env) + '/deployments/' + enc(r.dep) + '/traffic', { weights, confirm: true, generation: plan.generation });
-        msg.replaceChildren(notice(out.outcome + ': ' + out.deployment + ' generation ' + out.generation + ': ' + split(out.weights) + ' (audited as ' + plan.actor.name + ')', 'ok'));
+        say(notice(out.outcome + ': ' + out.deployment + ' generation ' + out.generation + ': ' + split(out.weights) + ' (audited as ' + plan.actor.name + ')', 'ok'));
+        // Done: the form shows the new split.
+        ev.target.dataset.dirty = '';
+        document.activeElement.blur();
         render(false);
       } catch (e) {
-        msg.replaceChildren(errorBox(e));
+        say(errorBox(e));
       }
     };
     return h('section', { id: 'shift-section', 'aria-labelledby': 'shift-title' },
       h('h2', { id: 'shift-title', text: 'Shift traffic' }),
       h('p', { class: 'muted' }, 'Shows the plan first, then asks to confirm; performed as envpack traffic set and written to the audit log with your actor.'),
-      h('form', { class: 'shift', id: 'shift', onsubmit: submit }, inputs,
+      h('form', { class: 'shift', id: 'shift', onsubmit: submit, oninput: (ev) => { ev.currentTarget.dataset.dirty = '1'; } }, inputs,
         h('button', { type: 'submit', class: 'primary' }, 'Review plan…')),
       msg);
   }

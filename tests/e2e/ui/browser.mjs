@@ -97,6 +97,8 @@ try {
   check(bars.includes(E.UI_R1 + '=5000') && bars.includes(E.UI_R2 + '=5000'), 'chart bars: ' + bars);
   check(await page.evaluate(() => window.__sameDocument === true), 'the page reloaded');
   check((await page.textContent('main')).includes('canary'), 'no canary shown');
+  // The untouched traffic form follows the new split.
+  await page.waitForFunction((r) => (document.querySelector(`#shift input[data-revision="${r}"]`) || {}).value === '50', E.UI_R1, { timeout: WAIT });
   await axe('deployment');
   passed('traffic-live');
 
