@@ -211,7 +211,7 @@ impl fmt::Display for KineticError {
                 }
                 write!(
                     f,
-                    "; the API key and user come from the secrets {}; help: check them and set the right values with `envpack secrets put --env <env> {}`",
+                    "; the API key and user come from the secrets {}: check them and store the right value; help: envpack secrets put --env <env> {}",
                     names.join(", "),
                     secrets
                         .first()
