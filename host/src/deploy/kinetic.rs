@@ -12,6 +12,7 @@
 //! No Kinetic REST knowledge lives here: only the `kinetic` interface.
 
 mod conflicts;
+pub(crate) mod release;
 
 use std::collections::HashMap;
 
