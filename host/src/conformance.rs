@@ -322,6 +322,7 @@ pub fn run(runtime: &Runtime, pack: &LoadedPack, opts: &Options<'_>) -> Result<O
         envpack_descriptor::Slot::Kinetic => Some(kinetic::Double::start()?),
         _ => None,
     };
+    let given = opts;
     let pointed = double.as_ref().map(|d| kinetic::options(d, opts));
     let opts = pointed.as_ref().unwrap_or(opts);
     let mut cases = Vec::new();
@@ -344,7 +345,8 @@ pub fn run(runtime: &Runtime, pack: &LoadedPack, opts: &Options<'_>) -> Result<O
             Suite::Telemetry => telemetry::run(&sandbox, &mut c),
             Suite::Deployer => deployer::run(&sandbox, &mut c),
             Suite::Kinetic => match &double {
-                Some(d) => kinetic::run(runtime, pack, d, opts, &mut c)?,
+                // The operator's settings, before the prod company was set.
+                Some(d) => kinetic::run(runtime, pack, d, given, &mut c)?,
                 None => return Err(Error::internal("the kinetic suite runs without its double")),
             },
             Suite::Commands => commands::run(&sandbox, opts.command_line, &mut c),
