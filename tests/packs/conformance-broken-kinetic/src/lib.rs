@@ -7,8 +7,8 @@
 //! | `describe-wrong-company` | describe names another company                            | `describe`                    |
 //! | `inventory-unstable`     | the second inventory's digests differ from the first's    | `inventory-stable`            |
 //! | `inventory-layer-ids`    | a layer's digest covers its id, not its content           | `inventory-sees-edits`        |
-//! | `schema-no-extra`        | diff-schema leaves out the target's own fields            | `schema-diff`                 |
-//! | `apply-skips-drifted`    | apply-schema creates missing fields, never updates        | `schema-apply`                |
+//! | `schema-diff-writes`     | diff-schema saves the table it compared                   | `schema-diff`                 |
+//! | `apply-reports-synced`   | apply-schema says the data model is in sync after adding  | `schema-apply`                |
 //! | `list-unsorted`          | list-solutions in reverse order                           | `list-solutions`              |
 //! | `backup-unknown-empty`   | backing up an unknown id returns an empty backup          | `backup-unknown-not-found`    |
 //! | `backup-digest-wrong`    | the backup's digest is not its document's                 | `backup-digest`               |
@@ -160,18 +160,21 @@ impl KineticPack for Broken {
     }
 
     fn diff_schema(&self, spec: TableSpec) -> Result<SchemaDiff, Error> {
-        let mut d = self.0.diff_schema(spec)?;
-        if bug("schema-no-extra") {
-            d.extra.clear();
+        let d = self.0.diff_schema(spec)?;
+        if bug("schema-diff-writes") {
+            // An empty save: whatever it does, it was asked for.
+            let c = client(None).map_err(to_sdk)?;
+            let _ = c.call("Ice.BO.ZDataTableSvc", "Update", &serde_json::json!({"ds": {}}));
         }
         Ok(d)
     }
 
-    fn apply_schema(&self, spec: TableSpec, mut plan: SchemaDiff) -> Result<SchemaReport, Error> {
-        if bug("apply-skips-drifted") {
-            plan.drifted.clear();
+    fn apply_schema(&self, spec: TableSpec, plan: SchemaDiff) -> Result<SchemaReport, Error> {
+        let mut r = self.0.apply_schema(spec, plan)?;
+        if bug("apply-reports-synced") {
+            r.sync.data_model_synced = true;
         }
-        self.0.apply_schema(spec, plan)
+        Ok(r)
     }
 
     fn conflicting_layers(&self, source: ConflictSource) -> Result<Vec<LayerConflict>, Error> {
