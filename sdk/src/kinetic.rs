@@ -408,7 +408,11 @@ mod tests {
         assert!(!r.ok, "{:?}", r.problems);
         // Neither a result nor a log: no verdict to install on.
         let r = preflight(&build("  \n", vec![], None));
-        assert!(!r.ok && r.summary.contains("no build result"), "{}", r.summary);
+        assert!(
+            !r.ok && r.summary.contains("no build result"),
+            "{}",
+            r.summary
+        );
     }
 
     /// Structured results decide even when the log text alone would be

@@ -35,6 +35,9 @@ pub const DEV: &str = "EPIC06";
 pub const PROD: &str = "EPIC07";
 /// The seeded solution the suite releases.
 pub const SOLUTION: &str = "CustTracking";
+/// The declared `Customer_UD` the schema cases compare with the prod
+/// company (a `ZDataTable` XML export).
+pub use target::SPEC as CUSTOMER_UD_SPEC;
 
 /// The double of one suite run, and the settings that point a pack at it.
 pub struct Double {
@@ -86,7 +89,11 @@ impl Double {
 
     /// The config a pack gets for `company`: the defaults, then the
     /// operator's `--config` values with placeholders filled in.
-    pub fn config(&self, company: &str, given: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    pub fn config(
+        &self,
+        company: &str,
+        given: &BTreeMap<String, String>,
+    ) -> BTreeMap<String, String> {
         let mut out = BTreeMap::from([
             ("base_url".to_string(), self.double.base_url()),
             ("company".to_string(), company.to_string()),
@@ -122,7 +129,10 @@ impl Double {
         let before = self.double.journal().len();
         let out = f();
         let all = self.double.journal();
-        (out, all.get(before..).map(<[_]>::to_vec).unwrap_or_default())
+        (
+            out,
+            all.get(before..).map(<[_]>::to_vec).unwrap_or_default(),
+        )
     }
 }
 

@@ -331,9 +331,7 @@ impl<'r> Session<'r> {
                         })?;
                         let loaded = env.load(slot)?;
                         let ctx = env.context(&loaded, slot, packs)?;
-                        Ok(loaded
-                            .instantiate(ctx)?
-                            .in_environment(env.records.name()))
+                        Ok(loaded.instantiate(ctx)?.in_environment(env.records.name()))
                     });
                 let cell = match slot {
                     Slot::State => &session.packs.state_loader,

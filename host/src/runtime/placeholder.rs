@@ -74,7 +74,11 @@ mod tests {
             ),
             ("nothing to suggest", "nothing to suggest", None),
             ("empty; help: ", "empty; help: ", None),
-            ("help: at the start is text", "help: at the start is text", None),
+            (
+                "help: at the start is text",
+                "help: at the start is text",
+                None,
+            ),
         ] {
             let (m, h) = split_hint(message);
             assert_eq!(m, want, "{message:?}");

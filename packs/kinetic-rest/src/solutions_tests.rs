@@ -104,8 +104,10 @@ fn plan_predicts_conflicts_from_the_server_validation() {
             return t;
         }
         match method(r) {
-            "ValidateInstallSettings" => ok(json!({"returnObj": {"HasErrors": false, "LogRecords": [
-                {"Type": "Warning", "Message": "Layer with identifier Erp.UI.PartEntry~PartCustom~KNTCCustLayer already exists in another company"}]}})),
+            "ValidateInstallSettings" => {
+                ok(json!({"returnObj": {"HasErrors": false, "LogRecords": [
+                {"Type": "Warning", "Message": "Layer with identifier Erp.UI.PartEntry~PartCustom~KNTCCustLayer already exists in another company"}]}}))
+            }
             "GetLayers" => ok(json!({"returnObj": [
                 {"ViewId": "Erp.UI.PartEntry", "LayerName": "PartCustom", "TypeCode": "KNTCCustLayer", "Company": "T_EPIC07"}]})),
             _ => server(r),
@@ -116,10 +118,18 @@ fn plan_predicts_conflicts_from_the_server_validation() {
     assert_eq!(p.predicted_conflicts.len(), 1, "{p:?}");
     let l = &p.predicted_conflicts[0].layer;
     assert_eq!(
-        (l.app_id.as_str(), l.layer_name.as_str(), l.company.as_deref()),
+        (
+            l.app_id.as_str(),
+            l.layer_name.as_str(),
+            l.company.as_deref()
+        ),
         ("Erp.UI.PartEntry", "PartCustom", Some("T_EPIC07"))
     );
-    assert!(p.summary.contains("1 layer conflict(s) predicted"), "{}", p.summary);
+    assert!(
+        p.summary.contains("1 layer conflict(s) predicted"),
+        "{}",
+        p.summary
+    );
     let sent = io.body_of("/ValidateInstallSettings");
     assert_eq!(
         sent["settings"]["MainInstallSettings"][0]["AutoOverwriteDuplicateFile"], true,

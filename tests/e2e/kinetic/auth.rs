@@ -141,7 +141,8 @@ fn a_missing_secret_says_how_to_fix_it() {
     assert_eq!(code, 4, "{v}");
     let hint = v["error"]["hint"].as_str().unwrap();
     assert!(
-        hint.contains("envpack env bind kin kinetic") && hint.contains("--grant credential:OTHER_USER"),
+        hint.contains("envpack env bind kin kinetic")
+            && hint.contains("--grant credential:OTHER_USER"),
         "{v}"
     );
 

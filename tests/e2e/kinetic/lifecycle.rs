@@ -346,11 +346,7 @@ fn a_release_needs_a_clean_preflight_and_production_confirms_it() {
     double.clear_journal();
     let prod = run(args("prod", &env.home().join("prod.tgz")));
     assert_eq!(prod.code, 4, "{}", prod.stdout);
-    assert!(
-        double.journal().is_empty(),
-        "{:?}",
-        double.journal_routes()
-    );
+    assert!(double.journal().is_empty(), "{:?}", double.journal_routes());
 }
 
 #[test]

@@ -284,16 +284,14 @@ fn a_build_is_a_mutation_the_host_gates() {
         "{:?}",
         k.calls()
     );
-    let audit = k.env.json(&["--env", "kin", "audit", "--verb", "pack.command"]);
+    let audit = k
+        .env
+        .json(&["--env", "kin", "audit", "--verb", "pack.command"]);
     assert!(
-        audit
-            .as_array()
+        audit.as_array().unwrap().iter().any(|e| e["target"]
+            .as_str()
             .unwrap()
-            .iter()
-            .any(|e| e["target"]
-                .as_str()
-                .unwrap()
-                .starts_with("kinetic solutions build")),
+            .starts_with("kinetic solutions build")),
         "{audit}"
     );
 }

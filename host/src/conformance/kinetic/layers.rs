@@ -34,7 +34,11 @@ fn layer_present(w: &World<'_, '_>) -> bool {
 pub(super) fn run(w: &World<'_, '_>, built: Option<&BuiltPackage>, c: &mut Cases) {
     const NEEDS: &str = "needs the package of build-returns-package";
     let Some(b) = built else {
-        for case in ["plan-install-pure", "install-conflict-stops", "export-before-clear"] {
+        for case in [
+            "plan-install-pure",
+            "install-conflict-stops",
+            "export-before-clear",
+        ] {
             c.skip(case, NEEDS, "build-returns-package failed");
         }
         return;
@@ -116,15 +120,28 @@ fn install_conflict(
 ) -> Verdict {
     w.double
         .handle()
-        .put_layer(PROD, OTHER, APP, LAYER, serde_json::json!({"conformance": true}))
-        .map_err(|e| Fail(format!("cannot set up the conflicting layer in the double: {e}")))?;
+        .put_layer(
+            PROD,
+            OTHER,
+            APP,
+            LAYER,
+            serde_json::json!({"conformance": true}),
+        )
+        .map_err(|e| {
+            Fail(format!(
+                "cannot set up the conflicting layer in the double: {e}"
+            ))
+        })?;
     let mut i = w.instance(PROD)?;
     let (r, calls) = w
         .double
         .watched(|| i.kinetic().and_then(|mut k| k.install(plan, &b.content)));
     let r = out.insert(r?);
     let changed = mutating(&calls);
-    let others: Vec<&String> = changed.iter().filter(|c| !c.ends_with("/Install")).collect();
+    let others: Vec<&String> = changed
+        .iter()
+        .filter(|c| !c.ends_with("/Install"))
+        .collect();
     ensure(others.is_empty(), || {
         format!(
             "install made other changes than the install: {others:?} (the pack clears no layer on its own)"
@@ -134,7 +151,9 @@ fn install_conflict(
         format!("install asked the server to install more than once: {changed:?}")
     })?;
     ensure(layer_present(w), || {
-        format!("the conflicting layer {APP}~{LAYER} of {OTHER} is gone after install; calls {changed:?}")
+        format!(
+            "the conflicting layer {APP}~{LAYER} of {OTHER} is gone after install; calls {changed:?}"
+        )
     })?;
     ensure(r.has_errors && r.installed_version.is_none(), || {
         format!(
@@ -145,10 +164,17 @@ fn install_conflict(
     let named: Vec<String> = r
         .conflicts
         .iter()
-        .map(|c| format!("{}~{}~{}", c.layer.app_id, c.layer.layer_name, c.layer.type_code))
+        .map(|c| {
+            format!(
+                "{}~{}~{}",
+                c.layer.app_id, c.layer.layer_name, c.layer.type_code
+            )
+        })
         .collect();
     ensure(
-        named.iter().any(|n| n.starts_with(&format!("{APP}~{LAYER}~"))),
+        named
+            .iter()
+            .any(|n| n.starts_with(&format!("{APP}~{LAYER}~"))),
         || format!("the report's conflicts {named:?} do not name {APP}~{LAYER}"),
     )?;
     Ok(format!("has-errors, conflicts {named:?}"))
@@ -163,9 +189,10 @@ fn export_clear_retry(
     let mut done = Vec::new();
     for conflict in &report.conflicts {
         let mut i = w.instance(PROD)?;
-        let (e, calls) = w
-            .double
-            .watched(|| i.kinetic().and_then(|mut k| k.export_layer(&conflict.layer)));
+        let (e, calls) = w.double.watched(|| {
+            i.kinetic()
+                .and_then(|mut k| k.export_layer(&conflict.layer))
+        });
         let e = e?;
         let changed = mutating(&calls);
         ensure(changed.is_empty() && layer_present(w), || {
@@ -177,9 +204,15 @@ fn export_clear_retry(
         ensure(e.content.starts_with(b"PK"), || {
             format!("the export ({} bytes) is not a ZIP", e.content.len())
         })?;
-        ensure(is_digest(&e.digest) && e.digest == digest_of(&e.content), || {
-            format!("the export's digest {:?} is not the sha256 of its content", e.digest)
-        })?;
+        ensure(
+            is_digest(&e.digest) && e.digest == digest_of(&e.content),
+            || {
+                format!(
+                    "the export's digest {:?} is not the sha256 of its content",
+                    e.digest
+                )
+            },
+        )?;
         let mut i = w.instance(PROD)?;
         let cleared = i.kinetic()?.clear_layer(&e.layer)?;
         ensure(cleared && !layer_present(w), || {

@@ -14,7 +14,9 @@ use crate::runtime::slots::kinetic::{
 /// `sha256:<64 lowercase hex>`.
 pub(super) fn is_digest(d: &str) -> bool {
     d.strip_prefix("sha256:").is_some_and(|h| {
-        h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        h.len() == 64
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     })
 }
 
@@ -81,12 +83,20 @@ pub(super) fn run(w: &World<'_, '_>, c: &mut Cases) -> Option<BuiltPackage> {
                 );
             } else {
                 for case in ["recreate-existing-conflict", "remove-solution"] {
-                    c.skip(case, "needs a recreated definition", "backup-recreate-round-trip failed");
+                    c.skip(
+                        case,
+                        "needs a recreated definition",
+                        "backup-recreate-round-trip failed",
+                    );
                 }
             }
         }
         None => {
-            for case in ["backup-recreate-round-trip", "recreate-existing-conflict", "remove-solution"] {
+            for case in [
+                "backup-recreate-round-trip",
+                "recreate-existing-conflict",
+                "remove-solution",
+            ] {
                 c.skip(case, "needs a backup", "backup-digest failed");
             }
         }
@@ -156,8 +166,7 @@ fn backup_digest(b: &SolutionBackup) -> Verdict {
 
 fn item_count(w: &World<'_, '_>, company: &str) -> Result<Option<u32>, Fail> {
     let mut i = w.instance(company)?;
-    Ok(i
-        .kinetic()?
+    Ok(i.kinetic()?
         .list_solutions()?
         .into_iter()
         .find(|s| s.id == SOLUTION)
@@ -165,8 +174,8 @@ fn item_count(w: &World<'_, '_>, company: &str) -> Result<Option<u32>, Fail> {
 }
 
 fn round_trip(w: &World<'_, '_>, b: &SolutionBackup, recreated: &mut bool) -> Verdict {
-    let source = item_count(w, DEV)?
-        .ok_or_else(|| Fail(format!("{SOLUTION} is not listed in {DEV}")))?;
+    let source =
+        item_count(w, DEV)?.ok_or_else(|| Fail(format!("{SOLUTION} is not listed in {DEV}")))?;
     let mut i = w.instance(PROD)?;
     let s = i.kinetic()?.recreate_solution(&b.document, false)?;
     *recreated = true;
@@ -180,7 +189,9 @@ fn round_trip(w: &World<'_, '_>, b: &SolutionBackup, recreated: &mut bool) -> Ve
     ensure(listed == Some(source), || {
         format!("after recreate, {PROD} lists {SOLUTION} with {listed:?} items; {DEV} has {source}")
     })?;
-    Ok(format!("{SOLUTION} recreated in {PROD} with {source} items"))
+    Ok(format!(
+        "{SOLUTION} recreated in {PROD} with {source} items"
+    ))
 }
 
 fn recreate_again(w: &World<'_, '_>, b: &SolutionBackup) -> Verdict {
@@ -219,7 +230,9 @@ fn build_evidence(b: &BuiltPackage) -> Verdict {
             &b.content[..b.content.len().min(4)]
         )
     })?;
-    ensure(!b.file_name.is_empty(), || "the package has no file name".into())?;
+    ensure(!b.file_name.is_empty(), || {
+        "the package has no file name".into()
+    })?;
     ensure(!b.hash.is_empty(), || {
         "the build returned no hash, but the server computed one (HashContent)".into()
     })?;
@@ -279,7 +292,9 @@ fn preflight_structured(w: &World<'_, '_>, built: Option<&BuiltPackage>) -> Verd
     }
     for (what, b, want) in cases {
         let mut i = w.instance(DEV)?;
-        let (r, calls) = w.double.watched(|| i.kinetic().and_then(|mut k| k.preflight(&b)));
+        let (r, calls) = w
+            .double
+            .watched(|| i.kinetic().and_then(|mut k| k.preflight(&b)));
         let r = r?;
         ensure(calls.is_empty(), || {
             format!(

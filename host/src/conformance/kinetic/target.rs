@@ -4,12 +4,14 @@
 use super::solutions::is_digest;
 use super::{PROD, World, mutating};
 use crate::conformance::{Cases, Fail, Verdict, ensure};
-use crate::runtime::slots::kinetic::{InventoryItem, ItemKind, SchemaDiff, SpecFormat, TableSpec};
+use crate::runtime::slots::kinetic::{
+    InventoryItem, ItemKind, SchemaDiff, SpecFormat, TableSpec, inventory_map,
+};
 
 /// `Customer_UD` as declared: in the seeded prod company `TrackCode_c`
 /// has another description, `TrackSince_c` and `Region_c` are missing and
 /// `LegacyRef_c` is extra. `SysRevID` and `RowMod` are never compared.
-const SPEC: &str = r#"<?xml version="1.0" standalone="yes"?>
+pub const SPEC: &str = r#"<?xml version="1.0" standalone="yes"?>
 <ZDataTableDataSet xmlns="http://www.epicor.com/Ice/300/BO/ZDataTable/ZDataTable">
   <ZDataTable><SystemCode>Erp</SystemCode><DataTableID>Customer_UD</DataTableID><SysRevID>1</SysRevID></ZDataTable>
   <ZDataField><SystemCode>Erp</SystemCode><DataTableID>Customer_UD</DataTableID><FieldName>TrackCode_c</FieldName>
@@ -36,10 +38,16 @@ pub(super) fn describe(w: &World<'_, '_>, c: &mut Cases) {
             let t = i.kinetic()?.describe()?;
             let base = w.double.handle().base_url();
             ensure(t.company.eq_ignore_ascii_case(PROD), || {
-                format!("describe returned company {:?}, configured {PROD}", t.company)
+                format!(
+                    "describe returned company {:?}, configured {PROD}",
+                    t.company
+                )
             })?;
             ensure(t.base_url.trim_end_matches('/') == base, || {
-                format!("describe returned base-url {:?}, configured {base}", t.base_url)
+                format!(
+                    "describe returned base-url {:?}, configured {base}",
+                    t.base_url
+                )
             })?;
             Ok(format!("{} company {}", t.base_url, t.company))
         },
@@ -84,6 +92,22 @@ fn inventory(w: &World<'_, '_>) -> Result<(Vec<InventoryItem>, Vec<String>), Fai
     Ok((items?, mutating(&calls)))
 }
 
+/// The item keys whose digest differs between two inventories (or that
+/// only one has), sorted.
+fn differing(before: &[InventoryItem], after: &[InventoryItem]) -> Vec<String> {
+    let a = inventory_map(before);
+    let b = inventory_map(after);
+    let mut out: Vec<String> = a
+        .keys()
+        .chain(b.keys())
+        .filter(|k| a.get(*k) != b.get(*k))
+        .cloned()
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 fn inventory_stable(w: &World<'_, '_>) -> Verdict {
     let (first, changed) = inventory(w)?;
     ensure(changed.is_empty(), || {
@@ -92,7 +116,9 @@ fn inventory_stable(w: &World<'_, '_>) -> Verdict {
     let keys: Vec<(ItemKind, &str)> = first.iter().map(|i| (i.kind, i.id.as_str())).collect();
     let mut sorted = keys.clone();
     sorted.sort();
-    ensure(keys == sorted, || "items are not sorted by kind then id".to_string())?;
+    ensure(keys == sorted, || {
+        "items are not sorted by kind then id".to_string()
+    })?;
     if let Some(bad) = first.iter().find(|i| !is_digest(&i.digest)) {
         return Err(Fail(format!("{} has digest {:?}", bad.key(), bad.digest)));
     }
@@ -102,13 +128,7 @@ fn inventory_stable(w: &World<'_, '_>) -> Verdict {
         })?;
     }
     let (second, _) = inventory(w)?;
-    let a = crate::runtime::slots::kinetic::inventory_map(&first);
-    let b = crate::runtime::slots::kinetic::inventory_map(&second);
-    let differ: Vec<&String> = a
-        .keys()
-        .chain(b.keys())
-        .filter(|k| a.get(*k) != b.get(*k))
-        .collect();
+    let differ = differing(&first, &second);
     ensure(differ.is_empty(), || {
         format!("two inventories of an unchanged target differ in {differ:?}")
     })?;
@@ -122,16 +142,12 @@ fn inventory_edit(w: &World<'_, '_>) -> Verdict {
         .edit_layer(PROD, "Erp.UI.SalesOrderEntry", "OrderFixes", None)
         .map_err(|e| Fail(format!("cannot edit the layer in the double: {e}")))?;
     let (after, _) = inventory(w)?;
-    let a = crate::runtime::slots::kinetic::inventory_map(&before);
-    let b = crate::runtime::slots::kinetic::inventory_map(&after);
-    let changed: Vec<&String> = a
-        .keys()
-        .chain(b.keys())
-        .filter(|k| a.get(*k) != b.get(*k))
-        .collect();
-    let edited = |k: &&String| k.starts_with("kinetic/layer/Erp.UI.SalesOrderEntry~OrderFixes~");
+    let changed = differing(&before, &after);
+    let edited = |k: &String| k.starts_with("kinetic/layer/Erp.UI.SalesOrderEntry~OrderFixes~");
     ensure(!changed.is_empty() && changed.iter().all(edited), || {
-        format!("after editing layer Erp.UI.SalesOrderEntry~OrderFixes, the items that changed are {changed:?}")
+        format!(
+            "after editing layer Erp.UI.SalesOrderEntry~OrderFixes, the items that changed are {changed:?}"
+        )
     })?;
     Ok(format!("changed: {changed:?}"))
 }
@@ -171,12 +187,7 @@ fn schema_apply(w: &World<'_, '_>, d: &SchemaDiff) -> Verdict {
     let r = i.kinetic()?.apply_schema(&spec(), d)?;
     ensure(
         r.created == ["Region_c", "TrackSince_c"] && r.updated == ["TrackCode_c"],
-        || {
-            format!(
-                "apply created {:?} and updated {:?}",
-                r.created, r.updated
-            )
-        },
+        || format!("apply created {:?} and updated {:?}", r.created, r.updated),
     )?;
     ensure(!r.sync.data_model_synced, || {
         "fields were added, yet the report says the data model is in sync".into()

@@ -187,9 +187,18 @@ fn write_bundle(
     write(&payload.join(&file_name), &build.content)?;
     let sol = &spec.solution;
     let files = [
-        (format!("{sol}.build.log"), build.build_log.clone().into_bytes()),
-        (format!("{sol}.hash"), format!("{}\n", build.hash).into_bytes()),
-        (format!("{sol}.backup.json"), backup.document.clone().into_bytes()),
+        (
+            format!("{sol}.build.log"),
+            build.build_log.clone().into_bytes(),
+        ),
+        (
+            format!("{sol}.hash"),
+            format!("{}\n", build.hash).into_bytes(),
+        ),
+        (
+            format!("{sol}.backup.json"),
+            backup.document.clone().into_bytes(),
+        ),
         (format!("{sol}.preflight.json"), pretty(verdict)?),
         (
             format!("{sol}.build.json"),

@@ -15,8 +15,8 @@ use super::SVC;
 use super::build::records;
 use crate::conflicts;
 use crate::digest;
-use crate::layers;
 use crate::json::{b64, field, first_list, return_obj, text};
+use crate::layers;
 use crate::rest::{Client, Io, KineticError};
 use crate::wit::{
     InstallOptions, InstallPlan, InstallReport, LayerConflict, LogRecord, RecordKind,

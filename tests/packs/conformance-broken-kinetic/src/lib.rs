@@ -164,7 +164,11 @@ impl KineticPack for Broken {
         if bug("schema-diff-writes") {
             // An empty save: whatever it does, it was asked for.
             let c = client(None).map_err(to_sdk)?;
-            let _ = c.call("Ice.BO.ZDataTableSvc", "Update", &serde_json::json!({"ds": {}}));
+            let _ = c.call(
+                "Ice.BO.ZDataTableSvc",
+                "Update",
+                &serde_json::json!({"ds": {}}),
+            );
         }
         Ok(d)
     }
@@ -213,7 +217,10 @@ impl KineticPack for Broken {
             }
         }
         if bug("inventory-layer-ids") {
-            for i in items.iter_mut().filter(|i| matches!(i.kind, ItemKind::Layer)) {
+            for i in items
+                .iter_mut()
+                .filter(|i| matches!(i.kind, ItemKind::Layer))
+            {
                 i.digest = digest(&i.id);
             }
         }
