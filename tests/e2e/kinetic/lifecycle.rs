@@ -255,9 +255,31 @@ fn a_solution_release_deploys_promotes_and_rolls_back() {
         "rolled back"
     );
 
-    // No credential value in the records, the bundles, or what was sent.
+    // No credential value in the records, the bundles (unpacked: they are
+    // compressed), or what was sent.
     let mut seen = String::new();
     all_text(env.home(), &mut seen);
+    for bundle in [&v1, &v2] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new("tar")
+            .arg("xzf")
+            .arg(bundle)
+            .arg("-C")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let before = seen.len();
+        all_text(dir.path(), &mut seen);
+        assert!(
+            seen[before..].contains("CustTracking"),
+            "the bundle was unpacked and read"
+        );
+    }
     for e in double.journal() {
         seen.push_str(&format!(
             "{} {:?} {:?} {}\n",
