@@ -266,7 +266,7 @@ impl Target for KineticTarget<'_, '_, '_> {
             steps,
             endpoint: None,
             attributes: vec![
-                ("kinetic.solution".into(), p.solution),
+                (release::KINETIC_SOLUTION.into(), p.solution),
                 (KINETIC_BASELINE.into(), baseline.to_string()),
             ],
         })
