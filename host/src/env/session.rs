@@ -331,7 +331,7 @@ impl<'r> Session<'r> {
                         })?;
                         let loaded = env.load(slot)?;
                         let ctx = env.context(&loaded, slot, packs)?;
-                        loaded.instantiate(ctx)
+                        Ok(loaded.instantiate(ctx)?.in_environment(env.records.name()))
                     });
                 let cell = match slot {
                     Slot::State => &session.packs.state_loader,
@@ -396,7 +396,7 @@ impl<'r> Session<'r> {
     pub fn instance(&self, slot: Slot) -> Result<PackInstance> {
         let loaded = self.env.load(slot)?;
         let ctx = self.env.context(&loaded, slot, self.packs.clone())?;
-        loaded.instantiate(ctx)
+        Ok(loaded.instantiate(ctx)?.in_environment(self.name()))
     }
 
     /// Runs `f` on the session's shared state-pack instance; writes hold

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 pub enum BundleCommand {
     /// Pack a payload directory into one immutable bundle file.
     #[command(
-        after_help = "Examples:\n  envpack bundle build ./dist --name web --version 1.4.0 --source release-tag --ref v1.4.0 --include-ignored\n  envpack bundle build ./site --name web --version 1.4.0-pr.7 --source feature-branch --ref feat/login --evidence test-report.xml\n  envpack bundle build ./dist --name web --version 1.0.0 --source main --ref main --no-git\n\n--source/--ref (and --commit) are checked against the payload's git repository:\na release tag must exist and point at HEAD, a branch must be checked out, the\ntree must be clean (or --allow-dirty). Outside git, pass --no-git: the bundle\nrecords provenance \"unverified\". .git/ and files .gitignore excludes are left out\nunless --include-ignored. Files that look like secrets are refused unless\n.envpack-allow-secrets or --allow-secret allows them. An existing --out is never\noverwritten without --force; the same tree and flags give the same bundle id."
+        after_help = "Examples:\n  envpack bundle build ./dist --name web --version 1.4.0 --source release-tag --ref v1.4.0 --include-ignored\n  envpack bundle build ./site --name web --version 1.4.0-pr.7 --source feature-branch --ref feat/login --evidence test-report.xml\n  envpack bundle build ./dist --name web --version 1.0.0 --source main --ref main --no-git\n\n--source/--ref (and --commit) are checked against the payload's git repository:\na release tag must exist and point at HEAD, a branch must be checked out, the\ntree must be clean (or --allow-dirty). Outside git, pass --no-git: the bundle\nrecords provenance \"unverified\". .git/ and files .gitignore excludes are left out\nunless --include-ignored. Files that look like secrets are refused unless\n.envpack-allow-secrets or --allow-secret allows them. An existing --out is never\noverwritten without --force; the same tree and flags give the same bundle id.\n\nA Kinetic solution release, in one step (no DIR):\n  envpack --env dev bundle build --from-kinetic CustTracking --name custtracking --version 1.2.0 --source release-tag --ref v1.2.0\nThe environment's kinetic pack backs the solution up, builds and pre-flights it;\nthe package is the payload, the build log, hash, backup and pre-flight verdict\nare required evidence. Provenance is recorded \"unverified\" (a solution lives on\nthe server, not in git)."
     )]
     Build(Box<BundleBuildArgs>),
     /// Check a bundle's manifest, checksums and required evidence.
@@ -281,8 +281,12 @@ pub struct AuditArgs {
 #[derive(Debug, Args)]
 pub struct BundleBuildArgs {
     /// The payload directory.
-    #[arg(required_unless_present_any = ["answers", "schema"])]
+    #[arg(required_unless_present_any = ["answers", "schema", "from_kinetic"])]
     pub dir: Option<PathBuf>,
+    /// Build a Kinetic solution release instead: back up, build and
+    /// pre-flight this solution with the --env environment's kinetic pack.
+    #[arg(long, value_name = "SOLUTION", conflicts_with_all = ["dir", "no_git", "allow_dirty", "include_ignored", "evidence", "allow_secrets", "answers", "schema"])]
+    pub from_kinetic: Option<String>,
     /// Bundle name.
     #[arg(long, required_unless_present_any = ["answers", "schema"])]
     pub name: Option<String>,
