@@ -47,6 +47,11 @@ fn raw_manifest(repo: &str, reference: &str) -> Value {
     serde_json::from_str(&r.body).unwrap()
 }
 
+/// The repository path of `oci://HOST/REPO`.
+fn repo_of(oci: &str) -> &str {
+    oci.strip_prefix("oci://").unwrap().split_once('/').unwrap().1
+}
+
 /// Where the registry's filesystem driver keeps the blob `digest`.
 fn blob_file(digest: &str) -> PathBuf {
     let hex = digest.strip_prefix("sha256:").unwrap();
@@ -88,10 +93,7 @@ fn a_pack_pushed_from_one_home_is_installed_by_descriptor_in_another() {
     assert_eq!(again["manifest"], manifest12.as_str());
 
     // What the registry holds is the Wasm OCI artifact layout.
-    let repo = format!(
-        "{}/acme.state.memory",
-        prefix.split_once('/').unwrap().1.split_once('/').unwrap().1
-    );
+    let repo = format!("{}/acme.state.memory", repo_of(&prefix));
     let m = raw_manifest(&repo, "1.2.0");
     assert_eq!(m["mediaType"], OCI_MANIFEST, "{m}");
     assert_eq!(m["config"]["mediaType"], "application/vnd.wasm.config.v0+json");
@@ -254,11 +256,7 @@ fn a_bundle_built_in_one_home_is_pulled_by_digest_and_promoted_in_another() {
     assert!(status.contains("web"), "{status}");
 
     // A tampered bundle layer is refused before anything is written.
-    let layers = raw_manifest(
-        dest.split_once("//").unwrap().1.split_once('/').unwrap().1,
-        &manifest,
-    )["layers"]
-        .clone();
+    let layers = raw_manifest(repo_of(&dest), &manifest)["layers"].clone();
     assert_eq!(layers[0]["mediaType"], "application/vnd.envpack.bundle.v1.tar+gzip");
     tamper(layers[0]["digest"].as_str().unwrap());
     let again = b.home().join("again.tgz");

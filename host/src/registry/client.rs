@@ -55,6 +55,7 @@ impl Blob {
             size: self.bytes.len() as i64,
             urls: None,
             annotations: (!self.annotations.is_empty()).then(|| self.annotations.clone()),
+            ..OciDescriptor::default()
         }
     }
 }
