@@ -61,6 +61,37 @@ fn blob_file(digest: &str) -> PathBuf {
     ))
 }
 
+/// A copy of `pack` with a custom section of its own appended: the same
+/// pack, other bytes, so blobs this test tampers with are its alone (a
+/// registry stores each blob once, whatever repositories name it).
+fn unique_copy(pack: &Path, tag: &str) -> PathBuf {
+    fn leb(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let name = b"envpack-test-nonce";
+    let nonce = unique_repo(tag);
+    let mut body = Vec::new();
+    leb(name.len(), &mut body);
+    body.extend_from_slice(name);
+    body.extend_from_slice(nonce.as_bytes());
+    let mut bytes = std::fs::read(pack).unwrap();
+    bytes.push(0);
+    leb(body.len(), &mut bytes);
+    bytes.extend_from_slice(&body);
+    let dir = tempfile::tempdir().unwrap().keep();
+    let out = dir.join(pack.file_name().unwrap());
+    std::fs::write(&out, bytes).unwrap();
+    out
+}
+
 /// Flips one byte in the middle of a stored blob (same length, other hash).
 fn tamper(digest: &str) {
     let path = blob_file(digest);
@@ -115,14 +146,16 @@ fn a_pack_pushed_from_one_home_is_installed_by_descriptor_in_another() {
     b.json(&["registry", "add", "team", &prefix]);
     let list = b.json(&["registry", "list"]);
     assert_eq!(list[0]["name"], "team", "{list}");
+    let newest = b.json(&["pack", "install", "acme.state.memory@^1.2"]);
+    assert_eq!(newest[0]["descriptor"], "acme.state.memory@1.3.0", "{newest}");
+    assert_eq!(newest[0]["outcome"], "installed");
+    assert_eq!(newest[0]["origin"]["manifest"], pushed13["manifest"]);
+    // 1.3.0 does not meet ~1.2: pulled too.
     let got = b.json(&["pack", "install", "acme.state.memory@~1.2"]);
     assert_eq!(got[0]["descriptor"], "acme.state.memory@1.2.0", "{got}");
     assert_eq!(got[0]["outcome"], "installed");
     assert_eq!(got[0]["origin"]["manifest"], manifest12.as_str());
     assert_eq!(got[0]["digest"], pushed12["digest"]);
-    let newest = b.json(&["pack", "install", "acme.state.memory@^1.2"]);
-    assert_eq!(newest[0]["descriptor"], "acme.state.memory@1.3.0", "{newest}");
-    assert_eq!(newest[0]["origin"]["manifest"], pushed13["manifest"]);
     // Met locally now: nothing is pulled again.
     let met = b.json(&["pack", "install", "acme.state.memory@^1.2"]);
     assert_eq!(met[0]["outcome"], "unchanged", "{met}");
@@ -175,6 +208,7 @@ fn a_pack_pushed_from_one_home_is_installed_by_descriptor_in_another() {
 #[test]
 fn a_tampered_blob_in_the_registry_is_refused_with_exit_6() {
     let (v12, v13) = packs();
+    let (v12, v13) = (unique_copy(&v12, "layer"), unique_copy(&v13, "manifest"));
     let prefix = format!("oci://{}/{}", registry_addr(), unique_repo("tamper"));
     let a = Env::new(BIN);
     let layer = a.json(&["pack", "push", s(&v12), &format!("{prefix}/layer:1.2.0")]);
@@ -203,7 +237,8 @@ fn a_tampered_blob_in_the_registry_is_refused_with_exit_6() {
 fn signed_bundle(home: &Env) -> (PathBuf, PathBuf) {
     let dir = home.home().join("site");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("index.html"), "hello from A").unwrap();
+    // Unique content: the test tampers with this bundle's blob.
+    std::fs::write(dir.join("index.html"), unique_repo("hello from A")).unwrap();
     let out = home.home().join("web-1.0.0.bundle.tgz");
     home.json(&[
         "bundle", "build", "--no-git", s(&dir), "--name", "web", "--version", "1.0.0",

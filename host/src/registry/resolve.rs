@@ -20,7 +20,7 @@ pub fn find(registries: &Registries, req: &Requirement, insecure: bool) -> Resul
             "no installed pack matches {req}, and the home has no registry to look in"
         ))
         .hint(format!(
-            "install a file (envpack pack install FILE.wasm), or add a registry and run this again: envpack registry add NAME oci://HOST/PREFIX && envpack pack install {req}"
+            "install a file (envpack pack install FILE.wasm), or add a registry to look in, then install again: envpack registry add NAME oci://HOST/PREFIX"
         )));
     }
     let mut seen = Vec::new();
