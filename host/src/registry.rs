@@ -20,6 +20,6 @@ pub mod config;
 pub mod pack;
 mod resolve;
 
-pub use config::{Credentials, RegistryEntry, Registries, SecretFrom};
+pub use config::{Credentials, Registries, RegistryEntry, SecretFrom};
 pub use pack::{PackSource, PullOutcome, PushOutcome, install, push};
 pub use resolve::{TagCheck, check_tag};

@@ -49,7 +49,11 @@ fn raw_manifest(repo: &str, reference: &str) -> Value {
 
 /// The repository path of `oci://HOST/REPO`.
 fn repo_of(oci: &str) -> &str {
-    oci.strip_prefix("oci://").unwrap().split_once('/').unwrap().1
+    oci.strip_prefix("oci://")
+        .unwrap()
+        .split_once('/')
+        .unwrap()
+        .1
 }
 
 /// Where the registry's filesystem driver keeps the blob `digest`.
@@ -127,7 +131,10 @@ fn a_pack_pushed_from_one_home_is_installed_by_descriptor_in_another() {
     let repo = format!("{}/acme.state.memory", repo_of(&prefix));
     let m = raw_manifest(&repo, "1.2.0");
     assert_eq!(m["mediaType"], OCI_MANIFEST, "{m}");
-    assert_eq!(m["config"]["mediaType"], "application/vnd.wasm.config.v0+json");
+    assert_eq!(
+        m["config"]["mediaType"],
+        "application/vnd.wasm.config.v0+json"
+    );
     let layers = m["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 1, "{m}");
     assert_eq!(layers[0]["mediaType"], "application/wasm");
@@ -147,7 +154,10 @@ fn a_pack_pushed_from_one_home_is_installed_by_descriptor_in_another() {
     let list = b.json(&["registry", "list"]);
     assert_eq!(list[0]["name"], "team", "{list}");
     let newest = b.json(&["pack", "install", "acme.state.memory@^1.2"]);
-    assert_eq!(newest[0]["descriptor"], "acme.state.memory@1.3.0", "{newest}");
+    assert_eq!(
+        newest[0]["descriptor"], "acme.state.memory@1.3.0",
+        "{newest}"
+    );
     assert_eq!(newest[0]["outcome"], "installed");
     assert_eq!(newest[0]["origin"]["manifest"], pushed13["manifest"]);
     // 1.3.0 does not meet ~1.2: pulled too.
@@ -169,9 +179,19 @@ fn a_pack_pushed_from_one_home_is_installed_by_descriptor_in_another() {
         "get(\"k\")",
         "--grant-requested",
     ]);
-    assert!(call["calls"][1]["result"].as_str().unwrap().contains("104"), "{call}");
+    assert!(
+        call["calls"][1]["result"].as_str().unwrap().contains("104"),
+        "{call}"
+    );
     b.json(&["env", "init", "dev"]);
-    b.json(&["env", "bind", "dev", "state", "acme.state.memory@~1.2", "--grant-requested"]);
+    b.json(&[
+        "env",
+        "bind",
+        "dev",
+        "state",
+        "acme.state.memory@~1.2",
+        "--grant-requested",
+    ]);
     let lock = b.json(&["env", "show", "dev"])["lock"]["slots"]["state"].clone();
     assert_eq!(lock["origin"]["manifest"], manifest12.as_str(), "{lock}");
     let doctor = b.json(&["env", "doctor", "dev"]);
@@ -187,7 +207,10 @@ fn a_pack_pushed_from_one_home_is_installed_by_descriptor_in_another() {
     assert_eq!(pinned[0]["descriptor"], "acme.state.memory@1.2.0");
     assert_eq!(pinned[0]["origin"]["reference"], by_digest.as_str());
     let listed = c.json(&["pack", "list"]).to_string();
-    assert!(listed.contains(&manifest12), "pack list shows the origin: {listed}");
+    assert!(
+        listed.contains(&manifest12),
+        "pack list shows the origin: {listed}"
+    );
 
     // Without a registry, a descriptor that is not installed is not found,
     // with the command that adds one.
@@ -198,7 +221,10 @@ fn a_pack_pushed_from_one_home_is_installed_by_descriptor_in_another() {
     );
     // With one that has no such version: not found, naming what it has.
     let missing = b.fails(3, &["pack", "install", "acme.state.memory@^9"]);
-    assert!(missing["message"].as_str().unwrap().contains("1.3.0"), "{missing}");
+    assert!(
+        missing["message"].as_str().unwrap().contains("1.3.0"),
+        "{missing}"
+    );
 
     b.json(&["registry", "rm", "team"]);
     assert_eq!(b.json(&["registry", "list"]), serde_json::json!([]));
@@ -220,14 +246,24 @@ fn a_tampered_blob_in_the_registry_is_refused_with_exit_6() {
     let e = b.fails(6, &["pack", "install", &format!("{prefix}/layer:1.2.0")]);
     assert_eq!(e["kind"], "integrity");
     let msg = e["message"].as_str().unwrap();
-    assert!(msg.contains("tampered") && msg.contains(layer["digest"].as_str().unwrap()), "{e}");
-    assert_eq!(b.json(&["pack", "list"]), serde_json::json!([]), "nothing was installed");
+    assert!(
+        msg.contains("tampered") && msg.contains(layer["digest"].as_str().unwrap()),
+        "{e}"
+    );
+    assert_eq!(
+        b.json(&["pack", "list"]),
+        serde_json::json!([]),
+        "nothing was installed"
+    );
 
     // A manifest whose bytes changed: refused by tag and by digest.
     tamper(manifest["manifest"].as_str().unwrap());
     let by_tag = b.fails(6, &["pack", "install", &format!("{prefix}/manifest:1.3.0")]);
     assert_eq!(by_tag["kind"], "integrity", "{by_tag}");
-    let pinned = manifest["reference"].as_str().unwrap().replace(":1.3.0@", "@");
+    let pinned = manifest["reference"]
+        .as_str()
+        .unwrap()
+        .replace(":1.3.0@", "@");
     let by_digest = b.fails(6, &["pack", "install", &pinned]);
     assert_eq!(by_digest["kind"], "integrity", "{by_digest}");
     assert_eq!(b.json(&["pack", "list"]), serde_json::json!([]));
@@ -241,8 +277,20 @@ fn signed_bundle(home: &Env) -> (PathBuf, PathBuf) {
     std::fs::write(dir.join("index.html"), unique_repo("hello from A")).unwrap();
     let out = home.home().join("web-1.0.0.bundle.tgz");
     home.json(&[
-        "bundle", "build", "--no-git", s(&dir), "--name", "web", "--version", "1.0.0",
-        "--source", "main", "--ref", "main", "--out", s(&out),
+        "bundle",
+        "build",
+        "--no-git",
+        s(&dir),
+        "--name",
+        "web",
+        "--version",
+        "1.0.0",
+        "--source",
+        "main",
+        "--ref",
+        "main",
+        "--out",
+        s(&out),
     ]);
     let key = home.home().join("release.key");
     home.json(&["bundle", "keygen", "--out", s(&key)]);
@@ -267,19 +315,40 @@ fn a_bundle_built_in_one_home_is_pulled_by_digest_and_promoted_in_another() {
     b.json(&["env", "init", "dev"]);
     b.json(&["env", "init", "staging", "--after", "dev"]);
     for e in ["dev", "staging"] {
-        b.json(&["env", "bind", e, "deployer", "acme.deployer.recorder@0.1.0", "--grant-requested"]);
+        b.json(&[
+            "env",
+            "bind",
+            e,
+            "deployer",
+            "acme.deployer.recorder@0.1.0",
+            "--grant-requested",
+        ]);
     }
     let trusted = b.home().join("a.pub");
     std::fs::copy(&public, &trusted).unwrap();
-    b.json(&["env", "policy", "staging", "--require-signature", "--trust-key", s(&trusted)]);
+    b.json(&[
+        "env",
+        "policy",
+        "staging",
+        "--require-signature",
+        "--trust-key",
+        s(&trusted),
+    ]);
 
     let out = b.home().join("pulled.tgz");
     let pulled = b.json(&[
-        "bundle", "pull", &format!("{dest}@{manifest}"), "--out", s(&out),
+        "bundle",
+        "pull",
+        &format!("{dest}@{manifest}"),
+        "--out",
+        s(&out),
     ]);
     assert_eq!(pulled["bundle"], id.as_str(), "{pulled}");
     assert_eq!(pulled["signed"], true);
-    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&bundle).unwrap());
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(&bundle).unwrap()
+    );
     assert!(b.home().join("pulled.tgz.sig").is_file());
     let verified = b.json(&["bundle", "verify", s(&out)]);
     assert_eq!(verified["id"], id.as_str());
@@ -292,10 +361,22 @@ fn a_bundle_built_in_one_home_is_pulled_by_digest_and_promoted_in_another() {
 
     // A tampered bundle layer is refused before anything is written.
     let layers = raw_manifest(repo_of(&dest), &manifest)["layers"].clone();
-    assert_eq!(layers[0]["mediaType"], "application/vnd.envpack.bundle.v1.tar+gzip");
+    assert_eq!(
+        layers[0]["mediaType"],
+        "application/vnd.envpack.bundle.v1.tar+gzip"
+    );
     tamper(layers[0]["digest"].as_str().unwrap());
     let again = b.home().join("again.tgz");
-    let e = b.fails(6, &["bundle", "pull", &format!("{dest}@{manifest}"), "--out", s(&again)]);
+    let e = b.fails(
+        6,
+        &[
+            "bundle",
+            "pull",
+            &format!("{dest}@{manifest}"),
+            "--out",
+            s(&again),
+        ],
+    );
     assert_eq!(e["kind"], "integrity", "{e}");
     assert!(!again.exists(), "nothing written for a refused pull");
 }
@@ -314,7 +395,14 @@ fn a_tag_moved_under_an_environment_is_drift_never_an_upgrade() {
     let b = Env::new(BIN);
     b.json(&["pack", "install", &tag]);
     b.json(&["env", "init", "dev"]);
-    b.json(&["env", "bind", "dev", "state", "acme.state.memory@^1", "--grant-requested"]);
+    b.json(&[
+        "env",
+        "bind",
+        "dev",
+        "state",
+        "acme.state.memory@^1",
+        "--grant-requested",
+    ]);
     let before = b.json(&["env", "show", "dev"])["lock"]["slots"]["state"].clone();
     assert_eq!(before["origin"]["manifest"], first["manifest"], "{before}");
 
@@ -330,9 +418,15 @@ fn a_tag_moved_under_an_environment_is_drift_never_an_upgrade() {
         .unwrap_or_else(|| panic!("no tag finding: {doctor}"));
     let msg = moved["message"].as_str().unwrap();
     assert!(msg.contains("drift"), "{moved}");
-    assert!(msg.contains(second["manifest"].as_str().unwrap()), "{moved}");
+    assert!(
+        msg.contains(second["manifest"].as_str().unwrap()),
+        "{moved}"
+    );
     assert!(msg.contains(first["manifest"].as_str().unwrap()), "{moved}");
-    assert!(moved["fix"].as_str().unwrap().contains("pack install"), "{moved}");
+    assert!(
+        moved["fix"].as_str().unwrap().contains("pack install"),
+        "{moved}"
+    );
 
     // Nothing moved in the environment or the store.
     let after = b.json(&["env", "show", "dev"])["lock"]["slots"]["state"].clone();
@@ -354,11 +448,21 @@ fn logins_come_from_the_environment_or_a_file_and_are_never_printed() {
     assert_eq!(anon["kind"], "denied", "{anon}");
 
     a.json(&[
-        "registry", "add", "sec", &prefix, "--username", &user, "--password-env", "SEC_PW",
+        "registry",
+        "add",
+        "sec",
+        &prefix,
+        "--username",
+        &user,
+        "--password-env",
+        "SEC_PW",
     ]);
     // The variable is not set: said so, naming it.
     let unset = a.fails(2, &["pack", "push", s(&v12), "sec"]);
-    assert!(unset["message"].as_str().unwrap().contains("SEC_PW"), "{unset}");
+    assert!(
+        unset["message"].as_str().unwrap().contains("SEC_PW"),
+        "{unset}"
+    );
     // A wrong password: denied.
     let out = a
         .cmd()
@@ -366,7 +470,12 @@ fn logins_come_from_the_environment_or_a_file_and_are_never_printed() {
         .env("SEC_PW", "not-the-password")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 
     let out = a
         .cmd()
@@ -385,7 +494,10 @@ fn logins_come_from_the_environment_or_a_file_and_are_never_printed() {
 
     // Listing shows where the password comes from, never the password.
     let listed = a.ok(&["registry", "list"]) + &a.ok(&["--json", "registry", "list"]);
-    assert!(listed.contains("$SEC_PW") && !listed.contains(&password), "{listed}");
+    assert!(
+        listed.contains("$SEC_PW") && !listed.contains(&password),
+        "{listed}"
+    );
     let stored = std::fs::read_to_string(a.home().join("registries.toml")).unwrap();
     assert!(!stored.contains(&password), "{stored}");
 
@@ -394,7 +506,14 @@ fn logins_come_from_the_environment_or_a_file_and_are_never_printed() {
     let pw_file = b.home().join("registry-password");
     std::fs::write(&pw_file, format!("{password}\n")).unwrap();
     b.json(&[
-        "registry", "add", "sec", &prefix, "--username", &user, "--password-file", s(&pw_file),
+        "registry",
+        "add",
+        "sec",
+        &prefix,
+        "--username",
+        &user,
+        "--password-file",
+        s(&pw_file),
     ]);
     let got = b.json(&["pack", "install", "acme.state.memory@1.2.0"]);
     assert_eq!(got[0]["origin"]["manifest"], manifest.as_str(), "{got}");
@@ -403,7 +522,12 @@ fn logins_come_from_the_environment_or_a_file_and_are_never_printed() {
     let c = Env::new(BIN);
     let out = c
         .cmd()
-        .args(["--json", "pack", "install", &format!("{prefix}/acme.state.memory@{manifest}")])
+        .args([
+            "--json",
+            "pack",
+            "install",
+            &format!("{prefix}/acme.state.memory@{manifest}"),
+        ])
         .env("ENVPACK_REGISTRY_USERNAME", &user)
         .env("ENVPACK_REGISTRY_PASSWORD", &password)
         .output()

@@ -277,7 +277,15 @@ impl Checkup<'_> {
         let Some(origin) = &b.origin else { return };
         let registries = match crate::registry::Registries::load(self.home) {
             Ok(r) => r,
-            Err(e) => return self.push("warning", Some(slot), "tag", e.message().to_string(), e.hint_text().unwrap_or("").to_string()),
+            Err(e) => {
+                return self.push(
+                    "warning",
+                    Some(slot),
+                    "tag",
+                    e.message().to_string(),
+                    e.hint_text().unwrap_or("").to_string(),
+                );
+            }
         };
         let Some(check) = crate::registry::check_tag(&registries, origin) else {
             return;

@@ -64,15 +64,20 @@ pub fn push(home: &Home, file: &Path, dest: &OciRef, insecure: bool) -> Result<T
         return Err(Error::invalid(format!(
             "cannot push to {dest}: a digest names what was pushed, push to a tag"
         ))
-        .hint(format!("envpack bundle push {} {}", file.display(), dest.unpinned())));
+        .hint(format!(
+            "envpack bundle push {} {}",
+            file.display(),
+            dest.unpinned()
+        )));
     }
     let target = match dest.tag() {
         Some(_) => dest.clone(),
         None => dest.at_tag(&v.manifest.version.to_string().replace('+', "_"))?,
     };
-    let title = file
-        .file_name()
-        .map_or_else(|| format!("{}-{}.bundle.tgz", v.manifest.name, v.manifest.version), |n| n.to_string_lossy().into_owned());
+    let title = file.file_name().map_or_else(
+        || format!("{}-{}.bundle.tgz", v.manifest.name, v.manifest.version),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let mut layers = vec![Blob::new(BUNDLE_LAYER, bytes)];
     layers[0].annotations.insert(TITLE.into(), title.clone());
     if let Some(s) = &sig {
@@ -147,7 +152,10 @@ pub fn pull(
             "{r}: the manifest says bundle {said}, but the bundle it holds is {}; refusing it",
             v.id
         ))
-        .hint(format!("push the bundle again: envpack bundle push BUNDLE {}", r.unpinned())));
+        .hint(format!(
+            "push the bundle again: envpack bundle push BUNDLE {}",
+            r.unpinned()
+        )));
     }
     let sig = match layer(SIGNATURE_LAYER) {
         Some(l) => {
@@ -165,7 +173,12 @@ pub fn pull(
         None => None,
     };
     let file = out.map_or_else(
-        || dir.join(format!("{}-{}.bundle.tgz", v.manifest.name, v.manifest.version)),
+        || {
+            dir.join(format!(
+                "{}-{}.bundle.tgz",
+                v.manifest.name, v.manifest.version
+            ))
+        },
         Path::to_path_buf,
     );
     write_new(&file, &bytes)?;

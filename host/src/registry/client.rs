@@ -20,8 +20,8 @@ use oci_client::secrets::RegistryAuth;
 use sha2::{Digest as _, Sha256};
 
 use super::config::Registries;
-use crate::types::OciRef;
 use crate::error::{Error, Kind, Result};
+use crate::types::OciRef;
 
 /// Manifests are small JSON documents; a registry sending more is not
 /// sending one.
@@ -285,7 +285,11 @@ impl Remote {
                     Ok(p) => p,
                     Err(e) => {
                         let e = self.error(r, "list the tags of", e);
-                        return if e.kind() == Kind::NotFound { Ok(()) } else { Err(e) };
+                        return if e.kind() == Kind::NotFound {
+                            Ok(())
+                        } else {
+                            Err(e)
+                        };
                     }
                 };
                 let n = page.tags.len();
@@ -386,5 +390,82 @@ fn classify(registry: &str, r: &OciRef, what: &str, e: OciDistributionError) -> 
             Error::unavailable(message)
         }
         _ => Error::new(Kind::Unavailable, message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_client::errors::{OciEnvelope, OciError};
+
+    fn envelope(code: OciErrorCode) -> OciDistributionError {
+        OciDistributionError::RegistryError {
+            envelope: OciEnvelope {
+                errors: vec![OciError {
+                    code,
+                    message: "x".into(),
+                    detail: serde_json::Value::Null,
+                }],
+            },
+            url: "http://r/v2/x".into(),
+        }
+    }
+
+    /// Each registry failure gets the kind (hence exit code) scripts act on.
+    #[test]
+    fn registry_failures_map_onto_kinds() {
+        let r: OciRef = "oci://127.0.0.1:5000/x:1".parse().expect("ref");
+        let digest =
+            OciDistributionError::DigestError(oci_client::errors::DigestError::VerificationError {
+                expected: "sha256:a".into(),
+                actual: "sha256:b".into(),
+            });
+        let cases = [
+            (digest, Kind::Integrity),
+            (envelope(OciErrorCode::ManifestUnknown), Kind::NotFound),
+            (envelope(OciErrorCode::NameUnknown), Kind::NotFound),
+            (envelope(OciErrorCode::BlobUnknown), Kind::NotFound),
+            (envelope(OciErrorCode::Denied), Kind::Denied),
+            (envelope(OciErrorCode::Unauthorized), Kind::Denied),
+            (
+                OciDistributionError::UnauthorizedError { url: "u".into() },
+                Kind::Denied,
+            ),
+            (
+                OciDistributionError::ServerError {
+                    code: 404,
+                    url: "u".into(),
+                    message: "m".into(),
+                },
+                Kind::NotFound,
+            ),
+            (
+                OciDistributionError::ServerError {
+                    code: 502,
+                    url: "u".into(),
+                    message: "m".into(),
+                },
+                Kind::Unavailable,
+            ),
+        ];
+        for (e, kind) in cases {
+            let shown = e.to_string();
+            let got = classify("local", &r, "pull", e);
+            assert_eq!(got.kind(), kind, "{shown}");
+            assert!(
+                got.message().contains("oci://127.0.0.1:5000/x:1"),
+                "{shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_tampered_artifact_names_both_digests() {
+        let r: OciRef = "oci://h/x:1".parse().expect("ref");
+        let (a, b) = (Digest::of(b"a"), Digest::of(b"b"));
+        let e = tampered(&r, "layer", &a, &b);
+        assert_eq!(e.kind(), Kind::Integrity);
+        assert!(e.message().contains(&a.to_string()) && e.message().contains(&b.to_string()));
+        assert_eq!(e.kind().exit_code(), 6);
     }
 }

@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use oci_client::secrets::RegistryAuth;
 use serde::{Deserialize, Serialize};
 
-use crate::types::OciRef;
 use crate::error::{Error, Result};
 use crate::home::Home;
+use crate::types::OciRef;
 
 const FILE: &str = "registries.toml";
 
@@ -236,7 +236,11 @@ impl Registries {
         let known: Vec<&str> = self.entries.iter().map(|e| e.name.as_str()).collect();
         Error::not_found(format!(
             "no registry is named {name:?} (known: {})",
-            if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
         ))
         .hint(format!("envpack registry add {name} oci://HOST/PREFIX"))
     }
@@ -336,21 +340,39 @@ mod tests {
             token: None,
         };
         assert!(r.add(with_login.clone()).expect("add").is_none());
-        assert!(r.add(entry("local", "oci://127.0.0.1:5000/p")).expect("add").is_none());
+        assert!(
+            r.add(entry("local", "oci://127.0.0.1:5000/p"))
+                .expect("add")
+                .is_none()
+        );
         r.save().expect("save");
         let text = std::fs::read_to_string(r.path()).expect("read");
-        assert!(text.contains("ACME_PW") && !text.contains("password = \"s"), "{text}");
+        assert!(
+            text.contains("ACME_PW") && !text.contains("password = \"s"),
+            "{text}"
+        );
         let mut again = Registries::load(&home).expect("load");
         assert_eq!(again.entries(), r.entries());
-        assert!(again.add(entry("acme", "oci://r2.example.com/x")).expect("replace").is_some());
+        assert!(
+            again
+                .add(entry("acme", "oci://r2.example.com/x"))
+                .expect("replace")
+                .is_some()
+        );
         assert_eq!(again.entries().len(), 2);
         assert_eq!(again.remove("local").expect("rm").name, "local");
-        assert_eq!(again.remove("nope").expect_err("unknown").kind(), crate::error::Kind::NotFound);
+        assert_eq!(
+            again.remove("nope").expect_err("unknown").kind(),
+            crate::error::Kind::NotFound
+        );
     }
 
     #[test]
     fn refuses_bad_names_urls_and_logins() {
-        let mut r = Registries { path: PathBuf::from("/nonexistent"), entries: Vec::new() };
+        let mut r = Registries {
+            path: PathBuf::from("/nonexistent"),
+            entries: Vec::new(),
+        };
         assert!(r.add(entry("Acme", "oci://h/x")).is_err());
         assert!(r.add(entry("acme", "oci://h/x:1.0")).is_err());
         let mut half = entry("acme", "oci://h/x");
@@ -360,12 +382,20 @@ mod tests {
 
     #[test]
     fn the_longest_covering_entry_gives_the_login_and_loopback_is_plain_http() {
-        let mut r = Registries { path: PathBuf::from("/nonexistent"), entries: Vec::new() };
+        let mut r = Registries {
+            path: PathBuf::from("/nonexistent"),
+            entries: Vec::new(),
+        };
         let mut team = entry("team", "oci://r.example.com/team");
         team.credentials.token = Some(SecretFrom::Env("TEAM_TOKEN".into()));
         r.add(entry("all", "oci://r.example.com/x")).expect("add");
         r.add(team).expect("add");
-        let a = r.access(&"oci://r.example.com/team/acme.state.memory:1.0.0".parse().expect("ref"), false);
+        let a = r.access(
+            &"oci://r.example.com/team/acme.state.memory:1.0.0"
+                .parse()
+                .expect("ref"),
+            false,
+        );
         assert_eq!(a.registry, "team");
         assert!(!a.plain_http);
         assert_eq!(a.credentials.shown(), "token from $TEAM_TOKEN");

@@ -70,7 +70,11 @@ pub fn push(home: &Home, file: &Path, dest: &str, insecure: bool) -> Result<Push
             return Err(Error::invalid(format!(
                 "cannot push to {r}: a digest names what was pushed, push to a tag"
             ))
-            .hint(format!("envpack pack push {} {}", file.display(), r.unpinned())));
+            .hint(format!(
+                "envpack pack push {} {}",
+                file.display(),
+                r.unpinned()
+            )));
         }
         match r.tag() {
             Some(_) => r,
@@ -78,7 +82,10 @@ pub fn push(home: &Home, file: &Path, dest: &str, insecure: bool) -> Result<Push
         }
     } else {
         let entry = registries.get(dest)?;
-        entry.url.child(&d.id().to_string())?.at_tag(&d.version().to_string())?
+        entry
+            .url
+            .child(&d.id().to_string())?
+            .at_tag(&d.version().to_string())?
     };
     let exports = exported_interfaces(&bytes).map_err(|e| Error::invalid(e.to_string()))?;
     let layer_digest = Digest::of(&bytes);
@@ -95,14 +102,21 @@ pub fn push(home: &Home, file: &Path, dest: &str, insecure: bool) -> Result<Push
         serde_json::to_vec(&config)
             .map_err(|e| Error::internal(format!("cannot encode the config: {e}")))?,
     );
-    let title = file
-        .file_name()
-        .map_or_else(|| format!("{}-{}.wasm", d.id(), d.version()), |n| n.to_string_lossy().into_owned());
+    let title = file.file_name().map_or_else(
+        || format!("{}-{}.wasm", d.id(), d.version()),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let mut layer = Blob::new(WASM_LAYER, bytes);
     layer.annotations.insert(TITLE.into(), title.clone());
     let size = layer.bytes.len();
     let remote = Remote::connect(&registries, &target, insecure)?;
-    let digest = remote.push(&target, None, &config, &[layer], annotations(&manifest, title))?;
+    let digest = remote.push(
+        &target,
+        None,
+        &config,
+        &[layer],
+        annotations(&manifest, title),
+    )?;
     Ok(PushOutcome {
         reference: target.pinned(digest),
         manifest: digest,
@@ -261,8 +275,10 @@ pub fn fetch(remote: &Remote, r: &OciRef) -> Result<(Vec<u8>, PackOrigin)> {
     let limit = envpack_manifest::MAX_PACK_BYTES as u64;
     let bytes = remote.blob(&r.by_digest(pulled.digest), layer, limit)?;
     let manifest = read_manifest(&bytes).map_err(|e| {
-        Error::invalid(format!("{r} holds a Wasm layer that is not an envpack pack: {e}"))
-            .hint("only packs built with envpack pack build can be installed")
+        Error::invalid(format!(
+            "{r} holds a Wasm layer that is not an envpack pack: {e}"
+        ))
+        .hint("only packs built with envpack pack build can be installed")
     })?;
     let annotated = pulled
         .manifest
@@ -297,7 +313,9 @@ fn wasm_layer<'m>(
             r.unpinned()
         ))
     };
-    if m.config.media_type != WASM_CONFIG && m.config.media_type != "application/vnd.wasm.config.v1+json" {
+    if m.config.media_type != WASM_CONFIG
+        && m.config.media_type != "application/vnd.wasm.config.v1+json"
+    {
         return Err(not_a_pack(format!(
             "its config is {:?}, not {WASM_CONFIG:?}",
             m.config.media_type

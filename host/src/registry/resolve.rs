@@ -92,7 +92,9 @@ pub fn check_tag(registries: &Registries, origin: &PackOrigin) -> Option<TagChec
     let (current, error) = match current {
         Ok(d) => (Some(d), None),
         // The tag was deleted: it no longer points at the pinned manifest.
-        Err(e) if e.kind() == Kind::NotFound => (None, Some(format!("the tag is gone: {}", e.message()))),
+        Err(e) if e.kind() == Kind::NotFound => {
+            (None, Some(format!("the tag is gone: {}", e.message())))
+        }
         Err(e) => (None, Some(e.message().to_string())),
     };
     Some(TagCheck {

@@ -129,9 +129,8 @@ fn bad(text: &str, why: &str) -> Error {
 fn check_repository(repo: &str, text: &str) -> Result<()> {
     let ok_part = |p: &str| {
         !p.is_empty()
-            && p.bytes().all(|b| {
-                b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b)
-            })
+            && p.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
             && p.as_bytes()[0].is_ascii_alphanumeric()
             && p.as_bytes()[p.len() - 1].is_ascii_alphanumeric()
     };
@@ -154,7 +153,9 @@ fn check_tag(tag: &str, text: &str) -> Result<()> {
     if !ok {
         return Err(bad(
             text,
-            &format!("tag {tag:?} must be up to 128 letters, digits, . _ - (not starting with . or -)"),
+            &format!(
+                "tag {tag:?} must be up to 128 letters, digits, . _ - (not starting with . or -)"
+            ),
         ));
     }
     Ok(())
@@ -179,9 +180,9 @@ impl FromStr for OciRef {
         }
         let (path, digest) = match path.split_once('@') {
             Some((p, d)) => {
-                let digest = d.parse::<Digest>().map_err(|_| {
-                    bad(text, &format!("{d:?} is not sha256:<64 lowercase hex>"))
-                })?;
+                let digest = d
+                    .parse::<Digest>()
+                    .map_err(|_| bad(text, &format!("{d:?} is not sha256:<64 lowercase hex>")))?;
                 (p, Some(digest))
             }
             None => (path, None),
@@ -239,10 +240,28 @@ mod tests {
     fn parses_tags_digests_and_ports() {
         let hex = "a".repeat(64);
         let cases = [
-            ("oci://127.0.0.1:5000/acme/x:1.2.0", "127.0.0.1:5000", "acme/x", Some("1.2.0"), false),
+            (
+                "oci://127.0.0.1:5000/acme/x:1.2.0",
+                "127.0.0.1:5000",
+                "acme/x",
+                Some("1.2.0"),
+                false,
+            ),
             ("oci://localhost/x", "localhost", "x", None, false),
-            (&format!("oci://r.example.com/a/b@sha256:{hex}"), "r.example.com", "a/b", None, true),
-            (&format!("oci://r.example.com:443/a:t@sha256:{hex}"), "r.example.com:443", "a", Some("t"), true),
+            (
+                &format!("oci://r.example.com/a/b@sha256:{hex}"),
+                "r.example.com",
+                "a/b",
+                None,
+                true,
+            ),
+            (
+                &format!("oci://r.example.com:443/a:t@sha256:{hex}"),
+                "r.example.com:443",
+                "a",
+                Some("t"),
+                true,
+            ),
         ];
         for (text, host, repo, tag, has_digest) in cases {
             let r: OciRef = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));

@@ -49,7 +49,12 @@ pub struct RegistryAddArgs {
     #[arg(long, value_name = "USER")]
     pub username: Option<String>,
     /// The environment variable holding the password.
-    #[arg(long, value_name = "VAR", requires = "username", conflicts_with = "password_file")]
+    #[arg(
+        long,
+        value_name = "VAR",
+        requires = "username",
+        conflicts_with = "password_file"
+    )]
     pub password_env: Option<String>,
     /// The file holding the password.
     #[arg(long, value_name = "FILE", requires = "username")]

@@ -83,7 +83,9 @@ fn install(ctx: &Ctx, args: &[String], insecure: bool) -> Result<Report> {
                         format!("installed ({})", Digest::of(&bytes)),
                     )
                 }
-                PackSource::Oci(r) => plan.change(format!("pack from {r}"), "-", "pulled, verified, installed"),
+                PackSource::Oci(r) => {
+                    plan.change(format!("pack from {r}"), "-", "pulled, verified, installed")
+                }
                 PackSource::Requirement(req) => plan.change(
                     format!("pack {req}"),
                     "-",

@@ -9,7 +9,7 @@ use crate::cli::Ctx;
 use crate::cli::args::{RegistryAddArgs, RegistryCommand};
 use crate::cli::output::{Report, table};
 use crate::error::{Error, Result};
-use crate::registry::{self, Credentials, RegistryEntry, Registries, SecretFrom};
+use crate::registry::{self, Credentials, Registries, RegistryEntry, SecretFrom};
 use crate::types::OciRef;
 
 /// Dispatches `envpack registry`.
@@ -46,16 +46,28 @@ fn add(ctx: &Ctx, a: RegistryAddArgs) -> Result<Report> {
     };
     let mut registries = Registries::load(&ctx.home)?;
     let previous = registries.add(entry.clone())?;
-    let verb = if previous.is_some() { "replaced" } else { "added" };
+    let verb = if previous.is_some() {
+        "replaced"
+    } else {
+        "added"
+    };
     if ctx.dry_run {
         return Ok(Report::new(
-            format!("would have {verb} registry {} ({})\ndry run: nothing was changed", entry.name, entry.url),
+            format!(
+                "would have {verb} registry {} ({})\ndry run: nothing was changed",
+                entry.name, entry.url
+            ),
             &json!({"registry": entry, "previous": previous, "dry_run": true}),
         ));
     }
-    home_audited(ctx, "registry.add", &entry.name, &previous, &Some(&entry), || {
-        registries.save()
-    })?;
+    home_audited(
+        ctx,
+        "registry.add",
+        &entry.name,
+        &previous,
+        &Some(&entry),
+        || registries.save(),
+    )?;
     Ok(Report::new(
         format!(
             "{verb} registry {} ({}, {})\n  install from it: envpack pack install <ns.slot.name>@<requirement>",
@@ -98,15 +110,26 @@ fn rm(ctx: &Ctx, name: &str) -> Result<Report> {
     let removed = registries.remove(name)?;
     if ctx.dry_run {
         return Ok(Report::new(
-            format!("would remove registry {name} ({})\ndry run: nothing was changed", removed.url),
+            format!(
+                "would remove registry {name} ({})\ndry run: nothing was changed",
+                removed.url
+            ),
             &json!({"removed": removed, "dry_run": true}),
         ));
     }
-    home_audited(ctx, "registry.rm", name, &Some(&removed), &None::<&RegistryEntry>, || {
-        registries.save()
-    })?;
+    home_audited(
+        ctx,
+        "registry.rm",
+        name,
+        &Some(&removed),
+        &None::<&RegistryEntry>,
+        || registries.save(),
+    )?;
     Ok(Report::new(
-        format!("removed registry {name} ({}); packs installed from it stay installed", removed.url),
+        format!(
+            "removed registry {name} ({}); packs installed from it stay installed",
+            removed.url
+        ),
         &json!({"removed": removed}),
     ))
 }
@@ -173,7 +196,11 @@ pub fn bundle_push(ctx: &Ctx, file: &Path, dest: &str, insecure: bool) -> Result
             out.bundle,
             out.reference.unpinned(),
             out.manifest,
-            if out.signed { "pushed with it" } else { "none (unsigned)" },
+            if out.signed {
+                "pushed with it"
+            } else {
+                "none (unsigned)"
+            },
             out.reference.by_digest(out.manifest)
         ),
         &out,
@@ -203,7 +230,11 @@ pub fn bundle_pull(
             got.bundle,
             got.reference.unpinned(),
             got.manifest,
-            if got.signed { format!("\n  signature {file}.sig (verified)") } else { String::new() },
+            if got.signed {
+                format!("\n  signature {file}.sig (verified)")
+            } else {
+                String::new()
+            },
         ),
         &got,
     ))
