@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 #[path = "ingress_common.rs"]
 mod common;
 
-use envpack_e2e::{Env, build_pack, registry_addr, registry_auth, registry_data, unique_repo};
+use envpack_e2e::{
+    Env, build_pack, leb128 as leb, registry_addr, registry_auth, registry_data, unique_repo,
+};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_envpack");
@@ -69,17 +71,6 @@ fn blob_file(digest: &str) -> PathBuf {
 /// pack, other bytes, so blobs this test tampers with are its alone (a
 /// registry stores each blob once, whatever repositories name it).
 fn unique_copy(pack: &Path, tag: &str) -> PathBuf {
-    fn leb(mut n: usize, out: &mut Vec<u8>) {
-        loop {
-            let byte = (n & 0x7f) as u8;
-            n >>= 7;
-            if n == 0 {
-                out.push(byte);
-                return;
-            }
-            out.push(byte | 0x80);
-        }
-    }
     let name = b"envpack-test-nonce";
     let nonce = unique_repo(tag);
     let mut body = Vec::new();
@@ -146,6 +137,9 @@ fn a_pack_pushed_from_one_home_is_installed_by_descriptor_in_another() {
         notes["org.opencontainers.image.title"],
         v12.file_name().unwrap().to_str().unwrap()
     );
+
+    let tags = a.json(&["registry", "tags", &format!("{prefix}/acme.state.memory")]);
+    assert_eq!(tags["tags"], serde_json::json!(["1.2.0", "1.3.0"]), "{tags}");
 
     // Home B knows the registry by name and installs by descriptor: the
     // highest version tag matching the requirement.

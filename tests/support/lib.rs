@@ -367,6 +367,20 @@ pub fn postgres_url(tag: &str) -> String {
     )
 }
 
+/// Appends the unsigned LEB128 encoding of `n` (Wasm's integers), for
+/// tests that write Wasm binaries by hand.
+pub fn leb128(mut n: usize, out: &mut Vec<u8>) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
 /// A variable `scripts/services` exports, or a failure saying how to get
 /// it: the registry suites cannot be tested without a real registry.
 fn service_var(var: &str, what: &str) -> String {

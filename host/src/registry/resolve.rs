@@ -19,9 +19,9 @@ pub fn find(registries: &Registries, req: &Requirement, insecure: bool) -> Resul
         return Err(Error::not_found(format!(
             "no installed pack matches {req}, and the home has no registry to look in"
         ))
-        .hint(format!(
+        .hint(
             "install a file (envpack pack install FILE.wasm), or add a registry to look in, then install again: envpack registry add NAME oci://HOST/PREFIX"
-        )));
+        ));
     }
     let mut seen = Vec::new();
     let mut first = None;
