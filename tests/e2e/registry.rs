@@ -139,7 +139,11 @@ fn a_pack_pushed_from_one_home_is_installed_by_descriptor_in_another() {
     );
 
     let tags = a.json(&["registry", "tags", &format!("{prefix}/acme.state.memory")]);
-    assert_eq!(tags["tags"], serde_json::json!(["1.2.0", "1.3.0"]), "{tags}");
+    assert_eq!(
+        tags["tags"],
+        serde_json::json!(["1.2.0", "1.3.0"]),
+        "{tags}"
+    );
 
     // Home B knows the registry by name and installs by descriptor: the
     // highest version tag matching the requirement.
@@ -347,7 +351,10 @@ fn a_bundle_built_in_one_home_is_pulled_by_digest_and_promoted_in_another() {
     let verified = b.json(&["bundle", "verify", s(&out)]);
     assert_eq!(verified["id"], id.as_str());
 
-    b.json(&["deploy", s(&out), "--env", "dev"]);
+    // Deployed straight from the registry by digest (pulled and verified
+    // as above), then promoted by its bundle id.
+    let deployed = b.json(&["deploy", &format!("{dest}@{manifest}"), "--env", "dev"]);
+    assert_eq!(deployed["bundle"], id.as_str(), "{deployed}");
     let promoted = b.json(&["promote", &id, "--to", "staging"]);
     assert!(promoted.to_string().contains(&id), "{promoted}");
     let status = b.json(&["status", "--env", "staging"]).to_string();

@@ -118,7 +118,7 @@ pub enum Command {
     Bundle(BundleCommand),
     /// Deploy a release bundle to an environment as a new revision.
     #[command(
-        after_help = "Examples:\n  envpack deploy web-1.4.0.bundle.tgz --env dev\n  envpack deploy web-1.4.0.bundle.tgz --env dev --dry-run\n\nThe environment's policy is checked first; the deployer pack plans, the plan is\nshown and recorded, then applied and health-checked. The first revision of a\ndeployment gets 100% of traffic, later ones 0% until `envpack traffic set`."
+        after_help = "Examples:\n  envpack deploy web-1.4.0.bundle.tgz --env dev\n  envpack deploy web-1.4.0.bundle.tgz --env dev --dry-run\n  envpack deploy oci://registry.acme.example/envpack/web@sha256:41d0... --env dev\n\nThe environment's policy is checked first; the deployer pack plans, the plan is\nshown and recorded, then applied and health-checked. The first revision of a\ndeployment gets 100% of traffic, later ones 0% until `envpack traffic set`."
     )]
     Deploy(DeployArgs),
     /// List, show, drain and archive revisions.

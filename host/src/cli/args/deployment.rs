@@ -76,9 +76,13 @@ pub enum BundleCommand {
 /// `envpack deploy`
 #[derive(Debug, Args)]
 pub struct DeployArgs {
-    /// The bundle file.
+    /// The bundle file, or `oci://HOST/REPO@sha256:...` (pulled and
+    /// verified first, as `bundle pull`).
     #[arg(required_unless_present_any = ["answers", "schema"])]
     pub bundle: Option<PathBuf>,
+    /// Plain HTTP to a registry that is not on loopback (an oci:// bundle).
+    #[arg(long)]
+    pub insecure: bool,
     /// How long warm-up may take, e.g. `90s` or `5m` (default:
     /// ENVPACK_WARM_TIMEOUT_MS, else 30s). A revision whose process exits
     /// fails at once.
