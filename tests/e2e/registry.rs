@@ -363,7 +363,10 @@ fn a_bundle_built_in_one_home_is_pulled_by_digest_and_promoted_in_another() {
     // A bundle is no pack: refused as such, with how packs are pushed.
     let not_a_pack = b.fails(2, &["pack", "install", &format!("{dest}@{manifest}")]);
     assert!(
-        not_a_pack["message"].as_str().unwrap().contains("not a Wasm pack artifact"),
+        not_a_pack["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a Wasm pack artifact"),
         "{not_a_pack}"
     );
 

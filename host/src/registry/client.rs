@@ -376,7 +376,11 @@ fn classify(registry: &str, r: &OciRef, what: &str, e: OciDistributionError) -> 
         | E::ServerError { code: 401 | 403, .. } => Error::denied(message).hint(login),
         E::RequestError(req) if req.is_connect() || req.is_timeout() => {
             let hint = if r.is_loopback() {
-                format!("is the registry running on {}? (scripts/services start DIR starts one for the tests)", r.host())
+                format!(
+                    "is a registry listening on {}? (curl http://{}/v2/ answers when one is)",
+                    r.host(),
+                    r.host()
+                )
             } else {
                 format!(
                     "check that {} is reachable; for a registry without TLS, add it with --insecure: envpack registry add NAME oci://{}/PREFIX --insecure",
