@@ -8,8 +8,9 @@
 //! installed; logins come from the environment and are never printed.
 //!
 //! Needs `ENVPACK_TEST_REGISTRY`, `ENVPACK_TEST_REGISTRY_DATA` and
-//! `ENVPACK_TEST_REGISTRY_AUTH` (`.ci/run` starts the registries with
-//! `scripts/services`); without them every test here fails saying so.
+//! `ENVPACK_TEST_REGISTRY_AUTH` (and `ENVPACK_TEST_POSTGRES` for the
+//! shared-backend test; `.ci/run` starts them all with `scripts/services`);
+//! without them the tests here fail saying so.
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 use std::net::SocketAddr;
@@ -19,7 +20,8 @@ use std::path::{Path, PathBuf};
 mod common;
 
 use envpack_e2e::{
-    Env, build_pack, leb128 as leb, registry_addr, registry_auth, registry_data, unique_repo,
+    Env, build_pack, leb128 as leb, postgres_url, registry_addr, registry_auth, registry_data,
+    unique_repo,
 };
 use serde_json::Value;
 
@@ -546,4 +548,51 @@ fn logins_come_from_the_environment_or_a_file_and_are_never_printed() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     assert!(!stdout.contains(&password));
+}
+
+#[test]
+fn a_home_sharing_the_backend_pulls_the_pinned_pack_it_lacks() {
+    let (v12, _) = packs();
+    let url = postgres_url("registry");
+    let tag = format!(
+        "oci://{}/{}/acme.state.memory:1.2.0",
+        registry_addr(),
+        unique_repo("shared")
+    );
+    let a = Env::new(BIN);
+    a.json(&["backend", "set", &url]);
+    a.json(&["backend", "migrate"]);
+    let pushed = a.json(&["pack", "push", s(&v12), &tag]);
+    a.json(&["pack", "install", &tag]);
+    a.json(&["env", "init", "dev"]);
+    a.json(&[
+        "env",
+        "bind",
+        "dev",
+        "state",
+        "acme.state.memory@1.2.0",
+        "--grant-requested",
+    ]);
+
+    // B shares the backend, has never installed the pack, and uses dev's
+    // state: the pack is pulled by the pinned manifest digest.
+    let b = Env::new(BIN);
+    b.json(&["backend", "set", &url]);
+    assert_eq!(b.json(&["pack", "list"]), serde_json::json!([]));
+    b.json(&["state", "put", "--env", "dev", "app/mode", "blue"]);
+    let got = b
+        .json(&["state", "get", "--env", "dev", "app/mode"])
+        .to_string();
+    assert!(got.contains("blue"), "{got}");
+    let list = b.json(&["pack", "list"]);
+    let pulled = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["descriptor"] == "acme.state.memory@1.2.0")
+        .unwrap_or_else(|| panic!("not pulled: {list}"));
+    assert_eq!(pulled["digest"], pushed["digest"]);
+    // The lock's origin, tag and pinned manifest, so B sees a moved tag too.
+    assert_eq!(pulled["origin"]["reference"], tag.as_str());
+    assert_eq!(pulled["origin"]["manifest"], pushed["manifest"]);
 }

@@ -101,9 +101,13 @@ impl Remote {
             read_timeout: Some(Duration::from_secs(60)),
             ..ClientConfig::default()
         };
+        // `Client::new` would fall back to a default (TLS) configuration
+        // on failure; refuse instead.
         let client = {
             let _in = rt.enter();
-            oci_client::Client::new(config)
+            oci_client::Client::try_from(config).map_err(|e| {
+                Error::internal(format!("cannot set up the registry client for {r}: {e}"))
+            })?
         };
         Ok(Self {
             client,

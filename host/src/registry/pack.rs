@@ -266,6 +266,35 @@ fn install_one(
     })
 }
 
+/// Installs a pack an environment's lock pins but this home lacks (a home
+/// sharing the backend with the one that bound it), from its `origin`: by
+/// the pinned manifest digest, never the tag, and it must be the pinned
+/// file (`digest`). Returns whether there was an origin to pull from.
+pub fn install_pinned(
+    home: &Home,
+    runtime: &Runtime,
+    origin: Option<&PackOrigin>,
+    digest: &Digest,
+) -> Result<bool> {
+    let Some(origin) = origin else {
+        return Ok(false);
+    };
+    let r = origin.reference.by_digest(origin.manifest);
+    tracing::info!(reference = %r, "pulling a pinned pack this home does not have");
+    let registries = Registries::load(home)?;
+    let remote = Remote::connect(&registries, &r, false)?;
+    let (bytes, _) = fetch(&remote, &r)?;
+    let got = Digest::of(&bytes);
+    if got != *digest {
+        return Err(Error::integrity(format!(
+            "{r} holds a pack with digest {got}, but the lock pins {digest}; refusing it"
+        ))
+        .hint("install the pinned file by hand (envpack pack install FILE), or rebind the slot"));
+    }
+    crate::packs::install_pulled(&Store::open(home), runtime, bytes, origin.clone())?;
+    Ok(true)
+}
+
 /// Pulls the pack at `r`: the manifest and its one Wasm layer, both
 /// checked against their digests, the annotated descriptor against the
 /// pack's own manifest.
