@@ -51,6 +51,12 @@ fn raw_manifest(repo: &str, reference: &str) -> Value {
     serde_json::from_str(&r.body).unwrap()
 }
 
+/// `dev`, its state slot bound to acme.state.memory at `req`.
+fn dev_on_memory(home: &Env, req: &str) {
+    home.json(&["env", "init", "dev"]);
+    home.json(&["env", "bind", "dev", "state", req, "--grant-requested"]);
+}
+
 /// The repository path of `oci://HOST/REPO`.
 fn repo_of(oci: &str) -> &str {
     oci.strip_prefix("oci://")
@@ -183,15 +189,7 @@ fn a_pack_pushed_from_one_home_is_installed_by_descriptor_in_another() {
         call["calls"][1]["result"].as_str().unwrap().contains("104"),
         "{call}"
     );
-    b.json(&["env", "init", "dev"]);
-    b.json(&[
-        "env",
-        "bind",
-        "dev",
-        "state",
-        "acme.state.memory@~1.2",
-        "--grant-requested",
-    ]);
+    dev_on_memory(&b, "acme.state.memory@~1.2");
     let lock = b.json(&["env", "show", "dev"])["lock"]["slots"]["state"].clone();
     assert_eq!(lock["origin"]["manifest"], manifest12.as_str(), "{lock}");
     let doctor = b.json(&["env", "doctor", "dev"]);
@@ -407,15 +405,7 @@ fn a_tag_moved_under_an_environment_is_drift_never_an_upgrade() {
 
     let b = Env::new(BIN);
     b.json(&["pack", "install", &tag]);
-    b.json(&["env", "init", "dev"]);
-    b.json(&[
-        "env",
-        "bind",
-        "dev",
-        "state",
-        "acme.state.memory@^1",
-        "--grant-requested",
-    ]);
+    dev_on_memory(&b, "acme.state.memory@^1");
     let before = b.json(&["env", "show", "dev"])["lock"]["slots"]["state"].clone();
     assert_eq!(before["origin"]["manifest"], first["manifest"], "{before}");
 
@@ -564,15 +554,7 @@ fn a_home_sharing_the_backend_pulls_the_pinned_pack_it_lacks() {
     a.json(&["backend", "migrate"]);
     let pushed = a.json(&["pack", "push", s(&v12), &tag]);
     a.json(&["pack", "install", &tag]);
-    a.json(&["env", "init", "dev"]);
-    a.json(&[
-        "env",
-        "bind",
-        "dev",
-        "state",
-        "acme.state.memory@1.2.0",
-        "--grant-requested",
-    ]);
+    dev_on_memory(&a, "acme.state.memory@1.2.0");
 
     // B shares the backend, has never installed the pack, and uses dev's
     // state: the pack is pulled by the pinned manifest digest.
