@@ -17,6 +17,7 @@
 pub mod bundle;
 pub mod client;
 pub mod config;
+pub mod outdated;
 pub mod pack;
 mod resolve;
 

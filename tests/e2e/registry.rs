@@ -197,6 +197,9 @@ fn a_pack_pushed_from_one_home_is_installed_by_descriptor_in_another() {
         !doctor["findings"].to_string().contains("\"tag\""),
         "an unmoved tag is no finding: {doctor}"
     );
+    // 1.3.0 is in the registry and ~1.2 does not accept it: nothing to do.
+    let calm = b.run(&["--json", "pack", "outdated", "--env", "dev"]);
+    assert_eq!(calm.code, 0, "{}", calm.stdout);
 
     // A third home pulls by digest alone, without any registry configured.
     let c = Env::new(BIN);
@@ -430,6 +433,21 @@ fn a_tag_moved_under_an_environment_is_drift_never_an_upgrade() {
         moved["fix"].as_str().unwrap().contains("pack install"),
         "{moved}"
     );
+
+    // `pack outdated` says the same, exit 2 with an ok envelope.
+    let out = b.run(&["--json", "pack", "outdated", "--env", "dev"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    let report = out.envelope();
+    assert_eq!(report["ok"], true, "{report}");
+    let state = report["result"]["packs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["slot"] == "state")
+        .cloned()
+        .unwrap();
+    assert_eq!(state["tag"]["current"], second["manifest"], "{state}");
+    assert_eq!(state["tag"]["pinned"], first["manifest"], "{state}");
 
     // Nothing moved in the environment or the store.
     let after = b.json(&["env", "show", "dev"])["lock"]["slots"]["state"].clone();

@@ -34,6 +34,13 @@ pub enum PackCommand {
         #[arg(long)]
         insecure: bool,
     },
+    /// For each pack an environment binds: has the registry tag it was
+    /// pulled from moved, and does a registry have a newer version its
+    /// requirement accepts? Exit 2 when either (ok envelope).
+    #[command(
+        after_help = "Examples:\n  envpack pack outdated --env prod\n  envpack --json pack outdated --env dev\n\nA report, never a change: the environment keeps what its lock pins. Exit codes as\n`envpack plan`: 0 nothing to act on, 2 a tag moved or a newer version is available."
+    )]
+    Outdated,
     /// Push a pack file to an OCI registry as a Wasm artifact.
     #[command(
         after_help = "Examples:\n  envpack pack push dist/acme.state.memory-1.2.0.wasm oci://127.0.0.1:5000/packs/acme.state.memory:1.2.0\n  envpack pack push dist/acme.state.memory-1.2.0.wasm acme      (a registry's name: PREFIX/acme.state.memory:1.2.0)\n\nThe layout of Wasm OCI artifacts (config application/vnd.wasm.config.v0+json, one\napplication/wasm layer), annotated with the descriptor (dev.envpack.descriptor) and\nAPI version (dev.envpack.api-version). Without a tag, the pack's version is the tag.\nPrints the manifest digest to pin: oci://...@sha256:..."

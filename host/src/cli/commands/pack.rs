@@ -26,6 +26,7 @@ pub fn run(ctx: &Ctx, cmd: PackCommand) -> Result<Report> {
         PackCommand::Build(a) => build(ctx, a),
         PackCommand::Inspect { file } => inspect(&file),
         PackCommand::Install { packs, insecure } => install(ctx, &packs, insecure),
+        PackCommand::Outdated => super::registry::pack_outdated(ctx),
         PackCommand::Push {
             file,
             destination,

@@ -239,3 +239,51 @@ pub fn bundle_pull(
         &got,
     ))
 }
+
+/// `envpack pack outdated --env E`: exit 2 when a tag moved or a newer
+/// version is available.
+pub fn pack_outdated(ctx: &Ctx) -> Result<Report> {
+    let env = ctx.env_name()?;
+    let rows = registry::outdated::outdated(&ctx.home, &env)?;
+    let attention = rows.iter().filter(|r| r.needs_attention()).count();
+    let mut human = table(
+        &["slot", "pinned", "tag", "newer"],
+        rows.iter()
+            .map(|r| {
+                let tag = match &r.tag {
+                    None => "-".to_string(),
+                    Some(t) if t.moved() => format!(
+                        "{} MOVED to {}",
+                        t.reference,
+                        t.current.map_or(String::new(), |d| d.to_string())
+                    ),
+                    Some(t) if t.current.is_none() => {
+                        format!(
+                            "{} (cannot check: {})",
+                            t.reference,
+                            t.error.clone().unwrap_or_default()
+                        )
+                    }
+                    Some(t) => format!("{} (unchanged)", t.reference),
+                };
+                vec![
+                    r.slot.to_string(),
+                    r.descriptor.to_string(),
+                    tag,
+                    r.newer.as_ref().map_or("-".into(), ToString::to_string),
+                ]
+            })
+            .collect(),
+    );
+    if attention > 0 {
+        human.push_str(&format!(
+            "\n{attention} pack(s) to look at; {env} keeps running what its lock pins (take a new one on purpose: envpack pack install ... && envpack env bind {env} SLOT REQ)"
+        ));
+    }
+    let report = Report::new(human, &json!({"environment": env, "packs": rows}));
+    Ok(if attention > 0 {
+        report.exit_with(2)
+    } else {
+        report
+    })
+}
