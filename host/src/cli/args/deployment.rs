@@ -34,6 +34,34 @@ pub enum BundleCommand {
         #[arg(long, value_name = "NAME", conflicts_with = "key")]
         key_secret: Option<String>,
     },
+    /// Push a bundle (and BUNDLE.sig, if signed) to an OCI registry.
+    #[command(
+        after_help = "Examples:\n  envpack bundle push web-1.4.0.bundle.tgz oci://127.0.0.1:5000/bundles/web:1.4.0\n  envpack bundle push web-1.4.0.bundle.tgz oci://registry.acme.example/envpack/web\n\nThe bundle is verified first. Without a tag, its version is the tag. Prints the\nmanifest digest: pull it elsewhere by that digest (envpack bundle pull\noci://...@sha256:...), deploy it, then promote it by its bundle id."
+    )]
+    Push {
+        /// The bundle file.
+        bundle: PathBuf,
+        /// `oci://HOST/REPO[:TAG]`.
+        destination: String,
+        /// Plain HTTP to a registry that is not on loopback.
+        #[arg(long)]
+        insecure: bool,
+    },
+    /// Pull a bundle from an OCI registry: verified, then written with its
+    /// signature beside it.
+    #[command(
+        after_help = "Examples:\n  envpack bundle pull oci://127.0.0.1:5000/bundles/web@sha256:4be1...\n  envpack bundle pull oci://registry.acme.example/envpack/web:1.4.0 --out web.tgz\n  envpack deploy web-1.4.0.bundle.tgz --env dev && envpack promote <BUNDLE ID> --to staging\n\nThe manifest and every layer are checked against their digests (exit 6 when they\ndiffer), the bundle's checksums and id, and the signature that came with it. Whether\nthe signing key is trusted is each environment's policy, checked at deploy."
+    )]
+    Pull {
+        /// `oci://HOST/REPO@sha256:...` (or `:TAG`).
+        reference: String,
+        /// The bundle file to write (default NAME-VERSION.bundle.tgz here).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Plain HTTP to a registry that is not on loopback.
+        #[arg(long)]
+        insecure: bool,
+    },
     /// Make an ed25519 key pair for signing bundles: FILE (private, mode 0600) and FILE.pub.
     #[command(
         after_help = "Examples:\n  envpack bundle keygen --out release.key\n\nKeep release.key secret; give release.key.pub to the environments that should\ntrust it. Existing files are never overwritten."
@@ -48,9 +76,13 @@ pub enum BundleCommand {
 /// `envpack deploy`
 #[derive(Debug, Args)]
 pub struct DeployArgs {
-    /// The bundle file.
+    /// The bundle file, or `oci://HOST/REPO@sha256:...` (pulled and
+    /// verified first, as `bundle pull`).
     #[arg(required_unless_present_any = ["answers", "schema"])]
     pub bundle: Option<PathBuf>,
+    /// Plain HTTP to a registry that is not on loopback (an oci:// bundle).
+    #[arg(long)]
+    pub insecure: bool,
     /// How long warm-up may take, e.g. `90s` or `5m` (default:
     /// ENVPACK_WARM_TIMEOUT_MS, else 30s). A revision whose process exits
     /// fails at once.

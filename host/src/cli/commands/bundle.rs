@@ -80,6 +80,16 @@ pub fn run(ctx: &Ctx, cmd: BundleCommand) -> Result<Report> {
             key,
             key_secret,
         } => sign(ctx, &file, key.as_deref(), key_secret.as_deref()),
+        BundleCommand::Push {
+            bundle: file,
+            destination,
+            insecure,
+        } => super::registry::bundle_push(ctx, &file, &destination, insecure),
+        BundleCommand::Pull {
+            reference,
+            out,
+            insecure,
+        } => super::registry::bundle_pull(ctx, &reference, out.as_deref(), insecure),
         BundleCommand::Keygen { out } if ctx.dry_run => {
             let public = PathBuf::from(format!("{}.pub", out.display()));
             if out.exists() || public.exists() {
