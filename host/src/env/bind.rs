@@ -157,6 +157,7 @@ pub fn bind(
         digest: pack.label().digest,
         grants: effective,
         bound_at: now_rfc3339(),
+        origin: store.origin_of(&descriptor)?,
     };
     if !opts.dry_run {
         packs::ensure_artifact(&store, runtime, &pack)?;
@@ -273,6 +274,7 @@ mod tests {
             digest: envpack_manifest::Digest::of(b"x"),
             grants: grants(granted),
             bound_at: String::new(),
+            origin: None,
         }
     }
 
