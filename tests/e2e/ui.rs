@@ -748,6 +748,10 @@ fn a_network_bind_needs_a_token_and_the_token_is_checked() {
     result(s, &body);
     let (s, _, _) = get(a, "/?token=wrong-token-0123456789", "");
     assert_eq!(s, 401);
+    // As the login form sends it: form-encoded.
+    let encoded = token.replace('-', "%2D");
+    let (s, _, _) = get(a, &format!("/?token={encoded}"), "");
+    assert_eq!(s, 303);
     // Any Host is fine with the token (a reverse proxy's name).
     let (s, _, body) = http(
         a,

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::auth::query_param;
+use super::auth::decoded_param;
 use super::server::App;
 use crate::deploy::DeploymentRecords;
 use crate::deploy::journal;
@@ -170,7 +170,7 @@ fn canary(d: &crate::deploy::model::Deployment) -> Value {
 /// `/api/v1/audit?env=&actor=&verb=`: as `envpack audit --all` (or
 /// `--env ENV`) with `--actor` and `--verb`.
 fn audit(app: &App, query: Option<&str>) -> Result<Value> {
-    let param = |n: &str| query_param(query, n).filter(|v| !v.is_empty()).map(decode);
+    let param = |n: &str| decoded_param(query, n).filter(|v| !v.is_empty());
     let environments = match param("env") {
         Some(e) => {
             let e: EnvName = e.parse()?;
@@ -189,31 +189,6 @@ fn audit(app: &App, query: Option<&str>) -> Result<Value> {
     Ok(Value::from(audit_query::to_json(&audit_query::query(
         &backend, &q,
     )?)))
-}
-
-/// `%xx` and `+` decoded (filter values typed into the page's form).
-fn decode(s: &str) -> String {
-    let s = s.replace('+', " ");
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `/api/v1/env/{env}/packs`: each slot's binding (as `envpack env
@@ -271,7 +246,7 @@ fn packs(app: &App, env: &EnvName) -> Result<Value> {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use super::{canary, decode};
+    use super::canary;
     use serde_json::json;
 
     fn deployment(
@@ -323,12 +298,5 @@ mod tests {
         assert_eq!(c["share"], "10%");
         // Since the unbroken run began, not its first traffic ever.
         assert_eq!(c["since"], "2026-01-03T00:00:00Z");
-    }
-
-    #[test]
-    fn filter_values_are_decoded() {
-        assert_eq!(decode("traffic.set"), "traffic.set");
-        assert_eq!(decode("a%40b+c"), "a@b c");
-        assert_eq!(decode("50%"), "50%");
     }
 }

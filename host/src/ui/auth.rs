@@ -69,7 +69,7 @@ impl Access {
                 listen.ip()
             ))
             .hint(format!(
-                "put a long random token in a file (head -c 32 /dev/urandom | base64 > TOKEN_FILE; chmod 600 TOKEN_FILE), \
+                "put a long random token in a file (head -c 24 /dev/urandom | base64 | tr '+/' '-_' > TOKEN_FILE; chmod 600 TOKEN_FILE), \
                  then: envpack ui --listen {listen} --token-file TOKEN_FILE; or stay on loopback: envpack ui --listen 127.0.0.1:{}",
                 listen.port()
             )));
@@ -91,7 +91,10 @@ impl Access {
     pub fn judge(&self, req: &RequestFacts<'_>) -> Verdict {
         if let Some(token) = &self.token {
             if let Some(given) = query_param(req.query, "token") {
-                if req.method == "GET" && same(given, token) {
+                // Typed into the address bar the token comes as it is; sent
+                // by the login form, form-encoded (`+` as `%2B`).
+                let decoded = decoded_param(req.query, "token").unwrap_or_default();
+                if req.method == "GET" && (same(given, token) || same(&decoded, token)) {
                     // A path only: `//host` would leave the dashboard.
                     let location = if req.path.starts_with("//") {
                         "/"
@@ -188,7 +191,7 @@ fn read_token(path: &Path) -> Result<String> {
             path.display()
         ))
         .hint(format!(
-            "head -c 32 /dev/urandom | base64 > {}",
+            "head -c 24 /dev/urandom | base64 | tr '+/' '-_' > {}",
             path.display()
         )));
     }
@@ -204,9 +207,15 @@ fn same(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// A parameter of a query string (no percent-decoding: tokens are base64
-/// or hex, and `+`/`/`/`=` pass as they are).
-pub fn query_param<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
+/// A parameter of a query string, form-decoded (`%xx`, `+` as a space).
+pub fn decoded_param(query: Option<&str>, name: &str) -> Option<String> {
+    form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// A parameter of a query string, as it was sent.
+fn query_param<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
     query?
         .split('&')
         .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
@@ -321,6 +330,20 @@ mod tests {
             ..get("ui.example")
         };
         assert_eq!(status(a.judge(&r)), 401);
+        // A base64 token, as the login form sends it.
+        let b64 = access(Some("ab+cd/ef=0123456789"));
+        let r = RequestFacts {
+            path: "/",
+            query: Some("token=ab%2Bcd%2Fef%3D0123456789"),
+            ..get("ui.example")
+        };
+        assert_eq!(status(b64.judge(&r)), 303);
+        let r = RequestFacts {
+            path: "/",
+            query: Some("token=ab+cd/ef=0123456789"),
+            ..get("ui.example")
+        };
+        assert_eq!(status(b64.judge(&r)), 303);
     }
 
     #[test]
