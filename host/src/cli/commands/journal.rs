@@ -19,6 +19,17 @@ fn tail<T>(mut v: Vec<T>, last: Option<usize>) -> Vec<T> {
 
 /// `envpack audit`.
 pub fn audit(ctx: &Ctx, a: AuditArgs) -> Result<Report> {
+    // Bad input is reported before anything is read.
+    let since = a
+        .since
+        .as_deref()
+        .map(|t| instant("--since", t))
+        .transpose()?;
+    let until = a
+        .until
+        .as_deref()
+        .map(|t| instant("--until", t))
+        .transpose()?;
     let backend = crate::backend::open(&ctx.home);
     let environments = if a.all {
         None
@@ -31,16 +42,8 @@ pub fn audit(ctx: &Ctx, a: AuditArgs) -> Result<Report> {
         environments,
         actor: a.actor.clone(),
         verb: a.verb.clone(),
-        since: a
-            .since
-            .as_deref()
-            .map(|t| instant("--since", t))
-            .transpose()?,
-        until: a
-            .until
-            .as_deref()
-            .map(|t| instant("--until", t))
-            .transpose()?,
+        since,
+        until,
         last: a.journal.last,
     };
     let events = audit_query::query(&backend, &q)?;
