@@ -15,6 +15,9 @@ use crate::error::{Error, Result};
 /// Dispatches `envpack secrets`.
 pub fn run(ctx: &Ctx, cmd: SecretsCommand) -> Result<Report> {
     let name = ctx.env_name()?;
+    if let SecretsCommand::Recipients(cmd) = cmd {
+        return super::recipients::run(ctx, &name, cmd);
+    }
     let plan = plan_of(&name, &cmd);
     if let Some(plan) = plan
         && let Some(report) = ctx.plan_first(&name, || Ok(plan))?
