@@ -236,7 +236,7 @@ fn complete(env: &Env, words: &[&str]) -> Vec<String> {
 fn shells_complete_environments_slots_packs_and_revisions() {
     let env = Env::new(BIN);
     env.json(&["env", "init", "dev"]);
-    env.json(&["env", "init", "prod", "--production"]);
+    env.json(&["env", "init", "prod", "--production", "--allow-dev-secrets"]);
     assert_eq!(complete(&env, &["env", "show", ""]), ["dev", "prod"]);
     // The commands packs contribute complete too (telemetry test, from the
     // default telemetry pack of --env).
