@@ -281,6 +281,7 @@ fn the_dev_store_is_refused_in_production_unless_allowed_explicitly() {
     let err = env.fails(
         4,
         &[
+            "--yes",
             "env",
             "bind",
             "prod",

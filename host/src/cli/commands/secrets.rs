@@ -64,6 +64,12 @@ pub fn run(ctx: &Ctx, cmd: SecretsCommand) -> Result<Report> {
                 };
                 Report::new(human, &names).with_names(names.clone())
             }
+            // Dispatched above, before any session opens.
+            SecretsCommand::Recipients(_) => {
+                return Err(Error::internal(
+                    "secrets recipients reached the session of secrets commands",
+                ));
+            }
             SecretsCommand::Rm { key } => {
                 let change = Change {
                     verb: "secrets.rm",
