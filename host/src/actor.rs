@@ -79,19 +79,25 @@ pub fn resolve(explicit: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> 
     }
 }
 
+/// Options whose value is the next argument (`--env dev`), so it is not
+/// taken for a positional.
+const VALUE_OPTIONS: &[&str] = &["--env", "--home", "--actor", "--output", "-o", "--from-file"];
+
 /// The command line to record: `secrets put NAME VALUE` keeps the name and
-/// loses the value; every other argument is kept.
+/// loses the value; every other argument is kept. After `secrets put`, every
+/// positional but the first is redacted, so an option this does not know to
+/// take a value can only hide the name, never show the value.
 pub fn redact(args: &[String]) -> String {
     let mut out: Vec<String> = args.to_vec();
     if let Some(at) = args
         .windows(2)
         .position(|w| w[0] == "secrets" && w[1] == "put")
     {
-        // The positionals after `secrets put`: NAME, then VALUE.
-        let mut positionals = (at + 2..args.len())
-            .filter(|&i| !args[i].starts_with('-') && !args[i - 1].starts_with("--from-file"));
+        let mut positionals = (at + 2..args.len()).filter(|&i| {
+            !args[i].starts_with('-') && !VALUE_OPTIONS.contains(&args[i - 1].as_str())
+        });
         let _name = positionals.next();
-        if let Some(value) = positionals.next() {
+        for value in positionals {
             out[value] = "<redacted>".into();
         }
     }
@@ -149,6 +155,28 @@ mod tests {
         .collect();
         let line = redact(&args);
         assert_eq!(line, "envpack --env dev secrets put API_KEY <redacted>");
+        // Options after `put`, with their values, are not the name.
+        for (argv, want) in [
+            (
+                "envpack secrets put --env dev API_KEY s3cr3t",
+                "envpack secrets put --env dev API_KEY <redacted>",
+            ),
+            (
+                "envpack secrets put --actor bob --env dev API_KEY s3cr3t --yes",
+                "envpack secrets put --actor bob --env dev API_KEY <redacted> --yes",
+            ),
+            (
+                "envpack secrets put --from-file key.pem API_KEY",
+                "envpack secrets put --from-file key.pem API_KEY",
+            ),
+            (
+                "envpack secrets put --unknown x API_KEY s3cr3t",
+                "envpack secrets put --unknown x <redacted> <redacted>",
+            ),
+        ] {
+            let args: Vec<String> = argv.split(' ').map(str::to_string).collect();
+            assert_eq!(redact(&args), want, "{argv}");
+        }
         let state: Vec<String> = ["envpack", "state", "put", "k", "v"]
             .iter()
             .map(|s| s.to_string())

@@ -191,7 +191,7 @@ fn removing_a_recipient_reseals_every_value_without_it() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| e["outcome"] == "ok")
+        .filter(|e| e["result"] == "ok")
         .map(|e| e["verb"].as_str().unwrap())
         .collect();
     assert_eq!(
@@ -319,14 +319,14 @@ fn the_dev_store_is_refused_in_production_unless_allowed_explicitly() {
     assert!(
         policy
             .iter()
-            .any(|e| e["outcome"] == "ok" && e["after"]["allow_dev_secrets"] == true),
+            .any(|e| e["result"] == "ok" && e["after"]["allow_dev_secrets"] == true),
         "{policy:?}"
     );
     env.json(&["env", "init", "legacy", "--production", "--allow-dev-secrets"]);
     let init = audit_of(&env, None, "env.init");
     assert!(
         init.iter().any(|e| e["target"] == "legacy"
-            && e["outcome"] == "ok"
+            && e["result"] == "ok"
             && e["after"]["allow_dev_secrets"] == true),
         "{init:?}"
     );
