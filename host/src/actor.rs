@@ -81,7 +81,14 @@ pub fn resolve(explicit: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> 
 
 /// Options whose value is the next argument (`--env dev`), so it is not
 /// taken for a positional.
-const VALUE_OPTIONS: &[&str] = &["--env", "--home", "--actor", "--output", "-o", "--from-file"];
+const VALUE_OPTIONS: &[&str] = &[
+    "--env",
+    "--home",
+    "--actor",
+    "--output",
+    "-o",
+    "--from-file",
+];
 
 /// The command line to record: `secrets put NAME VALUE` keeps the name and
 /// loses the value; every other argument is kept. After `secrets put`, every

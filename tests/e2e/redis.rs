@@ -62,7 +62,10 @@ fn passes_the_state_conformance_suite_on_a_real_server() {
         .find(|c| c["case"] == "cas-across-instances")
         .unwrap();
     assert!(
-        race["observed"].as_str().unwrap().contains("0 lost updates"),
+        race["observed"]
+            .as_str()
+            .unwrap()
+            .contains("0 lost updates"),
         "{race}"
     );
     // The data really is on the server, under the prefix: the hash of a
@@ -273,7 +276,9 @@ fn a_socket_not_granted_is_denied_with_the_grant_to_add() {
     assert!(err["message"].as_str().unwrap().contains(&want), "{err}");
     let hint = err["hint"].as_str().unwrap_or_default();
     assert!(
-        hint.contains(&format!("envpack env bind dev state greentic.state.redis@^0.1 --grant {want}")),
+        hint.contains(&format!(
+            "envpack env bind dev state greentic.state.redis@^0.1 --grant {want}"
+        )),
         "{err}"
     );
     // Granting it, as the hint says, fixes it.

@@ -168,7 +168,10 @@ fn removing_a_recipient_reseals_every_value_without_it() {
     env.json(&["secrets", "put", "--env", "dev", "TOKEN", "second-value"]);
     // The other operator's identity opens it, with the reference age tool.
     let before = stored(&env, "API_KEY");
-    assert_eq!(age_decrypt(&other, &before, tmp.path()).as_deref(), Some(VALUE));
+    assert_eq!(
+        age_decrypt(&other, &before, tmp.path()).as_deref(),
+        Some(VALUE)
+    );
 
     let removed = env.json(&["secrets", "recipients", "rm", "--env", "dev", &other_key]);
     assert_eq!(
@@ -187,7 +190,10 @@ fn removing_a_recipient_reseals_every_value_without_it() {
     // The old ciphertext is gone from the storage, not kept beside.
     let envs = env.home().join("envs");
     let line = before.lines().nth(1).unwrap();
-    assert_eq!(files_containing(&envs, line.as_bytes()), Vec::<String>::new());
+    assert_eq!(
+        files_containing(&envs, line.as_bytes()),
+        Vec::<String>::new()
+    );
     // Both changes are in the audit.
     let audit = env.json(&["audit", "--env", "dev", "--verb", "secrets.recipients"]);
     let verbs: Vec<&str> = audit
@@ -199,7 +205,11 @@ fn removing_a_recipient_reseals_every_value_without_it() {
         .collect();
     assert_eq!(
         verbs,
-        ["secrets.recipients.add", "secrets.recipients.add", "secrets.recipients.rm"],
+        [
+            "secrets.recipients.add",
+            "secrets.recipients.add",
+            "secrets.recipients.rm"
+        ],
         "{audit}"
     );
     // A home whose identity is not a recipient cannot read: denied, with
@@ -213,7 +223,10 @@ fn removing_a_recipient_reseals_every_value_without_it() {
     // The last recipient cannot be removed.
     let mine = list[0]["recipient"].as_str().unwrap();
     let err = env.fails(2, &["secrets", "recipients", "rm", "--env", "dev", mine]);
-    assert!(err["message"].as_str().unwrap().contains("last recipient"), "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("last recipient"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -267,17 +280,13 @@ fn the_dev_store_is_refused_in_production_unless_allowed_explicitly() {
     );
     assert!(env.fails(3, &["env", "show", "prod"])["kind"] == "not-found");
     // The first fix: sealed secrets from the start.
-    let made = env.json(&[
-        "env",
-        "init",
-        "prod",
-        "--production",
-        "--secrets",
-        SEALED,
-    ]);
+    let made = env.json(&["env", "init", "prod", "--production", "--secrets", SEALED]);
     let bound = &made["env"]["lock"]["slots"]["secrets"]["descriptor"];
     assert!(
-        bound.as_str().unwrap().starts_with("greentic.secrets.sealed@"),
+        bound
+            .as_str()
+            .unwrap()
+            .starts_with("greentic.secrets.sealed@"),
         "{made}"
     );
     // Binding the dev-store into it: refused.
@@ -325,7 +334,13 @@ fn the_dev_store_is_refused_in_production_unless_allowed_explicitly() {
             .any(|e| e["result"] == "ok" && e["after"]["allow_dev_secrets"] == true),
         "{policy:?}"
     );
-    env.json(&["env", "init", "legacy", "--production", "--allow-dev-secrets"]);
+    env.json(&[
+        "env",
+        "init",
+        "legacy",
+        "--production",
+        "--allow-dev-secrets",
+    ]);
     let init = audit_of(&env, None, "env.init");
     assert!(
         init.iter().any(|e| e["target"] == "legacy"
@@ -334,5 +349,8 @@ fn the_dev_store_is_refused_in_production_unless_allowed_explicitly() {
         "{init:?}"
     );
     let shown = env.json(&["env", "show", "legacy"]);
-    assert_eq!(shown["meta"]["policy"]["allow_dev_secrets"], true, "{shown}");
+    assert_eq!(
+        shown["meta"]["policy"]["allow_dev_secrets"], true,
+        "{shown}"
+    );
 }

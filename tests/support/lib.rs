@@ -403,7 +403,9 @@ impl RedisServer {
             .arg("--no-auth-warning")
             .args(args)
             .output()
-            .unwrap_or_else(|e| panic!("cannot run redis-cli (scripts/bootstrap installs it): {e}"));
+            .unwrap_or_else(|e| {
+                panic!("cannot run redis-cli (scripts/bootstrap installs it): {e}")
+            });
         assert!(out.status.success(), "redis-cli {args:?}: {out:?}");
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
@@ -423,9 +425,9 @@ pub fn redis_server() -> RedisServer {
                  (.ci/run does this; scripts/bootstrap installs redis-server)"
             )
         });
-    let rest = url
-        .strip_prefix("redis://")
-        .unwrap_or_else(|| panic!("ENVPACK_TEST_REDIS={url:?} is not redis://USER:PASSWORD@HOST:PORT"));
+    let rest = url.strip_prefix("redis://").unwrap_or_else(|| {
+        panic!("ENVPACK_TEST_REDIS={url:?} is not redis://USER:PASSWORD@HOST:PORT")
+    });
     let (auth, address) = rest
         .rsplit_once('@')
         .unwrap_or_else(|| panic!("ENVPACK_TEST_REDIS={url:?} has no USER:PASSWORD@"));

@@ -495,7 +495,11 @@ mod tests {
             ("http:api.example.com", "http:*", false),
             ("socket:127.0.0.1:6379", "socket:127.0.0.1:6379", true),
             ("socket:127.0.0.1:6379", "socket:127.0.0.1:6380", false),
-            ("socket:redis.internal:6379", "socket:REDIS.internal:6379", true),
+            (
+                "socket:redis.internal:6379",
+                "socket:REDIS.internal:6379",
+                true,
+            ),
             ("socket:*", "socket:redis.internal:6379", true),
             ("socket:*:6379", "socket:10.0.0.1:6379", true),
             ("socket:*.internal:6379", "socket:redis.internal:6379", true),

@@ -45,7 +45,11 @@ pub(crate) fn check_bind(name: &EnvName, policy: &Policy, descriptor: &Descripto
 
 /// Creating environment `name` as production with the dev-store as its
 /// secrets pack (`allowed`: `--allow-dev-secrets` was given).
-pub(crate) fn check_init(name: &EnvName, secrets: Option<&Descriptor>, allowed: bool) -> Result<()> {
+pub(crate) fn check_init(
+    name: &EnvName,
+    secrets: Option<&Descriptor>,
+    allowed: bool,
+) -> Result<()> {
     if allowed || !secrets.is_some_and(is_dev_store) {
         return Ok(());
     }
@@ -109,8 +113,11 @@ mod tests {
         assert!(check_init(&name, Some(&dev), false).is_err());
         assert!(check_init(&name, Some(&dev), true).is_ok());
         assert!(check_init(&name, Some(&sealed), false).is_ok());
-        let (dev_env, prod, prod_allowed) =
-            (policy(false, false), policy(true, false), policy(true, true));
+        let (dev_env, prod, prod_allowed) = (
+            policy(false, false),
+            policy(true, false),
+            policy(true, true),
+        );
         assert!(check_policy(&name, &dev_env, &prod, Some(&dev)).is_err());
         assert!(check_policy(&name, &dev_env, &prod_allowed, Some(&dev)).is_ok());
         assert!(check_policy(&name, &prod_allowed, &prod, Some(&dev)).is_err());

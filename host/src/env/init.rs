@@ -81,8 +81,14 @@ fn init_requirement(slot: Slot, opts: &InitOptions) -> Result<envpack_descriptor
 /// `--secrets`: a first-party secrets pack built into envpack (it gets what
 /// it requests, as the defaults do; any other pack is bound with `env bind`
 /// and explicit grants).
-fn check_secrets_choice(store: &Store, name: &EnvName, req: &envpack_descriptor::Requirement) -> Result<envpack_descriptor::Descriptor> {
-    let hint = || format!("envpack env init {name} (then: envpack env bind {name} secrets {req} --grant ...)");
+fn check_secrets_choice(
+    store: &Store,
+    name: &EnvName,
+    req: &envpack_descriptor::Requirement,
+) -> Result<envpack_descriptor::Descriptor> {
+    let hint = || {
+        format!("envpack env init {name} (then: envpack env bind {name} secrets {req} --grant ...)")
+    };
     if req.id().slot() != Slot::Secrets {
         return Err(Error::invalid(format!("--secrets {req}: not a secrets pack")).hint(hint()));
     }
@@ -186,8 +192,7 @@ fn check_secrets(
     install_defaults(&store, runtime)?;
     match &opts.secrets {
         Some(req) => check_secrets_choice(&store, name, req).map(Some),
-        None => Ok(default_requirement(Slot::Secrets)
-            .and_then(|r| store.resolve(&r).ok())),
+        None => Ok(default_requirement(Slot::Secrets).and_then(|r| store.resolve(&r).ok())),
     }
 }
 

@@ -178,7 +178,14 @@ pub fn add(
     }
     let mut after = before.clone();
     after.push(key);
-    let mut change = reseal(home, runtime, name, "secrets.recipients.add", &before, &after)?;
+    let mut change = reseal(
+        home,
+        runtime,
+        name,
+        "secrets.recipients.add",
+        &before,
+        &after,
+    )?;
     change.identity_created = identity_created;
     Ok(change)
 }
@@ -193,10 +200,10 @@ pub fn rm(
     let before = current(home, name)?;
     let key = recipient.trim().to_string();
     if !before.contains(&key) {
-        return Err(Error::not_found(format!(
-            "{key:?} is not a recipient of environment {name}"
-        ))
-        .hint(format!("envpack secrets recipients list --env {name}")));
+        return Err(
+            Error::not_found(format!("{key:?} is not a recipient of environment {name}"))
+                .hint(format!("envpack secrets recipients list --env {name}")),
+        );
     }
     let after: Vec<String> = before.iter().filter(|r| **r != key).cloned().collect();
     if after.is_empty() {
@@ -207,7 +214,14 @@ pub fn rm(
             "add the new one first: envpack secrets recipients add --env {name} <AGE1...>"
         )));
     }
-    reseal(home, runtime, name, "secrets.recipients.rm", &before, &after)
+    reseal(
+        home,
+        runtime,
+        name,
+        "secrets.recipients.rm",
+        &before,
+        &after,
+    )
 }
 
 /// Reads every secret, sets the recipients to `after`, writes every secret
@@ -227,7 +241,9 @@ fn reseal(
             .map(|n| {
                 let v = s
                     .with_secrets(false, |i| i.secrets()?.get(&n))?
-                    .ok_or_else(|| Error::conflict(format!("secret {n:?} vanished while resealing")))?;
+                    .ok_or_else(|| {
+                        Error::conflict(format!("secret {n:?} vanished while resealing"))
+                    })?;
                 Ok((n, v))
             })
             .collect()

@@ -29,7 +29,9 @@ struct Sealed;
 fn check_name(name: &str) -> Result<(), Error> {
     if name.is_empty()
         || name.len() > 128
-        || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
     {
         return Err(Error::invalid_input(format!(
             "secret name {name:?} must be 1 to 128 characters of letters, digits, '_', '.', '-'"
@@ -84,7 +86,8 @@ fn seal(value: &str) -> Result<String, Error> {
     let mut out = Vec::with_capacity(value.len() + 512);
     let write = || -> std::io::Result<()> {
         use std::io::Write;
-        let armor = age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor)?;
+        let armor =
+            age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor)?;
         let mut w = encryptor
             .wrap_output(armor)
             .map_err(std::io::Error::other)?;

@@ -3,9 +3,9 @@
 use crate::cli::Ctx;
 use crate::cli::args::RecipientsCommand;
 use crate::cli::output::{Report, table};
+use crate::env::EnvName;
 use crate::env::plan::Plan;
 use crate::env::recipients::{self, RecipientView, RecipientsChange};
-use crate::env::EnvName;
 use crate::error::Result;
 
 /// Dispatches `envpack secrets recipients`.
@@ -20,14 +20,24 @@ pub fn run(ctx: &Ctx, name: &EnvName, cmd: RecipientsCommand) -> Result<Report> 
                 (Some(r), _) => r.clone(),
                 _ => "this home's key".to_string(),
             };
-            if let Some(report) = ctx.plan_first(name, || Ok(plan("secrets.recipients.add", name, &shown, "-", "added")))? {
+            if let Some(report) = ctx.plan_first(name, || {
+                Ok(plan("secrets.recipients.add", name, &shown, "-", "added"))
+            })? {
                 return Ok(report);
             }
             let change = recipients::add(&ctx.home, ctx.runtime()?, name, recipient.as_deref())?;
             Ok(changed(name, &change))
         }
         RecipientsCommand::Rm { recipient } => {
-            if let Some(report) = ctx.plan_first(name, || Ok(plan("secrets.recipients.rm", name, &recipient, "recipient", "-")))? {
+            if let Some(report) = ctx.plan_first(name, || {
+                Ok(plan(
+                    "secrets.recipients.rm",
+                    name,
+                    &recipient,
+                    "recipient",
+                    "-",
+                ))
+            })? {
                 return Ok(report);
             }
             let change = recipients::rm(&ctx.home, ctx.runtime()?, name, &recipient)?;

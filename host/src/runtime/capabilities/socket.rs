@@ -178,7 +178,13 @@ mod tests {
                 TcpConnect,
                 true,
             ),
-            ("socket:*", "socket:127.0.0.1:6379", "0.0.0.0:0", TcpBind, true),
+            (
+                "socket:*",
+                "socket:127.0.0.1:6379",
+                "0.0.0.0:0",
+                TcpBind,
+                true,
+            ),
             (
                 "socket:*",
                 "socket:127.0.0.1:6379",
