@@ -116,7 +116,7 @@ fn parse_recipient(key: &str) -> Result<String> {
 fn current(home: &Home, name: &EnvName) -> Result<Vec<String>> {
     let (meta, lock) = EnvRecords::new(home, name).load()?;
     let bound = lock.slots.get(&Slot::Secrets).map(|b| &b.descriptor);
-    if !bound.is_some_and(|d| d.id().to_string() == SEALED_ID) {
+    if bound.is_none_or(|d| d.id().to_string() != SEALED_ID) {
         return Err(Error::invalid(format!(
             "environment {name}'s secrets slot is bound to {}, not {SEALED_ID}: recipients are the sealed store's",
             bound.map_or("nothing".to_string(), ToString::to_string)
