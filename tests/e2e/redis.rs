@@ -293,3 +293,45 @@ fn a_socket_not_granted_is_denied_with_the_grant_to_add() {
     ]);
     env.json(&["state", "put", "--env", "dev", "greeting", "hello"]);
 }
+
+/// A server that accepts and never answers cannot hold a call past its
+/// deadline: socket waits go through the host's bounded `wasi:io/poll`.
+#[test]
+fn a_silent_server_is_cut_off_at_the_call_deadline() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let held = std::thread::spawn(move || {
+        // Keep the one connection open, unanswered, until the test ends.
+        let (conn, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 64];
+        let _ = std::io::Read::read(&mut &conn, &mut buf);
+        conn
+    });
+    let env = Env::new(BIN);
+    env.ok(&["env", "init", "dev"]);
+    let out = env
+        .cmd()
+        .env("ENVPACK_CALL_TIMEOUT_MS", "1500")
+        .args([
+            "--json",
+            "pack",
+            "call",
+            PACK,
+            "get(\"k\")",
+            "--grant-requested",
+        ])
+        .args(["--config", &format!("address={address}")])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(7), "{v}");
+    assert_eq!(v["error"]["kind"], "pack-fault", "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ran past its deadline"),
+        "{v}"
+    );
+    drop(held.join().unwrap());
+}
