@@ -64,7 +64,11 @@ pub fn open(path: &Path, extract: Option<&Path>) -> Result<Verified> {
 pub fn read_file(path: &Path) -> Result<Vec<u8>> {
     let bound = Limits::from_env()?.max_file_bytes();
     let file = fs::File::open(path).map_err(|e| Error::io("read bundle", path, e))?;
-    let mut bytes = Vec::new();
+    // Sized up front: growing by doubling would reserve up to twice the
+    // bound (and copy), which a tight address-space limit does not allow.
+    let len = file.metadata().map_or(0, |m| m.len());
+    let cap = usize::try_from(len.min(bound.saturating_add(1))).unwrap_or(0);
+    let mut bytes = Vec::with_capacity(cap);
     file.take(bound.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(|e| Error::io("read bundle", path, e))?;
