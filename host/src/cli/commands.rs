@@ -16,6 +16,7 @@ pub mod pack;
 pub mod pack_test;
 pub mod promote;
 pub mod recipients;
+pub mod registry;
 pub mod revisions;
 pub mod rollback;
 pub mod secrets;

@@ -117,6 +117,7 @@ fn default_binding(store: &Store, slot: Slot, opts: &InitOptions) -> Result<Bind
         grants: pack.manifest().requested(),
         descriptor,
         bound_at: now_rfc3339(),
+        origin: None,
     })
 }
 
