@@ -79,17 +79,6 @@ pub fn resolve(explicit: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> 
     }
 }
 
-/// Options whose value is the next argument (`--env dev`), so it is not
-/// taken for a positional.
-const VALUE_OPTIONS: &[&str] = &[
-    "--env",
-    "--home",
-    "--actor",
-    "--output",
-    "-o",
-    "--from-file",
-];
-
 /// The command line to record: `secrets put NAME VALUE` keeps the name and
 /// loses the value; every other argument is kept. After `secrets put`, every
 /// positional but the first is redacted, so an option this does not know to
@@ -100,9 +89,18 @@ pub fn redact(args: &[String]) -> String {
         .windows(2)
         .position(|w| w[0] == "secrets" && w[1] == "put")
     {
-        let mut positionals = (at + 2..args.len()).filter(|&i| {
-            !args[i].starts_with('-') && !VALUE_OPTIONS.contains(&args[i - 1].as_str())
-        });
+        // The positionals after `secrets put`: NAME, then VALUE. An
+        // option's value (`--env dev`) is not one.
+        const TAKE_VALUES: [&str; 6] = [
+            "--from-file",
+            "--env",
+            "--home",
+            "--actor",
+            "--output",
+            "-o",
+        ];
+        let mut positionals = (at + 2..args.len())
+            .filter(|&i| !args[i].starts_with('-') && !TAKE_VALUES.contains(&args[i - 1].as_str()));
         let _name = positionals.next();
         for value in positionals {
             out[value] = "<redacted>".into();
@@ -184,6 +182,17 @@ mod tests {
             let args: Vec<String> = argv.split(' ').map(str::to_string).collect();
             assert_eq!(redact(&args), want, "{argv}");
         }
+        // Options between the verb and the name hold no secret.
+        let after: Vec<String> = [
+            "envpack", "secrets", "put", "--env", "local", "--actor", "me", "API_KEY", "s3cr3t",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            redact(&after),
+            "envpack secrets put --env local --actor me API_KEY <redacted>"
+        );
         let state: Vec<String> = ["envpack", "state", "put", "k", "v"]
             .iter()
             .map(|s| s.to_string())

@@ -5,6 +5,7 @@
 //! [`EnvRecords`].
 
 pub mod audit;
+pub mod audit_query;
 mod bind;
 pub mod declared;
 mod defaults;
@@ -19,7 +20,9 @@ pub mod recipients;
 mod services;
 mod session;
 
-pub use bind::{BindOptions, BindOutcome, bind, effective_grants, format_diff, unbind};
+pub use bind::{
+    BindOptions, BindOutcome, bind, capability_diff, effective_grants, format_diff, unbind,
+};
 pub use defaults::{DEFAULT_PACKS, default_requirement, install_defaults};
 pub use doctor::{DoctorFinding, DoctorReport, doctor};
 pub use init::{InitOptions, InitOutcome, init};

@@ -6,6 +6,8 @@
 //!
 //! - [`cli`]: the `envpack` command line, thin: one file per command, each
 //!   calling one library operation.
+//! - [`ui`]: the web dashboard and its JSON API (`envpack ui`), over the
+//!   same library operations as the CLI.
 //! - [`deploy`], [`truth`], [`local`], [`env`]: the deployment verbs,
 //!   observation and drift, the local runtime (processes and the ingress),
 //!   environments and their sessions.
@@ -23,6 +25,7 @@ pub mod conformance;
 pub mod deploy;
 pub mod devloop;
 pub mod env;
+pub mod envelope;
 pub mod error;
 pub mod fsutil;
 pub mod home;
@@ -35,6 +38,7 @@ pub mod store;
 pub mod text;
 pub mod truth;
 pub mod types;
+pub mod ui;
 
 pub use envpack_descriptor as descriptor;
 pub use envpack_manifest as manifest;

@@ -10,6 +10,7 @@ mod kinetic;
 mod local_checks;
 pub mod model;
 pub mod observe;
+pub mod promotion;
 pub mod status;
 pub mod store;
 pub mod validate;

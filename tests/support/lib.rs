@@ -307,7 +307,7 @@ pub fn runnable_hints(hint: &str) -> Vec<Vec<String>> {
                     seg.len() > 1 && seg.chars().all(|c| c.is_ascii_uppercase() || c == '_')
                 })
         };
-        let endless = matches!(words.first(), Some(&"serve") | Some(&"logs"));
+        let endless = matches!(words.first(), Some(&"serve") | Some(&"logs") | Some(&"ui"));
         if words.is_empty() || endless || words.iter().any(|w| placeholder(w)) {
             continue;
         }

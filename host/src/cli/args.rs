@@ -239,6 +239,12 @@ pub enum Command {
         after_help = "Examples:\n  envpack serve --env local\n  envpack serve --env dev --listen 0.0.0.0:8080\n  envpack serve --env dev --trust-revision-header-from 127.0.0.1/32\n\nRoutes by host and path prefix (bundle attributes `host`, `prefix`), then by the\nx-envpack-revision header (only from --trust-revision-header-from networks; none\nby default), a signed sticky cookie, or a weighted random choice following the\ncurrent traffic split. At --max-connections, new connections wait in the listen\nbacklog."
     )]
     Serve(ServeArgs),
+    /// Serve the web dashboard: the ladder, deployments, traffic, drift,
+    /// audit and packs, live.
+    #[command(
+        after_help = "Examples:\n  envpack ui                                   (http://127.0.0.1:8470)\n  envpack ui --listen 127.0.0.1:0              (any free port)\n  envpack ui --listen 0.0.0.0:8470 --token-file ~/.config/envpack/ui-token\n\nLoopback only unless --token-file is given; then every request needs the token\n(Authorization: Bearer, or open http://HOST:PORT/?token=... once for a cookie).\nThe JSON API behind the page is documented in docs/ui-api.md."
+    )]
+    Ui(UiArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  envpack completions bash > ~/.local/share/bash-completion/completions/envpack\n  envpack completions zsh > ~/.zfunc/_envpack"
@@ -385,6 +391,18 @@ pub use deployment::*;
 pub use env::*;
 pub use pack::*;
 pub use registry::*;
+
+/// `envpack ui`: where to listen, and the token another address needs.
+#[derive(Debug, Args)]
+pub struct UiArgs {
+    /// Address to listen on (loopback unless --token-file is given).
+    #[arg(long, default_value = "127.0.0.1:8470")]
+    pub listen: std::net::SocketAddr,
+    /// A file holding the token every request must carry (at least 16
+    /// characters); required for a non-loopback --listen.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+}
 
 /// `envpack serve`: where to listen, the client limits and header trust.
 #[derive(Debug, Args)]

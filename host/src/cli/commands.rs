@@ -24,3 +24,4 @@ pub mod serve;
 pub mod state;
 pub mod status;
 pub mod traffic;
+pub mod ui;

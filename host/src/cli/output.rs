@@ -3,13 +3,10 @@
 use std::io::Write;
 
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::error::Error;
 use crate::text::for_terminal;
-
-/// The envelope's version tag.
-pub const API: &str = "envpack/v1";
 
 /// What a command produced: text for people and a JSON value for scripts.
 #[derive(Debug)]
@@ -98,7 +95,7 @@ pub fn print_ok(report: &Report, format: Format, quiet: bool) {
     let mut out = std::io::stdout().lock();
     let human = match format {
         Format::Json => {
-            let envelope = json!({"api": API, "ok": true, "result": report.json});
+            let envelope = crate::envelope::ok(report.json.clone());
             let _ = writeln!(out, "{envelope}");
             return;
         }
@@ -147,15 +144,7 @@ fn label(word: &str, colour: &str) -> String {
 /// `error: ...` and `help: ...` on stderr.
 pub fn print_err(err: &Error, json_mode: bool) {
     if json_mode {
-        let mut error = json!({
-            "kind": err.kind().as_str(),
-            "message": err.message(),
-            "hint": err.hint_text(),
-        });
-        if let (Some(details), Some(obj)) = (err.details(), error.as_object_mut()) {
-            obj.insert("details".into(), details.clone());
-        }
-        let envelope = json!({"api": API, "ok": false, "error": error});
+        let envelope = crate::envelope::error(err);
         let _ = writeln!(std::io::stdout().lock(), "{envelope}");
     } else {
         let mut e = std::io::stderr().lock();

@@ -253,5 +253,8 @@ fn refuse(to_env: &EnvRecords, report: &mut PromotionReport, dry_run: bool) -> R
         message.push_str(&format!("\n  {}: {}", c.check, c.detail));
     }
     let fixes: Vec<String> = failed.iter().filter_map(|c| c.fix.clone()).collect();
-    Ok(Error::denied(message).hint(fixes.join("; then ")))
+    // The report rides along, so a caller can show every check.
+    Ok(Error::denied(message)
+        .hint(fixes.join("; then "))
+        .with_details(serde_json::to_value(&*report).unwrap_or_default()))
 }

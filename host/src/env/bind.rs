@@ -31,6 +31,12 @@ pub struct BindOutcome {
     pub removed: Vec<Capability>,
 }
 
+/// The capability diff of moving from a pack requesting `before` to one
+/// requesting `after`: what it newly asks for, and what it no longer does.
+pub fn capability_diff(before: &Grants, after: &Grants) -> (Vec<Capability>, Vec<Capability>) {
+    (after.not_covered_by(before), before.not_covered_by(after))
+}
+
 /// Formats a capability diff, one `+ cap` / `- cap` per line.
 pub fn format_diff(added: &[Capability], removed: &[Capability]) -> String {
     let mut out = String::new();
@@ -135,8 +141,7 @@ pub fn bind(
         None => Grants::none(),
     };
     let effective = effective_grants(previous.as_ref(), &descriptor, &requested, opts)?;
-    let added = requested.not_covered_by(&previous_requested);
-    let removed = previous_requested.not_covered_by(&requested);
+    let (added, removed) = capability_diff(&previous_requested, &requested);
     let missing = requested.unsatisfied_by(&effective);
     if !missing.is_empty() {
         let from = previous.as_ref().map(|b| &b.descriptor);

@@ -27,6 +27,8 @@ pub struct RevisionStatus {
     pub revision: String,
     /// Bundle version.
     pub version: String,
+    /// The bundle it runs (its id).
+    pub bundle: envpack_manifest::Digest,
     /// Recorded lifecycle.
     pub lifecycle: RevState,
     /// Basis points it receives.
@@ -143,6 +145,7 @@ pub(crate) fn status_with(
             revisions.push(RevisionStatus {
                 revision: r.id.clone(),
                 version: r.version.clone(),
+                bundle: r.bundle_id,
                 lifecycle: r.state,
                 basis_points: dep.weight_of(&r.id),
                 observed: match &outcome.observation {

@@ -116,3 +116,27 @@ pub fn acceptances(env: &EnvRecords) -> Result<Vec<Acceptance>> {
         .filter_map(|l| serde_json::from_slice(l).ok())
         .collect())
 }
+
+/// When each drift entry was first seen: the first sighting of a snapshot
+/// whose drift holds it (an entry's id names one difference, so this is
+/// when that exact difference appeared). Each snapshot is read once.
+pub fn first_seen(env: &EnvRecords) -> Result<std::collections::BTreeMap<String, String>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut read_ids = std::collections::BTreeSet::new();
+    for s in sightings(env)? {
+        if !read_ids.insert(s.id) {
+            continue;
+        }
+        // A snapshot that no longer reads is evidence lost, not a failure
+        // of the question.
+        let Ok(snapshot) = read(env, &s.id) else {
+            continue;
+        };
+        for d in
+            super::drift::compare(&snapshot.expectation, &snapshot.observation).unwrap_or_default()
+        {
+            out.entry(d.id).or_insert_with(|| s.at.clone());
+        }
+    }
+    Ok(out)
+}

@@ -5,7 +5,8 @@ use crate::cli::args::{AuditArgs, HistoryArgs};
 use crate::cli::output::{Report, table};
 use crate::deploy::journal;
 use crate::env::EnvRecords;
-use crate::env::audit::{AuditEvent, read_home_audit};
+use crate::env::audit::AuditEvent;
+use crate::env::audit_query::{self, AuditQuery};
 use crate::error::{Error, Result};
 
 fn tail<T>(mut v: Vec<T>, last: Option<usize>) -> Vec<T> {
@@ -18,47 +19,38 @@ fn tail<T>(mut v: Vec<T>, last: Option<usize>) -> Vec<T> {
 
 /// `envpack audit`.
 pub fn audit(ctx: &Ctx, a: AuditArgs) -> Result<Report> {
-    let filter = Filter::new(&a)?;
     let backend = crate::backend::open(&ctx.home);
-    let mut events: Vec<(String, AuditEvent)> = Vec::new();
-    let envs = if a.all {
-        backend.environments()?
+    let environments = if a.all {
+        None
     } else {
         let env = ctx.env_name()?;
         EnvRecords::new(&ctx.home, &env).load()?;
-        vec![env]
+        Some(vec![env])
     };
-    for env in &envs {
-        let records = EnvRecords::with_backend(backend.clone(), env);
-        for e in journal::read_audit(&records)? {
-            events.push((env.to_string(), e));
-        }
-    }
-    for e in read_home_audit(backend.as_ref())? {
-        let env = e.environment.clone().unwrap_or_default();
-        if a.all || envs.iter().any(|n| n.as_str() == env) {
-            events.push((if env.is_empty() { "-".into() } else { env }, e));
-        }
-    }
-    events.retain(|(_, e)| filter.keeps(e));
-    // Stable: events of one instant keep the order of their log.
-    events.sort_by_key(|(_, e)| when(&e.at));
-    let events = tail(events, a.journal.last);
+    let q = AuditQuery {
+        environments,
+        actor: a.actor.clone(),
+        verb: a.verb.clone(),
+        since: a
+            .since
+            .as_deref()
+            .map(|t| instant("--since", t))
+            .transpose()?,
+        until: a
+            .until
+            .as_deref()
+            .map(|t| instant("--until", t))
+            .transpose()?,
+        last: a.journal.last,
+    };
+    let events = audit_query::query(&backend, &q)?;
     let rows = events.iter().map(|(env, e)| row(env, e)).collect();
-    let json: Vec<serde_json::Value> = events
-        .iter()
-        .map(|(env, e)| {
-            let mut v = serde_json::to_value(e).unwrap_or_default();
-            v["environment"] = serde_json::Value::from(env.as_str());
-            v
-        })
-        .collect();
     Ok(Report::new(
         table(
             &["at", "env", "actor", "verb", "target", "change", "result"],
             rows,
         ),
-        &json,
+        &audit_query::to_json(&events),
     ))
 }
 
@@ -94,51 +86,6 @@ fn short(v: &serde_json::Value) -> String {
         format!("{}...", s.chars().take(57).collect::<String>())
     } else {
         s
-    }
-}
-
-/// An event's time (RFC 3339, to the second or finer); unreadable: the
-/// epoch, so it sorts first and passes no `--since`.
-fn when(at: &str) -> std::time::SystemTime {
-    humantime::parse_rfc3339_weak(at).unwrap_or(std::time::UNIX_EPOCH)
-}
-
-/// `envpack audit`'s filters.
-struct Filter {
-    actor: Option<String>,
-    verb: Option<String>,
-    since: Option<std::time::SystemTime>,
-    until: Option<std::time::SystemTime>,
-}
-
-impl Filter {
-    fn new(a: &AuditArgs) -> Result<Self> {
-        Ok(Self {
-            actor: a.actor.clone(),
-            verb: a.verb.clone(),
-            since: a
-                .since
-                .as_deref()
-                .map(|t| instant("--since", t))
-                .transpose()?,
-            until: a
-                .until
-                .as_deref()
-                .map(|t| instant("--until", t))
-                .transpose()?,
-        })
-    }
-
-    fn keeps(&self, e: &AuditEvent) -> bool {
-        let verb_ok = self
-            .verb
-            .as_ref()
-            .is_none_or(|v| e.verb == *v || e.verb.starts_with(&format!("{v}.")));
-        let at = when(&e.at);
-        self.actor.as_ref().is_none_or(|a| e.actor == *a)
-            && verb_ok
-            && self.since.is_none_or(|s| at >= s)
-            && self.until.is_none_or(|u| at < u)
     }
 }
 

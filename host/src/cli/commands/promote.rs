@@ -38,7 +38,9 @@ pub fn promote(ctx: &Ctx, a: PromoteArgs) -> Result<Report> {
     };
     let to: EnvName = to.parse()?;
     let run = |dry_run| {
-        let observe = |env: &EnvName| observe_source(ctx, env, dry_run);
+        let observe = |env: &EnvName| {
+            crate::truth::promotion::source_observation(&ctx.home, ctx.runtime()?, env, dry_run)
+        };
         let opts = deploy::PromoteOptions {
             bundle_id: &bundle_id,
             to: &to,
@@ -98,42 +100,6 @@ pub fn promote(ctx: &Ctx, a: PromoteArgs) -> Result<Report> {
     );
     let out = Report::new(human, &json!({"report": report, "deploy": outcome}));
     super::revisions::then_scale_down(ctx, &to, out)
-}
-
-/// The previous rung observed now, for the release gate: what runs there
-/// and the drift nobody accepted.
-fn observe_source(
-    ctx: &Ctx,
-    env: &EnvName,
-    dry_run: bool,
-) -> Result<deploy::gate::SourceObservation> {
-    // A dry run observes without keeping the snapshot: it changes nothing.
-    let out = if dry_run {
-        crate::truth::observe_unrecorded(&ctx.home, ctx.runtime()?, env)?
-    } else {
-        crate::truth::observe(&ctx.home, ctx.runtime()?, env)?
-    };
-    let accepted = crate::truth::store::acceptances(&crate::env::EnvRecords::new(&ctx.home, env))?;
-    let unobservable = match &out.observation {
-        crate::truth::model::Observation::Unobservable { reason } => Some(reason.clone()),
-        crate::truth::model::Observation::Observed { .. } => None,
-    };
-    Ok(deploy::gate::SourceObservation {
-        snapshot: out.snapshot.to_string(),
-        unobservable,
-        states: out
-            .observation
-            .states()
-            .into_iter()
-            .map(|(r, s)| (r.to_string(), s.to_string()))
-            .collect(),
-        unaccepted_drift: out
-            .drift
-            .iter()
-            .filter(|d| !crate::truth::drift::is_accepted(d, &accepted))
-            .map(|d| format!("{} {} {}", d.id, d.revision, d.field))
-            .collect(),
-    })
 }
 
 /// `promote --report-schema`: the promotion report's JSON schema.
