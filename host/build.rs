@@ -20,6 +20,10 @@ const PACKS: &[&str] = &[
     // Embedded and installed like the others, but bound to no slot by
     // default: operators bind it to Kinetic environments.
     "kinetic-rest",
+    // Likewise: state on a Redis server, and secrets sealed with age, for
+    // environments a team shares.
+    "state-redis",
+    "secrets-sealed",
 ];
 
 fn main() {

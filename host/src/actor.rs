@@ -80,7 +80,9 @@ pub fn resolve(explicit: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> 
 }
 
 /// The command line to record: `secrets put NAME VALUE` keeps the name and
-/// loses the value; every other argument is kept.
+/// loses the value; every other argument is kept. After `secrets put`, every
+/// positional but the first is redacted, so an option this does not know to
+/// take a value can only hide the name, never show the value.
 pub fn redact(args: &[String]) -> String {
     let mut out: Vec<String> = args.to_vec();
     if let Some(at) = args
@@ -100,7 +102,7 @@ pub fn redact(args: &[String]) -> String {
         let mut positionals = (at + 2..args.len())
             .filter(|&i| !args[i].starts_with('-') && !TAKE_VALUES.contains(&args[i - 1].as_str()));
         let _name = positionals.next();
-        if let Some(value) = positionals.next() {
+        for value in positionals {
             out[value] = "<redacted>".into();
         }
     }
@@ -158,6 +160,28 @@ mod tests {
         .collect();
         let line = redact(&args);
         assert_eq!(line, "envpack --env dev secrets put API_KEY <redacted>");
+        // Options after `put`, with their values, are not the name.
+        for (argv, want) in [
+            (
+                "envpack secrets put --env dev API_KEY s3cr3t",
+                "envpack secrets put --env dev API_KEY <redacted>",
+            ),
+            (
+                "envpack secrets put --actor bob --env dev API_KEY s3cr3t --yes",
+                "envpack secrets put --actor bob --env dev API_KEY <redacted> --yes",
+            ),
+            (
+                "envpack secrets put --from-file key.pem API_KEY",
+                "envpack secrets put --from-file key.pem API_KEY",
+            ),
+            (
+                "envpack secrets put --unknown x API_KEY s3cr3t",
+                "envpack secrets put --unknown x <redacted> <redacted>",
+            ),
+        ] {
+            let args: Vec<String> = argv.split(' ').map(str::to_string).collect();
+            assert_eq!(redact(&args), want, "{argv}");
+        }
         // Options between the verb and the name hold no secret.
         let after: Vec<String> = [
             "envpack", "secrets", "put", "--env", "local", "--actor", "me", "API_KEY", "s3cr3t",

@@ -9,12 +9,14 @@ pub mod audit_query;
 mod bind;
 pub mod declared;
 mod defaults;
+pub mod dev_secrets;
 mod doctor;
 mod init;
 pub mod mode;
 mod model;
 mod ops;
 pub mod plan;
+pub mod recipients;
 mod services;
 mod session;
 

@@ -10,6 +10,8 @@
 //!   packs/<hex>/scratch           scratch directory of packs run with `pack call`
 //!   packs/<pack id>/kv/           private kv of packs run with `pack call`
 //!   envs/<name>/                  environments
+//!   config/age-identity.txt       this home's age identity (sealed secrets), owner-only,
+//!                                 never copied to a shared backend
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -59,5 +61,11 @@ impl Home {
     /// Environments.
     pub fn envs_dir(&self) -> PathBuf {
         self.root.join("envs")
+    }
+
+    /// This home's age identity, which opens sealed secrets
+    /// (`greentic.secrets.sealed`). Local to the home, whatever the backend.
+    pub fn identity_file(&self) -> PathBuf {
+        self.root.join("config").join("age-identity.txt")
     }
 }

@@ -4,7 +4,7 @@
 //! ([`StatePack`], [`SecretsPack`], [`TelemetryPack`], [`DeployerPack`],
 //! [`KineticPack`]), one
 //! export macro per slot, and typed helpers for the host imports ([`log`],
-//! [`config`], [`kv`], [`secret`], [`http`]). You never write WIT glue.
+//! [`config`], [`kv`], [`secret`], [`http`], [`net`]). You never write WIT glue.
 //!
 //! A pack is a `cdylib` crate built for `wasm32-wasip2` with a `pack.toml`
 //! next to its `Cargo.toml`; `envpack pack build` builds it and embeds the
@@ -77,6 +77,7 @@ pub mod http;
 mod imports;
 pub mod kinetic;
 mod level;
+pub mod net;
 mod slots;
 
 #[doc(hidden)]

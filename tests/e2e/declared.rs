@@ -26,6 +26,7 @@ after = "dev"
 production = true
 sources = ["release-tag"]
 secrets = ["API_KEY"]
+allow_dev_secrets = true
 
 [env.prod.gate]
 evidence = ["evidence/sbom.json"]

@@ -449,7 +449,15 @@ fn policy_ladder_and_removal() {
         "--allow-source",
         "release-tag",
     ]);
-    let prod = env.json(&["env", "init", "prod", "--after", "staging", "--production"]);
+    let prod = env.json(&[
+        "env",
+        "init",
+        "prod",
+        "--after",
+        "staging",
+        "--production",
+        "--allow-dev-secrets",
+    ]);
     let policy = &prod["env"]["meta"]["policy"];
     assert_eq!(policy["production"], true);
     assert_eq!(policy["after"], "staging");

@@ -29,7 +29,15 @@ fn ladder() -> (Env, PathBuf, Vec<String>) {
         "release-tag",
     ]);
     env.json(&["env", "init", "spare"]);
-    env.json(&["env", "init", "prod", "--after", "dev", "--production"]);
+    env.json(&[
+        "env",
+        "init",
+        "prod",
+        "--after",
+        "dev",
+        "--production",
+        "--allow-dev-secrets",
+    ]);
     env.json(&["pack", "install", deployer.to_str().unwrap()]);
     for e in ["dev", "prod"] {
         env.json(&[

@@ -24,7 +24,15 @@ fn ladder() -> Env {
     env.json(&["pack", "install", pack.to_str().unwrap()]);
     env.json(&["env", "init", "dev"]);
     env.json(&["env", "init", "test", "--after", "dev"]);
-    env.json(&["env", "init", "prod", "--after", "test", "--production"]);
+    env.json(&[
+        "env",
+        "init",
+        "prod",
+        "--after",
+        "test",
+        "--production",
+        "--allow-dev-secrets",
+    ]);
     for (e, company) in [("dev", "EPIC03"), ("test", "EPIC05"), ("prod", "EPIC06")] {
         env.json(&[
             "--yes",

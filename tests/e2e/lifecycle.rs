@@ -26,7 +26,15 @@ fn ladder() -> Env {
         "--allow-source",
         "release-tag",
     ]);
-    env.json(&["env", "init", "prod", "--after", "staging", "--production"]);
+    env.json(&[
+        "env",
+        "init",
+        "prod",
+        "--after",
+        "staging",
+        "--production",
+        "--allow-dev-secrets",
+    ]);
     env.json(&["pack", "install", deployer.to_str().unwrap()]);
     for e in ["dev", "staging", "prod"] {
         // Changes to prod are confirmed: there is no terminal here.

@@ -236,7 +236,7 @@ fn complete(env: &Env, words: &[&str]) -> Vec<String> {
 fn shells_complete_environments_slots_packs_and_revisions() {
     let env = Env::new(BIN);
     env.json(&["env", "init", "dev"]);
-    env.json(&["env", "init", "prod", "--production"]);
+    env.json(&["env", "init", "prod", "--production", "--allow-dev-secrets"]);
     assert_eq!(complete(&env, &["env", "show", ""]), ["dev", "prod"]);
     // The commands packs contribute complete too (telemetry test, from the
     // default telemetry pack of --env).
@@ -245,7 +245,11 @@ fn shells_complete_environments_slots_packs_and_revisions() {
     assert_eq!(complete(&env, &["--env", "p"]), ["prod"]);
     assert!(complete(&env, &["env", "bind", "dev", ""]).contains(&"state".to_string()));
     let packs = complete(&env, &["env", "bind", "dev", "state", "greentic.state"]);
-    assert_eq!(packs, ["greentic.state.fs@0.1.0"], "{packs:?}");
+    assert_eq!(
+        packs,
+        ["greentic.state.fs@0.1.0", "greentic.state.redis@0.1.0"],
+        "{packs:?}"
+    );
     let rev = deploy_site(&env);
     assert_eq!(
         complete(&env, &["revisions", "drain", "--env", "dev", &rev[..4]]),

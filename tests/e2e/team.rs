@@ -392,7 +392,13 @@ fn backend_copy_moves_a_home_and_every_read_answers_the_same() {
     ]);
     op.json(&["promote", &id1, "--to", "staging"]);
     op.json(&["observe", "--env", "dev"]);
-    op.json(&["env", "policy", "staging", "--production"]);
+    op.json(&[
+        "env",
+        "policy",
+        "staging",
+        "--production",
+        "--allow-dev-secrets",
+    ]);
     // A rogue revision in reality: drift, accepted with a reason.
     op.json(&[
         "env",

@@ -392,7 +392,7 @@ fn service_var(var: &str, what: &str) -> String {
                 "{var} is not set: this test needs {what}.\n\
                  Start the throwaway servers and run the tests again:\n  \
                  d=$(mktemp -d); eval \"$(scripts/services start $d)\"; cargo test ...; scripts/services stop $d\n\
-                 (.ci/run does this; scripts/bootstrap installs docker-registry)"
+                 (.ci/run does this; scripts/bootstrap installs what it needs)"
             )
         })
 }
@@ -433,6 +433,65 @@ pub fn unique_repo(tag: &str) -> String {
         .map(|d| d.as_nanos())
         .unwrap_or(0);
     format!("t-{tag}-{}-{n}-{nanos}", std::process::id())
+}
+
+/// The Redis server of this test run (`ENVPACK_TEST_REDIS`, set by `.ci/run`
+/// from `scripts/services` as `redis://USER:PASSWORD@HOST:PORT`).
+#[derive(Clone, Debug)]
+pub struct RedisServer {
+    /// `host:port`.
+    pub address: String,
+    /// The host alone.
+    pub host: String,
+    /// The port.
+    pub port: u16,
+    /// The ACL user.
+    pub username: String,
+    /// Its password.
+    pub password: String,
+}
+
+impl RedisServer {
+    /// A key prefix no other test (or earlier run) uses, ending in `:`.
+    pub fn fresh_prefix(&self, tag: &str) -> String {
+        format!("{}:", unique_repo(tag))
+    }
+
+    /// Runs `redis-cli` against the server with `args`; returns stdout.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-h", &self.host, "-p", &self.port.to_string()])
+            .args(["--user", &self.username, "--pass", &self.password])
+            .arg("--no-auth-warning")
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run redis-cli (scripts/bootstrap installs it): {e}")
+            });
+        assert!(out.status.success(), "redis-cli {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+/// The Redis server of this test run. Fails, never skips, when there is
+/// none: the Redis state pack cannot be tested without one.
+pub fn redis_server() -> RedisServer {
+    let url = service_var("ENVPACK_TEST_REDIS", "a Redis server (redis-server)");
+    let rest = url.strip_prefix("redis://").unwrap_or_else(|| {
+        panic!("ENVPACK_TEST_REDIS={url:?} is not redis://USER:PASSWORD@HOST:PORT")
+    });
+    let (auth, address) = rest
+        .rsplit_once('@')
+        .unwrap_or_else(|| panic!("ENVPACK_TEST_REDIS={url:?} has no USER:PASSWORD@"));
+    let (username, password) = auth.split_once(':').unwrap();
+    let (host, port) = address.rsplit_once(':').unwrap();
+    RedisServer {
+        address: address.to_string(),
+        host: host.to_string(),
+        port: port.parse().unwrap(),
+        username: username.to_string(),
+        password: password.to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -12,12 +12,13 @@
 //! | `secret:<name>`      | reading one secret (`secret:*`: any)                 |
 //! | `credential:<name>`  | having the host put one secret into outbound HTTP headers, without reading it |
 //! | `http:<host>[:port]` | outbound HTTP to a host (`*.example.com` for subdomains, `*` for any host; no port: any port) |
+//! | `socket:<host>:<port>` | outbound TCP connections (`wasi:sockets`) to one host and port (`*` alone: the operator chooses) |
 //!
 //! A call is allowed only when the pack's manifest requests a capability that
 //! covers it AND the operator granted one that covers it ([`Grants::check`]).
 //!
-//! A manifest that requests `*` (`http:*`, `credential:*`, `config:*`,
-//! `secret:*`) leaves the choice to the operator: such a request is
+//! A manifest that requests `*` (`http:*`, `socket:*`, `credential:*`,
+//! `config:*`, `secret:*`) leaves the choice to the operator: such a request is
 //! satisfied by any grant it covers ([`Grants::unsatisfied_by`]), and the
 //! pack then gets only what was granted. A deployer whose API server and
 //! token secret the operator configures asks this way.
@@ -49,6 +50,10 @@ pub enum Capability {
     Credential(String),
     /// Send HTTP requests to matching hosts.
     Http(HostPattern),
+    /// Open TCP connections (`wasi:sockets`) to a matching host and port.
+    /// Always one port, except `socket:*` (the operator chooses). No UDP,
+    /// no listening.
+    Socket(HostPattern),
 }
 
 /// A host name pattern for outbound HTTP: an exact host (`api.example.com`,
@@ -63,7 +68,7 @@ pub struct HostPattern {
 /// A capability string that does not parse.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "invalid capability {input:?}: {reason}; expected one of log, kv, process, config:<key>, secret:<name>, credential:<name>, http:<host>[:<port>]"
+    "invalid capability {input:?}: {reason}; expected one of log, kv, process, config:<key>, secret:<name>, credential:<name>, http:<host>[:<port>], socket:<host>:<port>"
 )]
 pub struct CapabilityError {
     input: String,
@@ -231,8 +236,17 @@ impl Capability {
         })
     }
 
+    /// An outbound TCP capability for exactly one host and port, as the
+    /// socket check builds it.
+    pub fn socket_to(host: &str, port: u16) -> Self {
+        Capability::Socket(HostPattern {
+            host: host.to_ascii_lowercase(),
+            port: Some(port),
+        })
+    }
+
     /// The capability's kind: `log`, `kv`, `process`, `config`, `secret`,
-    /// `credential` or `http`.
+    /// `credential`, `http` or `socket`.
     pub fn kind(&self) -> &'static str {
         match self {
             Capability::Log => "log",
@@ -242,15 +256,17 @@ impl Capability {
             Capability::Secret(_) => "secret",
             Capability::Credential(_) => "credential",
             Capability::Http(_) => "http",
+            Capability::Socket(_) => "socket",
         }
     }
 
     /// Whether this is a `*` request whose value the operator chooses:
-    /// `http:*` (any port or one), `config:*`, `secret:*`, `credential:*`.
+    /// `http:*` (any port or one), `socket:*`, `config:*`, `secret:*`,
+    /// `credential:*`.
     pub fn is_operator_choice(&self) -> bool {
         match self {
             Capability::Config(k) | Capability::Secret(k) | Capability::Credential(k) => k == "*",
-            Capability::Http(h) => h.is_any(),
+            Capability::Http(h) | Capability::Socket(h) => h.is_any(),
             _ => false,
         }
     }
@@ -264,7 +280,8 @@ impl Capability {
             (Capability::Config(a), Capability::Config(b))
             | (Capability::Secret(a), Capability::Secret(b))
             | (Capability::Credential(a), Capability::Credential(b)) => a == "*" || a == b,
-            (Capability::Http(a), Capability::Http(b)) => b.within(a),
+            (Capability::Http(a), Capability::Http(b))
+            | (Capability::Socket(a), Capability::Socket(b)) => b.within(a),
             _ => false,
         }
     }
@@ -280,6 +297,7 @@ impl fmt::Display for Capability {
             Capability::Secret(k) => write!(f, "secret:{k}"),
             Capability::Credential(k) => write!(f, "credential:{k}"),
             Capability::Http(h) => write!(f, "http:{h}"),
+            Capability::Socket(h) => write!(f, "socket:{h}"),
         }
     }
 }
@@ -306,7 +324,7 @@ impl FromStr for Capability {
                 "log" => Ok(Capability::Log),
                 "process" => Ok(Capability::Process),
                 "kv" => Ok(Capability::Kv),
-                "config" | "secret" | "credential" | "http" => {
+                "config" | "secret" | "credential" | "http" | "socket" => {
                     Err(err("this kind needs a value after ':'"))
                 }
                 _ => Err(err("unknown capability kind")),
@@ -321,6 +339,17 @@ impl FromStr for Capability {
                 name,
             )?)),
             Some(("http", host)) => Ok(Capability::Http(HostPattern::parse(input, host)?)),
+            Some(("socket", target)) => {
+                let pattern = HostPattern::parse(input, target)?;
+                // A socket reaches one service: its port is part of the
+                // grant, unless the whole choice is the operator's.
+                if pattern.port.is_none() && !pattern.is_any() {
+                    return Err(err(
+                        "a socket capability names its port (socket:<host>:<port>, such as socket:127.0.0.1:6379)",
+                    ));
+                }
+                Ok(Capability::Socket(pattern))
+            }
             Some((kind, _)) => Err(err(&format!("unknown capability kind {kind:?}"))),
         }
     }
@@ -464,6 +493,19 @@ mod tests {
             ("http:*:6443", "http:k8s.example:443", false),
             ("http:*.example.com", "http:*", false),
             ("http:api.example.com", "http:*", false),
+            ("socket:127.0.0.1:6379", "socket:127.0.0.1:6379", true),
+            ("socket:127.0.0.1:6379", "socket:127.0.0.1:6380", false),
+            (
+                "socket:redis.internal:6379",
+                "socket:REDIS.internal:6379",
+                true,
+            ),
+            ("socket:*", "socket:redis.internal:6379", true),
+            ("socket:*:6379", "socket:10.0.0.1:6379", true),
+            ("socket:*.internal:6379", "socket:redis.internal:6379", true),
+            ("socket:[::1]:6379", "socket:[::1]:6379", true),
+            ("http:127.0.0.1:6379", "socket:127.0.0.1:6379", false),
+            ("socket:127.0.0.1:6379", "http:127.0.0.1:6379", false),
         ];
         for (granted, used, want) in cases {
             let used = match used.parse::<Capability>() {
@@ -485,6 +527,9 @@ mod tests {
             ("http:a.com:99999", "port must be"),
             ("http:a*.com", "leading"),
             ("http:a.com/path", "may only hold"),
+            ("socket", "needs a value"),
+            ("socket:redis.internal", "names its port"),
+            ("socket:127.0.0.1:0", "port must be"),
             ("secret:", "1 to 128"),
             ("secret:a b", "has ' '"),
             (" log", "whitespace"),
@@ -509,6 +554,9 @@ mod tests {
             "http:127.0.0.1:1",
             "http:*",
             "http:*:6443",
+            "socket:127.0.0.1:6379",
+            "socket:[::1]:6379",
+            "socket:*",
         ] {
             assert_eq!(cap(s).to_string(), s);
         }

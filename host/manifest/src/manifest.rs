@@ -64,6 +64,11 @@ pub struct RequestedCapabilities {
     /// Outbound HTTP host patterns.
     #[serde(default)]
     pub http: BTreeSet<String>,
+    /// Outbound TCP targets (`host:port`, or `*`) over `wasi:sockets`.
+    /// Left out of the JSON when empty, so packs built before it keep
+    /// their bytes.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub sockets: BTreeSet<String>,
 }
 
 /// A CLI command a pack contributes: `envpack [--env E] <name> [args]`.
@@ -259,6 +264,9 @@ impl RequestedCapabilities {
         for h in &self.http {
             out.push(format!("http:{h}").parse()?);
         }
+        for t in &self.sockets {
+            out.push(format!("socket:{t}").parse()?);
+        }
         Ok(out)
     }
 
@@ -281,6 +289,9 @@ impl RequestedCapabilities {
                 }
                 Capability::Http(h) => {
                     out.http.insert(HostPattern::to_string(h));
+                }
+                Capability::Socket(h) => {
+                    out.sockets.insert(HostPattern::to_string(h));
                 }
             }
         }

@@ -297,6 +297,38 @@ pub enum SecretsCommand {
         /// The secret's name.
         key: String,
     },
+    /// Whom the environment's sealed secrets (greentic.secrets.sealed) are
+    /// encrypted for; every change re-encrypts every secret.
+    #[command(subcommand)]
+    Recipients(RecipientsCommand),
+}
+
+/// `envpack secrets recipients ...`
+#[derive(Debug, Subcommand)]
+pub enum RecipientsCommand {
+    /// Add an age public key, or this home's own (--mine, creating its
+    /// identity), and re-encrypt every secret for the new set.
+    #[command(
+        after_help = "Examples:\n  envpack secrets recipients add --env prod --mine\n  envpack secrets recipients add --env prod age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq\n\nThis home's identity lives in ENVPACK_HOME/config/age-identity.txt and never\nleaves it; another operator gives you their public key (recipients list)."
+    )]
+    Add {
+        /// The public key (age1...).
+        #[arg(required_unless_present = "mine", conflicts_with = "mine")]
+        recipient: Option<String>,
+        /// This home's public key.
+        #[arg(long)]
+        mine: bool,
+    },
+    /// Remove a recipient and re-encrypt every secret without it, so its
+    /// identity opens none of them.
+    #[command(after_help = "Examples:\n  envpack secrets recipients rm --env prod age1...")]
+    Rm {
+        /// The public key (age1...).
+        recipient: String,
+    },
+    /// List the recipients (this home's marked).
+    #[command(after_help = "Examples:\n  envpack secrets recipients list --env prod")]
+    List,
 }
 
 /// `envpack state ...`

@@ -126,6 +126,9 @@ pub fn bind(
         )
         .hint(format!("bind a release build instead (`pack build` without dev, `pack install`): envpack env bind {name} {slot} {}@<VERSION>", descriptor.id())));
     }
+    if slot == Slot::Secrets {
+        super::dev_secrets::check_bind(name, &meta.policy, &descriptor)?;
+    }
     let pack = store.load(&descriptor, None)?;
     let requested = pack.manifest().requested();
 

@@ -64,6 +64,10 @@ pub struct DeclaredEnv {
     /// Secrets that must exist, by name only (values never live here).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<String>,
+    /// A production environment may keep its secrets in the development
+    /// store, unencrypted (the operator's explicit say-so).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_dev_secrets: bool,
 }
 
 /// A slot binding.
@@ -168,6 +172,7 @@ impl DeclaredEnv {
             p.allowed_sources = s.clone();
         }
         p.after = self.after.as_deref().map(str::parse).transpose()?;
+        p.allow_dev_secrets = self.production && self.allow_dev_secrets;
         if let Some(g) = &self.gate {
             p.gate.evidence = g.evidence.iter().cloned().collect();
             p.gate.soak = g
@@ -212,6 +217,7 @@ impl DeclaredEnv {
                 })
                 .collect(),
             config: v.meta.config.clone(),
+            allow_dev_secrets: p.allow_dev_secrets,
             secrets: Vec::new(),
         }
     }

@@ -43,6 +43,12 @@ pub struct InitOptions {
     pub after: Option<EnvName>,
     /// Where its revisions run (`local` when not given).
     pub mode: Option<super::Mode>,
+    /// The secrets pack to bind instead of the default (a first-party
+    /// pack built into envpack, such as `greentic.secrets.sealed@^0.1`).
+    pub secrets: Option<envpack_descriptor::Requirement>,
+    /// A production environment may keep the development secrets store
+    /// (the operator's explicit say-so, kept in the policy).
+    pub allow_dev_secrets: bool,
 }
 
 impl InitOptions {
@@ -56,14 +62,52 @@ impl InitOptions {
             p.allowed_sources = self.sources.iter().copied().collect();
         }
         p.after = after;
+        p.allow_dev_secrets = production && self.allow_dev_secrets;
         p
     }
 }
 
-fn default_binding(store: &Store, slot: Slot) -> Result<Binding> {
-    let requirement = default_requirement(slot).ok_or_else(|| {
-        Error::internal(format!("no default pack is built in for the {slot} slot"))
-    })?;
+/// The requirement `env init` binds `slot` to: the default, or the
+/// secrets pack the operator chose.
+fn init_requirement(slot: Slot, opts: &InitOptions) -> Result<envpack_descriptor::Requirement> {
+    match (&opts.secrets, slot) {
+        (Some(r), Slot::Secrets) => Ok(r.clone()),
+        _ => default_requirement(slot).ok_or_else(|| {
+            Error::internal(format!("no default pack is built in for the {slot} slot"))
+        }),
+    }
+}
+
+/// `--secrets`: a first-party secrets pack built into envpack (it gets what
+/// it requests, as the defaults do; any other pack is bound with `env bind`
+/// and explicit grants).
+fn check_secrets_choice(
+    store: &Store,
+    name: &EnvName,
+    req: &envpack_descriptor::Requirement,
+) -> Result<envpack_descriptor::Descriptor> {
+    let hint = || {
+        format!("envpack env init {name} (then: envpack env bind {name} secrets {req} --grant ...)")
+    };
+    if req.id().slot() != Slot::Secrets {
+        return Err(Error::invalid(format!("--secrets {req}: not a secrets pack")).hint(hint()));
+    }
+    let descriptor = store.resolve(req)?;
+    let pack = store.load(&descriptor, None)?;
+    let built_in = super::DEFAULT_PACKS
+        .iter()
+        .any(|(_, bytes)| envpack_manifest::Digest::of(bytes) == pack.label().digest);
+    if !built_in {
+        return Err(Error::invalid(format!(
+            "--secrets {req}: {descriptor} is not built into envpack; init grants only built-in packs what they request"
+        ))
+        .hint(hint()));
+    }
+    Ok(descriptor)
+}
+
+fn default_binding(store: &Store, slot: Slot, opts: &InitOptions) -> Result<Binding> {
+    let requirement = init_requirement(slot, opts)?;
     let descriptor = store.resolve(&requirement)?;
     let pack = store.load(&descriptor, None)?;
     Ok(Binding {
@@ -92,16 +136,27 @@ pub fn init(
         // Validate before creating anything, so bad input leaves no
         // half-made environment behind.
         check_after(home, name, opts.after.as_ref())?;
+        let secrets = check_secrets(home, runtime, name, opts)?;
+        if opts.production == Some(true) {
+            super::dev_secrets::check_init(name, secrets.as_ref(), opts.allow_dev_secrets)?;
+        }
+        let mut after = serde_json::json!({
+            "production": opts.production,
+            "sources": opts.sources,
+            "after": opts.after,
+            "mode": opts.mode.clone().unwrap_or_default(),
+        });
+        if let Some(s) = &secrets {
+            after["secrets"] = serde_json::json!(s);
+        }
+        if opts.production == Some(true) && opts.allow_dev_secrets {
+            after["allow_dev_secrets"] = serde_json::json!(true);
+        }
         let change = Change {
             verb: "env.init",
             target: name.to_string(),
             before: serde_json::Value::Null,
-            after: serde_json::json!({
-                "production": opts.production,
-                "sources": opts.sources,
-                "after": opts.after,
-                "mode": opts.mode.clone().unwrap_or_default(),
-            }),
+            after,
         };
         let log = AuditLog::Home(backend.as_ref(), Some(name));
         let created = audited(log, change, || {
@@ -124,6 +179,22 @@ pub fn init(
         super::audit::audit(&records, &event)?;
     }
     Ok(outcome)
+}
+
+/// The secrets pack a new environment will be bound to: the operator's
+/// choice (checked), or the default.
+fn check_secrets(
+    home: &Home,
+    runtime: &Runtime,
+    name: &EnvName,
+    opts: &InitOptions,
+) -> Result<Option<envpack_descriptor::Descriptor>> {
+    let store = Store::open(home);
+    install_defaults(&store, runtime)?;
+    match &opts.secrets {
+        Some(req) => check_secrets_choice(&store, name, req).map(Some),
+        None => Ok(default_requirement(Slot::Secrets).and_then(|r| store.resolve(&r).ok())),
+    }
 }
 
 /// One run of init, collecting what it repaired.
@@ -235,10 +306,13 @@ impl<'a> Init<'a> {
                 .hint(format!("envpack env mode {name} {mode}")));
             }
             if self.opts.given() {
-                let wanted = self.opts.policy(
+                let mut wanted = self.opts.policy(
                     self.opts.production.unwrap_or(m.policy.production),
                     self.opts.after.clone().or(m.policy.after.clone()),
                 );
+                if !self.opts.allow_dev_secrets {
+                    wanted.allow_dev_secrets = m.policy.allow_dev_secrets;
+                }
                 if wanted != m.policy {
                     return Err(Error::conflict(format!(
                         "environment {name:?} exists with a different policy; init does not change policy"
@@ -325,7 +399,7 @@ impl<'a> Init<'a> {
             .filter(|s| *s != Slot::Deployer || mode == &super::Mode::local());
         for slot in defaulted {
             if let std::collections::btree_map::Entry::Vacant(e) = lock.slots.entry(slot) {
-                let b = default_binding(store, slot)?;
+                let b = default_binding(store, slot, self.opts)?;
                 if self.existed {
                     self.repairs
                         .push(format!("bound the empty {slot} slot to {}", b.descriptor));

@@ -42,6 +42,11 @@ pub struct Policy {
     /// UI layers conflict with it.
     #[serde(default, skip_serializing_if = "LayerConflicts::is_default")]
     pub layer_conflicts: LayerConflicts,
+    /// A production environment whose secrets slot may be the development
+    /// store, which keeps values unencrypted: refused unless the operator
+    /// said so explicitly (`--allow-dev-secrets`, audited).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_dev_secrets: bool,
 }
 
 /// The conflict policy of Kinetic installs: what the host does when an
@@ -160,6 +165,7 @@ impl Policy {
             trusted_keys: BTreeMap::new(),
             tag_patterns: Vec::new(),
             layer_conflicts: LayerConflicts::Fail,
+            allow_dev_secrets: false,
         }
     }
 }

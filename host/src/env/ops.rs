@@ -171,6 +171,9 @@ pub struct PolicyEdit {
     pub tag_patterns: Option<Vec<String>>,
     /// The Kinetic layer-conflict policy.
     pub layer_conflicts: Option<super::model::LayerConflicts>,
+    /// Whether a production environment may keep the development secrets
+    /// store.
+    pub allow_dev_secrets: Option<bool>,
 }
 
 impl PolicyEdit {
@@ -233,6 +236,9 @@ impl PolicyEdit {
         if let Some(c) = self.layer_conflicts {
             policy.layer_conflicts = c;
         }
+        if let Some(a) = self.allow_dev_secrets {
+            policy.allow_dev_secrets = a;
+        }
         Ok(())
     }
 }
@@ -248,12 +254,17 @@ pub fn policy(
     let dir = EnvRecords::new(home, name);
     dir.load()?;
     let _guard = dir.lock(LockScope::Env)?;
-    let (mut meta, _lock) = dir.load()?;
+    let (mut meta, lock) = dir.load()?;
     let before = meta.policy.clone();
     if let Some(a) = &edit.after {
         check_after(home, name, a.as_ref())?;
     }
     edit.apply(&mut meta.policy, name)?;
+    let secrets = lock
+        .slots
+        .get(&envpack_descriptor::Slot::Secrets)
+        .map(|b| &b.descriptor);
+    super::dev_secrets::check_policy(name, &before, &meta.policy, secrets)?;
     if meta.policy != before && !dry_run {
         let change = Change {
             verb: "env.policy",

@@ -32,11 +32,34 @@ impl SecretSource for SecretsViaPack {
     }
 }
 
-/// A secrets pack cannot read secrets through itself.
-pub(crate) struct NoSelfSecrets;
+/// What the secrets pack may read through `secrets-access`: only this
+/// home's age identity, as secret [`IDENTITY_SECRET`], from the local file
+/// (`greentic.secrets.sealed` opens values with it). It never goes through
+/// the backend, so a shared backend never holds it. Any other name: a
+/// secrets pack cannot read secrets through itself.
+pub(crate) struct NoSelfSecrets {
+    pub(crate) identity: std::path::PathBuf,
+}
+
+/// The secret name the home's identity is served under.
+pub const IDENTITY_SECRET: &str = "ENVPACK_IDENTITY";
 
 impl SecretSource for NoSelfSecrets {
-    fn get(&self, _pack: &PackLabel, _name: &str) -> Result<Option<String>, HostError> {
+    fn get(&self, _pack: &PackLabel, name: &str) -> Result<Option<String>, HostError> {
+        if name == IDENTITY_SECRET {
+            return match std::fs::read_to_string(&self.identity) {
+                Ok(text) => Ok(Some(text)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(PackError::new(
+                    PackErrorKind::Unavailable,
+                    format!(
+                        "cannot read this home's identity {}: {e}",
+                        self.identity.display()
+                    ),
+                )
+                .into()),
+            };
+        }
         Err(PackError::new(
             PackErrorKind::Unavailable,
             "a secrets pack cannot read secrets through the host",

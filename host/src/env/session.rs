@@ -60,6 +60,8 @@ struct Env {
     /// A dry run: packs get their /scratch only if it exists already, so
     /// the session creates nothing.
     dry_run: bool,
+    /// This home's age identity file (served to the secrets pack only).
+    identity: std::path::PathBuf,
 }
 
 /// The state and secrets packs other packs' imports are routed to,
@@ -256,7 +258,9 @@ impl Env {
                 })
             },
             secrets: if slot == Slot::Secrets {
-                Arc::new(NoSelfSecrets)
+                Arc::new(NoSelfSecrets {
+                    identity: self.identity.clone(),
+                })
             } else {
                 Arc::new(SecretsViaPack { packs })
             },
@@ -318,6 +322,7 @@ impl<'r> Session<'r> {
                 lock,
                 events: Arc::default(),
                 dry_run,
+                identity: home.identity_file(),
             },
             packs,
             _runtime: std::marker::PhantomData,

@@ -20,6 +20,7 @@ pub mod kv;
 pub mod log;
 pub mod process;
 pub mod secrets;
+pub mod socket;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -181,6 +182,33 @@ impl Granter {
             }
         }
         Err(PackError::new(PackErrorKind::Denied, message))
+    }
+
+    /// Whether a use would be allowed, without recording a denial (for a
+    /// check that tries several forms of one use before refusing).
+    pub fn allows(&self, used: &Capability) -> bool {
+        self.requested.covers(used) && self.granted.covers(used)
+    }
+
+    /// The socket targets this instance may reach, `(host, port)`: each
+    /// granted pattern a request covers, and each requested pattern a grant
+    /// covers (`socket:*` on either side leaves the other's).
+    pub(crate) fn socket_grants(&self) -> Vec<(String, Option<u16>)> {
+        let narrowed = |from: &Grants, by: &Grants| {
+            from.iter()
+                .filter(|c| matches!(c, Capability::Socket(_)) && by.covers(c))
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        let mut both = narrowed(&self.granted, &self.requested);
+        both.extend(narrowed(&self.requested, &self.granted));
+        let both: Grants = both.into_iter().collect();
+        both.iter()
+            .filter_map(|c| match c {
+                Capability::Socket(h) => Some((h.host().to_string(), h.port())),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Denials not logged one by one since the last call, reset.

@@ -14,6 +14,7 @@ use wasmtime_wasi_http::WasiHttpCtx;
 
 use super::capabilities::http::HttpHooks;
 use super::capabilities::log::Budget;
+use super::capabilities::socket;
 use super::store_data::{Limiter, StoreData};
 use super::wit::{ApiVersion, CallResult, Exports, Guests};
 use super::{Granter, Limits, PackLabel, Runtime, Services, fault};
@@ -99,15 +100,20 @@ impl LoadedPack {
         let stdout = Capture::new(self.limits.stdio_bytes.max(STDOUT_BYTES), Keep::Head);
         let mut wasi = WasiCtxBuilder::new();
         // Deny by default: no env, args, stdin, network or files. The only
-        // things granted are a scratch directory and bounded stdout/stderr
+        // things granted are a scratch directory, bounded stdout/stderr
         // capture (stdout is kept apart and discarded; results go through
-        // typed returns).
+        // typed returns) and, for a pack granted `socket:` capabilities,
+        // TCP connections each checked by the granter (never UDP).
+        let sockets = socket::any_granted(&ctx.granter);
+        let granter = ctx.granter.clone();
         wasi.stdout(stdout.clone())
             .stderr(stderr.clone())
-            .allow_tcp(false)
+            .allow_tcp(sockets)
             .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .socket_addr_check(|_, _| Box::pin(async { false }));
+            .allow_ip_name_lookup(sockets)
+            .socket_addr_check(move |addr, used| {
+                Box::pin(socket::check(granter.clone(), addr, used))
+            });
         if let Some(dir) = &ctx.scratch_dir {
             crate::fsutil::create_dir_all(dir)?;
             wasi.preopened_dir(dir, "/scratch", FsPerms::ReadWrite)
@@ -217,6 +223,7 @@ impl Calls {
         self.store.set_epoch_deadline(self.deadline_ticks);
         self.store.data_mut().start_call(self.limits.call_timeout);
         self.store.data_mut().log_budget = Budget::new(self.limits.log_lines_per_call);
+        let denied_before = self.store.data().granter.denials().len();
         let result = f(&mut self.store);
         let dropped = self.store.data().log_budget.dropped;
         if dropped > 0 {
@@ -228,7 +235,15 @@ impl Calls {
         }
         match result {
             Ok(Ok(r)) => Ok(r),
-            Ok(Err(e)) => Err(e.into_host(&self.pack, self.env.as_ref())),
+            Ok(Err(e)) => {
+                let denied = e.kind == super::PackErrorKind::Denied;
+                let err = e.into_host(&self.pack, self.env.as_ref());
+                Err(if denied {
+                    with_grant_hint(err, &self.store.data().granter, denied_before)
+                } else {
+                    err
+                })
+            }
             Err(e) => {
                 self.broken = true;
                 Err(fault::classify(
@@ -260,6 +275,25 @@ impl Calls {
             ));
         }
         Ok(())
+    }
+}
+
+/// A `denied` the pack returned, with the command that grants what the
+/// host refused during the call (the pack only knows the capability; the
+/// host knows the environment, slot and binding).
+fn with_grant_hint(err: Error, granter: &Granter, before: usize) -> Error {
+    if err.hint_text().is_some() {
+        return err;
+    }
+    let denials = granter.denials();
+    let hint = denials
+        .get(before..)
+        .and_then(|new| new.last())
+        .and_then(|d| d.message.split_once("; help: "))
+        .map(|(_, hint)| hint.to_string());
+    match hint {
+        Some(hint) => err.hint(hint),
+        None => err,
     }
 }
 

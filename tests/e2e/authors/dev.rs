@@ -29,7 +29,7 @@ fn the_dev_loop_rebinds_with_grants_and_collects_old_builds() {
     let target = repo_root().join("target/e2e-scaffold");
     let target = target.to_str().unwrap();
     env.json(&["env", "init", "dev"]);
-    env.json(&["env", "init", "prod", "--production"]);
+    env.json(&["env", "init", "prod", "--production", "--allow-dev-secrets"]);
     env.json(&[
         "pack",
         "new",

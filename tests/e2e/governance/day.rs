@@ -126,7 +126,15 @@ fn a_release_managers_day() {
     );
     ok(
         &env,
-        &["env", "init", "prod", "--after", "staging", "--production"],
+        &[
+            "env",
+            "init",
+            "prod",
+            "--after",
+            "staging",
+            "--production",
+            "--allow-dev-secrets",
+        ],
     );
     ok(&env, &["pack", "install", deployer.to_str().unwrap()]);
     for e in ["dev", "staging", "prod"] {

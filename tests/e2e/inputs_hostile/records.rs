@@ -147,10 +147,21 @@ fn concurrent_init_of_a_new_name_creates_it_once() {
         vec!["--allow-source", "feature-branch"],
         vec!["--allow-source", "main", "--allow-source", "release-tag"],
         vec!["--allow-source", "main", "--allow-source", "feature-branch"],
-        vec!["--production", "--allow-source", "main"],
-        vec!["--production", "--allow-source", "feature-branch"],
         vec![
             "--production",
+            "--allow-dev-secrets",
+            "--allow-source",
+            "main",
+        ],
+        vec![
+            "--production",
+            "--allow-dev-secrets",
+            "--allow-source",
+            "feature-branch",
+        ],
+        vec![
+            "--production",
+            "--allow-dev-secrets",
             "--allow-source",
             "main",
             "--allow-source",

@@ -55,6 +55,7 @@ fn deploy_split_promote_rollback_in_sync() {
         "--after",
         "dev",
         "--production",
+        "--allow-dev-secrets",
         "--allow-source",
         "release-tag",
         "--mode",

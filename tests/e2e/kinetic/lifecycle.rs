@@ -27,7 +27,15 @@ fn ladder() -> (Env, KineticDouble) {
     let env = Env::new(BIN);
     env.json(&["env", "init", "dev"]);
     env.json(&["env", "init", "test", "--after", "dev"]);
-    env.json(&["env", "init", "prod", "--after", "test", "--production"]);
+    env.json(&[
+        "env",
+        "init",
+        "prod",
+        "--after",
+        "test",
+        "--production",
+        "--allow-dev-secrets",
+    ]);
     for (e, company) in [("dev", "EPIC06"), ("test", "EPIC05"), ("prod", "EPIC07")] {
         let mut bind = vec![
             "--yes",

@@ -228,7 +228,13 @@ fn recreate_and_remove_with_dry_runs() {
 #[test]
 fn a_build_is_a_mutation_the_host_gates() {
     let k = Kinetic::new();
-    k.env.ok(&["env", "policy", "kin", "--production"]);
+    k.env.ok(&[
+        "env",
+        "policy",
+        "kin",
+        "--production",
+        "--allow-dev-secrets",
+    ]);
     k.double.clear_journal();
     let (code, refused) = k.run(&["solutions", "build", "CustTracking", "--company", "EPIC06"]);
     assert_eq!(code, 4, "{refused}");

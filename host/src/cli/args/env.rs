@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 pub enum EnvCommand {
     /// Create an environment bound to the built-in packs, or heal one.
     #[command(
-        after_help = "Examples:\n  envpack env init\n  envpack env init dev\n  envpack env init staging --after dev --allow-source main --allow-source release-tag\n  envpack env init prod --after staging --production\n  envpack env init parity --after dev --mode kubernetes\n\nPrints created, healed (what was repaired) or untouched. A local environment\nis bound to the built-in packs; another mode leaves the deployer slot for\nthe deployer that serves it (envpack env bind ENV deployer ...)."
+        after_help = "Examples:\n  envpack env init\n  envpack env init dev\n  envpack env init staging --after dev --allow-source main --allow-source release-tag\n  envpack env init prod --after staging --production --secrets greentic.secrets.sealed@^0.1\n  envpack env init parity --after dev --mode kubernetes\n\nPrints created, healed (what was repaired) or untouched. A local environment\nis bound to the built-in packs; another mode leaves the deployer slot for\nthe deployer that serves it (envpack env bind ENV deployer ...)."
     )]
     Init {
         /// The environment.
@@ -22,6 +22,10 @@ pub enum EnvCommand {
         /// kubernetes (a cluster, through greentic.deployer.k8s).
         #[arg(long, value_name = "MODE")]
         mode: Option<crate::env::Mode>,
+        /// Bind the secrets slot to this built-in pack instead of the
+        /// default, e.g. greentic.secrets.sealed@^0.1 (production).
+        #[arg(long, value_name = "PACK")]
+        secrets: Option<envpack_descriptor::Requirement>,
     },
     /// Show or change an environment's mode (where its revisions run).
     #[command(
@@ -281,6 +285,10 @@ pub struct PolicyArgs {
     /// Allowed deployment source (repeatable).
     #[arg(long = "allow-source", value_name = "SOURCE")]
     pub allow_source: Vec<crate::env::SourceKind>,
+    /// Let a production environment keep its secrets in the development
+    /// store, unencrypted (refused otherwise; recorded in the audit).
+    #[arg(long)]
+    pub allow_dev_secrets: bool,
 }
 
 /// `envpack plan` / `envpack apply`.

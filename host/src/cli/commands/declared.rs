@@ -183,11 +183,19 @@ pub fn apply(ctx: &Ctx, a: EnvFileArgs) -> Result<Report> {
 fn apply_env(ctx: &Ctx, name: &EnvName, want: &DeclaredEnv, exists: bool) -> Result<()> {
     let policy = want.policy()?;
     if !exists {
+        // A declared secrets pack replaces the dev-store in the same apply;
+        // whether the dev-store may stay is settled after the bindings.
+        let other_secrets = want
+            .slots
+            .get("secrets")
+            .is_some_and(|s| !s.pack.starts_with(env::dev_secrets::DEV_STORE));
         let opts = env::InitOptions {
             production: Some(policy.production),
             sources: policy.allowed_sources.iter().copied().collect(),
             after: policy.after.clone(),
             mode: want.mode.clone(),
+            secrets: None,
+            allow_dev_secrets: policy.allow_dev_secrets || other_secrets,
         };
         env::init(&ctx.home, ctx.runtime()?, name, &opts)?;
     }
@@ -238,6 +246,13 @@ fn apply_env(ctx: &Ctx, name: &EnvName, want: &DeclaredEnv, exists: bool) -> Res
             dry_run: false,
         };
         env::bind(&ctx.home, ctx.runtime()?, name, &opts)?;
+    }
+    if policy.production {
+        let edit = env::PolicyEdit {
+            allow_dev_secrets: Some(policy.allow_dev_secrets),
+            ..Default::default()
+        };
+        env::policy(&ctx.home, name, &edit, false)?;
     }
     apply_config(ctx, name, &have.meta.config, &want.config)
 }

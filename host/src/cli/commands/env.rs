@@ -124,7 +124,8 @@ pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<Report> {
             name: n,
             policy,
             mode,
-        } => init(ctx, n, policy, mode),
+            secrets,
+        } => init(ctx, n, policy, mode, secrets),
         EnvCommand::List => list(ctx),
         EnvCommand::Show { name: n } => show(ctx, n),
         EnvCommand::Bind {
@@ -191,6 +192,7 @@ fn init(
     n: Option<String>,
     policy: PolicyArgs,
     mode: Option<env::Mode>,
+    secrets: Option<envpack_descriptor::Requirement>,
 ) -> Result<Report> {
     let n = ctx.env_or_positional(n)?;
     let production = policy.production.then_some(true);
@@ -199,6 +201,8 @@ fn init(
         sources: policy.allow_source.clone(),
         after: after(&policy)?,
         mode: mode.clone(),
+        secrets,
+        allow_dev_secrets: policy.allow_dev_secrets,
     };
     if ctx.dry_run {
         let exists = env::show(&ctx.home, &n).is_ok();

@@ -15,6 +15,9 @@ use crate::error::{Error, Result};
 /// Dispatches `envpack secrets`.
 pub fn run(ctx: &Ctx, cmd: SecretsCommand) -> Result<Report> {
     let name = ctx.env_name()?;
+    if let SecretsCommand::Recipients(cmd) = cmd {
+        return super::recipients::run(ctx, &name, cmd);
+    }
     let plan = plan_of(&name, &cmd);
     if let Some(plan) = plan
         && let Some(report) = ctx.plan_first(&name, || Ok(plan))?
@@ -60,6 +63,12 @@ pub fn run(ctx: &Ctx, cmd: SecretsCommand) -> Result<Report> {
                     names.join("\n")
                 };
                 Report::new(human, &names).with_names(names.clone())
+            }
+            // Dispatched above, before any session opens.
+            SecretsCommand::Recipients(_) => {
+                return Err(Error::internal(
+                    "secrets recipients reached the session of secrets commands",
+                ));
             }
             SecretsCommand::Rm { key } => {
                 let change = Change {

@@ -60,18 +60,20 @@ pub fn open(path: &Path, extract: Option<&Path>) -> Result<Verified> {
 
 /// Reads a bundle file whole (to verify, then store, exactly those bytes),
 /// refusing one larger than any bundle within the [`Limits`] could be,
-/// without reading past that bound.
+/// without reading past that bound (or reserving twice it by doubling).
 pub fn read_file(path: &Path) -> Result<Vec<u8>> {
-    let bound = Limits::from_env()?.max_file_bytes();
+    let limit = Limits::from_env()?.max_file_bytes().saturating_add(1);
     let file = fs::File::open(path).map_err(|e| Error::io("read bundle", path, e))?;
-    let mut bytes = Vec::new();
-    file.take(bound.saturating_add(1))
+    let len = file.metadata().map_or(0, |m| m.len()).min(limit);
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.take(limit)
         .read_to_end(&mut bytes)
         .map_err(|e| Error::io("read bundle", path, e))?;
-    if bytes.len() as u64 > bound {
+    if bytes.len() as u64 >= limit {
         return Err(Error::integrity(format!(
-            "bundle {} is invalid: the file is larger than {bound} bytes, more than any bundle within the limits can be (ENVPACK_BUNDLE_MAX_BYTES, ENVPACK_BUNDLE_MAX_ENTRIES)",
-            path.display()
+            "bundle {} is invalid: the file is larger than {} bytes, more than any bundle within the limits can be (ENVPACK_BUNDLE_MAX_BYTES, ENVPACK_BUNDLE_MAX_ENTRIES)",
+            path.display(),
+            limit - 1
         )));
     }
     Ok(bytes)

@@ -48,6 +48,7 @@ pub(super) fn policy_edit(
         } else {
             gate.require_no_drift.then_some(true)
         },
+        allow_dev_secrets: policy.allow_dev_secrets.then_some(true),
         ..Default::default()
     })
 }
