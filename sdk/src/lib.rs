@@ -73,11 +73,16 @@
 pub mod clock;
 mod command;
 mod error;
+#[cfg(not(target_arch = "wasm32"))]
+mod fake;
+mod host;
 pub mod http;
 mod imports;
 pub mod kinetic;
 mod level;
 mod slots;
+#[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+pub mod testing;
 
 #[doc(hidden)]
 pub mod __wit;

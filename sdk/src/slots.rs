@@ -334,6 +334,9 @@ macro_rules! __export_common {
 #[macro_export]
 macro_rules! export_state {
     ($ty:ty) => {
+        // Only the wasm32 build exports: a native build (`cargo test`)
+        // links no component glue, whose symbol names native linkers reject.
+        #[cfg(target_arch = "wasm32")]
         const _: () = {
             struct __EnvpackExport;
             $crate::__export_common!($ty, $crate::StatePack);
@@ -361,6 +364,9 @@ macro_rules! export_state {
 #[macro_export]
 macro_rules! export_secrets {
     ($ty:ty) => {
+        // Only the wasm32 build exports: a native build (`cargo test`)
+        // links no component glue, whose symbol names native linkers reject.
+        #[cfg(target_arch = "wasm32")]
         const _: () = {
             struct __EnvpackExport;
             $crate::__export_common!($ty, $crate::SecretsPack);
@@ -388,6 +394,9 @@ macro_rules! export_secrets {
 #[macro_export]
 macro_rules! export_telemetry {
     ($ty:ty) => {
+        // Only the wasm32 build exports: a native build (`cargo test`)
+        // links no component glue, whose symbol names native linkers reject.
+        #[cfg(target_arch = "wasm32")]
         const _: () = {
             struct __EnvpackExport;
             $crate::__export_common!($ty, $crate::TelemetryPack);
@@ -409,6 +418,9 @@ macro_rules! export_telemetry {
 #[macro_export]
 macro_rules! export_deployer {
     ($ty:ty) => {
+        // Only the wasm32 build exports: a native build (`cargo test`)
+        // links no component glue, whose symbol names native linkers reject.
+        #[cfg(target_arch = "wasm32")]
         const _: () = {
             struct __EnvpackExport;
             $crate::__export_common!($ty, $crate::DeployerPack);
