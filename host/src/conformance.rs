@@ -75,6 +75,8 @@ impl Suite {
             Slot::Telemetry => Some(Suite::Telemetry),
             Slot::Deployer => Some(Suite::Deployer),
             Slot::Kinetic => None,
+            // A command-only pack's contract is its commands.
+            Slot::Command => None,
         }
     }
 }

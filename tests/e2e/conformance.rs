@@ -503,8 +503,8 @@ fn a_crate_directory_is_built_then_tested() {
     );
 }
 
-/// `pack new` generates, for every slot, a crate that passes its suite as
-/// generated.
+/// `pack new` generates, for every slot and for a command-only pack, a crate
+/// that passes its suites as generated.
 #[test]
 fn every_generated_pack_passes_its_suite() {
     let env = Env::new(BIN);
@@ -512,7 +512,7 @@ fn every_generated_pack_passes_its_suite() {
     std::fs::create_dir_all(&dir).unwrap();
     let sdk = envpack_e2e::repo_root().join("sdk");
     let target = envpack_e2e::repo_root().join("tests/packs/target");
-    for slot in ["state", "secrets", "telemetry", "deployer"] {
+    for slot in ["state", "secrets", "telemetry", "deployer", "command"] {
         let name = format!("gen-{slot}");
         env.json(&[
             "pack",
@@ -534,11 +534,14 @@ fn every_generated_pack_passes_its_suite() {
                 target.to_str().unwrap(),
             ],
         );
-        assert_eq!(
-            result["suites"],
-            serde_json::json!([slot, "commands"]),
-            "{result}"
-        );
+        // A command-only pack has no slot suite: its commands are its
+        // contract.
+        let suites = if slot == "command" {
+            serde_json::json!(["commands"])
+        } else {
+            serde_json::json!([slot, "commands"])
+        };
+        assert_eq!(result["suites"], suites, "{result}");
     }
 }
 
