@@ -77,7 +77,8 @@ fn command_only_packs_bind_beside_the_slots_and_run_with_their_grants() {
     let probe = command_pack(&env, work.path(), "acme", "probe");
     env.json(&["pack", "install", tools.to_str().unwrap(), probe.to_str().unwrap()]);
     let inspected = env.json(&["pack", "inspect", tools.to_str().unwrap()]);
-    assert_eq!(inspected["manifest"]["descriptor"], "acme.command.tools@0.1.0", "{inspected}");
+    assert_eq!(inspected["descriptor"], "acme.command.tools@0.1.0", "{inspected}");
+    assert_eq!(inspected["exports"], serde_json::json!(["greentic:envpack/command@0.2.0"]));
 
     // Two command packs, bound under their own ids; the slots keep theirs.
     let before = env.json(&["env", "show", "dev"]);
