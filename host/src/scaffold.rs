@@ -69,8 +69,8 @@ pub fn new_pack(opts: &NewOptions) -> Result<Scaffold> {
         );
     }
     let (sdk, sdk_found) = find_sdk(opts.sdk_path.as_deref(), &dir)?;
-    let sdk_version = sdk_version(&sdk)?;
-    let files = render(&id, &dir, &sdk, &sdk_version);
+    let sdk_version = sdk_version(&sdk);
+    let files = render(&id, &dir, &sdk, sdk_version.as_deref());
     fsutil::create_dir_all(&dir.join("src"))?;
     let mut written = Vec::new();
     for (name, text) in &files {
@@ -92,18 +92,15 @@ fn absolute(p: &Path) -> Result<PathBuf> {
 }
 
 /// The version in the SDK's `Cargo.toml` (its first `version = "..."`
-/// line, which is the package's in the repository and in a packaged crate).
-fn sdk_version(sdk: &Path) -> Result<String> {
-    let path = sdk.join("Cargo.toml");
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io("read", &path, e))?;
+/// line, which is the package's in the repository and in a packaged crate);
+/// `None` for an SDK that inherits its version from a workspace (older
+/// checkouts), which is then depended on by path alone.
+fn sdk_version(sdk: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(sdk.join("Cargo.toml")).ok()?;
     text.lines()
         .find_map(|l| l.trim().strip_prefix("version = \""))
         .and_then(|rest| rest.split('"').next())
         .map(str::to_string)
-        .ok_or_else(|| {
-            Error::invalid(format!("{}: no `version = \"...\"` line", path.display()))
-                .hint("pass the sdk/ directory of an envpack checkout, or an unpacked envpack-sdk crate, with --sdk-path")
-        })
 }
 
 /// Whether `dir` holds the envpack SDK crate.
@@ -174,7 +171,12 @@ fn type_name(name: &str) -> String {
 }
 
 /// The files of the crate, by path relative to `dir`.
-fn render(id: &PackId, dir: &Path, sdk: &Path, sdk_version: &str) -> Vec<(&'static str, String)> {
+fn render(
+    id: &PackId,
+    dir: &Path,
+    sdk: &Path,
+    sdk_version: Option<&str>,
+) -> Vec<(&'static str, String)> {
     let slot = id.slot();
     let lib = match slot {
         Slot::State => include_str!("scaffold/state.rs.tmpl"),
@@ -195,8 +197,15 @@ fn render(id: &PackId, dir: &Path, sdk: &Path, sdk_version: &str) -> Vec<(&'stat
             .replace("{{Type}}", &type_name(id.name()))
             .replace("{{crate}}", &crate_name)
             .replace("{{slot}}", slot.as_str())
+            .replace(
+                "{{sdk_dep}}",
+                &match sdk_version {
+                    Some(v) => format!("version = \"{v}\", path = \"{}\"", sdk_dep.display()),
+                    None => format!("path = \"{}\"", sdk_dep.display()),
+                },
+            )
+            .replace("{{sdk_version}}", sdk_version.unwrap_or("X.Y.Z"))
             .replace("{{sdk}}", &sdk_dep.display().to_string())
-            .replace("{{sdk_version}}", sdk_version)
             .replace("{{sdk_abs}}", &sdk.display().to_string())
     };
     let caps = match slot {
