@@ -46,6 +46,23 @@ fn cargo_test_runs_pack_logic_natively_with_the_fake_host() {
         assert!(out.contains(test), "{test} missing:\n{out}");
     }
 
+    // A native link of the cdylib itself (what `cargo build`, and
+    // `cargo test` of a crate that is also an rlib, do) works too: the
+    // component glue, whose symbol names rust-lld's version script cannot
+    // hold, is not emitted outside wasm32.
+    let out = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--offline", "--target-dir"])
+        .arg(&target)
+        .current_dir(&krate)
+        .env_remove("CARGO_BUILD_TARGET")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "native cargo build failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // The scripted response is what the pack reports: script another and
     // the test's expectation fails, naming what the pack saw.
     let lib = krate.join("src/lib.rs");
