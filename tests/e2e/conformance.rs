@@ -238,11 +238,16 @@ fn each_bug_fails_its_case(name: &str, bugs: &[(&str, &str, &str)]) {
         let config = format!("bug={bug}");
         let err = env.fails(10, &["pack", "test", file, "--config", &config]);
         let result = &err["details"]["result"];
-        let suite = result["suites"][0].as_str().unwrap();
+        // `suite/case` names a case of another suite than the slot's (the
+        // commands suite).
+        let (suite, case) = match case.split_once('/') {
+            Some((suite, case)) => (suite, case),
+            None => (result["suites"][0].as_str().unwrap(), *case),
+        };
         assert_eq!(failed(result), [format!("{suite}/{case}")], "bug {bug}");
         let c = cases(result)
             .into_iter()
-            .find(|c| c["case"] == *case)
+            .find(|c| c["suite"] == suite && c["case"] == case)
             .unwrap();
         assert_eq!(c["ok"], false);
         assert!(!c["rule"].as_str().unwrap().is_empty(), "{c}");
@@ -318,6 +323,92 @@ fn a_state_pack_with_one_bug_fails_exactly_its_case() {
             ),
             ("lost-update", "cas-across-instances", "(a lost update)"),
         ],
+    );
+}
+
+#[test]
+fn a_secrets_pack_with_one_bug_fails_exactly_its_case() {
+    each_bug_fails_its_case(
+        "conformance-broken-secrets",
+        &[
+            (
+                "get-missing",
+                "get-missing-none",
+                "get returned 0 characters instead of none",
+            ),
+            ("crlf-to-lf", "round-trip", "conformance-lines: put 26 characters"),
+            (
+                "put-keeps-first",
+                "put-replaces",
+                "after put old then new, get returned Some(\"old\")",
+            ),
+            ("list-unsorted", "list-names-sorted", "not sorted"),
+            (
+                "list-values",
+                "list-never-values",
+                "list returned entries holding values",
+            ),
+            (
+                "delete-always-true",
+                "delete",
+                "delete of a deleted secret returned true",
+            ),
+            ("names-unchecked", "invalid-name", "put of name \"\" returned ok"),
+            (
+                "memory-only",
+                "durable-across-instances",
+                "a new instance got None",
+            ),
+            // The commands every pack declares: the same pack, its commands
+            // suite.
+            (
+                "command-bad-json",
+                "commands/run:broken info",
+                "its json output does not parse",
+            ),
+            (
+                "unknown-ok",
+                "commands/unknown-command",
+                "succeeded with \"ok\"",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn a_telemetry_pack_with_one_bug_fails_exactly_its_case() {
+    each_bug_fails_its_case(
+        "conformance-broken-telemetry",
+        &[
+            ("empty-fails", "empty-batch", "invalid-input"),
+            ("reverse-batch", "emit-order", "out of order"),
+            ("hold-singles", "order-across-emits", "out of order"),
+            (
+                "drop-debug",
+                "levels-keep-severe",
+                "but dropped the more severe debug",
+            ),
+        ],
+    );
+    // A pack refusing a level fails `levels-accepted`; the cases that read
+    // what it printed for that batch cannot run, and say so.
+    let env = Env::new(BIN);
+    let file = build_pack(BIN, "conformance-broken-telemetry");
+    let err = env.fails(
+        10,
+        &["pack", "test", file.to_str().unwrap(), "--config", "bug=reject-trace"],
+    );
+    let result = &err["details"]["result"];
+    assert_eq!(failed(result), ["telemetry/levels-accepted"], "{result}");
+    let skipped: Vec<String> = cases(result)
+        .into_iter()
+        .filter(|c| c["status"] == "skip")
+        .map(|c| c["case"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        skipped,
+        ["emit-order", "order-across-emits", "levels-keep-severe"],
+        "{result}"
     );
 }
 
