@@ -79,8 +79,10 @@ impl Broken {
 impl SecretsPack for Broken {
     fn get(&self, name: String) -> Result<Option<String>, Error> {
         let got = self.read(&key(&name)?)?;
+        // Only a name never put: one that was deleted reads as none.
+        let never_put = || kv::get(&format!("gone/{name}")).ok().flatten().is_none();
         Ok(match got {
-            None if bug("get-missing") => Some(String::new()),
+            None if bug("get-missing") && never_put() => Some(String::new()),
             Some(v) if bug("crlf-to-lf") => Some(v.replace("\r\n", "\n")),
             other => other,
         })
@@ -96,6 +98,9 @@ impl SecretsPack for Broken {
 
     fn delete(&self, name: String) -> Result<bool, Error> {
         let k = key(&name)?;
+        if bug("get-missing") {
+            kv::set(&format!("gone/{name}"), b"")?;
+        }
         let existed = if bug("memory-only") {
             self.memory.borrow_mut().remove(&k).is_some()
         } else {
