@@ -17,9 +17,7 @@ pub mod plan;
 mod services;
 mod session;
 
-pub use bind::{
-    BindOptions, BindOutcome, bind, effective_grants, format_diff, seat_for, unbind,
-};
+pub use bind::{BindOptions, BindOutcome, bind, effective_grants, format_diff, seat_for, unbind};
 pub use defaults::{DEFAULT_PACKS, default_requirement, install_defaults};
 pub use doctor::{DoctorFinding, DoctorReport, doctor};
 pub use init::{InitOptions, InitOutcome, init};

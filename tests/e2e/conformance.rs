@@ -336,7 +336,11 @@ fn a_secrets_pack_with_one_bug_fails_exactly_its_case() {
                 "get-missing-none",
                 "get returned 0 characters instead of none",
             ),
-            ("crlf-to-lf", "round-trip", "conformance-lines: put 26 characters"),
+            (
+                "crlf-to-lf",
+                "round-trip",
+                "conformance-lines: put 26 characters",
+            ),
             (
                 "put-keeps-first",
                 "put-replaces",
@@ -353,7 +357,11 @@ fn a_secrets_pack_with_one_bug_fails_exactly_its_case() {
                 "delete",
                 "delete of a deleted secret returned true",
             ),
-            ("names-unchecked", "invalid-name", "put of name \"\" returned ok"),
+            (
+                "names-unchecked",
+                "invalid-name",
+                "put of name \"\" returned ok",
+            ),
             (
                 "memory-only",
                 "durable-across-instances",
@@ -396,7 +404,13 @@ fn a_telemetry_pack_with_one_bug_fails_exactly_its_case() {
     let file = build_pack(BIN, "conformance-broken-telemetry");
     let err = env.fails(
         10,
-        &["pack", "test", file.to_str().unwrap(), "--config", "bug=reject-trace"],
+        &[
+            "pack",
+            "test",
+            file.to_str().unwrap(),
+            "--config",
+            "bug=reject-trace",
+        ],
     );
     let result = &err["details"]["result"];
     assert_eq!(failed(result), ["telemetry/levels-accepted"], "{result}");

@@ -68,7 +68,11 @@ fn the_operator_guides_journey_runs_as_written() {
 #[test]
 fn the_pack_author_guides_walkthrough_runs_as_written() {
     let found = blocks("docs/pack-author-guide.md");
-    assert_eq!(found.len(), 1, "the pack-author guide has one marked walkthrough");
+    assert_eq!(
+        found.len(),
+        1,
+        "the pack-author guide has one marked walkthrough"
+    );
     let walk = &found[0];
     for step in [
         "pack new",
@@ -81,7 +85,10 @@ fn the_pack_author_guides_walkthrough_runs_as_written() {
         "--grant config:region",
         "--junit",
     ] {
-        assert!(walk.contains(step), "the walkthrough lost its step {step:?}");
+        assert!(
+            walk.contains(step),
+            "the walkthrough lost its step {step:?}"
+        );
     }
     run("docs/pack-author-guide.md", walk);
 }

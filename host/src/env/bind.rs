@@ -250,13 +250,11 @@ fn check_command_names(
         let Ok(theirs) = store.load(&b.descriptor, Some(&b.digest)) else {
             continue;
         };
-        if let Some(c) = manifest.commands.iter().find(|c| {
-            theirs
-                .manifest()
-                .commands
-                .iter()
-                .any(|t| t.name == c.name)
-        }) {
+        if let Some(c) = manifest
+            .commands
+            .iter()
+            .find(|c| theirs.manifest().commands.iter().any(|t| t.name == c.name))
+        {
             return Err(Error::conflict(format!(
                 "{} declares the command {:?}, which {} ({}) in environment {name:?} declares too",
                 manifest.descriptor, c.name, b.descriptor, other
@@ -284,7 +282,11 @@ pub fn seat_for(name: &EnvName, lock: &Lock, slot: Slot, pack: Option<&str>) -> 
     match (slot, pack) {
         (Slot::Command, None) => Err(Error::invalid(format!(
             "say which command pack to unbind (environment {name:?} binds: {})",
-            if lock.commands.is_empty() { "none".into() } else { bound() }
+            if lock.commands.is_empty() {
+                "none".into()
+            } else {
+                bound()
+            }
         ))
         .hint(format!("envpack env unbind {name} command <PACK>"))),
         (Slot::Command, Some(p)) => {
@@ -296,12 +298,20 @@ pub fn seat_for(name: &EnvName, lock: &Lock, slot: Slot, pack: Option<&str>) -> 
                 [one] => Ok(Seat::Commands((*one).clone())),
                 [] => Err(Error::not_found(format!(
                     "environment {name:?} binds no command pack named {p:?} (it binds: {})",
-                    if lock.commands.is_empty() { "none".into() } else { bound() }
+                    if lock.commands.is_empty() {
+                        "none".into()
+                    } else {
+                        bound()
+                    }
                 ))
                 .hint(format!("see what is bound: envpack env show {name}"))),
                 _ => Err(Error::invalid(format!(
                     "several command packs of environment {name:?} are named {p:?}: {}; give the whole id",
-                    found.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                    found
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))),
             }
         }

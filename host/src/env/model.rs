@@ -340,14 +340,11 @@ impl Lock {
 
     /// Every binding: the slots in order, then the command-only packs.
     pub fn bindings(&self) -> impl Iterator<Item = (Seat, &Binding)> {
-        self.slots
-            .iter()
-            .map(|(s, b)| (Seat::Slot(*s), b))
-            .chain(
-                self.commands
-                    .iter()
-                    .map(|(id, b)| (Seat::Commands(id.clone()), b)),
-            )
+        self.slots.iter().map(|(s, b)| (Seat::Slot(*s), b)).chain(
+            self.commands
+                .iter()
+                .map(|(id, b)| (Seat::Commands(id.clone()), b)),
+        )
     }
 
     /// Binds `seat` to `binding`; returns what was there.
@@ -403,7 +400,10 @@ mod tests {
             commands: BTreeMap::new(),
         };
         let json = serde_json::to_string(&lock).expect("json");
-        assert!(!json.contains("commands"), "no command packs, no key: {json}");
+        assert!(
+            !json.contains("commands"),
+            "no command packs, no key: {json}"
+        );
         assert_eq!(serde_json::from_str::<Lock>(&json).expect("parse"), lock);
         assert!(serde_json::from_str::<Lock>("{\"format\":1}").is_err());
 
@@ -415,10 +415,16 @@ mod tests {
         assert_eq!(Seat::of(&id), Seat::Commands(id.clone()));
         assert!(with.insert(Seat::of(&id), b.clone()).is_none());
         let json = serde_json::to_string(&with).expect("json");
-        assert!(json.contains(r#""commands":{"acme.command.tools":"#), "{json}");
+        assert!(
+            json.contains(r#""commands":{"acme.command.tools":"#),
+            "{json}"
+        );
         let back: Lock = serde_json::from_str(&json).expect("parse");
         assert_eq!(back.binding(&Seat::Commands(id.clone())), Some(&b));
         assert_eq!(back.bindings().count(), 2);
-        assert_eq!(Seat::Commands(id).unbind_args(), "command acme.command.tools");
+        assert_eq!(
+            Seat::Commands(id).unbind_args(),
+            "command acme.command.tools"
+        );
     }
 }

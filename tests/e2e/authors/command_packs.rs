@@ -75,10 +75,21 @@ fn command_only_packs_bind_beside_the_slots_and_run_with_their_grants() {
     env.json(&["env", "init", "dev"]);
     let tools = command_pack(&env, work.path(), "acme", "tools");
     let probe = command_pack(&env, work.path(), "acme", "probe");
-    env.json(&["pack", "install", tools.to_str().unwrap(), probe.to_str().unwrap()]);
+    env.json(&[
+        "pack",
+        "install",
+        tools.to_str().unwrap(),
+        probe.to_str().unwrap(),
+    ]);
     let inspected = env.json(&["pack", "inspect", tools.to_str().unwrap()]);
-    assert_eq!(inspected["descriptor"], "acme.command.tools@0.1.0", "{inspected}");
-    assert_eq!(inspected["exports"], serde_json::json!(["greentic:envpack/command@0.2.0"]));
+    assert_eq!(
+        inspected["descriptor"], "acme.command.tools@0.1.0",
+        "{inspected}"
+    );
+    assert_eq!(
+        inspected["exports"],
+        serde_json::json!(["greentic:envpack/command@0.2.0"])
+    );
 
     // Two command packs, bound under their own ids; the slots keep theirs.
     let before = env.json(&["env", "show", "dev"]);
@@ -87,22 +98,36 @@ fn command_only_packs_bind_beside_the_slots_and_run_with_their_grants() {
         assert_eq!(bound["slot"], "command", "{bound}");
     }
     let show = env.json(&["env", "show", "dev"]);
-    assert_eq!(commands_of(&show), ["acme.command.probe", "acme.command.tools"]);
-    assert_eq!(show["lock"]["slots"], before["lock"]["slots"], "the slots are untouched");
+    assert_eq!(
+        commands_of(&show),
+        ["acme.command.probe", "acme.command.tools"]
+    );
+    assert_eq!(
+        show["lock"]["slots"], before["lock"]["slots"],
+        "the slots are untouched"
+    );
     let human = env.ok(&["env", "show", "dev"]);
     assert!(
-        human.lines().any(|l| l.starts_with("command") && l.contains("acme.command.tools@0.1.0")),
+        human
+            .lines()
+            .any(|l| l.starts_with("command") && l.contains("acme.command.tools@0.1.0")),
         "{human}"
     );
     // The lock on disk pins them (digest and grants).
-    let lock: Value = serde_json::from_slice(
-        &std::fs::read(env.home().join("envs/dev/lock.json")).unwrap(),
-    )
-    .unwrap();
+    let lock: Value =
+        serde_json::from_slice(&std::fs::read(env.home().join("envs/dev/lock.json")).unwrap())
+            .unwrap();
     let pinned = &lock["commands"]["acme.command.tools"];
-    assert!(pinned["digest"].as_str().unwrap().starts_with("sha256:"), "{lock}");
     assert!(
-        pinned["grants"].as_array().unwrap().iter().any(|g| g == "credential:API_TOKEN"),
+        pinned["digest"].as_str().unwrap().starts_with("sha256:"),
+        "{lock}"
+    );
+    assert!(
+        pinned["grants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g == "credential:API_TOKEN"),
         "{lock}"
     );
 
@@ -119,24 +144,48 @@ fn command_only_packs_bind_beside_the_slots_and_run_with_their_grants() {
     }
 
     // They run with the environment's kv (through its state pack)...
-    assert!(env.ok(&["--env", "dev", "tools", "info"]).contains("has run 1 time(s)"));
-    assert!(env.ok(&["--env", "dev", "tools", "info"]).contains("has run 2 time(s)"));
-    assert!(env.ok(&["--env", "dev", "probe", "info"]).contains("has run 1 time(s)"));
+    assert!(
+        env.ok(&["--env", "dev", "tools", "info"])
+            .contains("has run 1 time(s)")
+    );
+    assert!(
+        env.ok(&["--env", "dev", "tools", "info"])
+            .contains("has run 2 time(s)")
+    );
+    assert!(
+        env.ok(&["--env", "dev", "probe", "info"])
+            .contains("has run 1 time(s)")
+    );
     // ...and its configuration, secrets and outbound HTTP.
     let (port, heads) = one_answer("all good");
     let base = format!("http://127.0.0.1:{port}");
-    env.json(&["env", "config", "dev", "acme.command.tools", "base_url", &base]);
+    env.json(&[
+        "env",
+        "config",
+        "dev",
+        "acme.command.tools",
+        "base_url",
+        &base,
+    ]);
     env.json(&["--env", "dev", "secrets", "put", "API_TOKEN", "t0ken"]);
     let said = env.json(&["--env", "dev", "tools", "status"]);
     assert_eq!(said, format!("{base}/status: all good"));
     let head = heads.recv().unwrap();
     assert!(head.starts_with("GET /status "), "{head}");
-    assert!(head.to_ascii_lowercase().contains("authorization: bearer t0ken"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("authorization: bearer t0ken"),
+        "{head}"
+    );
 
     // Doctor checks them like slot packs: clean now...
     let report = env.json(&["env", "doctor", "dev"]);
     assert!(
-        report["findings"].as_array().unwrap().iter().all(|f| f["severity"] != "error"),
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["severity"] != "error"),
         "{report}"
     );
     // ...and names a command pack whose file is gone.
@@ -146,7 +195,10 @@ fn command_only_packs_bind_beside_the_slots_and_run_with_their_grants() {
     assert!(
         findings.iter().any(|f| f["slot"] == "command"
             && f["severity"] == "error"
-            && f["message"].as_str().unwrap().contains("acme.command.probe")),
+            && f["message"]
+                .as_str()
+                .unwrap()
+                .contains("acme.command.probe")),
         "{err}"
     );
 
@@ -160,9 +212,16 @@ fn command_only_packs_bind_beside_the_slots_and_run_with_their_grants() {
     let show = env.json(&["env", "show", "dev"]);
     assert!(commands_of(&show).is_empty(), "{show}");
     let lock = std::fs::read_to_string(env.home().join("envs/dev/lock.json")).unwrap();
-    assert!(!lock.contains("\"commands\""), "an empty set leaves no key: {lock}");
+    assert!(
+        !lock.contains("\"commands\""),
+        "an empty set leaves no key: {lock}"
+    );
     let out = env.run(&["--env", "dev", "tools", "info"]);
-    assert_ne!(out.code, 0, "an unbound pack's command is gone: {}", out.stdout);
+    assert_ne!(
+        out.code, 0,
+        "an unbound pack's command is gone: {}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -172,23 +231,66 @@ fn a_command_pack_cannot_fill_a_slot_nor_shadow_another_packs_commands() {
     env.json(&["env", "init", "dev"]);
     let ours = command_pack(&env, work.path(), "acme", "tools");
     let theirs = command_pack(&env, &work.path().join("other"), "other", "tools");
-    env.json(&["pack", "install", ours.to_str().unwrap(), theirs.to_str().unwrap()]);
+    env.json(&[
+        "pack",
+        "install",
+        ours.to_str().unwrap(),
+        theirs.to_str().unwrap(),
+    ]);
 
     // Not into a slot, and a slot pack not as a command pack.
-    let err = env.fails(2, &["env", "bind", "dev", "telemetry", "acme.command.tools@^0.1"]);
-    assert!(err["message"].as_str().unwrap().contains("is a command pack"), "{err}");
     let err = env.fails(
         2,
-        &["env", "bind", "dev", "command", "greentic.telemetry.stdout@^0.1"],
+        &["env", "bind", "dev", "telemetry", "acme.command.tools@^0.1"],
     );
-    assert!(err["message"].as_str().unwrap().contains("is a telemetry pack"), "{err}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("is a command pack"),
+        "{err}"
+    );
+    let err = env.fails(
+        2,
+        &[
+            "env",
+            "bind",
+            "dev",
+            "command",
+            "greentic.telemetry.stdout@^0.1",
+        ],
+    );
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("is a telemetry pack"),
+        "{err}"
+    );
 
     // Two packs declaring `tools info`: the second is refused, naming both.
-    env.json(&["env", "bind", "dev", "command", "acme.command.tools@^0.1", "--grant-requested"]);
+    env.json(&[
+        "env",
+        "bind",
+        "dev",
+        "command",
+        "acme.command.tools@^0.1",
+        "--grant-requested",
+    ]);
     let err = env.fails(
         5,
-        &["env", "bind", "dev", "command", "other.command.tools@^0.1", "--grant-requested"],
+        &[
+            "env",
+            "bind",
+            "dev",
+            "command",
+            "other.command.tools@^0.1",
+            "--grant-requested",
+        ],
     );
     let msg = err["message"].as_str().unwrap();
-    assert!(msg.contains("\"tools info\"") && msg.contains("acme.command.tools"), "{err}");
+    assert!(
+        msg.contains("\"tools info\"") && msg.contains("acme.command.tools"),
+        "{err}"
+    );
 }

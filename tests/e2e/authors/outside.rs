@@ -15,7 +15,14 @@ fn a_pack_outside_the_repository_uses_the_packaged_sdk() {
     let target = repo_root().join("target/e2e-scaffold");
     // Packaged and verified (built from the packaged files alone), offline.
     let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["package", "-p", "envpack-sdk", "--offline", "--allow-dirty", "--target-dir"])
+        .args([
+            "package",
+            "-p",
+            "envpack-sdk",
+            "--offline",
+            "--allow-dirty",
+            "--target-dir",
+        ])
         .arg(&target)
         .current_dir(repo_root())
         .env("CARGO_TERM_COLOR", "never")
@@ -23,7 +30,10 @@ fn a_pack_outside_the_repository_uses_the_packaged_sdk() {
         .unwrap();
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "cargo package failed:\n{log}");
-    assert!(log.contains("Verifying envpack-sdk"), "not verified:\n{log}");
+    assert!(
+        log.contains("Verifying envpack-sdk"),
+        "not verified:\n{log}"
+    );
     let sdk_toml = std::fs::read_to_string(repo_root().join("sdk/Cargo.toml")).unwrap();
     let version = sdk_toml
         .lines()
@@ -45,7 +55,10 @@ fn a_pack_outside_the_repository_uses_the_packaged_sdk() {
         .unwrap();
     assert!(status.success());
     let sdk = outside.path().join(format!("envpack-sdk-{version}"));
-    assert!(sdk.join("wit/v0.2.0/worlds.wit").is_file(), "the WIT is vendored");
+    assert!(
+        sdk.join("wit/v0.2.0/worlds.wit").is_file(),
+        "the WIT is vendored"
+    );
     let packaged = std::fs::read_to_string(sdk.join("Cargo.toml")).unwrap();
     assert!(
         !packaged.contains("workspace = true") && !packaged.contains("../"),
@@ -70,7 +83,9 @@ fn a_pack_outside_the_repository_uses_the_packaged_sdk() {
     let krate = outside.path().join("outsider");
     let cargo = std::fs::read_to_string(krate.join("Cargo.toml")).unwrap();
     assert!(
-        cargo.contains(&format!(r#"envpack-sdk = {{ version = "{version}", path = "../envpack-sdk-{version}" }}"#)),
+        cargo.contains(&format!(
+            r#"envpack-sdk = {{ version = "{version}", path = "../envpack-sdk-{version}" }}"#
+        )),
         "{cargo}"
     );
 

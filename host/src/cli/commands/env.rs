@@ -353,7 +353,11 @@ fn unbind(ctx: &Ctx, n: String, slot: Slot, pack: Option<&str>) -> Result<Report
     }
     let old = env::unbind(&ctx.home, &n, &seat)?;
     Ok(Report::new(
-        format!("unbound {} of {n} (was {})", seat.unbind_args(), old.descriptor),
+        format!(
+            "unbound {} of {n} (was {})",
+            seat.unbind_args(),
+            old.descriptor
+        ),
         &json!({"slot": slot, "seat": seat, "was": old}),
     ))
 }

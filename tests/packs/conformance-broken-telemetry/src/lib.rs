@@ -45,7 +45,10 @@ impl TelemetryPack for Broken {
         if bug("reverse-batch") {
             events.reverse();
         }
-        for e in events.iter().filter(|e| !(bug("drop-debug") && e.level == Level::Debug)) {
+        for e in events
+            .iter()
+            .filter(|e| !(bug("drop-debug") && e.level == Level::Debug))
+        {
             print(e);
         }
         Ok(())
