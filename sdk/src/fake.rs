@@ -47,10 +47,7 @@ pub struct SentRequest {
 impl SentRequest {
     /// The first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        crate::http::header_in(&self.headers, name)
     }
 
     /// The body as UTF-8 text (lossy).

@@ -74,10 +74,7 @@ impl Response {
     /// # Ok::<(), envpack_sdk::Error>(())
     /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        header_in(&self.headers, name)
     }
 
     /// The body as UTF-8 text (lossy).
@@ -351,6 +348,14 @@ impl Target {
             path,
         })
     }
+}
+
+/// The first header named `name` (case-insensitive) in `headers`.
+pub(crate) fn header_in<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 /// The placeholder the host replaces with secret `name` in an outgoing

@@ -1,6 +1,10 @@
 //! Typed helpers for the host imports. Each needs a capability requested in
 //! `pack.toml` and granted by the operator; otherwise it returns
 //! [`Error::Denied`](crate::Error::Denied) naming the capability.
+//!
+//! In a native build (`cargo test`) the same helpers talk to the fake host
+//! of `envpack_sdk::testing` (feature `testing`) instead, so unit tests run
+//! the pack's own calls.
 
 /// Structured logging (capability `log`).
 ///

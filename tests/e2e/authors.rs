@@ -11,6 +11,25 @@ use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_envpack");
 
+/// Replaces `from` with `to` in `file`, which must contain it.
+fn edit(file: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(file).unwrap();
+    assert!(text.contains(from), "{from:?} not in {}", file.display());
+    std::fs::write(file, text.replace(from, to)).unwrap();
+}
+
+/// `envpack pack build DIR --target-dir TARGET`, asserted to succeed;
+/// returns its result (`path`, `manifest`, ...).
+fn pack_build(env: &envpack_e2e::Env, dir: &Path, target: &Path) -> serde_json::Value {
+    env.json(&[
+        "pack",
+        "build",
+        dir.to_str().unwrap(),
+        "--target-dir",
+        target.to_str().unwrap(),
+    ])
+}
+
 /// Runs plain `cargo test` in the pack crate `dir` (natively: no
 /// `--target`), with build products in `target`; returns its output, the
 /// test names included. Fails the test when cargo fails.

@@ -28,13 +28,7 @@ fn command_pack(env: &Env, dir: &Path, namespace: &str, name: &str) -> PathBuf {
         dir.to_str().unwrap(),
     ]);
     let target = repo_root().join("target/e2e-scaffold");
-    let built = env.json(&[
-        "pack",
-        "build",
-        dir.join(name).to_str().unwrap(),
-        "--target-dir",
-        target.to_str().unwrap(),
-    ]);
+    let built = super::pack_build(env, &dir.join(name), &target);
     PathBuf::from(built["path"].as_str().unwrap())
 }
 

@@ -2,17 +2,9 @@
 //! the build machine, against the SDK's fake host: a scripted HTTP response
 //! and a secret reach the pack, and a test that expects otherwise fails.
 
-use std::path::Path;
-
 use envpack_e2e::{Env, repo_root};
 
-use super::{BIN, cargo_test, try_cargo_test};
-
-fn edit(file: &Path, from: &str, to: &str) {
-    let text = std::fs::read_to_string(file).unwrap();
-    assert!(text.contains(from), "{from:?} not in {}", file.display());
-    std::fs::write(file, text.replace(from, to)).unwrap();
-}
+use super::{BIN, cargo_test, edit, pack_build, try_cargo_test};
 
 #[test]
 fn cargo_test_runs_pack_logic_natively_with_the_fake_host() {
@@ -89,13 +81,7 @@ fn cargo_test_runs_pack_logic_natively_with_the_fake_host() {
     // The same crate, unchanged but for that edit, still builds for wasm32
     // (the testing feature is a dev-dependency only) and its pack file
     // carries no fake host.
-    let built = env.json(&[
-        "pack",
-        "build",
-        krate.to_str().unwrap(),
-        "--target-dir",
-        target.to_str().unwrap(),
-    ]);
+    let built = pack_build(&env, &krate, &target);
     let bytes = std::fs::read(built["path"].as_str().unwrap()).unwrap();
     let has = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
     assert!(!has(b"FakeHost"), "the pack file contains the fake host");

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use envpack_e2e::{Env, repo_root};
 
-use super::{BIN, cargo_test};
+use super::{BIN, cargo_test, pack_build};
 
 #[test]
 fn a_pack_outside_the_repository_uses_the_packaged_sdk() {
@@ -94,13 +94,7 @@ fn a_pack_outside_the_repository_uses_the_packaged_sdk() {
     assert!(tested.contains("test result: ok. 2 passed"), "{tested}");
 
     // It builds for wasm32-wasip2, installs, binds and runs.
-    let built = env.json(&[
-        "pack",
-        "build",
-        krate.to_str().unwrap(),
-        "--target-dir",
-        target.to_str().unwrap(),
-    ]);
+    let built = pack_build(&env, &krate, &target);
     assert_eq!(built["manifest"]["sdk_version"], version, "{built}");
     env.json(&["pack", "install", built["path"].as_str().unwrap()]);
     env.json(&["env", "init", "dev"]);
