@@ -259,6 +259,10 @@ fn cannot_plan(command: &Command, env: &str) -> Result<()> {
         Command::Drift { command: None, .. } => "drift".into(),
         Command::Serve(_) => "serve".into(),
         Command::Backend(args::BackendCommand::Show) => return Ok(()),
+        Command::Pack(args::PackCommand::Push { .. }) => "pack push".into(),
+        Command::Bundle(args::BundleCommand::Push { .. }) => "bundle push".into(),
+        Command::Bundle(args::BundleCommand::Pull { .. }) => "bundle pull".into(),
+        Command::Registry(args::RegistryCommand::Tags { .. }) => "registry tags".into(),
         Command::Backend(_) => "a backend command".into(),
         Command::Env(args::EnvCommand::Validate { .. }) => "env validate".into(),
         Command::Env(args::EnvCommand::Status { .. }) => "env status".into(),
@@ -393,6 +397,7 @@ fn run(cli: Cli) -> Result<Report> {
     }
     match cli.command {
         Command::Backend(cmd) => commands::backend::run(&ctx, cmd),
+        Command::Registry(cmd) => commands::registry::run(&ctx, cmd),
         Command::Pack(cmd) => commands::pack::run(&ctx, cmd),
         Command::Env(cmd) => commands::env::run(&ctx, cmd),
         Command::Bundle(cmd) => commands::bundle::run(&ctx, cmd),

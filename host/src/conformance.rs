@@ -8,7 +8,9 @@
 //! shared by every instance the suite creates, so durability and
 //! compare-and-swap across instances are tested on real instances.
 //!
-//! - [`state`], [`secrets`], [`telemetry`], [`deployer`]: the slot suites.
+//! - [`state`], [`secrets`], [`telemetry`], [`deployer`], [`kinetic`]: the
+//!   slot suites ([`kinetic`] against the Kinetic REST double, started
+//!   in-process for the run).
 //! - [`commands`]: the `command` export, for packs that declare commands.
 //! - [`junit`]: the JUnit XML rendering for a pack's CI.
 //!
@@ -18,6 +20,7 @@
 pub mod commands;
 pub mod deployer;
 pub mod junit;
+pub mod kinetic;
 mod sandbox;
 pub mod secrets;
 pub mod state;
@@ -48,13 +51,22 @@ pub enum Suite {
     Telemetry,
     /// The `deployer` slot.
     Deployer,
+    /// The `kinetic` slot (API 0.2.0).
+    Kinetic,
     /// The `command` export and the declared commands.
     Commands,
 }
 
 impl Suite {
     /// Every suite's name, as `--slot` takes it.
-    pub const NAMES: [&'static str; 5] = ["state", "secrets", "telemetry", "deployer", "commands"];
+    pub const NAMES: [&'static str; 6] = [
+        "state",
+        "secrets",
+        "telemetry",
+        "deployer",
+        "kinetic",
+        "commands",
+    ];
 
     /// The name.
     pub fn as_str(self) -> &'static str {
@@ -63,6 +75,7 @@ impl Suite {
             Suite::Secrets => "secrets",
             Suite::Telemetry => "telemetry",
             Suite::Deployer => "deployer",
+            Suite::Kinetic => "kinetic",
             Suite::Commands => "commands",
         }
     }
@@ -74,7 +87,7 @@ impl Suite {
             Slot::Secrets => Some(Suite::Secrets),
             Slot::Telemetry => Some(Suite::Telemetry),
             Slot::Deployer => Some(Suite::Deployer),
-            Slot::Kinetic => None,
+            Slot::Kinetic => Some(Suite::Kinetic),
             // A command-only pack's contract is its commands.
             Slot::Command => None,
         }
@@ -96,6 +109,7 @@ impl std::str::FromStr for Suite {
             "secrets" => Ok(Suite::Secrets),
             "telemetry" => Ok(Suite::Telemetry),
             "deployer" => Ok(Suite::Deployer),
+            "kinetic" => Ok(Suite::Kinetic),
             "commands" | "command" => Ok(Suite::Commands),
             other => Err(Error::invalid(format!(
                 "there is no conformance suite {other:?}; expected one of {}",
@@ -304,6 +318,15 @@ pub fn run(runtime: &Runtime, pack: &LoadedPack, opts: &Options<'_>) -> Result<O
         .hint("pick a suite with --slot commands"));
     }
     let slot = pack.manifest().slot();
+    // A kinetic pack runs every suite against one Kinetic double: its
+    // commands too, so they reach a server without an operator's settings.
+    let double = match slot {
+        envpack_descriptor::Slot::Kinetic => Some(kinetic::Double::start()?),
+        _ => None,
+    };
+    let given = opts;
+    let pointed = double.as_ref().map(|d| kinetic::options(d, opts));
+    let opts = pointed.as_ref().unwrap_or(opts);
     let mut cases = Vec::new();
     for suite in &suites {
         if *suite != Suite::Commands && Suite::of_slot(slot) != Some(*suite) {
@@ -323,6 +346,11 @@ pub fn run(runtime: &Runtime, pack: &LoadedPack, opts: &Options<'_>) -> Result<O
             Suite::Secrets => secrets::run(&sandbox, &mut c),
             Suite::Telemetry => telemetry::run(&sandbox, &mut c),
             Suite::Deployer => deployer::run(&sandbox, &mut c),
+            Suite::Kinetic => match &double {
+                // The operator's settings, before the prod company was set.
+                Some(d) => kinetic::run(runtime, pack, d, given, &mut c)?,
+                None => return Err(Error::internal("the kinetic suite runs without its double")),
+            },
             Suite::Commands => commands::run(&sandbox, opts.command_line, &mut c),
         }
         sandbox.sweep();

@@ -28,6 +28,7 @@ pub mod fsutil;
 pub mod home;
 pub mod local;
 pub mod packs;
+pub mod registry;
 pub mod runtime;
 pub mod scaffold;
 pub mod store;

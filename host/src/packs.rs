@@ -36,6 +36,19 @@ pub fn install_bytes(
     Ok(outcome)
 }
 
+/// Installs a pack pulled from a registry (its origin recorded) and
+/// precompiles it.
+pub fn install_pulled(
+    store: &Store,
+    runtime: &Runtime,
+    bytes: Vec<u8>,
+    origin: crate::types::PackOrigin,
+) -> Result<InstallOutcome> {
+    let (outcome, pack) = store.install_pulled(bytes, origin)?;
+    compile_or_roll_back(store, runtime, &outcome, &pack)?;
+    Ok(outcome)
+}
+
 /// Precompiles a pack just stored; when that fails (a file whose manifest
 /// reads but whose code does not compile), removes what this install added,
 /// so a refused install leaves nothing behind and the version is not taken.

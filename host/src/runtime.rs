@@ -30,6 +30,7 @@ mod dynamic;
 mod engine;
 mod fault;
 mod instance;
+pub mod placeholder;
 mod scratch;
 pub mod slots;
 mod store_data;
@@ -115,9 +116,18 @@ impl PackError {
         }
     }
 
-    /// Converts into a host error attributed to `pack`.
-    pub fn into_host(self, pack: &PackLabel) -> Error {
-        Error::new(self.kind.into(), format!("{pack}: {}", self.message))
+    /// Converts into a host error attributed to `pack`, in environment
+    /// `env` when it runs in one: `<env>` is replaced by its name, and a
+    /// trailing `help: COMMAND` becomes the error's hint
+    /// ([`placeholder`]).
+    pub fn into_host(self, pack: &PackLabel, env: Option<&crate::types::EnvName>) -> Error {
+        let message = placeholder::fill(self.message, env);
+        let (message, hint) = placeholder::split_hint(&message);
+        let err = Error::new(self.kind.into(), format!("{pack}: {message}"));
+        match hint {
+            Some(h) => err.hint(h),
+            None => err,
+        }
     }
 }
 

@@ -23,7 +23,7 @@ use sha2::{Digest as _, Sha256};
 use crate::error::{Error, Kind, Result};
 use crate::fsutil::{self, LockGuard};
 use crate::home::Home;
-use crate::types::PackLabel;
+use crate::types::{PackLabel, PackOrigin};
 
 /// The pack store.
 #[derive(Clone, Debug)]
@@ -38,6 +38,9 @@ struct RefRecord {
     size: u64,
     installed_at: String,
     source: String,
+    /// The registry reference and manifest it was pulled from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    origin: Option<PackOrigin>,
 }
 
 /// An installed pack.
@@ -53,6 +56,9 @@ pub struct InstalledPack {
     pub installed_at: String,
     /// Where it was installed from.
     pub source: String,
+    /// The registry reference and manifest digest, when pulled from one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<PackOrigin>,
 }
 
 /// A pack whose bytes were just read and checked against their digest.
@@ -153,6 +159,27 @@ impl Store {
         bytes: Vec<u8>,
         source: &str,
     ) -> Result<(InstallOutcome, VerifiedPack)> {
+        self.install_from(bytes, source, None)
+    }
+
+    /// Installs a pack pulled from a registry, recording its origin (also
+    /// on a pack already installed with the same bytes: where it can be
+    /// fetched again is news).
+    pub fn install_pulled(
+        &self,
+        bytes: Vec<u8>,
+        origin: PackOrigin,
+    ) -> Result<(InstallOutcome, VerifiedPack)> {
+        let source = origin.reference.to_string();
+        self.install_from(bytes, &source, Some(origin))
+    }
+
+    fn install_from(
+        &self,
+        bytes: Vec<u8>,
+        source: &str,
+        origin: Option<PackOrigin>,
+    ) -> Result<(InstallOutcome, VerifiedPack)> {
         if let Some(why) = envpack_manifest::too_big(&bytes) {
             return Err(Error::invalid(format!(
                 "cannot install {source}: it is too big to compile safely: {why}"
@@ -167,6 +194,14 @@ impl Store {
         let ref_path = self.ref_path(&descriptor);
         if let Some(existing) = self.read_ref(&ref_path)? {
             if existing.digest == digest && self.blob_path(&digest).exists() {
+                if origin.is_some() && existing.origin != origin {
+                    let record = RefRecord {
+                        origin,
+                        source: source.to_string(),
+                        ..existing
+                    };
+                    self.write_ref(&ref_path, &record)?;
+                }
                 let pack = self.verified(bytes, digest, manifest);
                 return Ok((
                     InstallOutcome {
@@ -193,10 +228,9 @@ impl Store {
             size: bytes.len() as u64,
             installed_at: now_rfc3339(),
             source: source.to_string(),
+            origin,
         };
-        let json = serde_json::to_vec_pretty(&record)
-            .map_err(|e| Error::internal(format!("cannot encode ref: {e}")))?;
-        fsutil::write_atomic(&ref_path, &json)?;
+        self.write_ref(&ref_path, &record)?;
         let pack = self.verified(bytes, digest, manifest);
         Ok((
             InstallOutcome {
@@ -206,6 +240,17 @@ impl Store {
             },
             pack,
         ))
+    }
+
+    fn write_ref(&self, path: &Path, record: &RefRecord) -> Result<()> {
+        let json = serde_json::to_vec_pretty(record)
+            .map_err(|e| Error::internal(format!("cannot encode ref: {e}")))?;
+        fsutil::write_atomic(path, &json)
+    }
+
+    /// Where an installed descriptor was pulled from, if from a registry.
+    pub fn origin_of(&self, d: &Descriptor) -> Result<Option<PackOrigin>> {
+        Ok(self.read_ref(&self.ref_path(d))?.and_then(|r| r.origin))
     }
 
     fn verified(&self, bytes: Vec<u8>, digest: Digest, manifest: PackManifest) -> VerifiedPack {
@@ -304,6 +349,7 @@ impl Store {
                         size: r.size,
                         installed_at: r.installed_at,
                         source: r.source,
+                        origin: r.origin,
                     });
                 }
             }

@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+mod oci_ref;
+pub use oci_ref::{OciRef, PackOrigin, SCHEME as OCI_SCHEME};
+
 /// The pack as named in messages: descriptor and digest.
 #[derive(Clone, Debug)]
 pub struct PackLabel {

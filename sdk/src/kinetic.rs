@@ -131,9 +131,12 @@ pub fn preflight(build: &BuiltPackage) -> PreflightReport {
         .iter()
         .filter(|r| matches!(r.kind, RecordKind::Error))
         .count();
+    // A build with neither a structured result nor a log says nothing:
+    // not a verdict to install on.
+    let silent = !structured && build.build_log.trim().is_empty();
     let ok = match build.has_errors {
         Some(has) => !has && errors == 0,
-        None => errors == 0,
+        None => errors == 0 && !silent,
     };
     let basis = if structured {
         VerdictBasis::Structured
@@ -145,7 +148,12 @@ pub fn preflight(build: &BuiltPackage) -> PreflightReport {
     } else {
         "build log text"
     };
-    let summary = if ok {
+    let summary = if silent {
+        format!(
+            "{} gave no build result and no log; build it again",
+            build.solution
+        )
+    } else if ok {
         format!(
             "{} builds cleanly ({how}; {} warning(s))",
             build.solution,
@@ -177,7 +185,14 @@ fn text_problem(line: &str) -> Option<LogRecord> {
         .split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|w| !w.is_empty())
         .collect();
-    let counted_nothing = |i: usize| i > 0 && words[i - 1] == "0";
+    // "0 failed", "no errors found", "without errors", "errors: 0",
+    // "warnings: none": the word names a count of nothing.
+    let counted_nothing = |i: usize| {
+        let before = i.checked_sub(1).map(|j| words[j]);
+        let after = words.get(i + 1).copied();
+        matches!(before, Some("0" | "no" | "zero" | "without" | "none"))
+            || matches!(after, Some("0" | "none"))
+    };
     let says = |needles: &[&str]| {
         words
             .iter()
@@ -374,6 +389,10 @@ mod tests {
             "12 succeeded, 0 failed",
             "0 errors, 0 warnings",
             "Build complete",
+            "No errors found",
+            "Build finished without errors; no warnings",
+            "Errors: 0, Warnings: 0",
+            "warnings: none",
         ] {
             let r = preflight(&build(clean, vec![], None));
             assert!(r.ok, "{clean}: {:?}", r.problems);
@@ -387,6 +406,30 @@ mod tests {
         assert!(!r.ok);
         assert_eq!(r.problems.len(), 2);
         assert!(matches!(r.problems[1].kind, RecordKind::Warning));
+        // "no" only negates the word it precedes.
+        let r = preflight(&build("no warnings\n2 errors found", vec![], None));
+        assert!(!r.ok, "{:?}", r.problems);
+        // Neither a result nor a log: no verdict to install on.
+        let r = preflight(&build("  \n", vec![], None));
+        assert!(
+            !r.ok && r.summary.contains("no build result"),
+            "{}",
+            r.summary
+        );
+    }
+
+    /// Structured results decide even when the log text alone would be
+    /// judged otherwise: the text is only a fallback.
+    #[test]
+    fn the_text_never_overrules_a_structured_result() {
+        let r = preflight(&build(
+            "No errors found",
+            vec![record(RecordKind::Error, "BAQ zX missing")],
+            None,
+        ));
+        assert!(!r.ok && matches!(r.basis, VerdictBasis::Structured));
+        let r = preflight(&build("FATAL error", vec![], Some(false)));
+        assert!(r.ok && matches!(r.basis, VerdictBasis::Structured));
     }
 
     #[test]

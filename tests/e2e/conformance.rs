@@ -650,41 +650,146 @@ fn every_generated_pack_passes_its_suite() {
     }
 }
 
-/// The Kinetic pack fills the kinetic slot, which has no suite yet: its
-/// commands suite runs against the Kinetic REST double, every mutating
-/// command with `--dry-run`.
+/// The Kinetic pack against the Kinetic double the suite starts itself:
+/// no settings given, as a third party runs `pack test` on its own pack.
+/// Both suites run against that double: the kinetic slot's and the
+/// commands (every mutating one with `--dry-run`).
 #[test]
-fn the_kinetic_pack_commands_pass_against_the_double() {
-    use envpack_e2e::kinetic_double::{DoubleConfig, KineticDouble};
-    let double = KineticDouble::start(DoubleConfig {
-        api_key: "conformance-key".into(),
-        user: "conformance-user".into(),
-        password: "conformance-password".into(),
-        ..DoubleConfig::default()
-    })
-    .unwrap();
+fn the_kinetic_pack_passes_against_the_suites_own_double() {
     let env = Env::new(BIN);
     env.ok(&["env", "init", "dev"]);
-    let base = format!("base_url={}", double.base_url());
-    let result = passes(
-        &env,
-        &[
-            "greentic.kinetic.rest",
-            "--config",
-            &base,
-            "--config",
-            "company=EPIC07",
-            "--secret",
-            "KINETIC_API_KEY=conformance-key",
-            "--secret",
-            "KINETIC_USER=conformance-user",
-            "--secret",
-            "KINETIC_PASSWORD=conformance-password",
-        ],
-    );
+    let result = passes(&env, &["greentic.kinetic.rest"]);
     assert_eq!(
         result["suites"],
-        serde_json::json!(["commands"]),
+        serde_json::json!(["kinetic", "commands"]),
         "{result}"
     );
+    assert_eq!(result["skipped"], 0, "{result}");
+    let kinetic: Vec<String> = cases(&result)
+        .iter()
+        .filter(|c| c["suite"] == "kinetic")
+        .map(|c| c["case"].as_str().unwrap().to_string())
+        .collect();
+    for case in KINETIC_CASES {
+        assert!(kinetic.iter().any(|k| k == case), "{case} in {kinetic:?}");
+    }
+    let plan = cases(&result)
+        .into_iter()
+        .find(|c| c["case"] == "plan-install-pure")
+        .unwrap();
+    assert!(
+        plan["observed"].as_str().unwrap().contains("none changing"),
+        "{plan}"
+    );
+}
+
+/// Every case of the kinetic suite.
+const KINETIC_CASES: &[&str] = &[
+    "describe",
+    "inventory-stable",
+    "inventory-sees-edits",
+    "schema-diff",
+    "schema-apply",
+    "list-solutions",
+    "backup-unknown-not-found",
+    "backup-digest",
+    "backup-recreate-round-trip",
+    "recreate-existing-conflict",
+    "remove-solution",
+    "build-returns-package",
+    "preflight-structured",
+    "preflight-text-fallback",
+    "plan-install-pure",
+    "install-conflict-stops",
+    "export-before-clear",
+];
+
+#[test]
+fn a_kinetic_pack_with_one_bug_fails_exactly_its_case() {
+    let bugs: &[(&str, &str, &str)] = &[
+        (
+            "describe-wrong-company",
+            "describe",
+            "describe returned company \"EPIC00\"",
+        ),
+        (
+            "inventory-unstable",
+            "inventory-stable",
+            "two inventories of an unchanged target differ",
+        ),
+        (
+            "inventory-layer-ids",
+            "inventory-sees-edits",
+            "the items that changed are []",
+        ),
+        (
+            "schema-diff-writes",
+            "schema-diff",
+            "diff-schema asked the server to change: [\"Ice.BO.ZDataTableSvc/Update\"]",
+        ),
+        (
+            "apply-reports-synced",
+            "schema-apply",
+            "fields were added, yet the report says the data model is in sync",
+        ),
+        ("list-unsorted", "list-solutions", "ids are not sorted"),
+        (
+            "backup-unknown-empty",
+            "backup-unknown-not-found",
+            "backup of an unknown id returned ok(",
+        ),
+        (
+            "backup-digest-wrong",
+            "backup-digest",
+            "but the document's sha256 is",
+        ),
+        (
+            "recreate-reports-empty",
+            "backup-recreate-round-trip",
+            "recreate returned CustTracking with 0 items",
+        ),
+        (
+            "recreate-overwrites",
+            "recreate-existing-conflict",
+            "without replace returned ok(",
+        ),
+        (
+            "remove-always-true",
+            "remove-solution",
+            "remove returned true, then true",
+        ),
+        ("build-no-hash", "build-returns-package", "returned no hash"),
+        (
+            "preflight-text-only",
+            "preflight-structured",
+            "judged by TextHeuristics",
+        ),
+        (
+            "preflight-naive",
+            "preflight-text-fallback",
+            "\"Build finished: 4 items packed, 0 failed.\" was judged ok=false",
+        ),
+        (
+            "plan-uploads",
+            "plan-install-pure",
+            "plan-install asked the server to change: [\"Ice.Lib.FileTransferSvc/UploadFile\"]",
+        ),
+        (
+            "install-clears",
+            "install-conflict-stops",
+            "install made other changes than the install: [\"Ice.Lib.MetaFXSvc/DeleteLayer\"]",
+        ),
+        (
+            "export-clears",
+            "export-before-clear",
+            "export-layer changed the target before clear-layer was called",
+        ),
+    ];
+    assert_eq!(bugs.len(), KINETIC_CASES.len(), "one bug per case");
+    each_bug_fails_its_case("conformance-broken-kinetic", bugs);
+    // Without a bug it keeps every rule.
+    let env = Env::new(BIN);
+    let file = build_pack(BIN, "conformance-broken-kinetic");
+    let result = passes(&env, &[file.to_str().unwrap()]);
+    assert_eq!(result["suites"], serde_json::json!(["kinetic"]), "{result}");
 }

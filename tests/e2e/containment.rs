@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use envpack_e2e::hostile::{
     assert_fault, assert_output, hostile_env, hostile_environment, hostile_run,
 };
-use envpack_e2e::{Env, build_pack};
+use envpack_e2e::{Env, build_pack, leb128 as leb};
 
 const BIN: &str = env!("CARGO_BIN_EXE_envpack");
 
@@ -286,19 +286,6 @@ fn an_ordinary_pack_still_works_after_the_floods() {
         "--grant-requested",
     ]);
     assert_eq!(out["calls"][0]["result"], "ok([])", "{out}");
-}
-
-/// LEB128 of `n`.
-fn leb(mut n: usize, out: &mut Vec<u8>) {
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
 }
 
 /// A core module of `count` empty functions, encoded by hand.

@@ -367,6 +367,74 @@ pub fn postgres_url(tag: &str) -> String {
     )
 }
 
+/// Appends the unsigned LEB128 encoding of `n` (Wasm's integers), for
+/// tests that write Wasm binaries by hand.
+pub fn leb128(mut n: usize, out: &mut Vec<u8>) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// A variable `scripts/services` exports, or a failure saying how to get
+/// it: the registry suites cannot be tested without a real registry.
+fn service_var(var: &str, what: &str) -> String {
+    std::env::var(var)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| {
+            panic!(
+                "{var} is not set: this test needs {what}.\n\
+                 Start the throwaway servers and run the tests again:\n  \
+                 d=$(mktemp -d); eval \"$(scripts/services start $d)\"; cargo test ...; scripts/services stop $d\n\
+                 (.ci/run does this; scripts/bootstrap installs docker-registry)"
+            )
+        })
+}
+
+/// The open OCI registry of this test run (`ENVPACK_TEST_REGISTRY`,
+/// `HOST:PORT` on loopback, from `scripts/services`).
+pub fn registry_addr() -> String {
+    service_var("ENVPACK_TEST_REGISTRY", "an OCI registry (docker-registry)")
+}
+
+/// The open registry's storage directory (its filesystem driver's root),
+/// where a test can tamper with a blob (`ENVPACK_TEST_REGISTRY_DATA`).
+pub fn registry_data() -> PathBuf {
+    PathBuf::from(service_var(
+        "ENVPACK_TEST_REGISTRY_DATA",
+        "the OCI registry's storage directory",
+    ))
+}
+
+/// The registry that asks for a login: `(user, password, HOST:PORT)` from
+/// `ENVPACK_TEST_REGISTRY_AUTH` (`USER:PASSWORD@HOST:PORT`).
+pub fn registry_auth() -> (String, String, String) {
+    let v = service_var(
+        "ENVPACK_TEST_REGISTRY_AUTH",
+        "an OCI registry with basic authentication",
+    );
+    let (login, addr) = v.rsplit_once('@').expect("USER:PASSWORD@HOST:PORT");
+    let (user, password) = login.split_once(':').expect("USER:PASSWORD");
+    (user.into(), password.into(), addr.into())
+}
+
+/// A repository prefix no other test (or earlier run) uses.
+pub fn unique_repo(tag: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("t-{tag}-{}-{n}-{nanos}", std::process::id())
+}
+
 #[cfg(test)]
 mod hint_tests {
     use super::runnable_hints;

@@ -118,7 +118,7 @@ pub enum Command {
     Bundle(BundleCommand),
     /// Deploy a release bundle to an environment as a new revision.
     #[command(
-        after_help = "Examples:\n  envpack deploy web-1.4.0.bundle.tgz --env dev\n  envpack deploy web-1.4.0.bundle.tgz --env dev --dry-run\n\nThe environment's policy is checked first; the deployer pack plans, the plan is\nshown and recorded, then applied and health-checked. The first revision of a\ndeployment gets 100% of traffic, later ones 0% until `envpack traffic set`."
+        after_help = "Examples:\n  envpack deploy web-1.4.0.bundle.tgz --env dev\n  envpack deploy web-1.4.0.bundle.tgz --env dev --dry-run\n  envpack deploy oci://registry.acme.example/envpack/web@sha256:41d0... --env dev\n\nThe environment's policy is checked first; the deployer pack plans, the plan is\nshown and recorded, then applied and health-checked. The first revision of a\ndeployment gets 100% of traffic, later ones 0% until `envpack traffic set`."
     )]
     Deploy(DeployArgs),
     /// List, show, drain and archive revisions.
@@ -228,6 +228,12 @@ pub enum Command {
         after_help = "Examples:\n  envpack backend show\n  envpack backend set 'postgres://envpack@db:5432/envpack' --password-file pw.txt\n  envpack backend migrate\n  envpack backend copy --from fs --to 'postgres://envpack@db:5432/envpack' --password-file pw.txt\n  envpack backend set fs"
     )]
     Backend(BackendCommand),
+    /// The OCI registries packs are pulled from and pushed to.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  envpack registry add acme oci://registry.acme.example/envpack --username ci --password-env ACME_REGISTRY_PASSWORD\n  envpack registry list\n  envpack pack push dist/acme.state.memory-1.2.0.wasm acme\n  envpack pack install acme.state.memory@^1.2"
+    )]
+    Registry(RegistryCommand),
     /// Run the HTTP router in front of the environment's deployments.
     #[command(
         after_help = "Examples:\n  envpack serve --env local\n  envpack serve --env dev --listen 0.0.0.0:8080\n  envpack serve --env dev --trust-revision-header-from 127.0.0.1/32\n\nRoutes by host and path prefix (bundle attributes `host`, `prefix`), then by the\nx-envpack-revision header (only from --trust-revision-header-from networks; none\nby default), a signed sticky cookie, or a weighted random choice following the\ncurrent traffic split. At --max-connections, new connections wait in the listen\nbacklog."
@@ -340,11 +346,13 @@ mod backend;
 mod deployment;
 mod env;
 mod pack;
+mod registry;
 
 pub use backend::*;
 pub use deployment::*;
 pub use env::*;
 pub use pack::*;
+pub use registry::*;
 
 /// `envpack serve`: where to listen, the client limits and header trust.
 #[derive(Debug, Args)]

@@ -15,6 +15,7 @@ pub mod observe;
 pub mod pack;
 pub mod pack_test;
 pub mod promote;
+pub mod registry;
 pub mod revisions;
 pub mod rollback;
 pub mod secrets;

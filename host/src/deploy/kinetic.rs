@@ -12,6 +12,7 @@
 //! No Kinetic REST knowledge lives here: only the `kinetic` interface.
 
 mod conflicts;
+pub(crate) mod release;
 
 use std::collections::HashMap;
 
@@ -265,7 +266,7 @@ impl Target for KineticTarget<'_, '_, '_> {
             steps,
             endpoint: None,
             attributes: vec![
-                ("kinetic.solution".into(), p.solution),
+                (release::KINETIC_SOLUTION.into(), p.solution),
                 (KINETIC_BASELINE.into(), baseline.to_string()),
             ],
         })

@@ -159,6 +159,7 @@ pub fn bind(
         digest: pack.label().digest,
         grants: effective,
         bound_at: now_rfc3339(),
+        origin: store.origin_of(&descriptor)?,
     };
     if !opts.dry_run {
         packs::ensure_artifact(&store, runtime, &pack)?;
@@ -365,6 +366,7 @@ mod tests {
             digest: envpack_manifest::Digest::of(b"x"),
             grants: grants(granted),
             bound_at: String::new(),
+            origin: None,
         }
     }
 

@@ -24,7 +24,8 @@ pub struct DoctorFinding {
     pub slot: Option<Slot>,
     /// Which check: `binding`, `resolve`, `digest`, `world`, `grants`,
     /// `artifact`, `secrets`, `lock`, `records` (a damaged deployment
-    /// record), `reality`.
+    /// record), `reality`, `tag` (the registry tag a pack was pulled from
+    /// moved).
     pub check: &'static str,
     /// What is wrong.
     pub message: String,
@@ -180,6 +181,7 @@ impl Checkup<'_> {
             Err(e) => return self.unloadable(slot, d, &rebind, &e),
         };
         self.world(slot, &pack, &rebind);
+        self.tag(slot, b);
         let manifest = pack.manifest();
         let missing = manifest.requested().unsatisfied_by(&b.grants);
         if !missing.is_empty() {
@@ -268,6 +270,54 @@ impl Checkup<'_> {
                 other,
             ),
             Err(e) => self.error(Some(slot), "world", format!("{d}: {e}"), rebind.to_string()),
+        }
+    }
+
+    /// The tag the pack was pulled from still points at the manifest the
+    /// lock pinned. A moved tag is drift: the environment keeps running
+    /// the pinned pack, and the finding says how to take the new one on
+    /// purpose.
+    fn tag(&mut self, slot: Slot, b: &Binding) {
+        let Some(origin) = &b.origin else { return };
+        let registries = match crate::registry::Registries::load(self.home) {
+            Ok(r) => r,
+            Err(e) => {
+                return self.push(
+                    "warning",
+                    Some(slot),
+                    "tag",
+                    e.message().to_string(),
+                    e.hint_text().unwrap_or("").to_string(),
+                );
+            }
+        };
+        let Some(check) = crate::registry::check_tag(&registries, origin) else {
+            return;
+        };
+        let (name, d, tag) = (self.name, &b.descriptor, &check.reference);
+        match (&check.current, &check.error) {
+            (Some(now), _) if check.moved() => self.push(
+                "warning",
+                Some(slot),
+                "tag",
+                format!(
+                    "drift: tag {tag}, which {d} was pulled from, now points at {now}, not the {} the lock pinned; {name} keeps running the pinned pack (a moved tag is never an upgrade)",
+                    check.pinned
+                ),
+                format!(
+                    "to take the new artifact on purpose: envpack pack install {} && envpack env bind {name} {slot} {}",
+                    tag.by_digest(*now),
+                    b.requirement
+                ),
+            ),
+            (None, Some(why)) => self.push(
+                "warning",
+                Some(slot),
+                "tag",
+                format!("cannot check whether tag {tag} ({d}'s origin) still points at {}: {why}", check.pinned),
+                format!("envpack registry tags oci://{}/{}", tag.host(), tag.repository()),
+            ),
+            _ => {}
         }
     }
 

@@ -73,6 +73,7 @@ fn default_binding(store: &Store, slot: Slot) -> Result<Binding> {
         grants: pack.manifest().requested(),
         descriptor,
         bound_at: now_rfc3339(),
+        origin: None,
     })
 }
 

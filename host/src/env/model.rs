@@ -260,6 +260,11 @@ pub struct Binding {
     pub grants: Grants,
     /// When it was bound.
     pub bound_at: String,
+    /// The registry reference and manifest digest the pack was pulled
+    /// from, when it was: pinned here so a tag that moves later is drift
+    /// (`env doctor`), never an upgrade.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<crate::types::PackOrigin>,
 }
 
 /// `lock.json`: the pinned packs and powers of an environment.
@@ -394,6 +399,7 @@ mod tests {
                     digest: Digest::of(b"x"),
                     grants: ["log".parse().expect("cap")].into_iter().collect(),
                     bound_at: "2026-11-23T00:00:00Z".into(),
+                    origin: None,
                 },
             )]
             .into(),

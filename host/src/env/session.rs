@@ -50,6 +50,7 @@ pub struct Session<'r> {
 /// command actually reaches them.
 #[derive(Clone)]
 struct Env {
+    home: Home,
     store: Store,
     runtime: Runtime,
     records: EnvRecords,
@@ -157,9 +158,12 @@ impl Env {
         let load = || packs::load(&self.store, &self.runtime, &b.descriptor, Some(&b.digest));
         let loaded = match load() {
             // Bound by another home sharing the backend: an embedded default
-            // this home has not installed yet is installed now.
+            // this home has not installed yet is installed now, and a pack
+            // pulled from a registry is pulled again, by the pinned manifest
+            // digest, and must be the pinned file.
             Err(e) if e.kind() == Kind::NotFound
-                && super::defaults::install_embedded(&self.store, &self.runtime, &b.digest)? =>
+                && (super::defaults::install_embedded(&self.store, &self.runtime, &b.digest)?
+                    || crate::registry::pack::install_pinned(&self.home, &self.runtime, b.origin.as_ref(), &b.digest)?) =>
             {
                 load()
             }
@@ -310,6 +314,7 @@ impl<'r> Session<'r> {
         });
         let session = Self {
             env: Env {
+                home: home.clone(),
                 store: Store::open(home),
                 runtime: runtime.clone(),
                 records,
@@ -336,7 +341,7 @@ impl<'r> Session<'r> {
                         let seat = Seat::Slot(slot);
                         let loaded = env.load(&seat)?;
                         let ctx = env.context(&loaded, &seat, packs)?;
-                        loaded.instantiate(ctx)
+                        Ok(loaded.instantiate(ctx)?.in_environment(env.records.name()))
                     });
                 let cell = match slot {
                     Slot::State => &session.packs.state_loader,
@@ -407,7 +412,7 @@ impl<'r> Session<'r> {
     pub fn instance_at(&self, seat: &Seat) -> Result<PackInstance> {
         let loaded = self.env.load(seat)?;
         let ctx = self.env.context(&loaded, seat, self.packs.clone())?;
-        loaded.instantiate(ctx)
+        Ok(loaded.instantiate(ctx)?.in_environment(self.name()))
     }
 
     /// Runs `f` on the session's shared state-pack instance; writes hold

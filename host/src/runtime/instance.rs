@@ -18,6 +18,7 @@ use super::store_data::{Limiter, StoreData};
 use super::wit::{ApiVersion, CallResult, Exports, Guests};
 use super::{Granter, Limits, PackLabel, Runtime, Services, fault};
 use crate::error::{Error, Kind, Result};
+use crate::types::EnvName;
 
 /// Bytes of standard output kept between takes: telemetry packs print a
 /// batch of events per call, drained after each.
@@ -155,6 +156,7 @@ impl LoadedPack {
                 limits: self.limits.clone(),
                 deadline_ticks: self.deadline_ticks,
                 broken: false,
+                env: None,
             },
             instance,
             guests,
@@ -191,6 +193,9 @@ pub struct Calls {
     limits: Limits,
     deadline_ticks: u64,
     broken: bool,
+    /// The environment the instance runs in: replaces the `<env>`
+    /// placeholder in what the pack says ([`super::placeholder`]).
+    env: Option<EnvName>,
 }
 
 impl Calls {
@@ -223,7 +228,7 @@ impl Calls {
         }
         match result {
             Ok(Ok(r)) => Ok(r),
-            Ok(Err(e)) => Err(e.into_host(&self.pack)),
+            Ok(Err(e)) => Err(e.into_host(&self.pack, self.env.as_ref())),
             Err(e) => {
                 self.broken = true;
                 Err(fault::classify(
@@ -235,6 +240,12 @@ impl Calls {
                 ))
             }
         }
+    }
+
+    /// `text` with the `<env>` placeholder replaced by the environment's
+    /// name, when the instance runs in one.
+    pub(crate) fn with_env(&self, text: String) -> String {
+        super::placeholder::fill(text, self.env.as_ref())
     }
 
     /// Refuses results over the output limit.
@@ -261,6 +272,14 @@ impl PackInstance {
     /// The API version it is called through.
     pub fn api_version(&self) -> ApiVersion {
         self.version
+    }
+
+    /// Runs the instance in environment `env`: what the pack says with the
+    /// `<env>` placeholder (error messages, hints, command output) names
+    /// it, so the commands it suggests can be pasted as they are.
+    pub fn in_environment(mut self, env: &EnvName) -> Self {
+        self.calls.env = Some(env.clone());
+        self
     }
 
     /// Capability uses refused so far.

@@ -93,3 +93,53 @@ fn build_falls_back_to_build_solution_and_install_reports_conflicts() {
     );
     assert_eq!(sent["cabData"], b64(b"PK\x03\x04zip"));
 }
+
+/// A plan predicts the conflicts `ValidateInstallSettings` reports, with
+/// the owning company found through `GetLayers`; it calls nothing that
+/// changes the target.
+#[test]
+fn plan_predicts_conflicts_from_the_server_validation() {
+    let io = Fake::new(|r| {
+        if let Some(t) = fake::token(r) {
+            return t;
+        }
+        match method(r) {
+            "ValidateInstallSettings" => {
+                ok(json!({"returnObj": {"HasErrors": false, "LogRecords": [
+                {"Type": "Warning", "Message": "Layer with identifier Erp.UI.PartEntry~PartCustom~KNTCCustLayer already exists in another company"}]}}))
+            }
+            "GetLayers" => ok(json!({"returnObj": [
+                {"ViewId": "Erp.UI.PartEntry", "LayerName": "PartCustom", "TypeCode": "KNTCCustLayer", "Company": "T_EPIC07"}]})),
+            _ => server(r),
+        }
+    });
+    let c = Client::new(&io, fake::settings());
+    let p = plan(&c, "S1.cab", b"PK\x03\x04zip", options()).expect("plan");
+    assert_eq!(p.predicted_conflicts.len(), 1, "{p:?}");
+    let l = &p.predicted_conflicts[0].layer;
+    assert_eq!(
+        (
+            l.app_id.as_str(),
+            l.layer_name.as_str(),
+            l.company.as_deref()
+        ),
+        ("Erp.UI.PartEntry", "PartCustom", Some("T_EPIC07"))
+    );
+    assert!(
+        p.summary.contains("1 layer conflict(s) predicted"),
+        "{}",
+        p.summary
+    );
+    let sent = io.body_of("/ValidateInstallSettings");
+    assert_eq!(
+        sent["settings"]["MainInstallSettings"][0]["AutoOverwriteDuplicateFile"], true,
+        "the planned settings are validated"
+    );
+    for call in io.calls() {
+        let m = call.rsplit('/').next().unwrap_or("");
+        assert!(
+            m.starts_with("Get") || m.starts_with("Validate") || m.is_empty(),
+            "plan only reads: {call}"
+        );
+    }
+}

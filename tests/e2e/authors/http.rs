@@ -21,15 +21,15 @@ class H(http.server.BaseHTTPRequestHandler):
         length = self.headers.get("Content-Length")
         te = self.headers.get("Transfer-Encoding")
         got = len(self.rfile.read(int(length))) if length else 0
-        # A chunked body is read to its end too: answering and closing
-        # while the client still sends makes it fail (a protocol error).
-        while te == "chunked":
-            size = int(self.rfile.readline().split(b";")[0].strip(), 16)
-            if size == 0:
+        if te == "chunked":
+            # Read the whole chunked body before answering: answering and
+            # closing first would reset a client still writing it.
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                got += len(self.rfile.read(size))
                 self.rfile.readline()
-                break
-            got += len(self.rfile.read(size))
-            self.rfile.readline()
+                if size == 0:
+                    break
         body = f"content-length={length} transfer-encoding={te} got={got}".encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))

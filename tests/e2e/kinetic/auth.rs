@@ -102,8 +102,23 @@ fn a_wrong_api_key_is_denied_naming_the_secret_not_the_key() {
     assert_eq!(code, 4, "denied: {v}");
     let message = v["error"]["message"].as_str().unwrap();
     assert!(message.contains("KINETIC_API_KEY"), "{message}");
-    assert!(message.contains("envpack secrets put"), "{message}");
+    // The fix names this environment: the pack wrote `<env>`, the host
+    // filled it in and made it the hint.
+    assert_eq!(
+        v["error"]["hint"], "envpack secrets put --env kin KINETIC_API_KEY",
+        "{v}"
+    );
+    assert!(!v.to_string().contains("<env>"), "{v}");
     assert!(!v.to_string().contains(WRONG), "the key is not shown: {v}");
+    // People see it on a `help:` line.
+    let text = k.env.run(&["--env", "kin", "kinetic", "solutions", "list"]);
+    assert!(
+        text.stderr
+            .contains("help: envpack secrets put --env kin KINETIC_API_KEY"),
+        "{}",
+        text.stderr
+    );
+    assert!(!text.stderr.contains(WRONG));
     k.assert_no_secret_leaked();
     let mut home = String::new();
     for f in super::setup::find_files(k.env.home(), "") {
@@ -124,10 +139,11 @@ fn a_missing_secret_says_how_to_fix_it() {
         .ok(&["env", "config", "kin", pack, "user_secret", "OTHER_USER"]);
     let (code, v) = k.run(&["solutions", "list"]);
     assert_eq!(code, 4, "{v}");
-    let message = v["error"]["message"].as_str().unwrap();
+    let hint = v["error"]["hint"].as_str().unwrap();
     assert!(
-        message.contains("--grant credential:OTHER_USER"),
-        "{message}"
+        hint.contains("envpack env bind kin kinetic")
+            && hint.contains("--grant credential:OTHER_USER"),
+        "{v}"
     );
 
     k.env.ok(&[
@@ -142,8 +158,12 @@ fn a_missing_secret_says_how_to_fix_it() {
     let (code, v) = k.run(&["solutions", "list"]);
     assert_ne!(code, 0, "{v}");
     let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.contains("OTHER_USER"), "{message}");
     assert!(
-        message.contains("OTHER_USER") && message.contains("envpack secrets put"),
-        "{message}"
+        v["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .starts_with("envpack secrets put --env kin "),
+        "{v}"
     );
 }

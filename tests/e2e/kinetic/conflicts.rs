@@ -38,6 +38,87 @@ fn prepared() -> Kinetic {
     k
 }
 
+/// The dry run's plan predicts the conflict (from the server's validation
+/// of the planned settings, the owner from the target's layers) and says
+/// what the policy will do, changing nothing.
+#[test]
+fn a_dry_run_predicts_the_conflicting_layers() {
+    let k = prepared();
+    let r = k.env.run(&[
+        "--env",
+        "kin",
+        "kinetic",
+        "solutions",
+        "install",
+        "CustTracking",
+        "--from-company",
+        "EPIC06",
+        "--dry-run",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains(
+            "predicted layer conflict: Erp.UI.CustomerEntry~CustTracking~KNTCCustLayer (company T_EPIC07); the install stops on it"
+        ),
+        "{}",
+        r.stdout
+    );
+    let plan = k.ok(&[
+        "solutions",
+        "install",
+        "CustTracking",
+        "--from-company",
+        "EPIC06",
+        "--dry-run",
+        "--on-conflict",
+        "export-clear-and-retry-once",
+    ]);
+    let predicted = plan["plan"]["predicted_conflicts"].as_array().unwrap();
+    assert_eq!(predicted.len(), 1, "{plan}");
+    assert_eq!(predicted[0]["form"], "identifier");
+    assert_eq!(predicted[0]["layer"]["app_id"], APP);
+    assert_eq!(predicted[0]["layer"]["layer_name"], LAYER);
+    assert_eq!(predicted[0]["layer"]["company"], "T_EPIC07");
+    assert!(
+        plan["plan"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("1 layer conflict(s) predicted"),
+        "{plan}"
+    );
+    assert_eq!(
+        k.changes(),
+        Vec::<String>::new(),
+        "a dry run changed something"
+    );
+    assert!(
+        k.calls()
+            .iter()
+            .any(|c| c.ends_with("/ValidateInstallSettings")),
+        "{:?}",
+        k.calls()
+    );
+    assert!(
+        k.double
+            .layers("EPIC07")
+            .iter()
+            .any(|l| l["Company"] == "T_EPIC07")
+    );
+
+    // Without the conflicting layer, none is predicted.
+    let clean = Kinetic::new();
+    clean.ok(&["solutions", "build", "CustTracking", "--company", "EPIC06"]);
+    let plan = clean.ok(&[
+        "solutions",
+        "install",
+        "CustTracking",
+        "--from-company",
+        "EPIC06",
+        "--dry-run",
+    ]);
+    assert_eq!(plan["plan"]["predicted_conflicts"], json!([]), "{plan}");
+}
+
 #[test]
 fn fail_stops_and_names_the_layers() {
     let k = prepared();
@@ -56,10 +137,14 @@ fn fail_stops_and_names_the_layers() {
         message.contains("Erp.UI.CustomerEntry~CustTracking~KNTCCustLayer"),
         "{message}"
     );
-    assert!(
-        message.contains("--on-conflict export-clear-and-retry-once"),
-        "{message}"
+    // The fix is a command for this environment, pasteable as it is: the
+    // host put the environment's name in the pack's `<env>`.
+    assert_eq!(
+        v["error"]["hint"],
+        "envpack --env kin kinetic solutions install CustTracking --from-company EPIC06 --on-conflict export-clear-and-retry-once",
+        "{v}"
     );
+    assert!(!v.to_string().contains("<env>"), "{v}");
     let calls = k.calls();
     assert_eq!(
         calls.iter().filter(|c| c.ends_with("/Install")).count(),

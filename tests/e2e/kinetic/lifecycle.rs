@@ -69,24 +69,11 @@ fn ladder() -> (Env, KineticDouble) {
     (env, double)
 }
 
-/// Builds CustTracking in dev and makes a release bundle of the package.
+/// Releases CustTracking from dev in one step: the environment's kinetic
+/// pack backs it up, builds and pre-flights it, and envpack writes the
+/// bundle (the package as payload, the build log, hash, backup and verdict
+/// as evidence).
 fn release(env: &Env, version: &str, source: &str) -> PathBuf {
-    env.json(&[
-        "--env",
-        "dev",
-        "kinetic",
-        "solutions",
-        "build",
-        "CustTracking",
-    ]);
-    let cab = env
-        .home()
-        .join("envs/dev/packs")
-        .join(PACK)
-        .join("scratch/kinetic/packages/EPIC06/CustTracking.cab");
-    let dir = env.home().join(format!("release-{version}-{source}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(&cab, dir.join("CustTracking.cab")).unwrap();
     let out = env
         .home()
         .join(format!("custtracking-{version}-{source}.tgz"));
@@ -95,11 +82,13 @@ fn release(env: &Env, version: &str, source: &str) -> PathBuf {
     } else {
         "feat/tracking".to_string()
     };
-    env.json(&[
+    let built = env.json(&[
+        "--env",
+        "dev",
         "bundle",
         "build",
-        "--no-git",
-        dir.to_str().unwrap(),
+        "--from-kinetic",
+        "CustTracking",
         "--name",
         "custtracking",
         "--version",
@@ -108,11 +97,14 @@ fn release(env: &Env, version: &str, source: &str) -> PathBuf {
         source,
         "--ref",
         &reference,
-        "--attr",
-        "kinetic.package=CustTracking.cab",
         "--out",
         out.to_str().unwrap(),
     ]);
+    assert_eq!(built["preflight"]["ok"], true, "{built}");
+    assert_eq!(
+        built["bundle"]["manifest"]["attributes"]["kinetic.package"], "CustTracking.cab",
+        "{built}"
+    );
     out
 }
 
@@ -161,6 +153,38 @@ fn calls(double: &KineticDouble, company: &str) -> Vec<String> {
 fn a_solution_release_deploys_promotes_and_rolls_back() {
     let (env, double) = ladder();
     let v1 = release(&env, "1.2.0", "release-tag");
+    // A normal release bundle: the package, and as required evidence the
+    // build log, the server's hash, the backup it was built from and the
+    // pre-flight verdict.
+    let verified = env.json(&["bundle", "verify", v1.to_str().unwrap()]);
+    let manifest = &verified["manifest"];
+    assert_eq!(
+        manifest["required_evidence"],
+        json!([
+            "CustTracking.backup.json",
+            "CustTracking.build.json",
+            "CustTracking.build.log",
+            "CustTracking.hash",
+            "CustTracking.preflight.json"
+        ]),
+        "{verified}"
+    );
+    assert_eq!(manifest["files"][0]["path"], "CustTracking.cab");
+    assert_eq!(manifest["source"]["provenance"], "unverified");
+    assert_eq!(manifest["attributes"]["kinetic.built-in"], "EPIC06");
+    assert!(
+        !manifest["attributes"]["kinetic.hash"]
+            .as_str()
+            .unwrap()
+            .is_empty(),
+        "{verified}"
+    );
+    let release_audit = env.json(&["--env", "dev", "audit", "--verb", "kinetic.release"]);
+    assert_eq!(
+        release_audit.as_array().unwrap().len(),
+        2,
+        "started and ok: {release_audit}"
+    );
     env.json(&["deploy", v1.to_str().unwrap(), "--env", "dev"]);
     assert_eq!(installed(&double, "EPIC06").as_deref(), Some("1.2.0.0"));
 
@@ -231,9 +255,31 @@ fn a_solution_release_deploys_promotes_and_rolls_back() {
         "rolled back"
     );
 
-    // No credential value in the records, the bundles, or what was sent.
+    // No credential value in the records, the bundles (unpacked: they are
+    // compressed), or what was sent.
     let mut seen = String::new();
     all_text(env.home(), &mut seen);
+    for bundle in [&v1, &v2] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new("tar")
+            .arg("xzf")
+            .arg(bundle)
+            .arg("-C")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let before = seen.len();
+        all_text(dir.path(), &mut seen);
+        assert!(
+            seen[before..].contains("CustTracking"),
+            "the bundle was unpacked and read"
+        );
+    }
     for e in double.journal() {
         seen.push_str(&format!(
             "{} {:?} {:?} {}\n",
@@ -243,6 +289,86 @@ fn a_solution_release_deploys_promotes_and_rolls_back() {
     for value in [API_KEY, PASSWORD] {
         assert!(!seen.contains(value), "a credential value leaked: {value}");
     }
+}
+
+/// A release is refused, and nothing written, when the pre-flight fails;
+/// production confirms the build before the pack runs; a dry run builds
+/// nothing.
+#[test]
+fn a_release_needs_a_clean_preflight_and_production_confirms_it() {
+    let (env, double) = ladder();
+    let out = env.home().join("broken.tgz");
+    let args = |e: &'static str, out: &Path| -> Vec<String> {
+        [
+            "--json",
+            "--env",
+            e,
+            "bundle",
+            "build",
+            "--from-kinetic",
+            "CustTracking",
+            "--name",
+            "custtracking",
+            "--version",
+            "1.2.0",
+            "--source",
+            "release-tag",
+            "--ref",
+            "v1.2.0",
+            "--out",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([out.to_str().unwrap().to_string()])
+        .collect()
+    };
+    let run = |a: Vec<String>| {
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        env.run(&a)
+    };
+
+    double.clear_journal();
+    let dry = run([args("dev", &out), vec!["--dry-run".into()]].concat());
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert_eq!(dry.envelope()["result"]["dry_run"], true);
+    assert!(!out.exists(), "a dry run wrote the bundle");
+    assert!(
+        !double.journal().iter().any(|e| e.mutates()),
+        "a dry run built: {:?}",
+        double.journal_routes()
+    );
+
+    // An item of the solution is gone from dev: the build reports errors.
+    double
+        .remove_ud_field("EPIC06", "Customer_UD", "TrackSince_c")
+        .unwrap();
+    let failed = run(args("dev", &out));
+    assert_eq!(failed.code, 5, "{}", failed.stdout);
+    let err = &failed.envelope()["error"];
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("the pre-flight of CustTracking built in company EPIC06 failed"),
+        "{err}"
+    );
+    assert!(
+        err["message"].as_str().unwrap().contains("TrackSince_c"),
+        "the problem is named: {err}"
+    );
+    assert_eq!(err["details"]["preflight"]["ok"], false, "{err}");
+    assert_eq!(
+        err["hint"],
+        "fix the solution in company EPIC06, then see the build's records: envpack --env dev kinetic solutions build CustTracking"
+    );
+    assert!(!out.exists(), "a failed build was released");
+
+    // Production asks before the build; without a terminal or --yes it
+    // refuses, and the pack never ran.
+    double.clear_journal();
+    let prod = run(args("prod", &env.home().join("prod.tgz")));
+    assert_eq!(prod.code, 4, "{}", prod.stdout);
+    assert!(double.journal().is_empty(), "{:?}", double.journal_routes());
 }
 
 #[test]
@@ -265,6 +391,20 @@ fn an_install_conflict_follows_the_environment_policy_and_is_audited() {
         type_code: "KNTCCustLayer".into(),
         as_http_error: false,
     };
+    // The plan predicts the conflict and says what the policy will do.
+    double.clear_journal();
+    let planned = env.json(&["deploy", v1.to_str().unwrap(), "--env", "dev", "--dry-run"]);
+    let shown = planned.to_string();
+    assert!(
+        shown.contains("may conflict: ") && shown.contains("the policy `fail` stops the install"),
+        "{planned}"
+    );
+    assert!(shown.contains("CustTracking"), "{planned}");
+    assert!(
+        !double.journal().iter().any(|e| e.mutates()),
+        "{:?}",
+        double.journal_routes()
+    );
     double.script_install(Some("EPIC06"), conflict());
     let failed = env.fails(9, &["deploy", v1.to_str().unwrap(), "--env", "dev"]);
     assert!(

@@ -23,15 +23,9 @@ description = "Sales region"
 field-format = "x(20)"
 "#;
 
-const XML: &str = r#"<?xml version="1.0" standalone="yes"?>
-<ZDataTableDataSet xmlns="http://www.epicor.com/Ice/300/BO/ZDataTable/ZDataTable">
-  <ZDataTable><SystemCode>Erp</SystemCode><DataTableID>Customer_UD</DataTableID><SysRevID>1</SysRevID></ZDataTable>
-  <ZDataField><SystemCode>Erp</SystemCode><DataTableID>Customer_UD</DataTableID><FieldName>TrackCode_c</FieldName>
-    <DataType>nvarchar</DataType><Description>Tracking code (declared)</Description><SysRevID>99</SysRevID><RowMod></RowMod></ZDataField>
-  <ZDataField><SystemCode>Erp</SystemCode><DataTableID>Customer_UD</DataTableID><FieldName>TrackSince_c</FieldName><DataType>date</DataType></ZDataField>
-  <ZDataField><SystemCode>Erp</SystemCode><DataTableID>Customer_UD</DataTableID><FieldName>Region_c</FieldName>
-    <DataType>nvarchar</DataType><Description>Sales region</Description><FieldFormat>x(20)</FieldFormat></ZDataField>
-</ZDataTableDataSet>"#;
+/// The same table as a `ZDataTable` XML export: the one the kinetic
+/// conformance suite declares.
+const XML: &str = envpack_host::conformance::kinetic::CUSTOMER_UD_SPEC;
 
 #[test]
 fn diff_then_apply_reports_sync_state() {

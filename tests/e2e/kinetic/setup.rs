@@ -100,6 +100,17 @@ impl Kinetic {
             .collect()
     }
 
+    /// The routes of the calls since the last clear that asked the server
+    /// to change something (the double's `mutates`).
+    pub fn changes(&self) -> Vec<String> {
+        self.double
+            .journal()
+            .iter()
+            .filter(|e| e.mutates())
+            .map(|e| e.route())
+            .collect()
+    }
+
     /// Asserts the user name never travels anywhere but in a header of the
     /// token request: not in a URL, query, body or CallSettings.
     pub fn assert_user_only_in_token_headers(&self) {

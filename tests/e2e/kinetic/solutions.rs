@@ -76,8 +76,10 @@ fn backup_build_preflight_plan_install_dev_to_prod() {
             "EPIC06 Ice.BO.ExportPackageSvc/Build",
             "EPIC07 Ice.BO.ExportPackageSvc/GetInstallSettings",
             "EPIC07 Ice.BO.ExportPackageSvc/GetInstalledSolutions",
+            "EPIC07 Ice.BO.ExportPackageSvc/ValidateInstallSettings",
             "EPIC07 Ice.BO.ExportPackageSvc/GetInstallSettings",
             "EPIC07 Ice.BO.ExportPackageSvc/GetInstalledSolutions",
+            "EPIC07 Ice.BO.ExportPackageSvc/ValidateInstallSettings",
             "EPIC07 Ice.BO.ExportPackageSvc/Install",
         ]
     );
@@ -216,5 +218,73 @@ fn recreate_and_remove_with_dry_runs() {
             .unwrap()
             .len(),
         0
+    );
+}
+
+/// A build changes the server, so `solutions build` is declared a mutating
+/// command: on a production environment the host asks before the pack
+/// runs (refused without a terminal or --yes, nothing sent), `--dry-run`
+/// builds nothing, and a confirmed build is audited.
+#[test]
+fn a_build_is_a_mutation_the_host_gates() {
+    let k = Kinetic::new();
+    k.env.ok(&["env", "policy", "kin", "--production"]);
+    k.double.clear_journal();
+    let (code, refused) = k.run(&["solutions", "build", "CustTracking", "--company", "EPIC06"]);
+    assert_eq!(code, 4, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("production"),
+        "{refused}"
+    );
+    assert!(
+        k.double.journal().is_empty(),
+        "refused before the pack ran: {:?}",
+        k.double.journal_routes()
+    );
+
+    let dry = k.ok(&[
+        "solutions",
+        "build",
+        "CustTracking",
+        "--company",
+        "EPIC06",
+        "--dry-run",
+    ]);
+    assert_eq!(dry["dry_run"], true, "{dry}");
+    assert_eq!(dry["plan"]["exists"], true, "{dry}");
+    assert_eq!(k.changes(), Vec::<String>::new(), "a dry run built");
+
+    let r = k.env.run(&[
+        "--json",
+        "--yes",
+        "--env",
+        "kin",
+        "kinetic",
+        "solutions",
+        "build",
+        "CustTracking",
+        "--company",
+        "EPIC06",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert!(
+        k.calls()
+            .iter()
+            .any(|c| c.ends_with("ExportPackageSvc/Build")),
+        "{:?}",
+        k.calls()
+    );
+    let audit = k
+        .env
+        .json(&["--env", "kin", "audit", "--verb", "pack.command"]);
+    assert!(
+        audit.as_array().unwrap().iter().any(|e| e["target"]
+            .as_str()
+            .unwrap()
+            .starts_with("kinetic solutions build")),
+        "{audit}"
     );
 }

@@ -108,6 +108,20 @@ impl JournalEntry {
         }
     }
 
+    /// Whether the call asks to change the server, whatever it was
+    /// answered: any method but the token endpoint, the reads (`Get*`,
+    /// `BaqSvc/{id}/Data`) and the validations (`Validate*`), which Kinetic
+    /// answers without changing anything.
+    pub fn mutates(&self) -> bool {
+        match (&self.service, &self.method) {
+            (Some(s), _) if s.eq_ignore_ascii_case("TokenResource.svc") => false,
+            (_, Some(m)) => {
+                !(m.starts_with("Get") || m.starts_with("Validate") || m.ends_with("/Data"))
+            }
+            _ => false,
+        }
+    }
+
     /// The JSON form answered by `GET /_double/journal`.
     pub fn to_json(&self) -> Value {
         json!({
@@ -128,6 +142,7 @@ impl JournalEntry {
             "status": self.status,
             "correlationId": self.correlation_id,
             "faulted": self.faulted,
+            "mutates": self.mutates(),
         })
     }
 }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 pub enum BundleCommand {
     /// Pack a payload directory into one immutable bundle file.
     #[command(
-        after_help = "Examples:\n  envpack bundle build ./dist --name web --version 1.4.0 --source release-tag --ref v1.4.0 --include-ignored\n  envpack bundle build ./site --name web --version 1.4.0-pr.7 --source feature-branch --ref feat/login --evidence test-report.xml\n  envpack bundle build ./dist --name web --version 1.0.0 --source main --ref main --no-git\n\n--source/--ref (and --commit) are checked against the payload's git repository:\na release tag must exist and point at HEAD, a branch must be checked out, the\ntree must be clean (or --allow-dirty). Outside git, pass --no-git: the bundle\nrecords provenance \"unverified\". .git/ and files .gitignore excludes are left out\nunless --include-ignored. Files that look like secrets are refused unless\n.envpack-allow-secrets or --allow-secret allows them. An existing --out is never\noverwritten without --force; the same tree and flags give the same bundle id."
+        after_help = "Examples:\n  envpack bundle build ./dist --name web --version 1.4.0 --source release-tag --ref v1.4.0 --include-ignored\n  envpack bundle build ./site --name web --version 1.4.0-pr.7 --source feature-branch --ref feat/login --evidence test-report.xml\n  envpack bundle build ./dist --name web --version 1.0.0 --source main --ref main --no-git\n\n--source/--ref (and --commit) are checked against the payload's git repository:\na release tag must exist and point at HEAD, a branch must be checked out, the\ntree must be clean (or --allow-dirty). Outside git, pass --no-git: the bundle\nrecords provenance \"unverified\". .git/ and files .gitignore excludes are left out\nunless --include-ignored. Files that look like secrets are refused unless\n.envpack-allow-secrets or --allow-secret allows them. An existing --out is never\noverwritten without --force; the same tree and flags give the same bundle id.\n\nA Kinetic solution release, in one step (no DIR):\n  envpack --env dev bundle build --from-kinetic CustTracking --name custtracking --version 1.2.0 --source release-tag --ref v1.2.0\nThe environment's kinetic pack backs the solution up, builds and pre-flights it;\nthe package is the payload, the build log, hash, backup and pre-flight verdict\nare required evidence. Provenance is recorded \"unverified\" (a solution lives on\nthe server, not in git)."
     )]
     Build(Box<BundleBuildArgs>),
     /// Check a bundle's manifest, checksums and required evidence.
@@ -34,6 +34,34 @@ pub enum BundleCommand {
         #[arg(long, value_name = "NAME", conflicts_with = "key")]
         key_secret: Option<String>,
     },
+    /// Push a bundle (and BUNDLE.sig, if signed) to an OCI registry.
+    #[command(
+        after_help = "Examples:\n  envpack bundle push web-1.4.0.bundle.tgz oci://127.0.0.1:5000/bundles/web:1.4.0\n  envpack bundle push web-1.4.0.bundle.tgz oci://registry.acme.example/envpack/web\n\nThe bundle is verified first. Without a tag, its version is the tag. Prints the\nmanifest digest: pull it elsewhere by that digest (envpack bundle pull\noci://...@sha256:...), deploy it, then promote it by its bundle id."
+    )]
+    Push {
+        /// The bundle file.
+        bundle: PathBuf,
+        /// `oci://HOST/REPO[:TAG]`.
+        destination: String,
+        /// Plain HTTP to a registry that is not on loopback.
+        #[arg(long)]
+        insecure: bool,
+    },
+    /// Pull a bundle from an OCI registry: verified, then written with its
+    /// signature beside it.
+    #[command(
+        after_help = "Examples:\n  envpack bundle pull oci://127.0.0.1:5000/bundles/web@sha256:4be1...\n  envpack bundle pull oci://registry.acme.example/envpack/web:1.4.0 --out web.tgz\n  envpack deploy web-1.4.0.bundle.tgz --env dev && envpack promote <BUNDLE ID> --to staging\n\nThe manifest and every layer are checked against their digests (exit 6 when they\ndiffer), the bundle's checksums and id, and the signature that came with it. Whether\nthe signing key is trusted is each environment's policy, checked at deploy."
+    )]
+    Pull {
+        /// `oci://HOST/REPO@sha256:...` (or `:TAG`).
+        reference: String,
+        /// The bundle file to write (default NAME-VERSION.bundle.tgz here).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Plain HTTP to a registry that is not on loopback.
+        #[arg(long)]
+        insecure: bool,
+    },
     /// Make an ed25519 key pair for signing bundles: FILE (private, mode 0600) and FILE.pub.
     #[command(
         after_help = "Examples:\n  envpack bundle keygen --out release.key\n\nKeep release.key secret; give release.key.pub to the environments that should\ntrust it. Existing files are never overwritten."
@@ -48,9 +76,13 @@ pub enum BundleCommand {
 /// `envpack deploy`
 #[derive(Debug, Args)]
 pub struct DeployArgs {
-    /// The bundle file.
+    /// The bundle file, or `oci://HOST/REPO@sha256:...` (pulled and
+    /// verified first, as `bundle pull`).
     #[arg(required_unless_present_any = ["answers", "schema"])]
     pub bundle: Option<PathBuf>,
+    /// Plain HTTP to a registry that is not on loopback (an oci:// bundle).
+    #[arg(long)]
+    pub insecure: bool,
     /// How long warm-up may take, e.g. `90s` or `5m` (default:
     /// ENVPACK_WARM_TIMEOUT_MS, else 30s). A revision whose process exits
     /// fails at once.
@@ -281,8 +313,12 @@ pub struct AuditArgs {
 #[derive(Debug, Args)]
 pub struct BundleBuildArgs {
     /// The payload directory.
-    #[arg(required_unless_present_any = ["answers", "schema"])]
+    #[arg(required_unless_present_any = ["answers", "schema", "from_kinetic"])]
     pub dir: Option<PathBuf>,
+    /// Build a Kinetic solution release instead: back up, build and
+    /// pre-flight this solution with the --env environment's kinetic pack.
+    #[arg(long, value_name = "SOLUTION", conflicts_with_all = ["dir", "no_git", "allow_dirty", "include_ignored", "evidence", "allow_secrets", "answers", "schema"])]
+    pub from_kinetic: Option<String>,
     /// Bundle name.
     #[arg(long, required_unless_present_any = ["answers", "schema"])]
     pub name: Option<String>,

@@ -21,12 +21,38 @@ pub enum PackCommand {
         /// The pack file.
         file: PathBuf,
     },
-    /// Install pack files into the store (verified, then precompiled).
-    #[command(after_help = "Examples:\n  envpack pack install dist/*.wasm")]
+    /// Install packs into the store (verified, then precompiled): files,
+    /// oci:// references, or descriptors found in the home's registries.
+    #[command(
+        after_help = "Examples:\n  envpack pack install dist/*.wasm\n  envpack pack install oci://127.0.0.1:5000/packs/acme.state.memory:1.2.0\n  envpack pack install oci://registry.acme.example/envpack/acme.state.memory@sha256:4be1...\n  envpack pack install acme.state.memory@^1.2\n\nA descriptor already met by an installed pack is left as it is; otherwise each\nregistry (envpack registry list) is asked in turn for the highest matching version\ntag. Every pulled byte is checked against the manifest and layer digests (exit 6\nwhen they differ); the reference and manifest digest are recorded and pinned in\nthe lock of each environment that binds the pack."
+    )]
     Install {
-        /// Pack files.
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
+        /// Pack files, oci:// references or descriptors.
+        #[arg(required = true, value_name = "PACK")]
+        packs: Vec<String>,
+        /// Plain HTTP to registries that are not on loopback.
+        #[arg(long)]
+        insecure: bool,
+    },
+    /// For each pack an environment binds: has the registry tag it was
+    /// pulled from moved, and does a registry have a newer version its
+    /// requirement accepts? Exit 2 when either (ok envelope).
+    #[command(
+        after_help = "Examples:\n  envpack pack outdated --env prod\n  envpack --json pack outdated --env dev\n\nA report, never a change: the environment keeps what its lock pins. Exit codes as\n`envpack plan`: 0 nothing to act on, 2 a tag moved or a newer version is available."
+    )]
+    Outdated,
+    /// Push a pack file to an OCI registry as a Wasm artifact.
+    #[command(
+        after_help = "Examples:\n  envpack pack push dist/acme.state.memory-1.2.0.wasm oci://127.0.0.1:5000/packs/acme.state.memory:1.2.0\n  envpack pack push dist/acme.state.memory-1.2.0.wasm acme      (a registry's name: PREFIX/acme.state.memory:1.2.0)\n\nThe layout of Wasm OCI artifacts (config application/vnd.wasm.config.v0+json, one\napplication/wasm layer), annotated with the descriptor (dev.envpack.descriptor) and\nAPI version (dev.envpack.api-version). Without a tag, the pack's version is the tag.\nPrints the manifest digest to pin: oci://...@sha256:..."
+    )]
+    Push {
+        /// The pack file.
+        file: PathBuf,
+        /// `oci://HOST/REPO[:TAG]`, or the name of a registry.
+        destination: String,
+        /// Plain HTTP to a registry that is not on loopback.
+        #[arg(long)]
+        insecure: bool,
     },
     /// List installed packs.
     #[command(after_help = "Examples:\n  envpack pack list\n  envpack pack list -o name")]

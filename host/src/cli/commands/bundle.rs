@@ -59,7 +59,10 @@ pub struct BundleAnswers {
 /// Dispatches `envpack bundle`.
 pub fn run(ctx: &Ctx, cmd: BundleCommand) -> Result<Report> {
     match cmd {
-        BundleCommand::Build(a) => build(*a, ctx.dry_run),
+        BundleCommand::Build(a) => match a.from_kinetic.clone() {
+            Some(solution) => kinetic_release(ctx, *a, solution),
+            None => build(*a, ctx.dry_run),
+        },
         BundleCommand::Verify { file } => {
             let v = bundle::open(&file, None)?;
             let human = format!(
@@ -77,6 +80,16 @@ pub fn run(ctx: &Ctx, cmd: BundleCommand) -> Result<Report> {
             key,
             key_secret,
         } => sign(ctx, &file, key.as_deref(), key_secret.as_deref()),
+        BundleCommand::Push {
+            bundle: file,
+            destination,
+            insecure,
+        } => super::registry::bundle_push(ctx, &file, &destination, insecure),
+        BundleCommand::Pull {
+            reference,
+            out,
+            insecure,
+        } => super::registry::bundle_pull(ctx, &reference, out.as_deref(), insecure),
         BundleCommand::Keygen { out } if ctx.dry_run => {
             let public = PathBuf::from(format!("{}.pub", out.display()));
             if out.exists() || public.exists() {
@@ -279,4 +292,72 @@ pub(crate) fn attributes(list: &[String]) -> Result<BTreeMap<String, String>> {
         attrs.insert(k.to_string(), v.to_string());
     }
     Ok(attrs)
+}
+
+/// `envpack --env E bundle build --from-kinetic SOLUTION`: a Kinetic
+/// solution release, built by the environment's kinetic pack. The build
+/// changes the server, so a production environment confirms it first.
+fn kinetic_release(
+    ctx: &Ctx,
+    a: crate::cli::args::BundleBuildArgs,
+    solution: String,
+) -> Result<Report> {
+    use crate::deploy::kinetic::release::{ReleaseSpec, release};
+    let env = ctx.env_name()?;
+    let name = a.name.ok_or_else(|| missing("--name"))?;
+    let version = self::version(&a.version.ok_or_else(|| missing("--version"))?)?;
+    let spec = ReleaseSpec {
+        source: Source::claim(
+            a.source.ok_or_else(|| missing("--source"))?,
+            a.reference.ok_or_else(|| missing("--ref"))?,
+            a.commit,
+        ),
+        attributes: attributes(&a.attributes)?,
+        out: a
+            .out
+            .unwrap_or_else(|| PathBuf::from(format!("{name}-{version}.bundle.tgz"))),
+        solution,
+        name,
+        version,
+        force: a.force,
+        dry_run: ctx.dry_run,
+    };
+    if !spec.dry_run {
+        ctx.confirm(&env, "kinetic.release", &spec.solution, || {
+            Ok(format!(
+                "build {} on the Kinetic server of {env} (a new build iteration) and release it as {}",
+                spec.solution,
+                spec.out.display()
+            ))
+        })?;
+    }
+    let r = Session::scoped(&ctx.home, ctx.runtime()?, &env, |session| {
+        release(session, &spec)
+    })?;
+    let human = match &r.bundle {
+        None => format!(
+            "would back up, build and pre-flight {} in company {} (backup {}) and release it as {}\ndry run: nothing was built or written",
+            r.solution,
+            r.company,
+            r.backup_digest,
+            spec.out.display()
+        ),
+        Some(b) => format!(
+            "built Kinetic release {} {} -> {}\n  id          {}\n  solution    {} built in company {}\n  package     {} (hash {})\n  pre-flight  {}\n  evidence    {}\n  provenance  unverified (claimed {} {})",
+            b.manifest.name,
+            b.manifest.version,
+            b.path.display(),
+            b.id,
+            r.solution,
+            r.company,
+            r.package.as_deref().unwrap_or("-"),
+            if r.hash.is_empty() { "-" } else { &r.hash },
+            r.preflight.as_ref().map_or("-", |p| p.summary.as_str()),
+            b.manifest.required_evidence.join(", "),
+            b.manifest.source.kind.as_str(),
+            b.manifest.source.reference,
+        ),
+    };
+    let names = r.bundle.iter().map(|b| b.id.to_string()).collect();
+    Ok(Report::new(human, &r).with_names(names))
 }

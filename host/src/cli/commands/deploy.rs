@@ -36,6 +36,25 @@ pub fn deploy(ctx: &Ctx, a: DeployArgs) -> Result<Report> {
             ctx.dry_run,
         ),
     };
+    // A bundle in a registry is pulled (verified) into a directory of its
+    // own first, then deployed like the file it is.
+    let (bundle, _pulled) = match bundle.to_str() {
+        Some(r) if r.starts_with(crate::types::OCI_SCHEME) => {
+            let dir = tempfile::tempdir().map_err(|e| {
+                crate::error::Error::internal(format!("cannot make a temporary directory: {e}"))
+            })?;
+            let got = crate::registry::bundle::pull(
+                &ctx.home,
+                &r.parse()?,
+                None,
+                dir.path(),
+                a.insecure,
+            )?;
+            let file = got.file.unwrap_or_default();
+            (file, Some(dir))
+        }
+        _ => (bundle, None),
+    };
     let runtime = ctx.runtime()?;
     if !dry_run {
         let plan = || {

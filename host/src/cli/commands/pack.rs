@@ -14,6 +14,7 @@ use crate::cli::output::{Report, table};
 use crate::env::plan::Plan;
 use crate::error::{Error, Result};
 use crate::packs;
+use crate::registry::PackSource;
 use crate::store::findings_error;
 
 mod dev;
@@ -24,7 +25,13 @@ pub fn run(ctx: &Ctx, cmd: PackCommand) -> Result<Report> {
     match cmd {
         PackCommand::Build(a) => build(ctx, a),
         PackCommand::Inspect { file } => inspect(&file),
-        PackCommand::Install { files } => install(ctx, files),
+        PackCommand::Install { packs, insecure } => install(ctx, &packs, insecure),
+        PackCommand::Outdated => super::registry::pack_outdated(ctx),
+        PackCommand::Push {
+            file,
+            destination,
+            insecure,
+        } => super::registry::pack_push(ctx, &file, &destination, insecure),
         PackCommand::List => list(ctx),
         PackCommand::Remove { descriptor, force } => remove(ctx, descriptor, force),
         PackCommand::Verify => verify(ctx),
@@ -57,28 +64,51 @@ fn build(ctx: &Ctx, a: crate::cli::args::BuildArgs) -> Result<Report> {
     Ok(Report::new(human, &built))
 }
 
-fn install(ctx: &Ctx, files: Vec<std::path::PathBuf>) -> Result<Report> {
+fn install(ctx: &Ctx, args: &[String], insecure: bool) -> Result<Report> {
+    let sources = args
+        .iter()
+        .map(|a| PackSource::parse(a))
+        .collect::<Result<Vec<_>>>()?;
     if ctx.dry_run {
-        let mut plan = Plan::home("pack.install", files.len().to_string() + " file(s)");
-        for file in &files {
-            let bytes = std::fs::read(file).map_err(|e| Error::io("read pack file", file, e))?;
-            let manifest = read_manifest(&bytes)
-                .map_err(|e| Error::invalid(format!("{}: {e}", file.display())))?;
-            plan = plan.change(
-                format!("pack {}", manifest.descriptor),
-                "-",
-                format!("installed ({})", Digest::of(&bytes)),
-            );
+        let mut plan = Plan::home("pack.install", sources.len().to_string() + " pack(s)");
+        for source in &sources {
+            plan = match source {
+                PackSource::File(file) => {
+                    let bytes =
+                        std::fs::read(file).map_err(|e| Error::io("read pack file", file, e))?;
+                    let manifest = read_manifest(&bytes)
+                        .map_err(|e| Error::invalid(format!("{}: {e}", file.display())))?;
+                    plan.change(
+                        format!("pack {}", manifest.descriptor),
+                        "-",
+                        format!("installed ({})", Digest::of(&bytes)),
+                    )
+                }
+                PackSource::Oci(r) => {
+                    plan.change(format!("pack from {r}"), "-", "pulled, verified, installed")
+                }
+                PackSource::Requirement(req) => plan.change(
+                    format!("pack {req}"),
+                    "-",
+                    "installed, or found in the registries (envpack registry list) and pulled",
+                ),
+            };
         }
         return Ok(Report::new(
             format!("{}\ndry run: nothing was changed", plan.human()),
             &plan,
         ));
     }
-    let outcomes = crate::env::install_packs(&ctx.home, ctx.runtime()?, &files)?;
+    let outcomes = crate::registry::install(&ctx.home, ctx.runtime()?, &sources, insecure)?;
     let human = outcomes
         .iter()
-        .map(|o| format!("{:<9} {} ({})", o.outcome, o.descriptor, o.digest))
+        .map(|o| {
+            let i = &o.installed;
+            let from = o.origin.as_ref().map_or(String::new(), |g| {
+                format!("\n          from {} ({})", g.reference, g.manifest)
+            });
+            format!("{:<9} {} ({}){from}", i.outcome, i.descriptor, i.digest)
+        })
         .collect::<Vec<_>>()
         .join("\n");
     Ok(Report::new(human, &outcomes))

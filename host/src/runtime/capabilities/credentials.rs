@@ -71,7 +71,7 @@ pub(crate) fn attach(
                 Ok(Some(v)) => v,
                 Ok(None) => {
                     return Err(Refusal::Missing(format!(
-                        "secret {name:?} is not set in this environment (the operator sets it with `envpack secrets put {name}`)"
+                        "secret {name:?} is not set in this environment; help: envpack secrets put --env <env> {name}"
                     )));
                 }
                 Err(_) => {

@@ -33,6 +33,11 @@ impl<'a> CommandClient<'a> {
             "command",
             out.text.len() + out.json.as_ref().map_or(0, String::len),
         )?;
-        Ok(out)
+        // Environment names are `[a-z0-9-]`, so replacing the placeholder
+        // keeps the JSON valid.
+        Ok(CommandOutput {
+            text: self.calls.with_env(out.text),
+            json: out.json.map(|j| self.calls.with_env(j)),
+        })
     }
 }

@@ -123,4 +123,5 @@ impl KineticPack for KineticRest {
     }
 }
 
+#[cfg(feature = "export")]
 envpack_sdk::export_kinetic!(KineticRest);

@@ -171,6 +171,18 @@ impl KineticError {
     pub fn kind(&self) -> HostKind {
         match self {
             KineticError::Unauthorized { .. } => HostKind::Denied,
+            // Kinetic answers an unknown record (a solution id, a table)
+            // with 400 and a RecordNotFound error: that is `not-found`.
+            KineticError::Server {
+                status: 400,
+                message,
+                error_type,
+                ..
+            } if error_type.to_ascii_lowercase().contains("recordnotfound")
+                || message.to_ascii_lowercase().starts_with("record not found") =>
+            {
+                HostKind::NotFound
+            }
             KineticError::Server { status, .. } => match status {
                 400 | 422 => HostKind::InvalidInput,
                 401 | 403 => HostKind::Denied,
@@ -211,7 +223,7 @@ impl fmt::Display for KineticError {
                 }
                 write!(
                     f,
-                    "; the API key and user come from the secrets {}; help: check them and set the right values with `envpack secrets put --env <env> {}`",
+                    "; the API key and user come from the secrets {}: check them and store the right value; help: envpack secrets put --env <env> {}",
                     names.join(", "),
                     secrets
                         .first()
@@ -273,7 +285,14 @@ mod tests {
     fn epicor_bodies_keep_the_correlation_id() {
         let body = br#"{"HttpStatus":400,"ReasonPhrase":"BLException","ErrorMessage":"Record not found.","ErrorType":"Ice.BLException","ErrorDetails":[{"Message":"Record not found.","Type":"Error","Table":"ExportPackage","Field":""},{"Message":"PackageID FOO","Type":"Error"}],"CorrelationId":"c0ffee-1"}"#;
         let e = KineticError::from_response("Ice.BO.ExportPackageSvc/GetByID", 400, body);
-        assert_eq!(e.kind(), HostKind::InvalidInput);
+        // An unknown record is not-found, though Kinetic says 400.
+        assert_eq!(e.kind(), HostKind::NotFound);
+        let rule = br#"{"HttpStatus":400,"ErrorMessage":"Solution ID is required.","ErrorType":"Ice.BLException"}"#;
+        assert_eq!(
+            KineticError::from_response("S/M", 400, rule).kind(),
+            HostKind::InvalidInput,
+            "other business errors stay invalid-input"
+        );
         let text = e.to_string();
         assert!(text.contains("Record not found."), "{text}");
         assert!(text.contains("correlation id c0ffee-1"), "{text}");

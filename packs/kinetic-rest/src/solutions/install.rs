@@ -2,6 +2,12 @@
 //! with exactly the planned settings. Conflicts and the "regenerate the data
 //! model" request are read from the result; the pack never clears a layer
 //! on its own.
+//!
+//! A plan predicts the layer conflicts the install will meet by asking the
+//! server to validate the planned settings (`ValidateInstallSettings`,
+//! which reports them in the same two message forms as `Install` and
+//! changes nothing), then finds each named layer on the target
+//! (`MetaFXSvc/GetLayers`) to learn the company that owns it.
 
 use serde_json::{Value, json};
 
@@ -10,8 +16,11 @@ use super::build::records;
 use crate::conflicts;
 use crate::digest;
 use crate::json::{b64, field, first_list, return_obj, text};
+use crate::layers;
 use crate::rest::{Client, Io, KineticError};
-use crate::wit::{InstallOptions, InstallPlan, InstallReport, LogRecord, RecordKind};
+use crate::wit::{
+    InstallOptions, InstallPlan, InstallReport, LayerConflict, LogRecord, RecordKind,
+};
 
 /// Plans installing `content` (named `file_name`).
 pub fn plan<I: Io>(
@@ -47,6 +56,7 @@ pub fn plan<I: Io>(
     settings["MainInstallSettings"] = json!([main]);
     let solution = field(&main, "SolutionID");
     let installed = installed_version(c, &solution)?;
+    let predicted = predict_conflicts(c, content, &settings)?;
     let version = field(&main, "SourceVersion");
     let summary = match &installed {
         Some(v) => format!(
@@ -72,10 +82,46 @@ pub fn plan<I: Io>(
         source_company: field(&main, "SourceCompany"),
         options,
         settings: settings.to_string(),
-        predicted_conflicts: vec![],
-        summary,
+        summary: match predicted.len() {
+            0 => summary,
+            n => format!("{summary}; {n} layer conflict(s) predicted"),
+        },
+        predicted_conflicts: predicted,
         attributes: vec![("company".into(), c.company().to_string())],
     })
+}
+
+/// The layer conflicts the server predicts for installing `content` with
+/// `settings`, each with the company that owns the layer when the target
+/// still holds it. A server without `ValidateInstallSettings` (404/405)
+/// predicts none: the install itself still reports what it meets.
+fn predict_conflicts<I: Io>(
+    c: &Client<'_, I>,
+    content: &[u8],
+    settings: &Value,
+) -> Result<Vec<LayerConflict>, KineticError> {
+    let messages: Vec<String> = match c.call(
+        SVC,
+        "ValidateInstallSettings",
+        &json!({"cabData": b64(content), "settings": settings}),
+    ) {
+        Ok(v) => records(return_obj(&v).get("LogRecords"))
+            .into_iter()
+            .map(|r| r.message)
+            .collect(),
+        Err(e) if matches!(e.status(), Some(404 | 405)) => return Ok(Vec::new()),
+        // A validation that fails with a business error still names what
+        // it found.
+        Err(e @ KineticError::Server { .. }) => vec![e.server_text()],
+        Err(e) => return Err(e),
+    };
+    let mut out = conflicts::parse(&messages);
+    for conflict in &mut out {
+        if let Some(found) = layers::find(c, &conflict.layer)? {
+            conflict.layer = found.layer;
+        }
+    }
+    Ok(out)
 }
 
 fn apply_options(main: &mut Value, o: &InstallOptions) {

@@ -11,8 +11,9 @@ use crate::pack::host::{HostIo, build_method, client};
 use crate::pack::{artifacts, render};
 use crate::preflight::preflight;
 use crate::rest::{Client, KineticError};
-use crate::solutions::{self, build::build as build_solution, install as inst};
-use crate::wit::{BuiltPackage, InstallOptions, InstallReport};
+use crate::solutions::build::{BuildMethod, build as build_solution};
+use crate::solutions::{self, install as inst};
+use crate::wit::{BuiltPackage, InstallOptions, InstallReport, LayerConflict};
 
 pub fn list(args: &Args) -> Result<Output, KineticError> {
     let c = client(args.get("company"))?;
@@ -103,8 +104,9 @@ pub fn recreate(args: &Args) -> Result<Output, KineticError> {
 fn build_and_keep(
     c: &Client<'_, HostIo>,
     id: &str,
+    method: BuildMethod,
 ) -> Result<(BuiltPackage, String), KineticError> {
-    let b = build_solution(c, id, build_method()?)?;
+    let b = build_solution(c, id, method)?;
     let d = digest::of_bytes(&b.content);
     artifacts::save("packages", c.company(), &format!("{id}.cab"), &b.content)?;
     artifacts::save(
@@ -119,7 +121,26 @@ fn build_and_keep(
 pub fn build(args: &Args) -> Result<Output, KineticError> {
     let c = client(args.get("company"))?;
     let id = required(args, "solution")?;
-    let (b, d) = build_and_keep(&c, id)?;
+    let method = build_method()?;
+    if args.flag("dry-run") {
+        // A build changes the server (a new build iteration, files left
+        // in its folders), so a dry run only checks the definition exists.
+        let exists = solutions::exists(&c, id)?;
+        let plan = format!(
+            "plan: build {id} in company {} ({method:?} method), then pre-flight it; the package is kept for `solutions install`{}",
+            c.company(),
+            if exists {
+                ""
+            } else {
+                " (refused: no such solution definition)"
+            }
+        );
+        return Ok(output(
+            format!("{plan}\ndry run: nothing changed"),
+            json!({"dry_run": true, "plan": {"action": "build", "solution": id, "company": c.company(), "exists": exists}}),
+        ));
+    }
+    let (b, d) = build_and_keep(&c, id, method)?;
     let verdict = preflight(&b);
     let mut text = format!(
         "built {id} in company {}: {} ({} bytes, {d})\n  hash {}\n  pre-flight: {} ({})",
@@ -165,6 +186,7 @@ pub fn install(args: &Args) -> Result<Output, KineticError> {
         "plan: {}\n  package {} {} from company {from}\n  on conflict: {policy}",
         plan.summary, plan.file_name, plan.package_digest
     );
+    text.push_str(&predicted_text(&plan.predicted_conflicts, policy));
     let mut out = json!({"plan": render::plan(&plan), "on_conflict": policy});
     if args.flag("dry-run") {
         text.push_str("\ndry run: nothing changed");
@@ -208,6 +230,27 @@ pub fn install(args: &Args) -> Result<Output, KineticError> {
         text.push_str("\n  the server asks for the data model to be regenerated");
     }
     Ok(output(text, out))
+}
+
+/// The predicted conflicts of a plan, and what the policy will do.
+fn predicted_text(predicted: &[LayerConflict], policy: &str) -> String {
+    if predicted.is_empty() {
+        return "\n  predicted layer conflicts: none".to_string();
+    }
+    let then = if policy == "fail" {
+        "the install stops on it (--on-conflict fail)"
+    } else {
+        "exported, cleared, then the install is retried once"
+    };
+    predicted
+        .iter()
+        .map(|c| {
+            format!(
+                "\n  predicted layer conflict: {}; {then}",
+                render::layer_text(&c.layer)
+            )
+        })
+        .collect()
 }
 
 /// Exports every conflicting layer (kept in scratch), clears it, then
