@@ -33,7 +33,14 @@ fn main() {
         .expect("host/ has a parent")
         .to_path_buf();
     let out_dir = PathBuf::from(env("OUT_DIR"));
-    for watched in ["packs", "sdk/src", "sdk/Cargo.toml", "wit"] {
+    for watched in [
+        "packs",
+        "sdk/src",
+        "sdk/wit",
+        "sdk/build.rs",
+        "sdk/Cargo.toml",
+        "wit",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     println!("cargo:rerun-if-changed=build.rs");

@@ -1,11 +1,20 @@
 //! Reads the API version the SDK implements from the WIT package it binds
-//! (`package greentic:envpack@X.Y.Z;` in `../wit/v<version>/`), so the stamp
-//! the export macros place in every pack can never disagree with the WIT.
+//! (`package greentic:envpack@X.Y.Z;` in `wit/v<version>/`, vendored in the
+//! crate so it builds outside the envpack repository), so the stamp the
+//! export macros place in every pack can never disagree with the WIT.
+//!
+//! Inside the repository the vendored copy must equal the frozen
+//! `../wit/v<version>/` it was copied from; a drift fails the build and
+//! says how to copy it again.
 
 use std::path::Path;
 
 /// The WIT folder `src/__wit.rs` generates its bindings from.
-const WIT_DIR: &str = "../wit/v0.2.0";
+const WIT_DIR: &str = "wit/v0.2.0";
+
+/// The repository's copy of the same folder, when the SDK is built in the
+/// repository.
+const REPO_WIT_DIR: &str = "../wit/v0.2.0";
 
 fn main() {
     let dir = Path::new(WIT_DIR);
@@ -38,5 +47,49 @@ fn main() {
         format!("v{version}"),
         "the WIT folder {WIT_DIR} declares package version {version}; folder and package must agree"
     );
+    check_vendored_copy(dir);
     println!("cargo:rustc-env=ENVPACK_WIT_API_VERSION={version}");
+}
+
+/// Inside the repository (its `wit/` next to `sdk/`, and the repository's
+/// `Cargo.toml` naming `sdk` a member), every `.wit` file of the vendored
+/// copy equals the repository's and none is missing.
+fn check_vendored_copy(vendored: &Path) {
+    let repo = Path::new(REPO_WIT_DIR);
+    let in_repo = std::fs::read_to_string("../Cargo.toml")
+        .is_ok_and(|t| t.contains("[workspace]") && t.contains("\"sdk\""));
+    if !in_repo || !repo.is_dir() {
+        return;
+    }
+    println!("cargo:rerun-if-changed={REPO_WIT_DIR}");
+    let names = |d: &Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .map(|r| {
+                r.flatten()
+                    .filter_map(|e| e.file_name().into_string().ok())
+                    .filter(|n| n.ends_with(".wit"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    let (ours, theirs) = (names(vendored), names(repo));
+    let differs = ours != theirs
+        || theirs
+            .iter()
+            .any(|n| std::fs::read(vendored.join(n)).ok() != std::fs::read(repo.join(n)).ok());
+    assert!(
+        !differs,
+        "sdk/{WIT_DIR} is not a copy of {}: the SDK vendors the frozen WIT it binds; help: rm -r sdk/{WIT_DIR} && cp -r wit/{} sdk/wit/",
+        &REPO_WIT_DIR[3..],
+        folder_name(repo)
+    );
+}
+
+fn folder_name(p: &Path) -> String {
+    p.file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_string()
 }

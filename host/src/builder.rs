@@ -298,6 +298,14 @@ pub fn finish(
     let manifest = pack_toml
         .to_manifest(pack_toml_path, version, api, sdk)
         .map_err(|e| Error::invalid(e.to_string()))?;
+    if manifest.slot() == envpack_descriptor::Slot::Command && manifest.commands.is_empty() {
+        return Err(Error::invalid(format!(
+            "{} is a command-only pack but {} declares no [[commands]]: it would add nothing",
+            manifest.descriptor,
+            pack_toml_path.display()
+        ))
+        .hint("declare its commands in pack.toml ([[commands]] name = \"...\", about = \"...\")"));
+    }
     let exports = exported_interfaces(component).map_err(|e| Error::invalid(e.to_string()))?;
     for iface in [manifest.slot().as_str(), "command"] {
         let want = format!("greentic:envpack/{iface}@{}", manifest.api_version);

@@ -88,6 +88,8 @@ impl Suite {
             Slot::Telemetry => Some(Suite::Telemetry),
             Slot::Deployer => Some(Suite::Deployer),
             Slot::Kinetic => Some(Suite::Kinetic),
+            // A command-only pack's contract is its commands.
+            Slot::Command => None,
         }
     }
 }

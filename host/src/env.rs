@@ -21,15 +21,16 @@ mod services;
 mod session;
 
 pub use bind::{
-    BindOptions, BindOutcome, bind, capability_diff, effective_grants, format_diff, unbind,
+    BindOptions, BindOutcome, bind, capability_diff, effective_grants, format_diff, seat_for,
+    unbind,
 };
 pub use defaults::{DEFAULT_PACKS, default_requirement, install_defaults};
 pub use doctor::{DoctorFinding, DoctorReport, doctor};
 pub use init::{InitOptions, InitOutcome, init};
 pub use mode::Mode;
 pub use model::{
-    Binding, EnvMeta, EnvName, Gate, LayerConflicts, Lock, PackLimits, Policy, Retention, Soak,
-    SourceKind,
+    Binding, EnvMeta, EnvName, Gate, LayerConflicts, Lock, PackLimits, Policy, Retention, Seat,
+    Soak, SourceKind,
 };
 pub use ops::{
     EnvView, PolicyChange, PolicyEdit, check_removable, config_set, install_packs, list, policy,

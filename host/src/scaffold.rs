@@ -1,11 +1,14 @@
-//! `envpack pack new`: a pack crate that builds, installs and runs as
-//! generated, one template per slot (`scaffold/<slot>.rs.tmpl`).
+//! `envpack pack new`: a pack crate that builds, installs, runs and passes
+//! `cargo test` as generated, one template per slot and one for
+//! command-only packs (`scaffold/<slot>.rs.tmpl`).
 //!
-//! `envpack-sdk` is not on crates.io, so the crate depends on it by path:
-//! `--sdk-path`, else the `sdk/` of an envpack checkout that contains the
-//! new crate, else the checkout this binary was built from (when it is
-//! still there). Nothing else is guessed: without one the command fails and
-//! says which flag to pass.
+//! `envpack-sdk` is not on crates.io, so the crate depends on it by path
+//! (and by its version, for when it is in a registry): `--sdk-path` (an
+//! envpack checkout's `sdk/`, or an unpacked `envpack-sdk-X.Y.Z.crate`),
+//! else the `sdk/` of an envpack checkout that contains the new crate, else
+//! the checkout this binary was built from (when it is still there).
+//! Nothing else is guessed: without one the command fails and says which
+//! flag to pass.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -52,7 +55,7 @@ pub struct Scaffold {
 pub fn new_pack(opts: &NewOptions) -> Result<Scaffold> {
     if opts.slot == Slot::Kinetic {
         return Err(Error::invalid(
-            "`pack new` has no kinetic template yet; choose deployer, secrets, telemetry or state",
+            "`pack new` has no kinetic template yet; choose deployer, secrets, telemetry, state or command",
         ));
     }
     let id = PackId::new(&opts.namespace, opts.slot, &opts.name)?;
@@ -66,7 +69,8 @@ pub fn new_pack(opts: &NewOptions) -> Result<Scaffold> {
         );
     }
     let (sdk, sdk_found) = find_sdk(opts.sdk_path.as_deref(), &dir)?;
-    let files = render(&id, &dir, &sdk);
+    let sdk_version = sdk_version(&sdk);
+    let files = render(&id, &dir, &sdk, sdk_version.as_deref());
     fsutil::create_dir_all(&dir.join("src"))?;
     let mut written = Vec::new();
     for (name, text) in &files {
@@ -87,6 +91,18 @@ fn absolute(p: &Path) -> Result<PathBuf> {
     std::path::absolute(p).map_err(|e| Error::io("resolve", p, e))
 }
 
+/// The version in the SDK's `Cargo.toml` (its first `version = "..."`
+/// line, which is the package's in the repository and in a packaged crate);
+/// `None` for an SDK that inherits its version from a workspace (older
+/// checkouts), which is then depended on by path alone.
+fn sdk_version(sdk: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(sdk.join("Cargo.toml")).ok()?;
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("version = \""))
+        .and_then(|rest| rest.split('"').next())
+        .map(str::to_string)
+}
+
 /// Whether `dir` holds the envpack SDK crate.
 fn is_sdk(dir: &Path) -> bool {
     std::fs::read_to_string(dir.join("Cargo.toml"))
@@ -102,7 +118,7 @@ fn find_sdk(given: Option<&Path>, dir: &Path) -> Result<(PathBuf, &'static str)>
                 "--sdk-path {}: no Cargo.toml of envpack-sdk there",
                 p.display()
             ))
-            .hint("pass the sdk/ directory of an envpack checkout"));
+            .hint("pass the sdk/ directory of an envpack checkout, or an unpacked envpack-sdk-X.Y.Z.crate (cargo package -p envpack-sdk)"));
         }
         return Ok((p, "--sdk-path"));
     }
@@ -155,12 +171,18 @@ fn type_name(name: &str) -> String {
 }
 
 /// The files of the crate, by path relative to `dir`.
-fn render(id: &PackId, dir: &Path, sdk: &Path) -> Vec<(&'static str, String)> {
+fn render(
+    id: &PackId,
+    dir: &Path,
+    sdk: &Path,
+    sdk_version: Option<&str>,
+) -> Vec<(&'static str, String)> {
     let slot = id.slot();
     let lib = match slot {
         Slot::State => include_str!("scaffold/state.rs.tmpl"),
         Slot::Secrets => include_str!("scaffold/secrets.rs.tmpl"),
         Slot::Telemetry => include_str!("scaffold/telemetry.rs.tmpl"),
+        Slot::Command => include_str!("scaffold/command.rs.tmpl"),
         _ => include_str!("scaffold/deployer.rs.tmpl"),
     };
     let sdk_dep = relative(dir, sdk);
@@ -175,11 +197,24 @@ fn render(id: &PackId, dir: &Path, sdk: &Path) -> Vec<(&'static str, String)> {
             .replace("{{Type}}", &type_name(id.name()))
             .replace("{{crate}}", &crate_name)
             .replace("{{slot}}", slot.as_str())
+            .replace(
+                "{{sdk_dep}}",
+                &match sdk_version {
+                    Some(v) => format!("version = \"{v}\", path = \"{}\"", sdk_dep.display()),
+                    None => format!("path = \"{}\"", sdk_dep.display()),
+                },
+            )
+            .replace("{{sdk_version}}", sdk_version.unwrap_or("X.Y.Z"))
             .replace("{{sdk}}", &sdk_dep.display().to_string())
             .replace("{{sdk_abs}}", &sdk.display().to_string())
     };
     let caps = match slot {
         Slot::State | Slot::Telemetry => "log = true\n",
+        // The operator picks the service (`--grant http:HOST`) and sets
+        // base_url and the API_TOKEN secret.
+        Slot::Command => {
+            "log = true\nkv = true\nconfig = [\"base_url\"]\ncredentials = [\"API_TOKEN\"]\nhttp = [\"*\"]\n"
+        }
         _ => "log = true\nkv = true\n",
     };
     let arg = match slot {
@@ -191,8 +226,14 @@ fn render(id: &PackId, dir: &Path, sdk: &Path) -> Vec<(&'static str, String)> {
         }
         _ => "",
     };
+    let more = match slot {
+        Slot::Command => {
+            "\n[[commands]]\nname = \"{{name}} status\"\nabout = \"Ask the service at base_url for its status, with the API_TOKEN secret\"\nlong_about = \"Examples:\\n  envpack env config dev {{descriptor}} base_url https://api.example.com\\n  envpack --env dev {{name}} status\"\n"
+        }
+        _ => "",
+    };
     let pack_toml = format!(
-        "{}\n[capabilities]\n{caps}\n[[commands]]\nname = \"{{{{name}}}} info\"\nabout = \"Say what this pack is and holds\"\nlong_about = \"Examples:\\n  envpack --env dev {{{{name}}}} info\"{arg}\n",
+        "{}\n[capabilities]\n{caps}\n[[commands]]\nname = \"{{{{name}}}} info\"\nabout = \"Say what this pack is and holds\"\nlong_about = \"Examples:\\n  envpack --env dev {{{{name}}}} info\"{arg}\n{more}",
         include_str!("scaffold/pack.toml.tmpl")
     );
     vec![

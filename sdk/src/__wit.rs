@@ -18,7 +18,7 @@ macro_rules! generate {
 
 // The host imports, generated once and shared by every slot world below.
 generate!({
-    path: "../wit/v0.2.0",
+    path: "wit/v0.2.0",
     world: "pack-host",
     generate_all,
 });
@@ -27,7 +27,7 @@ macro_rules! slot_world {
     ($module:ident, $world:literal, $macro_name:literal, $bindings:literal) => {
         pub mod $module {
             generate!({
-                path: "../wit/v0.2.0",
+                path: "wit/v0.2.0",
                 world: $world,
                 with: {
                     "greentic:envpack/types@0.2.0": crate::__wit::greentic::envpack::types,

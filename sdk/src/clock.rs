@@ -22,7 +22,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// let b = envpack_sdk::clock::now_ms();
 /// assert!(b + 1000 >= a);
 /// ```
+///
+/// In a native test with a `testing::FakeHost` (feature `testing`) whose clock is set
+/// (`host.set_now_ms(..)`), it reads that clock instead.
 pub fn now_ms() -> u64 {
+    #[cfg(not(target_arch = "wasm32"))]
+    if let Some(ms) = crate::fake::now_ms() {
+        return ms;
+    }
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))

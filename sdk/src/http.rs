@@ -17,14 +17,10 @@
 use std::io::Read;
 use std::time::Duration;
 
-use wasip2::http::outgoing_handler;
-use wasip2::http::types::{
-    ErrorCode, Fields, FutureIncomingResponse, IncomingBody, Method, OutgoingBody, OutgoingRequest,
-    RequestOptions, Scheme,
-};
-use wasip2::io::streams::StreamError;
-
 use crate::Error;
+
+#[cfg(target_arch = "wasm32")]
+mod wasi;
 
 /// Largest response body read, so a misbehaving server cannot exhaust the
 /// pack's memory.
@@ -78,10 +74,7 @@ impl Response {
     /// # Ok::<(), envpack_sdk::Error>(())
     /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        header_in(&self.headers, name)
     }
 
     /// The body as UTF-8 text (lossy).
@@ -272,154 +265,58 @@ impl Request {
         {
             fields.push(("content-length".into(), n.to_string().into_bytes()));
         }
-        let request = self.outgoing(&target, &fields)?;
-        let body = if has_body {
-            let body = request
-                .body()
-                .map_err(|()| Error::internal("the request body was already taken"))?;
-            Some(body)
-        } else {
-            None
-        };
-        let pending = outgoing_handler::handle(request, Some(self.options()))
-            .map_err(|e| error_from_code(e, &target))?;
-        if let Some(body) = body
-            && let Err(e) = write_body(body, reader, &target)
-        {
-            // A request the host refused (an ungranted host) or could not
-            // send (connection refused) has no one reading its body: the
-            // write fails with "closed", and only the response says why.
-            return Err(refusal(&pending, &target).unwrap_or(e));
+        #[cfg(target_arch = "wasm32")]
+        return wasi::exchange(&self, &target, &fields, has_body.then_some(reader));
+        #[cfg(not(target_arch = "wasm32"))]
+        return self.fake_exchange(&target, fields, has_body.then_some(reader), length);
+    }
+
+    /// The native build's exchange, with the test's
+    /// `testing::FakeHost` (feature `testing`): the body is read whole (and its length
+    /// checked, as the host does), the request recorded, and the scripted
+    /// response returned.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn fake_exchange(
+        &self,
+        target: &Target,
+        fields: Vec<(String, Vec<u8>)>,
+        reader: Option<&mut dyn Read>,
+        length: Option<u64>,
+    ) -> Result<Response, Error> {
+        let mut body = Vec::new();
+        if let Some(reader) = reader {
+            reader.read_to_end(&mut body).map_err(|e| {
+                Error::internal(format!(
+                    "reading the body of the request to {} failed: {e}",
+                    target.authority
+                ))
+            })?;
         }
-        pending.subscribe().block();
-        let response = match pending.get() {
-            Some(Ok(Ok(r))) => r,
-            Some(Ok(Err(code))) => return Err(error_from_code(code, &target)),
-            Some(Err(())) | None => {
-                return Err(Error::internal("the response was already taken"));
-            }
-        };
-        let status = response.status();
-        let headers = response
-            .headers()
-            .entries()
-            .into_iter()
-            .map(|(n, v)| (n, String::from_utf8_lossy(&v).into_owned()))
-            .collect();
-        let incoming = response
-            .consume()
-            .map_err(|()| Error::internal("the response body was already taken"))?;
-        let body = read_body(&incoming, &target)?;
-        drop(incoming);
-        Ok(Response {
-            status,
-            headers,
+        if let Some(n) = length
+            && u64::try_from(body.len()).ok() != Some(n)
+        {
+            return Err(Error::unavailable(format!(
+                "request to {} failed: the body was {} bytes, not the content-length {n}",
+                target.authority,
+                body.len()
+            )));
+        }
+        crate::fake::http(crate::fake::SentRequest {
+            method: self.method.clone(),
+            url: self.url.clone(),
+            headers: fields
+                .into_iter()
+                .map(|(n, v)| (n, String::from_utf8_lossy(&v).into_owned()))
+                .collect(),
             body,
         })
     }
-
-    /// The `wasi:http` request: method, scheme, authority, path, headers.
-    fn outgoing(
-        &self,
-        target: &Target,
-        fields: &[(String, Vec<u8>)],
-    ) -> Result<OutgoingRequest, Error> {
-        let headers = Fields::from_list(fields)
-            .map_err(|e| Error::invalid_input(format!("invalid request header: {e:?}")))?;
-        let request = OutgoingRequest::new(headers);
-        let method = match self.method.as_str() {
-            "GET" => Method::Get,
-            "POST" => Method::Post,
-            "PUT" => Method::Put,
-            "DELETE" => Method::Delete,
-            "PATCH" => Method::Patch,
-            "HEAD" => Method::Head,
-            "OPTIONS" => Method::Options,
-            other => Method::Other(other.to_string()),
-        };
-        let set = |ok: Result<(), ()>, what: &str| {
-            ok.map_err(|()| Error::invalid_input(format!("invalid {what} in {:?}", self.url)))
-        };
-        set(request.set_method(&method), "method")?;
-        set(request.set_scheme(Some(&target.scheme)), "scheme")?;
-        set(request.set_authority(Some(&target.authority)), "host")?;
-        set(request.set_path_with_query(Some(&target.path)), "path")?;
-        Ok(request)
-    }
-
-    fn options(&self) -> RequestOptions {
-        let options = RequestOptions::new();
-        let nanos = u64::try_from(self.timeout.as_nanos()).unwrap_or(u64::MAX);
-        // Hosts may not support every timeout; a refusal is not an error.
-        let _ = options.set_connect_timeout(Some(nanos));
-        let _ = options.set_first_byte_timeout(Some(nanos));
-        let _ = options.set_between_bytes_timeout(Some(nanos));
-        options
-    }
 }
 
-/// Writes all of `reader` into the request body and finishes it.
-fn write_body(body: OutgoingBody, reader: &mut dyn Read, target: &Target) -> Result<(), Error> {
-    {
-        let stream = body
-            .write()
-            .map_err(|()| Error::internal("the request body stream was already taken"))?;
-        // wasi:io's blocking write takes at most 4096 bytes at a time.
-        let mut buf = [0u8; 4096];
-        loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return Err(Error::internal(format!(
-                        "reading the body of the request to {} failed: {e}",
-                        target.authority
-                    )));
-                }
-            };
-            stream
-                .blocking_write_and_flush(&buf[..n])
-                .map_err(|e| stream_error(e, target))?;
-        }
-    }
-    OutgoingBody::finish(body, None).map_err(|e| error_from_code(e, target))
-}
-
-/// The error the host answered a request with, if it did (waiting for the
-/// answer): a refusal or a failure to connect explains a closed body.
-fn refusal(pending: &FutureIncomingResponse, target: &Target) -> Option<Error> {
-    pending.subscribe().block();
-    match pending.get() {
-        Some(Ok(Err(code))) => Some(error_from_code(code, target)),
-        _ => None,
-    }
-}
-
-fn read_body(incoming: &IncomingBody, target: &Target) -> Result<Vec<u8>, Error> {
-    let stream = incoming
-        .stream()
-        .map_err(|()| Error::internal("the response body stream was already taken"))?;
-    let mut out = Vec::new();
-    loop {
-        match stream.blocking_read(64 * 1024) {
-            Ok(chunk) => {
-                if out.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                    return Err(Error::unavailable(format!(
-                        "the response from {} is larger than {MAX_RESPONSE_BYTES} bytes",
-                        target.authority
-                    )));
-                }
-                out.extend_from_slice(&chunk);
-            }
-            Err(StreamError::Closed) => return Ok(out),
-            Err(e) => return Err(stream_error(e, target)),
-        }
-    }
-}
-
+/// A parsed URL (a native build reads only the authority).
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 struct Target {
-    scheme: Scheme,
+    https: bool,
     authority: String,
     path: String,
 }
@@ -430,9 +327,9 @@ impl Target {
         let (scheme, rest) = url
             .split_once("://")
             .ok_or_else(|| bad("expected http:// or https://"))?;
-        let scheme = match scheme.to_ascii_lowercase().as_str() {
-            "http" => Scheme::Http,
-            "https" => Scheme::Https,
+        let https = match scheme.to_ascii_lowercase().as_str() {
+            "http" => false,
+            "https" => true,
             _ => return Err(bad("expected http:// or https://")),
         };
         let split = rest.find(['/', '?']).unwrap_or(rest.len());
@@ -446,56 +343,19 @@ impl Target {
             p => p.to_string(),
         };
         Ok(Self {
-            scheme,
+            https,
             authority: authority.to_string(),
             path,
         })
     }
 }
 
-fn stream_error(e: StreamError, target: &Target) -> Error {
-    match e {
-        StreamError::Closed => {
-            Error::unavailable(format!("{} closed the connection", target.authority))
-        }
-        StreamError::LastOperationFailed(err) => Error::unavailable(format!(
-            "I/O with {} failed: {}",
-            target.authority,
-            err.to_debug_string()
-        )),
-    }
-}
-
-fn error_from_code(code: ErrorCode, target: &Target) -> Error {
-    let host = &target.authority;
-    match code {
-        ErrorCode::HttpRequestDenied => Error::denied(format!(
-            "outbound http to {host} is not allowed: the pack must request and the environment must grant capability \"http:{host}\""
-        )),
-        ErrorCode::DnsTimeout
-        | ErrorCode::ConnectionTimeout
-        | ErrorCode::ConnectionReadTimeout
-        | ErrorCode::ConnectionWriteTimeout
-        | ErrorCode::HttpResponseTimeout => {
-            Error::timeout(format!("request to {host} timed out ({code:?})"))
-        }
-        ErrorCode::DnsError(_)
-        | ErrorCode::DestinationNotFound
-        | ErrorCode::DestinationUnavailable
-        | ErrorCode::DestinationIpProhibited
-        | ErrorCode::DestinationIpUnroutable
-        | ErrorCode::ConnectionRefused
-        | ErrorCode::ConnectionTerminated
-        | ErrorCode::TlsProtocolError
-        | ErrorCode::TlsCertificateError
-        | ErrorCode::TlsAlertReceived(_) => {
-            Error::unavailable(format!("cannot reach {host}: {code:?}"))
-        }
-        ErrorCode::InternalError(Some(m)) => {
-            Error::unavailable(format!("request to {host} failed: {m}"))
-        }
-        other => Error::unavailable(format!("request to {host} failed: {other:?}")),
-    }
+/// The first header named `name` (case-insensitive) in `headers`.
+pub(crate) fn header_in<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 /// The placeholder the host replaces with secret `name` in an outgoing

@@ -1,6 +1,10 @@
 //! Typed helpers for the host imports. Each needs a capability requested in
 //! `pack.toml` and granted by the operator; otherwise it returns
 //! [`Error::Denied`](crate::Error::Denied) naming the capability.
+//!
+//! In a native build (`cargo test`) the same helpers talk to the fake host
+//! of `envpack_sdk::testing` (feature `testing`) instead, so unit tests run
+//! the pack's own calls.
 
 /// Structured logging (capability `log`).
 ///
@@ -8,8 +12,8 @@
 /// envpack_sdk::log::info("deployed revision", &[("revision", "r3")]);
 /// ```
 pub mod log {
-    use crate::__wit::greentic::envpack::log as wit;
     use crate::Level;
+    use crate::host::log as wit;
 
     /// Writes a log line with fields. Errors (a missing `log` grant) are
     /// ignored: logging never fails a pack.
@@ -69,8 +73,8 @@ pub mod log {
 /// # Ok::<(), envpack_sdk::Error>(())
 /// ```
 pub mod config {
-    use crate::__wit::greentic::envpack::config as wit;
     use crate::Error;
+    use crate::host::config as wit;
 
     /// The value of `key`, or `None` when the operator has not set it.
     ///
@@ -107,8 +111,8 @@ pub mod config {
 /// # Ok::<(), envpack_sdk::Error>(())
 /// ```
 pub mod kv {
-    use crate::__wit::greentic::envpack::kv as wit;
     use crate::Error;
+    use crate::host::kv as wit;
 
     /// The value under `key`.
     ///
@@ -162,8 +166,8 @@ pub mod kv {
 /// # Ok::<(), envpack_sdk::Error>(())
 /// ```
 pub mod secret {
-    use crate::__wit::greentic::envpack::secrets_access as wit;
     use crate::Error;
+    use crate::host::secrets_access as wit;
 
     /// The secret's value, or `None` when the environment has none.
     ///
@@ -206,9 +210,9 @@ pub mod secret {
 /// # Ok::<(), envpack_sdk::Error>(())
 /// ```
 pub mod process {
-    use crate::__wit::greentic::envpack::process as wit;
+    pub use crate::__wit::greentic::envpack::process::{Info, Spec};
     use crate::Error;
-    pub use wit::{Info, Spec};
+    use crate::host::process as wit;
 
     /// Starts the revision's process.
     ///

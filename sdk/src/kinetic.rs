@@ -304,6 +304,9 @@ fn all_companies_form(line: &str) -> Option<LayerConflict> {
 #[macro_export]
 macro_rules! export_kinetic {
     ($ty:ty) => {
+        // Only the wasm32 build exports: a native build (`cargo test`)
+        // links no component glue, whose symbol names native linkers reject.
+        #[cfg(target_arch = "wasm32")]
         const _: () = {
             struct __EnvpackExport;
             $crate::__export_common!($ty, $crate::KineticPack);

@@ -2,8 +2,8 @@
 //!
 //! Everything you need to write an envpack pack in Rust: one trait per slot
 //! ([`StatePack`], [`SecretsPack`], [`TelemetryPack`], [`DeployerPack`],
-//! [`KineticPack`]), one
-//! export macro per slot, and typed helpers for the host imports ([`log`],
+//! [`KineticPack`]) and one for packs that only add commands
+//! ([`CommandPack`]), one export macro per slot, and typed helpers for the host imports ([`log`],
 //! [`config`], [`kv`], [`secret`], [`http`], [`net`]). You never write WIT glue.
 //!
 //! A pack is a `cdylib` crate built for `wasm32-wasip2` with a `pack.toml`
@@ -45,6 +45,9 @@
 //! ```
 //!
 //! ## Features
+//! - `testing`: `testing::FakeHost`, an in-process fake
+//!   host so plain `cargo test` runs a pack's logic natively (enable it in
+//!   `[dev-dependencies]`).
 //! - `serde`: `Serialize` and `Deserialize` for the public records (state
 //!   entries, telemetry events, levels, deployer and Kinetic records,
 //!   [`Error`], [`Output`]), with Rust's names for fields and variants, and
@@ -73,12 +76,17 @@
 pub mod clock;
 mod command;
 mod error;
+#[cfg(not(target_arch = "wasm32"))]
+mod fake;
+mod host;
 pub mod http;
 mod imports;
 pub mod kinetic;
 mod level;
 pub mod net;
 mod slots;
+#[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+pub mod testing;
 
 #[doc(hidden)]
 pub mod __wit;
@@ -86,7 +94,9 @@ pub mod __wit;
 pub use command::{Args, Output};
 pub use imports::{config, kv, log, process, secret};
 pub use kinetic::KineticPack;
-pub use slots::{DeployerPack, SecretsPack, StatePack, TelemetryPack, deployer, state, telemetry};
+pub use slots::{
+    CommandPack, DeployerPack, SecretsPack, StatePack, TelemetryPack, deployer, state, telemetry,
+};
 
 /// The error every pack function returns: one variant per kind of failure
 /// the host understands. See the variants for what each means.

@@ -284,6 +284,33 @@ pub trait DeployerPack: Default + 'static {
     }
 }
 
+/// A command-only pack: it fills no slot and contributes the CLI commands
+/// declared in `pack.toml` (descriptor `namespace.command.name`), with the
+/// capabilities the environment grants it. An environment binds any number
+/// of them (`envpack env bind dev command acme.command.tools@^0.1`). Export
+/// it with [`export_command!`](crate::export_command).
+///
+/// ```
+/// use envpack_sdk::{Args, CommandPack, Error, Output};
+/// #[derive(Default)]
+/// struct Tools;
+/// impl CommandPack for Tools {
+///     fn command(&self, name: &str, args: &Args) -> Result<Output, Error> {
+///         match name {
+///             "tools greet" => Ok(Output::text(format!("hello {}", args.get("who").unwrap_or("world")))),
+///             other => Err(Error::invalid_input(format!("no command {other:?}"))),
+///         }
+///     }
+/// }
+/// assert_eq!(Tools.command("tools greet", &Args::default())?.text, "hello world");
+/// # Ok::<(), Error>(())
+/// ```
+pub trait CommandPack: Default + 'static {
+    /// Runs a command declared in `pack.toml`; `invalid-input` for any
+    /// other name.
+    fn command(&self, name: &str, args: &Args) -> Result<Output, Error>;
+}
+
 /// Glue shared by every export macro: the command export, the per-instance
 /// singleton and the version stamps.
 #[doc(hidden)]
@@ -317,6 +344,33 @@ macro_rules! __export_common {
     };
 }
 
+/// Exports a [`CommandPack`] implementation as the pack's component: it
+/// exports `command` alone (the `command-slot` world of API 0.2.0).
+///
+/// ```no_run
+/// # use envpack_sdk::{Args, CommandPack, Error, Output};
+/// #[derive(Default)]
+/// struct Tools;
+/// impl CommandPack for Tools {
+///     fn command(&self, name: &str, _: &Args) -> Result<Output, Error> {
+///         Err(Error::invalid_input(format!("no command {name:?}")))
+///     }
+/// }
+/// envpack_sdk::export_command!(Tools);
+/// ```
+#[macro_export]
+macro_rules! export_command {
+    ($ty:ty) => {
+        // Only the wasm32 build exports: a native build (`cargo test`)
+        // links no component glue, whose symbol names native linkers reject.
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            struct __EnvpackExport;
+            $crate::__export_common!($ty, $crate::CommandPack);
+        };
+    };
+}
+
 /// Exports a [`StatePack`] implementation as the pack's component.
 ///
 /// ```no_run
@@ -334,6 +388,9 @@ macro_rules! __export_common {
 #[macro_export]
 macro_rules! export_state {
     ($ty:ty) => {
+        // Only the wasm32 build exports: a native build (`cargo test`)
+        // links no component glue, whose symbol names native linkers reject.
+        #[cfg(target_arch = "wasm32")]
         const _: () = {
             struct __EnvpackExport;
             $crate::__export_common!($ty, $crate::StatePack);
@@ -361,6 +418,9 @@ macro_rules! export_state {
 #[macro_export]
 macro_rules! export_secrets {
     ($ty:ty) => {
+        // Only the wasm32 build exports: a native build (`cargo test`)
+        // links no component glue, whose symbol names native linkers reject.
+        #[cfg(target_arch = "wasm32")]
         const _: () = {
             struct __EnvpackExport;
             $crate::__export_common!($ty, $crate::SecretsPack);
@@ -388,6 +448,9 @@ macro_rules! export_secrets {
 #[macro_export]
 macro_rules! export_telemetry {
     ($ty:ty) => {
+        // Only the wasm32 build exports: a native build (`cargo test`)
+        // links no component glue, whose symbol names native linkers reject.
+        #[cfg(target_arch = "wasm32")]
         const _: () = {
             struct __EnvpackExport;
             $crate::__export_common!($ty, $crate::TelemetryPack);
@@ -409,6 +472,9 @@ macro_rules! export_telemetry {
 #[macro_export]
 macro_rules! export_deployer {
     ($ty:ty) => {
+        // Only the wasm32 build exports: a native build (`cargo test`)
+        // links no component glue, whose symbol names native linkers reject.
+        #[cfg(target_arch = "wasm32")]
         const _: () = {
             struct __EnvpackExport;
             $crate::__export_common!($ty, $crate::DeployerPack);

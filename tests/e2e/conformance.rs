@@ -242,11 +242,16 @@ fn each_bug_fails_its_case(name: &str, bugs: &[(&str, &str, &str)]) {
         let config = format!("bug={bug}");
         let err = env.fails(10, &["pack", "test", file, "--config", &config]);
         let result = &err["details"]["result"];
-        let suite = result["suites"][0].as_str().unwrap();
+        // `suite/case` names a case of another suite than the slot's (the
+        // commands suite).
+        let (suite, case) = match case.split_once('/') {
+            Some((suite, case)) => (suite, case),
+            None => (result["suites"][0].as_str().unwrap(), *case),
+        };
         assert_eq!(failed(result), [format!("{suite}/{case}")], "bug {bug}");
         let c = cases(result)
             .into_iter()
-            .find(|c| c["case"] == *case)
+            .find(|c| c["suite"] == suite && c["case"] == case)
             .unwrap();
         assert_eq!(c["ok"], false);
         assert!(!c["rule"].as_str().unwrap().is_empty(), "{c}");
@@ -322,6 +327,106 @@ fn a_state_pack_with_one_bug_fails_exactly_its_case() {
             ),
             ("lost-update", "cas-across-instances", "(a lost update)"),
         ],
+    );
+}
+
+#[test]
+fn a_secrets_pack_with_one_bug_fails_exactly_its_case() {
+    each_bug_fails_its_case(
+        "conformance-broken-secrets",
+        &[
+            (
+                "get-missing",
+                "get-missing-none",
+                "get returned 0 characters instead of none",
+            ),
+            (
+                "crlf-to-lf",
+                "round-trip",
+                "conformance-lines: put 26 characters",
+            ),
+            (
+                "put-keeps-first",
+                "put-replaces",
+                "after put old then new, get returned Some(\"old\")",
+            ),
+            ("list-unsorted", "list-names-sorted", "not sorted"),
+            (
+                "list-values",
+                "list-never-values",
+                "list returned entries holding values",
+            ),
+            (
+                "delete-always-true",
+                "delete",
+                "delete of a deleted secret returned true",
+            ),
+            (
+                "names-unchecked",
+                "invalid-name",
+                "put of name \"\" returned ok",
+            ),
+            (
+                "memory-only",
+                "durable-across-instances",
+                "a new instance got None",
+            ),
+            // The commands every pack declares: the same pack, its commands
+            // suite.
+            (
+                "command-bad-json",
+                "commands/run:broken info",
+                "its json output does not parse",
+            ),
+            (
+                "unknown-ok",
+                "commands/unknown-command",
+                "succeeded with \"ok\"",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn a_telemetry_pack_with_one_bug_fails_exactly_its_case() {
+    each_bug_fails_its_case(
+        "conformance-broken-telemetry",
+        &[
+            ("empty-fails", "empty-batch", "invalid-input"),
+            ("reverse-batch", "emit-order", "out of order"),
+            ("hold-singles", "order-across-emits", "out of order"),
+            (
+                "drop-debug",
+                "levels-keep-severe",
+                "but dropped the more severe debug",
+            ),
+        ],
+    );
+    // A pack refusing a level fails `levels-accepted`; the cases that read
+    // what it printed for that batch cannot run, and say so.
+    let env = Env::new(BIN);
+    let file = build_pack(BIN, "conformance-broken-telemetry");
+    let err = env.fails(
+        10,
+        &[
+            "pack",
+            "test",
+            file.to_str().unwrap(),
+            "--config",
+            "bug=reject-trace",
+        ],
+    );
+    let result = &err["details"]["result"];
+    assert_eq!(failed(result), ["telemetry/levels-accepted"], "{result}");
+    let skipped: Vec<String> = cases(result)
+        .into_iter()
+        .filter(|c| c["status"] == "skip")
+        .map(|c| c["case"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        skipped,
+        ["emit-order", "order-across-emits", "levels-keep-severe"],
+        "{result}"
     );
 }
 
@@ -507,8 +612,8 @@ fn a_crate_directory_is_built_then_tested() {
     );
 }
 
-/// `pack new` generates, for every slot, a crate that passes its suite as
-/// generated.
+/// `pack new` generates, for every slot and for a command-only pack, a crate
+/// that passes its suites as generated.
 #[test]
 fn every_generated_pack_passes_its_suite() {
     let env = Env::new(BIN);
@@ -516,7 +621,7 @@ fn every_generated_pack_passes_its_suite() {
     std::fs::create_dir_all(&dir).unwrap();
     let sdk = envpack_e2e::repo_root().join("sdk");
     let target = envpack_e2e::repo_root().join("tests/packs/target");
-    for slot in ["state", "secrets", "telemetry", "deployer"] {
+    for slot in ["state", "secrets", "telemetry", "deployer", "command"] {
         let name = format!("gen-{slot}");
         env.json(&[
             "pack",
@@ -538,11 +643,14 @@ fn every_generated_pack_passes_its_suite() {
                 target.to_str().unwrap(),
             ],
         );
-        assert_eq!(
-            result["suites"],
-            serde_json::json!([slot, "commands"]),
-            "{result}"
-        );
+        // A command-only pack has no slot suite: its commands are its
+        // contract.
+        let suites = if slot == "command" {
+            serde_json::json!(["commands"])
+        } else {
+            serde_json::json!([slot, "commands"])
+        };
+        assert_eq!(result["suites"], suites, "{result}");
     }
 }
 

@@ -1,5 +1,6 @@
-//! Issue 13 (a quickstart that works): the shell blocks of the README and
-//! the operator guide marked `<!-- runs: tests/e2e/docs.rs -->` are run as
+//! Issue 13 (a quickstart that works) and issue 14 (the pack author's
+//! walkthrough): the shell blocks of the README, the operator guide and the
+//! pack-author guide marked `<!-- runs: tests/e2e/docs.rs -->` are run as
 //! written, in an empty directory with a fresh home and the `envpack` under
 //! test first on `PATH`, so the docs cannot rot.
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
@@ -60,4 +61,34 @@ fn the_operator_guides_journey_runs_as_written() {
     for b in &found {
         run("docs/operator-guide.md", b);
     }
+}
+
+/// new -> cargo test -> build -> pack test -> dev -> bind -> run -> upgrade
+/// with the capability diff -> a release file that passes its suites.
+#[test]
+fn the_pack_author_guides_walkthrough_runs_as_written() {
+    let found = blocks("docs/pack-author-guide.md");
+    assert_eq!(
+        found.len(),
+        1,
+        "the pack-author guide has one marked walkthrough"
+    );
+    let walk = &found[0];
+    for step in [
+        "pack new",
+        "cargo test",
+        "pack build",
+        "pack test",
+        "pack dev",
+        "env bind",
+        "greeter info",
+        "--grant config:region",
+        "--junit",
+    ] {
+        assert!(
+            walk.contains(step),
+            "the walkthrough lost its step {step:?}"
+        );
+    }
+    run("docs/pack-author-guide.md", walk);
 }

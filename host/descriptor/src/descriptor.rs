@@ -227,7 +227,7 @@ mod tests {
         );
         assert_eq!(
             parse_err("greentic.deploy.k8s@1.0.0").to_string(),
-            r#"invalid descriptor "greentic.deploy.k8s@1.0.0": unknown slot "deploy"; expected one of deployer, secrets, telemetry, state, kinetic (did you mean "deployer"?)"#
+            r#"invalid descriptor "greentic.deploy.k8s@1.0.0": unknown slot "deploy"; expected one of deployer, secrets, telemetry, state, kinetic, command (did you mean "deployer"?)"#
         );
         assert_eq!(
             parse_err("Greentic.state.fs@1.0.0").to_string(),

@@ -29,16 +29,22 @@ pub enum Slot {
     /// Kinetic company. Defined from API 0.2.0 on; an environment binds it
     /// optionally, next to the four slots every environment has.
     Kinetic,
+    /// No slot: a command-only pack (`command`), which contributes CLI
+    /// commands and nothing else. An environment binds any number of them,
+    /// each under its own name. Defined from API 0.2.0 on (the
+    /// `command-slot` world).
+    Command,
 }
 
 impl Slot {
     /// Every slot, in declaration (and `Ord`) order.
-    pub const ALL: [Slot; 5] = [
+    pub const ALL: [Slot; 6] = [
         Slot::Deployer,
         Slot::Secrets,
         Slot::Telemetry,
         Slot::State,
         Slot::Kinetic,
+        Slot::Command,
     ];
 
     /// The slot's name as written in descriptors, e.g. `"deployer"`.
@@ -49,7 +55,14 @@ impl Slot {
             Slot::Telemetry => "telemetry",
             Slot::State => "state",
             Slot::Kinetic => "kinetic",
+            Slot::Command => "command",
         }
+    }
+
+    /// Whether a pack of this kind fills a slot an environment has at most
+    /// one of (every kind but [`Slot::Command`]).
+    pub fn is_exclusive(self) -> bool {
+        self != Slot::Command
     }
 
     /// Parses a slot segment, reporting errors against the whole `input` so
@@ -134,6 +147,7 @@ mod tests {
         assert_eq!(suggest("telemtry"), Some(Slot::Telemetry));
         assert_eq!(suggest("State"), Some(Slot::State));
         assert_eq!(suggest("kinetc"), Some(Slot::Kinetic));
+        assert_eq!(suggest("commands"), Some(Slot::Command));
         assert_eq!(suggest("zzz"), None);
         assert_eq!(suggest(""), None);
     }
@@ -143,7 +157,7 @@ mod tests {
         let err = "deploy".parse::<Slot>().expect_err("unknown slot");
         assert_eq!(
             err.to_string(),
-            r#"invalid slot "deploy": unknown slot "deploy"; expected one of deployer, secrets, telemetry, state, kinetic (did you mean "deployer"?)"#
+            r#"invalid slot "deploy": unknown slot "deploy"; expected one of deployer, secrets, telemetry, state, kinetic, command (did you mean "deployer"?)"#
         );
     }
 

@@ -229,7 +229,7 @@ fn error_details() {
     ));
     assert_eq!(
         err.to_string(),
-        r#"invalid requirement "greentic.deploy.k8s@1.0.0": unknown slot "deploy"; expected one of deployer, secrets, telemetry, state, kinetic (did you mean "deployer"?)"#
+        r#"invalid requirement "greentic.deploy.k8s@1.0.0": unknown slot "deploy"; expected one of deployer, secrets, telemetry, state, kinetic, command (did you mean "deployer"?)"#
     );
 
     let err = "greentic.queue.k8s"

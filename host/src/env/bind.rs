@@ -1,6 +1,7 @@
-//! `env bind` and `env unbind`: which pack fills a slot, with which grants.
-//! Every capability a pack requests must be granted; a rebind shows the
-//! capability diff.
+//! `env bind` and `env unbind`: which pack fills a slot (or, for a
+//! command-only pack, sits beside the slots under its own id), with which
+//! grants. Every capability a pack requests must be granted; a rebind shows
+//! the capability diff.
 
 use envpack_descriptor::{Descriptor, Requirement, Slot};
 use envpack_manifest::{Capability, Grants};
@@ -8,7 +9,7 @@ use serde::Serialize;
 
 use super::EnvRecords;
 use super::audit::{AuditLog, Change, audited};
-use super::model::{Binding, EnvName};
+use super::model::{Binding, EnvName, Lock, Seat};
 use crate::backend::{LockScope, Precondition, RecordKey};
 use crate::error::{Error, Kind, Result};
 use crate::home::Home;
@@ -19,8 +20,10 @@ use crate::store::{Store, now_rfc3339};
 /// What `env bind` did.
 #[derive(Clone, Debug, Serialize)]
 pub struct BindOutcome {
-    /// The slot.
+    /// The slot (`command` for a command-only pack).
     pub slot: Slot,
+    /// Where the binding sits: the slot, or the command-only pack's id.
+    pub seat: Seat,
     /// Previously bound.
     pub previous: Option<Descriptor>,
     /// Now bound.
@@ -131,8 +134,12 @@ pub fn bind(
     }
     let pack = store.load(&descriptor, None)?;
     let requested = pack.manifest().requested();
+    let seat = Seat::of(descriptor.id());
+    if seat.slot() == Slot::Command {
+        check_command_names(&store, name, &lock, &seat, pack.manifest())?;
+    }
 
-    let previous = lock.slots.get(&slot).cloned();
+    let previous = lock.binding(&seat).cloned();
     let previous_requested = match &previous {
         Some(b) => store
             .load(&b.descriptor, None)
@@ -166,11 +173,11 @@ pub fn bind(
         packs::ensure_artifact(&store, runtime, &pack)?;
         let change = Change {
             verb: "env.bind",
-            target: slot.to_string(),
+            target: seat.unbind_args(),
             before: super::ops::json(&previous),
             after: super::ops::json(&binding),
         };
-        lock.slots.insert(slot, binding.clone());
+        lock.insert(seat.clone(), binding.clone());
         lock.generation += 1;
         audited(AuditLog::Env(&records), change, || {
             records.write(&RecordKey::Lock, &lock, Precondition::Any)
@@ -178,6 +185,7 @@ pub fn bind(
     }
     Ok(BindOutcome {
         slot,
+        seat,
         previous: previous.map(|b| b.descriptor),
         binding,
         added,
@@ -238,21 +246,110 @@ fn list_or_none(g: &Grants) -> String {
     }
 }
 
-/// `env unbind`: empties a slot. Returns what was bound.
-pub fn unbind(home: &Home, name: &EnvName, slot: Slot) -> Result<Binding> {
+/// A command-only pack's commands must not shadow the commands of another
+/// pack bound in the environment: the CLI would run only one of them.
+fn check_command_names(
+    store: &Store,
+    name: &EnvName,
+    lock: &Lock,
+    seat: &Seat,
+    manifest: &envpack_manifest::PackManifest,
+) -> Result<()> {
+    for (other, b) in lock.bindings().filter(|(s, _)| s != seat) {
+        let Ok(theirs) = store.load(&b.descriptor, Some(&b.digest)) else {
+            continue;
+        };
+        if let Some(c) = manifest
+            .commands
+            .iter()
+            .find(|c| theirs.manifest().commands.iter().any(|t| t.name == c.name))
+        {
+            return Err(Error::conflict(format!(
+                "{} declares the command {:?}, which {} ({}) in environment {name:?} declares too",
+                manifest.descriptor, c.name, b.descriptor, other
+            ))
+            .hint(format!(
+                "unbind the other pack first: envpack env unbind {name} {}",
+                other.unbind_args()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The seat `env unbind NAME SLOT [PACK]` names: the slot, or for `command`
+/// the command-only pack given by id (`acme.command.tools`) or, when only
+/// one is bound under it, by name (`tools`).
+pub fn seat_for(name: &EnvName, lock: &Lock, slot: Slot, pack: Option<&str>) -> Result<Seat> {
+    let bound = || {
+        lock.commands
+            .keys()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match (slot, pack) {
+        (Slot::Command, None) => Err(Error::invalid(format!(
+            "say which command pack to unbind (environment {name:?} binds: {})",
+            if lock.commands.is_empty() {
+                "none".into()
+            } else {
+                bound()
+            }
+        ))
+        .hint(format!("envpack env unbind {name} command <PACK>"))),
+        (Slot::Command, Some(p)) => {
+            if let Ok(id) = p.parse::<envpack_descriptor::PackId>() {
+                return Ok(Seat::Commands(id));
+            }
+            let found: Vec<_> = lock.commands.keys().filter(|id| id.name() == p).collect();
+            match found.as_slice() {
+                [one] => Ok(Seat::Commands((*one).clone())),
+                [] => Err(Error::not_found(format!(
+                    "environment {name:?} binds no command pack named {p:?} (it binds: {})",
+                    if lock.commands.is_empty() {
+                        "none".into()
+                    } else {
+                        bound()
+                    }
+                ))
+                .hint(format!("see what is bound: envpack env show {name}"))),
+                _ => Err(Error::invalid(format!(
+                    "several command packs of environment {name:?} are named {p:?}: {}; give the whole id",
+                    found
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))),
+            }
+        }
+        (slot, None) => Ok(Seat::Slot(slot)),
+        (slot, Some(p)) => Err(Error::invalid(format!(
+            "the {slot} slot holds one pack; {p:?} is only for `command`"
+        ))
+        .hint(format!("envpack env unbind {name} {slot}"))),
+    }
+}
+
+/// `env unbind`: empties a slot, or removes a command-only pack. Returns
+/// what was bound.
+pub fn unbind(home: &Home, name: &EnvName, seat: &Seat) -> Result<Binding> {
     let records = EnvRecords::new(home, name);
     records.load()?;
     let _guard = records.lock(LockScope::Env)?;
     let (_meta, mut lock) = records.load()?;
-    let old = lock.slots.remove(&slot).ok_or_else(|| {
-        Error::not_found(format!(
-            "the {slot} slot of environment {name:?} is not bound"
-        ))
+    let old = lock.remove(seat).ok_or_else(|| {
+        let e = Error::not_found(format!("{seat} of environment {name:?} is not bound"));
+        match seat {
+            Seat::Slot(_) => e,
+            Seat::Commands(_) => e.hint(format!("see what is bound: envpack env show {name}")),
+        }
     })?;
     lock.generation += 1;
     let change = Change {
         verb: "env.unbind",
-        target: slot.to_string(),
+        target: seat.unbind_args(),
         before: super::ops::json(&old),
         after: serde_json::Value::Null,
     };

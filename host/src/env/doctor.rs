@@ -120,6 +120,10 @@ fn findings(home: &Home, runtime: &Runtime, name: &EnvName) -> Result<Vec<Doctor
             ),
         }
     }
+    // Command-only packs get every check a slot's pack gets.
+    for b in lock.commands.values() {
+        c.binding(Slot::Command, b);
+    }
     c.secrets();
     Ok(c.out)
 }

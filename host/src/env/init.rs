@@ -235,7 +235,7 @@ impl<'a> Init<'a> {
         let lock = self.lock(&store, &meta.mode)?;
         // Precompile whatever the bindings need for this engine, so commands
         // never compile; a wasmtime upgrade shows up here as a repair.
-        for b in lock.slots.values() {
+        for (_, b) in lock.bindings() {
             if !packs::artifact_exists(&store, self.runtime, &b.digest)
                 && let Ok(pack) = store.load(&b.descriptor, Some(&b.digest))
             {

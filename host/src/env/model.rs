@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use envpack_descriptor::{Descriptor, Requirement, Slot};
+use envpack_descriptor::{Descriptor, PackId, Requirement, Slot};
 use envpack_manifest::{Digest, Grants};
 use serde::{Deserialize, Serialize};
 
@@ -283,6 +283,96 @@ pub struct Lock {
     pub generation: u64,
     /// Slot -> binding.
     pub slots: BTreeMap<Slot, Binding>,
+    /// Command-only packs (descriptors `ns.command.name`), any number, each
+    /// under its pack id. Absent from locks written before they existed,
+    /// and from every lock without one, so those bytes do not change.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub commands: BTreeMap<PackId, Binding>,
+}
+
+/// Where a binding sits in an environment: one of its slots, or, for a
+/// command-only pack, its own pack id.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(untagged)]
+pub enum Seat {
+    /// A slot (at most one pack each).
+    Slot(Slot),
+    /// A command-only pack.
+    Commands(PackId),
+}
+
+impl Seat {
+    /// Where a pack of `id` binds: its slot, or its own id for a
+    /// command-only pack.
+    pub fn of(id: &PackId) -> Self {
+        match id.slot() {
+            Slot::Command => Seat::Commands(id.clone()),
+            slot => Seat::Slot(slot),
+        }
+    }
+
+    /// The slot argument of `env bind` / `env unbind` for this seat
+    /// (`command` for a command-only pack).
+    pub fn slot(&self) -> Slot {
+        match self {
+            Seat::Slot(s) => *s,
+            Seat::Commands(_) => Slot::Command,
+        }
+    }
+
+    /// `env unbind`'s arguments after the environment: `state`, or
+    /// `command acme.command.tools`.
+    pub fn unbind_args(&self) -> String {
+        match self {
+            Seat::Slot(s) => s.to_string(),
+            Seat::Commands(id) => format!("command {id}"),
+        }
+    }
+}
+
+impl std::fmt::Display for Seat {
+    /// `the state slot`, `command pack acme.command.tools`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Seat::Slot(s) => write!(f, "the {s} slot"),
+            Seat::Commands(id) => write!(f, "command pack {id}"),
+        }
+    }
+}
+
+impl Lock {
+    /// The binding at `seat`.
+    pub fn binding(&self, seat: &Seat) -> Option<&Binding> {
+        match seat {
+            Seat::Slot(s) => self.slots.get(s),
+            Seat::Commands(id) => self.commands.get(id),
+        }
+    }
+
+    /// Every binding: the slots in order, then the command-only packs.
+    pub fn bindings(&self) -> impl Iterator<Item = (Seat, &Binding)> {
+        self.slots.iter().map(|(s, b)| (Seat::Slot(*s), b)).chain(
+            self.commands
+                .iter()
+                .map(|(id, b)| (Seat::Commands(id.clone()), b)),
+        )
+    }
+
+    /// Binds `seat` to `binding`; returns what was there.
+    pub fn insert(&mut self, seat: Seat, binding: Binding) -> Option<Binding> {
+        match seat {
+            Seat::Slot(s) => self.slots.insert(s, binding),
+            Seat::Commands(id) => self.commands.insert(id, binding),
+        }
+    }
+
+    /// Empties `seat`; returns what was there.
+    pub fn remove(&mut self, seat: &Seat) -> Option<Binding> {
+        match seat {
+            Seat::Slot(s) => self.slots.remove(s),
+            Seat::Commands(id) => self.commands.remove(id),
+        }
+    }
 }
 
 /// Current file format of `env.json` and `lock.json`.
@@ -319,9 +409,34 @@ mod tests {
                 },
             )]
             .into(),
+            commands: BTreeMap::new(),
         };
         let json = serde_json::to_string(&lock).expect("json");
+        assert!(
+            !json.contains("commands"),
+            "no command packs, no key: {json}"
+        );
         assert_eq!(serde_json::from_str::<Lock>(&json).expect("parse"), lock);
         assert!(serde_json::from_str::<Lock>("{\"format\":1}").is_err());
+
+        // With a command-only pack: under its id, and read back.
+        let mut with = lock.clone();
+        let id: PackId = "acme.command.tools".parse().expect("id");
+        let mut b = lock.slots[&Slot::State].clone();
+        b.descriptor = "acme.command.tools@0.1.0".parse().expect("d");
+        assert_eq!(Seat::of(&id), Seat::Commands(id.clone()));
+        assert!(with.insert(Seat::of(&id), b.clone()).is_none());
+        let json = serde_json::to_string(&with).expect("json");
+        assert!(
+            json.contains(r#""commands":{"acme.command.tools":"#),
+            "{json}"
+        );
+        let back: Lock = serde_json::from_str(&json).expect("parse");
+        assert_eq!(back.binding(&Seat::Commands(id.clone())), Some(&b));
+        assert_eq!(back.bindings().count(), 2);
+        assert_eq!(
+            Seat::Commands(id).unbind_args(),
+            "command acme.command.tools"
+        );
     }
 }

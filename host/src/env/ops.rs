@@ -415,10 +415,9 @@ pub fn remove_pack(
         .into_iter()
         .flat_map(|v| {
             v.lock
-                .slots
-                .iter()
+                .bindings()
                 .filter(|(_, b)| &b.descriptor == d)
-                .map(|(slot, _)| format!("{} ({slot})", v.name))
+                .map(|(seat, _)| format!("{} ({})", v.name, seat.unbind_args()))
                 .collect::<Vec<_>>()
         })
         .collect();

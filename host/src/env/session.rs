@@ -9,7 +9,7 @@ use std::time::Instant;
 use envpack_descriptor::Slot;
 
 use super::EnvRecords;
-use super::model::{EnvMeta, EnvName, Lock};
+use super::model::{EnvMeta, EnvName, Lock, Seat};
 use super::services::{EnvLog, KvViaState, NoSelfSecrets, SecretsViaPack, own_kv};
 use crate::backend::LockScope;
 use crate::error::{Error, Kind, Result};
@@ -145,13 +145,17 @@ impl SlotPacks {
 }
 
 impl Env {
-    /// Loads the pack bound to `slot`: the file must match the lock's digest,
-    /// and the lock's grants must cover everything the pack requests.
-    fn load(&self, slot: Slot) -> Result<LoadedPack> {
+    /// Loads the pack bound at `seat`: the file must match the lock's
+    /// digest, and the lock's grants must cover everything the pack
+    /// requests.
+    fn load(&self, seat: &Seat) -> Result<LoadedPack> {
         let name = self.records.name();
-        let b = self.lock.slots.get(&slot).ok_or_else(|| {
-            Error::not_found(format!("the {slot} slot of environment {name:?} is not bound"))
-                .hint(format!("envpack env init {name} (binds the default), or envpack env bind {name} {slot} <DESCRIPTOR>"))
+        let slot = seat.slot();
+        let b = self.lock.binding(seat).ok_or_else(|| match seat {
+            Seat::Slot(_) => Error::not_found(format!("the {slot} slot of environment {name:?} is not bound"))
+                .hint(format!("envpack env init {name} (binds the default), or envpack env bind {name} {slot} <DESCRIPTOR>")),
+            Seat::Commands(id) => Error::not_found(format!("{seat} is not bound in environment {name:?}"))
+                .hint(format!("envpack env bind {name} command {id}@<VERSION> --grant-requested")),
         })?;
         let load = || packs::load(&self.store, &self.runtime, &b.descriptor, Some(&b.digest));
         let loaded = match load() {
@@ -212,19 +216,19 @@ impl Env {
         Ok(loaded)
     }
 
-    /// What an instance of the pack bound to `slot` may touch here.
+    /// What an instance of the pack bound at `seat` may touch here.
     fn context(
         &self,
         loaded: &LoadedPack,
-        slot: Slot,
+        seat: &Seat,
         packs: Arc<SlotPacks>,
     ) -> Result<InstanceContext> {
         let name = self.records.name();
+        let slot = seat.slot();
         let b = self
             .lock
-            .slots
-            .get(&slot)
-            .ok_or_else(|| Error::internal(format!("{slot} is not bound")))?;
+            .binding(seat)
+            .ok_or_else(|| Error::internal(format!("{seat} is not bound")))?;
         let label = loaded.label().clone();
         let id = label.descriptor.id().clone();
         let granter = Arc::new(
@@ -339,8 +343,9 @@ impl<'r> Session<'r> {
                         let packs = weak.upgrade().ok_or_else(|| {
                             Error::internal("the session ended before its packs loaded")
                         })?;
-                        let loaded = env.load(slot)?;
-                        let ctx = env.context(&loaded, slot, packs)?;
+                        let seat = Seat::Slot(slot);
+                        let loaded = env.load(&seat)?;
+                        let ctx = env.context(&loaded, &seat, packs)?;
                         Ok(loaded.instantiate(ctx)?.in_environment(env.records.name()))
                     });
                 let cell = match slot {
@@ -399,13 +404,19 @@ impl<'r> Session<'r> {
     /// Loads the pack bound to `slot`: the file must match the lock's digest,
     /// and the lock's grants must cover everything the pack requests.
     pub fn load(&self, slot: Slot) -> Result<LoadedPack> {
-        self.env.load(slot)
+        self.env.load(&Seat::Slot(slot))
     }
 
     /// A fresh instance of the pack bound to `slot`.
     pub fn instance(&self, slot: Slot) -> Result<PackInstance> {
-        let loaded = self.env.load(slot)?;
-        let ctx = self.env.context(&loaded, slot, self.packs.clone())?;
+        self.instance_at(&Seat::Slot(slot))
+    }
+
+    /// A fresh instance of the pack bound at `seat` (a slot, or a
+    /// command-only pack).
+    pub fn instance_at(&self, seat: &Seat) -> Result<PackInstance> {
+        let loaded = self.env.load(seat)?;
+        let ctx = self.env.context(&loaded, seat, self.packs.clone())?;
         Ok(loaded.instantiate(ctx)?.in_environment(self.name()))
     }
 
@@ -433,19 +444,18 @@ impl<'r> Session<'r> {
     /// Runs a pack-contributed command, recording it for telemetry.
     pub fn run_command(
         &self,
-        slot: Slot,
+        seat: &Seat,
         command: &str,
         args: &[(String, Vec<String>)],
     ) -> Result<CommandOutput> {
         let started = Instant::now();
         let result = self
-            .instance(slot)
+            .instance_at(seat)
             .and_then(|mut i| i.command().run(command, args));
         let pack = self
             .env
             .lock
-            .slots
-            .get(&slot)
+            .binding(seat)
             .map(|b| b.descriptor.to_string())
             .unwrap_or_default();
         self.event(

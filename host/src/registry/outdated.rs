@@ -17,7 +17,7 @@ use crate::types::PackOrigin;
 /// One bound pack.
 #[derive(Clone, Debug, Serialize)]
 pub struct OutdatedRow {
-    /// The slot.
+    /// The slot (`command` for a command-only pack).
     pub slot: Slot,
     /// The pinned pack.
     pub descriptor: Descriptor,
@@ -49,7 +49,7 @@ pub fn outdated(home: &Home, name: &EnvName) -> Result<Vec<OutdatedRow>> {
     let (_, lock) = EnvRecords::new(home, name).load()?;
     let registries = Registries::load(home)?;
     let mut rows = Vec::new();
-    for (slot, b) in &lock.slots {
+    for (seat, b) in lock.bindings() {
         let tag = b.origin.as_ref().and_then(|o| check_tag(&registries, o));
         let (newer, error) = if registries.entries().is_empty() {
             (None, None)
@@ -67,7 +67,7 @@ pub fn outdated(home: &Home, name: &EnvName) -> Result<Vec<OutdatedRow>> {
             }
         };
         rows.push(OutdatedRow {
-            slot: *slot,
+            slot: seat.slot(),
             descriptor: b.descriptor.clone(),
             requirement: b.requirement.to_string(),
             origin: b.origin.clone(),

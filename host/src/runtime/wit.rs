@@ -84,10 +84,11 @@ impl ApiVersion {
         }
     }
 
-    /// Whether packs of this version can fill `slot`: `kinetic` exists
-    /// from 0.2.0 on.
+    /// Whether packs of this version can fill `slot`: `kinetic` and
+    /// command-only packs (`command`, the `command-slot` world) exist from
+    /// 0.2.0 on.
     pub fn defines(self, slot: Slot) -> bool {
-        slot != Slot::Kinetic || self >= ApiVersion::V0_2
+        !matches!(slot, Slot::Kinetic | Slot::Command) || self >= ApiVersion::V0_2
     }
 
     /// The fully qualified name of interface `name` in this version, e.g.
@@ -235,6 +236,8 @@ pub(crate) enum SlotGuest {
     Telemetry(Box<dyn TelemetryGuest>),
     Deployer(Box<dyn DeployerGuest>),
     Kinetic(Box<dyn KineticGuest>),
+    /// A command-only pack: `command` is all it exports.
+    None,
 }
 
 /// `command`, as every API version's module implements it.
@@ -452,5 +455,7 @@ mod tests {
         );
         assert!(!ApiVersion::V0_1.defines(Slot::Kinetic));
         assert!(ApiVersion::V0_2.defines(Slot::Kinetic));
+        assert!(!ApiVersion::V0_1.defines(Slot::Command));
+        assert!(ApiVersion::V0_2.defines(Slot::Command));
     }
 }

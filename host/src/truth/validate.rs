@@ -193,13 +193,14 @@ fn mode_check(env: &EnvName, mode: &Mode, target: &str, descriptor: &str) -> Che
 fn secret_checks(session: &Session<'_>) -> Result<Vec<Check>> {
     let env = session.name();
     let mut wanted: Vec<(String, Slot)> = Vec::new();
-    for (slot, b) in &session.lock().slots {
+    // Command-only packs too: a granted credential they attach must exist.
+    for (seat, b) in session.lock().bindings() {
         for cap in b.grants.iter() {
             if let Capability::Secret(n) | Capability::Credential(n) = cap
                 && n != "*"
                 && !wanted.iter().any(|(w, _)| w == n)
             {
-                wanted.push((n.clone(), *slot));
+                wanted.push((n.clone(), seat.slot()));
             }
         }
     }

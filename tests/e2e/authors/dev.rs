@@ -3,22 +3,15 @@
 //! collection, production refusing dev builds, and `--watch`.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::Stdio;
 
 use envpack_e2e::{Env, repo_root};
 use serde_json::Value;
 
-use super::BIN;
+use super::{BIN, edit};
 
 fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
-}
-
-fn edit(file: &Path, from: &str, to: &str) {
-    let text = std::fs::read_to_string(file).unwrap();
-    assert!(text.contains(from), "{from:?} not in {}", file.display());
-    std::fs::write(file, text.replace(from, to)).unwrap();
 }
 
 #[test]

@@ -1,5 +1,7 @@
-//! `envpack pack new`: for every slot, the generated crate builds, installs,
-//! binds into an environment and runs its command as generated.
+//! `envpack pack new`: for every slot and for a command-only pack, the
+//! generated crate passes plain `cargo test` (natively, with the SDK's fake
+//! host), builds, installs, binds into an environment and runs its command
+//! as generated.
 
 use std::path::Path;
 
@@ -19,6 +21,7 @@ fn a_new_pack_of_every_slot_builds_binds_and_runs() {
         ("secrets", "keeps 0 secret(s)"),
         ("telemetry", "hello from acme.telemetry.my-telemetry"),
         ("deployer", "records revisions"),
+        ("command", "has run 1 time(s)"),
     ] {
         let name = format!("my-{slot}");
         let made = env.json(&[
@@ -44,6 +47,10 @@ fn a_new_pack_of_every_slot_builds_binds_and_runs() {
         }
         let lib = std::fs::read_to_string(crate_dir.join("src/lib.rs")).unwrap();
         assert!(lib.contains("#[test]"), "no unit test in {name}");
+        // Plain `cargo test`, natively: no rust-lld error, the unit tests
+        // pass (the export macro compiles to nothing outside wasm32).
+        let tested = super::cargo_test(&crate_dir, &target);
+        assert!(tested.contains("test result: ok"), "{name}: {tested}");
         let built = env.json(&[
             "pack",
             "build",
@@ -54,6 +61,7 @@ fn a_new_pack_of_every_slot_builds_binds_and_runs() {
         env.json(&["pack", "install", built["path"].as_str().unwrap()]);
         let descriptor = format!("acme.{slot}.{name}@0.1.0");
         env.json(&["env", "bind", "dev", slot, &descriptor, "--grant-requested"]);
+
         let out = env.ok(&["--env", "dev", &name, "info"]);
         assert!(out.contains(says), "{name} info said: {out}");
     }
@@ -77,7 +85,7 @@ fn a_new_pack_of_every_slot_builds_binds_and_runs() {
     );
     let cargo = std::fs::read_to_string(inside.join("inside/Cargo.toml")).unwrap();
     assert!(
-        cargo.contains(r#"envpack-sdk = { path = "../../../sdk" }"#),
+        cargo.contains(r#"envpack-sdk = { version = "0.1.0", path = "../../../sdk" }"#),
         "{cargo}"
     );
     std::fs::remove_dir_all(&inside).unwrap();

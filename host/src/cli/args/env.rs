@@ -84,15 +84,15 @@ pub enum EnvCommand {
         #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::environments))]
         name: Option<String>,
     },
-    /// Bind a slot to an installed pack, granting its capabilities.
+    /// Bind a slot to an installed pack (or add a command-only pack), granting its capabilities.
     #[command(
-        after_help = "Examples:\n  envpack env bind dev state acme.state.memory@1.2.0 --grant kv --grant log\n  envpack env bind dev state acme.state.memory@^1 --grant-requested\n\nEvery capability the pack requests must be granted; rebinding the same pack\nkeeps earlier grants and prints the capability diff."
+        after_help = "Examples:\n  envpack env bind dev state acme.state.memory@1.2.0 --grant kv --grant log\n  envpack env bind dev state acme.state.memory@^1 --grant-requested\n  envpack env bind dev command acme.command.tools@^0.1 --grant-requested\n\nA command-only pack (slot `command`) fills no slot: an environment binds any\nnumber of them, each under its own id. Every capability the pack requests must be granted; rebinding the same pack\nkeeps earlier grants and prints the capability diff."
     )]
     Bind {
         /// The environment.
         #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::environments))]
         name: String,
-        /// The slot: deployer, secrets, telemetry or state.
+        /// The slot: deployer, secrets, telemetry, state, kinetic, or `command` for a command-only pack.
         #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::slots))]
         slot: envpack_descriptor::Slot,
         /// The pack requirement, e.g. acme.state.memory@^1.2.
@@ -105,17 +105,20 @@ pub enum EnvCommand {
         #[arg(long)]
         grant_requested: bool,
     },
-    /// Empty a slot.
+    /// Empty a slot, or remove a command-only pack.
     #[command(
-        after_help = "Examples:\n  envpack env unbind dev telemetry\n  envpack env unbind prod state --dry-run"
+        after_help = "Examples:\n  envpack env unbind dev telemetry\n  envpack env unbind prod state --dry-run\n  envpack env unbind dev command acme.command.tools   (a command-only pack, by id or name)"
     )]
     Unbind {
         /// The environment.
         #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::environments))]
         name: String,
-        /// The slot.
+        /// The slot, or `command` for a command-only pack.
         #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::slots))]
         slot: envpack_descriptor::Slot,
+        /// With `command`: the command-only pack, by id (acme.command.tools)
+        /// or name (tools).
+        pack: Option<String>,
     },
     /// Remove an environment (refused while it holds deployed revisions).
     #[command(

@@ -85,10 +85,10 @@ pub enum PackCommand {
         after_help = "Examples:\n  envpack pack test\n  envpack pack test dist/acme.state.memory-1.2.0.wasm --junit conformance.xml\n  envpack --json pack test packs/my-pack --slot commands\n  envpack pack test greentic.state.fs\n\nThe pack runs in the sandbox with what its manifest requests granted, its kv and\nscratch directory in a temporary directory; no environment is touched."
     )]
     Test(TestArgs),
-    /// Create a new pack crate for a slot that builds, installs and runs
-    /// as generated.
+    /// Create a new pack crate for a slot (or a command-only pack) that
+    /// builds, installs, runs and passes `cargo test` as generated.
     #[command(
-        after_help = "Examples:\n  envpack pack new my-hook --slot telemetry\n  envpack pack new vault --slot secrets --namespace acme --sdk-path ~/src/envpack/sdk\n\nenvpack-sdk is not on crates.io: the crate depends on it by path (--sdk-path, else the\nenvpack checkout around the new crate, else the one this binary was built from)."
+        after_help = "Examples:\n  envpack pack new my-hook --slot telemetry\n  envpack pack new vault --slot secrets --namespace acme --sdk-path ~/src/envpack/sdk\n  envpack pack new tools --slot command --sdk-path ./envpack-sdk-0.1.0   (an unpacked envpack-sdk crate)\n\nenvpack-sdk is not on crates.io: the crate depends on it by path (--sdk-path, else the\nenvpack checkout around the new crate, else the one this binary was built from)."
     )]
     New(NewArgs),
     /// Build a pack crate as a dev version, install it, and rebind it in a
@@ -160,7 +160,8 @@ pub struct NewArgs {
     /// The pack's name: the last part of its descriptor, and the new
     /// crate's directory.
     pub name: String,
-    /// The slot it fills: deployer, secrets, telemetry or state.
+    /// The slot it fills: deployer, secrets, telemetry or state; or
+    /// `command` for a pack that fills no slot and only adds commands.
     #[arg(long)]
     pub slot: String,
     /// The descriptor's namespace (your organisation).
@@ -169,7 +170,8 @@ pub struct NewArgs {
     /// Create the crate's directory under DIR.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub dir: PathBuf,
-    /// The sdk/ directory of an envpack checkout to depend on.
+    /// The SDK to depend on: the sdk/ directory of an envpack checkout, or
+    /// an unpacked envpack-sdk-X.Y.Z.crate (`cargo package -p envpack-sdk`).
     #[arg(long, value_name = "DIR")]
     pub sdk_path: Option<PathBuf>,
 }

@@ -89,11 +89,10 @@ fn render(v: &EnvView) -> String {
     out.push_str(&table(
         &["slot", "pack", "requirement", "digest", "grants"],
         v.lock
-            .slots
-            .iter()
-            .map(|(slot, b)| {
+            .bindings()
+            .map(|(seat, b)| {
                 vec![
-                    slot.to_string(),
+                    seat.slot().to_string(),
                     b.descriptor.to_string(),
                     b.requirement.to_string(),
                     format!("sha256:{}", b.digest.short()),
@@ -135,7 +134,11 @@ pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<Report> {
             grants: g,
             grant_requested,
         } => bind(ctx, n, slot, descriptor, g, grant_requested),
-        EnvCommand::Unbind { name: n, slot } => unbind(ctx, n, slot),
+        EnvCommand::Unbind {
+            name: n,
+            slot,
+            pack,
+        } => unbind(ctx, n, slot, pack.as_deref()),
         EnvCommand::Rm { name: n, force } => rm(ctx, n, force),
         EnvCommand::Policy {
             name: n,
@@ -334,29 +337,32 @@ fn bind(
     Ok(Report::new(human, &o))
 }
 
-fn unbind(ctx: &Ctx, n: String, slot: Slot) -> Result<Report> {
+fn unbind(ctx: &Ctx, n: String, slot: Slot, pack: Option<&str>) -> Result<Report> {
     let n = name(&n)?;
-    let plan =
-        || {
-            let v = env::show(&ctx.home, &n)?;
-            let bound = v
-                .lock
-                .slots
-                .get(&slot)
-                .map_or("-".to_string(), |b| b.descriptor.to_string());
-            Ok(Plan::new("env.unbind", &n, slot.to_string()).change(
-                format!("slot {slot}"),
-                bound,
-                "-",
-            ))
+    let seat = env::seat_for(&n, &env::show(&ctx.home, &n)?.lock, slot, pack)?;
+    let plan = || {
+        let v = env::show(&ctx.home, &n)?;
+        let bound = v
+            .lock
+            .binding(&seat)
+            .map_or("-".to_string(), |b| b.descriptor.to_string());
+        let what = match &seat {
+            env::Seat::Slot(s) => format!("slot {s}"),
+            env::Seat::Commands(id) => format!("command pack {id}"),
         };
+        Ok(Plan::new("env.unbind", &n, seat.unbind_args()).change(what, bound, "-"))
+    };
     if let Some(report) = ctx.plan_first(&n, plan)? {
         return Ok(report);
     }
-    let old = env::unbind(&ctx.home, &n, slot)?;
+    let old = env::unbind(&ctx.home, &n, &seat)?;
     Ok(Report::new(
-        format!("unbound {slot} of {n} (was {})", old.descriptor),
-        &json!({"slot": slot, "was": old}),
+        format!(
+            "unbound {} of {n} (was {})",
+            seat.unbind_args(),
+            old.descriptor
+        ),
+        &json!({"slot": slot, "seat": seat, "was": old}),
     ))
 }
 

@@ -5,21 +5,21 @@
 //! the declaration here, before the pack runs, then calls the pack in its
 //! sandbox with the environment's grants.
 
-use envpack_descriptor::Slot;
 use envpack_manifest::{ArgKind, CommandEffect, CommandSpec, DRY_RUN_ARG, read_manifest};
 use serde_json::Value;
 
 use crate::backend::RecordKey;
 use crate::cli::Ctx;
 use crate::cli::output::Report;
-use crate::env::{EnvName, EnvRecords, Session, audit};
+use crate::env::{EnvName, EnvRecords, Seat, Session, audit};
 use crate::error::{Error, Kind, Result};
 use crate::store::Store;
 
 /// A command some bound pack declares.
 pub struct PackCommand {
-    /// The slot of the pack that declares it.
-    pub slot: Slot,
+    /// Where the pack that declares it is bound: a slot, or its own id for
+    /// a command-only pack.
+    pub seat: Seat,
     /// The pack.
     pub pack: envpack_descriptor::Descriptor,
     /// The declaration.
@@ -39,7 +39,7 @@ pub fn commands(ctx: &Ctx, env: &EnvName) -> Vec<PackCommand> {
     };
     let store = Store::open(&ctx.home);
     let mut out = Vec::new();
-    for (slot, b) in lock.slots {
+    for (seat, b) in lock.bindings() {
         let Ok(manifest) = store
             .blob(&b.digest)
             .and_then(|bytes| read_manifest(&bytes).map_err(Error::from))
@@ -48,7 +48,7 @@ pub fn commands(ctx: &Ctx, env: &EnvName) -> Vec<PackCommand> {
         };
         for spec in manifest.commands {
             out.push(PackCommand {
-                slot,
+                seat: seat.clone(),
                 pack: b.descriptor.clone(),
                 spec,
             });
@@ -168,7 +168,7 @@ pub fn run(ctx: &Ctx, env: &EnvName, words: &[String]) -> Result<Report> {
     let mut args = collected(&cmd.spec, &matches);
     let out = match cmd.spec.effect {
         CommandEffect::Read => Session::scoped(&ctx.home, ctx.runtime()?, env, |session| {
-            session.run_command(cmd.slot, &cmd.spec.name, &args)
+            session.run_command(&cmd.seat, &cmd.spec.name, &args)
         })?,
         CommandEffect::Mutate => {
             let dry_run = ctx.dry_run || matches.get_flag(DRY_RUN_ARG);
@@ -223,7 +223,7 @@ fn run_mutating(
         })?;
     }
     Session::scoped(&ctx.home, ctx.runtime()?, env, |session| {
-        let run = || session.run_command(cmd.slot, &cmd.spec.name, args);
+        let run = || session.run_command(&cmd.seat, &cmd.spec.name, args);
         if dry_run {
             return run();
         }

@@ -163,7 +163,9 @@ impl Exports {
             Slot::Deployer => {
                 SlotIndices::Deployer(guest::deployer::GuestIndices::new(pre).map_err(missing)?)
             }
-            Slot::Kinetic => return Err(MissingExport::new("kinetic", None)),
+            Slot::Kinetic | Slot::Command => {
+                return Err(MissingExport::new(slot.as_str(), None));
+            }
         };
         Ok(Self { command, slot })
     }

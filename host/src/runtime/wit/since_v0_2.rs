@@ -144,6 +144,8 @@ enum SlotIndices {
     Telemetry(guest::telemetry::GuestIndices),
     Deployer(guest::deployer::GuestIndices),
     Kinetic(guest::kinetic::GuestIndices),
+    /// A command-only pack exports `command` alone.
+    None,
 }
 
 /// Export indices of a loaded 0.2 pack.
@@ -174,6 +176,7 @@ impl Exports {
             Slot::Kinetic => {
                 SlotIndices::Kinetic(guest::kinetic::GuestIndices::new(pre).map_err(missing)?)
             }
+            Slot::Command => SlotIndices::None,
         };
         Ok(Self { command, slot })
     }
@@ -201,6 +204,7 @@ impl Exports {
             SlotIndices::Kinetic(i) => {
                 SlotGuest::Kinetic(Box::new(kinetic::Kinetic(i.load(&mut *store, instance)?)))
             }
+            SlotIndices::None => SlotGuest::None,
         };
         Ok(Guests { command, slot })
     }
