@@ -128,6 +128,16 @@ impl Error {
         &self.message
     }
 
+    /// The message with its hint as a trailing `help: ...`, for places that
+    /// keep an error as one line of text (a revision's reason, a step's
+    /// outcome) and must not lose the fix.
+    pub fn message_and_hint(&self) -> String {
+        match &self.hint {
+            Some(h) => format!("{}; help: {h}", self.message),
+            None => self.message.clone(),
+        }
+    }
+
     /// The hint, if any.
     pub fn hint_text(&self) -> Option<&str> {
         self.hint.as_deref()

@@ -359,6 +359,7 @@ impl<'s, 'r> Rollout<'s, 'r> {
                     _ => Kind::Unavailable,
                 },
                 why: format!("apply failed: {}", e.message()),
+                fix: e.hint_text().map(str::to_string),
             })?;
         if let Some(bad) = report.steps.iter().find(|s| !s.ok) {
             return Err(format!("apply step {} failed: {}", bad.id, bad.message).into());
@@ -459,7 +460,7 @@ impl<'s, 'r> Rollout<'s, 'r> {
         rev: &mut Revision,
         failed: Failed,
     ) -> Result<Error> {
-        let Failed { kind, why } = failed;
+        let Failed { kind, why, fix } = failed;
         let env = self.env();
         if let Err(e) = deployer.teardown(&rev_ref(env, &dep.name, rev)) {
             tracing::warn!("teardown of failed revision {} failed: {e}", rev.id);
@@ -474,6 +475,11 @@ impl<'s, 'r> Rollout<'s, 'r> {
         } else {
             format!("{why}; its output ends with:\n{}", tail.trim_end())
         };
+        let show = format!("envpack revisions show {} --env {env}", rev.id);
+        let (why, hint) = match fix {
+            Some(fix) => (format!("{why}; help: {fix}"), fix),
+            None => (why, show),
+        };
         rev.state = RevState::Failed;
         rev.reason = Some(why.clone());
         rev.updated = now_rfc3339();
@@ -482,7 +488,7 @@ impl<'s, 'r> Rollout<'s, 'r> {
             kind,
             format!("revision {} of {} failed: {why}", rev.id, self.name),
         )
-        .hint(format!("envpack revisions show {} --env {env}", rev.id)))
+        .hint(hint))
     }
 
     fn outcome(&self, dep: &Deployment, rev: Revision, plan: Plan, dry_run: bool) -> DeployOutcome {
@@ -504,6 +510,9 @@ impl<'s, 'r> Rollout<'s, 'r> {
 struct Failed {
     kind: Kind,
     why: String,
+    /// The target's own fix (e.g. the secret to set), which beats
+    /// "look at the revision" as the hint.
+    fix: Option<String>,
 }
 
 impl From<String> for Failed {
@@ -511,6 +520,7 @@ impl From<String> for Failed {
         Self {
             kind: Kind::Unavailable,
             why,
+            fix: None,
         }
     }
 }

@@ -166,7 +166,7 @@ fn restart(
     let plan = r.plan.clone().ok_or("no recorded plan")?;
     let report = deployer
         .apply(&rref, &bundle_ref(&verified), &plan)
-        .map_err(|e| e.message().to_string())?;
+        .map_err(|e| e.message_and_hint())?;
     warmup.warm(deployer, &rref)?;
     Ok(report.endpoint)
 }
