@@ -299,7 +299,10 @@ pub enum SecretsCommand {
     },
     /// Whom the environment's sealed secrets (greentic.secrets.sealed) are
     /// encrypted for; every change re-encrypts every secret.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  envpack secrets recipients list --env prod\n  envpack secrets recipients add --env prod --mine\n  envpack secrets recipients rm --env prod age1..."
+    )]
     Recipients(RecipientsCommand),
 }
 
