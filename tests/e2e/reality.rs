@@ -24,42 +24,7 @@ impl Drop for Down<'_> {
 
 /// A bundle whose payload serves `body` with Python's http.server.
 fn site(env: &Env, version: &str, body: &str) -> PathBuf {
-    let dir = env.home().join(format!("site-{version}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("index.html"), body).unwrap();
-    let script = dir.join("serve.sh");
-    std::fs::write(
-        &script,
-        "#!/bin/sh\nexec python3 -m http.server \"$1\" --bind 127.0.0.1\n",
-    )
-    .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    let out = env.home().join(format!("site-{version}.tgz"));
-    env.json(&[
-        "bundle",
-        "build",
-        "--no-git",
-        dir.to_str().unwrap(),
-        "--name",
-        "site",
-        "--version",
-        version,
-        "--source",
-        "main",
-        "--ref",
-        "main",
-        "--attr",
-        "run=./serve.sh {port}",
-        "--attr",
-        "health=/index.html",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    out
+    env.python_site(version, body, &["health=/index.html"])
 }
 
 /// `drift` with `--json`: its exit code and its result (or error).

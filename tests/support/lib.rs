@@ -162,6 +162,50 @@ impl Env {
         }
     }
 
+    /// A bundle `site@VERSION` whose payload serves `body` as `index.html`
+    /// with Python's `http.server` (`run=./serve.sh {port}`), plus one
+    /// `--attr` per entry of `attrs`. Built in the home as
+    /// `site-VERSION.tgz`; returns its path.
+    pub fn python_site(&self, version: &str, body: &str, attrs: &[&str]) -> PathBuf {
+        let dir = self.home().join(format!("site-{version}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("index.html"), body).unwrap();
+        let script = dir.join("serve.sh");
+        std::fs::write(
+            &script,
+            "#!/bin/sh\nexec python3 -m http.server \"$1\" --bind 127.0.0.1\n",
+        )
+        .unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let out = self.home().join(format!("site-{version}.tgz"));
+        let mut args = vec![
+            "bundle",
+            "build",
+            "--no-git",
+            dir.to_str().unwrap(),
+            "--name",
+            "site",
+            "--version",
+            version,
+            "--source",
+            "main",
+            "--ref",
+            "main",
+            "--attr",
+            "run=./serve.sh {port}",
+        ];
+        for a in attrs {
+            args.extend(["--attr", a]);
+        }
+        args.extend(["--out", out.to_str().unwrap()]);
+        self.json(&args);
+        out
+    }
+
     /// The home directory.
     pub fn home(&self) -> &Path {
         self.home.path()
